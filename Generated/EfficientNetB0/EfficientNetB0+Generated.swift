@@ -1731,13 +1731,15 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(18)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(10), gamma: s.p + 4080, beta: s.p + 4176,
                 savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu, output: s.tensor(11),
                 batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(12),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 414368,
+                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 5520, runningVar: s.p + 5616, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(19)
         }
@@ -1749,13 +1751,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(12), pool: pool)
             s.profiler?.stop(20)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
-                gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
-                runningMean: s.p + 5520, runningVar: s.p + 5616, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
+                beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
+                output: s.tensor(13), pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
@@ -1847,13 +1848,15 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(33)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 12480, beta: s.p + 12624,
                 savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 416624,
+                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 14640, runningVar: s.p + 14784, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(34)
         }
@@ -1865,13 +1868,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(35)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 56, 56, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
-                runningMean: s.p + 14640, runningVar: s.p + 14784, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
+                beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
@@ -1975,13 +1977,15 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 420128)
         s.profiler?.stop(50)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(32), gamma: s.p + 23856, beta: s.p + 24000,
                 savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .silu, output: s.tensor(33),
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(34),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 419840,
+                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 28320, runningVar: s.p + 28464, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(51)
         }
@@ -1993,13 +1997,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(34), pool: pool)
             s.profiler?.stop(52)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
-                gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(35), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
-                runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
+                beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
+                output: s.tensor(35), pool: pool)
             s.profiler?.stop(53)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
@@ -2091,13 +2094,15 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 428368)
         s.profiler?.stop(65)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 46048, beta: s.p + 46288,
                 savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .silu, output: s.tensor(43),
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f, depthwiseOutput: s.tensor(44),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 427888,
+                depthwiseSavedInvStd: s.f + 428128, runningMean: s.p + 53488, runningVar: s.p + 53728, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(66)
         }
@@ -2109,13 +2114,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(67)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 28, 28, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 427888, savedInvStd: s.f + 428128,
-                runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
+                beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(68)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
@@ -2219,13 +2223,15 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 441408)
         s.profiler?.stop(82)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 78416, beta: s.p + 78656,
                 savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .silu, output: s.tensor(55),
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f, depthwiseOutput: s.tensor(56),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 440928,
+                depthwiseSavedInvStd: s.f + 441168, runningMean: s.p + 82016, runningVar: s.p + 82256, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(83)
         }
@@ -2237,13 +2243,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(84)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
-                gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 440928, savedInvStd: s.f + 441168,
-                runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
+                beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
+                output: s.tensor(57), pool: pool)
             s.profiler?.stop(85)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
@@ -2335,14 +2340,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 447808)
         s.profiler?.stop(97)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 145472, beta: s.p + 145952,
                 savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 446848,
+                depthwiseSavedInvStd: s.f + 447328, runningMean: s.p + 152672, runningVar: s.p + 153152,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2353,13 +2360,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(99)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 446848, savedInvStd: s.f + 447328,
-                runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
+                beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(100)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2464,14 +2470,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 458528)
         s.profiler?.stop(114)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 250464, beta: s.p + 250944,
                 savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 457568,
+                depthwiseSavedInvStd: s.f + 458048, runningMean: s.p + 257664, runningVar: s.p + 258144,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2482,13 +2490,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(116)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 457568, savedInvStd: s.f + 458048,
-                runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
+                beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
+                output: s.tensor(79), pool: pool)
             s.profiler?.stop(117)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2593,14 +2600,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 469248)
         s.profiler?.stop(131)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 355456, beta: s.p + 355936,
                 savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 468288,
+                depthwiseSavedInvStd: s.f + 468768, runningMean: s.p + 370336, runningVar: s.p + 370816,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(132)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2611,13 +2620,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(133)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 468288, savedInvStd: s.f + 468768,
-                runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
+                beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(134)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
@@ -2709,14 +2717,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 496160)
         s.profiler?.stop(146)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 520480, beta: s.p + 521152,
                 savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 494816,
+                depthwiseSavedInvStd: s.f + 495488, runningMean: s.p + 541312, runningVar: s.p + 541984,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(147)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2727,13 +2737,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(148)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-                runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(149)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
@@ -2837,14 +2846,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 532672)
         s.profiler?.stop(163)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 731968, beta: s.p + 732640,
                 savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 531328,
+                depthwiseSavedInvStd: s.f + 532000, runningMean: s.p + 752800, runningVar: s.p + 753472,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2855,13 +2866,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(165)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 14, 14, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-                runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(166)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
@@ -2965,14 +2975,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 569184)
         s.profiler?.stop(180)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 943456, beta: s.p + 944128,
                 savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 567840,
+                depthwiseSavedInvStd: s.f + 568512, runningMean: s.p + 964288, runningVar: s.p + 964960,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(181)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -2983,13 +2995,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(182)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
-                gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 567840, savedInvStd: s.f + 568512,
-                runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
+                beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
+                output: s.tensor(125), pool: pool)
             s.profiler?.stop(183)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
@@ -3081,14 +3092,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 607776)
         s.profiler?.stop(195)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 1354944,
                 beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320, activation: .silu,
                 output: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
-                depthwiseOutput: s.tensor(134), pool: pool)
+                depthwiseOutput: s.tensor(134), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 605472, depthwiseSavedInvStd: s.f + 606624, runningMean: s.p + 1390656,
+                runningVar: s.p + 1391808, workspace: s.ws, pool: pool)
             s.profiler?.stop(196)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3099,13 +3112,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(197)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 605472, savedInvStd: s.f + 606624,
-                runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
+                activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(198)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3210,14 +3222,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 670368)
         s.profiler?.stop(212)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 1947888,
                 beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912, activation: .silu,
                 output: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
-                depthwiseOutput: s.tensor(146), pool: pool)
+                depthwiseOutput: s.tensor(146), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 668064, depthwiseSavedInvStd: s.f + 669216, runningMean: s.p + 1983600,
+                runningVar: s.p + 1984752, workspace: s.ws, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3228,13 +3242,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(214)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 668064, savedInvStd: s.f + 669216,
-                runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
+                activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(215)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3338,14 +3351,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 732960)
         s.profiler?.stop(229)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 2540832,
                 beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504, activation: .silu,
                 output: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
-                depthwiseOutput: s.tensor(158), pool: pool)
+                depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808, runningMean: s.p + 2576544,
+                runningVar: s.p + 2577696, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3356,13 +3371,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 730656, savedInvStd: s.f + 731808,
-                runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(232)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -3467,14 +3481,16 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 795552)
         s.profiler?.stop(246)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 3133776,
                 beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096, activation: .silu,
                 output: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
-                depthwiseOutput: s.tensor(170), pool: pool)
+                depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400, runningMean: s.p + 3151056,
+                runningVar: s.p + 3152208, workspace: s.ws, pool: pool)
             s.profiler?.stop(247)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3485,13 +3501,12 @@ public final class EfficientNetB0Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(248)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 793248, savedInvStd: s.f + 794400,
-                runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(249)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
@@ -5726,11 +5741,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2709504,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
               "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 56, 56, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
@@ -5756,11 +5771,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4064256,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
               "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 56, 56, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -5790,11 +5805,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2822400,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
               "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 28, 28, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -5820,11 +5835,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4704000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
               "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 28, 28, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -5854,11 +5869,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 423360,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
               "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -5884,11 +5899,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -5918,11 +5933,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -5952,11 +5967,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2352000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
               "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -5982,11 +5997,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -6016,11 +6031,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -6050,11 +6065,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 823200,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
               "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -6080,11 +6095,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -6114,11 +6129,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -6148,11 +6163,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -6182,11 +6197,11 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 508032,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
               "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,

@@ -2386,13 +2386,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 621632)
         s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
                 savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 621440,
+                depthwiseSavedInvStd: s.f + 621536, runningMean: s.p + 6208, runningVar: s.p + 6304, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(31)
         }
@@ -2404,13 +2406,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(32)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
-                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 621440, savedInvStd: s.f + 621536,
-                runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
+                beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
@@ -2502,13 +2503,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 623984)
         s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
                 savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f, depthwiseOutput: s.tensor(32),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 623696,
+                depthwiseSavedInvStd: s.f + 623840, runningMean: s.p + 15328, runningVar: s.p + 15472, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(46)
         }
@@ -2520,13 +2523,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(47)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 623696, savedInvStd: s.f + 623840,
-                runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
+                beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
+                output: s.tensor(33), pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
@@ -2631,13 +2633,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 627200)
         s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
                 savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu, output: s.tensor(43),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f, depthwiseOutput: s.tensor(44),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 626912,
+                depthwiseSavedInvStd: s.f + 627056, runningMean: s.p + 26704, runningVar: s.p + 26848, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(63)
         }
@@ -2649,13 +2653,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(64)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 60, 60, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 626912, savedInvStd: s.f + 627056,
-                runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
+                beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
@@ -2760,13 +2763,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 630416)
         s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
                 savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu, output: s.tensor(55),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f, depthwiseOutput: s.tensor(56),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 630128,
+                depthwiseSavedInvStd: s.f + 630272, runningMean: s.p + 40384, runningVar: s.p + 40528, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(80)
         }
@@ -2778,13 +2783,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(81)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
-                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 630128, savedInvStd: s.f + 630272,
-                runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
+                beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
+                output: s.tensor(57), pool: pool)
             s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
@@ -2876,13 +2880,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 638656)
         s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 58112, beta: s.p + 58352,
                 savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f, depthwiseOutput: s.tensor(66),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 638176,
+                depthwiseSavedInvStd: s.f + 638416, runningMean: s.p + 65552, runningVar: s.p + 65792, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(95)
         }
@@ -2894,13 +2900,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(96)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 638176, savedInvStd: s.f + 638416,
-                runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
+                beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
@@ -3005,13 +3010,15 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 651696)
         s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 90480, beta: s.p + 90720,
                 savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f, depthwiseOutput: s.tensor(78),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 651216,
+                depthwiseSavedInvStd: s.f + 651456, runningMean: s.p + 97920, runningVar: s.p + 98160, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(112)
         }
@@ -3023,13 +3030,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(113)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 30, 30, 240]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 651216, savedInvStd: s.f + 651456,
-                runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
+                beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
+                output: s.tensor(79), pool: pool)
             s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
@@ -3134,14 +3140,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 664736)
         s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 122848, beta: s.p + 123088,
                 savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 664256,
+                depthwiseSavedInvStd: s.f + 664496, runningMean: s.p + 126448, runningVar: s.p + 126688,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -3152,13 +3160,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(130)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
-                gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 664256, savedInvStd: s.f + 664496,
-                runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
+                beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
@@ -3250,14 +3257,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 671136)
         s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 189904, beta: s.p + 190384,
                 savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 670176,
+                depthwiseSavedInvStd: s.f + 670656, runningMean: s.p + 197104, runningVar: s.p + 197584,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3268,13 +3277,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(145)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 670176, savedInvStd: s.f + 670656,
-                runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3379,14 +3387,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 681856)
         s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 294896, beta: s.p + 295376,
                 savedMean: s.f + 679936, savedInvStd: s.f + 680416, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 680896,
+                depthwiseSavedInvStd: s.f + 681376, runningMean: s.p + 302096, runningVar: s.p + 302576,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3397,13 +3407,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(162)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 680896, savedInvStd: s.f + 681376,
-                runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3508,14 +3517,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 692576)
         s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 399888, beta: s.p + 400368,
                 savedMean: s.f + 690656, savedInvStd: s.f + 691136, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 691616,
+                depthwiseSavedInvStd: s.f + 692096, runningMean: s.p + 407088, runningVar: s.p + 407568,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3526,13 +3537,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(179)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 691616, savedInvStd: s.f + 692096,
-                runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3637,14 +3647,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 703296)
         s.profiler?.stop(194)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 504880, beta: s.p + 505360,
                 savedMean: s.f + 701376, savedInvStd: s.f + 701856, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 702336,
+                depthwiseSavedInvStd: s.f + 702816, runningMean: s.p + 519760, runningVar: s.p + 520240,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3655,13 +3667,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(196)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 702336, savedInvStd: s.f + 702816,
-                runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
@@ -3753,14 +3764,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 730208)
         s.profiler?.stop(209)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 669904, beta: s.p + 670576,
                 savedMean: s.f + 727520, savedInvStd: s.f + 728192, activation: .silu, output: s.tensor(145),
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f, depthwiseOutput: s.tensor(146),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 728864,
+                depthwiseSavedInvStd: s.f + 729536, runningMean: s.p + 690736, runningVar: s.p + 691408,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -3771,13 +3784,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(211)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 728864, savedInvStd: s.f + 729536,
-                runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
+                activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -3882,14 +3894,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 766720)
         s.profiler?.stop(226)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 881392, beta: s.p + 882064,
                 savedMean: s.f + 764032, savedInvStd: s.f + 764704, activation: .silu, output: s.tensor(157),
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f, depthwiseOutput: s.tensor(158),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 765376,
+                depthwiseSavedInvStd: s.f + 766048, runningMean: s.p + 902224, runningVar: s.p + 902896,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -3900,13 +3914,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(228)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 765376, savedInvStd: s.f + 766048,
-                runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -4011,14 +4024,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 803232)
         s.profiler?.stop(243)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1092880,
                 beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216, activation: .silu,
                 output: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
-                depthwiseOutput: s.tensor(170), pool: pool)
+                depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 801888, depthwiseSavedInvStd: s.f + 802560, runningMean: s.p + 1113712,
+                runningVar: s.p + 1114384, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -4029,13 +4044,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 672]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 801888, savedInvStd: s.f + 802560,
-                runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
@@ -4140,14 +4154,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 839744)
         s.profiler?.stop(260)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1304368,
                 beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728, activation: .silu,
                 output: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
-                depthwiseOutput: s.tensor(182), pool: pool)
+                depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 838400, depthwiseSavedInvStd: s.f + 839072, runningMean: s.p + 1325200,
+                runningVar: s.p + 1325872, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -4158,13 +4174,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(262)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 838400, savedInvStd: s.f + 839072,
-                runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
@@ -4256,14 +4271,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 878336)
         s.profiler?.stop(275)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 1715856,
                 beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880, activation: .silu,
                 output: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
-                depthwiseOutput: s.tensor(192), pool: pool)
+                depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 876032, depthwiseSavedInvStd: s.f + 877184, runningMean: s.p + 1751568,
+                runningVar: s.p + 1752720, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4274,13 +4291,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 876032, savedInvStd: s.f + 877184,
-                runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
+                activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4385,14 +4401,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 940928)
         s.profiler?.stop(292)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2308800,
                 beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472, activation: .silu,
                 output: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
-                depthwiseOutput: s.tensor(204), pool: pool)
+                depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 938624, depthwiseSavedInvStd: s.f + 939776, runningMean: s.p + 2344512,
+                runningVar: s.p + 2345664, workspace: s.ws, pool: pool)
             s.profiler?.stop(293)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4403,13 +4421,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(204), pool: pool)
             s.profiler?.stop(294)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 938624, savedInvStd: s.f + 939776,
-                runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
+                activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4514,14 +4531,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 1003520)
         s.profiler?.stop(309)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2901744,
                 beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064, activation: .silu,
                 output: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
-                depthwiseOutput: s.tensor(216), pool: pool)
+                depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1001216, depthwiseSavedInvStd: s.f + 1002368, runningMean: s.p + 2937456,
+                runningVar: s.p + 2938608, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4532,13 +4551,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(311)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
-                runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
+                activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4643,14 +4661,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1066112)
         s.profiler?.stop(326)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3494688,
                 beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656, activation: .silu,
                 output: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
-                depthwiseOutput: s.tensor(228), pool: pool)
+                depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1063808, depthwiseSavedInvStd: s.f + 1064960, runningMean: s.p + 3530400,
+                runningVar: s.p + 3531552, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4661,13 +4681,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(328)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
-                runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
+                activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4772,14 +4791,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1128704)
         s.profiler?.stop(343)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4087632,
                 beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1126400, depthwiseSavedInvStd: s.f + 1127552, runningMean: s.p + 4104912,
+                runningVar: s.p + 4106064, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4790,13 +4811,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(345)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
-                runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
@@ -4888,14 +4908,16 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1157760)
         s.profiler?.stop(358)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 5203328,
                 beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000, activation: .silu,
                 output: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
-                depthwiseOutput: s.tensor(250), pool: pool)
+                depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1153920, depthwiseSavedInvStd: s.f + 1155840, runningMean: s.p + 5232128,
+                runningVar: s.p + 5234048, workspace: s.ws, pool: pool)
             s.profiler?.stop(359)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
@@ -4906,13 +4928,12 @@ public final class EfficientNetB1Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(360)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
-                gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
-                runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
+                activation: .silu, output: s.tensor(251), pool: pool)
             s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
@@ -8079,11 +8100,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
               "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
@@ -8109,11 +8130,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8143,11 +8164,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8177,11 +8198,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
               "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8207,11 +8228,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -8241,11 +8262,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -8275,11 +8296,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
               "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -8305,11 +8326,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -8339,11 +8360,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -8373,11 +8394,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -8407,11 +8428,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -8437,11 +8458,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -8471,11 +8492,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -8505,11 +8526,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -8539,11 +8560,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
               "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -8569,11 +8590,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -8603,11 +8624,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -8637,11 +8658,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -8671,11 +8692,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -8705,11 +8726,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 110592,
@@ -8735,11 +8756,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1920]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1105920,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1105920,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 8, 8, 1920]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 307200,

@@ -2388,13 +2388,15 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 751232)
         s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
                 savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 751040,
+                depthwiseSavedInvStd: s.f + 751136, runningMean: s.p + 6208, runningVar: s.p + 6304, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(31)
         }
@@ -2406,13 +2408,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(32)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
-                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 751040, savedInvStd: s.f + 751136,
-                runningMean: s.p + 6208, runningVar: s.p + 6304, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
+                beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
@@ -2504,13 +2505,15 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 753584)
         s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
                 savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f, depthwiseOutput: s.tensor(32),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 753296,
+                depthwiseSavedInvStd: s.f + 753440, runningMean: s.p + 15328, runningVar: s.p + 15472, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(46)
         }
@@ -2522,13 +2525,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(47)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 753296, savedInvStd: s.f + 753440,
-                runningMean: s.p + 15328, runningVar: s.p + 15472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
+                beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
+                output: s.tensor(33), pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
@@ -2633,13 +2635,15 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 756800)
         s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
                 savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu, output: s.tensor(43),
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f, depthwiseOutput: s.tensor(44),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 756512,
+                depthwiseSavedInvStd: s.f + 756656, runningMean: s.p + 26704, runningVar: s.p + 26848, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(63)
         }
@@ -2651,13 +2655,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(64)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 72, 72, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
-                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 756512, savedInvStd: s.f + 756656,
-                runningMean: s.p + 26704, runningVar: s.p + 26848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
+                beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
@@ -2762,13 +2765,15 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 760016)
         s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
                 savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu, output: s.tensor(55),
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f, depthwiseOutput: s.tensor(56),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 759728,
+                depthwiseSavedInvStd: s.f + 759872, runningMean: s.p + 40384, runningVar: s.p + 40528, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(80)
         }
@@ -2780,13 +2785,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(81)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
-                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 759728, savedInvStd: s.f + 759872,
-                runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
+                beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
+                output: s.tensor(57), pool: pool)
             s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
@@ -2878,13 +2882,15 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 768464)
         s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 63488, beta: s.p + 63776,
                 savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f, depthwiseOutput: s.tensor(66),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 767888,
+                depthwiseSavedInvStd: s.f + 768176, runningMean: s.p + 72416, runningVar: s.p + 72704, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(95)
         }
@@ -2896,13 +2902,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(96)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 767888, savedInvStd: s.f + 768176,
-                runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
+                beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
@@ -3007,14 +3012,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 784112)
         s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 108048, beta: s.p + 108336,
                 savedMean: s.f + 782960, savedInvStd: s.f + 783248, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 783536,
+                depthwiseSavedInvStd: s.f + 783824, runningMean: s.p + 116976, runningVar: s.p + 117264,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
@@ -3025,13 +3032,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(113)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 36, 36, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
-                gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 783536, savedInvStd: s.f + 783824,
-                runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
+                activation: .silu, output: s.tensor(79), pool: pool)
             s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
@@ -3136,14 +3142,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 799760)
         s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 152608, beta: s.p + 152896,
                 savedMean: s.f + 798608, savedInvStd: s.f + 798896, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 799184,
+                depthwiseSavedInvStd: s.f + 799472, runningMean: s.p + 156928, runningVar: s.p + 157216,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
@@ -3154,13 +3162,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(130)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
-                gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 799184, savedInvStd: s.f + 799472,
-                runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
+                beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
@@ -3252,14 +3259,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 807232)
         s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 236912, beta: s.p + 237440,
                 savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 806176,
+                depthwiseSavedInvStd: s.f + 806704, runningMean: s.p + 244832, runningVar: s.p + 245360,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3270,13 +3279,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(145)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 806176, savedInvStd: s.f + 806704,
-                runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3381,14 +3389,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 819024)
         s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 362992, beta: s.p + 363520,
                 savedMean: s.f + 816912, savedInvStd: s.f + 817440, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 817968,
+                depthwiseSavedInvStd: s.f + 818496, runningMean: s.p + 370912, runningVar: s.p + 371440,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3399,13 +3409,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(162)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 817968, savedInvStd: s.f + 818496,
-                runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3510,14 +3519,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 830816)
         s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 489072, beta: s.p + 489600,
                 savedMean: s.f + 828704, savedInvStd: s.f + 829232, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 829760,
+                depthwiseSavedInvStd: s.f + 830288, runningMean: s.p + 496992, runningVar: s.p + 497520,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3528,13 +3539,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(179)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 829760, savedInvStd: s.f + 830288,
-                runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3639,14 +3649,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 842608)
         s.profiler?.stop(194)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 615152, beta: s.p + 615680,
                 savedMean: s.f + 840496, savedInvStd: s.f + 841024, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 841552,
+                depthwiseSavedInvStd: s.f + 842080, runningMean: s.p + 631520, runningVar: s.p + 632048,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3657,13 +3669,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(196)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 528]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
-                gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 841552, savedInvStd: s.f + 842080,
-                runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
@@ -3755,14 +3766,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 872128)
         s.profiler?.stop(209)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 806640, beta: s.p + 807360,
                 savedMean: s.f + 869248, savedInvStd: s.f + 869968, activation: .silu, output: s.tensor(145),
                 batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f, depthwiseOutput: s.tensor(146),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 870688,
+                depthwiseSavedInvStd: s.f + 871408, runningMean: s.p + 828960, runningVar: s.p + 829680,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -3773,13 +3786,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(211)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 870688, savedInvStd: s.f + 871408,
-                runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
+                activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -3884,14 +3896,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 911248)
         s.profiler?.stop(226)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1047664,
                 beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088, activation: .silu,
                 output: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
-                depthwiseOutput: s.tensor(158), pool: pool)
+                depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 909808, depthwiseSavedInvStd: s.f + 910528, runningMean: s.p + 1069984,
+                runningVar: s.p + 1070704, workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -3902,13 +3916,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(228)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 909808, savedInvStd: s.f + 910528,
-                runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -4013,14 +4026,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 950368)
         s.profiler?.stop(243)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1288688,
                 beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208, activation: .silu,
                 output: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
-                depthwiseOutput: s.tensor(170), pool: pool)
+                depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 948928, depthwiseSavedInvStd: s.f + 949648, runningMean: s.p + 1311008,
+                runningVar: s.p + 1311728, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -4031,13 +4046,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 720]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
-                gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 948928, savedInvStd: s.f + 949648,
-                runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
@@ -4142,14 +4156,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 989488)
         s.profiler?.stop(260)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1529712,
                 beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328, activation: .silu,
                 output: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
-                depthwiseOutput: s.tensor(182), pool: pool)
+                depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 988048, depthwiseSavedInvStd: s.f + 988768, runningMean: s.p + 1552032,
+                runningVar: s.p + 1552752, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
@@ -4160,13 +4176,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(262)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 720]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 988048, savedInvStd: s.f + 988768,
-                runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
@@ -4258,14 +4273,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1030896)
         s.profiler?.stop(275)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 2007600,
                 beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152, activation: .silu,
                 output: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
-                depthwiseOutput: s.tensor(192), pool: pool)
+                depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1028400, depthwiseSavedInvStd: s.f + 1029648, runningMean: s.p + 2046288,
+                runningVar: s.p + 2047536, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4276,13 +4293,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(277)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
-                runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
+                activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4387,14 +4403,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1098704)
         s.profiler?.stop(292)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2699888,
                 beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960, activation: .silu,
                 output: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
-                depthwiseOutput: s.tensor(204), pool: pool)
+                depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1096208, depthwiseSavedInvStd: s.f + 1097456, runningMean: s.p + 2738576,
+                runningVar: s.p + 2739824, workspace: s.ws, pool: pool)
             s.profiler?.stop(293)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4405,13 +4423,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(204), pool: pool)
             s.profiler?.stop(294)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(205), savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
-                runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
+                activation: .silu, output: s.tensor(205), pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4516,14 +4533,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1166512)
         s.profiler?.stop(309)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 3392176,
                 beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768, activation: .silu,
                 output: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
-                depthwiseOutput: s.tensor(216), pool: pool)
+                depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1164016, depthwiseSavedInvStd: s.f + 1165264, runningMean: s.p + 3430864,
+                runningVar: s.p + 3432112, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4534,13 +4553,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(311)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
-                runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
+                activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4645,14 +4663,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1234320)
         s.profiler?.stop(326)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 4084464,
                 beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576, activation: .silu,
                 output: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
-                depthwiseOutput: s.tensor(228), pool: pool)
+                depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1231824, depthwiseSavedInvStd: s.f + 1233072, runningMean: s.p + 4123152,
+                runningVar: s.p + 4124400, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4663,13 +4683,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(328)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
-                runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
+                activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4774,14 +4793,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1302128)
         s.profiler?.stop(343)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4776752,
                 beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1299632, depthwiseSavedInvStd: s.f + 1300880, runningMean: s.p + 4795472,
+                runningVar: s.p + 4796720, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4792,13 +4813,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(345)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
-                runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
@@ -4890,14 +4910,16 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1333744)
         s.profiler?.stop(358)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 6113200,
                 beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408, activation: .silu,
                 output: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
-                depthwiseOutput: s.tensor(250), pool: pool)
+                depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1329520, depthwiseSavedInvStd: s.f + 1331632, runningMean: s.p + 6144880,
+                runningVar: s.p + 6146992, workspace: s.ws, pool: pool)
             s.profiler?.stop(359)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
@@ -4908,13 +4930,12 @@ public final class EfficientNetB2Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(360)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
-                gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
-                runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
+                activation: .silu, output: s.tensor(251), pool: pool)
             s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
@@ -8085,11 +8106,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4478976,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 4478976,
               "frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
@@ -8115,11 +8136,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8149,11 +8170,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 72, 72, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8183,11 +8204,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -8213,11 +8234,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -8247,11 +8268,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -8281,11 +8302,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
               "frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -8311,11 +8332,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -8345,11 +8366,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -8379,11 +8400,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -8413,11 +8434,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4276800,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4276800,
               "frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -8443,11 +8464,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
@@ -8477,11 +8498,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
@@ -8511,11 +8532,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
@@ -8545,11 +8566,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
               "frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 43200,
@@ -8575,11 +8596,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
@@ -8609,11 +8630,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
@@ -8643,11 +8664,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
@@ -8677,11 +8698,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
@@ -8711,11 +8732,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 129792,
@@ -8741,11 +8762,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2112]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 2112]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 371712,

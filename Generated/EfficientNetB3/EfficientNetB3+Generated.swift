@@ -2636,13 +2636,15 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 893680)
         s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 8640, beta: s.p + 8784,
                 savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 893392,
+                depthwiseSavedInvStd: s.f + 893536, runningMean: s.p + 10800, runningVar: s.p + 10944, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(31)
         }
@@ -2654,13 +2656,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(32)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
-                gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 893392, savedInvStd: s.f + 893536,
-                runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
+                beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
@@ -2752,13 +2753,15 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 897104)
         s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 23856, beta: s.p + 24048,
                 savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f, depthwiseOutput: s.tensor(32),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 896720,
+                depthwiseSavedInvStd: s.f + 896912, runningMean: s.p + 26736, runningVar: s.p + 26928, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(46)
         }
@@ -2770,13 +2773,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(47)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 896720, savedInvStd: s.f + 896912,
-                runningMean: s.p + 26736, runningVar: s.p + 26928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
+                beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
+                output: s.tensor(33), pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
@@ -2881,13 +2883,15 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 901392)
         s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 42816, beta: s.p + 43008,
                 savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu, output: s.tensor(43),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f, depthwiseOutput: s.tensor(44),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 901008,
+                depthwiseSavedInvStd: s.f + 901200, runningMean: s.p + 45696, runningVar: s.p + 45888, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(63)
         }
@@ -2899,13 +2903,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(64)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 901008, savedInvStd: s.f + 901200,
-                runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
+                beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
@@ -3010,13 +3013,15 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 905680)
         s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 61776, beta: s.p + 61968,
                 savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu, output: s.tensor(55),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f, depthwiseOutput: s.tensor(56),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 905296,
+                depthwiseSavedInvStd: s.f + 905488, runningMean: s.p + 67728, runningVar: s.p + 67920, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(80)
         }
@@ -3028,13 +3033,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(81)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
-                gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 905296, savedInvStd: s.f + 905488,
-                runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
+                beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
+                output: s.tensor(57), pool: pool)
             s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
@@ -3126,14 +3130,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 916528)
         s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 94624, beta: s.p + 94912,
                 savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 915952,
+                depthwiseSavedInvStd: s.f + 916240, runningMean: s.p + 103552, runningVar: s.p + 103840,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -3144,13 +3150,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(96)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 915952, savedInvStd: s.f + 916240,
-                runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
+                activation: .silu, output: s.tensor(67), pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
@@ -3255,14 +3260,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 932176)
         s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 139184, beta: s.p + 139472,
                 savedMean: s.f + 931024, savedInvStd: s.f + 931312, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 931600,
+                depthwiseSavedInvStd: s.f + 931888, runningMean: s.p + 148112, runningVar: s.p + 148400,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -3273,13 +3280,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(113)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
-                gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 931600, savedInvStd: s.f + 931888,
-                runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
+                activation: .silu, output: s.tensor(79), pool: pool)
             s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
@@ -3384,14 +3390,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 947824)
         s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 183744, beta: s.p + 184032,
                 savedMean: s.f + 946672, savedInvStd: s.f + 946960, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 947248,
+                depthwiseSavedInvStd: s.f + 947536, runningMean: s.p + 188064, runningVar: s.p + 188352,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
@@ -3402,13 +3410,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(130)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
-                gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 947248, savedInvStd: s.f + 947536,
-                runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
+                beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
@@ -3500,14 +3507,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 955504)
         s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 279184, beta: s.p + 279760,
                 savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 954352,
+                depthwiseSavedInvStd: s.f + 954928, runningMean: s.p + 287824, runningVar: s.p + 288400,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3518,13 +3527,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(145)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 954352, savedInvStd: s.f + 954928,
-                runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3629,14 +3637,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 968368)
         s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 428208, beta: s.p + 428784,
                 savedMean: s.f + 966064, savedInvStd: s.f + 966640, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 967216,
+                depthwiseSavedInvStd: s.f + 967792, runningMean: s.p + 436848, runningVar: s.p + 437424,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3647,13 +3657,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(162)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 967216, savedInvStd: s.f + 967792,
-                runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3758,14 +3767,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 981232)
         s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 577232, beta: s.p + 577808,
                 savedMean: s.f + 978928, savedInvStd: s.f + 979504, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 980080,
+                depthwiseSavedInvStd: s.f + 980656, runningMean: s.p + 585872, runningVar: s.p + 586448,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3776,13 +3787,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(179)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 980080, savedInvStd: s.f + 980656,
-                runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -3887,14 +3897,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 994096)
         s.profiler?.stop(194)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 726256, beta: s.p + 726832,
                 savedMean: s.f + 991792, savedInvStd: s.f + 992368, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 992944,
+                depthwiseSavedInvStd: s.f + 993520, runningMean: s.p + 734896, runningVar: s.p + 735472,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3905,13 +3917,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(196)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 992944, savedInvStd: s.f + 993520,
-                runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(197)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -4016,14 +4027,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1006960)
         s.profiler?.stop(211)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 875280, beta: s.p + 875856,
                 savedMean: s.f + 1004656, savedInvStd: s.f + 1005232, activation: .silu, output: s.tensor(147),
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f, depthwiseOutput: s.tensor(148),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1005808,
+                depthwiseSavedInvStd: s.f + 1006384, runningMean: s.p + 893136, runningVar: s.p + 893712,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -4034,13 +4047,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(213)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 576]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
-                gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
-                runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
+                activation: .silu, output: s.tensor(149), pool: pool)
             s.profiler?.stop(214)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
@@ -4132,14 +4144,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1039296)
         s.profiler?.stop(226)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1112432,
                 beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848, activation: .silu,
                 output: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
-                depthwiseOutput: s.tensor(158), pool: pool)
+                depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1037664, depthwiseSavedInvStd: s.f + 1038480, runningMean: s.p + 1137728,
+                runningVar: s.p + 1138544, workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4150,13 +4164,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(228)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
-                runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(229)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4261,14 +4274,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1083632)
         s.profiler?.stop(243)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1418240,
                 beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184, activation: .silu,
                 output: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
-                depthwiseOutput: s.tensor(170), pool: pool)
+                depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1082000, depthwiseSavedInvStd: s.f + 1082816, runningMean: s.p + 1443536,
+                runningVar: s.p + 1444352, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4279,13 +4294,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(245)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
-                runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(246)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4390,14 +4404,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1127968)
         s.profiler?.stop(260)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1724048,
                 beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520, activation: .silu,
                 output: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
-                depthwiseOutput: s.tensor(182), pool: pool)
+                depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1126336, depthwiseSavedInvStd: s.f + 1127152, runningMean: s.p + 1749344,
+                runningVar: s.p + 1750160, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4408,13 +4424,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(262)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
-                runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(263)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4519,14 +4534,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1172304)
         s.profiler?.stop(277)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 2029856,
                 beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856, activation: .silu,
                 output: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
-                depthwiseOutput: s.tensor(194), pool: pool)
+                depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1170672, depthwiseSavedInvStd: s.f + 1171488, runningMean: s.p + 2055152,
+                runningVar: s.p + 2055968, workspace: s.ws, pool: pool)
             s.profiler?.stop(278)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4537,13 +4554,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(279)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 816]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
-                gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
-                runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(280)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
@@ -4648,14 +4664,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1216640)
         s.profiler?.stop(294)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2335664,
                 beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1215008, depthwiseSavedInvStd: s.f + 1215824, runningMean: s.p + 2360960,
+                runningVar: s.p + 2361776, workspace: s.ws, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
@@ -4666,13 +4684,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(296)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 816]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
-                gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
-                runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
+                gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(297)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
@@ -4764,14 +4781,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1263472)
         s.profiler?.stop(309)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2932160,
                 beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296, activation: .silu,
                 output: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
-                depthwiseOutput: s.tensor(216), pool: pool)
+                depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1260688, depthwiseSavedInvStd: s.f + 1262080, runningMean: s.p + 2975312,
+                runningVar: s.p + 2976704, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -4782,13 +4801,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(311)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
-                runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
+                activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -4893,14 +4911,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1339104)
         s.profiler?.stop(326)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3787872,
                 beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928, activation: .silu,
                 output: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
-                depthwiseOutput: s.tensor(228), pool: pool)
+                depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1336320, depthwiseSavedInvStd: s.f + 1337712, runningMean: s.p + 3831024,
+                runningVar: s.p + 3832416, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -4911,13 +4931,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(328)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
-                runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
+                activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(329)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5022,14 +5041,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1414736)
         s.profiler?.stop(343)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4643584,
                 beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1411952, depthwiseSavedInvStd: s.f + 1413344, runningMean: s.p + 4686736,
+                runningVar: s.p + 4688128, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5040,13 +5061,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(345)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
-                runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(346)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5151,14 +5171,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1490368)
         s.profiler?.stop(360)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 5499296,
                 beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192, activation: .silu,
                 output: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
-                depthwiseOutput: s.tensor(252), pool: pool)
+                depthwiseOutput: s.tensor(252), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1487584, depthwiseSavedInvStd: s.f + 1488976, runningMean: s.p + 5542448,
+                runningVar: s.p + 5543840, workspace: s.ws, pool: pool)
             s.profiler?.stop(361)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5169,13 +5191,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(362)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
-                runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
+                activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(363)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5280,14 +5301,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1566000)
         s.profiler?.stop(377)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 6355008,
                 beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824, activation: .silu,
                 output: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
-                depthwiseOutput: s.tensor(264), pool: pool)
+                depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1563216, depthwiseSavedInvStd: s.f + 1564608, runningMean: s.p + 6398160,
+                runningVar: s.p + 6399552, workspace: s.ws, pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5298,13 +5321,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(379)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
-                runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
+                activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(380)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5409,14 +5431,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1641632)
         s.profiler?.stop(394)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 7210720,
                 beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1638848, depthwiseSavedInvStd: s.f + 1640240, runningMean: s.p + 7231600,
+                runningVar: s.p + 7232992, workspace: s.ws, pool: pool)
             s.profiler?.stop(395)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5427,13 +5451,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(396)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
-                gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
-                runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(397)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
@@ -5525,14 +5548,16 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1676672)
         s.profiler?.stop(409)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(284), gamma: s.p + 8818112,
                 beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760, activation: .silu,
                 output: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
-                depthwiseOutput: s.tensor(286), pool: pool)
+                depthwiseOutput: s.tensor(286), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1672064, depthwiseSavedInvStd: s.f + 1674368, runningMean: s.p + 8852672,
+                runningVar: s.p + 8854976, workspace: s.ws, pool: pool)
             s.profiler?.stop(410)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
@@ -5543,13 +5568,12 @@ public final class EfficientNetB3Training: TrainableModel {
                 activation: .identity, output: s.tensor(286), pool: pool)
             s.profiler?.stop(411)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
-                gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
-                runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
+                activation: .silu, output: s.tensor(287), pool: pool)
             s.profiler?.stop(412)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
@@ -9122,11 +9146,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
               "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -9152,11 +9176,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -9186,11 +9210,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -9220,11 +9244,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
               "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -9250,11 +9274,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -9284,11 +9308,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -9318,11 +9342,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 935712,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 935712,
               "frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -9348,11 +9372,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -9382,11 +9406,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -9416,11 +9440,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -9450,11 +9474,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -9484,11 +9508,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5198400,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 5198400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -9514,11 +9538,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
@@ -9548,11 +9572,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
@@ -9582,11 +9606,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
@@ -9616,11 +9640,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
@@ -9650,11 +9674,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2040000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2040000,
               "frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 55488,
@@ -9680,11 +9704,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9714,11 +9738,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9748,11 +9772,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9782,11 +9806,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9816,11 +9840,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9850,11 +9874,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1252800,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1252800,
               "frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 161472,
@@ -9880,11 +9904,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2304]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2073600,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 2073600,
               "frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 10, 10, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,

@@ -3135,14 +3135,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1214496)
         s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 9456, beta: s.p + 9600,
                 savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f, depthwiseOutput: s.tensor(22),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1214208,
+                depthwiseSavedInvStd: s.f + 1214352, runningMean: s.p + 11616, runningVar: s.p + 11760,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
@@ -3153,13 +3155,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(32)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
-                gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 1214208, savedInvStd: s.f + 1214352,
-                runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
+                beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
@@ -3251,14 +3252,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1217920)
         s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 24672, beta: s.p + 24864,
                 savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f, depthwiseOutput: s.tensor(32),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1217536,
+                depthwiseSavedInvStd: s.f + 1217728, runningMean: s.p + 27552, runningVar: s.p + 27744,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3269,13 +3272,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(47)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 1217536, savedInvStd: s.f + 1217728,
-                runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
+                beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
+                output: s.tensor(33), pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3380,14 +3382,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1222208)
         s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 43632, beta: s.p + 43824,
                 savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu, output: s.tensor(43),
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f, depthwiseOutput: s.tensor(44),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1221824,
+                depthwiseSavedInvStd: s.f + 1222016, runningMean: s.p + 46512, runningVar: s.p + 46704,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3398,13 +3402,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(64)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(45), savedMean: s.f + 1221824, savedInvStd: s.f + 1222016,
-                runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
+                beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3508,14 +3511,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1226496)
         s.profiler?.stop(79)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 62592, beta: s.p + 62784,
                 savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu, output: s.tensor(55),
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f, depthwiseOutput: s.tensor(56),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1226112,
+                depthwiseSavedInvStd: s.f + 1226304, runningMean: s.p + 65472, runningVar: s.p + 65664,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3526,13 +3531,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(56), pool: pool)
             s.profiler?.stop(81)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 95, 95, 192]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
-                gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(57), savedMean: s.f + 1226112, savedInvStd: s.f + 1226304,
-                runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
+                beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
+                output: s.tensor(57), pool: pool)
             s.profiler?.stop(82)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
@@ -3636,14 +3640,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1230784)
         s.profiler?.stop(96)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 81552, beta: s.p + 81744,
                 savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu, output: s.tensor(67),
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f, depthwiseOutput: s.tensor(68),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1230400,
+                depthwiseSavedInvStd: s.f + 1230592, runningMean: s.p + 87504, runningVar: s.p + 87696,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
@@ -3654,13 +3660,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(68), pool: pool)
             s.profiler?.stop(98)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
-                gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(69), savedMean: s.f + 1230400, savedInvStd: s.f + 1230592,
-                runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
+                beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
+                output: s.tensor(69), pool: pool)
             s.profiler?.stop(99)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
@@ -3752,14 +3757,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1241840)
         s.profiler?.stop(111)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 120992, beta: s.p + 121328,
                 savedMean: s.f + 1240496, savedInvStd: s.f + 1240832, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1241168,
+                depthwiseSavedInvStd: s.f + 1241504, runningMean: s.p + 131408, runningVar: s.p + 131744,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -3770,13 +3777,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(113)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
-                runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
+                activation: .silu, output: s.tensor(79), pool: pool)
             s.profiler?.stop(114)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -3881,14 +3887,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1260096)
         s.profiler?.stop(128)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 179728, beta: s.p + 180064,
                 savedMean: s.f + 1258752, savedInvStd: s.f + 1259088, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1259424,
+                depthwiseSavedInvStd: s.f + 1259760, runningMean: s.p + 190144, runningVar: s.p + 190480,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -3899,13 +3907,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(130)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
-                runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
+                activation: .silu, output: s.tensor(91), pool: pool)
             s.profiler?.stop(131)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -4009,14 +4016,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1278352)
         s.profiler?.stop(145)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 238464, beta: s.p + 238800,
                 savedMean: s.f + 1277008, savedInvStd: s.f + 1277344, activation: .silu, output: s.tensor(101),
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f, depthwiseOutput: s.tensor(102),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1277680,
+                depthwiseSavedInvStd: s.f + 1278016, runningMean: s.p + 248880, runningVar: s.p + 249216,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(146)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -4027,13 +4036,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(102), pool: pool)
             s.profiler?.stop(147)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 48, 48, 336]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
-                gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(103), savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
-                runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
+                activation: .silu, output: s.tensor(103), pool: pool)
             s.profiler?.stop(148)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
@@ -4138,14 +4146,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1296608)
         s.profiler?.stop(162)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 297200, beta: s.p + 297536,
                 savedMean: s.f + 1295264, savedInvStd: s.f + 1295600, activation: .silu, output: s.tensor(113),
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f, depthwiseOutput: s.tensor(114),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1295936,
+                depthwiseSavedInvStd: s.f + 1296272, runningMean: s.p + 302240, runningVar: s.p + 302576,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
@@ -4156,13 +4166,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(114), pool: pool)
             s.profiler?.stop(164)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 336]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
-                gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(115), savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
-                runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
+                gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
+                activation: .silu, output: s.tensor(115), pool: pool)
             s.profiler?.stop(165)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
@@ -4254,14 +4263,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1305568)
         s.profiler?.stop(177)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 426016, beta: s.p + 426688,
                 savedMean: s.f + 1302880, savedInvStd: s.f + 1303552, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1304224,
+                depthwiseSavedInvStd: s.f + 1304896, runningMean: s.p + 436096, runningVar: s.p + 436768,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4272,13 +4283,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(179)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
-                runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(180)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4383,14 +4393,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1320576)
         s.profiler?.stop(194)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 626752, beta: s.p + 627424,
                 savedMean: s.f + 1317888, savedInvStd: s.f + 1318560, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1319232,
+                depthwiseSavedInvStd: s.f + 1319904, runningMean: s.p + 636832, runningVar: s.p + 637504,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4401,13 +4413,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(196)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
-                runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(197)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4512,14 +4523,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1335584)
         s.profiler?.stop(211)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 827488, beta: s.p + 828160,
                 savedMean: s.f + 1332896, savedInvStd: s.f + 1333568, activation: .silu, output: s.tensor(147),
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f, depthwiseOutput: s.tensor(148),
-                pool: pool)
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1334240,
+                depthwiseSavedInvStd: s.f + 1334912, runningMean: s.p + 837568, runningVar: s.p + 838240,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4530,13 +4543,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(213)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
-                runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
+                activation: .silu, output: s.tensor(149), pool: pool)
             s.profiler?.stop(214)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4641,14 +4653,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1350592)
         s.profiler?.stop(228)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 1028224,
                 beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576, activation: .silu,
                 output: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
-                depthwiseOutput: s.tensor(160), pool: pool)
+                depthwiseOutput: s.tensor(160), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1349248, depthwiseSavedInvStd: s.f + 1349920, runningMean: s.p + 1038304,
+                runningVar: s.p + 1038976, workspace: s.ws, pool: pool)
             s.profiler?.stop(229)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4659,13 +4673,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(160), pool: pool)
             s.profiler?.stop(230)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(161), savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
-                runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
+                activation: .silu, output: s.tensor(161), pool: pool)
             s.profiler?.stop(231)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4770,14 +4783,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1365600)
         s.profiler?.stop(245)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 1228960,
                 beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584, activation: .silu,
                 output: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
-                depthwiseOutput: s.tensor(172), pool: pool)
+                depthwiseOutput: s.tensor(172), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1364256, depthwiseSavedInvStd: s.f + 1364928, runningMean: s.p + 1239040,
+                runningVar: s.p + 1239712, workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4788,13 +4803,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(172), pool: pool)
             s.profiler?.stop(247)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(173), savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
-                runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
+                activation: .silu, output: s.tensor(173), pool: pool)
             s.profiler?.stop(248)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -4899,14 +4913,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1380608)
         s.profiler?.stop(262)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(182), gamma: s.p + 1429696,
                 beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592, activation: .silu,
                 output: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
-                depthwiseOutput: s.tensor(184), pool: pool)
+                depthwiseOutput: s.tensor(184), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1379264, depthwiseSavedInvStd: s.f + 1379936, runningMean: s.p + 1450528,
+                runningVar: s.p + 1451200, workspace: s.ws, pool: pool)
             s.profiler?.stop(263)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4917,13 +4933,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(184), pool: pool)
             s.profiler?.stop(264)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 672]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
-                gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(185), savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
-                runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
+                activation: .silu, output: s.tensor(185), pool: pool)
             s.profiler?.stop(265)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
@@ -5015,14 +5030,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1418368)
         s.profiler?.stop(277)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1751968,
                 beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488, activation: .silu,
                 output: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
-                depthwiseOutput: s.tensor(194), pool: pool)
+                depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1416448, depthwiseSavedInvStd: s.f + 1417408, runningMean: s.p + 1781728,
+                runningVar: s.p + 1782688, workspace: s.ws, pool: pool)
             s.profiler?.stop(278)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5033,13 +5050,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(279)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
-                runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(280)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5144,14 +5160,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1470528)
         s.profiler?.stop(294)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2169296,
                 beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1468608, depthwiseSavedInvStd: s.f + 1469568, runningMean: s.p + 2199056,
+                runningVar: s.p + 2200016, workspace: s.ws, pool: pool)
             s.profiler?.stop(295)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5162,13 +5180,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(296)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
-                runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(297)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5272,14 +5289,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1522688)
         s.profiler?.stop(311)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 2586624,
                 beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808, activation: .silu,
                 output: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
-                depthwiseOutput: s.tensor(218), pool: pool)
+                depthwiseOutput: s.tensor(218), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1520768, depthwiseSavedInvStd: s.f + 1521728, runningMean: s.p + 2616384,
+                runningVar: s.p + 2617344, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5290,13 +5309,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
-                runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
+                activation: .silu, output: s.tensor(219), pool: pool)
             s.profiler?.stop(314)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5401,14 +5419,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1574848)
         s.profiler?.stop(328)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 3003952,
                 beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968, activation: .silu,
                 output: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
-                depthwiseOutput: s.tensor(230), pool: pool)
+                depthwiseOutput: s.tensor(230), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1572928, depthwiseSavedInvStd: s.f + 1573888, runningMean: s.p + 3033712,
+                runningVar: s.p + 3034672, workspace: s.ws, pool: pool)
             s.profiler?.stop(329)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5419,13 +5439,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(330)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
-                runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
+                activation: .silu, output: s.tensor(231), pool: pool)
             s.profiler?.stop(331)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5529,14 +5548,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1627008)
         s.profiler?.stop(345)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 3421280,
                 beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128, activation: .silu,
                 output: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
-                depthwiseOutput: s.tensor(242), pool: pool)
+                depthwiseOutput: s.tensor(242), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1625088, depthwiseSavedInvStd: s.f + 1626048, runningMean: s.p + 3451040,
+                runningVar: s.p + 3452000, workspace: s.ws, pool: pool)
             s.profiler?.stop(346)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5547,13 +5568,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(242), pool: pool)
             s.profiler?.stop(347)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 24, 24, 960]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
-                gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(243), savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
-                runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
+                activation: .silu, output: s.tensor(243), pool: pool)
             s.profiler?.stop(348)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
@@ -5658,14 +5678,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1679168)
         s.profiler?.stop(362)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 3838608,
                 beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288, activation: .silu,
                 output: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
-                depthwiseOutput: s.tensor(254), pool: pool)
+                depthwiseOutput: s.tensor(254), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1677248, depthwiseSavedInvStd: s.f + 1678208, runningMean: s.p + 3868368,
+                runningVar: s.p + 3869328, workspace: s.ws, pool: pool)
             s.profiler?.stop(363)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
@@ -5676,13 +5698,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(254), pool: pool)
             s.profiler?.stop(364)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 960]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
-                gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(255), savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
-                runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
+                gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
+                activation: .silu, output: s.tensor(255), pool: pool)
             s.profiler?.stop(365)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
@@ -5774,14 +5795,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1734240)
         s.profiler?.stop(377)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 4654208,
                 beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344, activation: .silu,
                 output: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
-                depthwiseOutput: s.tensor(264), pool: pool)
+                depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1730976, depthwiseSavedInvStd: s.f + 1732608, runningMean: s.p + 4704800,
+                runningVar: s.p + 4706432, workspace: s.ws, pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -5792,13 +5815,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(379)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
-                runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
+                activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(380)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -5903,14 +5925,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1822912)
         s.profiler?.stop(394)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 5820624,
                 beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1819648, depthwiseSavedInvStd: s.f + 1821280, runningMean: s.p + 5871216,
+                runningVar: s.p + 5872848, workspace: s.ws, pool: pool)
             s.profiler?.stop(395)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -5921,13 +5945,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(396)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
-                runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(397)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6032,14 +6055,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1911584)
         s.profiler?.stop(411)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 6987040,
                 beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688, activation: .silu,
                 output: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
-                depthwiseOutput: s.tensor(288), pool: pool)
+                depthwiseOutput: s.tensor(288), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1908320, depthwiseSavedInvStd: s.f + 1909952, runningMean: s.p + 7037632,
+                runningVar: s.p + 7039264, workspace: s.ws, pool: pool)
             s.profiler?.stop(412)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6050,13 +6075,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(413)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
-                runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
+                activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(414)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6161,14 +6185,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 2000256)
         s.profiler?.stop(428)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 8153456,
                 beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360, activation: .silu,
                 output: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
-                depthwiseOutput: s.tensor(300), pool: pool)
+                depthwiseOutput: s.tensor(300), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 1996992, depthwiseSavedInvStd: s.f + 1998624, runningMean: s.p + 8204048,
+                runningVar: s.p + 8205680, workspace: s.ws, pool: pool)
             s.profiler?.stop(429)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6179,13 +6205,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(430)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
-                runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
+                activation: .silu, output: s.tensor(301), pool: pool)
             s.profiler?.stop(431)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6289,14 +6314,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2088928)
         s.profiler?.stop(445)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 9319872,
                 beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032, activation: .silu,
                 output: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
-                depthwiseOutput: s.tensor(312), pool: pool)
+                depthwiseOutput: s.tensor(312), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 2085664, depthwiseSavedInvStd: s.f + 2087296, runningMean: s.p + 9370464,
+                runningVar: s.p + 9372096, workspace: s.ws, pool: pool)
             s.profiler?.stop(446)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6307,13 +6334,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(447)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
-                runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
+                activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(448)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6418,14 +6444,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2177600)
         s.profiler?.stop(462)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 10486288,
                 beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704, activation: .silu,
                 output: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
-                depthwiseOutput: s.tensor(324), pool: pool)
+                depthwiseOutput: s.tensor(324), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 2174336, depthwiseSavedInvStd: s.f + 2175968, runningMean: s.p + 10536880,
+                runningVar: s.p + 10538512, workspace: s.ws, pool: pool)
             s.profiler?.stop(463)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6436,13 +6464,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(464)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
-                runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
+                activation: .silu, output: s.tensor(325), pool: pool)
             s.profiler?.stop(465)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6547,14 +6574,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2266272)
         s.profiler?.stop(479)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 11652704,
                 beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376, activation: .silu,
                 output: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
-                depthwiseOutput: s.tensor(336), pool: pool)
+                depthwiseOutput: s.tensor(336), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 2263008, depthwiseSavedInvStd: s.f + 2264640, runningMean: s.p + 11703296,
+                runningVar: s.p + 11704928, workspace: s.ws, pool: pool)
             s.profiler?.stop(480)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6565,13 +6594,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(481)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(337), savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
-                runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
+                activation: .silu, output: s.tensor(337), pool: pool)
             s.profiler?.stop(482)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6676,14 +6704,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2354944)
         s.profiler?.stop(496)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 12819120,
                 beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048, activation: .silu,
                 output: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
-                depthwiseOutput: s.tensor(348), pool: pool)
+                depthwiseOutput: s.tensor(348), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 2351680, depthwiseSavedInvStd: s.f + 2353312, runningMean: s.p + 12843600,
+                runningVar: s.p + 12845232, workspace: s.ws, pool: pool)
             s.profiler?.stop(497)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6694,13 +6724,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(498)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
-                gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(349), savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
-                runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
+                activation: .silu, output: s.tensor(349), pool: pool)
             s.profiler?.stop(499)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
@@ -6792,14 +6821,16 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2395968)
         s.profiler?.stop(511)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 15007680,
                 beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904, activation: .silu,
                 output: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
-                depthwiseOutput: s.tensor(358), pool: pool)
+                depthwiseOutput: s.tensor(358), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
+                depthwiseSavedMean: s.f + 2390592, depthwiseSavedInvStd: s.f + 2393280, runningMean: s.p + 15048000,
+                runningVar: s.p + 15050688, workspace: s.ws, pool: pool)
             s.profiler?.stop(512)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
@@ -6810,13 +6841,12 @@ public final class EfficientNetB4Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(513)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
-                gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
-                runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
+                activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(514)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
@@ -11194,11 +11224,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11696400,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 11696400,
               "frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -11224,11 +11254,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -11258,11 +11288,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -11292,11 +11322,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 95, 95, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -11326,11 +11356,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11059200,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 11059200,
               "frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -11356,11 +11386,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -11390,11 +11420,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -11424,11 +11454,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 48, 48, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -11458,11 +11488,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1741824,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1741824,
               "frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -11488,11 +11518,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11522,11 +11552,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11556,11 +11586,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11590,11 +11620,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11624,11 +11654,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11658,11 +11688,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9676800,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 9676800,
               "frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 37632,
@@ -11688,11 +11718,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11722,11 +11752,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11756,11 +11786,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11790,11 +11820,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11824,11 +11854,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 24, 24, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11858,11 +11888,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3456000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 3456000,
               "frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -11888,11 +11918,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -11922,11 +11952,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -11956,11 +11986,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -11990,11 +12020,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -12024,11 +12054,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -12058,11 +12088,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -12092,11 +12122,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -12126,11 +12156,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2115072,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 2115072,
               "frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 221952,
@@ -12156,11 +12186,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2688]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 12, 12, 2688]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 602112,

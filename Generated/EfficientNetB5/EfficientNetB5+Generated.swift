@@ -3802,14 +3802,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1584816)
         s.profiler?.stop(42)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 10848, beta: s.p + 10992,
                 savedMean: s.f + 1584240, savedInvStd: s.f + 1584384, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f, depthwiseOutput: s.tensor(32),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1584528,
+                depthwiseSavedInvStd: s.f + 1584672, runningMean: s.p + 13008, runningVar: s.p + 13152,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
@@ -3820,13 +3822,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(44)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
-                gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
-                runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
+                gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
+                activation: .silu, output: s.tensor(33), pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
@@ -3918,14 +3919,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1588448)
         s.profiler?.stop(57)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 30736, beta: s.p + 30976,
                 savedMean: s.f + 1587488, savedInvStd: s.f + 1587728, activation: .silu, output: s.tensor(41),
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f, depthwiseOutput: s.tensor(42),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1587968,
+                depthwiseSavedInvStd: s.f + 1588208, runningMean: s.p + 34336, runningVar: s.p + 34576,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -3936,13 +3939,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(59)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
-                runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
+                activation: .silu, output: s.tensor(43), pool: pool)
             s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4047,14 +4049,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1593808)
         s.profiler?.stop(74)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 59264, beta: s.p + 59504,
                 savedMean: s.f + 1592848, savedInvStd: s.f + 1593088, activation: .silu, output: s.tensor(53),
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f, depthwiseOutput: s.tensor(54),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1593328,
+                depthwiseSavedInvStd: s.f + 1593568, runningMean: s.p + 62864, runningVar: s.p + 63104,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(75)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4065,13 +4069,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(76)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
-                runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
+                activation: .silu, output: s.tensor(55), pool: pool)
             s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4176,14 +4179,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1599168)
         s.profiler?.stop(91)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 87792, beta: s.p + 88032,
                 savedMean: s.f + 1598208, savedInvStd: s.f + 1598448, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1598688,
+                depthwiseSavedInvStd: s.f + 1598928, runningMean: s.p + 91392, runningVar: s.p + 91632,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4194,13 +4199,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(93)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
-                runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
+                activation: .silu, output: s.tensor(67), pool: pool)
             s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4305,14 +4309,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1604528)
         s.profiler?.stop(108)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 116320, beta: s.p + 116560,
                 savedMean: s.f + 1603568, savedInvStd: s.f + 1603808, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1604048,
+                depthwiseSavedInvStd: s.f + 1604288, runningMean: s.p + 119920, runningVar: s.p + 120160,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(109)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4323,13 +4329,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(110)
         }
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 114, 114, 240]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
-                gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
-                runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
+                activation: .silu, output: s.tensor(79), pool: pool)
             s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
@@ -4434,14 +4439,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1609888)
         s.profiler?.stop(125)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 144848, beta: s.p + 145088,
                 savedMean: s.f + 1608928, savedInvStd: s.f + 1609168, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1609408,
+                depthwiseSavedInvStd: s.f + 1609648, runningMean: s.p + 152288, runningVar: s.p + 152528,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
@@ -4452,13 +4459,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(127)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 240]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
-                gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
-                runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
+                gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
+                activation: .silu, output: s.tensor(91), pool: pool)
             s.profiler?.stop(128)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
@@ -4550,14 +4556,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1623552)
         s.profiler?.stop(140)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 198016, beta: s.p + 198400,
                 savedMean: s.f + 1622016, savedInvStd: s.f + 1622400, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1622784,
+                depthwiseSavedInvStd: s.f + 1623168, runningMean: s.p + 209920, runningVar: s.p + 210304,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(141)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4568,13 +4576,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(142)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
-                runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(143)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4679,14 +4686,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1644416)
         s.profiler?.stop(157)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 272784, beta: s.p + 273168,
                 savedMean: s.f + 1642880, savedInvStd: s.f + 1643264, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1643648,
+                depthwiseSavedInvStd: s.f + 1644032, runningMean: s.p + 284688, runningVar: s.p + 285072,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(158)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4697,13 +4706,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(159)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
-                runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(160)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4808,14 +4816,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1665280)
         s.profiler?.stop(174)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 347552, beta: s.p + 347936,
                 savedMean: s.f + 1663744, savedInvStd: s.f + 1664128, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1664512,
+                depthwiseSavedInvStd: s.f + 1664896, runningMean: s.p + 359456, runningVar: s.p + 359840,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(175)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4826,13 +4836,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(176)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
-                runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(177)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -4937,14 +4946,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1686144)
         s.profiler?.stop(191)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 422320, beta: s.p + 422704,
                 savedMean: s.f + 1684608, savedInvStd: s.f + 1684992, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1685376,
+                depthwiseSavedInvStd: s.f + 1685760, runningMean: s.p + 434224, runningVar: s.p + 434608,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(192)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4955,13 +4966,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(193)
         }
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 57, 57, 384]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
-                gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
-                runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(194)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
@@ -5066,14 +5076,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1707008)
         s.profiler?.stop(208)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 497088, beta: s.p + 497472,
                 savedMean: s.f + 1705472, savedInvStd: s.f + 1705856, activation: .silu, output: s.tensor(147),
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f, depthwiseOutput: s.tensor(148),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1706240,
+                depthwiseSavedInvStd: s.f + 1706624, runningMean: s.p + 502848, runningVar: s.p + 503232,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
@@ -5084,13 +5096,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(210)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 384]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
-                gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
-                runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
+                gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
+                activation: .silu, output: s.tensor(149), pool: pool)
             s.profiler?.stop(211)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
@@ -5182,14 +5193,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1717248)
         s.profiler?.stop(223)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 664272, beta: s.p + 665040,
                 savedMean: s.f + 1714176, savedInvStd: s.f + 1714944, activation: .silu, output: s.tensor(157),
                 batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f, depthwiseOutput: s.tensor(158),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1715712,
+                depthwiseSavedInvStd: s.f + 1716480, runningMean: s.p + 675792, runningVar: s.p + 676560,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(224)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5200,13 +5213,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(225)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
-                runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(226)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5311,14 +5323,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1734400)
         s.profiler?.stop(240)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 924400, beta: s.p + 925168,
                 savedMean: s.f + 1731328, savedInvStd: s.f + 1732096, activation: .silu, output: s.tensor(169),
                 batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f, depthwiseOutput: s.tensor(170),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1732864,
+                depthwiseSavedInvStd: s.f + 1733632, runningMean: s.p + 935920, runningVar: s.p + 936688,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(241)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5329,13 +5343,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(242)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
-                runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(243)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5440,14 +5453,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1751552)
         s.profiler?.stop(257)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1184528,
                 beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248, activation: .silu,
                 output: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
-                depthwiseOutput: s.tensor(182), pool: pool)
+                depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1750016, depthwiseSavedInvStd: s.f + 1750784, runningMean: s.p + 1196048,
+                runningVar: s.p + 1196816, workspace: s.ws, pool: pool)
             s.profiler?.stop(258)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5458,13 +5473,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(259)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
-                runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(260)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5569,14 +5583,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1768704)
         s.profiler?.stop(274)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1444656,
                 beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400, activation: .silu,
                 output: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
-                depthwiseOutput: s.tensor(194), pool: pool)
+                depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1767168, depthwiseSavedInvStd: s.f + 1767936, runningMean: s.p + 1456176,
+                runningVar: s.p + 1456944, workspace: s.ws, pool: pool)
             s.profiler?.stop(275)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5587,13 +5603,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(276)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
-                runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(277)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5698,14 +5713,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1785856)
         s.profiler?.stop(291)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1704784,
                 beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1784320, depthwiseSavedInvStd: s.f + 1785088, runningMean: s.p + 1716304,
+                runningVar: s.p + 1717072, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5716,13 +5733,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
-                runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(294)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5827,14 +5843,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1803008)
         s.profiler?.stop(308)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1964912,
                 beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704, activation: .silu,
                 output: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
-                depthwiseOutput: s.tensor(218), pool: pool)
+                depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1801472, depthwiseSavedInvStd: s.f + 1802240, runningMean: s.p + 1976432,
+                runningVar: s.p + 1977200, workspace: s.ws, pool: pool)
             s.profiler?.stop(309)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5845,13 +5863,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(310)
         }
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
-                runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
+                activation: .silu, output: s.tensor(219), pool: pool)
             s.profiler?.stop(311)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -5956,14 +5973,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1820160)
         s.profiler?.stop(325)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2225040,
                 beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856, activation: .silu,
                 output: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
-                depthwiseOutput: s.tensor(230), pool: pool)
+                depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1818624, depthwiseSavedInvStd: s.f + 1819392, runningMean: s.p + 2248848,
+                runningVar: s.p + 2249616, workspace: s.ws, pool: pool)
             s.profiler?.stop(326)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5974,13 +5993,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(327)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 768]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
-                gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
-                runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
+                activation: .silu, output: s.tensor(231), pool: pool)
             s.profiler?.stop(328)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
@@ -6072,14 +6090,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1863136)
         s.profiler?.stop(340)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 2622064,
                 beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1861024, depthwiseSavedInvStd: s.f + 1862080, runningMean: s.p + 2654800,
+                runningVar: s.p + 2655856, workspace: s.ws, pool: pool)
             s.profiler?.stop(341)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6090,13 +6110,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(342)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
-                runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(343)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6201,14 +6220,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1920512)
         s.profiler?.stop(357)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 3123360,
                 beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344, activation: .silu,
                 output: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
-                depthwiseOutput: s.tensor(252), pool: pool)
+                depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1918400, depthwiseSavedInvStd: s.f + 1919456, runningMean: s.p + 3156096,
+                runningVar: s.p + 3157152, workspace: s.ws, pool: pool)
             s.profiler?.stop(358)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6219,13 +6240,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(359)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
-                runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
+                activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(360)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6330,14 +6350,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1977888)
         s.profiler?.stop(374)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 3624656,
                 beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720, activation: .silu,
                 output: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
-                depthwiseOutput: s.tensor(264), pool: pool)
+                depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1975776, depthwiseSavedInvStd: s.f + 1976832, runningMean: s.p + 3657392,
+                runningVar: s.p + 3658448, workspace: s.ws, pool: pool)
             s.profiler?.stop(375)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6348,13 +6370,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(376)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
-                runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
+                activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(377)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6459,14 +6480,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2035264)
         s.profiler?.stop(391)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 4125952,
                 beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2033152, depthwiseSavedInvStd: s.f + 2034208, runningMean: s.p + 4158688,
+                runningVar: s.p + 4159744, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6477,13 +6500,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(393)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
-                runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(394)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6588,14 +6610,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2092640)
         s.profiler?.stop(408)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4627248,
                 beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472, activation: .silu,
                 output: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
-                depthwiseOutput: s.tensor(288), pool: pool)
+                depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2090528, depthwiseSavedInvStd: s.f + 2091584, runningMean: s.p + 4659984,
+                runningVar: s.p + 4661040, workspace: s.ws, pool: pool)
             s.profiler?.stop(409)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6606,13 +6630,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(410)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
-                runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
+                activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(411)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6717,14 +6740,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2150016)
         s.profiler?.stop(425)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 5128544,
                 beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848, activation: .silu,
                 output: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
-                depthwiseOutput: s.tensor(300), pool: pool)
+                depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2147904, depthwiseSavedInvStd: s.f + 2148960, runningMean: s.p + 5161280,
+                runningVar: s.p + 5162336, workspace: s.ws, pool: pool)
             s.profiler?.stop(426)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6735,13 +6760,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(427)
         }
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
-                gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
-                runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
+                activation: .silu, output: s.tensor(301), pool: pool)
             s.profiler?.stop(428)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
@@ -6846,14 +6870,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2207392)
         s.profiler?.stop(442)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5629840,
                 beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224, activation: .silu,
                 output: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
-                depthwiseOutput: s.tensor(312), pool: pool)
+                depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2205280, depthwiseSavedInvStd: s.f + 2206336, runningMean: s.p + 5662576,
+                runningVar: s.p + 5663632, workspace: s.ws, pool: pool)
             s.profiler?.stop(443)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
@@ -6864,13 +6890,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(444)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
-                gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
-                runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
+                gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
+                activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(445)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
@@ -6962,14 +6987,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2268096)
         s.profiler?.stop(457)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(320), gamma: s.p + 6635456,
                 beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624, activation: .silu,
                 output: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
-                depthwiseOutput: s.tensor(322), pool: pool)
+                depthwiseOutput: s.tensor(322), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2264448, depthwiseSavedInvStd: s.f + 2266272, runningMean: s.p + 6692000,
+                runningVar: s.p + 6693824, workspace: s.ws, pool: pool)
             s.profiler?.stop(458)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -6980,13 +7007,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(322), pool: pool)
             s.profiler?.stop(459)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(323), savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
-                runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
+                activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(460)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7091,14 +7117,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2367200)
         s.profiler?.stop(474)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(332), gamma: s.p + 8085008,
                 beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728, activation: .silu,
                 output: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
-                depthwiseOutput: s.tensor(334), pool: pool)
+                depthwiseOutput: s.tensor(334), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2363552, depthwiseSavedInvStd: s.f + 2365376, runningMean: s.p + 8141552,
+                runningVar: s.p + 8143376, workspace: s.ws, pool: pool)
             s.profiler?.stop(475)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7109,13 +7137,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(334), pool: pool)
             s.profiler?.stop(476)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(335), savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
-                runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
+                activation: .silu, output: s.tensor(335), pool: pool)
             s.profiler?.stop(477)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7220,14 +7247,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2466304)
         s.profiler?.stop(491)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(344), gamma: s.p + 9534560,
                 beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832, activation: .silu,
                 output: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
-                depthwiseOutput: s.tensor(346), pool: pool)
+                depthwiseOutput: s.tensor(346), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2462656, depthwiseSavedInvStd: s.f + 2464480, runningMean: s.p + 9591104,
+                runningVar: s.p + 9592928, workspace: s.ws, pool: pool)
             s.profiler?.stop(492)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7238,13 +7267,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(346), pool: pool)
             s.profiler?.stop(493)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(347), savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
-                runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
+                activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(494)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7349,14 +7377,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2565408)
         s.profiler?.stop(508)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 10984112,
                 beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936, activation: .silu,
                 output: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
-                depthwiseOutput: s.tensor(358), pool: pool)
+                depthwiseOutput: s.tensor(358), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2561760, depthwiseSavedInvStd: s.f + 2563584, runningMean: s.p + 11040656,
+                runningVar: s.p + 11042480, workspace: s.ws, pool: pool)
             s.profiler?.stop(509)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7367,13 +7397,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(510)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
-                runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
+                activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(511)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7478,14 +7507,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2664512)
         s.profiler?.stop(525)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 12433664,
                 beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040, activation: .silu,
                 output: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
-                depthwiseOutput: s.tensor(370), pool: pool)
+                depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2660864, depthwiseSavedInvStd: s.f + 2662688, runningMean: s.p + 12490208,
+                runningVar: s.p + 12492032, workspace: s.ws, pool: pool)
             s.profiler?.stop(526)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7496,13 +7527,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(527)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
-                runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
+                activation: .silu, output: s.tensor(371), pool: pool)
             s.profiler?.stop(528)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7607,14 +7637,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2763616)
         s.profiler?.stop(542)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 13883216,
                 beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144, activation: .silu,
                 output: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
-                depthwiseOutput: s.tensor(382), pool: pool)
+                depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2759968, depthwiseSavedInvStd: s.f + 2761792, runningMean: s.p + 13939760,
+                runningVar: s.p + 13941584, workspace: s.ws, pool: pool)
             s.profiler?.stop(543)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7625,13 +7657,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(544)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
-                runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
+                activation: .silu, output: s.tensor(383), pool: pool)
             s.profiler?.stop(545)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7736,14 +7767,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2862720)
         s.profiler?.stop(559)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 15332768,
                 beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248, activation: .silu,
                 output: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
-                depthwiseOutput: s.tensor(394), pool: pool)
+                depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2859072, depthwiseSavedInvStd: s.f + 2860896, runningMean: s.p + 15389312,
+                runningVar: s.p + 15391136, workspace: s.ws, pool: pool)
             s.profiler?.stop(560)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7754,13 +7787,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(561)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
-                runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
+                activation: .silu, output: s.tensor(395), pool: pool)
             s.profiler?.stop(562)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7865,14 +7897,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2961824)
         s.profiler?.stop(576)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 16782320,
                 beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352, activation: .silu,
                 output: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
-                depthwiseOutput: s.tensor(406), pool: pool)
+                depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2958176, depthwiseSavedInvStd: s.f + 2960000, runningMean: s.p + 16838864,
+                runningVar: s.p + 16840688, workspace: s.ws, pool: pool)
             s.profiler?.stop(577)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7883,13 +7917,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(578)
         }
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
-                runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
+                activation: .silu, output: s.tensor(407), pool: pool)
             s.profiler?.stop(579)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -7994,14 +8027,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3060928)
         s.profiler?.stop(593)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 18231872,
                 beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456, activation: .silu,
                 output: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
-                depthwiseOutput: s.tensor(418), pool: pool)
+                depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3057280, depthwiseSavedInvStd: s.f + 3059104, runningMean: s.p + 18259232,
+                runningVar: s.p + 18261056, workspace: s.ws, pool: pool)
             s.profiler?.stop(594)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -8012,13 +8047,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(595)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
-                gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
-                runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
+                activation: .silu, output: s.tensor(419), pool: pool)
             s.profiler?.stop(596)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
@@ -8110,14 +8144,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3107072)
         s.profiler?.stop(608)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(426), gamma: s.p + 21050832,
                 beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856, activation: .silu,
                 output: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
-                depthwiseOutput: s.tensor(428), pool: pool)
+                depthwiseOutput: s.tensor(428), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3100928, depthwiseSavedInvStd: s.f + 3104000, runningMean: s.p + 21096912,
+                runningVar: s.p + 21099984, workspace: s.ws, pool: pool)
             s.profiler?.stop(609)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
@@ -8128,13 +8164,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(428), pool: pool)
             s.profiler?.stop(610)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(429), savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
-                runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
+                activation: .silu, output: s.tensor(429), pool: pool)
             s.profiler?.stop(611)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
@@ -8239,14 +8274,16 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3175680)
         s.profiler?.stop(625)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(438), gamma: s.p + 25040464,
                 beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464, activation: .silu,
                 output: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
-                depthwiseOutput: s.tensor(440), pool: pool)
+                depthwiseOutput: s.tensor(440), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3169536, depthwiseSavedInvStd: s.f + 3172608, runningMean: s.p + 25086544,
+                runningVar: s.p + 25089616, workspace: s.ws, pool: pool)
             s.profiler?.stop(626)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
@@ -8257,13 +8294,12 @@ public final class EfficientNetB5Training: TrainableModel {
                 activation: .identity, output: s.tensor(440), pool: pool)
             s.profiler?.stop(627)
         }
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
-                gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(441), savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
-                runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
+                activation: .silu, output: s.tensor(441), pool: pool)
             s.profiler?.stop(628)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
@@ -13561,11 +13597,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16842816,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 16842816,
               "frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -13591,11 +13627,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -13625,11 +13661,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -13659,11 +13695,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -13693,11 +13729,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 114, 114, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -13727,11 +13763,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19494000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 19494000,
               "frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -13757,11 +13793,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
@@ -13791,11 +13827,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
@@ -13825,11 +13861,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
@@ -13859,11 +13895,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 57, 57, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
@@ -13893,11 +13929,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][384]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2906496,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 2906496,
               "frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 384]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 12288,
@@ -13923,11 +13959,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -13957,11 +13993,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -13991,11 +14027,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -14025,11 +14061,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -14059,11 +14095,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -14093,11 +14129,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -14127,11 +14163,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][768]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16147200,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 16147200,
               "frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 768]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 49152,
@@ -14157,11 +14193,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14191,11 +14227,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14225,11 +14261,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14259,11 +14295,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14293,11 +14329,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14327,11 +14363,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 29, 29, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14361,11 +14397,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5940000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 5940000,
               "frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -14391,11 +14427,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14425,11 +14461,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14459,11 +14495,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14493,11 +14529,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14527,11 +14563,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14561,11 +14597,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14595,11 +14631,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14629,11 +14665,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14663,11 +14699,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1824]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3693600,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 3693600,
               "frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 1824]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 277248,
@@ -14693,11 +14729,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,
@@ -14727,11 +14763,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 15, 15, 3072]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 786432,

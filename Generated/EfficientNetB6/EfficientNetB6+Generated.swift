@@ -4302,14 +4302,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 2004496)
         s.profiler?.stop(42)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 16512, beta: s.p + 16704,
                 savedMean: s.f + 2003728, savedInvStd: s.f + 2003920, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f, depthwiseOutput: s.tensor(32),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2004112,
+                depthwiseSavedInvStd: s.f + 2004304, runningMean: s.p + 19392, runningVar: s.p + 19584,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
@@ -4320,13 +4322,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(44)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
-                gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
-                runningMean: s.p + 19392, runningVar: s.p + 19584, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
+                gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
+                activation: .silu, output: s.tensor(33), pool: pool)
             s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]
@@ -4418,14 +4419,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2008992)
         s.profiler?.stop(57)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 40528, beta: s.p + 40768,
                 savedMean: s.f + 2008032, savedInvStd: s.f + 2008272, activation: .silu, output: s.tensor(41),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f, depthwiseOutput: s.tensor(42),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2008512,
+                depthwiseSavedInvStd: s.f + 2008752, runningMean: s.p + 44128, runningVar: s.p + 44368,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4436,13 +4439,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(59)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
-                runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
+                activation: .silu, output: s.tensor(43), pool: pool)
             s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4547,14 +4549,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2014352)
         s.profiler?.stop(74)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 69056, beta: s.p + 69296,
                 savedMean: s.f + 2013392, savedInvStd: s.f + 2013632, activation: .silu, output: s.tensor(53),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f, depthwiseOutput: s.tensor(54),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2013872,
+                depthwiseSavedInvStd: s.f + 2014112, runningMean: s.p + 72656, runningVar: s.p + 72896,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(75)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4565,13 +4569,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(76)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
-                runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
+                activation: .silu, output: s.tensor(55), pool: pool)
             s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4676,14 +4679,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2019712)
         s.profiler?.stop(91)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 97584, beta: s.p + 97824,
                 savedMean: s.f + 2018752, savedInvStd: s.f + 2018992, activation: .silu, output: s.tensor(65),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2019232,
+                depthwiseSavedInvStd: s.f + 2019472, runningMean: s.p + 101184, runningVar: s.p + 101424,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4694,13 +4699,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(93)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(67), savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
-                runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
+                activation: .silu, output: s.tensor(67), pool: pool)
             s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4805,14 +4809,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2025072)
         s.profiler?.stop(108)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 126112, beta: s.p + 126352,
                 savedMean: s.f + 2024112, savedInvStd: s.f + 2024352, activation: .silu, output: s.tensor(77),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f, depthwiseOutput: s.tensor(78),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2024592,
+                depthwiseSavedInvStd: s.f + 2024832, runningMean: s.p + 129712, runningVar: s.p + 129952,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(109)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4823,13 +4829,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(78), pool: pool)
             s.profiler?.stop(110)
         }
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(79), savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
-                runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
+                activation: .silu, output: s.tensor(79), pool: pool)
             s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -4934,14 +4939,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2030432)
         s.profiler?.stop(125)
-        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 154640, beta: s.p + 154880,
                 savedMean: s.f + 2029472, savedInvStd: s.f + 2029712, activation: .silu, output: s.tensor(89),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2029952,
+                depthwiseSavedInvStd: s.f + 2030192, runningMean: s.p + 158240, runningVar: s.p + 158480,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4952,13 +4959,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(127)
         }
-        // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 132, 132, 240]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
-                gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(91), savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
-                runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
+                activation: .silu, output: s.tensor(91), pool: pool)
             s.profiler?.stop(128)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
@@ -5063,14 +5069,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2035792)
         s.profiler?.stop(142)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 183168, beta: s.p + 183408,
                 savedMean: s.f + 2034832, savedInvStd: s.f + 2035072, activation: .silu, output: s.tensor(101),
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f, depthwiseOutput: s.tensor(102),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2035312,
+                depthwiseSavedInvStd: s.f + 2035552, runningMean: s.p + 190608, runningVar: s.p + 190848,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(143)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
@@ -5081,13 +5089,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(102), pool: pool)
             s.profiler?.stop(144)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 240]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
-                gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(103), savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
-                runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
+                gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
+                activation: .silu, output: s.tensor(103), pool: pool)
             s.profiler?.stop(145)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]
@@ -5179,14 +5186,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2049664)
         s.profiler?.stop(157)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 244848, beta: s.p + 245280,
                 savedMean: s.f + 2047936, savedInvStd: s.f + 2048368, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2048800,
+                depthwiseSavedInvStd: s.f + 2049232, runningMean: s.p + 258240, runningVar: s.p + 258672,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(158)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5197,13 +5206,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(159)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
-                runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(160)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5308,14 +5316,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2073136)
         s.profiler?.stop(174)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 337648, beta: s.p + 338080,
                 savedMean: s.f + 2071408, savedInvStd: s.f + 2071840, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2072272,
+                depthwiseSavedInvStd: s.f + 2072704, runningMean: s.p + 351040, runningVar: s.p + 351472,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(175)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5326,13 +5336,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(176)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
-                runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(177)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5437,14 +5446,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2096608)
         s.profiler?.stop(191)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 430448, beta: s.p + 430880,
                 savedMean: s.f + 2094880, savedInvStd: s.f + 2095312, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2095744,
+                depthwiseSavedInvStd: s.f + 2096176, runningMean: s.p + 443840, runningVar: s.p + 444272,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(192)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5455,13 +5466,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(193)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
-                runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(194)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5566,14 +5576,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2120080)
         s.profiler?.stop(208)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 523248, beta: s.p + 523680,
                 savedMean: s.f + 2118352, savedInvStd: s.f + 2118784, activation: .silu, output: s.tensor(147),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f, depthwiseOutput: s.tensor(148),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2119216,
+                depthwiseSavedInvStd: s.f + 2119648, runningMean: s.p + 536640, runningVar: s.p + 537072,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5584,13 +5596,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(148), pool: pool)
             s.profiler?.stop(210)
         }
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(149), savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
-                runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
+                activation: .silu, output: s.tensor(149), pool: pool)
             s.profiler?.stop(211)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5695,14 +5706,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2143552)
         s.profiler?.stop(225)
-        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 616048, beta: s.p + 616480,
                 savedMean: s.f + 2141824, savedInvStd: s.f + 2142256, activation: .silu, output: s.tensor(159),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f, depthwiseOutput: s.tensor(160),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2142688,
+                depthwiseSavedInvStd: s.f + 2143120, runningMean: s.p + 629440, runningVar: s.p + 629872,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(226)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5713,13 +5726,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(160), pool: pool)
             s.profiler?.stop(227)
         }
-        // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 66, 66, 432]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
-                gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(161), savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
-                runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
+                activation: .silu, output: s.tensor(161), pool: pool)
             s.profiler?.stop(228)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
@@ -5824,14 +5836,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2167024)
         s.profiler?.stop(242)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 708848, beta: s.p + 709280,
                 savedMean: s.f + 2165296, savedInvStd: s.f + 2165728, activation: .silu, output: s.tensor(171),
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f, depthwiseOutput: s.tensor(172),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2166160,
+                depthwiseSavedInvStd: s.f + 2166592, runningMean: s.p + 715328, runningVar: s.p + 715760,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(243)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
@@ -5842,13 +5856,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(172), pool: pool)
             s.profiler?.stop(244)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 432]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
-                gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(173), savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
-                runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
+                gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
+                activation: .silu, output: s.tensor(173), pool: pool)
             s.profiler?.stop(245)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]
@@ -5940,14 +5953,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2178544)
         s.profiler?.stop(257)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 919408, beta: s.p + 920272,
                 savedMean: s.f + 2175088, savedInvStd: s.f + 2175952, activation: .silu, output: s.tensor(181),
                 batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f, depthwiseOutput: s.tensor(182),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2176816,
+                depthwiseSavedInvStd: s.f + 2177680, runningMean: s.p + 932368, runningVar: s.p + 933232,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(258)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -5958,13 +5973,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(259)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
-                runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(260)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6069,14 +6083,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2197840)
         s.profiler?.stop(274)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1246624,
                 beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248, activation: .silu,
                 output: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
-                depthwiseOutput: s.tensor(194), pool: pool)
+                depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2196112, depthwiseSavedInvStd: s.f + 2196976, runningMean: s.p + 1259584,
+                runningVar: s.p + 1260448, workspace: s.ws, pool: pool)
             s.profiler?.stop(275)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6087,13 +6103,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(276)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
-                runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(277)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6198,14 +6213,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2217136)
         s.profiler?.stop(291)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1573840,
                 beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2215408, depthwiseSavedInvStd: s.f + 2216272, runningMean: s.p + 1586800,
+                runningVar: s.p + 1587664, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6216,13 +6233,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(293)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
-                runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(294)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6326,14 +6342,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2236432)
         s.profiler?.stop(308)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1901056,
                 beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840, activation: .silu,
                 output: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
-                depthwiseOutput: s.tensor(218), pool: pool)
+                depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2234704, depthwiseSavedInvStd: s.f + 2235568, runningMean: s.p + 1914016,
+                runningVar: s.p + 1914880, workspace: s.ws, pool: pool)
             s.profiler?.stop(309)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6344,13 +6362,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(310)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
-                runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
+                activation: .silu, output: s.tensor(219), pool: pool)
             s.profiler?.stop(311)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6455,14 +6472,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2255728)
         s.profiler?.stop(325)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2228272,
                 beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136, activation: .silu,
                 output: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
-                depthwiseOutput: s.tensor(230), pool: pool)
+                depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2254000, depthwiseSavedInvStd: s.f + 2254864, runningMean: s.p + 2241232,
+                runningVar: s.p + 2242096, workspace: s.ws, pool: pool)
             s.profiler?.stop(326)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6473,13 +6492,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(327)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
-                runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
+                activation: .silu, output: s.tensor(231), pool: pool)
             s.profiler?.stop(328)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6584,14 +6602,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2275024)
         s.profiler?.stop(342)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 2555488,
                 beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432, activation: .silu,
                 output: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
-                depthwiseOutput: s.tensor(242), pool: pool)
+                depthwiseOutput: s.tensor(242), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2273296, depthwiseSavedInvStd: s.f + 2274160, runningMean: s.p + 2568448,
+                runningVar: s.p + 2569312, workspace: s.ws, pool: pool)
             s.profiler?.stop(343)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6602,13 +6622,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(242), pool: pool)
             s.profiler?.stop(344)
         }
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(243), savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
-                runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
+                activation: .silu, output: s.tensor(243), pool: pool)
             s.profiler?.stop(345)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6713,14 +6732,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2294320)
         s.profiler?.stop(359)
-        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 2882704,
                 beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728, activation: .silu,
                 output: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
-                depthwiseOutput: s.tensor(254), pool: pool)
+                depthwiseOutput: s.tensor(254), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2292592, depthwiseSavedInvStd: s.f + 2293456, runningMean: s.p + 2895664,
+                runningVar: s.p + 2896528, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6731,13 +6752,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(254), pool: pool)
             s.profiler?.stop(361)
         }
-        // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(255), savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
-                runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
+                activation: .silu, output: s.tensor(255), pool: pool)
             s.profiler?.stop(362)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6842,14 +6862,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2313616)
         s.profiler?.stop(376)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(264), gamma: s.p + 3209920,
                 beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024, activation: .silu,
                 output: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
-                depthwiseOutput: s.tensor(266), pool: pool)
+                depthwiseOutput: s.tensor(266), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2311888, depthwiseSavedInvStd: s.f + 2312752, runningMean: s.p + 3236704,
+                runningVar: s.p + 3237568, workspace: s.ws, pool: pool)
             s.profiler?.stop(377)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6860,13 +6882,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(266), pool: pool)
             s.profiler?.stop(378)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 864]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
-                gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(267), savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
-                runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
+                activation: .silu, output: s.tensor(267), pool: pool)
             s.profiler?.stop(379)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
@@ -6958,14 +6979,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2362016)
         s.profiler?.stop(391)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3715184,
                 beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2359616, depthwiseSavedInvStd: s.f + 2360816, runningMean: s.p + 3752384,
+                runningVar: s.p + 3753584, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -6976,13 +6999,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(393)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
-                runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(394)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7087,14 +7109,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2427216)
         s.profiler?.stop(408)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4356880,
                 beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616, activation: .silu,
                 output: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
-                depthwiseOutput: s.tensor(288), pool: pool)
+                depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2424816, depthwiseSavedInvStd: s.f + 2426016, runningMean: s.p + 4394080,
+                runningVar: s.p + 4395280, workspace: s.ws, pool: pool)
             s.profiler?.stop(409)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7105,13 +7129,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(410)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
-                runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
+                activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(411)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7216,14 +7239,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2492416)
         s.profiler?.stop(425)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4998576,
                 beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816, activation: .silu,
                 output: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
-                depthwiseOutput: s.tensor(300), pool: pool)
+                depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2490016, depthwiseSavedInvStd: s.f + 2491216, runningMean: s.p + 5035776,
+                runningVar: s.p + 5036976, workspace: s.ws, pool: pool)
             s.profiler?.stop(426)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7234,13 +7259,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(427)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
-                runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
+                activation: .silu, output: s.tensor(301), pool: pool)
             s.profiler?.stop(428)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7345,14 +7369,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2557616)
         s.profiler?.stop(442)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5640272,
                 beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016, activation: .silu,
                 output: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
-                depthwiseOutput: s.tensor(312), pool: pool)
+                depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2555216, depthwiseSavedInvStd: s.f + 2556416, runningMean: s.p + 5677472,
+                runningVar: s.p + 5678672, workspace: s.ws, pool: pool)
             s.profiler?.stop(443)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7363,13 +7389,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(444)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
-                runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
+                activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(445)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7474,14 +7499,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2622816)
         s.profiler?.stop(459)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 6281968,
                 beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216, activation: .silu,
                 output: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
-                depthwiseOutput: s.tensor(324), pool: pool)
+                depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2620416, depthwiseSavedInvStd: s.f + 2621616, runningMean: s.p + 6319168,
+                runningVar: s.p + 6320368, workspace: s.ws, pool: pool)
             s.profiler?.stop(460)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7492,13 +7519,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(461)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
-                runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
+                activation: .silu, output: s.tensor(325), pool: pool)
             s.profiler?.stop(462)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7603,14 +7629,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2688016)
         s.profiler?.stop(476)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 6923664,
                 beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416, activation: .silu,
                 output: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
-                depthwiseOutput: s.tensor(336), pool: pool)
+                depthwiseOutput: s.tensor(336), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2685616, depthwiseSavedInvStd: s.f + 2686816, runningMean: s.p + 6960864,
+                runningVar: s.p + 6962064, workspace: s.ws, pool: pool)
             s.profiler?.stop(477)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7621,13 +7649,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(478)
         }
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(337), savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
-                runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
+                activation: .silu, output: s.tensor(337), pool: pool)
             s.profiler?.stop(479)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7732,14 +7759,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2753216)
         s.profiler?.stop(493)
-        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 7565360,
                 beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616, activation: .silu,
                 output: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
-                depthwiseOutput: s.tensor(348), pool: pool)
+                depthwiseOutput: s.tensor(348), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2750816, depthwiseSavedInvStd: s.f + 2752016, runningMean: s.p + 7602560,
+                runningVar: s.p + 7603760, workspace: s.ws, pool: pool)
             s.profiler?.stop(494)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7750,13 +7779,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(495)
         }
-        // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
-                gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(349), savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
-                runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
+                activation: .silu, output: s.tensor(349), pool: pool)
             s.profiler?.stop(496)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
@@ -7861,14 +7889,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2818416)
         s.profiler?.stop(510)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(358), gamma: s.p + 8207056,
                 beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816, activation: .silu,
                 output: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
-                depthwiseOutput: s.tensor(360), pool: pool)
+                depthwiseOutput: s.tensor(360), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2816016, depthwiseSavedInvStd: s.f + 2817216, runningMean: s.p + 8244256,
+                runningVar: s.p + 8245456, workspace: s.ws, pool: pool)
             s.profiler?.stop(511)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
@@ -7879,13 +7909,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(360), pool: pool)
             s.profiler?.stop(512)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
-                gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(361), savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
-                runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
+                gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
+                activation: .silu, output: s.tensor(361), pool: pool)
             s.profiler?.stop(513)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]
@@ -7977,14 +8006,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2887360)
         s.profiler?.stop(525)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 9492144,
                 beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168, activation: .silu,
                 output: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
-                depthwiseOutput: s.tensor(370), pool: pool)
+                depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2883232, depthwiseSavedInvStd: s.f + 2885296, runningMean: s.p + 9556128,
+                runningVar: s.p + 9558192, workspace: s.ws, pool: pool)
             s.profiler?.stop(526)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -7995,13 +8026,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(527)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
-                runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
+                activation: .silu, output: s.tensor(371), pool: pool)
             s.profiler?.stop(528)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8106,14 +8136,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2999504)
         s.profiler?.stop(542)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 11338864,
                 beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312, activation: .silu,
                 output: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
-                depthwiseOutput: s.tensor(382), pool: pool)
+                depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2995376, depthwiseSavedInvStd: s.f + 2997440, runningMean: s.p + 11402848,
+                runningVar: s.p + 11404912, workspace: s.ws, pool: pool)
             s.profiler?.stop(543)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8124,13 +8156,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(544)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
-                runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
+                activation: .silu, output: s.tensor(383), pool: pool)
             s.profiler?.stop(545)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8235,14 +8266,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3111648)
         s.profiler?.stop(559)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 13185584,
                 beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456, activation: .silu,
                 output: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
-                depthwiseOutput: s.tensor(394), pool: pool)
+                depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3107520, depthwiseSavedInvStd: s.f + 3109584, runningMean: s.p + 13249568,
+                runningVar: s.p + 13251632, workspace: s.ws, pool: pool)
             s.profiler?.stop(560)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8253,13 +8286,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(561)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
-                runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
+                activation: .silu, output: s.tensor(395), pool: pool)
             s.profiler?.stop(562)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8364,14 +8396,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3223792)
         s.profiler?.stop(576)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 15032304,
                 beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600, activation: .silu,
                 output: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
-                depthwiseOutput: s.tensor(406), pool: pool)
+                depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3219664, depthwiseSavedInvStd: s.f + 3221728, runningMean: s.p + 15096288,
+                runningVar: s.p + 15098352, workspace: s.ws, pool: pool)
             s.profiler?.stop(577)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8382,13 +8416,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(578)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
-                runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
+                activation: .silu, output: s.tensor(407), pool: pool)
             s.profiler?.stop(579)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8493,14 +8526,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3335936)
         s.profiler?.stop(593)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 16879024,
                 beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744, activation: .silu,
                 output: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
-                depthwiseOutput: s.tensor(418), pool: pool)
+                depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3331808, depthwiseSavedInvStd: s.f + 3333872, runningMean: s.p + 16943008,
+                runningVar: s.p + 16945072, workspace: s.ws, pool: pool)
             s.profiler?.stop(594)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8511,13 +8546,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(595)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
-                runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
+                activation: .silu, output: s.tensor(419), pool: pool)
             s.profiler?.stop(596)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8621,14 +8655,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3448080)
         s.profiler?.stop(610)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 18725744,
                 beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888, activation: .silu,
                 output: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
-                depthwiseOutput: s.tensor(430), pool: pool)
+                depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3443952, depthwiseSavedInvStd: s.f + 3446016, runningMean: s.p + 18789728,
+                runningVar: s.p + 18791792, workspace: s.ws, pool: pool)
             s.profiler?.stop(611)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8639,13 +8675,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(612)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(431), savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
-                runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
+                activation: .silu, output: s.tensor(431), pool: pool)
             s.profiler?.stop(613)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8750,14 +8785,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3560224)
         s.profiler?.stop(627)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 20572464,
                 beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032, activation: .silu,
                 output: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
-                depthwiseOutput: s.tensor(442), pool: pool)
+                depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3556096, depthwiseSavedInvStd: s.f + 3558160, runningMean: s.p + 20636448,
+                runningVar: s.p + 20638512, workspace: s.ws, pool: pool)
             s.profiler?.stop(628)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8768,13 +8805,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(629)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(443), savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
-                runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
+                activation: .silu, output: s.tensor(443), pool: pool)
             s.profiler?.stop(630)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -8879,14 +8915,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3672368)
         s.profiler?.stop(644)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(452), gamma: s.p + 22419184,
                 beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176, activation: .silu,
                 output: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
-                depthwiseOutput: s.tensor(454), pool: pool)
+                depthwiseOutput: s.tensor(454), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3668240, depthwiseSavedInvStd: s.f + 3670304, runningMean: s.p + 22483168,
+                runningVar: s.p + 22485232, workspace: s.ws, pool: pool)
             s.profiler?.stop(645)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8897,13 +8935,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(454), pool: pool)
             s.profiler?.stop(646)
         }
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(455), savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
-                runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
+                activation: .silu, output: s.tensor(455), pool: pool)
             s.profiler?.stop(647)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9008,14 +9045,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3784512)
         s.profiler?.stop(661)
-        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(464), gamma: s.p + 24265904,
                 beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320, activation: .silu,
                 output: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
-                depthwiseOutput: s.tensor(466), pool: pool)
+                depthwiseOutput: s.tensor(466), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3780384, depthwiseSavedInvStd: s.f + 3782448, runningMean: s.p + 24329888,
+                runningVar: s.p + 24331952, workspace: s.ws, pool: pool)
             s.profiler?.stop(662)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9026,13 +9065,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(466), pool: pool)
             s.profiler?.stop(663)
         }
-        // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(467), savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
-                runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
+                activation: .silu, output: s.tensor(467), pool: pool)
             s.profiler?.stop(664)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9137,14 +9175,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3896656)
         s.profiler?.stop(678)
-        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(476), gamma: s.p + 26112624,
                 beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464, activation: .silu,
                 output: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
-                depthwiseOutput: s.tensor(478), pool: pool)
+                depthwiseOutput: s.tensor(478), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3892528, depthwiseSavedInvStd: s.f + 3894592, runningMean: s.p + 26176608,
+                runningVar: s.p + 26178672, workspace: s.ws, pool: pool)
             s.profiler?.stop(679)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9155,13 +9195,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(478), pool: pool)
             s.profiler?.stop(680)
         }
-        // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(479), savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
-                runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
+                activation: .silu, output: s.tensor(479), pool: pool)
             s.profiler?.stop(681)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9266,14 +9305,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4008800)
         s.profiler?.stop(695)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(488), gamma: s.p + 27959344,
                 beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608, activation: .silu,
                 output: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
-                depthwiseOutput: s.tensor(490), pool: pool)
+                depthwiseOutput: s.tensor(490), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4004672, depthwiseSavedInvStd: s.f + 4006736, runningMean: s.p + 27990304,
+                runningVar: s.p + 27992368, workspace: s.ws, pool: pool)
             s.profiler?.stop(696)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9284,13 +9325,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(490), pool: pool)
             s.profiler?.stop(697)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
-                gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(491), savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
-                runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
+                activation: .silu, output: s.tensor(491), pool: pool)
             s.profiler?.stop(698)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
@@ -9382,14 +9422,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4060928)
         s.profiler?.stop(710)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 31533424,
                 beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560, activation: .silu,
                 output: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
-                depthwiseOutput: s.tensor(500), pool: pool)
+                depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4054016, depthwiseSavedInvStd: s.f + 4057472, runningMean: s.p + 31585264,
+                runningVar: s.p + 31588720, workspace: s.ws, pool: pool)
             s.profiler?.stop(711)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
@@ -9400,13 +9442,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(712)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(501), savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
-                runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
+                activation: .silu, output: s.tensor(501), pool: pool)
             s.profiler?.stop(713)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
@@ -9511,14 +9552,16 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4138112)
         s.profiler?.stop(727)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 36574720,
                 beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744, activation: .silu,
                 output: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
-                depthwiseOutput: s.tensor(512), pool: pool)
+                depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4131200, depthwiseSavedInvStd: s.f + 4134656, runningMean: s.p + 36626560,
+                runningVar: s.p + 36630016, workspace: s.ws, pool: pool)
             s.profiler?.stop(728)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
@@ -9529,13 +9572,12 @@ public final class EfficientNetB6Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(729)
         }
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
-                gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(513), savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
-                runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
+                activation: .silu, output: s.tensor(513), pool: pool)
             s.profiler?.stop(730)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
@@ -15633,11 +15675,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 30108672,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 30108672,
               "frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -15663,11 +15705,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15697,11 +15739,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15731,11 +15773,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15765,11 +15807,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15799,11 +15841,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row"),
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 132, 132, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15833,11 +15875,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 26136000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 26136000,
               "frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -15863,11 +15905,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -15897,11 +15939,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -15931,11 +15973,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -15965,11 +16007,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -15999,11 +16041,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row"),
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 66, 66, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -16033,11 +16075,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][432]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4234032,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 4234032,
               "frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -16063,11 +16105,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16097,11 +16139,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16131,11 +16173,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16165,11 +16207,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16199,11 +16241,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16233,11 +16275,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16267,11 +16309,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16301,11 +16343,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][864]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 23522400,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 23522400,
               "frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 864]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 62208,
@@ -16331,11 +16373,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16365,11 +16407,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16399,11 +16441,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16433,11 +16475,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16467,11 +16509,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16501,11 +16543,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16535,11 +16577,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row"),
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 33, 33, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16569,11 +16611,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8670000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 8670000,
               "frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 1200]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 120000,
@@ -16599,11 +16641,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16633,11 +16675,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16667,11 +16709,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16701,11 +16743,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16735,11 +16777,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16769,11 +16811,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16803,11 +16845,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16837,11 +16879,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16871,11 +16913,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16905,11 +16947,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16939,11 +16981,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5368464,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 5368464,
               "frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -16969,11 +17011,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,
@@ -17003,11 +17045,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 17, 17, 3456]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 995328,

@@ -5216,14 +5216,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20416, channels: 192, kernel: 3, into: s.f + 2473472)
         s.profiler?.stop(54)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 19648, beta: s.p + 19840,
                 savedMean: s.f + 2472704, savedInvStd: s.f + 2472896, activation: .silu, output: s.tensor(41),
                 batch: s.n, height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2473472, bias: s.f, depthwiseOutput: s.tensor(42),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2473088,
+                depthwiseSavedInvStd: s.f + 2473280, runningMean: s.p + 22528, runningVar: s.p + 22720,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
@@ -5234,13 +5236,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(56)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
-                gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 2473088, savedInvStd: s.f + 2473280,
-                runningMean: s.p + 22528, runningVar: s.p + 22720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
+                gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 2473088, savedInvStd: s.f + 2473280,
+                activation: .silu, output: s.tensor(43), pool: pool)
             s.profiler?.stop(57)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 192]
@@ -5332,14 +5333,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 50576, channels: 288, kernel: 3, into: s.f + 2478176)
         s.profiler?.stop(69)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 49424, beta: s.p + 49712,
                 savedMean: s.f + 2477024, savedInvStd: s.f + 2477312, activation: .silu, output: s.tensor(51),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2478176, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2477600,
+                depthwiseSavedInvStd: s.f + 2477888, runningMean: s.p + 53744, runningVar: s.p + 54032,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5350,13 +5353,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(71)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 2477600, savedInvStd: s.f + 2477888,
-                runningMean: s.p + 53744, runningVar: s.p + 54032, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 2477600, savedInvStd: s.f + 2477888,
+                activation: .silu, output: s.tensor(53), pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5461,14 +5463,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 90528, channels: 288, kernel: 3, into: s.f + 2484608)
         s.profiler?.stop(86)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 89376, beta: s.p + 89664,
                 savedMean: s.f + 2483456, savedInvStd: s.f + 2483744, activation: .silu, output: s.tensor(63),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2484608, bias: s.f, depthwiseOutput: s.tensor(64),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2484032,
+                depthwiseSavedInvStd: s.f + 2484320, runningMean: s.p + 93696, runningVar: s.p + 93984,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5479,13 +5483,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(88)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 2484032, savedInvStd: s.f + 2484320,
-                runningMean: s.p + 93696, runningVar: s.p + 93984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 2484032, savedInvStd: s.f + 2484320,
+                activation: .silu, output: s.tensor(65), pool: pool)
             s.profiler?.stop(89)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5590,14 +5593,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 130480, channels: 288, kernel: 3, into: s.f + 2491040)
         s.profiler?.stop(103)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 129328, beta: s.p + 129616,
                 savedMean: s.f + 2489888, savedInvStd: s.f + 2490176, activation: .silu, output: s.tensor(75),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2491040, bias: s.f, depthwiseOutput: s.tensor(76),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2490464,
+                depthwiseSavedInvStd: s.f + 2490752, runningMean: s.p + 133648, runningVar: s.p + 133936,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5608,13 +5613,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(105)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
-                runningMean: s.p + 133648, runningVar: s.p + 133936, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
+                activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(106)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5719,14 +5723,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 170432, channels: 288, kernel: 3, into: s.f + 2497472)
         s.profiler?.stop(120)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 169280, beta: s.p + 169568,
                 savedMean: s.f + 2496320, savedInvStd: s.f + 2496608, activation: .silu, output: s.tensor(87),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2497472, bias: s.f, depthwiseOutput: s.tensor(88),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2496896,
+                depthwiseSavedInvStd: s.f + 2497184, runningMean: s.p + 173600, runningVar: s.p + 173888,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5737,13 +5743,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(122)
         }
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
-                runningMean: s.p + 173600, runningVar: s.p + 173888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
+                activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(123)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5848,14 +5853,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 210384, channels: 288, kernel: 3, into: s.f + 2503904)
         s.profiler?.stop(137)
-        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 209232, beta: s.p + 209520,
                 savedMean: s.f + 2502752, savedInvStd: s.f + 2503040, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2503904, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2503328,
+                depthwiseSavedInvStd: s.f + 2503616, runningMean: s.p + 213552, runningVar: s.p + 213840,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5866,13 +5873,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(139)
         }
-        // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
-                runningMean: s.p + 213552, runningVar: s.p + 213840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(140)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -5977,14 +5983,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250336, channels: 288, kernel: 3, into: s.f + 2510336)
         s.profiler?.stop(154)
-        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 249184, beta: s.p + 249472,
                 savedMean: s.f + 2509184, savedInvStd: s.f + 2509472, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2510336, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2509760,
+                depthwiseSavedInvStd: s.f + 2510048, runningMean: s.p + 253504, runningVar: s.p + 253792,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(155)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5995,13 +6003,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(156)
         }
-        // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 150, 150, 288]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
-                gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
-                runningMean: s.p + 253504, runningVar: s.p + 253792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(157)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]
@@ -6106,14 +6113,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 290288, channels: 288, kernel: 5, into: s.f + 2516768)
         s.profiler?.stop(171)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 289136, beta: s.p + 289424,
                 savedMean: s.f + 2515616, savedInvStd: s.f + 2515904, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2516768, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2516192,
+                depthwiseSavedInvStd: s.f + 2516480, runningMean: s.p + 298064, runningVar: s.p + 298352,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
@@ -6124,13 +6133,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 288]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
-                gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
-                runningMean: s.p + 298064, runningVar: s.p + 298352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
+                gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(174)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 288]
@@ -6222,14 +6230,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 369536, channels: 480, kernel: 5, into: s.f + 2533248)
         s.profiler?.stop(186)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 367616, beta: s.p + 368096,
                 savedMean: s.f + 2531328, savedInvStd: s.f + 2531808, activation: .silu, output: s.tensor(133),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2533248, bias: s.f, depthwiseOutput: s.tensor(134),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2532288,
+                depthwiseSavedInvStd: s.f + 2532768, runningMean: s.p + 382496, runningVar: s.p + 382976,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(187)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6240,13 +6250,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(188)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(135), savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
-                runningMean: s.p + 382496, runningVar: s.p + 382976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
+                activation: .silu, output: s.tensor(135), pool: pool)
             s.profiler?.stop(189)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6351,14 +6360,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 482208, channels: 480, kernel: 5, into: s.f + 2559328)
         s.profiler?.stop(203)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 480288, beta: s.p + 480768,
                 savedMean: s.f + 2557408, savedInvStd: s.f + 2557888, activation: .silu, output: s.tensor(145),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2559328, bias: s.f, depthwiseOutput: s.tensor(146),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2558368,
+                depthwiseSavedInvStd: s.f + 2558848, runningMean: s.p + 495168, runningVar: s.p + 495648,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6369,13 +6380,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(205)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
-                runningMean: s.p + 495168, runningVar: s.p + 495648, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
+                activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(206)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6480,14 +6490,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 594880, channels: 480, kernel: 5, into: s.f + 2585408)
         s.profiler?.stop(220)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 592960, beta: s.p + 593440,
                 savedMean: s.f + 2583488, savedInvStd: s.f + 2583968, activation: .silu, output: s.tensor(157),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2585408, bias: s.f, depthwiseOutput: s.tensor(158),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2584448,
+                depthwiseSavedInvStd: s.f + 2584928, runningMean: s.p + 607840, runningVar: s.p + 608320,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6498,13 +6510,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(222)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
-                runningMean: s.p + 607840, runningVar: s.p + 608320, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(223)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6609,14 +6620,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 707552, channels: 480, kernel: 5, into: s.f + 2611488)
         s.profiler?.stop(237)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 705632, beta: s.p + 706112,
                 savedMean: s.f + 2609568, savedInvStd: s.f + 2610048, activation: .silu, output: s.tensor(169),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2611488, bias: s.f, depthwiseOutput: s.tensor(170),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2610528,
+                depthwiseSavedInvStd: s.f + 2611008, runningMean: s.p + 720512, runningVar: s.p + 720992,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6627,13 +6640,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(239)
         }
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
-                runningMean: s.p + 720512, runningVar: s.p + 720992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(240)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6738,14 +6750,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 820224, channels: 480, kernel: 5, into: s.f + 2637568)
         s.profiler?.stop(254)
-        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 818304, beta: s.p + 818784,
                 savedMean: s.f + 2635648, savedInvStd: s.f + 2636128, activation: .silu, output: s.tensor(181),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2637568, bias: s.f, depthwiseOutput: s.tensor(182),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2636608,
+                depthwiseSavedInvStd: s.f + 2637088, runningMean: s.p + 833184, runningVar: s.p + 833664,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6756,13 +6770,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(256)
         }
-        // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
-                runningMean: s.p + 833184, runningVar: s.p + 833664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(257)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6867,14 +6880,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 932896, channels: 480, kernel: 5, into: s.f + 2663648)
         s.profiler?.stop(271)
-        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 930976, beta: s.p + 931456,
                 savedMean: s.f + 2661728, savedInvStd: s.f + 2662208, activation: .silu, output: s.tensor(193),
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2663648, bias: s.f, depthwiseOutput: s.tensor(194),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2662688,
+                depthwiseSavedInvStd: s.f + 2663168, runningMean: s.p + 945856, runningVar: s.p + 946336,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6885,13 +6900,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(273)
         }
-        // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 75, 75, 480]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
-                gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
-                runningMean: s.p + 945856, runningVar: s.p + 946336, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(274)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]
@@ -6996,14 +7010,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1045568, channels: 480, kernel: 3, into: s.f + 2689728)
         s.profiler?.stop(288)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1043648,
                 beta: s.p + 1044128, savedMean: s.f + 2687808, savedInvStd: s.f + 2688288, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 75, width: 75, channels: 480, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2689728, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2688768, depthwiseSavedInvStd: s.f + 2689248, runningMean: s.p + 1050848,
+                runningVar: s.p + 1051328, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
@@ -7014,13 +7030,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(290)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 480]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
-                gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
-                runningMean: s.p + 1050848, runningVar: s.p + 1051328, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
+                gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(291)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 480]
@@ -7112,14 +7127,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1306400, channels: 960, kernel: 3, into: s.f + 2702528)
         s.profiler?.stop(303)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 1302560,
                 beta: s.p + 1303520, savedMean: s.f + 2698688, savedInvStd: s.f + 2699648, activation: .silu,
                 output: s.tensor(215), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2702528, bias: s.f,
-                depthwiseOutput: s.tensor(216), pool: pool)
+                depthwiseOutput: s.tensor(216), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2700608, depthwiseSavedInvStd: s.f + 2701568, runningMean: s.p + 1316960,
+                runningVar: s.p + 1317920, workspace: s.ws, pool: pool)
             s.profiler?.stop(304)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7130,13 +7147,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(216), pool: pool)
             s.profiler?.stop(305)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(217), savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
-                runningMean: s.p + 1316960, runningVar: s.p + 1317920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
+                activation: .silu, output: s.tensor(217), pool: pool)
             s.profiler?.stop(306)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7241,14 +7257,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1708368, channels: 960, kernel: 3, into: s.f + 2723968)
         s.profiler?.stop(320)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 1704528,
                 beta: s.p + 1705488, savedMean: s.f + 2720128, savedInvStd: s.f + 2721088, activation: .silu,
                 output: s.tensor(227), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2723968, bias: s.f,
-                depthwiseOutput: s.tensor(228), pool: pool)
+                depthwiseOutput: s.tensor(228), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2722048, depthwiseSavedInvStd: s.f + 2723008, runningMean: s.p + 1718928,
+                runningVar: s.p + 1719888, workspace: s.ws, pool: pool)
             s.profiler?.stop(321)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7259,13 +7277,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(228), pool: pool)
             s.profiler?.stop(322)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(229), savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
-                runningMean: s.p + 1718928, runningVar: s.p + 1719888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
+                activation: .silu, output: s.tensor(229), pool: pool)
             s.profiler?.stop(323)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7370,14 +7387,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2110336, channels: 960, kernel: 3, into: s.f + 2745408)
         s.profiler?.stop(337)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 2106496,
                 beta: s.p + 2107456, savedMean: s.f + 2741568, savedInvStd: s.f + 2742528, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2745408, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2743488, depthwiseSavedInvStd: s.f + 2744448, runningMean: s.p + 2120896,
+                runningVar: s.p + 2121856, workspace: s.ws, pool: pool)
             s.profiler?.stop(338)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7388,13 +7407,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(339)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
-                runningMean: s.p + 2120896, runningVar: s.p + 2121856, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(340)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7499,14 +7517,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2512304, channels: 960, kernel: 3, into: s.f + 2766848)
         s.profiler?.stop(354)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 2508464,
                 beta: s.p + 2509424, savedMean: s.f + 2763008, savedInvStd: s.f + 2763968, activation: .silu,
                 output: s.tensor(251), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2766848, bias: s.f,
-                depthwiseOutput: s.tensor(252), pool: pool)
+                depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2764928, depthwiseSavedInvStd: s.f + 2765888, runningMean: s.p + 2522864,
+                runningVar: s.p + 2523824, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7517,13 +7537,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(356)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
-                runningMean: s.p + 2522864, runningVar: s.p + 2523824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
+                activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(357)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7627,14 +7646,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2914272, channels: 960, kernel: 3, into: s.f + 2788288)
         s.profiler?.stop(371)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 2910432,
                 beta: s.p + 2911392, savedMean: s.f + 2784448, savedInvStd: s.f + 2785408, activation: .silu,
                 output: s.tensor(263), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2788288, bias: s.f,
-                depthwiseOutput: s.tensor(264), pool: pool)
+                depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2786368, depthwiseSavedInvStd: s.f + 2787328, runningMean: s.p + 2924832,
+                runningVar: s.p + 2925792, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7645,13 +7666,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(373)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
-                runningMean: s.p + 2924832, runningVar: s.p + 2925792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
+                activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(374)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7756,14 +7776,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3316240, channels: 960, kernel: 3, into: s.f + 2809728)
         s.profiler?.stop(388)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3312400,
                 beta: s.p + 3313360, savedMean: s.f + 2805888, savedInvStd: s.f + 2806848, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2809728, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2807808, depthwiseSavedInvStd: s.f + 2808768, runningMean: s.p + 3326800,
+                runningVar: s.p + 3327760, workspace: s.ws, pool: pool)
             s.profiler?.stop(389)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7774,13 +7796,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(390)
         }
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
-                runningMean: s.p + 3326800, runningVar: s.p + 3327760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(391)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -7885,14 +7906,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3718208, channels: 960, kernel: 3, into: s.f + 2831168)
         s.profiler?.stop(405)
-        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 3714368,
                 beta: s.p + 3715328, savedMean: s.f + 2827328, savedInvStd: s.f + 2828288, activation: .silu,
                 output: s.tensor(287), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2831168, bias: s.f,
-                depthwiseOutput: s.tensor(288), pool: pool)
+                depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2829248, depthwiseSavedInvStd: s.f + 2830208, runningMean: s.p + 3728768,
+                runningVar: s.p + 3729728, workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7903,13 +7926,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(407)
         }
-        // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
-                runningMean: s.p + 3728768, runningVar: s.p + 3729728, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
+                activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(408)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8014,14 +8036,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4120176, channels: 960, kernel: 3, into: s.f + 2852608)
         s.profiler?.stop(422)
-        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4116336,
                 beta: s.p + 4117296, savedMean: s.f + 2848768, savedInvStd: s.f + 2849728, activation: .silu,
                 output: s.tensor(299), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2852608, bias: s.f,
-                depthwiseOutput: s.tensor(300), pool: pool)
+                depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2850688, depthwiseSavedInvStd: s.f + 2851648, runningMean: s.p + 4130736,
+                runningVar: s.p + 4131696, workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8032,13 +8056,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(424)
         }
-        // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
-                runningMean: s.p + 4130736, runningVar: s.p + 4131696, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
+                activation: .silu, output: s.tensor(301), pool: pool)
             s.profiler?.stop(425)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8143,14 +8166,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4522144, channels: 960, kernel: 3, into: s.f + 2874048)
         s.profiler?.stop(439)
-        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 4518304,
                 beta: s.p + 4519264, savedMean: s.f + 2870208, savedInvStd: s.f + 2871168, activation: .silu,
                 output: s.tensor(311), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2874048, bias: s.f,
-                depthwiseOutput: s.tensor(312), pool: pool)
+                depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2872128, depthwiseSavedInvStd: s.f + 2873088, runningMean: s.p + 4532704,
+                runningVar: s.p + 4533664, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8161,13 +8186,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(441)
         }
-        // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
-                runningMean: s.p + 4532704, runningVar: s.p + 4533664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
+                activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(442)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8272,14 +8296,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4924112, channels: 960, kernel: 5, into: s.f + 2895488)
         s.profiler?.stop(456)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 4920272,
                 beta: s.p + 4921232, savedMean: s.f + 2891648, savedInvStd: s.f + 2892608, activation: .silu,
                 output: s.tensor(323), batch: s.n, height: 38, width: 38, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2895488, bias: s.f,
-                depthwiseOutput: s.tensor(324), pool: pool)
+                depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2893568, depthwiseSavedInvStd: s.f + 2894528, runningMean: s.p + 4950032,
+                runningVar: s.p + 4950992, workspace: s.ws, pool: pool)
             s.profiler?.stop(457)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8290,13 +8316,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(458)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 960]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
-                gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
-                runningMean: s.p + 4950032, runningVar: s.p + 4950992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
+                activation: .silu, output: s.tensor(325), pool: pool)
             s.profiler?.stop(459)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]
@@ -8388,14 +8413,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5552128, channels: 1344, kernel: 5, into: s.f + 2949312)
         s.profiler?.stop(471)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(332), gamma: s.p + 5546752,
                 beta: s.p + 5548096, savedMean: s.f + 2943936, savedInvStd: s.f + 2945280, activation: .silu,
                 output: s.tensor(333), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2949312, bias: s.f,
-                depthwiseOutput: s.tensor(334), pool: pool)
+                depthwiseOutput: s.tensor(334), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 2946624, depthwiseSavedInvStd: s.f + 2947968, runningMean: s.p + 5588416,
+                runningVar: s.p + 5589760, workspace: s.ws, pool: pool)
             s.profiler?.stop(472)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8406,13 +8433,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(334), pool: pool)
             s.profiler?.stop(473)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(335), savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
-                runningMean: s.p + 5588416, runningVar: s.p + 5589760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
+                activation: .silu, output: s.tensor(335), pool: pool)
             s.profiler?.stop(474)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8517,14 +8543,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6351424, channels: 1344, kernel: 5, into: s.f + 3022336)
         s.profiler?.stop(488)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(344), gamma: s.p + 6346048,
                 beta: s.p + 6347392, savedMean: s.f + 3016960, savedInvStd: s.f + 3018304, activation: .silu,
                 output: s.tensor(345), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3022336, bias: s.f,
-                depthwiseOutput: s.tensor(346), pool: pool)
+                depthwiseOutput: s.tensor(346), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3019648, depthwiseSavedInvStd: s.f + 3020992, runningMean: s.p + 6387712,
+                runningVar: s.p + 6389056, workspace: s.ws, pool: pool)
             s.profiler?.stop(489)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8535,13 +8563,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(346), pool: pool)
             s.profiler?.stop(490)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(347), savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
-                runningMean: s.p + 6387712, runningVar: s.p + 6389056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
+                activation: .silu, output: s.tensor(347), pool: pool)
             s.profiler?.stop(491)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8646,14 +8673,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7150720, channels: 1344, kernel: 5, into: s.f + 3095360)
         s.profiler?.stop(505)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 7145344,
                 beta: s.p + 7146688, savedMean: s.f + 3089984, savedInvStd: s.f + 3091328, activation: .silu,
                 output: s.tensor(357), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3095360, bias: s.f,
-                depthwiseOutput: s.tensor(358), pool: pool)
+                depthwiseOutput: s.tensor(358), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3092672, depthwiseSavedInvStd: s.f + 3094016, runningMean: s.p + 7187008,
+                runningVar: s.p + 7188352, workspace: s.ws, pool: pool)
             s.profiler?.stop(506)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8664,13 +8693,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(358), pool: pool)
             s.profiler?.stop(507)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(359), savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
-                runningMean: s.p + 7187008, runningVar: s.p + 7188352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
+                activation: .silu, output: s.tensor(359), pool: pool)
             s.profiler?.stop(508)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8775,14 +8803,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7950016, channels: 1344, kernel: 5, into: s.f + 3168384)
         s.profiler?.stop(522)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 7944640,
                 beta: s.p + 7945984, savedMean: s.f + 3163008, savedInvStd: s.f + 3164352, activation: .silu,
                 output: s.tensor(369), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3168384, bias: s.f,
-                depthwiseOutput: s.tensor(370), pool: pool)
+                depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3165696, depthwiseSavedInvStd: s.f + 3167040, runningMean: s.p + 7986304,
+                runningVar: s.p + 7987648, workspace: s.ws, pool: pool)
             s.profiler?.stop(523)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8793,13 +8823,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(524)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
-                runningMean: s.p + 7986304, runningVar: s.p + 7987648, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
+                activation: .silu, output: s.tensor(371), pool: pool)
             s.profiler?.stop(525)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -8904,14 +8933,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8749312, channels: 1344, kernel: 5, into: s.f + 3241408)
         s.profiler?.stop(539)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 8743936,
                 beta: s.p + 8745280, savedMean: s.f + 3236032, savedInvStd: s.f + 3237376, activation: .silu,
                 output: s.tensor(381), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3241408, bias: s.f,
-                depthwiseOutput: s.tensor(382), pool: pool)
+                depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3238720, depthwiseSavedInvStd: s.f + 3240064, runningMean: s.p + 8785600,
+                runningVar: s.p + 8786944, workspace: s.ws, pool: pool)
             s.profiler?.stop(540)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8922,13 +8953,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(541)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
-                runningMean: s.p + 8785600, runningVar: s.p + 8786944, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
+                activation: .silu, output: s.tensor(383), pool: pool)
             s.profiler?.stop(542)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9033,14 +9063,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9548608, channels: 1344, kernel: 5, into: s.f + 3314432)
         s.profiler?.stop(556)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 9543232,
                 beta: s.p + 9544576, savedMean: s.f + 3309056, savedInvStd: s.f + 3310400, activation: .silu,
                 output: s.tensor(393), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3314432, bias: s.f,
-                depthwiseOutput: s.tensor(394), pool: pool)
+                depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3311744, depthwiseSavedInvStd: s.f + 3313088, runningMean: s.p + 9584896,
+                runningVar: s.p + 9586240, workspace: s.ws, pool: pool)
             s.profiler?.stop(557)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9051,13 +9083,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(558)
         }
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
-                runningMean: s.p + 9584896, runningVar: s.p + 9586240, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
+                activation: .silu, output: s.tensor(395), pool: pool)
             s.profiler?.stop(559)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9162,14 +9193,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10347904, channels: 1344, kernel: 5, into: s.f + 3387456)
         s.profiler?.stop(573)
-        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 10342528,
                 beta: s.p + 10343872, savedMean: s.f + 3382080, savedInvStd: s.f + 3383424, activation: .silu,
                 output: s.tensor(405), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3387456, bias: s.f,
-                depthwiseOutput: s.tensor(406), pool: pool)
+                depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3384768, depthwiseSavedInvStd: s.f + 3386112, runningMean: s.p + 10384192,
+                runningVar: s.p + 10385536, workspace: s.ws, pool: pool)
             s.profiler?.stop(574)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9180,13 +9213,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(575)
         }
-        // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
-                runningMean: s.p + 10384192, runningVar: s.p + 10385536, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
+                activation: .silu, output: s.tensor(407), pool: pool)
             s.profiler?.stop(576)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9291,14 +9323,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11147200, channels: 1344, kernel: 5, into: s.f + 3460480)
         s.profiler?.stop(590)
-        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 11141824,
                 beta: s.p + 11143168, savedMean: s.f + 3455104, savedInvStd: s.f + 3456448, activation: .silu,
                 output: s.tensor(417), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3460480, bias: s.f,
-                depthwiseOutput: s.tensor(418), pool: pool)
+                depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3457792, depthwiseSavedInvStd: s.f + 3459136, runningMean: s.p + 11183488,
+                runningVar: s.p + 11184832, workspace: s.ws, pool: pool)
             s.profiler?.stop(591)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9309,13 +9343,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(592)
         }
-        // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
-                runningMean: s.p + 11183488, runningVar: s.p + 11184832, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
+                activation: .silu, output: s.tensor(419), pool: pool)
             s.profiler?.stop(593)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9420,14 +9453,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11946496, channels: 1344, kernel: 5, into: s.f + 3533504)
         s.profiler?.stop(607)
-        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 11941120,
                 beta: s.p + 11942464, savedMean: s.f + 3528128, savedInvStd: s.f + 3529472, activation: .silu,
                 output: s.tensor(429), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3533504, bias: s.f,
-                depthwiseOutput: s.tensor(430), pool: pool)
+                depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3530816, depthwiseSavedInvStd: s.f + 3532160, runningMean: s.p + 11982784,
+                runningVar: s.p + 11984128, workspace: s.ws, pool: pool)
             s.profiler?.stop(608)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9438,13 +9473,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(609)
         }
-        // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
-                gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(431), savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
-                runningMean: s.p + 11982784, runningVar: s.p + 11984128, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
+                activation: .silu, output: s.tensor(431), pool: pool)
             s.profiler?.stop(610)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]
@@ -9549,14 +9583,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12745792, channels: 1344, kernel: 5, into: s.f + 3606528)
         s.profiler?.stop(624)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 12740416,
                 beta: s.p + 12741760, savedMean: s.f + 3601152, savedInvStd: s.f + 3602496, activation: .silu,
                 output: s.tensor(441), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3606528, bias: s.f,
-                depthwiseOutput: s.tensor(442), pool: pool)
+                depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3603840, depthwiseSavedInvStd: s.f + 3605184, runningMean: s.p + 12782080,
+                runningVar: s.p + 12783424, workspace: s.ws, pool: pool)
             s.profiler?.stop(625)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
@@ -9567,13 +9603,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(626)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 1344]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
-                gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(443), savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
-                runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
+                gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
+                activation: .silu, output: s.tensor(443), pool: pool)
             s.profiler?.stop(627)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 1344]
@@ -9665,14 +9700,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14348288, channels: 2304, kernel: 5, into: s.f + 3683712)
         s.profiler?.stop(639)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(450), gamma: s.p + 14339072,
                 beta: s.p + 14341376, savedMean: s.f + 3674496, savedInvStd: s.f + 3676800, activation: .silu,
                 output: s.tensor(451), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3683712, bias: s.f,
-                depthwiseOutput: s.tensor(452), pool: pool)
+                depthwiseOutput: s.tensor(452), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3679104, depthwiseSavedInvStd: s.f + 3681408, runningMean: s.p + 14410496,
+                runningVar: s.p + 14412800, workspace: s.ws, pool: pool)
             s.profiler?.stop(640)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -9683,13 +9720,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(452), pool: pool)
             s.profiler?.stop(641)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(453), savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
-                runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
+                activation: .silu, output: s.tensor(453), pool: pool)
             s.profiler?.stop(642)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -9794,14 +9830,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16640096, channels: 2304, kernel: 5, into: s.f + 3808896)
         s.profiler?.stop(656)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(462), gamma: s.p + 16630880,
                 beta: s.p + 16633184, savedMean: s.f + 3799680, savedInvStd: s.f + 3801984, activation: .silu,
                 output: s.tensor(463), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3808896, bias: s.f,
-                depthwiseOutput: s.tensor(464), pool: pool)
+                depthwiseOutput: s.tensor(464), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3804288, depthwiseSavedInvStd: s.f + 3806592, runningMean: s.p + 16702304,
+                runningVar: s.p + 16704608, workspace: s.ws, pool: pool)
             s.profiler?.stop(657)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -9812,13 +9850,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(464), pool: pool)
             s.profiler?.stop(658)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(465), savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
-                runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
+                activation: .silu, output: s.tensor(465), pool: pool)
             s.profiler?.stop(659)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -9923,14 +9960,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18931904, channels: 2304, kernel: 5, into: s.f + 3934080)
         s.profiler?.stop(673)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(474), gamma: s.p + 18922688,
                 beta: s.p + 18924992, savedMean: s.f + 3924864, savedInvStd: s.f + 3927168, activation: .silu,
                 output: s.tensor(475), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3934080, bias: s.f,
-                depthwiseOutput: s.tensor(476), pool: pool)
+                depthwiseOutput: s.tensor(476), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3929472, depthwiseSavedInvStd: s.f + 3931776, runningMean: s.p + 18994112,
+                runningVar: s.p + 18996416, workspace: s.ws, pool: pool)
             s.profiler?.stop(674)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -9941,13 +9980,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(476), pool: pool)
             s.profiler?.stop(675)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(477), savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
-                runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
+                activation: .silu, output: s.tensor(477), pool: pool)
             s.profiler?.stop(676)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10052,14 +10090,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21223712, channels: 2304, kernel: 5, into: s.f + 4059264)
         s.profiler?.stop(690)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(486), gamma: s.p + 21214496,
                 beta: s.p + 21216800, savedMean: s.f + 4050048, savedInvStd: s.f + 4052352, activation: .silu,
                 output: s.tensor(487), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4059264, bias: s.f,
-                depthwiseOutput: s.tensor(488), pool: pool)
+                depthwiseOutput: s.tensor(488), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4054656, depthwiseSavedInvStd: s.f + 4056960, runningMean: s.p + 21285920,
+                runningVar: s.p + 21288224, workspace: s.ws, pool: pool)
             s.profiler?.stop(691)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10070,13 +10110,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(488), pool: pool)
             s.profiler?.stop(692)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(489), savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
-                runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
+                activation: .silu, output: s.tensor(489), pool: pool)
             s.profiler?.stop(693)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10181,14 +10220,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 23515520, channels: 2304, kernel: 5, into: s.f + 4184448)
         s.profiler?.stop(707)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 23506304,
                 beta: s.p + 23508608, savedMean: s.f + 4175232, savedInvStd: s.f + 4177536, activation: .silu,
                 output: s.tensor(499), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4184448, bias: s.f,
-                depthwiseOutput: s.tensor(500), pool: pool)
+                depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4179840, depthwiseSavedInvStd: s.f + 4182144, runningMean: s.p + 23577728,
+                runningVar: s.p + 23580032, workspace: s.ws, pool: pool)
             s.profiler?.stop(708)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10199,13 +10240,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(709)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(501), savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
-                runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
+                activation: .silu, output: s.tensor(501), pool: pool)
             s.profiler?.stop(710)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10310,14 +10350,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25807328, channels: 2304, kernel: 5, into: s.f + 4309632)
         s.profiler?.stop(724)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 25798112,
                 beta: s.p + 25800416, savedMean: s.f + 4300416, savedInvStd: s.f + 4302720, activation: .silu,
                 output: s.tensor(511), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4309632, bias: s.f,
-                depthwiseOutput: s.tensor(512), pool: pool)
+                depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4305024, depthwiseSavedInvStd: s.f + 4307328, runningMean: s.p + 25869536,
+                runningVar: s.p + 25871840, workspace: s.ws, pool: pool)
             s.profiler?.stop(725)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10328,13 +10370,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(726)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(513), savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
-                runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
+                activation: .silu, output: s.tensor(513), pool: pool)
             s.profiler?.stop(727)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10438,14 +10479,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 28099136, channels: 2304, kernel: 5, into: s.f + 4434816)
         s.profiler?.stop(741)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(522), gamma: s.p + 28089920,
                 beta: s.p + 28092224, savedMean: s.f + 4425600, savedInvStd: s.f + 4427904, activation: .silu,
                 output: s.tensor(523), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4434816, bias: s.f,
-                depthwiseOutput: s.tensor(524), pool: pool)
+                depthwiseOutput: s.tensor(524), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4430208, depthwiseSavedInvStd: s.f + 4432512, runningMean: s.p + 28161344,
+                runningVar: s.p + 28163648, workspace: s.ws, pool: pool)
             s.profiler?.stop(742)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10456,13 +10499,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(524), pool: pool)
             s.profiler?.stop(743)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(525), savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
-                runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
+                activation: .silu, output: s.tensor(525), pool: pool)
             s.profiler?.stop(744)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10567,14 +10609,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30390944, channels: 2304, kernel: 5, into: s.f + 4560000)
         s.profiler?.stop(758)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(534), gamma: s.p + 30381728,
                 beta: s.p + 30384032, savedMean: s.f + 4550784, savedInvStd: s.f + 4553088, activation: .silu,
                 output: s.tensor(535), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4560000, bias: s.f,
-                depthwiseOutput: s.tensor(536), pool: pool)
+                depthwiseOutput: s.tensor(536), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4555392, depthwiseSavedInvStd: s.f + 4557696, runningMean: s.p + 30453152,
+                runningVar: s.p + 30455456, workspace: s.ws, pool: pool)
             s.profiler?.stop(759)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10585,13 +10629,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(536), pool: pool)
             s.profiler?.stop(760)
         }
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(537), savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
-                runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
+                activation: .silu, output: s.tensor(537), pool: pool)
             s.profiler?.stop(761)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10696,14 +10739,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 32682752, channels: 2304, kernel: 5, into: s.f + 4685184)
         s.profiler?.stop(775)
-        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(546), gamma: s.p + 32673536,
                 beta: s.p + 32675840, savedMean: s.f + 4675968, savedInvStd: s.f + 4678272, activation: .silu,
                 output: s.tensor(547), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4685184, bias: s.f,
-                depthwiseOutput: s.tensor(548), pool: pool)
+                depthwiseOutput: s.tensor(548), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4680576, depthwiseSavedInvStd: s.f + 4682880, runningMean: s.p + 32744960,
+                runningVar: s.p + 32747264, workspace: s.ws, pool: pool)
             s.profiler?.stop(776)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10714,13 +10759,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(548), pool: pool)
             s.profiler?.stop(777)
         }
-        // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(549), savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
-                runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
+                activation: .silu, output: s.tensor(549), pool: pool)
             s.profiler?.stop(778)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10825,14 +10869,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 34974560, channels: 2304, kernel: 5, into: s.f + 4810368)
         s.profiler?.stop(792)
-        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(558), gamma: s.p + 34965344,
                 beta: s.p + 34967648, savedMean: s.f + 4801152, savedInvStd: s.f + 4803456, activation: .silu,
                 output: s.tensor(559), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4810368, bias: s.f,
-                depthwiseOutput: s.tensor(560), pool: pool)
+                depthwiseOutput: s.tensor(560), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4805760, depthwiseSavedInvStd: s.f + 4808064, runningMean: s.p + 35036768,
+                runningVar: s.p + 35039072, workspace: s.ws, pool: pool)
             s.profiler?.stop(793)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10843,13 +10889,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(560), pool: pool)
             s.profiler?.stop(794)
         }
-        // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(561), savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
-                runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
+                activation: .silu, output: s.tensor(561), pool: pool)
             s.profiler?.stop(795)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -10954,14 +10999,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 37266368, channels: 2304, kernel: 5, into: s.f + 4935552)
         s.profiler?.stop(809)
-        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(570), gamma: s.p + 37257152,
                 beta: s.p + 37259456, savedMean: s.f + 4926336, savedInvStd: s.f + 4928640, activation: .silu,
                 output: s.tensor(571), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4935552, bias: s.f,
-                depthwiseOutput: s.tensor(572), pool: pool)
+                depthwiseOutput: s.tensor(572), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4930944, depthwiseSavedInvStd: s.f + 4933248, runningMean: s.p + 37328576,
+                runningVar: s.p + 37330880, workspace: s.ws, pool: pool)
             s.profiler?.stop(810)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10972,13 +11019,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(572), pool: pool)
             s.profiler?.stop(811)
         }
-        // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(573), savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
-                runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
+                activation: .silu, output: s.tensor(573), pool: pool)
             s.profiler?.stop(812)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11083,14 +11129,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 39558176, channels: 2304, kernel: 5, into: s.f + 5060736)
         s.profiler?.stop(826)
-        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(582), gamma: s.p + 39548960,
                 beta: s.p + 39551264, savedMean: s.f + 5051520, savedInvStd: s.f + 5053824, activation: .silu,
                 output: s.tensor(583), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 5060736, bias: s.f,
-                depthwiseOutput: s.tensor(584), pool: pool)
+                depthwiseOutput: s.tensor(584), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5056128, depthwiseSavedInvStd: s.f + 5058432, runningMean: s.p + 39620384,
+                runningVar: s.p + 39622688, workspace: s.ws, pool: pool)
             s.profiler?.stop(827)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11101,13 +11149,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(584), pool: pool)
             s.profiler?.stop(828)
         }
-        // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(585), savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
-                runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
+                activation: .silu, output: s.tensor(585), pool: pool)
             s.profiler?.stop(829)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11212,14 +11259,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41849984, channels: 2304, kernel: 3, into: s.f + 5185920)
         s.profiler?.stop(843)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(594), gamma: s.p + 41840768,
                 beta: s.p + 41843072, savedMean: s.f + 5176704, savedInvStd: s.f + 5179008, activation: .silu,
                 output: s.tensor(595), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5185920, bias: s.f,
-                depthwiseOutput: s.tensor(596), pool: pool)
+                depthwiseOutput: s.tensor(596), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5181312, depthwiseSavedInvStd: s.f + 5183616, runningMean: s.p + 41875328,
+                runningVar: s.p + 41877632, workspace: s.ws, pool: pool)
             s.profiler?.stop(844)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11230,13 +11279,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(596), pool: pool)
             s.profiler?.stop(845)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
-                gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(597), savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
-                runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
+                activation: .silu, output: s.tensor(597), pool: pool)
             s.profiler?.stop(846)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]
@@ -11328,14 +11376,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 46274784, channels: 3840, kernel: 3, into: s.f + 5244032)
         s.profiler?.stop(858)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(604), gamma: s.p + 46259424,
                 beta: s.p + 46263264, savedMean: s.f + 5228672, savedInvStd: s.f + 5232512, activation: .silu,
                 output: s.tensor(605), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5244032, bias: s.f,
-                depthwiseOutput: s.tensor(606), pool: pool)
+                depthwiseOutput: s.tensor(606), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5236352, depthwiseSavedInvStd: s.f + 5240192, runningMean: s.p + 46317024,
+                runningVar: s.p + 46320864, workspace: s.ws, pool: pool)
             s.profiler?.stop(859)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -11346,13 +11396,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(606), pool: pool)
             s.profiler?.stop(860)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(607), savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
-                runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
+                activation: .silu, output: s.tensor(607), pool: pool)
             s.profiler?.stop(861)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -11457,14 +11506,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52490624, channels: 3840, kernel: 3, into: s.f + 5329792)
         s.profiler?.stop(875)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(616), gamma: s.p + 52475264,
                 beta: s.p + 52479104, savedMean: s.f + 5314432, savedInvStd: s.f + 5318272, activation: .silu,
                 output: s.tensor(617), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5329792, bias: s.f,
-                depthwiseOutput: s.tensor(618), pool: pool)
+                depthwiseOutput: s.tensor(618), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5322112, depthwiseSavedInvStd: s.f + 5325952, runningMean: s.p + 52532864,
+                runningVar: s.p + 52536704, workspace: s.ws, pool: pool)
             s.profiler?.stop(876)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -11475,13 +11526,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(618), pool: pool)
             s.profiler?.stop(877)
         }
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(619), savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
-                runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
+                activation: .silu, output: s.tensor(619), pool: pool)
             s.profiler?.stop(878)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -11586,14 +11636,16 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58706464, channels: 3840, kernel: 3, into: s.f + 5415552)
         s.profiler?.stop(892)
-        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(628), gamma: s.p + 58691104,
                 beta: s.p + 58694944, savedMean: s.f + 5400192, savedInvStd: s.f + 5404032, activation: .silu,
                 output: s.tensor(629), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5415552, bias: s.f,
-                depthwiseOutput: s.tensor(630), pool: pool)
+                depthwiseOutput: s.tensor(630), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5407872, depthwiseSavedInvStd: s.f + 5411712, runningMean: s.p + 58748704,
+                runningVar: s.p + 58752544, workspace: s.ws, pool: pool)
             s.profiler?.stop(893)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -11604,13 +11656,12 @@ public final class EfficientNetB7Training: TrainableModel {
                 activation: .identity, output: s.tensor(630), pool: pool)
             s.profiler?.stop(894)
         }
-        // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(630), pixels: 361 &* s.n, channels: 3840,
-                gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(631), savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
-                runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
+                activation: .silu, output: s.tensor(631), pool: pool)
             s.profiler?.stop(895)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]
@@ -19027,11 +19078,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 38880000,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 38880000,
               "frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -19057,11 +19108,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19091,11 +19142,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19125,11 +19176,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19159,11 +19210,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19193,11 +19244,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19227,11 +19278,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 58320000,
-              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row"),
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 58320000,
               "frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 288]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19261,11 +19312,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 40500000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 40500000,
               "frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 288]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 288]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 6912,
@@ -19291,11 +19342,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19325,11 +19376,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19359,11 +19410,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19393,11 +19444,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19427,11 +19478,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19461,11 +19512,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 67500000,
-              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row"),
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 67500000,
               "frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 75, 75, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 480]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19495,11 +19546,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6238080,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 6238080,
               "frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 480]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 480]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 19200,
@@ -19525,11 +19576,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19559,11 +19610,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19593,11 +19644,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19627,11 +19678,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19661,11 +19712,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19695,11 +19746,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19729,11 +19780,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19763,11 +19814,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19797,11 +19848,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][960]"),
         .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19831,11 +19882,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 34656000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 34656000,
               "frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 960]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 76800,
@@ -19861,11 +19912,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -19895,11 +19946,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -19929,11 +19980,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -19963,11 +20014,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -19997,11 +20048,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20031,11 +20082,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20065,11 +20116,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20099,11 +20150,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20133,11 +20184,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48518400,
-              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row"),
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 48518400,
               "frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 38, 38, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 1344]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20167,11 +20218,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1344]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 1344]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 1344]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 1344]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 150528,
@@ -20197,11 +20248,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20231,11 +20282,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20265,11 +20316,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20299,11 +20350,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20333,11 +20384,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20367,11 +20418,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20401,11 +20452,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20435,11 +20486,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20469,11 +20520,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20503,11 +20554,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20537,11 +20588,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20571,11 +20622,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2304]"),
         .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 20793600,
-              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 20793600,
               "frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20605,11 +20656,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2304]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7485696,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 7485696,
               "frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 2304]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 2304]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 442368,
@@ -20635,11 +20686,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,
@@ -20669,11 +20720,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,
@@ -20703,11 +20754,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3840]"),
         .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12476160,
-              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row"),
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 12476160,
               "frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 19, 19, 3840]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 3840]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 1228800,

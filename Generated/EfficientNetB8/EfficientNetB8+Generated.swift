@@ -6064,14 +6064,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21680, channels: 192, kernel: 3, into: s.f + 2990896)
         s.profiler?.stop(54)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 20912, beta: s.p + 21104,
                 savedMean: s.f + 2990128, savedInvStd: s.f + 2990320, activation: .silu, output: s.tensor(41),
                 batch: s.n, height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 2990896, bias: s.f, depthwiseOutput: s.tensor(42),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2990512,
+                depthwiseSavedInvStd: s.f + 2990704, runningMean: s.p + 23792, runningVar: s.p + 23984,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
@@ -6082,13 +6084,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(56)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 192]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
-                gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 2990512, savedInvStd: s.f + 2990704,
-                runningMean: s.p + 23792, runningVar: s.p + 23984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
+                gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 2990512, savedInvStd: s.f + 2990704,
+                activation: .silu, output: s.tensor(43), pool: pool)
             s.profiler?.stop(57)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 192]
@@ -6180,14 +6181,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58624, channels: 336, kernel: 3, into: s.f + 2995808)
         s.profiler?.stop(69)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 57280, beta: s.p + 57616,
                 savedMean: s.f + 2994464, savedInvStd: s.f + 2994800, activation: .silu, output: s.tensor(51),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 2995808, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2995136,
+                depthwiseSavedInvStd: s.f + 2995472, runningMean: s.p + 62320, runningVar: s.p + 62656,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6198,13 +6201,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(71)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(53), savedMean: s.f + 2995136, savedInvStd: s.f + 2995472,
-                runningMean: s.p + 62320, runningVar: s.p + 62656, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 2995136, savedInvStd: s.f + 2995472,
+                activation: .silu, output: s.tensor(53), pool: pool)
             s.profiler?.stop(72)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6309,14 +6311,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 111984, channels: 336, kernel: 3, into: s.f + 3003312)
         s.profiler?.stop(86)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 110640, beta: s.p + 110976,
                 savedMean: s.f + 3001968, savedInvStd: s.f + 3002304, activation: .silu, output: s.tensor(63),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3003312, bias: s.f, depthwiseOutput: s.tensor(64),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3002640,
+                depthwiseSavedInvStd: s.f + 3002976, runningMean: s.p + 115680, runningVar: s.p + 116016,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6327,13 +6331,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(88)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
-                runningMean: s.p + 115680, runningVar: s.p + 116016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
+                activation: .silu, output: s.tensor(65), pool: pool)
             s.profiler?.stop(89)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6438,14 +6441,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 165344, channels: 336, kernel: 3, into: s.f + 3010816)
         s.profiler?.stop(103)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 164000, beta: s.p + 164336,
                 savedMean: s.f + 3009472, savedInvStd: s.f + 3009808, activation: .silu, output: s.tensor(75),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3010816, bias: s.f, depthwiseOutput: s.tensor(76),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3010144,
+                depthwiseSavedInvStd: s.f + 3010480, runningMean: s.p + 169040, runningVar: s.p + 169376,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6456,13 +6461,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(105)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
-                runningMean: s.p + 169040, runningVar: s.p + 169376, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
+                activation: .silu, output: s.tensor(77), pool: pool)
             s.profiler?.stop(106)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6567,14 +6571,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 218704, channels: 336, kernel: 3, into: s.f + 3018320)
         s.profiler?.stop(120)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 217360, beta: s.p + 217696,
                 savedMean: s.f + 3016976, savedInvStd: s.f + 3017312, activation: .silu, output: s.tensor(87),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3018320, bias: s.f, depthwiseOutput: s.tensor(88),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3017648,
+                depthwiseSavedInvStd: s.f + 3017984, runningMean: s.p + 222400, runningVar: s.p + 222736,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6585,13 +6591,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(122)
         }
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(89), savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
-                runningMean: s.p + 222400, runningVar: s.p + 222736, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
+                activation: .silu, output: s.tensor(89), pool: pool)
             s.profiler?.stop(123)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6696,14 +6701,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 272064, channels: 336, kernel: 3, into: s.f + 3025824)
         s.profiler?.stop(137)
-        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 270720, beta: s.p + 271056,
                 savedMean: s.f + 3024480, savedInvStd: s.f + 3024816, activation: .silu, output: s.tensor(99),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3025824, bias: s.f, depthwiseOutput: s.tensor(100),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3025152,
+                depthwiseSavedInvStd: s.f + 3025488, runningMean: s.p + 275760, runningVar: s.p + 276096,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6714,13 +6721,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(100), pool: pool)
             s.profiler?.stop(139)
         }
-        // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(101), savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
-                runningMean: s.p + 275760, runningVar: s.p + 276096, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
+                activation: .silu, output: s.tensor(101), pool: pool)
             s.profiler?.stop(140)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6825,14 +6831,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 325424, channels: 336, kernel: 3, into: s.f + 3033328)
         s.profiler?.stop(154)
-        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 324080, beta: s.p + 324416,
                 savedMean: s.f + 3031984, savedInvStd: s.f + 3032320, activation: .silu, output: s.tensor(111),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3033328, bias: s.f, depthwiseOutput: s.tensor(112),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3032656,
+                depthwiseSavedInvStd: s.f + 3032992, runningMean: s.p + 329120, runningVar: s.p + 329456,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(155)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6843,13 +6851,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(156)
         }
-        // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(113), savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
-                runningMean: s.p + 329120, runningVar: s.p + 329456, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
+                activation: .silu, output: s.tensor(113), pool: pool)
             s.profiler?.stop(157)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -6954,14 +6961,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 378784, channels: 336, kernel: 3, into: s.f + 3040832)
         s.profiler?.stop(171)
-        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row
+        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 377440, beta: s.p + 377776,
                 savedMean: s.f + 3039488, savedInvStd: s.f + 3039824, activation: .silu, output: s.tensor(123),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3040832, bias: s.f, depthwiseOutput: s.tensor(124),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3040160,
+                depthwiseSavedInvStd: s.f + 3040496, runningMean: s.p + 382480, runningVar: s.p + 382816,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6972,13 +6981,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(124), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.2.7.block.1 BatchNorm (batch statistics) + silu on [n, 168, 168, 336]
+        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
-                gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(125), savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
-                runningMean: s.p + 382480, runningVar: s.p + 382816, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
+                activation: .silu, output: s.tensor(125), pool: pool)
             s.profiler?.stop(174)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]
@@ -7083,14 +7091,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432144, channels: 336, kernel: 5, into: s.f + 3048336)
         s.profiler?.stop(188)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 430800, beta: s.p + 431136,
                 savedMean: s.f + 3046992, savedInvStd: s.f + 3047328, activation: .silu, output: s.tensor(135),
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3048336, bias: s.f, depthwiseOutput: s.tensor(136),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3047664,
+                depthwiseSavedInvStd: s.f + 3048000, runningMean: s.p + 441216, runningVar: s.p + 441552,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(189)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
@@ -7101,13 +7111,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(190)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 336]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
-                gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(137), savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
-                runningMean: s.p + 441216, runningVar: s.p + 441552, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
+                gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
+                activation: .silu, output: s.tensor(137), pool: pool)
             s.profiler?.stop(191)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 336]
@@ -7199,14 +7208,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 530176, channels: 528, kernel: 5, into: s.f + 3067424)
         s.profiler?.stop(203)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 528064, beta: s.p + 528592,
                 savedMean: s.f + 3065312, savedInvStd: s.f + 3065840, activation: .silu, output: s.tensor(145),
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3067424, bias: s.f, depthwiseOutput: s.tensor(146),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3066368,
+                depthwiseSavedInvStd: s.f + 3066896, runningMean: s.p + 544432, runningVar: s.p + 544960,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7217,13 +7228,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(146), pool: pool)
             s.profiler?.stop(205)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(147), savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
-                runningMean: s.p + 544432, runningVar: s.p + 544960, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
+                activation: .silu, output: s.tensor(147), pool: pool)
             s.profiler?.stop(206)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7328,14 +7338,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 664704, channels: 528, kernel: 5, into: s.f + 3096112)
         s.profiler?.stop(220)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 662592, beta: s.p + 663120,
                 savedMean: s.f + 3094000, savedInvStd: s.f + 3094528, activation: .silu, output: s.tensor(157),
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3096112, bias: s.f, depthwiseOutput: s.tensor(158),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3095056,
+                depthwiseSavedInvStd: s.f + 3095584, runningMean: s.p + 678960, runningVar: s.p + 679488,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7346,13 +7358,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(222)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(159), savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
-                runningMean: s.p + 678960, runningVar: s.p + 679488, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
+                activation: .silu, output: s.tensor(159), pool: pool)
             s.profiler?.stop(223)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7457,14 +7468,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 799232, channels: 528, kernel: 5, into: s.f + 3124800)
         s.profiler?.stop(237)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 797120, beta: s.p + 797648,
                 savedMean: s.f + 3122688, savedInvStd: s.f + 3123216, activation: .silu, output: s.tensor(169),
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3124800, bias: s.f, depthwiseOutput: s.tensor(170),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3123744,
+                depthwiseSavedInvStd: s.f + 3124272, runningMean: s.p + 813488, runningVar: s.p + 814016,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7475,13 +7488,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(170), pool: pool)
             s.profiler?.stop(239)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(171), savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
-                runningMean: s.p + 813488, runningVar: s.p + 814016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
+                activation: .silu, output: s.tensor(171), pool: pool)
             s.profiler?.stop(240)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7586,14 +7598,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 933760, channels: 528, kernel: 5, into: s.f + 3153488)
         s.profiler?.stop(254)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 931648, beta: s.p + 932176,
                 savedMean: s.f + 3151376, savedInvStd: s.f + 3151904, activation: .silu, output: s.tensor(181),
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3153488, bias: s.f, depthwiseOutput: s.tensor(182),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3152432,
+                depthwiseSavedInvStd: s.f + 3152960, runningMean: s.p + 948016, runningVar: s.p + 948544,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7604,13 +7618,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(256)
         }
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(183), savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
-                runningMean: s.p + 948016, runningVar: s.p + 948544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
+                activation: .silu, output: s.tensor(183), pool: pool)
             s.profiler?.stop(257)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7715,14 +7728,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1068288, channels: 528, kernel: 5, into: s.f + 3182176)
         s.profiler?.stop(271)
-        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1066176,
                 beta: s.p + 1066704, savedMean: s.f + 3180064, savedInvStd: s.f + 3180592, activation: .silu,
                 output: s.tensor(193), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3182176, bias: s.f,
-                depthwiseOutput: s.tensor(194), pool: pool)
+                depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3181120, depthwiseSavedInvStd: s.f + 3181648, runningMean: s.p + 1082544,
+                runningVar: s.p + 1083072, workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7733,13 +7748,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(194), pool: pool)
             s.profiler?.stop(273)
         }
-        // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(195), savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
-                runningMean: s.p + 1082544, runningVar: s.p + 1083072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
+                activation: .silu, output: s.tensor(195), pool: pool)
             s.profiler?.stop(274)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7844,14 +7858,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1202816, channels: 528, kernel: 5, into: s.f + 3210864)
         s.profiler?.stop(288)
-        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1200704,
                 beta: s.p + 1201232, savedMean: s.f + 3208752, savedInvStd: s.f + 3209280, activation: .silu,
                 output: s.tensor(205), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3210864, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3209808, depthwiseSavedInvStd: s.f + 3210336, runningMean: s.p + 1217072,
+                runningVar: s.p + 1217600, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7862,13 +7878,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(290)
         }
-        // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(207), savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
-                runningMean: s.p + 1217072, runningVar: s.p + 1217600, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
+                activation: .silu, output: s.tensor(207), pool: pool)
             s.profiler?.stop(291)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -7973,14 +7988,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1337344, channels: 528, kernel: 5, into: s.f + 3239552)
         s.profiler?.stop(305)
-        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row
+        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1335232,
                 beta: s.p + 1335760, savedMean: s.f + 3237440, savedInvStd: s.f + 3237968, activation: .silu,
                 output: s.tensor(217), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3239552, bias: s.f,
-                depthwiseOutput: s.tensor(218), pool: pool)
+                depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3238496, depthwiseSavedInvStd: s.f + 3239024, runningMean: s.p + 1351600,
+                runningVar: s.p + 1352128, workspace: s.ws, pool: pool)
             s.profiler?.stop(306)
         }
         // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7991,13 +8008,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(218), pool: pool)
             s.profiler?.stop(307)
         }
-        // features.3.7.block.1 BatchNorm (batch statistics) + silu on [n, 84, 84, 528]
+        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
-                gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(219), savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
-                runningMean: s.p + 1351600, runningVar: s.p + 1352128, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
+                activation: .silu, output: s.tensor(219), pool: pool)
             s.profiler?.stop(308)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]
@@ -8102,14 +8118,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1471872, channels: 528, kernel: 3, into: s.f + 3268240)
         s.profiler?.stop(322)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 1469760,
                 beta: s.p + 1470288, savedMean: s.f + 3266128, savedInvStd: s.f + 3266656, activation: .silu,
                 output: s.tensor(229), batch: s.n, height: 84, width: 84, channels: 528, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3268240, bias: s.f,
-                depthwiseOutput: s.tensor(230), pool: pool)
+                depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3267184, depthwiseSavedInvStd: s.f + 3267712, runningMean: s.p + 1477680,
+                runningVar: s.p + 1478208, workspace: s.ws, pool: pool)
             s.profiler?.stop(323)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
@@ -8120,13 +8138,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(230), pool: pool)
             s.profiler?.stop(324)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 528]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
-                gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(231), savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
-                runningMean: s.p + 1477680, runningVar: s.p + 1478208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
+                gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
+                activation: .silu, output: s.tensor(231), pool: pool)
             s.profiler?.stop(325)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 528]
@@ -8218,14 +8235,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1786240, channels: 1056, kernel: 3, into: s.f + 3282320)
         s.profiler?.stop(337)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 1782016,
                 beta: s.p + 1783072, savedMean: s.f + 3278096, savedInvStd: s.f + 3279152, activation: .silu,
                 output: s.tensor(239), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3282320, bias: s.f,
-                depthwiseOutput: s.tensor(240), pool: pool)
+                depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3280208, depthwiseSavedInvStd: s.f + 3281264, runningMean: s.p + 1797856,
+                runningVar: s.p + 1798912, workspace: s.ws, pool: pool)
             s.profiler?.stop(338)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8236,13 +8255,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(240), pool: pool)
             s.profiler?.stop(339)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(241), savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
-                runningMean: s.p + 1797856, runningVar: s.p + 1798912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
+                activation: .silu, output: s.tensor(241), pool: pool)
             s.profiler?.stop(340)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8347,14 +8365,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2270640, channels: 1056, kernel: 3, into: s.f + 3305904)
         s.profiler?.stop(354)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 2266416,
                 beta: s.p + 2267472, savedMean: s.f + 3301680, savedInvStd: s.f + 3302736, activation: .silu,
                 output: s.tensor(251), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3305904, bias: s.f,
-                depthwiseOutput: s.tensor(252), pool: pool)
+                depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3303792, depthwiseSavedInvStd: s.f + 3304848, runningMean: s.p + 2282256,
+                runningVar: s.p + 2283312, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8365,13 +8385,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(252), pool: pool)
             s.profiler?.stop(356)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(253), savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
-                runningMean: s.p + 2282256, runningVar: s.p + 2283312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
+                activation: .silu, output: s.tensor(253), pool: pool)
             s.profiler?.stop(357)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8476,14 +8495,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2755040, channels: 1056, kernel: 3, into: s.f + 3329488)
         s.profiler?.stop(371)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 2750816,
                 beta: s.p + 2751872, savedMean: s.f + 3325264, savedInvStd: s.f + 3326320, activation: .silu,
                 output: s.tensor(263), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3329488, bias: s.f,
-                depthwiseOutput: s.tensor(264), pool: pool)
+                depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3327376, depthwiseSavedInvStd: s.f + 3328432, runningMean: s.p + 2766656,
+                runningVar: s.p + 2767712, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8494,13 +8515,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(264), pool: pool)
             s.profiler?.stop(373)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(265), savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
-                runningMean: s.p + 2766656, runningVar: s.p + 2767712, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
+                activation: .silu, output: s.tensor(265), pool: pool)
             s.profiler?.stop(374)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8605,14 +8625,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3239440, channels: 1056, kernel: 3, into: s.f + 3353072)
         s.profiler?.stop(388)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3235216,
                 beta: s.p + 3236272, savedMean: s.f + 3348848, savedInvStd: s.f + 3349904, activation: .silu,
                 output: s.tensor(275), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3353072, bias: s.f,
-                depthwiseOutput: s.tensor(276), pool: pool)
+                depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3350960, depthwiseSavedInvStd: s.f + 3352016, runningMean: s.p + 3251056,
+                runningVar: s.p + 3252112, workspace: s.ws, pool: pool)
             s.profiler?.stop(389)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8623,13 +8645,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(276), pool: pool)
             s.profiler?.stop(390)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(277), savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
-                runningMean: s.p + 3251056, runningVar: s.p + 3252112, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
+                activation: .silu, output: s.tensor(277), pool: pool)
             s.profiler?.stop(391)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8734,14 +8755,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3723840, channels: 1056, kernel: 3, into: s.f + 3376656)
         s.profiler?.stop(405)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 3719616,
                 beta: s.p + 3720672, savedMean: s.f + 3372432, savedInvStd: s.f + 3373488, activation: .silu,
                 output: s.tensor(287), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3376656, bias: s.f,
-                depthwiseOutput: s.tensor(288), pool: pool)
+                depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3374544, depthwiseSavedInvStd: s.f + 3375600, runningMean: s.p + 3735456,
+                runningVar: s.p + 3736512, workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8752,13 +8775,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(288), pool: pool)
             s.profiler?.stop(407)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(289), savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
-                runningMean: s.p + 3735456, runningVar: s.p + 3736512, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
+                activation: .silu, output: s.tensor(289), pool: pool)
             s.profiler?.stop(408)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8863,14 +8885,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4208240, channels: 1056, kernel: 3, into: s.f + 3400240)
         s.profiler?.stop(422)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4204016,
                 beta: s.p + 4205072, savedMean: s.f + 3396016, savedInvStd: s.f + 3397072, activation: .silu,
                 output: s.tensor(299), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3400240, bias: s.f,
-                depthwiseOutput: s.tensor(300), pool: pool)
+                depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3398128, depthwiseSavedInvStd: s.f + 3399184, runningMean: s.p + 4219856,
+                runningVar: s.p + 4220912, workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8881,13 +8905,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(300), pool: pool)
             s.profiler?.stop(424)
         }
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(301), savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
-                runningMean: s.p + 4219856, runningVar: s.p + 4220912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
+                activation: .silu, output: s.tensor(301), pool: pool)
             s.profiler?.stop(425)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -8992,14 +9015,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4692640, channels: 1056, kernel: 3, into: s.f + 3423824)
         s.profiler?.stop(439)
-        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 4688416,
                 beta: s.p + 4689472, savedMean: s.f + 3419600, savedInvStd: s.f + 3420656, activation: .silu,
                 output: s.tensor(311), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3423824, bias: s.f,
-                depthwiseOutput: s.tensor(312), pool: pool)
+                depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3421712, depthwiseSavedInvStd: s.f + 3422768, runningMean: s.p + 4704256,
+                runningVar: s.p + 4705312, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9010,13 +9035,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(312), pool: pool)
             s.profiler?.stop(441)
         }
-        // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(313), savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
-                runningMean: s.p + 4704256, runningVar: s.p + 4705312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
+                activation: .silu, output: s.tensor(313), pool: pool)
             s.profiler?.stop(442)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9121,14 +9145,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5177040, channels: 1056, kernel: 3, into: s.f + 3447408)
         s.profiler?.stop(456)
-        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 5172816,
                 beta: s.p + 5173872, savedMean: s.f + 3443184, savedInvStd: s.f + 3444240, activation: .silu,
                 output: s.tensor(323), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3447408, bias: s.f,
-                depthwiseOutput: s.tensor(324), pool: pool)
+                depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3445296, depthwiseSavedInvStd: s.f + 3446352, runningMean: s.p + 5188656,
+                runningVar: s.p + 5189712, workspace: s.ws, pool: pool)
             s.profiler?.stop(457)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9139,13 +9165,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(324), pool: pool)
             s.profiler?.stop(458)
         }
-        // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(325), savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
-                runningMean: s.p + 5188656, runningVar: s.p + 5189712, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
+                activation: .silu, output: s.tensor(325), pool: pool)
             s.profiler?.stop(459)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9250,14 +9275,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5661440, channels: 1056, kernel: 3, into: s.f + 3470992)
         s.profiler?.stop(473)
-        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 5657216,
                 beta: s.p + 5658272, savedMean: s.f + 3466768, savedInvStd: s.f + 3467824, activation: .silu,
                 output: s.tensor(335), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3470992, bias: s.f,
-                depthwiseOutput: s.tensor(336), pool: pool)
+                depthwiseOutput: s.tensor(336), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3468880, depthwiseSavedInvStd: s.f + 3469936, runningMean: s.p + 5673056,
+                runningVar: s.p + 5674112, workspace: s.ws, pool: pool)
             s.profiler?.stop(474)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9268,13 +9295,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(336), pool: pool)
             s.profiler?.stop(475)
         }
-        // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(337), savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
-                runningMean: s.p + 5673056, runningVar: s.p + 5674112, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
+                activation: .silu, output: s.tensor(337), pool: pool)
             s.profiler?.stop(476)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9379,14 +9405,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6145840, channels: 1056, kernel: 3, into: s.f + 3494576)
         s.profiler?.stop(490)
-        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 6141616,
                 beta: s.p + 6142672, savedMean: s.f + 3490352, savedInvStd: s.f + 3491408, activation: .silu,
                 output: s.tensor(347), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3494576, bias: s.f,
-                depthwiseOutput: s.tensor(348), pool: pool)
+                depthwiseOutput: s.tensor(348), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3492464, depthwiseSavedInvStd: s.f + 3493520, runningMean: s.p + 6157456,
+                runningVar: s.p + 6158512, workspace: s.ws, pool: pool)
             s.profiler?.stop(491)
         }
         // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9397,13 +9425,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(348), pool: pool)
             s.profiler?.stop(492)
         }
-        // features.4.10.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(349), savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
-                runningMean: s.p + 6157456, runningVar: s.p + 6158512, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
+                activation: .silu, output: s.tensor(349), pool: pool)
             s.profiler?.stop(493)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9508,14 +9535,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6630240, channels: 1056, kernel: 5, into: s.f + 3518160)
         s.profiler?.stop(507)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(358), gamma: s.p + 6626016,
                 beta: s.p + 6627072, savedMean: s.f + 3513936, savedInvStd: s.f + 3514992, activation: .silu,
                 output: s.tensor(359), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3518160, bias: s.f,
-                depthwiseOutput: s.tensor(360), pool: pool)
+                depthwiseOutput: s.tensor(360), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3516048, depthwiseSavedInvStd: s.f + 3517104, runningMean: s.p + 6658752,
+                runningVar: s.p + 6659808, workspace: s.ws, pool: pool)
             s.profiler?.stop(508)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9526,13 +9555,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(360), pool: pool)
             s.profiler?.stop(509)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
-                gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(361), savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
-                runningMean: s.p + 6658752, runningVar: s.p + 6659808, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
+                activation: .silu, output: s.tensor(361), pool: pool)
             s.profiler?.stop(510)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]
@@ -9624,14 +9652,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7392784, channels: 1488, kernel: 5, into: s.f + 3577408)
         s.profiler?.stop(522)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 7386832,
                 beta: s.p + 7388320, savedMean: s.f + 3571456, savedInvStd: s.f + 3572944, activation: .silu,
                 output: s.tensor(369), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3577408, bias: s.f,
-                depthwiseOutput: s.tensor(370), pool: pool)
+                depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3574432, depthwiseSavedInvStd: s.f + 3575920, runningMean: s.p + 7432960,
+                runningVar: s.p + 7434448, workspace: s.ws, pool: pool)
             s.profiler?.stop(523)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -9642,13 +9672,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(370), pool: pool)
             s.profiler?.stop(524)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(371), savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
-                runningMean: s.p + 7432960, runningVar: s.p + 7434448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
+                activation: .silu, output: s.tensor(371), pool: pool)
             s.profiler?.stop(525)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -9753,14 +9782,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8367024, channels: 1488, kernel: 5, into: s.f + 3658256)
         s.profiler?.stop(539)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 8361072,
                 beta: s.p + 8362560, savedMean: s.f + 3652304, savedInvStd: s.f + 3653792, activation: .silu,
                 output: s.tensor(381), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3658256, bias: s.f,
-                depthwiseOutput: s.tensor(382), pool: pool)
+                depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3655280, depthwiseSavedInvStd: s.f + 3656768, runningMean: s.p + 8407200,
+                runningVar: s.p + 8408688, workspace: s.ws, pool: pool)
             s.profiler?.stop(540)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -9771,13 +9802,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(382), pool: pool)
             s.profiler?.stop(541)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(383), savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
-                runningMean: s.p + 8407200, runningVar: s.p + 8408688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
+                activation: .silu, output: s.tensor(383), pool: pool)
             s.profiler?.stop(542)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -9882,14 +9912,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9341264, channels: 1488, kernel: 5, into: s.f + 3739104)
         s.profiler?.stop(556)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 9335312,
                 beta: s.p + 9336800, savedMean: s.f + 3733152, savedInvStd: s.f + 3734640, activation: .silu,
                 output: s.tensor(393), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3739104, bias: s.f,
-                depthwiseOutput: s.tensor(394), pool: pool)
+                depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3736128, depthwiseSavedInvStd: s.f + 3737616, runningMean: s.p + 9381440,
+                runningVar: s.p + 9382928, workspace: s.ws, pool: pool)
             s.profiler?.stop(557)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -9900,13 +9932,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(394), pool: pool)
             s.profiler?.stop(558)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(395), savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
-                runningMean: s.p + 9381440, runningVar: s.p + 9382928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
+                activation: .silu, output: s.tensor(395), pool: pool)
             s.profiler?.stop(559)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10011,14 +10042,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10315504, channels: 1488, kernel: 5, into: s.f + 3819952)
         s.profiler?.stop(573)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 10309552,
                 beta: s.p + 10311040, savedMean: s.f + 3814000, savedInvStd: s.f + 3815488, activation: .silu,
                 output: s.tensor(405), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3819952, bias: s.f,
-                depthwiseOutput: s.tensor(406), pool: pool)
+                depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3816976, depthwiseSavedInvStd: s.f + 3818464, runningMean: s.p + 10355680,
+                runningVar: s.p + 10357168, workspace: s.ws, pool: pool)
             s.profiler?.stop(574)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10029,13 +10062,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(406), pool: pool)
             s.profiler?.stop(575)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(407), savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
-                runningMean: s.p + 10355680, runningVar: s.p + 10357168, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
+                activation: .silu, output: s.tensor(407), pool: pool)
             s.profiler?.stop(576)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10140,14 +10172,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11289744, channels: 1488, kernel: 5, into: s.f + 3900800)
         s.profiler?.stop(590)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 11283792,
                 beta: s.p + 11285280, savedMean: s.f + 3894848, savedInvStd: s.f + 3896336, activation: .silu,
                 output: s.tensor(417), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3900800, bias: s.f,
-                depthwiseOutput: s.tensor(418), pool: pool)
+                depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3897824, depthwiseSavedInvStd: s.f + 3899312, runningMean: s.p + 11329920,
+                runningVar: s.p + 11331408, workspace: s.ws, pool: pool)
             s.profiler?.stop(591)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10158,13 +10192,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(418), pool: pool)
             s.profiler?.stop(592)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(419), savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
-                runningMean: s.p + 11329920, runningVar: s.p + 11331408, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
+                activation: .silu, output: s.tensor(419), pool: pool)
             s.profiler?.stop(593)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10269,14 +10302,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12263984, channels: 1488, kernel: 5, into: s.f + 3981648)
         s.profiler?.stop(607)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 12258032,
                 beta: s.p + 12259520, savedMean: s.f + 3975696, savedInvStd: s.f + 3977184, activation: .silu,
                 output: s.tensor(429), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3981648, bias: s.f,
-                depthwiseOutput: s.tensor(430), pool: pool)
+                depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 3978672, depthwiseSavedInvStd: s.f + 3980160, runningMean: s.p + 12304160,
+                runningVar: s.p + 12305648, workspace: s.ws, pool: pool)
             s.profiler?.stop(608)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10287,13 +10322,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(430), pool: pool)
             s.profiler?.stop(609)
         }
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(431), savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
-                runningMean: s.p + 12304160, runningVar: s.p + 12305648, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
+                activation: .silu, output: s.tensor(431), pool: pool)
             s.profiler?.stop(610)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10398,14 +10432,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13238224, channels: 1488, kernel: 5, into: s.f + 4062496)
         s.profiler?.stop(624)
-        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 13232272,
                 beta: s.p + 13233760, savedMean: s.f + 4056544, savedInvStd: s.f + 4058032, activation: .silu,
                 output: s.tensor(441), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4062496, bias: s.f,
-                depthwiseOutput: s.tensor(442), pool: pool)
+                depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4059520, depthwiseSavedInvStd: s.f + 4061008, runningMean: s.p + 13278400,
+                runningVar: s.p + 13279888, workspace: s.ws, pool: pool)
             s.profiler?.stop(625)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10416,13 +10452,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(442), pool: pool)
             s.profiler?.stop(626)
         }
-        // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(443), savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
-                runningMean: s.p + 13278400, runningVar: s.p + 13279888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
+                activation: .silu, output: s.tensor(443), pool: pool)
             s.profiler?.stop(627)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10527,14 +10562,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14212464, channels: 1488, kernel: 5, into: s.f + 4143344)
         s.profiler?.stop(641)
-        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(452), gamma: s.p + 14206512,
                 beta: s.p + 14208000, savedMean: s.f + 4137392, savedInvStd: s.f + 4138880, activation: .silu,
                 output: s.tensor(453), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4143344, bias: s.f,
-                depthwiseOutput: s.tensor(454), pool: pool)
+                depthwiseOutput: s.tensor(454), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4140368, depthwiseSavedInvStd: s.f + 4141856, runningMean: s.p + 14252640,
+                runningVar: s.p + 14254128, workspace: s.ws, pool: pool)
             s.profiler?.stop(642)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10545,13 +10582,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(454), pool: pool)
             s.profiler?.stop(643)
         }
-        // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(455), savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
-                runningMean: s.p + 14252640, runningVar: s.p + 14254128, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
+                activation: .silu, output: s.tensor(455), pool: pool)
             s.profiler?.stop(644)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10656,14 +10692,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15186704, channels: 1488, kernel: 5, into: s.f + 4224192)
         s.profiler?.stop(658)
-        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(464), gamma: s.p + 15180752,
                 beta: s.p + 15182240, savedMean: s.f + 4218240, savedInvStd: s.f + 4219728, activation: .silu,
                 output: s.tensor(465), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4224192, bias: s.f,
-                depthwiseOutput: s.tensor(466), pool: pool)
+                depthwiseOutput: s.tensor(466), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4221216, depthwiseSavedInvStd: s.f + 4222704, runningMean: s.p + 15226880,
+                runningVar: s.p + 15228368, workspace: s.ws, pool: pool)
             s.profiler?.stop(659)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10674,13 +10712,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(466), pool: pool)
             s.profiler?.stop(660)
         }
-        // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(467), savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
-                runningMean: s.p + 15226880, runningVar: s.p + 15228368, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
+                activation: .silu, output: s.tensor(467), pool: pool)
             s.profiler?.stop(661)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10785,14 +10822,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16160944, channels: 1488, kernel: 5, into: s.f + 4305040)
         s.profiler?.stop(675)
-        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row
+        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(476), gamma: s.p + 16154992,
                 beta: s.p + 16156480, savedMean: s.f + 4299088, savedInvStd: s.f + 4300576, activation: .silu,
                 output: s.tensor(477), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4305040, bias: s.f,
-                depthwiseOutput: s.tensor(478), pool: pool)
+                depthwiseOutput: s.tensor(478), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4302064, depthwiseSavedInvStd: s.f + 4303552, runningMean: s.p + 16201120,
+                runningVar: s.p + 16202608, workspace: s.ws, pool: pool)
             s.profiler?.stop(676)
         }
         // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10803,13 +10842,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(478), pool: pool)
             s.profiler?.stop(677)
         }
-        // features.5.10.block.1 BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]
+        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
-                gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(479), savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
-                runningMean: s.p + 16201120, runningVar: s.p + 16202608, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
+                activation: .silu, output: s.tensor(479), pool: pool)
             s.profiler?.stop(678)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]
@@ -10914,14 +10952,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17135184, channels: 1488, kernel: 5, into: s.f + 4385888)
         s.profiler?.stop(692)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(488), gamma: s.p + 17129232,
                 beta: s.p + 17130720, savedMean: s.f + 4379936, savedInvStd: s.f + 4381424, activation: .silu,
                 output: s.tensor(489), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4385888, bias: s.f,
-                depthwiseOutput: s.tensor(490), pool: pool)
+                depthwiseOutput: s.tensor(490), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4382912, depthwiseSavedInvStd: s.f + 4384400, runningMean: s.p + 17175360,
+                runningVar: s.p + 17176848, workspace: s.ws, pool: pool)
             s.profiler?.stop(693)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
@@ -10932,13 +10972,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(490), pool: pool)
             s.profiler?.stop(694)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 1488]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
-                gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(491), savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
-                runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
+                gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
+                activation: .silu, output: s.tensor(491), pool: pool)
             s.profiler?.stop(695)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 1488]
@@ -11030,14 +11069,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19085872, channels: 2544, kernel: 5, into: s.f + 4471312)
         s.profiler?.stop(707)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 19075696,
                 beta: s.p + 19078240, savedMean: s.f + 4461136, savedInvStd: s.f + 4463680, activation: .silu,
                 output: s.tensor(499), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4471312, bias: s.f,
-                depthwiseOutput: s.tensor(500), pool: pool)
+                depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4466224, depthwiseSavedInvStd: s.f + 4468768, runningMean: s.p + 19154560,
+                runningVar: s.p + 19157104, workspace: s.ws, pool: pool)
             s.profiler?.stop(708)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11048,13 +11089,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(709)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(501), savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
-                runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
+                activation: .silu, output: s.tensor(501), pool: pool)
             s.profiler?.stop(710)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11159,14 +11199,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21870848, channels: 2544, kernel: 5, into: s.f + 4609536)
         s.profiler?.stop(724)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 21860672,
                 beta: s.p + 21863216, savedMean: s.f + 4599360, savedInvStd: s.f + 4601904, activation: .silu,
                 output: s.tensor(511), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4609536, bias: s.f,
-                depthwiseOutput: s.tensor(512), pool: pool)
+                depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4604448, depthwiseSavedInvStd: s.f + 4606992, runningMean: s.p + 21939536,
+                runningVar: s.p + 21942080, workspace: s.ws, pool: pool)
             s.profiler?.stop(725)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11177,13 +11219,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(726)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(513), savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
-                runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
+                activation: .silu, output: s.tensor(513), pool: pool)
             s.profiler?.stop(727)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11288,14 +11329,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24655824, channels: 2544, kernel: 5, into: s.f + 4747760)
         s.profiler?.stop(741)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(522), gamma: s.p + 24645648,
                 beta: s.p + 24648192, savedMean: s.f + 4737584, savedInvStd: s.f + 4740128, activation: .silu,
                 output: s.tensor(523), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4747760, bias: s.f,
-                depthwiseOutput: s.tensor(524), pool: pool)
+                depthwiseOutput: s.tensor(524), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4742672, depthwiseSavedInvStd: s.f + 4745216, runningMean: s.p + 24724512,
+                runningVar: s.p + 24727056, workspace: s.ws, pool: pool)
             s.profiler?.stop(742)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11306,13 +11349,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(524), pool: pool)
             s.profiler?.stop(743)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(525), savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
-                runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
+                activation: .silu, output: s.tensor(525), pool: pool)
             s.profiler?.stop(744)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11417,14 +11459,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27440800, channels: 2544, kernel: 5, into: s.f + 4885984)
         s.profiler?.stop(758)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(534), gamma: s.p + 27430624,
                 beta: s.p + 27433168, savedMean: s.f + 4875808, savedInvStd: s.f + 4878352, activation: .silu,
                 output: s.tensor(535), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4885984, bias: s.f,
-                depthwiseOutput: s.tensor(536), pool: pool)
+                depthwiseOutput: s.tensor(536), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 4880896, depthwiseSavedInvStd: s.f + 4883440, runningMean: s.p + 27509488,
+                runningVar: s.p + 27512032, workspace: s.ws, pool: pool)
             s.profiler?.stop(759)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11435,13 +11479,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(536), pool: pool)
             s.profiler?.stop(760)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(537), savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
-                runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
+                activation: .silu, output: s.tensor(537), pool: pool)
             s.profiler?.stop(761)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11546,14 +11589,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30225776, channels: 2544, kernel: 5, into: s.f + 5024208)
         s.profiler?.stop(775)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(546), gamma: s.p + 30215600,
                 beta: s.p + 30218144, savedMean: s.f + 5014032, savedInvStd: s.f + 5016576, activation: .silu,
                 output: s.tensor(547), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5024208, bias: s.f,
-                depthwiseOutput: s.tensor(548), pool: pool)
+                depthwiseOutput: s.tensor(548), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5019120, depthwiseSavedInvStd: s.f + 5021664, runningMean: s.p + 30294464,
+                runningVar: s.p + 30297008, workspace: s.ws, pool: pool)
             s.profiler?.stop(776)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11564,13 +11609,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(548), pool: pool)
             s.profiler?.stop(777)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(549), savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
-                runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
+                activation: .silu, output: s.tensor(549), pool: pool)
             s.profiler?.stop(778)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11675,14 +11719,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33010752, channels: 2544, kernel: 5, into: s.f + 5162432)
         s.profiler?.stop(792)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(558), gamma: s.p + 33000576,
                 beta: s.p + 33003120, savedMean: s.f + 5152256, savedInvStd: s.f + 5154800, activation: .silu,
                 output: s.tensor(559), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5162432, bias: s.f,
-                depthwiseOutput: s.tensor(560), pool: pool)
+                depthwiseOutput: s.tensor(560), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5157344, depthwiseSavedInvStd: s.f + 5159888, runningMean: s.p + 33079440,
+                runningVar: s.p + 33081984, workspace: s.ws, pool: pool)
             s.profiler?.stop(793)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11693,13 +11739,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(560), pool: pool)
             s.profiler?.stop(794)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(561), savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
-                runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
+                activation: .silu, output: s.tensor(561), pool: pool)
             s.profiler?.stop(795)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11804,14 +11849,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35795728, channels: 2544, kernel: 5, into: s.f + 5300656)
         s.profiler?.stop(809)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(570), gamma: s.p + 35785552,
                 beta: s.p + 35788096, savedMean: s.f + 5290480, savedInvStd: s.f + 5293024, activation: .silu,
                 output: s.tensor(571), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5300656, bias: s.f,
-                depthwiseOutput: s.tensor(572), pool: pool)
+                depthwiseOutput: s.tensor(572), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5295568, depthwiseSavedInvStd: s.f + 5298112, runningMean: s.p + 35864416,
+                runningVar: s.p + 35866960, workspace: s.ws, pool: pool)
             s.profiler?.stop(810)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11822,13 +11869,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(572), pool: pool)
             s.profiler?.stop(811)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(573), savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
-                runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
+                activation: .silu, output: s.tensor(573), pool: pool)
             s.profiler?.stop(812)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -11933,14 +11979,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 38580704, channels: 2544, kernel: 5, into: s.f + 5438880)
         s.profiler?.stop(826)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(582), gamma: s.p + 38570528,
                 beta: s.p + 38573072, savedMean: s.f + 5428704, savedInvStd: s.f + 5431248, activation: .silu,
                 output: s.tensor(583), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5438880, bias: s.f,
-                depthwiseOutput: s.tensor(584), pool: pool)
+                depthwiseOutput: s.tensor(584), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5433792, depthwiseSavedInvStd: s.f + 5436336, runningMean: s.p + 38649392,
+                runningVar: s.p + 38651936, workspace: s.ws, pool: pool)
             s.profiler?.stop(827)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11951,13 +11999,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(584), pool: pool)
             s.profiler?.stop(828)
         }
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(585), savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
-                runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
+                activation: .silu, output: s.tensor(585), pool: pool)
             s.profiler?.stop(829)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12062,14 +12109,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41365680, channels: 2544, kernel: 5, into: s.f + 5577104)
         s.profiler?.stop(843)
-        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(594), gamma: s.p + 41355504,
                 beta: s.p + 41358048, savedMean: s.f + 5566928, savedInvStd: s.f + 5569472, activation: .silu,
                 output: s.tensor(595), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5577104, bias: s.f,
-                depthwiseOutput: s.tensor(596), pool: pool)
+                depthwiseOutput: s.tensor(596), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5572016, depthwiseSavedInvStd: s.f + 5574560, runningMean: s.p + 41434368,
+                runningVar: s.p + 41436912, workspace: s.ws, pool: pool)
             s.profiler?.stop(844)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12080,13 +12129,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(596), pool: pool)
             s.profiler?.stop(845)
         }
-        // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(597), savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
-                runningMean: s.p + 41434368, runningVar: s.p + 41436912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
+                activation: .silu, output: s.tensor(597), pool: pool)
             s.profiler?.stop(846)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12191,14 +12239,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44150656, channels: 2544, kernel: 5, into: s.f + 5715328)
         s.profiler?.stop(860)
-        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(606), gamma: s.p + 44140480,
                 beta: s.p + 44143024, savedMean: s.f + 5705152, savedInvStd: s.f + 5707696, activation: .silu,
                 output: s.tensor(607), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5715328, bias: s.f,
-                depthwiseOutput: s.tensor(608), pool: pool)
+                depthwiseOutput: s.tensor(608), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5710240, depthwiseSavedInvStd: s.f + 5712784, runningMean: s.p + 44219344,
+                runningVar: s.p + 44221888, workspace: s.ws, pool: pool)
             s.profiler?.stop(861)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12209,13 +12259,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(608), pool: pool)
             s.profiler?.stop(862)
         }
-        // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(609), savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
-                runningMean: s.p + 44219344, runningVar: s.p + 44221888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
+                activation: .silu, output: s.tensor(609), pool: pool)
             s.profiler?.stop(863)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12320,14 +12369,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 46935632, channels: 2544, kernel: 5, into: s.f + 5853552)
         s.profiler?.stop(877)
-        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(618), gamma: s.p + 46925456,
                 beta: s.p + 46928000, savedMean: s.f + 5843376, savedInvStd: s.f + 5845920, activation: .silu,
                 output: s.tensor(619), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5853552, bias: s.f,
-                depthwiseOutput: s.tensor(620), pool: pool)
+                depthwiseOutput: s.tensor(620), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5848464, depthwiseSavedInvStd: s.f + 5851008, runningMean: s.p + 47004320,
+                runningVar: s.p + 47006864, workspace: s.ws, pool: pool)
             s.profiler?.stop(878)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12338,13 +12389,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(620), pool: pool)
             s.profiler?.stop(879)
         }
-        // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(621), savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
-                runningMean: s.p + 47004320, runningVar: s.p + 47006864, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
+                activation: .silu, output: s.tensor(621), pool: pool)
             s.profiler?.stop(880)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12449,14 +12499,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 49720608, channels: 2544, kernel: 5, into: s.f + 5991776)
         s.profiler?.stop(894)
-        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(630), gamma: s.p + 49710432,
                 beta: s.p + 49712976, savedMean: s.f + 5981600, savedInvStd: s.f + 5984144, activation: .silu,
                 output: s.tensor(631), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5991776, bias: s.f,
-                depthwiseOutput: s.tensor(632), pool: pool)
+                depthwiseOutput: s.tensor(632), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 5986688, depthwiseSavedInvStd: s.f + 5989232, runningMean: s.p + 49789296,
+                runningVar: s.p + 49791840, workspace: s.ws, pool: pool)
             s.profiler?.stop(895)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12467,13 +12519,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(632), pool: pool)
             s.profiler?.stop(896)
         }
-        // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(633), savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
-                runningMean: s.p + 49789296, runningVar: s.p + 49791840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
+                activation: .silu, output: s.tensor(633), pool: pool)
             s.profiler?.stop(897)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12578,14 +12629,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52505584, channels: 2544, kernel: 5, into: s.f + 6130000)
         s.profiler?.stop(911)
-        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(642), gamma: s.p + 52495408,
                 beta: s.p + 52497952, savedMean: s.f + 6119824, savedInvStd: s.f + 6122368, activation: .silu,
                 output: s.tensor(643), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6130000, bias: s.f,
-                depthwiseOutput: s.tensor(644), pool: pool)
+                depthwiseOutput: s.tensor(644), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6124912, depthwiseSavedInvStd: s.f + 6127456, runningMean: s.p + 52574272,
+                runningVar: s.p + 52576816, workspace: s.ws, pool: pool)
             s.profiler?.stop(912)
         }
         // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12596,13 +12649,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(644), pool: pool)
             s.profiler?.stop(913)
         }
-        // features.6.13.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(645), savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
-                runningMean: s.p + 52574272, runningVar: s.p + 52576816, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
+                activation: .silu, output: s.tensor(645), pool: pool)
             s.profiler?.stop(914)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12707,14 +12759,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 55290560, channels: 2544, kernel: 5, into: s.f + 6268224)
         s.profiler?.stop(928)
-        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(654), gamma: s.p + 55280384,
                 beta: s.p + 55282928, savedMean: s.f + 6258048, savedInvStd: s.f + 6260592, activation: .silu,
                 output: s.tensor(655), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6268224, bias: s.f,
-                depthwiseOutput: s.tensor(656), pool: pool)
+                depthwiseOutput: s.tensor(656), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6263136, depthwiseSavedInvStd: s.f + 6265680, runningMean: s.p + 55359248,
+                runningVar: s.p + 55361792, workspace: s.ws, pool: pool)
             s.profiler?.stop(929)
         }
         // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12725,13 +12779,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(656), pool: pool)
             s.profiler?.stop(930)
         }
-        // features.6.14.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(657), savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
-                runningMean: s.p + 55359248, runningVar: s.p + 55361792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
+                activation: .silu, output: s.tensor(657), pool: pool)
             s.profiler?.stop(931)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12836,14 +12889,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 58075536, channels: 2544, kernel: 3, into: s.f + 6406448)
         s.profiler?.stop(945)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(666), gamma: s.p + 58065360,
                 beta: s.p + 58067904, savedMean: s.f + 6396272, savedInvStd: s.f + 6398816, activation: .silu,
                 output: s.tensor(667), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6406448, bias: s.f,
-                depthwiseOutput: s.tensor(668), pool: pool)
+                depthwiseOutput: s.tensor(668), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6401360, depthwiseSavedInvStd: s.f + 6403904, runningMean: s.p + 58103520,
+                runningVar: s.p + 58106064, workspace: s.ws, pool: pool)
             s.profiler?.stop(946)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12854,13 +12909,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(668), pool: pool)
             s.profiler?.stop(947)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
-                gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(669), savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
-                runningMean: s.p + 58103520, runningVar: s.p + 58106064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
+                activation: .silu, output: s.tensor(669), pool: pool)
             s.profiler?.stop(948)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]
@@ -12952,14 +13006,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63434976, channels: 4224, kernel: 3, into: s.f + 6470544)
         s.profiler?.stop(960)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(676), gamma: s.p + 63418080,
                 beta: s.p + 63422304, savedMean: s.f + 6453648, savedInvStd: s.f + 6457872, activation: .silu,
                 output: s.tensor(677), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6470544, bias: s.f,
-                depthwiseOutput: s.tensor(678), pool: pool)
+                depthwiseOutput: s.tensor(678), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6462096, depthwiseSavedInvStd: s.f + 6466320, runningMean: s.p + 63481440,
+                runningVar: s.p + 63485664, workspace: s.ws, pool: pool)
             s.profiler?.stop(961)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -12970,13 +13026,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(678), pool: pool)
             s.profiler?.stop(962)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(679), savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
-                runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
+                activation: .silu, output: s.tensor(679), pool: pool)
             s.profiler?.stop(963)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -13081,14 +13136,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70948240, channels: 4224, kernel: 3, into: s.f + 6564880)
         s.profiler?.stop(977)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(688), gamma: s.p + 70931344,
                 beta: s.p + 70935568, savedMean: s.f + 6547984, savedInvStd: s.f + 6552208, activation: .silu,
                 output: s.tensor(689), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6564880, bias: s.f,
-                depthwiseOutput: s.tensor(690), pool: pool)
+                depthwiseOutput: s.tensor(690), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6556432, depthwiseSavedInvStd: s.f + 6560656, runningMean: s.p + 70994704,
+                runningVar: s.p + 70998928, workspace: s.ws, pool: pool)
             s.profiler?.stop(978)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -13099,13 +13156,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(690), pool: pool)
             s.profiler?.stop(979)
         }
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(691), savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
-                runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
+                activation: .silu, output: s.tensor(691), pool: pool)
             s.profiler?.stop(980)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -13210,14 +13266,16 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78461504, channels: 4224, kernel: 3, into: s.f + 6659216)
         s.profiler?.stop(994)
-        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(700), gamma: s.p + 78444608,
                 beta: s.p + 78448832, savedMean: s.f + 6642320, savedInvStd: s.f + 6646544, activation: .silu,
                 output: s.tensor(701), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6659216, bias: s.f,
-                depthwiseOutput: s.tensor(702), pool: pool)
+                depthwiseOutput: s.tensor(702), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 6650768, depthwiseSavedInvStd: s.f + 6654992, runningMean: s.p + 78507968,
+                runningVar: s.p + 78512192, workspace: s.ws, pool: pool)
             s.profiler?.stop(995)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -13228,13 +13286,12 @@ public final class EfficientNetB8Training: TrainableModel {
                 activation: .identity, output: s.tensor(702), pool: pool)
             s.profiler?.stop(996)
         }
-        // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(702), pixels: 441 &* s.n, channels: 4224,
-                gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(703), savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
-                runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(702), pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
+                activation: .silu, output: s.tensor(703), pool: pool)
             s.profiler?.stop(997)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]
@@ -21452,11 +21509,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 48771072,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 48771072,
               "frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 192]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 3072,
@@ -21482,11 +21539,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21516,11 +21573,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21550,11 +21607,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21584,11 +21641,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21618,11 +21675,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21652,11 +21709,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21686,11 +21743,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.2.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 85349376,
-              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row"),
+              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 85349376,
               "frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 168, 168, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 168, 168, 336]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21720,11 +21777,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 59270400,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 59270400,
               "frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 336]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 336]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -21750,11 +21807,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21784,11 +21841,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21818,11 +21875,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21852,11 +21909,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21886,11 +21943,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21920,11 +21977,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21954,11 +22011,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.3.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 93139200,
-              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row"),
+              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 93139200,
               "frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 84, 84, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 84, 84, 528]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -21988,11 +22045,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8382528,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 8382528,
               "frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 528]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 528]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 23232,
@@ -22018,11 +22075,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22052,11 +22109,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22086,11 +22143,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22120,11 +22177,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22154,11 +22211,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22188,11 +22245,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22222,11 +22279,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22256,11 +22313,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22290,11 +22347,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22324,11 +22381,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22358,11 +22415,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46569600,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 46569600,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1056]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -22388,11 +22445,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22422,11 +22479,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22456,11 +22513,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22490,11 +22547,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22524,11 +22581,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22558,11 +22615,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22592,11 +22649,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22626,11 +22683,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22660,11 +22717,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22694,11 +22751,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.5.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 65620800,
-              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row"),
+              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 65620800,
               "frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 42, 42, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 42, 42, 1488]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22728,11 +22785,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1488]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16405200,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 16405200,
               "frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 1488]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 1488]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 1488]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 184512,
@@ -22758,11 +22815,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22792,11 +22849,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22826,11 +22883,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22860,11 +22917,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22894,11 +22951,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22928,11 +22985,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22962,11 +23019,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -22996,11 +23053,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23030,11 +23087,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23064,11 +23121,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23098,11 +23155,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23132,11 +23189,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23166,11 +23223,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23200,11 +23257,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2544]"),
         .init("features.6.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28047600,
-              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 28047600,
               "frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23234,11 +23291,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2544]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10097136,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 10097136,
               "frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 2544]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 2544]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 539328,
@@ -23264,11 +23321,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,
@@ -23298,11 +23355,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,
@@ -23332,11 +23389,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4224]"),
         .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16765056,
-              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row"),
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 16765056,
               "frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 21, 21, 4224]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 21, 21, 4224]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 1486848,

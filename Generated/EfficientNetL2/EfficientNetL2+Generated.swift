@@ -8112,14 +8112,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 104368, channels: 432, kernel: 3, into: s.f + 11397808)
         s.profiler?.stop(78)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(60), gamma: s.p + 102640, beta: s.p + 103072,
                 savedMean: s.f + 11396080, savedInvStd: s.f + 11396512, activation: .silu, output: s.tensor(61),
                 batch: s.n, height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11397808, bias: s.f, depthwiseOutput: s.tensor(62),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11396944,
+                depthwiseSavedInvStd: s.f + 11397376, runningMean: s.p + 109120, runningVar: s.p + 109552,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
@@ -8130,13 +8132,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(62), pool: pool)
             s.profiler?.stop(80)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 432]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 40000 &* s.n, channels: 432,
-                gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(63), savedMean: s.f + 11396944, savedInvStd: s.f + 11397376,
-                runningMean: s.p + 109120, runningVar: s.p + 109552, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 40000 &* s.n, channels: 432,
+                gamma: s.p + 108256, beta: s.p + 108688, savedMean: s.f + 11396944, savedInvStd: s.f + 11397376,
+                activation: .silu, output: s.tensor(63), pool: pool)
             s.profiler?.stop(81)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 432]
@@ -8228,14 +8229,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 238768, channels: 624, kernel: 3, into: s.f + 11408288)
         s.profiler?.stop(93)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(70), gamma: s.p + 236272, beta: s.p + 236896,
                 savedMean: s.f + 11405792, savedInvStd: s.f + 11406416, activation: .silu, output: s.tensor(71),
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11408288, bias: s.f, depthwiseOutput: s.tensor(72),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11407040,
+                depthwiseSavedInvStd: s.f + 11407664, runningMean: s.p + 245632, runningVar: s.p + 246256,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8246,13 +8249,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(72), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(73), savedMean: s.f + 11407040, savedInvStd: s.f + 11407664,
-                runningMean: s.p + 245632, runningVar: s.p + 246256, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 244384, beta: s.p + 245008, savedMean: s.f + 11407040, savedInvStd: s.f + 11407664,
+                activation: .silu, output: s.tensor(73), pool: pool)
             s.profiler?.stop(96)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8357,14 +8359,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 412720, channels: 624, kernel: 3, into: s.f + 11422224)
         s.profiler?.stop(110)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(82), gamma: s.p + 410224, beta: s.p + 410848,
                 savedMean: s.f + 11419728, savedInvStd: s.f + 11420352, activation: .silu, output: s.tensor(83),
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11422224, bias: s.f, depthwiseOutput: s.tensor(84),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11420976,
+                depthwiseSavedInvStd: s.f + 11421600, runningMean: s.p + 419584, runningVar: s.p + 420208,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(111)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8375,13 +8379,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(84), pool: pool)
             s.profiler?.stop(112)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(84), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(85), savedMean: s.f + 11420976, savedInvStd: s.f + 11421600,
-                runningMean: s.p + 419584, runningVar: s.p + 420208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 418336, beta: s.p + 418960, savedMean: s.f + 11420976, savedInvStd: s.f + 11421600,
+                activation: .silu, output: s.tensor(85), pool: pool)
             s.profiler?.stop(113)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8486,14 +8489,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 586672, channels: 624, kernel: 3, into: s.f + 11436160)
         s.profiler?.stop(127)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 584176, beta: s.p + 584800,
                 savedMean: s.f + 11433664, savedInvStd: s.f + 11434288, activation: .silu, output: s.tensor(95),
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11436160, bias: s.f, depthwiseOutput: s.tensor(96),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11434912,
+                depthwiseSavedInvStd: s.f + 11435536, runningMean: s.p + 593536, runningVar: s.p + 594160,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(128)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8504,13 +8509,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(96), pool: pool)
             s.profiler?.stop(129)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(97), savedMean: s.f + 11434912, savedInvStd: s.f + 11435536,
-                runningMean: s.p + 593536, runningVar: s.p + 594160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 592288, beta: s.p + 592912, savedMean: s.f + 11434912, savedInvStd: s.f + 11435536,
+                activation: .silu, output: s.tensor(97), pool: pool)
             s.profiler?.stop(130)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8615,14 +8619,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 760624, channels: 624, kernel: 3, into: s.f + 11450096)
         s.profiler?.stop(144)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(106), gamma: s.p + 758128, beta: s.p + 758752,
                 savedMean: s.f + 11447600, savedInvStd: s.f + 11448224, activation: .silu, output: s.tensor(107),
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11450096, bias: s.f, depthwiseOutput: s.tensor(108),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11448848,
+                depthwiseSavedInvStd: s.f + 11449472, runningMean: s.p + 767488, runningVar: s.p + 768112,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8633,13 +8639,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(108), pool: pool)
             s.profiler?.stop(146)
         }
-        // features.2.4.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(108), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(109), savedMean: s.f + 11448848, savedInvStd: s.f + 11449472,
-                runningMean: s.p + 767488, runningVar: s.p + 768112, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 766240, beta: s.p + 766864, savedMean: s.f + 11448848, savedInvStd: s.f + 11449472,
+                activation: .silu, output: s.tensor(109), pool: pool)
             s.profiler?.stop(147)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8744,14 +8749,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 934576, channels: 624, kernel: 3, into: s.f + 11464032)
         s.profiler?.stop(161)
-        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 932080, beta: s.p + 932704,
                 savedMean: s.f + 11461536, savedInvStd: s.f + 11462160, activation: .silu, output: s.tensor(119),
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11464032, bias: s.f, depthwiseOutput: s.tensor(120),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11462784,
+                depthwiseSavedInvStd: s.f + 11463408, runningMean: s.p + 941440, runningVar: s.p + 942064,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(162)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8762,13 +8769,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(120), pool: pool)
             s.profiler?.stop(163)
         }
-        // features.2.5.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(121), savedMean: s.f + 11462784, savedInvStd: s.f + 11463408,
-                runningMean: s.p + 941440, runningVar: s.p + 942064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 940192, beta: s.p + 940816, savedMean: s.f + 11462784, savedInvStd: s.f + 11463408,
+                activation: .silu, output: s.tensor(121), pool: pool)
             s.profiler?.stop(164)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -8872,14 +8878,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1108528, channels: 624, kernel: 3, into: s.f + 11477968)
         s.profiler?.stop(178)
-        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(130), gamma: s.p + 1106032,
                 beta: s.p + 1106656, savedMean: s.f + 11475472, savedInvStd: s.f + 11476096, activation: .silu,
                 output: s.tensor(131), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11477968, bias: s.f,
-                depthwiseOutput: s.tensor(132), pool: pool)
+                depthwiseOutput: s.tensor(132), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11476720, depthwiseSavedInvStd: s.f + 11477344, runningMean: s.p + 1115392,
+                runningVar: s.p + 1116016, workspace: s.ws, pool: pool)
             s.profiler?.stop(179)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8890,13 +8898,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(132), pool: pool)
             s.profiler?.stop(180)
         }
-        // features.2.6.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(132), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(133), savedMean: s.f + 11476720, savedInvStd: s.f + 11477344,
-                runningMean: s.p + 1115392, runningVar: s.p + 1116016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1114144, beta: s.p + 1114768, savedMean: s.f + 11476720, savedInvStd: s.f + 11477344,
+                activation: .silu, output: s.tensor(133), pool: pool)
             s.profiler?.stop(181)
         }
         // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9001,14 +9008,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1282480, channels: 624, kernel: 3, into: s.f + 11491904)
         s.profiler?.stop(195)
-        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(142), gamma: s.p + 1279984,
                 beta: s.p + 1280608, savedMean: s.f + 11489408, savedInvStd: s.f + 11490032, activation: .silu,
                 output: s.tensor(143), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11491904, bias: s.f,
-                depthwiseOutput: s.tensor(144), pool: pool)
+                depthwiseOutput: s.tensor(144), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11490656, depthwiseSavedInvStd: s.f + 11491280, runningMean: s.p + 1289344,
+                runningVar: s.p + 1289968, workspace: s.ws, pool: pool)
             s.profiler?.stop(196)
         }
         // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9019,13 +9028,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(144), pool: pool)
             s.profiler?.stop(197)
         }
-        // features.2.7.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(145), savedMean: s.f + 11490656, savedInvStd: s.f + 11491280,
-                runningMean: s.p + 1289344, runningVar: s.p + 1289968, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1288096, beta: s.p + 1288720, savedMean: s.f + 11490656, savedInvStd: s.f + 11491280,
+                activation: .silu, output: s.tensor(145), pool: pool)
             s.profiler?.stop(198)
         }
         // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9130,14 +9138,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1456432, channels: 624, kernel: 3, into: s.f + 11505840)
         s.profiler?.stop(212)
-        // features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(154), gamma: s.p + 1453936,
                 beta: s.p + 1454560, savedMean: s.f + 11503344, savedInvStd: s.f + 11503968, activation: .silu,
                 output: s.tensor(155), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11505840, bias: s.f,
-                depthwiseOutput: s.tensor(156), pool: pool)
+                depthwiseOutput: s.tensor(156), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11504592, depthwiseSavedInvStd: s.f + 11505216, runningMean: s.p + 1463296,
+                runningVar: s.p + 1463920, workspace: s.ws, pool: pool)
             s.profiler?.stop(213)
         }
         // features.2.8.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9148,13 +9158,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(156), pool: pool)
             s.profiler?.stop(214)
         }
-        // features.2.8.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(156), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(157), savedMean: s.f + 11504592, savedInvStd: s.f + 11505216,
-                runningMean: s.p + 1463296, runningVar: s.p + 1463920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1462048, beta: s.p + 1462672, savedMean: s.f + 11504592, savedInvStd: s.f + 11505216,
+                activation: .silu, output: s.tensor(157), pool: pool)
             s.profiler?.stop(215)
         }
         // features.2.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9259,14 +9268,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1630384, channels: 624, kernel: 3, into: s.f + 11519776)
         s.profiler?.stop(229)
-        // features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(166), gamma: s.p + 1627888,
                 beta: s.p + 1628512, savedMean: s.f + 11517280, savedInvStd: s.f + 11517904, activation: .silu,
                 output: s.tensor(167), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11519776, bias: s.f,
-                depthwiseOutput: s.tensor(168), pool: pool)
+                depthwiseOutput: s.tensor(168), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11518528, depthwiseSavedInvStd: s.f + 11519152, runningMean: s.p + 1637248,
+                runningVar: s.p + 1637872, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
         // features.2.9.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9277,13 +9288,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(168), pool: pool)
             s.profiler?.stop(231)
         }
-        // features.2.9.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(168), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(169), savedMean: s.f + 11518528, savedInvStd: s.f + 11519152,
-                runningMean: s.p + 1637248, runningVar: s.p + 1637872, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1636000, beta: s.p + 1636624, savedMean: s.f + 11518528, savedInvStd: s.f + 11519152,
+                activation: .silu, output: s.tensor(169), pool: pool)
             s.profiler?.stop(232)
         }
         // features.2.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9388,14 +9398,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1804336, channels: 624, kernel: 3, into: s.f + 11533712)
         s.profiler?.stop(246)
-        // features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row
+        // features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(178), gamma: s.p + 1801840,
                 beta: s.p + 1802464, savedMean: s.f + 11531216, savedInvStd: s.f + 11531840, activation: .silu,
                 output: s.tensor(179), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11533712, bias: s.f,
-                depthwiseOutput: s.tensor(180), pool: pool)
+                depthwiseOutput: s.tensor(180), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11532464, depthwiseSavedInvStd: s.f + 11533088, runningMean: s.p + 1811200,
+                runningVar: s.p + 1811824, workspace: s.ws, pool: pool)
             s.profiler?.stop(247)
         }
         // features.2.10.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9406,13 +9418,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(180), pool: pool)
             s.profiler?.stop(248)
         }
-        // features.2.10.block.1 BatchNorm (batch statistics) + silu on [n, 200, 200, 624]
+        // features.2.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(180), pixels: 40000 &* s.n, channels: 624,
-                gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(181), savedMean: s.f + 11532464, savedInvStd: s.f + 11533088,
-                runningMean: s.p + 1811200, runningVar: s.p + 1811824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1809952, beta: s.p + 1810576, savedMean: s.f + 11532464, savedInvStd: s.f + 11533088,
+                activation: .silu, output: s.tensor(181), pool: pool)
             s.profiler?.stop(249)
         }
         // features.2.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]
@@ -9517,14 +9528,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1978288, channels: 624, kernel: 5, into: s.f + 11547648)
         s.profiler?.stop(263)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 1975792,
                 beta: s.p + 1976416, savedMean: s.f + 11545152, savedInvStd: s.f + 11545776, activation: .silu,
                 output: s.tensor(191), batch: s.n, height: 200, width: 200, channels: 624, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11547648, bias: s.f,
-                depthwiseOutput: s.tensor(192), pool: pool)
+                depthwiseOutput: s.tensor(192), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11546400, depthwiseSavedInvStd: s.f + 11547024, runningMean: s.p + 1995136,
+                runningVar: s.p + 1995760, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
@@ -9535,13 +9548,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(192), pool: pool)
             s.profiler?.stop(265)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 624]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(192), pixels: 10000 &* s.n, channels: 624,
-                gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(193), savedMean: s.f + 11546400, savedInvStd: s.f + 11547024,
-                runningMean: s.p + 1995136, runningVar: s.p + 1995760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 10000 &* s.n, channels: 624,
+                gamma: s.p + 1993888, beta: s.p + 1994512, savedMean: s.f + 11546400, savedInvStd: s.f + 11547024,
+                activation: .silu, output: s.tensor(193), pool: pool)
             s.profiler?.stop(266)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 624]
@@ -9633,14 +9645,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2330096, channels: 1056, kernel: 5, into: s.f + 11583424)
         s.profiler?.stop(278)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(200), gamma: s.p + 2325872,
                 beta: s.p + 2326928, savedMean: s.f + 11579200, savedInvStd: s.f + 11580256, activation: .silu,
                 output: s.tensor(201), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11583424, bias: s.f,
-                depthwiseOutput: s.tensor(202), pool: pool)
+                depthwiseOutput: s.tensor(202), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11581312, depthwiseSavedInvStd: s.f + 11582368, runningMean: s.p + 2358608,
+                runningVar: s.p + 2359664, workspace: s.ws, pool: pool)
             s.profiler?.stop(279)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -9651,13 +9665,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(202), pool: pool)
             s.profiler?.stop(280)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(202), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(203), savedMean: s.f + 11581312, savedInvStd: s.f + 11582368,
-                runningMean: s.p + 2358608, runningVar: s.p + 2359664, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2356496, beta: s.p + 2357552, savedMean: s.f + 11581312, savedInvStd: s.f + 11582368,
+                activation: .silu, output: s.tensor(203), pool: pool)
             s.profiler?.stop(281)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -9762,14 +9775,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2831392, channels: 1056, kernel: 5, into: s.f + 11640800)
         s.profiler?.stop(295)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(212), gamma: s.p + 2827168,
                 beta: s.p + 2828224, savedMean: s.f + 11636576, savedInvStd: s.f + 11637632, activation: .silu,
                 output: s.tensor(213), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11640800, bias: s.f,
-                depthwiseOutput: s.tensor(214), pool: pool)
+                depthwiseOutput: s.tensor(214), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11638688, depthwiseSavedInvStd: s.f + 11639744, runningMean: s.p + 2859904,
+                runningVar: s.p + 2860960, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -9780,13 +9795,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(214), pool: pool)
             s.profiler?.stop(297)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(215), savedMean: s.f + 11638688, savedInvStd: s.f + 11639744,
-                runningMean: s.p + 2859904, runningVar: s.p + 2860960, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2857792, beta: s.p + 2858848, savedMean: s.f + 11638688, savedInvStd: s.f + 11639744,
+                activation: .silu, output: s.tensor(215), pool: pool)
             s.profiler?.stop(298)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -9891,14 +9905,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3332688, channels: 1056, kernel: 5, into: s.f + 11698176)
         s.profiler?.stop(312)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(224), gamma: s.p + 3328464,
                 beta: s.p + 3329520, savedMean: s.f + 11693952, savedInvStd: s.f + 11695008, activation: .silu,
                 output: s.tensor(225), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11698176, bias: s.f,
-                depthwiseOutput: s.tensor(226), pool: pool)
+                depthwiseOutput: s.tensor(226), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11696064, depthwiseSavedInvStd: s.f + 11697120, runningMean: s.p + 3361200,
+                runningVar: s.p + 3362256, workspace: s.ws, pool: pool)
             s.profiler?.stop(313)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -9909,13 +9925,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(226), pool: pool)
             s.profiler?.stop(314)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(226), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(227), savedMean: s.f + 11696064, savedInvStd: s.f + 11697120,
-                runningMean: s.p + 3361200, runningVar: s.p + 3362256, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3359088, beta: s.p + 3360144, savedMean: s.f + 11696064, savedInvStd: s.f + 11697120,
+                activation: .silu, output: s.tensor(227), pool: pool)
             s.profiler?.stop(315)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10020,14 +10035,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3833984, channels: 1056, kernel: 5, into: s.f + 11755552)
         s.profiler?.stop(329)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(236), gamma: s.p + 3829760,
                 beta: s.p + 3830816, savedMean: s.f + 11751328, savedInvStd: s.f + 11752384, activation: .silu,
                 output: s.tensor(237), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11755552, bias: s.f,
-                depthwiseOutput: s.tensor(238), pool: pool)
+                depthwiseOutput: s.tensor(238), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11753440, depthwiseSavedInvStd: s.f + 11754496, runningMean: s.p + 3862496,
+                runningVar: s.p + 3863552, workspace: s.ws, pool: pool)
             s.profiler?.stop(330)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10038,13 +10055,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(238), pool: pool)
             s.profiler?.stop(331)
         }
-        // features.3.4.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(238), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(239), savedMean: s.f + 11753440, savedInvStd: s.f + 11754496,
-                runningMean: s.p + 3862496, runningVar: s.p + 3863552, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3860384, beta: s.p + 3861440, savedMean: s.f + 11753440, savedInvStd: s.f + 11754496,
+                activation: .silu, output: s.tensor(239), pool: pool)
             s.profiler?.stop(332)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10149,14 +10165,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4335280, channels: 1056, kernel: 5, into: s.f + 11812928)
         s.profiler?.stop(346)
-        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 4331056,
                 beta: s.p + 4332112, savedMean: s.f + 11808704, savedInvStd: s.f + 11809760, activation: .silu,
                 output: s.tensor(249), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11812928, bias: s.f,
-                depthwiseOutput: s.tensor(250), pool: pool)
+                depthwiseOutput: s.tensor(250), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11810816, depthwiseSavedInvStd: s.f + 11811872, runningMean: s.p + 4363792,
+                runningVar: s.p + 4364848, workspace: s.ws, pool: pool)
             s.profiler?.stop(347)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10167,13 +10185,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(250), pool: pool)
             s.profiler?.stop(348)
         }
-        // features.3.5.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(250), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(251), savedMean: s.f + 11810816, savedInvStd: s.f + 11811872,
-                runningMean: s.p + 4363792, runningVar: s.p + 4364848, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4361680, beta: s.p + 4362736, savedMean: s.f + 11810816, savedInvStd: s.f + 11811872,
+                activation: .silu, output: s.tensor(251), pool: pool)
             s.profiler?.stop(349)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10277,14 +10294,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4836576, channels: 1056, kernel: 5, into: s.f + 11870304)
         s.profiler?.stop(363)
-        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(260), gamma: s.p + 4832352,
                 beta: s.p + 4833408, savedMean: s.f + 11866080, savedInvStd: s.f + 11867136, activation: .silu,
                 output: s.tensor(261), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11870304, bias: s.f,
-                depthwiseOutput: s.tensor(262), pool: pool)
+                depthwiseOutput: s.tensor(262), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11868192, depthwiseSavedInvStd: s.f + 11869248, runningMean: s.p + 4865088,
+                runningVar: s.p + 4866144, workspace: s.ws, pool: pool)
             s.profiler?.stop(364)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10295,13 +10314,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(262), pool: pool)
             s.profiler?.stop(365)
         }
-        // features.3.6.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(262), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(263), savedMean: s.f + 11868192, savedInvStd: s.f + 11869248,
-                runningMean: s.p + 4865088, runningVar: s.p + 4866144, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4862976, beta: s.p + 4864032, savedMean: s.f + 11868192, savedInvStd: s.f + 11869248,
+                activation: .silu, output: s.tensor(263), pool: pool)
             s.profiler?.stop(366)
         }
         // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10406,14 +10424,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5337872, channels: 1056, kernel: 5, into: s.f + 11927680)
         s.profiler?.stop(380)
-        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(272), gamma: s.p + 5333648,
                 beta: s.p + 5334704, savedMean: s.f + 11923456, savedInvStd: s.f + 11924512, activation: .silu,
                 output: s.tensor(273), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11927680, bias: s.f,
-                depthwiseOutput: s.tensor(274), pool: pool)
+                depthwiseOutput: s.tensor(274), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11925568, depthwiseSavedInvStd: s.f + 11926624, runningMean: s.p + 5366384,
+                runningVar: s.p + 5367440, workspace: s.ws, pool: pool)
             s.profiler?.stop(381)
         }
         // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10424,13 +10444,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(274), pool: pool)
             s.profiler?.stop(382)
         }
-        // features.3.7.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(274), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(275), savedMean: s.f + 11925568, savedInvStd: s.f + 11926624,
-                runningMean: s.p + 5366384, runningVar: s.p + 5367440, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5364272, beta: s.p + 5365328, savedMean: s.f + 11925568, savedInvStd: s.f + 11926624,
+                activation: .silu, output: s.tensor(275), pool: pool)
             s.profiler?.stop(383)
         }
         // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10535,14 +10554,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5839168, channels: 1056, kernel: 5, into: s.f + 11985056)
         s.profiler?.stop(397)
-        // features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(284), gamma: s.p + 5834944,
                 beta: s.p + 5836000, savedMean: s.f + 11980832, savedInvStd: s.f + 11981888, activation: .silu,
                 output: s.tensor(285), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11985056, bias: s.f,
-                depthwiseOutput: s.tensor(286), pool: pool)
+                depthwiseOutput: s.tensor(286), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 11982944, depthwiseSavedInvStd: s.f + 11984000, runningMean: s.p + 5867680,
+                runningVar: s.p + 5868736, workspace: s.ws, pool: pool)
             s.profiler?.stop(398)
         }
         // features.3.8.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10553,13 +10574,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(286), pool: pool)
             s.profiler?.stop(399)
         }
-        // features.3.8.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(286), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(287), savedMean: s.f + 11982944, savedInvStd: s.f + 11984000,
-                runningMean: s.p + 5867680, runningVar: s.p + 5868736, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5865568, beta: s.p + 5866624, savedMean: s.f + 11982944, savedInvStd: s.f + 11984000,
+                activation: .silu, output: s.tensor(287), pool: pool)
             s.profiler?.stop(400)
         }
         // features.3.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10664,14 +10684,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6340464, channels: 1056, kernel: 5, into: s.f + 12042432)
         s.profiler?.stop(414)
-        // features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(296), gamma: s.p + 6336240,
                 beta: s.p + 6337296, savedMean: s.f + 12038208, savedInvStd: s.f + 12039264, activation: .silu,
                 output: s.tensor(297), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12042432, bias: s.f,
-                depthwiseOutput: s.tensor(298), pool: pool)
+                depthwiseOutput: s.tensor(298), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12040320, depthwiseSavedInvStd: s.f + 12041376, runningMean: s.p + 6368976,
+                runningVar: s.p + 6370032, workspace: s.ws, pool: pool)
             s.profiler?.stop(415)
         }
         // features.3.9.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10682,13 +10704,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(298), pool: pool)
             s.profiler?.stop(416)
         }
-        // features.3.9.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(298), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(299), savedMean: s.f + 12040320, savedInvStd: s.f + 12041376,
-                runningMean: s.p + 6368976, runningVar: s.p + 6370032, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6366864, beta: s.p + 6367920, savedMean: s.f + 12040320, savedInvStd: s.f + 12041376,
+                activation: .silu, output: s.tensor(299), pool: pool)
             s.profiler?.stop(417)
         }
         // features.3.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10793,14 +10814,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6841760, channels: 1056, kernel: 5, into: s.f + 12099808)
         s.profiler?.stop(431)
-        // features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row
+        // features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(308), gamma: s.p + 6837536,
                 beta: s.p + 6838592, savedMean: s.f + 12095584, savedInvStd: s.f + 12096640, activation: .silu,
                 output: s.tensor(309), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12099808, bias: s.f,
-                depthwiseOutput: s.tensor(310), pool: pool)
+                depthwiseOutput: s.tensor(310), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12097696, depthwiseSavedInvStd: s.f + 12098752, runningMean: s.p + 6870272,
+                runningVar: s.p + 6871328, workspace: s.ws, pool: pool)
             s.profiler?.stop(432)
         }
         // features.3.10.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10811,13 +10834,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(310), pool: pool)
             s.profiler?.stop(433)
         }
-        // features.3.10.block.1 BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]
+        // features.3.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(310), pixels: 10000 &* s.n, channels: 1056,
-                gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(311), savedMean: s.f + 12097696, savedInvStd: s.f + 12098752,
-                runningMean: s.p + 6870272, runningVar: s.p + 6871328, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6868160, beta: s.p + 6869216, savedMean: s.f + 12097696, savedInvStd: s.f + 12098752,
+                activation: .silu, output: s.tensor(311), pool: pool)
             s.profiler?.stop(434)
         }
         // features.3.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]
@@ -10922,14 +10944,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7343056, channels: 1056, kernel: 3, into: s.f + 12157184)
         s.profiler?.stop(448)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(320), gamma: s.p + 7338832,
                 beta: s.p + 7339888, savedMean: s.f + 12152960, savedInvStd: s.f + 12154016, activation: .silu,
                 output: s.tensor(321), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12157184, bias: s.f,
-                depthwiseOutput: s.tensor(322), pool: pool)
+                depthwiseOutput: s.tensor(322), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12155072, depthwiseSavedInvStd: s.f + 12156128, runningMean: s.p + 7354672,
+                runningVar: s.p + 7355728, workspace: s.ws, pool: pool)
             s.profiler?.stop(449)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
@@ -10940,13 +10964,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(322), pool: pool)
             s.profiler?.stop(450)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 1056]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(322), pixels: 2500 &* s.n, channels: 1056,
-                gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(323), savedMean: s.f + 12155072, savedInvStd: s.f + 12156128,
-                runningMean: s.p + 7354672, runningVar: s.p + 7355728, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 2500 &* s.n, channels: 1056,
+                gamma: s.p + 7352560, beta: s.p + 7353616, savedMean: s.f + 12155072, savedInvStd: s.f + 12156128,
+                activation: .silu, output: s.tensor(323), pool: pool)
             s.profiler?.stop(451)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 1056]
@@ -11038,14 +11061,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8533760, channels: 2064, kernel: 3, into: s.f + 12185136)
         s.profiler?.stop(463)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(330), gamma: s.p + 8525504,
                 beta: s.p + 8527568, savedMean: s.f + 12176880, savedInvStd: s.f + 12178944, activation: .silu,
                 output: s.tensor(331), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12185136, bias: s.f,
-                depthwiseOutput: s.tensor(332), pool: pool)
+                depthwiseOutput: s.tensor(332), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12181008, depthwiseSavedInvStd: s.f + 12183072, runningMean: s.p + 8556464,
+                runningVar: s.p + 8558528, workspace: s.ws, pool: pool)
             s.profiler?.stop(464)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11056,13 +11081,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(332), pool: pool)
             s.profiler?.stop(465)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(332), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(333), savedMean: s.f + 12181008, savedInvStd: s.f + 12183072,
-                runningMean: s.p + 8556464, runningVar: s.p + 8558528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 8552336, beta: s.p + 8554400, savedMean: s.f + 12181008, savedInvStd: s.f + 12183072,
+                activation: .silu, output: s.tensor(333), pool: pool)
             s.profiler?.stop(466)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11167,14 +11191,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10347456, channels: 2064, kernel: 3, into: s.f + 12231232)
         s.profiler?.stop(480)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(342), gamma: s.p + 10339200,
                 beta: s.p + 10341264, savedMean: s.f + 12222976, savedInvStd: s.f + 12225040, activation: .silu,
                 output: s.tensor(343), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12231232, bias: s.f,
-                depthwiseOutput: s.tensor(344), pool: pool)
+                depthwiseOutput: s.tensor(344), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12227104, depthwiseSavedInvStd: s.f + 12229168, runningMean: s.p + 10370160,
+                runningVar: s.p + 10372224, workspace: s.ws, pool: pool)
             s.profiler?.stop(481)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11185,13 +11211,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(344), pool: pool)
             s.profiler?.stop(482)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(344), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(345), savedMean: s.f + 12227104, savedInvStd: s.f + 12229168,
-                runningMean: s.p + 10370160, runningVar: s.p + 10372224, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 10366032, beta: s.p + 10368096, savedMean: s.f + 12227104, savedInvStd: s.f + 12229168,
+                activation: .silu, output: s.tensor(345), pool: pool)
             s.profiler?.stop(483)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11296,14 +11321,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12161152, channels: 2064, kernel: 3, into: s.f + 12277328)
         s.profiler?.stop(497)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(354), gamma: s.p + 12152896,
                 beta: s.p + 12154960, savedMean: s.f + 12269072, savedInvStd: s.f + 12271136, activation: .silu,
                 output: s.tensor(355), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12277328, bias: s.f,
-                depthwiseOutput: s.tensor(356), pool: pool)
+                depthwiseOutput: s.tensor(356), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12273200, depthwiseSavedInvStd: s.f + 12275264, runningMean: s.p + 12183856,
+                runningVar: s.p + 12185920, workspace: s.ws, pool: pool)
             s.profiler?.stop(498)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11314,13 +11341,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(356), pool: pool)
             s.profiler?.stop(499)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(356), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(357), savedMean: s.f + 12273200, savedInvStd: s.f + 12275264,
-                runningMean: s.p + 12183856, runningVar: s.p + 12185920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 12179728, beta: s.p + 12181792, savedMean: s.f + 12273200, savedInvStd: s.f + 12275264,
+                activation: .silu, output: s.tensor(357), pool: pool)
             s.profiler?.stop(500)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11425,14 +11451,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13974848, channels: 2064, kernel: 3, into: s.f + 12323424)
         s.profiler?.stop(514)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(366), gamma: s.p + 13966592,
                 beta: s.p + 13968656, savedMean: s.f + 12315168, savedInvStd: s.f + 12317232, activation: .silu,
                 output: s.tensor(367), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12323424, bias: s.f,
-                depthwiseOutput: s.tensor(368), pool: pool)
+                depthwiseOutput: s.tensor(368), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12319296, depthwiseSavedInvStd: s.f + 12321360, runningMean: s.p + 13997552,
+                runningVar: s.p + 13999616, workspace: s.ws, pool: pool)
             s.profiler?.stop(515)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11443,13 +11471,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(368), pool: pool)
             s.profiler?.stop(516)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(368), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(369), savedMean: s.f + 12319296, savedInvStd: s.f + 12321360,
-                runningMean: s.p + 13997552, runningVar: s.p + 13999616, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 13993424, beta: s.p + 13995488, savedMean: s.f + 12319296, savedInvStd: s.f + 12321360,
+                activation: .silu, output: s.tensor(369), pool: pool)
             s.profiler?.stop(517)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11554,14 +11581,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15788544, channels: 2064, kernel: 3, into: s.f + 12369520)
         s.profiler?.stop(531)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(378), gamma: s.p + 15780288,
                 beta: s.p + 15782352, savedMean: s.f + 12361264, savedInvStd: s.f + 12363328, activation: .silu,
                 output: s.tensor(379), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12369520, bias: s.f,
-                depthwiseOutput: s.tensor(380), pool: pool)
+                depthwiseOutput: s.tensor(380), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12365392, depthwiseSavedInvStd: s.f + 12367456, runningMean: s.p + 15811248,
+                runningVar: s.p + 15813312, workspace: s.ws, pool: pool)
             s.profiler?.stop(532)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11572,13 +11601,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(380), pool: pool)
             s.profiler?.stop(533)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(380), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(381), savedMean: s.f + 12365392, savedInvStd: s.f + 12367456,
-                runningMean: s.p + 15811248, runningVar: s.p + 15813312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 15807120, beta: s.p + 15809184, savedMean: s.f + 12365392, savedInvStd: s.f + 12367456,
+                activation: .silu, output: s.tensor(381), pool: pool)
             s.profiler?.stop(534)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11683,14 +11711,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17602240, channels: 2064, kernel: 3, into: s.f + 12415616)
         s.profiler?.stop(548)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(390), gamma: s.p + 17593984,
                 beta: s.p + 17596048, savedMean: s.f + 12407360, savedInvStd: s.f + 12409424, activation: .silu,
                 output: s.tensor(391), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12415616, bias: s.f,
-                depthwiseOutput: s.tensor(392), pool: pool)
+                depthwiseOutput: s.tensor(392), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12411488, depthwiseSavedInvStd: s.f + 12413552, runningMean: s.p + 17624944,
+                runningVar: s.p + 17627008, workspace: s.ws, pool: pool)
             s.profiler?.stop(549)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11701,13 +11731,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(392), pool: pool)
             s.profiler?.stop(550)
         }
-        // features.4.6.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(392), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(393), savedMean: s.f + 12411488, savedInvStd: s.f + 12413552,
-                runningMean: s.p + 17624944, runningVar: s.p + 17627008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 17620816, beta: s.p + 17622880, savedMean: s.f + 12411488, savedInvStd: s.f + 12413552,
+                activation: .silu, output: s.tensor(393), pool: pool)
             s.profiler?.stop(551)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11812,14 +11841,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19415936, channels: 2064, kernel: 3, into: s.f + 12461712)
         s.profiler?.stop(565)
-        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(402), gamma: s.p + 19407680,
                 beta: s.p + 19409744, savedMean: s.f + 12453456, savedInvStd: s.f + 12455520, activation: .silu,
                 output: s.tensor(403), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12461712, bias: s.f,
-                depthwiseOutput: s.tensor(404), pool: pool)
+                depthwiseOutput: s.tensor(404), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12457584, depthwiseSavedInvStd: s.f + 12459648, runningMean: s.p + 19438640,
+                runningVar: s.p + 19440704, workspace: s.ws, pool: pool)
             s.profiler?.stop(566)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11830,13 +11861,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(404), pool: pool)
             s.profiler?.stop(567)
         }
-        // features.4.7.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(404), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(405), savedMean: s.f + 12457584, savedInvStd: s.f + 12459648,
-                runningMean: s.p + 19438640, runningVar: s.p + 19440704, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 19434512, beta: s.p + 19436576, savedMean: s.f + 12457584, savedInvStd: s.f + 12459648,
+                activation: .silu, output: s.tensor(405), pool: pool)
             s.profiler?.stop(568)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -11941,14 +11971,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21229632, channels: 2064, kernel: 3, into: s.f + 12507808)
         s.profiler?.stop(582)
-        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(414), gamma: s.p + 21221376,
                 beta: s.p + 21223440, savedMean: s.f + 12499552, savedInvStd: s.f + 12501616, activation: .silu,
                 output: s.tensor(415), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12507808, bias: s.f,
-                depthwiseOutput: s.tensor(416), pool: pool)
+                depthwiseOutput: s.tensor(416), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12503680, depthwiseSavedInvStd: s.f + 12505744, runningMean: s.p + 21252336,
+                runningVar: s.p + 21254400, workspace: s.ws, pool: pool)
             s.profiler?.stop(583)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11959,13 +11991,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(416), pool: pool)
             s.profiler?.stop(584)
         }
-        // features.4.8.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(416), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(417), savedMean: s.f + 12503680, savedInvStd: s.f + 12505744,
-                runningMean: s.p + 21252336, runningVar: s.p + 21254400, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 21248208, beta: s.p + 21250272, savedMean: s.f + 12503680, savedInvStd: s.f + 12505744,
+                activation: .silu, output: s.tensor(417), pool: pool)
             s.profiler?.stop(585)
         }
         // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12070,14 +12101,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 23043328, channels: 2064, kernel: 3, into: s.f + 12553904)
         s.profiler?.stop(599)
-        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(426), gamma: s.p + 23035072,
                 beta: s.p + 23037136, savedMean: s.f + 12545648, savedInvStd: s.f + 12547712, activation: .silu,
                 output: s.tensor(427), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12553904, bias: s.f,
-                depthwiseOutput: s.tensor(428), pool: pool)
+                depthwiseOutput: s.tensor(428), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12549776, depthwiseSavedInvStd: s.f + 12551840, runningMean: s.p + 23066032,
+                runningVar: s.p + 23068096, workspace: s.ws, pool: pool)
             s.profiler?.stop(600)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12088,13 +12121,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(428), pool: pool)
             s.profiler?.stop(601)
         }
-        // features.4.9.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(428), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(429), savedMean: s.f + 12549776, savedInvStd: s.f + 12551840,
-                runningMean: s.p + 23066032, runningVar: s.p + 23068096, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 23061904, beta: s.p + 23063968, savedMean: s.f + 12549776, savedInvStd: s.f + 12551840,
+                activation: .silu, output: s.tensor(429), pool: pool)
             s.profiler?.stop(602)
         }
         // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12199,14 +12231,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24857024, channels: 2064, kernel: 3, into: s.f + 12600000)
         s.profiler?.stop(616)
-        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(438), gamma: s.p + 24848768,
                 beta: s.p + 24850832, savedMean: s.f + 12591744, savedInvStd: s.f + 12593808, activation: .silu,
                 output: s.tensor(439), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12600000, bias: s.f,
-                depthwiseOutput: s.tensor(440), pool: pool)
+                depthwiseOutput: s.tensor(440), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12595872, depthwiseSavedInvStd: s.f + 12597936, runningMean: s.p + 24879728,
+                runningVar: s.p + 24881792, workspace: s.ws, pool: pool)
             s.profiler?.stop(617)
         }
         // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12217,13 +12251,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(440), pool: pool)
             s.profiler?.stop(618)
         }
-        // features.4.10.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(440), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(441), savedMean: s.f + 12595872, savedInvStd: s.f + 12597936,
-                runningMean: s.p + 24879728, runningVar: s.p + 24881792, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 24875600, beta: s.p + 24877664, savedMean: s.f + 12595872, savedInvStd: s.f + 12597936,
+                activation: .silu, output: s.tensor(441), pool: pool)
             s.profiler?.stop(619)
         }
         // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12328,14 +12361,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26670720, channels: 2064, kernel: 3, into: s.f + 12646096)
         s.profiler?.stop(633)
-        // features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(450), gamma: s.p + 26662464,
                 beta: s.p + 26664528, savedMean: s.f + 12637840, savedInvStd: s.f + 12639904, activation: .silu,
                 output: s.tensor(451), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12646096, bias: s.f,
-                depthwiseOutput: s.tensor(452), pool: pool)
+                depthwiseOutput: s.tensor(452), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12641968, depthwiseSavedInvStd: s.f + 12644032, runningMean: s.p + 26693424,
+                runningVar: s.p + 26695488, workspace: s.ws, pool: pool)
             s.profiler?.stop(634)
         }
         // features.4.11.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12346,13 +12381,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(452), pool: pool)
             s.profiler?.stop(635)
         }
-        // features.4.11.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(452), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(453), savedMean: s.f + 12641968, savedInvStd: s.f + 12644032,
-                runningMean: s.p + 26693424, runningVar: s.p + 26695488, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 26689296, beta: s.p + 26691360, savedMean: s.f + 12641968, savedInvStd: s.f + 12644032,
+                activation: .silu, output: s.tensor(453), pool: pool)
             s.profiler?.stop(636)
         }
         // features.4.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12457,14 +12491,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 28484416, channels: 2064, kernel: 3, into: s.f + 12692192)
         s.profiler?.stop(650)
-        // features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(462), gamma: s.p + 28476160,
                 beta: s.p + 28478224, savedMean: s.f + 12683936, savedInvStd: s.f + 12686000, activation: .silu,
                 output: s.tensor(463), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12692192, bias: s.f,
-                depthwiseOutput: s.tensor(464), pool: pool)
+                depthwiseOutput: s.tensor(464), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12688064, depthwiseSavedInvStd: s.f + 12690128, runningMean: s.p + 28507120,
+                runningVar: s.p + 28509184, workspace: s.ws, pool: pool)
             s.profiler?.stop(651)
         }
         // features.4.12.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12475,13 +12511,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(464), pool: pool)
             s.profiler?.stop(652)
         }
-        // features.4.12.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(464), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(465), savedMean: s.f + 12688064, savedInvStd: s.f + 12690128,
-                runningMean: s.p + 28507120, runningVar: s.p + 28509184, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 28502992, beta: s.p + 28505056, savedMean: s.f + 12688064, savedInvStd: s.f + 12690128,
+                activation: .silu, output: s.tensor(465), pool: pool)
             s.profiler?.stop(653)
         }
         // features.4.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12586,14 +12621,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30298112, channels: 2064, kernel: 3, into: s.f + 12738288)
         s.profiler?.stop(667)
-        // features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(474), gamma: s.p + 30289856,
                 beta: s.p + 30291920, savedMean: s.f + 12730032, savedInvStd: s.f + 12732096, activation: .silu,
                 output: s.tensor(475), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12738288, bias: s.f,
-                depthwiseOutput: s.tensor(476), pool: pool)
+                depthwiseOutput: s.tensor(476), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12734160, depthwiseSavedInvStd: s.f + 12736224, runningMean: s.p + 30320816,
+                runningVar: s.p + 30322880, workspace: s.ws, pool: pool)
             s.profiler?.stop(668)
         }
         // features.4.13.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12604,13 +12641,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(476), pool: pool)
             s.profiler?.stop(669)
         }
-        // features.4.13.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(476), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(477), savedMean: s.f + 12734160, savedInvStd: s.f + 12736224,
-                runningMean: s.p + 30320816, runningVar: s.p + 30322880, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 30316688, beta: s.p + 30318752, savedMean: s.f + 12734160, savedInvStd: s.f + 12736224,
+                activation: .silu, output: s.tensor(477), pool: pool)
             s.profiler?.stop(670)
         }
         // features.4.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12715,14 +12751,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 32111808, channels: 2064, kernel: 3, into: s.f + 12784384)
         s.profiler?.stop(684)
-        // features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(486), gamma: s.p + 32103552,
                 beta: s.p + 32105616, savedMean: s.f + 12776128, savedInvStd: s.f + 12778192, activation: .silu,
                 output: s.tensor(487), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12784384, bias: s.f,
-                depthwiseOutput: s.tensor(488), pool: pool)
+                depthwiseOutput: s.tensor(488), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12780256, depthwiseSavedInvStd: s.f + 12782320, runningMean: s.p + 32134512,
+                runningVar: s.p + 32136576, workspace: s.ws, pool: pool)
             s.profiler?.stop(685)
         }
         // features.4.14.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12733,13 +12771,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(488), pool: pool)
             s.profiler?.stop(686)
         }
-        // features.4.14.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(488), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(489), savedMean: s.f + 12780256, savedInvStd: s.f + 12782320,
-                runningMean: s.p + 32134512, runningVar: s.p + 32136576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 32130384, beta: s.p + 32132448, savedMean: s.f + 12780256, savedInvStd: s.f + 12782320,
+                activation: .silu, output: s.tensor(489), pool: pool)
             s.profiler?.stop(687)
         }
         // features.4.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12844,14 +12881,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33925504, channels: 2064, kernel: 3, into: s.f + 12830480)
         s.profiler?.stop(701)
-        // features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 33917248,
                 beta: s.p + 33919312, savedMean: s.f + 12822224, savedInvStd: s.f + 12824288, activation: .silu,
                 output: s.tensor(499), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12830480, bias: s.f,
-                depthwiseOutput: s.tensor(500), pool: pool)
+                depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12826352, depthwiseSavedInvStd: s.f + 12828416, runningMean: s.p + 33948208,
+                runningVar: s.p + 33950272, workspace: s.ws, pool: pool)
             s.profiler?.stop(702)
         }
         // features.4.15.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12862,13 +12901,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(500), pool: pool)
             s.profiler?.stop(703)
         }
-        // features.4.15.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.4.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(500), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(501), savedMean: s.f + 12826352, savedInvStd: s.f + 12828416,
-                runningMean: s.p + 33948208, runningVar: s.p + 33950272, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 33944080, beta: s.p + 33946144, savedMean: s.f + 12826352, savedInvStd: s.f + 12828416,
+                activation: .silu, output: s.tensor(501), pool: pool)
             s.profiler?.stop(704)
         }
         // features.4.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -12973,14 +13011,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35739200, channels: 2064, kernel: 5, into: s.f + 12876576)
         s.profiler?.stop(718)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 35730944,
                 beta: s.p + 35733008, savedMean: s.f + 12868320, savedInvStd: s.f + 12870384, activation: .silu,
                 output: s.tensor(511), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12876576, bias: s.f,
-                depthwiseOutput: s.tensor(512), pool: pool)
+                depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12872448, depthwiseSavedInvStd: s.f + 12874512, runningMean: s.p + 35794928,
+                runningVar: s.p + 35796992, workspace: s.ws, pool: pool)
             s.profiler?.stop(719)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12991,13 +13031,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(512), pool: pool)
             s.profiler?.stop(720)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(512), pixels: 2500 &* s.n, channels: 2064,
-                gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(513), savedMean: s.f + 12872448, savedInvStd: s.f + 12874512,
-                runningMean: s.p + 35794928, runningVar: s.p + 35796992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 35790800, beta: s.p + 35792864, savedMean: s.f + 12872448, savedInvStd: s.f + 12874512,
+                activation: .silu, output: s.tensor(513), pool: pool)
             s.profiler?.stop(721)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]
@@ -13089,14 +13128,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 38542784, channels: 2880, kernel: 5, into: s.f + 12992256)
         s.profiler?.stop(733)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(520), gamma: s.p + 38531264,
                 beta: s.p + 38534144, savedMean: s.f + 12980736, savedInvStd: s.f + 12983616, activation: .silu,
                 output: s.tensor(521), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12992256, bias: s.f,
-                depthwiseOutput: s.tensor(522), pool: pool)
+                depthwiseOutput: s.tensor(522), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 12986496, depthwiseSavedInvStd: s.f + 12989376, runningMean: s.p + 38620544,
+                runningVar: s.p + 38623424, workspace: s.ws, pool: pool)
             s.profiler?.stop(734)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13107,13 +13148,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(522), pool: pool)
             s.profiler?.stop(735)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(522), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(523), savedMean: s.f + 12986496, savedInvStd: s.f + 12989376,
-                runningMean: s.p + 38620544, runningVar: s.p + 38623424, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 38614784, beta: s.p + 38617664, savedMean: s.f + 12986496, savedInvStd: s.f + 12989376,
+                activation: .silu, output: s.tensor(523), pool: pool)
             s.profiler?.stop(736)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13218,14 +13258,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 42098752, channels: 2880, kernel: 5, into: s.f + 13148736)
         s.profiler?.stop(750)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(532), gamma: s.p + 42087232,
                 beta: s.p + 42090112, savedMean: s.f + 13137216, savedInvStd: s.f + 13140096, activation: .silu,
                 output: s.tensor(533), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13148736, bias: s.f,
-                depthwiseOutput: s.tensor(534), pool: pool)
+                depthwiseOutput: s.tensor(534), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13142976, depthwiseSavedInvStd: s.f + 13145856, runningMean: s.p + 42176512,
+                runningVar: s.p + 42179392, workspace: s.ws, pool: pool)
             s.profiler?.stop(751)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13236,13 +13278,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(534), pool: pool)
             s.profiler?.stop(752)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 47 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(534), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(535), savedMean: s.f + 13142976, savedInvStd: s.f + 13145856,
-                runningMean: s.p + 42176512, runningVar: s.p + 42179392, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 42170752, beta: s.p + 42173632, savedMean: s.f + 13142976, savedInvStd: s.f + 13145856,
+                activation: .silu, output: s.tensor(535), pool: pool)
             s.profiler?.stop(753)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13347,14 +13388,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 45654720, channels: 2880, kernel: 5, into: s.f + 13305216)
         s.profiler?.stop(767)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(544), gamma: s.p + 45643200,
                 beta: s.p + 45646080, savedMean: s.f + 13293696, savedInvStd: s.f + 13296576, activation: .silu,
                 output: s.tensor(545), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13305216, bias: s.f,
-                depthwiseOutput: s.tensor(546), pool: pool)
+                depthwiseOutput: s.tensor(546), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13299456, depthwiseSavedInvStd: s.f + 13302336, runningMean: s.p + 45732480,
+                runningVar: s.p + 45735360, workspace: s.ws, pool: pool)
             s.profiler?.stop(768)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13365,13 +13408,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(546), pool: pool)
             s.profiler?.stop(769)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 48 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(546), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(547), savedMean: s.f + 13299456, savedInvStd: s.f + 13302336,
-                runningMean: s.p + 45732480, runningVar: s.p + 45735360, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 45726720, beta: s.p + 45729600, savedMean: s.f + 13299456, savedInvStd: s.f + 13302336,
+                activation: .silu, output: s.tensor(547), pool: pool)
             s.profiler?.stop(770)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13476,14 +13518,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 49210688, channels: 2880, kernel: 5, into: s.f + 13461696)
         s.profiler?.stop(784)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(556), gamma: s.p + 49199168,
                 beta: s.p + 49202048, savedMean: s.f + 13450176, savedInvStd: s.f + 13453056, activation: .silu,
                 output: s.tensor(557), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13461696, bias: s.f,
-                depthwiseOutput: s.tensor(558), pool: pool)
+                depthwiseOutput: s.tensor(558), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13455936, depthwiseSavedInvStd: s.f + 13458816, runningMean: s.p + 49288448,
+                runningVar: s.p + 49291328, workspace: s.ws, pool: pool)
             s.profiler?.stop(785)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13494,13 +13538,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(558), pool: pool)
             s.profiler?.stop(786)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 49 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(558), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(559), savedMean: s.f + 13455936, savedInvStd: s.f + 13458816,
-                runningMean: s.p + 49288448, runningVar: s.p + 49291328, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 49282688, beta: s.p + 49285568, savedMean: s.f + 13455936, savedInvStd: s.f + 13458816,
+                activation: .silu, output: s.tensor(559), pool: pool)
             s.profiler?.stop(787)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13605,14 +13648,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 52766656, channels: 2880, kernel: 5, into: s.f + 13618176)
         s.profiler?.stop(801)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(568), gamma: s.p + 52755136,
                 beta: s.p + 52758016, savedMean: s.f + 13606656, savedInvStd: s.f + 13609536, activation: .silu,
                 output: s.tensor(569), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13618176, bias: s.f,
-                depthwiseOutput: s.tensor(570), pool: pool)
+                depthwiseOutput: s.tensor(570), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13612416, depthwiseSavedInvStd: s.f + 13615296, runningMean: s.p + 52844416,
+                runningVar: s.p + 52847296, workspace: s.ws, pool: pool)
             s.profiler?.stop(802)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13623,13 +13668,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(570), pool: pool)
             s.profiler?.stop(803)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 50 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(570), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(571), savedMean: s.f + 13612416, savedInvStd: s.f + 13615296,
-                runningMean: s.p + 52844416, runningVar: s.p + 52847296, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 52838656, beta: s.p + 52841536, savedMean: s.f + 13612416, savedInvStd: s.f + 13615296,
+                activation: .silu, output: s.tensor(571), pool: pool)
             s.profiler?.stop(804)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13734,14 +13778,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56322624, channels: 2880, kernel: 5, into: s.f + 13774656)
         s.profiler?.stop(818)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(580), gamma: s.p + 56311104,
                 beta: s.p + 56313984, savedMean: s.f + 13763136, savedInvStd: s.f + 13766016, activation: .silu,
                 output: s.tensor(581), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13774656, bias: s.f,
-                depthwiseOutput: s.tensor(582), pool: pool)
+                depthwiseOutput: s.tensor(582), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13768896, depthwiseSavedInvStd: s.f + 13771776, runningMean: s.p + 56400384,
+                runningVar: s.p + 56403264, workspace: s.ws, pool: pool)
             s.profiler?.stop(819)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13752,13 +13798,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(582), pool: pool)
             s.profiler?.stop(820)
         }
-        // features.5.6.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 51 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(582), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(583), savedMean: s.f + 13768896, savedInvStd: s.f + 13771776,
-                runningMean: s.p + 56400384, runningVar: s.p + 56403264, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 56394624, beta: s.p + 56397504, savedMean: s.f + 13768896, savedInvStd: s.f + 13771776,
+                activation: .silu, output: s.tensor(583), pool: pool)
             s.profiler?.stop(821)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13863,14 +13908,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59878592, channels: 2880, kernel: 5, into: s.f + 13931136)
         s.profiler?.stop(835)
-        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(592), gamma: s.p + 59867072,
                 beta: s.p + 59869952, savedMean: s.f + 13919616, savedInvStd: s.f + 13922496, activation: .silu,
                 output: s.tensor(593), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13931136, bias: s.f,
-                depthwiseOutput: s.tensor(594), pool: pool)
+                depthwiseOutput: s.tensor(594), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 13925376, depthwiseSavedInvStd: s.f + 13928256, runningMean: s.p + 59956352,
+                runningVar: s.p + 59959232, workspace: s.ws, pool: pool)
             s.profiler?.stop(836)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13881,13 +13928,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(594), pool: pool)
             s.profiler?.stop(837)
         }
-        // features.5.7.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 52 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(594), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(595), savedMean: s.f + 13925376, savedInvStd: s.f + 13928256,
-                runningMean: s.p + 59956352, runningVar: s.p + 59959232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 59950592, beta: s.p + 59953472, savedMean: s.f + 13925376, savedInvStd: s.f + 13928256,
+                activation: .silu, output: s.tensor(595), pool: pool)
             s.profiler?.stop(838)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -13992,14 +14038,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63434560, channels: 2880, kernel: 5, into: s.f + 14087616)
         s.profiler?.stop(852)
-        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(604), gamma: s.p + 63423040,
                 beta: s.p + 63425920, savedMean: s.f + 14076096, savedInvStd: s.f + 14078976, activation: .silu,
                 output: s.tensor(605), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14087616, bias: s.f,
-                depthwiseOutput: s.tensor(606), pool: pool)
+                depthwiseOutput: s.tensor(606), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14081856, depthwiseSavedInvStd: s.f + 14084736, runningMean: s.p + 63512320,
+                runningVar: s.p + 63515200, workspace: s.ws, pool: pool)
             s.profiler?.stop(853)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14010,13 +14058,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(606), pool: pool)
             s.profiler?.stop(854)
         }
-        // features.5.8.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 53 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(606), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(607), savedMean: s.f + 14081856, savedInvStd: s.f + 14084736,
-                runningMean: s.p + 63512320, runningVar: s.p + 63515200, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 63506560, beta: s.p + 63509440, savedMean: s.f + 14081856, savedInvStd: s.f + 14084736,
+                activation: .silu, output: s.tensor(607), pool: pool)
             s.profiler?.stop(855)
         }
         // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14121,14 +14168,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66990528, channels: 2880, kernel: 5, into: s.f + 14244096)
         s.profiler?.stop(869)
-        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(616), gamma: s.p + 66979008,
                 beta: s.p + 66981888, savedMean: s.f + 14232576, savedInvStd: s.f + 14235456, activation: .silu,
                 output: s.tensor(617), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14244096, bias: s.f,
-                depthwiseOutput: s.tensor(618), pool: pool)
+                depthwiseOutput: s.tensor(618), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14238336, depthwiseSavedInvStd: s.f + 14241216, runningMean: s.p + 67068288,
+                runningVar: s.p + 67071168, workspace: s.ws, pool: pool)
             s.profiler?.stop(870)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14139,13 +14188,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(618), pool: pool)
             s.profiler?.stop(871)
         }
-        // features.5.9.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 54 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(618), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(619), savedMean: s.f + 14238336, savedInvStd: s.f + 14241216,
-                runningMean: s.p + 67068288, runningVar: s.p + 67071168, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 67062528, beta: s.p + 67065408, savedMean: s.f + 14238336, savedInvStd: s.f + 14241216,
+                activation: .silu, output: s.tensor(619), pool: pool)
             s.profiler?.stop(872)
         }
         // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14250,14 +14298,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70546496, channels: 2880, kernel: 5, into: s.f + 14400576)
         s.profiler?.stop(886)
-        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(628), gamma: s.p + 70534976,
                 beta: s.p + 70537856, savedMean: s.f + 14389056, savedInvStd: s.f + 14391936, activation: .silu,
                 output: s.tensor(629), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14400576, bias: s.f,
-                depthwiseOutput: s.tensor(630), pool: pool)
+                depthwiseOutput: s.tensor(630), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14394816, depthwiseSavedInvStd: s.f + 14397696, runningMean: s.p + 70624256,
+                runningVar: s.p + 70627136, workspace: s.ws, pool: pool)
             s.profiler?.stop(887)
         }
         // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14268,13 +14318,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(630), pool: pool)
             s.profiler?.stop(888)
         }
-        // features.5.10.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 55 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(630), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(631), savedMean: s.f + 14394816, savedInvStd: s.f + 14397696,
-                runningMean: s.p + 70624256, runningVar: s.p + 70627136, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 70618496, beta: s.p + 70621376, savedMean: s.f + 14394816, savedInvStd: s.f + 14397696,
+                activation: .silu, output: s.tensor(631), pool: pool)
             s.profiler?.stop(889)
         }
         // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14379,14 +14428,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 74102464, channels: 2880, kernel: 5, into: s.f + 14557056)
         s.profiler?.stop(903)
-        // features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(640), gamma: s.p + 74090944,
                 beta: s.p + 74093824, savedMean: s.f + 14545536, savedInvStd: s.f + 14548416, activation: .silu,
                 output: s.tensor(641), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14557056, bias: s.f,
-                depthwiseOutput: s.tensor(642), pool: pool)
+                depthwiseOutput: s.tensor(642), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14551296, depthwiseSavedInvStd: s.f + 14554176, runningMean: s.p + 74180224,
+                runningVar: s.p + 74183104, workspace: s.ws, pool: pool)
             s.profiler?.stop(904)
         }
         // features.5.11.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14397,13 +14448,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(642), pool: pool)
             s.profiler?.stop(905)
         }
-        // features.5.11.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 56 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(642), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(643), savedMean: s.f + 14551296, savedInvStd: s.f + 14554176,
-                runningMean: s.p + 74180224, runningVar: s.p + 74183104, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(642), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 74174464, beta: s.p + 74177344, savedMean: s.f + 14551296, savedInvStd: s.f + 14554176,
+                activation: .silu, output: s.tensor(643), pool: pool)
             s.profiler?.stop(906)
         }
         // features.5.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14507,14 +14557,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 77658432, channels: 2880, kernel: 5, into: s.f + 14713536)
         s.profiler?.stop(920)
-        // features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(652), gamma: s.p + 77646912,
                 beta: s.p + 77649792, savedMean: s.f + 14702016, savedInvStd: s.f + 14704896, activation: .silu,
                 output: s.tensor(653), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14713536, bias: s.f,
-                depthwiseOutput: s.tensor(654), pool: pool)
+                depthwiseOutput: s.tensor(654), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14707776, depthwiseSavedInvStd: s.f + 14710656, runningMean: s.p + 77736192,
+                runningVar: s.p + 77739072, workspace: s.ws, pool: pool)
             s.profiler?.stop(921)
         }
         // features.5.12.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14525,13 +14577,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(654), pool: pool)
             s.profiler?.stop(922)
         }
-        // features.5.12.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 57 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(654), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(655), savedMean: s.f + 14707776, savedInvStd: s.f + 14710656,
-                runningMean: s.p + 77736192, runningVar: s.p + 77739072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(654), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 77730432, beta: s.p + 77733312, savedMean: s.f + 14707776, savedInvStd: s.f + 14710656,
+                activation: .silu, output: s.tensor(655), pool: pool)
             s.profiler?.stop(923)
         }
         // features.5.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14636,14 +14687,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81214400, channels: 2880, kernel: 5, into: s.f + 14870016)
         s.profiler?.stop(937)
-        // features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(664), gamma: s.p + 81202880,
                 beta: s.p + 81205760, savedMean: s.f + 14858496, savedInvStd: s.f + 14861376, activation: .silu,
                 output: s.tensor(665), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14870016, bias: s.f,
-                depthwiseOutput: s.tensor(666), pool: pool)
+                depthwiseOutput: s.tensor(666), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 14864256, depthwiseSavedInvStd: s.f + 14867136, runningMean: s.p + 81292160,
+                runningVar: s.p + 81295040, workspace: s.ws, pool: pool)
             s.profiler?.stop(938)
         }
         // features.5.13.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14654,13 +14707,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(666), pool: pool)
             s.profiler?.stop(939)
         }
-        // features.5.13.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 58 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(666), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(667), savedMean: s.f + 14864256, savedInvStd: s.f + 14867136,
-                runningMean: s.p + 81292160, runningVar: s.p + 81295040, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(666), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 81286400, beta: s.p + 81289280, savedMean: s.f + 14864256, savedInvStd: s.f + 14867136,
+                activation: .silu, output: s.tensor(667), pool: pool)
             s.profiler?.stop(940)
         }
         // features.5.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14765,14 +14817,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 84770368, channels: 2880, kernel: 5, into: s.f + 15026496)
         s.profiler?.stop(954)
-        // features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(676), gamma: s.p + 84758848,
                 beta: s.p + 84761728, savedMean: s.f + 15014976, savedInvStd: s.f + 15017856, activation: .silu,
                 output: s.tensor(677), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15026496, bias: s.f,
-                depthwiseOutput: s.tensor(678), pool: pool)
+                depthwiseOutput: s.tensor(678), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 15020736, depthwiseSavedInvStd: s.f + 15023616, runningMean: s.p + 84848128,
+                runningVar: s.p + 84851008, workspace: s.ws, pool: pool)
             s.profiler?.stop(955)
         }
         // features.5.14.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14783,13 +14837,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(678), pool: pool)
             s.profiler?.stop(956)
         }
-        // features.5.14.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 59 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(678), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(679), savedMean: s.f + 15020736, savedInvStd: s.f + 15023616,
-                runningMean: s.p + 84848128, runningVar: s.p + 84851008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(678), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 84842368, beta: s.p + 84845248, savedMean: s.f + 15020736, savedInvStd: s.f + 15023616,
+                activation: .silu, output: s.tensor(679), pool: pool)
             s.profiler?.stop(957)
         }
         // features.5.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -14894,14 +14947,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88326336, channels: 2880, kernel: 5, into: s.f + 15182976)
         s.profiler?.stop(971)
-        // features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row
+        // features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(688), gamma: s.p + 88314816,
                 beta: s.p + 88317696, savedMean: s.f + 15171456, savedInvStd: s.f + 15174336, activation: .silu,
                 output: s.tensor(689), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15182976, bias: s.f,
-                depthwiseOutput: s.tensor(690), pool: pool)
+                depthwiseOutput: s.tensor(690), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 15177216, depthwiseSavedInvStd: s.f + 15180096, runningMean: s.p + 88404096,
+                runningVar: s.p + 88406976, workspace: s.ws, pool: pool)
             s.profiler?.stop(972)
         }
         // features.5.15.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14912,13 +14967,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(690), pool: pool)
             s.profiler?.stop(973)
         }
-        // features.5.15.block.1 BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]
+        // features.5.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]
         if s.options.frozenBlocks <= 60 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(690), pixels: 2500 &* s.n, channels: 2880,
-                gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(691), savedMean: s.f + 15177216, savedInvStd: s.f + 15180096,
-                runningMean: s.p + 88404096, runningVar: s.p + 88406976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(690), pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 88398336, beta: s.p + 88401216, savedMean: s.f + 15177216, savedInvStd: s.f + 15180096,
+                activation: .silu, output: s.tensor(691), pool: pool)
             s.profiler?.stop(974)
         }
         // features.5.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]
@@ -15023,14 +15077,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91882304, channels: 2880, kernel: 5, into: s.f + 15339456)
         s.profiler?.stop(988)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(700), gamma: s.p + 91870784,
                 beta: s.p + 91873664, savedMean: s.f + 15327936, savedInvStd: s.f + 15330816, activation: .silu,
                 output: s.tensor(701), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15339456, bias: s.f,
-                depthwiseOutput: s.tensor(702), pool: pool)
+                depthwiseOutput: s.tensor(702), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 15333696, depthwiseSavedInvStd: s.f + 15336576, runningMean: s.p + 91960064,
+                runningVar: s.p + 91962944, workspace: s.ws, pool: pool)
             s.profiler?.stop(989)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
@@ -15041,13 +15097,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(702), pool: pool)
             s.profiler?.stop(990)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 2880]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880]
         if s.options.frozenBlocks <= 61 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(702), pixels: 625 &* s.n, channels: 2880,
-                gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(703), savedMean: s.f + 15333696, savedInvStd: s.f + 15336576,
-                runningMean: s.p + 91960064, runningVar: s.p + 91962944, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(702), pixels: 625 &* s.n, channels: 2880,
+                gamma: s.p + 91954304, beta: s.p + 91957184, savedMean: s.f + 15333696, savedInvStd: s.f + 15336576,
+                activation: .silu, output: s.tensor(703), pool: pool)
             s.profiler?.stop(991)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 2880]
@@ -15139,14 +15194,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 99130112, channels: 4944, kernel: 5, into: s.f + 15504880)
         s.profiler?.stop(1003)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 62 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(710), gamma: s.p + 99110336,
                 beta: s.p + 99115280, savedMean: s.f + 15485104, savedInvStd: s.f + 15490048, activation: .silu,
                 output: s.tensor(711), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15504880, bias: s.f,
-                depthwiseOutput: s.tensor(712), pool: pool)
+                depthwiseOutput: s.tensor(712), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 15494992, depthwiseSavedInvStd: s.f + 15499936, runningMean: s.p + 99263600,
+                runningVar: s.p + 99268544, workspace: s.ws, pool: pool)
             s.profiler?.stop(1004)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15157,13 +15214,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(712), pool: pool)
             s.profiler?.stop(1005)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 62 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(712), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(713), savedMean: s.f + 15494992, savedInvStd: s.f + 15499936,
-                runningMean: s.p + 99263600, runningVar: s.p + 99268544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(712), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 99253712, beta: s.p + 99258656, savedMean: s.f + 15494992, savedInvStd: s.f + 15499936,
+                activation: .silu, output: s.tensor(713), pool: pool)
             s.profiler?.stop(1006)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15271,14 +15327,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109486384, channels: 4944, kernel: 5, into: s.f + 15773504)
         s.profiler?.stop(1020)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 63 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(722), gamma: s.p + 109466608,
                 beta: s.p + 109471552, savedMean: s.f + 15753728, savedInvStd: s.f + 15758672, activation: .silu,
                 output: s.tensor(723), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15773504, bias: s.f,
-                depthwiseOutput: s.tensor(724), pool: pool)
+                depthwiseOutput: s.tensor(724), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 15763616, depthwiseSavedInvStd: s.f + 15768560, runningMean: s.p + 109619872,
+                runningVar: s.p + 109624816, workspace: s.ws, pool: pool)
             s.profiler?.stop(1021)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15289,14 +15347,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(724), pool: pool)
             s.profiler?.stop(1022)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 63 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(724), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(725),
-                savedMean: s.f + 15763616, savedInvStd: s.f + 15768560, runningMean: s.p + 109619872,
-                runningVar: s.p + 109624816, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(724), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 109609984, beta: s.p + 109614928, savedMean: s.f + 15763616, savedInvStd: s.f + 15768560,
+                activation: .silu, output: s.tensor(725), pool: pool)
             s.profiler?.stop(1023)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15405,14 +15461,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 119842656, channels: 4944, kernel: 5, into: s.f + 16042128)
         s.profiler?.stop(1037)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 64 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(734), gamma: s.p + 119822880,
                 beta: s.p + 119827824, savedMean: s.f + 16022352, savedInvStd: s.f + 16027296, activation: .silu,
                 output: s.tensor(735), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16042128, bias: s.f,
-                depthwiseOutput: s.tensor(736), pool: pool)
+                depthwiseOutput: s.tensor(736), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 16032240, depthwiseSavedInvStd: s.f + 16037184, runningMean: s.p + 119976144,
+                runningVar: s.p + 119981088, workspace: s.ws, pool: pool)
             s.profiler?.stop(1038)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15423,14 +15481,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(736), pool: pool)
             s.profiler?.stop(1039)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 64 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(736), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(737),
-                savedMean: s.f + 16032240, savedInvStd: s.f + 16037184, runningMean: s.p + 119976144,
-                runningVar: s.p + 119981088, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(736), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 119966256, beta: s.p + 119971200, savedMean: s.f + 16032240, savedInvStd: s.f + 16037184,
+                activation: .silu, output: s.tensor(737), pool: pool)
             s.profiler?.stop(1040)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15539,14 +15595,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 130198928, channels: 4944, kernel: 5, into: s.f + 16310752)
         s.profiler?.stop(1054)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 65 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(746), gamma: s.p + 130179152,
                 beta: s.p + 130184096, savedMean: s.f + 16290976, savedInvStd: s.f + 16295920, activation: .silu,
                 output: s.tensor(747), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16310752, bias: s.f,
-                depthwiseOutput: s.tensor(748), pool: pool)
+                depthwiseOutput: s.tensor(748), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 16300864, depthwiseSavedInvStd: s.f + 16305808, runningMean: s.p + 130332416,
+                runningVar: s.p + 130337360, workspace: s.ws, pool: pool)
             s.profiler?.stop(1055)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15557,14 +15615,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(748), pool: pool)
             s.profiler?.stop(1056)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 65 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(748), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(749),
-                savedMean: s.f + 16300864, savedInvStd: s.f + 16305808, runningMean: s.p + 130332416,
-                runningVar: s.p + 130337360, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(748), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 130322528, beta: s.p + 130327472, savedMean: s.f + 16300864, savedInvStd: s.f + 16305808,
+                activation: .silu, output: s.tensor(749), pool: pool)
             s.profiler?.stop(1057)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15673,14 +15729,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140555200, channels: 4944, kernel: 5, into: s.f + 16579376)
         s.profiler?.stop(1071)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 66 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(758), gamma: s.p + 140535424,
                 beta: s.p + 140540368, savedMean: s.f + 16559600, savedInvStd: s.f + 16564544, activation: .silu,
                 output: s.tensor(759), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16579376, bias: s.f,
-                depthwiseOutput: s.tensor(760), pool: pool)
+                depthwiseOutput: s.tensor(760), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 16569488, depthwiseSavedInvStd: s.f + 16574432, runningMean: s.p + 140688688,
+                runningVar: s.p + 140693632, workspace: s.ws, pool: pool)
             s.profiler?.stop(1072)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15691,14 +15749,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(760), pool: pool)
             s.profiler?.stop(1073)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 66 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(760), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(761),
-                savedMean: s.f + 16569488, savedInvStd: s.f + 16574432, runningMean: s.p + 140688688,
-                runningVar: s.p + 140693632, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(760), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 140678800, beta: s.p + 140683744, savedMean: s.f + 16569488, savedInvStd: s.f + 16574432,
+                activation: .silu, output: s.tensor(761), pool: pool)
             s.profiler?.stop(1074)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15807,14 +15863,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 150911472, channels: 4944, kernel: 5, into: s.f + 16848000)
         s.profiler?.stop(1088)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 67 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(770), gamma: s.p + 150891696,
                 beta: s.p + 150896640, savedMean: s.f + 16828224, savedInvStd: s.f + 16833168, activation: .silu,
                 output: s.tensor(771), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16848000, bias: s.f,
-                depthwiseOutput: s.tensor(772), pool: pool)
+                depthwiseOutput: s.tensor(772), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 16838112, depthwiseSavedInvStd: s.f + 16843056, runningMean: s.p + 151044960,
+                runningVar: s.p + 151049904, workspace: s.ws, pool: pool)
             s.profiler?.stop(1089)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15825,14 +15883,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(772), pool: pool)
             s.profiler?.stop(1090)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 67 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(772), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(773),
-                savedMean: s.f + 16838112, savedInvStd: s.f + 16843056, runningMean: s.p + 151044960,
-                runningVar: s.p + 151049904, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(772), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 151035072, beta: s.p + 151040016, savedMean: s.f + 16838112, savedInvStd: s.f + 16843056,
+                activation: .silu, output: s.tensor(773), pool: pool)
             s.profiler?.stop(1091)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -15941,14 +15997,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 161267744, channels: 4944, kernel: 5, into: s.f + 17116624)
         s.profiler?.stop(1105)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 68 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(782), gamma: s.p + 161247968,
                 beta: s.p + 161252912, savedMean: s.f + 17096848, savedInvStd: s.f + 17101792, activation: .silu,
                 output: s.tensor(783), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17116624, bias: s.f,
-                depthwiseOutput: s.tensor(784), pool: pool)
+                depthwiseOutput: s.tensor(784), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 17106736, depthwiseSavedInvStd: s.f + 17111680, runningMean: s.p + 161401232,
+                runningVar: s.p + 161406176, workspace: s.ws, pool: pool)
             s.profiler?.stop(1106)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15959,14 +16017,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(784), pool: pool)
             s.profiler?.stop(1107)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 68 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(784), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(785),
-                savedMean: s.f + 17106736, savedInvStd: s.f + 17111680, runningMean: s.p + 161401232,
-                runningVar: s.p + 161406176, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(784), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 161391344, beta: s.p + 161396288, savedMean: s.f + 17106736, savedInvStd: s.f + 17111680,
+                activation: .silu, output: s.tensor(785), pool: pool)
             s.profiler?.stop(1108)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16075,14 +16131,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 171624016, channels: 4944, kernel: 5, into: s.f + 17385248)
         s.profiler?.stop(1122)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 69 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(794), gamma: s.p + 171604240,
                 beta: s.p + 171609184, savedMean: s.f + 17365472, savedInvStd: s.f + 17370416, activation: .silu,
                 output: s.tensor(795), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17385248, bias: s.f,
-                depthwiseOutput: s.tensor(796), pool: pool)
+                depthwiseOutput: s.tensor(796), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 17375360, depthwiseSavedInvStd: s.f + 17380304, runningMean: s.p + 171757504,
+                runningVar: s.p + 171762448, workspace: s.ws, pool: pool)
             s.profiler?.stop(1123)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16093,14 +16151,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(796), pool: pool)
             s.profiler?.stop(1124)
         }
-        // features.6.8.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 69 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(796), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(797),
-                savedMean: s.f + 17375360, savedInvStd: s.f + 17380304, runningMean: s.p + 171757504,
-                runningVar: s.p + 171762448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(796), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 171747616, beta: s.p + 171752560, savedMean: s.f + 17375360, savedInvStd: s.f + 17380304,
+                activation: .silu, output: s.tensor(797), pool: pool)
             s.profiler?.stop(1125)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16209,14 +16265,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181980288, channels: 4944, kernel: 5, into: s.f + 17653872)
         s.profiler?.stop(1139)
-        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 70 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(806), gamma: s.p + 181960512,
                 beta: s.p + 181965456, savedMean: s.f + 17634096, savedInvStd: s.f + 17639040, activation: .silu,
                 output: s.tensor(807), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17653872, bias: s.f,
-                depthwiseOutput: s.tensor(808), pool: pool)
+                depthwiseOutput: s.tensor(808), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 17643984, depthwiseSavedInvStd: s.f + 17648928, runningMean: s.p + 182113776,
+                runningVar: s.p + 182118720, workspace: s.ws, pool: pool)
             s.profiler?.stop(1140)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16227,14 +16285,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(808), pool: pool)
             s.profiler?.stop(1141)
         }
-        // features.6.9.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 70 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(808), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(809),
-                savedMean: s.f + 17643984, savedInvStd: s.f + 17648928, runningMean: s.p + 182113776,
-                runningVar: s.p + 182118720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(808), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 182103888, beta: s.p + 182108832, savedMean: s.f + 17643984, savedInvStd: s.f + 17648928,
+                activation: .silu, output: s.tensor(809), pool: pool)
             s.profiler?.stop(1142)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16343,14 +16399,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 192336560, channels: 4944, kernel: 5, into: s.f + 17922496)
         s.profiler?.stop(1156)
-        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 71 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(818), gamma: s.p + 192316784,
                 beta: s.p + 192321728, savedMean: s.f + 17902720, savedInvStd: s.f + 17907664, activation: .silu,
                 output: s.tensor(819), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17922496, bias: s.f,
-                depthwiseOutput: s.tensor(820), pool: pool)
+                depthwiseOutput: s.tensor(820), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 17912608, depthwiseSavedInvStd: s.f + 17917552, runningMean: s.p + 192470048,
+                runningVar: s.p + 192474992, workspace: s.ws, pool: pool)
             s.profiler?.stop(1157)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16361,14 +16419,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(820), pool: pool)
             s.profiler?.stop(1158)
         }
-        // features.6.10.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 71 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(820), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(821),
-                savedMean: s.f + 17912608, savedInvStd: s.f + 17917552, runningMean: s.p + 192470048,
-                runningVar: s.p + 192474992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(820), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 192460160, beta: s.p + 192465104, savedMean: s.f + 17912608, savedInvStd: s.f + 17917552,
+                activation: .silu, output: s.tensor(821), pool: pool)
             s.profiler?.stop(1159)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16477,14 +16533,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 202692832, channels: 4944, kernel: 5, into: s.f + 18191120)
         s.profiler?.stop(1173)
-        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 72 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(830), gamma: s.p + 202673056,
                 beta: s.p + 202678000, savedMean: s.f + 18171344, savedInvStd: s.f + 18176288, activation: .silu,
                 output: s.tensor(831), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18191120, bias: s.f,
-                depthwiseOutput: s.tensor(832), pool: pool)
+                depthwiseOutput: s.tensor(832), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 18181232, depthwiseSavedInvStd: s.f + 18186176, runningMean: s.p + 202826320,
+                runningVar: s.p + 202831264, workspace: s.ws, pool: pool)
             s.profiler?.stop(1174)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16495,14 +16553,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(832), pool: pool)
             s.profiler?.stop(1175)
         }
-        // features.6.11.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.11.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 72 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(832), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(833),
-                savedMean: s.f + 18181232, savedInvStd: s.f + 18186176, runningMean: s.p + 202826320,
-                runningVar: s.p + 202831264, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(832), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 202816432, beta: s.p + 202821376, savedMean: s.f + 18181232, savedInvStd: s.f + 18186176,
+                activation: .silu, output: s.tensor(833), pool: pool)
             s.profiler?.stop(1176)
         }
         // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16611,14 +16667,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 213049104, channels: 4944, kernel: 5, into: s.f + 18459744)
         s.profiler?.stop(1190)
-        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 73 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(842), gamma: s.p + 213029328,
                 beta: s.p + 213034272, savedMean: s.f + 18439968, savedInvStd: s.f + 18444912, activation: .silu,
                 output: s.tensor(843), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18459744, bias: s.f,
-                depthwiseOutput: s.tensor(844), pool: pool)
+                depthwiseOutput: s.tensor(844), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 18449856, depthwiseSavedInvStd: s.f + 18454800, runningMean: s.p + 213182592,
+                runningVar: s.p + 213187536, workspace: s.ws, pool: pool)
             s.profiler?.stop(1191)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16629,14 +16687,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(844), pool: pool)
             s.profiler?.stop(1192)
         }
-        // features.6.12.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.12.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 73 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(844), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(845),
-                savedMean: s.f + 18449856, savedInvStd: s.f + 18454800, runningMean: s.p + 213182592,
-                runningVar: s.p + 213187536, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(844), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 213172704, beta: s.p + 213177648, savedMean: s.f + 18449856, savedInvStd: s.f + 18454800,
+                activation: .silu, output: s.tensor(845), pool: pool)
             s.profiler?.stop(1193)
         }
         // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16745,14 +16801,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 223405376, channels: 4944, kernel: 5, into: s.f + 18728368)
         s.profiler?.stop(1207)
-        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 74 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(854), gamma: s.p + 223385600,
                 beta: s.p + 223390544, savedMean: s.f + 18708592, savedInvStd: s.f + 18713536, activation: .silu,
                 output: s.tensor(855), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18728368, bias: s.f,
-                depthwiseOutput: s.tensor(856), pool: pool)
+                depthwiseOutput: s.tensor(856), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 18718480, depthwiseSavedInvStd: s.f + 18723424, runningMean: s.p + 223538864,
+                runningVar: s.p + 223543808, workspace: s.ws, pool: pool)
             s.profiler?.stop(1208)
         }
         // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16763,14 +16821,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(856), pool: pool)
             s.profiler?.stop(1209)
         }
-        // features.6.13.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.13.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 74 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(856), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(857),
-                savedMean: s.f + 18718480, savedInvStd: s.f + 18723424, runningMean: s.p + 223538864,
-                runningVar: s.p + 223543808, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(856), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 223528976, beta: s.p + 223533920, savedMean: s.f + 18718480, savedInvStd: s.f + 18723424,
+                activation: .silu, output: s.tensor(857), pool: pool)
             s.profiler?.stop(1210)
         }
         // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -16879,14 +16935,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 233761648, channels: 4944, kernel: 5, into: s.f + 18996992)
         s.profiler?.stop(1224)
-        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 75 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(866), gamma: s.p + 233741872,
                 beta: s.p + 233746816, savedMean: s.f + 18977216, savedInvStd: s.f + 18982160, activation: .silu,
                 output: s.tensor(867), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18996992, bias: s.f,
-                depthwiseOutput: s.tensor(868), pool: pool)
+                depthwiseOutput: s.tensor(868), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 18987104, depthwiseSavedInvStd: s.f + 18992048, runningMean: s.p + 233895136,
+                runningVar: s.p + 233900080, workspace: s.ws, pool: pool)
             s.profiler?.stop(1225)
         }
         // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16897,14 +16955,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(868), pool: pool)
             s.profiler?.stop(1226)
         }
-        // features.6.14.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.14.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 75 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(868), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(869),
-                savedMean: s.f + 18987104, savedInvStd: s.f + 18992048, runningMean: s.p + 233895136,
-                runningVar: s.p + 233900080, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(868), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 233885248, beta: s.p + 233890192, savedMean: s.f + 18987104, savedInvStd: s.f + 18992048,
+                activation: .silu, output: s.tensor(869), pool: pool)
             s.profiler?.stop(1227)
         }
         // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17013,14 +17069,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 244117920, channels: 4944, kernel: 5, into: s.f + 19265616)
         s.profiler?.stop(1241)
-        // features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 76 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(878), gamma: s.p + 244098144,
                 beta: s.p + 244103088, savedMean: s.f + 19245840, savedInvStd: s.f + 19250784, activation: .silu,
                 output: s.tensor(879), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19265616, bias: s.f,
-                depthwiseOutput: s.tensor(880), pool: pool)
+                depthwiseOutput: s.tensor(880), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 19255728, depthwiseSavedInvStd: s.f + 19260672, runningMean: s.p + 244251408,
+                runningVar: s.p + 244256352, workspace: s.ws, pool: pool)
             s.profiler?.stop(1242)
         }
         // features.6.15.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17031,14 +17089,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(880), pool: pool)
             s.profiler?.stop(1243)
         }
-        // features.6.15.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.15.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 76 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(880), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(881),
-                savedMean: s.f + 19255728, savedInvStd: s.f + 19260672, runningMean: s.p + 244251408,
-                runningVar: s.p + 244256352, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(880), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 244241520, beta: s.p + 244246464, savedMean: s.f + 19255728, savedInvStd: s.f + 19260672,
+                activation: .silu, output: s.tensor(881), pool: pool)
             s.profiler?.stop(1244)
         }
         // features.6.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17147,14 +17203,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254474192, channels: 4944, kernel: 5, into: s.f + 19534240)
         s.profiler?.stop(1258)
-        // features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 77 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(890), gamma: s.p + 254454416,
                 beta: s.p + 254459360, savedMean: s.f + 19514464, savedInvStd: s.f + 19519408, activation: .silu,
                 output: s.tensor(891), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19534240, bias: s.f,
-                depthwiseOutput: s.tensor(892), pool: pool)
+                depthwiseOutput: s.tensor(892), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 19524352, depthwiseSavedInvStd: s.f + 19529296, runningMean: s.p + 254607680,
+                runningVar: s.p + 254612624, workspace: s.ws, pool: pool)
             s.profiler?.stop(1259)
         }
         // features.6.16.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17165,14 +17223,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(892), pool: pool)
             s.profiler?.stop(1260)
         }
-        // features.6.16.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.16.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 77 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(892), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(893),
-                savedMean: s.f + 19524352, savedInvStd: s.f + 19529296, runningMean: s.p + 254607680,
-                runningVar: s.p + 254612624, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(892), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 254597792, beta: s.p + 254602736, savedMean: s.f + 19524352, savedInvStd: s.f + 19529296,
+                activation: .silu, output: s.tensor(893), pool: pool)
             s.profiler?.stop(1261)
         }
         // features.6.16.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17281,14 +17337,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 264830464, channels: 4944, kernel: 5, into: s.f + 19802864)
         s.profiler?.stop(1275)
-        // features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 78 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(902), gamma: s.p + 264810688,
                 beta: s.p + 264815632, savedMean: s.f + 19783088, savedInvStd: s.f + 19788032, activation: .silu,
                 output: s.tensor(903), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19802864, bias: s.f,
-                depthwiseOutput: s.tensor(904), pool: pool)
+                depthwiseOutput: s.tensor(904), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 19792976, depthwiseSavedInvStd: s.f + 19797920, runningMean: s.p + 264963952,
+                runningVar: s.p + 264968896, workspace: s.ws, pool: pool)
             s.profiler?.stop(1276)
         }
         // features.6.17.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17299,14 +17357,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(904), pool: pool)
             s.profiler?.stop(1277)
         }
-        // features.6.17.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.17.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 78 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(904), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(905),
-                savedMean: s.f + 19792976, savedInvStd: s.f + 19797920, runningMean: s.p + 264963952,
-                runningVar: s.p + 264968896, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(904), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 264954064, beta: s.p + 264959008, savedMean: s.f + 19792976, savedInvStd: s.f + 19797920,
+                activation: .silu, output: s.tensor(905), pool: pool)
             s.profiler?.stop(1278)
         }
         // features.6.17.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17415,14 +17471,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 275186736, channels: 4944, kernel: 5, into: s.f + 20071488)
         s.profiler?.stop(1292)
-        // features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 79 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(914), gamma: s.p + 275166960,
                 beta: s.p + 275171904, savedMean: s.f + 20051712, savedInvStd: s.f + 20056656, activation: .silu,
                 output: s.tensor(915), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20071488, bias: s.f,
-                depthwiseOutput: s.tensor(916), pool: pool)
+                depthwiseOutput: s.tensor(916), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 20061600, depthwiseSavedInvStd: s.f + 20066544, runningMean: s.p + 275320224,
+                runningVar: s.p + 275325168, workspace: s.ws, pool: pool)
             s.profiler?.stop(1293)
         }
         // features.6.18.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17433,14 +17491,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(916), pool: pool)
             s.profiler?.stop(1294)
         }
-        // features.6.18.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.18.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 79 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(916), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(917),
-                savedMean: s.f + 20061600, savedInvStd: s.f + 20066544, runningMean: s.p + 275320224,
-                runningVar: s.p + 275325168, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(916), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 275310336, beta: s.p + 275315280, savedMean: s.f + 20061600, savedInvStd: s.f + 20066544,
+                activation: .silu, output: s.tensor(917), pool: pool)
             s.profiler?.stop(1295)
         }
         // features.6.18.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17549,14 +17605,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 285543008, channels: 4944, kernel: 5, into: s.f + 20340112)
         s.profiler?.stop(1309)
-        // features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 80 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(926), gamma: s.p + 285523232,
                 beta: s.p + 285528176, savedMean: s.f + 20320336, savedInvStd: s.f + 20325280, activation: .silu,
                 output: s.tensor(927), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20340112, bias: s.f,
-                depthwiseOutput: s.tensor(928), pool: pool)
+                depthwiseOutput: s.tensor(928), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 20330224, depthwiseSavedInvStd: s.f + 20335168, runningMean: s.p + 285676496,
+                runningVar: s.p + 285681440, workspace: s.ws, pool: pool)
             s.profiler?.stop(1310)
         }
         // features.6.19.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17567,14 +17625,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(928), pool: pool)
             s.profiler?.stop(1311)
         }
-        // features.6.19.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.19.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 80 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(928), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(929),
-                savedMean: s.f + 20330224, savedInvStd: s.f + 20335168, runningMean: s.p + 285676496,
-                runningVar: s.p + 285681440, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(928), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 285666608, beta: s.p + 285671552, savedMean: s.f + 20330224, savedInvStd: s.f + 20335168,
+                activation: .silu, output: s.tensor(929), pool: pool)
             s.profiler?.stop(1312)
         }
         // features.6.19.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17683,14 +17739,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 295899280, channels: 4944, kernel: 5, into: s.f + 20608736)
         s.profiler?.stop(1326)
-        // features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 81 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(938), gamma: s.p + 295879504,
                 beta: s.p + 295884448, savedMean: s.f + 20588960, savedInvStd: s.f + 20593904, activation: .silu,
                 output: s.tensor(939), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20608736, bias: s.f,
-                depthwiseOutput: s.tensor(940), pool: pool)
+                depthwiseOutput: s.tensor(940), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 20598848, depthwiseSavedInvStd: s.f + 20603792, runningMean: s.p + 296032768,
+                runningVar: s.p + 296037712, workspace: s.ws, pool: pool)
             s.profiler?.stop(1327)
         }
         // features.6.20.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17701,14 +17759,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(940), pool: pool)
             s.profiler?.stop(1328)
         }
-        // features.6.20.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.20.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 81 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(940), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(941),
-                savedMean: s.f + 20598848, savedInvStd: s.f + 20603792, runningMean: s.p + 296032768,
-                runningVar: s.p + 296037712, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(940), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 296022880, beta: s.p + 296027824, savedMean: s.f + 20598848, savedInvStd: s.f + 20603792,
+                activation: .silu, output: s.tensor(941), pool: pool)
             s.profiler?.stop(1329)
         }
         // features.6.20.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17817,14 +17873,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 306255552, channels: 4944, kernel: 5, into: s.f + 20877360)
         s.profiler?.stop(1343)
-        // features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 82 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(950), gamma: s.p + 306235776,
                 beta: s.p + 306240720, savedMean: s.f + 20857584, savedInvStd: s.f + 20862528, activation: .silu,
                 output: s.tensor(951), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20877360, bias: s.f,
-                depthwiseOutput: s.tensor(952), pool: pool)
+                depthwiseOutput: s.tensor(952), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 20867472, depthwiseSavedInvStd: s.f + 20872416, runningMean: s.p + 306389040,
+                runningVar: s.p + 306393984, workspace: s.ws, pool: pool)
             s.profiler?.stop(1344)
         }
         // features.6.21.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17835,14 +17893,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(952), pool: pool)
             s.profiler?.stop(1345)
         }
-        // features.6.21.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.6.21.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 82 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(952), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(953),
-                savedMean: s.f + 20867472, savedInvStd: s.f + 20872416, runningMean: s.p + 306389040,
-                runningVar: s.p + 306393984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(952), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 306379152, beta: s.p + 306384096, savedMean: s.f + 20867472, savedInvStd: s.f + 20872416,
+                activation: .silu, output: s.tensor(953), pool: pool)
             s.profiler?.stop(1346)
         }
         // features.6.21.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -17951,14 +18007,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 316611824, channels: 4944, kernel: 3, into: s.f + 21145984)
         s.profiler?.stop(1360)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 83 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(962), gamma: s.p + 316592048,
                 beta: s.p + 316596992, savedMean: s.f + 21126208, savedInvStd: s.f + 21131152, activation: .silu,
                 output: s.tensor(963), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21145984, bias: s.f,
-                depthwiseOutput: s.tensor(964), pool: pool)
+                depthwiseOutput: s.tensor(964), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21136096, depthwiseSavedInvStd: s.f + 21141040, runningMean: s.p + 316666208,
+                runningVar: s.p + 316671152, workspace: s.ws, pool: pool)
             s.profiler?.stop(1361)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17969,14 +18027,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(964), pool: pool)
             s.profiler?.stop(1362)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]
         if s.options.frozenBlocks <= 83 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(964), pixels: 625 &* s.n, channels: 4944,
-                gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(965),
-                savedMean: s.f + 21136096, savedInvStd: s.f + 21141040, runningMean: s.p + 316666208,
-                runningVar: s.p + 316671152, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(964), pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 316656320, beta: s.p + 316661264, savedMean: s.f + 21136096, savedInvStd: s.f + 21141040,
+                activation: .silu, output: s.tensor(965), pool: pool)
             s.profiler?.stop(1363)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]
@@ -18072,14 +18128,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 336919904, channels: 8256, kernel: 3, into: s.f + 21270752)
         s.profiler?.stop(1375)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 84 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(972), gamma: s.p + 336886880,
                 beta: s.p + 336895136, savedMean: s.f + 21237728, savedInvStd: s.f + 21245984, activation: .silu,
                 output: s.tensor(973), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21270752, bias: s.f,
-                depthwiseOutput: s.tensor(974), pool: pool)
+                depthwiseOutput: s.tensor(974), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21254240, depthwiseSavedInvStd: s.f + 21262496, runningMean: s.p + 337010720,
+                runningVar: s.p + 337018976, workspace: s.ws, pool: pool)
             s.profiler?.stop(1376)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18090,14 +18148,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(974), pool: pool)
             s.profiler?.stop(1377)
         }
-        // features.7.1.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
+        // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 84 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(974), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(975),
-                savedMean: s.f + 21254240, savedInvStd: s.f + 21262496, runningMean: s.p + 337010720,
-                runningVar: s.p + 337018976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(974), pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 336994208, beta: s.p + 337002464, savedMean: s.f + 21254240, savedInvStd: s.f + 21262496,
+                activation: .silu, output: s.tensor(975), pool: pool)
             s.profiler?.stop(1378)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18206,14 +18262,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365475008, channels: 8256, kernel: 3, into: s.f + 21455136)
         s.profiler?.stop(1392)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 85 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(984), gamma: s.p + 365441984,
                 beta: s.p + 365450240, savedMean: s.f + 21422112, savedInvStd: s.f + 21430368, activation: .silu,
                 output: s.tensor(985), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21455136, bias: s.f,
-                depthwiseOutput: s.tensor(986), pool: pool)
+                depthwiseOutput: s.tensor(986), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21438624, depthwiseSavedInvStd: s.f + 21446880, runningMean: s.p + 365565824,
+                runningVar: s.p + 365574080, workspace: s.ws, pool: pool)
             s.profiler?.stop(1393)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18224,14 +18282,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(986), pool: pool)
             s.profiler?.stop(1394)
         }
-        // features.7.2.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
+        // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 85 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(986), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(987),
-                savedMean: s.f + 21438624, savedInvStd: s.f + 21446880, runningMean: s.p + 365565824,
-                runningVar: s.p + 365574080, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(986), pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 365549312, beta: s.p + 365557568, savedMean: s.f + 21438624, savedInvStd: s.f + 21446880,
+                activation: .silu, output: s.tensor(987), pool: pool)
             s.profiler?.stop(1395)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18340,14 +18396,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 394030112, channels: 8256, kernel: 3, into: s.f + 21639520)
         s.profiler?.stop(1409)
-        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        // features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 86 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(996), gamma: s.p + 393997088,
                 beta: s.p + 394005344, savedMean: s.f + 21606496, savedInvStd: s.f + 21614752, activation: .silu,
                 output: s.tensor(997), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21639520, bias: s.f,
-                depthwiseOutput: s.tensor(998), pool: pool)
+                depthwiseOutput: s.tensor(998), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21623008, depthwiseSavedInvStd: s.f + 21631264, runningMean: s.p + 394120928,
+                runningVar: s.p + 394129184, workspace: s.ws, pool: pool)
             s.profiler?.stop(1410)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18358,14 +18416,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(998), pool: pool)
             s.profiler?.stop(1411)
         }
-        // features.7.3.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
+        // features.7.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 86 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(998), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(999),
-                savedMean: s.f + 21623008, savedInvStd: s.f + 21631264, runningMean: s.p + 394120928,
-                runningVar: s.p + 394129184, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(998), pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 394104416, beta: s.p + 394112672, savedMean: s.f + 21623008, savedInvStd: s.f + 21631264,
+                activation: .silu, output: s.tensor(999), pool: pool)
             s.profiler?.stop(1412)
         }
         // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18474,14 +18530,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 422585216, channels: 8256, kernel: 3, into: s.f + 21823904)
         s.profiler?.stop(1426)
-        // features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        // features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 87 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(1008), gamma: s.p + 422552192,
                 beta: s.p + 422560448, savedMean: s.f + 21790880, savedInvStd: s.f + 21799136, activation: .silu,
                 output: s.tensor(1009), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21823904, bias: s.f,
-                depthwiseOutput: s.tensor(1010), pool: pool)
+                depthwiseOutput: s.tensor(1010), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21807392, depthwiseSavedInvStd: s.f + 21815648, runningMean: s.p + 422676032,
+                runningVar: s.p + 422684288, workspace: s.ws, pool: pool)
             s.profiler?.stop(1427)
         }
         // features.7.4.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18492,14 +18550,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(1010), pool: pool)
             s.profiler?.stop(1428)
         }
-        // features.7.4.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
+        // features.7.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 87 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(1010), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(1011),
-                savedMean: s.f + 21807392, savedInvStd: s.f + 21815648, runningMean: s.p + 422676032,
-                runningVar: s.p + 422684288, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(1010), pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 422659520, beta: s.p + 422667776, savedMean: s.f + 21807392, savedInvStd: s.f + 21815648,
+                activation: .silu, output: s.tensor(1011), pool: pool)
             s.profiler?.stop(1429)
         }
         // features.7.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -18608,14 +18664,16 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 451140320, channels: 8256, kernel: 3, into: s.f + 22008288)
         s.profiler?.stop(1443)
-        // features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row
+        // features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 88 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(1020), gamma: s.p + 451107296,
                 beta: s.p + 451115552, savedMean: s.f + 21975264, savedInvStd: s.f + 21983520, activation: .silu,
                 output: s.tensor(1021), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 22008288, bias: s.f,
-                depthwiseOutput: s.tensor(1022), pool: pool)
+                depthwiseOutput: s.tensor(1022), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 21991776, depthwiseSavedInvStd: s.f + 22000032, runningMean: s.p + 451231136,
+                runningVar: s.p + 451239392, workspace: s.ws, pool: pool)
             s.profiler?.stop(1444)
         }
         // features.7.5.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18626,14 +18684,12 @@ public final class EfficientNetL2Training: TrainableModel {
                 activation: .identity, output: s.tensor(1022), pool: pool)
             s.profiler?.stop(1445)
         }
-        // features.7.5.block.1 BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]
+        // features.7.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]
         if s.options.frozenBlocks <= 88 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(1022), pixels: 625 &* s.n, channels: 8256,
-                gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001,
-                momentum: s.options.batchNormMomentum ?? 0.01, activation: .silu, output: s.tensor(1023),
-                savedMean: s.f + 21991776, savedInvStd: s.f + 22000032, runningMean: s.p + 451231136,
-                runningVar: s.p + 451239392, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(1022), pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 451214624, beta: s.p + 451222880, savedMean: s.f + 21991776, savedInvStd: s.f + 22000032,
+                activation: .silu, output: s.tensor(1023), pool: pool)
             s.profiler?.stop(1446)
         }
         // features.7.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]
@@ -30502,11 +30558,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][432]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 155520000,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 155520000,
               "frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 432]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 432]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 432]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 15552,
@@ -30532,11 +30588,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30566,11 +30622,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30600,11 +30656,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30634,11 +30690,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30668,11 +30724,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30702,11 +30758,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.6.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30736,11 +30792,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.7.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30770,11 +30826,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.8.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30804,11 +30860,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.9.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30838,11 +30894,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][624]"),
         .init("features.2.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 224640000,
-              "features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row"),
+              "features.2.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.10.block.1", kind: "depthwise forward", macsPerImage: 224640000,
               "frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 200, 200, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 200, 200, 624]"),
         .init("features.2.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30872,11 +30928,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][624]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 156000000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 156000000,
               "frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 624]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 624]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 624]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 32448,
@@ -30902,11 +30958,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -30936,11 +30992,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -30970,11 +31026,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31004,11 +31060,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31038,11 +31094,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31072,11 +31128,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.6.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31106,11 +31162,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.7.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31140,11 +31196,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.8.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31174,11 +31230,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.9.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31208,11 +31264,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.3.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 264000000,
-              "features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row"),
+              "features.3.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.10.block.1", kind: "depthwise forward", macsPerImage: 264000000,
               "frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 100, 100, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 100, 100, 1056]"),
         .init("features.3.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31242,11 +31298,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1056]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 23760000,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 23760000,
               "frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 1056]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 1056]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 1056]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 92928,
@@ -31272,11 +31328,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31306,11 +31362,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31340,11 +31396,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31374,11 +31430,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31408,11 +31464,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31442,11 +31498,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31476,11 +31532,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31510,11 +31566,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.8.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31544,11 +31600,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.9.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31578,11 +31634,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.10.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31612,11 +31668,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.11.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31646,11 +31702,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.12.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31680,11 +31736,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.13.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31714,11 +31770,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.14.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31748,11 +31804,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.4.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.4.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.15.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.4.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31782,11 +31838,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129000000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 129000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2064]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2064]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 355008,
@@ -31812,11 +31868,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -31846,11 +31902,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -31880,11 +31936,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -31914,11 +31970,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -31948,11 +32004,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -31982,11 +32038,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32016,11 +32072,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32050,11 +32106,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.8.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32084,11 +32140,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.9.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32118,11 +32174,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.10.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32152,11 +32208,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.11.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32186,11 +32242,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.12.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32220,11 +32276,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.13.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32254,11 +32310,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.14.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32288,11 +32344,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.5.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 180000000,
-              "features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row"),
+              "features.5.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.15.block.1", kind: "depthwise forward", macsPerImage: 180000000,
               "frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 50, 50, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 50, 50, 2880]"),
         .init("features.5.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32322,11 +32378,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2880]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 45000000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 45000000,
               "frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 2880]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 2880]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 2880]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 691200,
@@ -32352,11 +32408,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32386,11 +32442,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32420,11 +32476,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32454,11 +32510,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32488,11 +32544,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32522,11 +32578,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32556,11 +32612,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32590,11 +32646,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32624,11 +32680,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32658,11 +32714,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32692,11 +32748,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.11.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.11.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.11.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32726,11 +32782,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.12.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.12.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.12.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32760,11 +32816,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.13.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.13.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.13.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32794,11 +32850,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.14.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.14.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.14.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32828,11 +32884,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.15.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.15.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.15.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.15.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.15.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32862,11 +32918,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.16.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.16.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.16.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.16.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.16.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32896,11 +32952,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.17.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.17.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.17.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.17.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.17.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32930,11 +32986,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.18.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.18.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.18.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.18.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.18.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32964,11 +33020,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.19.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.19.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.19.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.19.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.19.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -32998,11 +33054,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.20.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.20.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.20.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.20.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.20.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -33032,11 +33088,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.21.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][4944]"),
         .init("features.6.21.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 77250000,
-              "features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.6.21.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.21.block.1", kind: "depthwise forward", macsPerImage: 77250000,
               "frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.6.21.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -33066,11 +33122,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][4944]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 27810000,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 27810000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 4944]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 4944]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 2036928,
@@ -33096,11 +33152,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
@@ -33130,11 +33186,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
@@ -33164,11 +33220,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
         .init("features.7.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
+              "features.7.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.3.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
@@ -33198,11 +33254,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
         .init("features.7.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
+              "features.7.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.4.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.4.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,
@@ -33232,11 +33288,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][8256]"),
         .init("features.7.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46440000,
-              "features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row"),
+              "features.7.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.5.block.1", kind: "depthwise forward", macsPerImage: 46440000,
               "frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 25, 25, 8256]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 25, 25, 8256]"),
         .init("features.7.5.block.2", kind: "squeeze-excitation forward", macsPerImage: 5680128,

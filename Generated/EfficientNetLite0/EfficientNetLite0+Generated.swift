@@ -1144,13 +1144,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
                 savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6, output: s.tensor(7),
                 batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
+                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(18)
         }
@@ -1162,13 +1164,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
-                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]
@@ -1253,13 +1254,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
                 savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6, output: s.tensor(13),
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
+                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(32)
         }
@@ -1271,13 +1274,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
-                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
@@ -1374,13 +1376,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 420128)
         s.profiler?.stop(47)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
                 savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6, output: s.tensor(21),
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
+                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 24992, runningVar: s.p + 25136, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(48)
         }
@@ -1392,13 +1396,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
-                gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
-                runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704,
+                beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(50)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]
@@ -1483,13 +1486,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 428368)
         s.profiler?.stop(61)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(26), gamma: s.p + 40832, beta: s.p + 41072,
                 savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6, output: s.tensor(27),
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f, depthwiseOutput: s.tensor(28),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 427888,
+                depthwiseSavedInvStd: s.f + 428128, runningMean: s.p + 48272, runningVar: s.p + 48512, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(62)
         }
@@ -1501,13 +1506,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(28), pool: pool)
             s.profiler?.stop(63)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
-                gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(29), savedMean: s.f + 427888, savedInvStd: s.f + 428128,
-                runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792,
+                beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .relu6,
+                output: s.tensor(29), pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
@@ -1604,13 +1608,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 441408)
         s.profiler?.stop(77)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 68144, beta: s.p + 68384,
                 savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6, output: s.tensor(35),
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f, depthwiseOutput: s.tensor(36),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 440928,
+                depthwiseSavedInvStd: s.f + 441168, runningMean: s.p + 71744, runningVar: s.p + 71984, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(78)
         }
@@ -1622,13 +1628,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(36), pool: pool)
             s.profiler?.stop(79)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
-                gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 440928, savedInvStd: s.f + 441168,
-                runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264,
+                beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .relu6,
+                output: s.tensor(37), pool: pool)
             s.profiler?.stop(80)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]
@@ -1713,14 +1718,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 447808)
         s.profiler?.stop(91)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 130144, beta: s.p + 130624,
                 savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6, output: s.tensor(41),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f, depthwiseOutput: s.tensor(42),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 446848,
+                depthwiseSavedInvStd: s.f + 447328, runningMean: s.p + 137344, runningVar: s.p + 137824,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1731,13 +1738,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(93)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(43), savedMean: s.f + 446848, savedInvStd: s.f + 447328,
-                runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384,
+                beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .relu6,
+                output: s.tensor(43), pool: pool)
             s.profiler?.stop(94)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
@@ -1835,14 +1841,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 458528)
         s.profiler?.stop(107)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(48), gamma: s.p + 215424, beta: s.p + 215904,
                 savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6, output: s.tensor(49),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f, depthwiseOutput: s.tensor(50),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457568,
+                depthwiseSavedInvStd: s.f + 458048, runningMean: s.p + 222624, runningVar: s.p + 223104,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1853,13 +1861,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(50), pool: pool)
             s.profiler?.stop(109)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(51), savedMean: s.f + 457568, savedInvStd: s.f + 458048,
-                runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664,
+                beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .relu6,
+                output: s.tensor(51), pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
@@ -1957,14 +1964,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 469248)
         s.profiler?.stop(123)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 300704, beta: s.p + 301184,
                 savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6, output: s.tensor(57),
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f, depthwiseOutput: s.tensor(58),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 468288,
+                depthwiseSavedInvStd: s.f + 468768, runningMean: s.p + 315584, runningVar: s.p + 316064,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1975,13 +1984,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(58), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
-                gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 468288, savedInvStd: s.f + 468768,
-                runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624,
+                beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .relu6,
+                output: s.tensor(59), pool: pool)
             s.profiler?.stop(126)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
@@ -2066,14 +2074,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 496160)
         s.profiler?.stop(137)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 446016, beta: s.p + 446688,
                 savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6, output: s.tensor(63),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f, depthwiseOutput: s.tensor(64),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 494816,
+                depthwiseSavedInvStd: s.f + 495488, runningMean: s.p + 466848, runningVar: s.p + 467520,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2084,13 +2094,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(139)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(65), savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-                runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504,
+                beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488, activation: .relu6,
+                output: s.tensor(65), pool: pool)
             s.profiler?.stop(140)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
@@ -2187,14 +2196,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 532672)
         s.profiler?.stop(153)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(70), gamma: s.p + 619168, beta: s.p + 619840,
                 savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6, output: s.tensor(71),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f, depthwiseOutput: s.tensor(72),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 531328,
+                depthwiseSavedInvStd: s.f + 532000, runningMean: s.p + 640000, runningVar: s.p + 640672,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(154)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2205,13 +2216,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(72), pool: pool)
             s.profiler?.stop(155)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
-                gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(73), savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-                runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656,
+                beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000, activation: .relu6,
+                output: s.tensor(73), pool: pool)
             s.profiler?.stop(156)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
@@ -2308,14 +2318,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 569184)
         s.profiler?.stop(169)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(78), gamma: s.p + 792320, beta: s.p + 792992,
                 savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6, output: s.tensor(79),
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
-                outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(80),
-                pool: pool)
+                outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(80), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 567840,
+                depthwiseSavedInvStd: s.f + 568512, runningMean: s.p + 813152, runningVar: s.p + 813824,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(170)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -2326,13 +2338,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(80), pool: pool)
             s.profiler?.stop(171)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
-                gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(81), savedMean: s.f + 567840, savedInvStd: s.f + 568512,
-                runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808,
+                beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .relu6,
+                output: s.tensor(81), pool: pool)
             s.profiler?.stop(172)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]
@@ -2417,14 +2428,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 607776)
         s.profiler?.stop(183)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 1165472, beta: s.p + 1166624,
                 savedMean: s.f + 603168, savedInvStd: s.f + 604320, activation: .relu6, output: s.tensor(85),
                 batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f, depthwiseOutput: s.tensor(86),
-                pool: pool)
+                outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f, depthwiseOutput: s.tensor(86), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 605472,
+                depthwiseSavedInvStd: s.f + 606624, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2435,13 +2448,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(86), pool: pool)
             s.profiler?.stop(185)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(87), savedMean: s.f + 605472, savedInvStd: s.f + 606624,
-                runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
+                activation: .relu6, output: s.tensor(87), pool: pool)
             s.profiler?.stop(186)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
@@ -2539,14 +2551,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 670368)
         s.profiler?.stop(199)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(92), gamma: s.p + 1646624, beta: s.p + 1647776,
                 savedMean: s.f + 665760, savedInvStd: s.f + 666912, activation: .relu6, output: s.tensor(93),
                 batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f, depthwiseOutput: s.tensor(94),
-                pool: pool)
+                outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f, depthwiseOutput: s.tensor(94), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 668064,
+                depthwiseSavedInvStd: s.f + 669216, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(200)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2557,13 +2571,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(94), pool: pool)
             s.profiler?.stop(201)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(95), savedMean: s.f + 668064, savedInvStd: s.f + 669216,
-                runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
+                activation: .relu6, output: s.tensor(95), pool: pool)
             s.profiler?.stop(202)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
@@ -2660,14 +2673,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 732960)
         s.profiler?.stop(215)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 2127776,
                 beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504, activation: .relu6,
                 output: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
-                depthwiseOutput: s.tensor(102), pool: pool)
+                depthwiseOutput: s.tensor(102), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808, runningMean: s.p + 2163488,
+                runningVar: s.p + 2164640, workspace: s.ws, pool: pool)
             s.profiler?.stop(216)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2678,13 +2693,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(102), pool: pool)
             s.profiler?.stop(217)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(103), savedMean: s.f + 730656, savedInvStd: s.f + 731808,
-                runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
+                activation: .relu6, output: s.tensor(103), pool: pool)
             s.profiler?.stop(218)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
@@ -2782,14 +2796,16 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 795552)
         s.profiler?.stop(231)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(108), gamma: s.p + 2608928,
                 beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096, activation: .relu6,
                 output: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
-                depthwiseOutput: s.tensor(110), pool: pool)
+                depthwiseOutput: s.tensor(110), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400, runningMean: s.p + 2626208,
+                runningVar: s.p + 2627360, workspace: s.ws, pool: pool)
             s.profiler?.stop(232)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2800,13 +2816,12 @@ public final class EfficientNetLite0Training: TrainableModel {
                 activation: .identity, output: s.tensor(110), pool: pool)
             s.profiler?.stop(233)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
-                gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(111), savedMean: s.f + 793248, savedInvStd: s.f + 794400,
-                runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
+                activation: .relu6, output: s.tensor(111), pool: pool)
             s.profiler?.stop(234)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
@@ -4684,11 +4699,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2709504,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
               "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4712,11 +4727,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4064256,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
               "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 56, 56, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4744,11 +4759,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2822400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
               "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4772,11 +4787,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4704000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
               "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 28, 28, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4804,11 +4819,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 423360,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
               "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4832,11 +4847,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4864,11 +4879,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4896,11 +4911,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2352000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
               "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4924,11 +4939,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4956,11 +4971,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 14, 14, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4988,11 +5003,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 823200,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
               "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -5016,11 +5031,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -5048,11 +5063,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -5080,11 +5095,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -5112,11 +5127,11 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 508032,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
               "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 7, 7, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

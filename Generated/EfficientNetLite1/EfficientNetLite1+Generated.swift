@@ -1398,13 +1398,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
                 savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6, output: s.tensor(7),
                 batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
+                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(18)
         }
@@ -1416,13 +1418,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 414368, savedInvStd: s.f + 414464,
-                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]
@@ -1507,13 +1508,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
         s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
                 savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6, output: s.tensor(13),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
+                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(32)
         }
@@ -1525,13 +1528,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 416624, savedInvStd: s.f + 416768,
-                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
@@ -1629,13 +1631,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 420128)
         s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
                 savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6, output: s.tensor(21),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
+                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 22688, runningVar: s.p + 22832, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(48)
         }
@@ -1647,13 +1651,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
-                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 419840, savedInvStd: s.f + 419984,
-                runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
+                beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
@@ -1751,13 +1754,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 423344)
         s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
                 savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6, output: s.tensor(29),
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f, depthwiseOutput: s.tensor(30),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 423056,
+                depthwiseSavedInvStd: s.f + 423200, runningMean: s.p + 34480, runningVar: s.p + 34624, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(64)
         }
@@ -1769,13 +1774,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(30), pool: pool)
             s.profiler?.stop(65)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
-                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 423056, savedInvStd: s.f + 423200,
-                runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
+                beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200, activation: .relu6,
+                output: s.tensor(31), pool: pool)
             s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]
@@ -1860,13 +1864,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 431584)
         s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 50320, beta: s.p + 50560,
                 savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6, output: s.tensor(35),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f, depthwiseOutput: s.tensor(36),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 431104,
+                depthwiseSavedInvStd: s.f + 431344, runningMean: s.p + 57760, runningVar: s.p + 58000, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(78)
         }
@@ -1878,13 +1884,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(36), pool: pool)
             s.profiler?.stop(79)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 431104, savedInvStd: s.f + 431344,
-                runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
+                beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344, activation: .relu6,
+                output: s.tensor(37), pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
@@ -1982,13 +1987,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 444624)
         s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 77632, beta: s.p + 77872,
                 savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6, output: s.tensor(43),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f, depthwiseOutput: s.tensor(44),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 444144,
+                depthwiseSavedInvStd: s.f + 444384, runningMean: s.p + 85072, runningVar: s.p + 85312, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(94)
         }
@@ -2000,13 +2007,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
-                gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 444144, savedInvStd: s.f + 444384,
-                runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
+                beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384, activation: .relu6,
+                output: s.tensor(45), pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
@@ -2104,14 +2110,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 457664)
         s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 104944, beta: s.p + 105184,
                 savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6, output: s.tensor(51),
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457184,
+                depthwiseSavedInvStd: s.f + 457424, runningMean: s.p + 108544, runningVar: s.p + 108784,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -2122,13 +2130,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(111)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
-                gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 457184, savedInvStd: s.f + 457424,
-                runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
+                beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424, activation: .relu6,
+                output: s.tensor(53), pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]
@@ -2213,14 +2220,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 464064)
         s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 166944, beta: s.p + 167424,
                 savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6, output: s.tensor(57),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f, depthwiseOutput: s.tensor(58),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 463104,
+                depthwiseSavedInvStd: s.f + 463584, runningMean: s.p + 174144, runningVar: s.p + 174624,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2231,13 +2240,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(58), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 463104, savedInvStd: s.f + 463584,
-                runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
+                beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584, activation: .relu6,
+                output: s.tensor(59), pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
@@ -2335,14 +2343,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 474784)
         s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 252224, beta: s.p + 252704,
                 savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6, output: s.tensor(65),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 473824,
+                depthwiseSavedInvStd: s.f + 474304, runningMean: s.p + 259424, runningVar: s.p + 259904,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2353,13 +2363,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 473824, savedInvStd: s.f + 474304,
-                runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
+                beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304, activation: .relu6,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
@@ -2457,14 +2466,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 485504)
         s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 337504, beta: s.p + 337984,
                 savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6, output: s.tensor(73),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f, depthwiseOutput: s.tensor(74),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 484544,
+                depthwiseSavedInvStd: s.f + 485024, runningMean: s.p + 344704, runningVar: s.p + 345184,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2475,13 +2486,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(74), pool: pool)
             s.profiler?.stop(157)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 484544, savedInvStd: s.f + 485024,
-                runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
+                beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024, activation: .relu6,
+                output: s.tensor(75), pool: pool)
             s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
@@ -2579,14 +2589,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 496224)
         s.profiler?.stop(171)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 422784, beta: s.p + 423264,
                 savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6, output: s.tensor(81),
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f, depthwiseOutput: s.tensor(82),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 495264,
+                depthwiseSavedInvStd: s.f + 495744, runningMean: s.p + 437664, runningVar: s.p + 438144,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2597,13 +2609,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(82), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
-                gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 495264, savedInvStd: s.f + 495744,
-                runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
+                beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744, activation: .relu6,
+                output: s.tensor(83), pool: pool)
             s.profiler?.stop(174)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
@@ -2688,14 +2699,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 523136)
         s.profiler?.stop(185)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 568096, beta: s.p + 568768,
                 savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6, output: s.tensor(87),
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f, depthwiseOutput: s.tensor(88),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 521792,
+                depthwiseSavedInvStd: s.f + 522464, runningMean: s.p + 588928, runningVar: s.p + 589600,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2706,13 +2719,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(187)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 521792, savedInvStd: s.f + 522464,
-                runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
+                beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464, activation: .relu6,
+                output: s.tensor(89), pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
@@ -2810,14 +2822,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 559648)
         s.profiler?.stop(201)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 741248, beta: s.p + 741920,
                 savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6, output: s.tensor(95),
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f, depthwiseOutput: s.tensor(96),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 558304,
+                depthwiseSavedInvStd: s.f + 558976, runningMean: s.p + 762080, runningVar: s.p + 762752,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2828,13 +2842,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(96), pool: pool)
             s.profiler?.stop(203)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 558304, savedInvStd: s.f + 558976,
-                runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
+                beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976, activation: .relu6,
+                output: s.tensor(97), pool: pool)
             s.profiler?.stop(204)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
@@ -2932,14 +2945,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 596160)
         s.profiler?.stop(217)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 914400, beta: s.p + 915072,
                 savedMean: s.f + 593472, savedInvStd: s.f + 594144, activation: .relu6, output: s.tensor(103),
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f, depthwiseOutput: s.tensor(104),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 594816,
+                depthwiseSavedInvStd: s.f + 595488, runningMean: s.p + 935232, runningVar: s.p + 935904,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2950,13 +2965,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(104), pool: pool)
             s.profiler?.stop(219)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
-                gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 594816, savedInvStd: s.f + 595488,
-                runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
+                activation: .relu6, output: s.tensor(105), pool: pool)
             s.profiler?.stop(220)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
@@ -3054,14 +3068,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 632672)
         s.profiler?.stop(233)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1087552,
                 beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656, activation: .relu6,
                 output: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
-                depthwiseOutput: s.tensor(112), pool: pool)
+                depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 631328, depthwiseSavedInvStd: s.f + 632000, runningMean: s.p + 1108384,
+                runningVar: s.p + 1109056, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -3072,13 +3088,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(235)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
-                gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 631328, savedInvStd: s.f + 632000,
-                runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328, savedInvStd: s.f + 632000,
+                activation: .relu6, output: s.tensor(113), pool: pool)
             s.profiler?.stop(236)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]
@@ -3163,14 +3178,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 671264)
         s.profiler?.stop(247)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1460704,
                 beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808, activation: .relu6,
                 output: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
-                depthwiseOutput: s.tensor(118), pool: pool)
+                depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 668960, depthwiseSavedInvStd: s.f + 670112, runningMean: s.p + 1496416,
+                runningVar: s.p + 1497568, workspace: s.ws, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3181,13 +3198,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(118), pool: pool)
             s.profiler?.stop(249)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 668960, savedInvStd: s.f + 670112,
-                runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960, savedInvStd: s.f + 670112,
+                activation: .relu6, output: s.tensor(119), pool: pool)
             s.profiler?.stop(250)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
@@ -3285,14 +3301,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 733856)
         s.profiler?.stop(263)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 1941856,
                 beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400, activation: .relu6,
                 output: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
-                depthwiseOutput: s.tensor(126), pool: pool)
+                depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 731552, depthwiseSavedInvStd: s.f + 732704, runningMean: s.p + 1977568,
+                runningVar: s.p + 1978720, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3303,13 +3321,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(126), pool: pool)
             s.profiler?.stop(265)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 731552, savedInvStd: s.f + 732704,
-                runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552, savedInvStd: s.f + 732704,
+                activation: .relu6, output: s.tensor(127), pool: pool)
             s.profiler?.stop(266)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
@@ -3407,14 +3424,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 796448)
         s.profiler?.stop(279)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2423008,
                 beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992, activation: .relu6,
                 output: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
-                depthwiseOutput: s.tensor(134), pool: pool)
+                depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 794144, depthwiseSavedInvStd: s.f + 795296, runningMean: s.p + 2458720,
+                runningVar: s.p + 2459872, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3425,13 +3444,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(281)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 794144, savedInvStd: s.f + 795296,
-                runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144, savedInvStd: s.f + 795296,
+                activation: .relu6, output: s.tensor(135), pool: pool)
             s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
@@ -3529,14 +3547,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 859040)
         s.profiler?.stop(295)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 2904160,
                 beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584, activation: .relu6,
                 output: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
-                depthwiseOutput: s.tensor(142), pool: pool)
+                depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 856736, depthwiseSavedInvStd: s.f + 857888, runningMean: s.p + 2939872,
+                runningVar: s.p + 2941024, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3547,13 +3567,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(142), pool: pool)
             s.profiler?.stop(297)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 856736, savedInvStd: s.f + 857888,
-                runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736, savedInvStd: s.f + 857888,
+                activation: .relu6, output: s.tensor(143), pool: pool)
             s.profiler?.stop(298)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
@@ -3651,14 +3670,16 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 921632)
         s.profiler?.stop(311)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3385312,
                 beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176, activation: .relu6,
                 output: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
-                depthwiseOutput: s.tensor(150), pool: pool)
+                depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 919328, depthwiseSavedInvStd: s.f + 920480, runningMean: s.p + 3402592,
+                runningVar: s.p + 3403744, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3669,13 +3690,12 @@ public final class EfficientNetLite1Training: TrainableModel {
                 activation: .identity, output: s.tensor(150), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
-                gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 919328, savedInvStd: s.f + 920480,
-                runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328, savedInvStd: s.f + 920480,
+                activation: .relu6, output: s.tensor(151), pool: pool)
             s.profiler?.stop(314)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
@@ -6104,11 +6124,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
               "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6132,11 +6152,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6164,11 +6184,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 60, 60, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6196,11 +6216,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
               "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6224,11 +6244,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6256,11 +6276,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 30, 30, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6288,11 +6308,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
               "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6316,11 +6336,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6348,11 +6368,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6380,11 +6400,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6412,11 +6432,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 480]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6440,11 +6460,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6472,11 +6492,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6504,11 +6524,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 15, 15, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6536,11 +6556,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
               "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6564,11 +6584,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6596,11 +6616,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6628,11 +6648,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6660,11 +6680,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6692,11 +6712,11 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 8, 8, 1152]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

@@ -1398,13 +1398,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 455520)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
                 savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6, output: s.tensor(7),
                 batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f, depthwiseOutput: s.tensor(8),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 455328,
+                depthwiseSavedInvStd: s.f + 455424, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(18)
         }
@@ -1416,13 +1418,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
-                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 455328, savedInvStd: s.f + 455424,
-                runningMean: s.p + 4960, runningVar: s.p + 5056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]
@@ -1507,13 +1508,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 457872)
         s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
                 savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6, output: s.tensor(13),
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f, depthwiseOutput: s.tensor(14),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457584,
+                depthwiseSavedInvStd: s.f + 457728, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(32)
         }
@@ -1525,13 +1528,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 457584, savedInvStd: s.f + 457728,
-                runningMean: s.p + 13200, runningVar: s.p + 13344, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
+                beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
@@ -1629,13 +1631,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 461088)
         s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
                 savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6, output: s.tensor(21),
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 460800,
+                depthwiseSavedInvStd: s.f + 460944, runningMean: s.p + 22688, runningVar: s.p + 22832, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(48)
         }
@@ -1647,13 +1651,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
-                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 460800, savedInvStd: s.f + 460944,
-                runningMean: s.p + 22688, runningVar: s.p + 22832, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
+                beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944, activation: .relu6,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
@@ -1751,13 +1754,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 464304)
         s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
                 savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6, output: s.tensor(29),
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f, depthwiseOutput: s.tensor(30),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 464016,
+                depthwiseSavedInvStd: s.f + 464160, runningMean: s.p + 34480, runningVar: s.p + 34624, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(64)
         }
@@ -1769,13 +1774,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(30), pool: pool)
             s.profiler?.stop(65)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
-                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 464016, savedInvStd: s.f + 464160,
-                runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
+                beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160, activation: .relu6,
+                output: s.tensor(31), pool: pool)
             s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]
@@ -1860,13 +1864,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 472752)
         s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 55696, beta: s.p + 55984,
                 savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6, output: s.tensor(35),
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f, depthwiseOutput: s.tensor(36),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 472176,
+                depthwiseSavedInvStd: s.f + 472464, runningMean: s.p + 64624, runningVar: s.p + 64912, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(78)
         }
@@ -1878,13 +1884,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(36), pool: pool)
             s.profiler?.stop(79)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 472176, savedInvStd: s.f + 472464,
-                runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
+                beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464, activation: .relu6,
+                output: s.tensor(37), pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
@@ -1982,14 +1987,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 488400)
         s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 93040, beta: s.p + 93328,
                 savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6, output: s.tensor(43),
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f, depthwiseOutput: s.tensor(44),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 487824,
+                depthwiseSavedInvStd: s.f + 488112, runningMean: s.p + 101968, runningVar: s.p + 102256,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
@@ -2000,13 +2007,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
-                gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 487824, savedInvStd: s.f + 488112,
-                runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
+                activation: .relu6, output: s.tensor(45), pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
@@ -2104,14 +2110,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 504048)
         s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 130384, beta: s.p + 130672,
                 savedMean: s.f + 502896, savedInvStd: s.f + 503184, activation: .relu6, output: s.tensor(51),
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 503472,
+                depthwiseSavedInvStd: s.f + 503760, runningMean: s.p + 134704, runningVar: s.p + 134992,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
@@ -2122,13 +2130,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(111)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
-                gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 503472, savedInvStd: s.f + 503760,
-                runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
+                beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760, activation: .relu6,
+                output: s.tensor(53), pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]
@@ -2213,14 +2220,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 511520)
         s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 207472, beta: s.p + 208000,
                 savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6, output: s.tensor(57),
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f, depthwiseOutput: s.tensor(58),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 510464,
+                depthwiseSavedInvStd: s.f + 510992, runningMean: s.p + 215392, runningVar: s.p + 215920,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2231,13 +2240,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(58), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 510464, savedInvStd: s.f + 510992,
-                runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
+                beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992, activation: .relu6,
+                output: s.tensor(59), pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
@@ -2335,14 +2343,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 523312)
         s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 309760, beta: s.p + 310288,
                 savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6, output: s.tensor(65),
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 522256,
+                depthwiseSavedInvStd: s.f + 522784, runningMean: s.p + 317680, runningVar: s.p + 318208,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2353,13 +2363,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 522256, savedInvStd: s.f + 522784,
-                runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
+                beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784, activation: .relu6,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
@@ -2457,14 +2466,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 535104)
         s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 412048, beta: s.p + 412576,
                 savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6, output: s.tensor(73),
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f, depthwiseOutput: s.tensor(74),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 534048,
+                depthwiseSavedInvStd: s.f + 534576, runningMean: s.p + 419968, runningVar: s.p + 420496,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2475,13 +2486,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(74), pool: pool)
             s.profiler?.stop(157)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 534048, savedInvStd: s.f + 534576,
-                runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
+                beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576, activation: .relu6,
+                output: s.tensor(75), pool: pool)
             s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
@@ -2579,14 +2589,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 546896)
         s.profiler?.stop(171)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 514336, beta: s.p + 514864,
                 savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6, output: s.tensor(81),
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f, depthwiseOutput: s.tensor(82),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 545840,
+                depthwiseSavedInvStd: s.f + 546368, runningMean: s.p + 530704, runningVar: s.p + 531232,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2597,13 +2609,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(82), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
-                gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 545840, savedInvStd: s.f + 546368,
-                runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
+                beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368, activation: .relu6,
+                output: s.tensor(83), pool: pool)
             s.profiler?.stop(174)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
@@ -2688,14 +2699,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 576416)
         s.profiler?.stop(185)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 682032, beta: s.p + 682752,
                 savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6, output: s.tensor(87),
                 batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f, depthwiseOutput: s.tensor(88),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 574976,
+                depthwiseSavedInvStd: s.f + 575696, runningMean: s.p + 704352, runningVar: s.p + 705072,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -2706,13 +2719,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(88), pool: pool)
             s.profiler?.stop(187)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(89), savedMean: s.f + 574976, savedInvStd: s.f + 575696,
-                runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
+                beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696, activation: .relu6,
+                output: s.tensor(89), pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
@@ -2810,14 +2822,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 615536)
         s.profiler?.stop(201)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 879104, beta: s.p + 879824,
                 savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6, output: s.tensor(95),
                 batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f, depthwiseOutput: s.tensor(96),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 614096,
+                depthwiseSavedInvStd: s.f + 614816, runningMean: s.p + 901424, runningVar: s.p + 902144,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -2828,13 +2842,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(96), pool: pool)
             s.profiler?.stop(203)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 614096, savedInvStd: s.f + 614816,
-                runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
+                beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816, activation: .relu6,
+                output: s.tensor(97), pool: pool)
             s.profiler?.stop(204)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
@@ -2932,14 +2945,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 654656)
         s.profiler?.stop(217)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1076176,
                 beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496, activation: .relu6,
                 output: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
-                depthwiseOutput: s.tensor(104), pool: pool)
+                depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 653216, depthwiseSavedInvStd: s.f + 653936, runningMean: s.p + 1098496,
+                runningVar: s.p + 1099216, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -2950,13 +2965,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(104), pool: pool)
             s.profiler?.stop(219)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
-                gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 653216, savedInvStd: s.f + 653936,
-                runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216, savedInvStd: s.f + 653936,
+                activation: .relu6, output: s.tensor(105), pool: pool)
             s.profiler?.stop(220)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
@@ -3054,14 +3068,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 693776)
         s.profiler?.stop(233)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1273248,
                 beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616, activation: .relu6,
                 output: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
-                depthwiseOutput: s.tensor(112), pool: pool)
+                depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 692336, depthwiseSavedInvStd: s.f + 693056, runningMean: s.p + 1295568,
+                runningVar: s.p + 1296288, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
@@ -3072,13 +3088,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(235)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
-                gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 692336, savedInvStd: s.f + 693056,
-                runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336, savedInvStd: s.f + 693056,
+                activation: .relu6, output: s.tensor(113), pool: pool)
             s.profiler?.stop(236)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]
@@ -3163,14 +3178,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 735184)
         s.profiler?.stop(247)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1707184,
                 beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440, activation: .relu6,
                 output: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
-                depthwiseOutput: s.tensor(118), pool: pool)
+                depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 732688, depthwiseSavedInvStd: s.f + 733936, runningMean: s.p + 1745872,
+                runningVar: s.p + 1747120, workspace: s.ws, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3181,13 +3198,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(118), pool: pool)
             s.profiler?.stop(249)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(119), savedMean: s.f + 732688, savedInvStd: s.f + 733936,
-                runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688, savedInvStd: s.f + 733936,
+                activation: .relu6, output: s.tensor(119), pool: pool)
             s.profiler?.stop(250)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
@@ -3285,14 +3301,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 802992)
         s.profiler?.stop(263)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 2268368,
                 beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248, activation: .relu6,
                 output: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
-                depthwiseOutput: s.tensor(126), pool: pool)
+                depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 800496, depthwiseSavedInvStd: s.f + 801744, runningMean: s.p + 2307056,
+                runningVar: s.p + 2308304, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3303,13 +3321,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(126), pool: pool)
             s.profiler?.stop(265)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(127), savedMean: s.f + 800496, savedInvStd: s.f + 801744,
-                runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496, savedInvStd: s.f + 801744,
+                activation: .relu6, output: s.tensor(127), pool: pool)
             s.profiler?.stop(266)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
@@ -3407,14 +3424,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 870800)
         s.profiler?.stop(279)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2829552,
                 beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056, activation: .relu6,
                 output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
-                depthwiseOutput: s.tensor(134), pool: pool)
+                depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 868304, depthwiseSavedInvStd: s.f + 869552, runningMean: s.p + 2868240,
+                runningVar: s.p + 2869488, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3425,13 +3444,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(281)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 868304, savedInvStd: s.f + 869552,
-                runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304, savedInvStd: s.f + 869552,
+                activation: .relu6, output: s.tensor(135), pool: pool)
             s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
@@ -3529,14 +3547,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 938608)
         s.profiler?.stop(295)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3390736,
                 beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864, activation: .relu6,
                 output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
-                depthwiseOutput: s.tensor(142), pool: pool)
+                depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 936112, depthwiseSavedInvStd: s.f + 937360, runningMean: s.p + 3429424,
+                runningVar: s.p + 3430672, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3547,13 +3567,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(142), pool: pool)
             s.profiler?.stop(297)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 936112, savedInvStd: s.f + 937360,
-                runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112, savedInvStd: s.f + 937360,
+                activation: .relu6, output: s.tensor(143), pool: pool)
             s.profiler?.stop(298)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
@@ -3651,14 +3670,16 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1006416)
         s.profiler?.stop(311)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3951920,
                 beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672, activation: .relu6,
                 output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
-                depthwiseOutput: s.tensor(150), pool: pool)
+                depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1003920, depthwiseSavedInvStd: s.f + 1005168, runningMean: s.p + 3970640,
+                runningVar: s.p + 3971888, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3669,13 +3690,12 @@ public final class EfficientNetLite2Training: TrainableModel {
                 activation: .identity, output: s.tensor(150), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
-                gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
-                runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
+                activation: .relu6, output: s.tensor(151), pool: pool)
             s.profiler?.stop(314)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
@@ -6108,11 +6128,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3650400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3650400,
               "frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6136,11 +6156,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 5475600,
               "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6168,11 +6188,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 5475600,
               "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 65, 65, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6200,11 +6220,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3920400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3920400,
               "frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6228,11 +6248,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 7840800,
               "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6260,11 +6280,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 7840800,
               "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 33, 33, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6292,11 +6312,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 749088,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 749088,
               "frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6320,11 +6340,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6352,11 +6372,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6384,11 +6404,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6416,11 +6436,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3814800,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 3814800,
               "frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 528]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6444,11 +6464,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6476,11 +6496,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6508,11 +6528,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 17, 17, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6540,11 +6560,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
               "frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 720]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6568,11 +6588,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6600,11 +6620,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6632,11 +6652,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6664,11 +6684,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6696,11 +6716,11 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1248]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

@@ -1545,13 +1545,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 540032)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
                 savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6, output: s.tensor(7),
                 batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f, depthwiseOutput: s.tensor(8),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 539744,
+                depthwiseSavedInvStd: s.f + 539888, runningMean: s.p + 7920, runningVar: s.p + 8064, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(18)
         }
@@ -1563,13 +1565,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
-                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 539744, savedInvStd: s.f + 539888,
-                runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632,
+                beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]
@@ -1654,13 +1655,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 543456)
         s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
                 savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6, output: s.tensor(13),
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f, depthwiseOutput: s.tensor(14),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 543072,
+                depthwiseSavedInvStd: s.f + 543264, runningMean: s.p + 21968, runningVar: s.p + 22160, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(32)
         }
@@ -1672,13 +1675,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 543072, savedInvStd: s.f + 543264,
-                runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584,
+                beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
@@ -1776,13 +1778,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 547744)
         s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
                 savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6, output: s.tensor(21),
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 547360,
+                depthwiseSavedInvStd: s.f + 547552, runningMean: s.p + 37648, runningVar: s.p + 37840, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(48)
         }
@@ -1794,13 +1798,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
-                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 547360, savedInvStd: s.f + 547552,
-                runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264,
+                beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552, activation: .relu6,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
@@ -1898,13 +1901,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 552032)
         s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
                 savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6, output: s.tensor(29),
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f, depthwiseOutput: s.tensor(30),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 551648,
+                depthwiseSavedInvStd: s.f + 551840, runningMean: s.p + 56400, runningVar: s.p + 56592, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(64)
         }
@@ -1916,13 +1921,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(30), pool: pool)
             s.profiler?.stop(65)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
-                gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 551648, savedInvStd: s.f + 551840,
-                runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016,
+                beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840, activation: .relu6,
+                output: s.tensor(31), pool: pool)
             s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]
@@ -2007,13 +2011,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 562880)
         s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 80016, beta: s.p + 80304,
                 savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6, output: s.tensor(35),
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f, depthwiseOutput: s.tensor(36),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 562304,
+                depthwiseSavedInvStd: s.f + 562592, runningMean: s.p + 88944, runningVar: s.p + 89232, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(78)
         }
@@ -2025,13 +2031,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(36), pool: pool)
             s.profiler?.stop(79)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(37), savedMean: s.f + 562304, savedInvStd: s.f + 562592,
-                runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368,
+                beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592, activation: .relu6,
+                output: s.tensor(37), pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
@@ -2129,14 +2134,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 578528)
         s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 117360, beta: s.p + 117648,
                 savedMean: s.f + 577376, savedInvStd: s.f + 577664, activation: .relu6, output: s.tensor(43),
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f, depthwiseOutput: s.tensor(44),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 577952,
+                depthwiseSavedInvStd: s.f + 578240, runningMean: s.p + 126288, runningVar: s.p + 126576,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
@@ -2147,13 +2154,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
-                gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 577952, savedInvStd: s.f + 578240,
-                runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
+                activation: .relu6, output: s.tensor(45), pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
@@ -2251,14 +2257,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 594176)
         s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 154704, beta: s.p + 154992,
                 savedMean: s.f + 593024, savedInvStd: s.f + 593312, activation: .relu6, output: s.tensor(51),
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 593600,
+                depthwiseSavedInvStd: s.f + 593888, runningMean: s.p + 159024, runningVar: s.p + 159312,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
@@ -2269,13 +2277,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(111)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
-                gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 593600, savedInvStd: s.f + 593888,
-                runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448,
+                beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888, activation: .relu6,
+                output: s.tensor(53), pool: pool)
             s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]
@@ -2360,14 +2367,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 601856)
         s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 242928, beta: s.p + 243504,
                 savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6, output: s.tensor(57),
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f, depthwiseOutput: s.tensor(58),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 600704,
+                depthwiseSavedInvStd: s.f + 601280, runningMean: s.p + 251568, runningVar: s.p + 252144,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2378,13 +2387,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(58), pool: pool)
             s.profiler?.stop(125)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(59), savedMean: s.f + 600704, savedInvStd: s.f + 601280,
-                runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416,
+                beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280, activation: .relu6,
+                output: s.tensor(59), pool: pool)
             s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
@@ -2482,14 +2490,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 614720)
         s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 363696, beta: s.p + 364272,
                 savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6, output: s.tensor(65),
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f, depthwiseOutput: s.tensor(66),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 613568,
+                depthwiseSavedInvStd: s.f + 614144, runningMean: s.p + 372336, runningVar: s.p + 372912,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2500,13 +2510,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(66), pool: pool)
             s.profiler?.stop(141)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(67), savedMean: s.f + 613568, savedInvStd: s.f + 614144,
-                runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184,
+                beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144, activation: .relu6,
+                output: s.tensor(67), pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
@@ -2603,14 +2612,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 627584)
         s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 484464, beta: s.p + 485040,
                 savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6, output: s.tensor(73),
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f, depthwiseOutput: s.tensor(74),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 626432,
+                depthwiseSavedInvStd: s.f + 627008, runningMean: s.p + 493104, runningVar: s.p + 493680,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2621,13 +2632,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(74), pool: pool)
             s.profiler?.stop(157)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 626432, savedInvStd: s.f + 627008,
-                runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952,
+                beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008, activation: .relu6,
+                output: s.tensor(75), pool: pool)
             s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
@@ -2725,14 +2735,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 640448)
         s.profiler?.stop(171)
-        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 605232, beta: s.p + 605808,
                 savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6, output: s.tensor(81),
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f, depthwiseOutput: s.tensor(82),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 639296,
+                depthwiseSavedInvStd: s.f + 639872, runningMean: s.p + 613872, runningVar: s.p + 614448,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2743,13 +2755,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(82), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 639296, savedInvStd: s.f + 639872,
-                runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720,
+                beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872, activation: .relu6,
+                output: s.tensor(83), pool: pool)
             s.profiler?.stop(174)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
@@ -2847,14 +2858,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 653312)
         s.profiler?.stop(187)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 726000, beta: s.p + 726576,
                 savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6, output: s.tensor(89),
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 652160,
+                depthwiseSavedInvStd: s.f + 652736, runningMean: s.p + 743856, runningVar: s.p + 744432,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2865,13 +2878,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(189)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
-                gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(91), savedMean: s.f + 652160, savedInvStd: s.f + 652736,
-                runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704,
+                beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736, activation: .relu6,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(190)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
@@ -2956,14 +2968,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 685648)
         s.profiler?.stop(201)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 934896, beta: s.p + 935712,
                 savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6, output: s.tensor(95),
                 batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f, depthwiseOutput: s.tensor(96),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 684016,
+                depthwiseSavedInvStd: s.f + 684832, runningMean: s.p + 960192, runningVar: s.p + 961008,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -2974,13 +2988,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(96), pool: pool)
             s.profiler?.stop(203)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(97), savedMean: s.f + 684016, savedInvStd: s.f + 684832,
-                runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560,
+                beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832, activation: .relu6,
+                output: s.tensor(97), pool: pool)
             s.profiler?.stop(204)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
@@ -3078,14 +3091,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 729984)
         s.profiler?.stop(217)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1184352,
                 beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536, activation: .relu6,
                 output: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
-                depthwiseOutput: s.tensor(104), pool: pool)
+                depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 728352, depthwiseSavedInvStd: s.f + 729168, runningMean: s.p + 1209648,
+                runningVar: s.p + 1210464, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3096,13 +3111,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(104), pool: pool)
             s.profiler?.stop(219)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(105), savedMean: s.f + 728352, savedInvStd: s.f + 729168,
-                runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352, savedInvStd: s.f + 729168,
+                activation: .relu6, output: s.tensor(105), pool: pool)
             s.profiler?.stop(220)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
@@ -3200,14 +3214,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 774320)
         s.profiler?.stop(233)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1433808,
                 beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872, activation: .relu6,
                 output: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
-                depthwiseOutput: s.tensor(112), pool: pool)
+                depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 772688, depthwiseSavedInvStd: s.f + 773504, runningMean: s.p + 1459104,
+                runningVar: s.p + 1459920, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3218,13 +3234,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(112), pool: pool)
             s.profiler?.stop(235)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(113), savedMean: s.f + 772688, savedInvStd: s.f + 773504,
-                runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688, savedInvStd: s.f + 773504,
+                activation: .relu6, output: s.tensor(113), pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
@@ -3321,14 +3336,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 818656)
         s.profiler?.stop(249)
-        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1683264,
                 beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208, activation: .relu6,
                 output: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
-                depthwiseOutput: s.tensor(120), pool: pool)
+                depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 817024, depthwiseSavedInvStd: s.f + 817840, runningMean: s.p + 1708560,
+                runningVar: s.p + 1709376, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3339,13 +3356,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(120), pool: pool)
             s.profiler?.stop(251)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
-                gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(121), savedMean: s.f + 817024, savedInvStd: s.f + 817840,
-                runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024, savedInvStd: s.f + 817840,
+                activation: .relu6, output: s.tensor(121), pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
@@ -3443,14 +3459,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 862992)
         s.profiler?.stop(265)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1932720,
                 beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544, activation: .relu6,
                 output: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
-                depthwiseOutput: s.tensor(128), pool: pool)
+                depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 861360, depthwiseSavedInvStd: s.f + 862176, runningMean: s.p + 1958016,
+                runningVar: s.p + 1958832, workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
@@ -3461,13 +3479,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(128), pool: pool)
             s.profiler?.stop(267)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
-                gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(129), savedMean: s.f + 861360, savedInvStd: s.f + 862176,
-                runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
+                gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360, savedInvStd: s.f + 862176,
+                activation: .relu6, output: s.tensor(129), pool: pool)
             s.profiler?.stop(268)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]
@@ -3552,14 +3569,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 909824)
         s.profiler?.stop(279)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2472864,
                 beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648, activation: .relu6,
                 output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
-                depthwiseOutput: s.tensor(134), pool: pool)
+                depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 907040, depthwiseSavedInvStd: s.f + 908432, runningMean: s.p + 2516016,
+                runningVar: s.p + 2517408, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3570,13 +3589,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(134), pool: pool)
             s.profiler?.stop(281)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(135), savedMean: s.f + 907040, savedInvStd: s.f + 908432,
-                runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040, savedInvStd: s.f + 908432,
+                activation: .relu6, output: s.tensor(135), pool: pool)
             s.profiler?.stop(282)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -3673,14 +3691,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 985456)
         s.profiler?.stop(295)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3165648,
                 beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280, activation: .relu6,
                 output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
-                depthwiseOutput: s.tensor(142), pool: pool)
+                depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 982672, depthwiseSavedInvStd: s.f + 984064, runningMean: s.p + 3208800,
+                runningVar: s.p + 3210192, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3691,13 +3711,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(142), pool: pool)
             s.profiler?.stop(297)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(143), savedMean: s.f + 982672, savedInvStd: s.f + 984064,
-                runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672, savedInvStd: s.f + 984064,
+                activation: .relu6, output: s.tensor(143), pool: pool)
             s.profiler?.stop(298)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -3795,14 +3814,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 1061088)
         s.profiler?.stop(311)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3858432,
                 beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912, activation: .relu6,
                 output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
-                depthwiseOutput: s.tensor(150), pool: pool)
+                depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1058304, depthwiseSavedInvStd: s.f + 1059696, runningMean: s.p + 3901584,
+                runningVar: s.p + 3902976, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3813,13 +3834,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(150), pool: pool)
             s.profiler?.stop(313)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(151), savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
-                runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
+                activation: .relu6, output: s.tensor(151), pool: pool)
             s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -3917,14 +3937,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 1136720)
         s.profiler?.stop(327)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 4551216,
                 beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544, activation: .relu6,
                 output: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
-                depthwiseOutput: s.tensor(158), pool: pool)
+                depthwiseOutput: s.tensor(158), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1133936, depthwiseSavedInvStd: s.f + 1135328, runningMean: s.p + 4594368,
+                runningVar: s.p + 4595760, workspace: s.ws, pool: pool)
             s.profiler?.stop(328)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3935,13 +3957,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(158), pool: pool)
             s.profiler?.stop(329)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(159), savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
-                runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
+                activation: .relu6, output: s.tensor(159), pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -4039,14 +4060,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 1212352)
         s.profiler?.stop(343)
-        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 5244000,
                 beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176, activation: .relu6,
                 output: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
-                depthwiseOutput: s.tensor(166), pool: pool)
+                depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1209568, depthwiseSavedInvStd: s.f + 1210960, runningMean: s.p + 5287152,
+                runningVar: s.p + 5288544, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -4057,13 +4080,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(166), pool: pool)
             s.profiler?.stop(345)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
-                runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
+                activation: .relu6, output: s.tensor(167), pool: pool)
             s.profiler?.stop(346)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -4161,14 +4183,16 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 1287984)
         s.profiler?.stop(359)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 5936784,
                 beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808, activation: .relu6,
                 output: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
-                depthwiseOutput: s.tensor(174), pool: pool)
+                depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1285200, depthwiseSavedInvStd: s.f + 1286592, runningMean: s.p + 5957664,
+                runningVar: s.p + 5959056, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -4179,13 +4203,12 @@ public final class EfficientNetLite3Training: TrainableModel {
                 activation: .identity, output: s.tensor(174), pool: pool)
             s.profiler?.stop(361)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
-                gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
-                runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
+                activation: .relu6, output: s.tensor(175), pool: pool)
             s.profiler?.stop(362)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
@@ -6952,11 +6975,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6350400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 6350400,
               "frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6980,11 +7003,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 8467200,
               "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7012,11 +7035,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 8467200,
               "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 70, 70, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7044,11 +7067,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5880000,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 5880000,
               "frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7072,11 +7095,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 8820000,
               "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7104,11 +7127,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 8820000,
               "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 35, 35, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7136,11 +7159,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
               "frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 288]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7164,11 +7187,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7196,11 +7219,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7228,11 +7251,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7260,11 +7283,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7292,11 +7315,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7320,11 +7343,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7352,11 +7375,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7384,11 +7407,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7416,11 +7439,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row"),
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7448,11 +7471,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1652400,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1652400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 816]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7476,11 +7499,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7508,11 +7531,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7540,11 +7563,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7572,11 +7595,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7604,11 +7627,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7636,11 +7659,11 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1014768,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1014768,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 1392]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

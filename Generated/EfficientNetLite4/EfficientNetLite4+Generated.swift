@@ -1839,13 +1839,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 737360)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
                 savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6, output: s.tensor(7),
                 batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f, depthwiseOutput: s.tensor(8),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 737072,
+                depthwiseSavedInvStd: s.f + 737216, runningMean: s.p + 7920, runningVar: s.p + 8064, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(18)
         }
@@ -1857,13 +1859,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
-                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 737072, savedInvStd: s.f + 737216,
-                runningMean: s.p + 7920, runningVar: s.p + 8064, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
+                beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]
@@ -1948,13 +1949,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 740784)
         s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
                 savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6, output: s.tensor(13),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f, depthwiseOutput: s.tensor(14),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 740400,
+                depthwiseSavedInvStd: s.f + 740592, runningMean: s.p + 21968, runningVar: s.p + 22160, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(32)
         }
@@ -1966,13 +1969,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.2.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 740400, savedInvStd: s.f + 740592,
-                runningMean: s.p + 21968, runningVar: s.p + 22160, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
+                beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
@@ -2070,13 +2072,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 745072)
         s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
                 savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6, output: s.tensor(21),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f, depthwiseOutput: s.tensor(22),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 744688,
+                depthwiseSavedInvStd: s.f + 744880, runningMean: s.p + 37648, runningVar: s.p + 37840, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(48)
         }
@@ -2088,13 +2092,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(49)
         }
-        // features.2.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(23), savedMean: s.f + 744688, savedInvStd: s.f + 744880,
-                runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
+                beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880, activation: .relu6,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
@@ -2192,13 +2195,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 749360)
         s.profiler?.stop(63)
-        // features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row
+        // features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
                 savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6, output: s.tensor(29),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f, depthwiseOutput: s.tensor(30),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 748976,
+                depthwiseSavedInvStd: s.f + 749168, runningMean: s.p + 53328, runningVar: s.p + 53520, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(64)
         }
@@ -2210,13 +2215,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(30), pool: pool)
             s.profiler?.stop(65)
         }
-        // features.2.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]
+        // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
-                gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(31), savedMean: s.f + 748976, savedInvStd: s.f + 749168,
-                runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
+                beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168, activation: .relu6,
+                output: s.tensor(31), pool: pool)
             s.profiler?.stop(66)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
@@ -2314,13 +2318,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 753648)
         s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(36), gamma: s.p + 66128, beta: s.p + 66320,
                 savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6, output: s.tensor(37),
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f, depthwiseOutput: s.tensor(38),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 753264,
+                depthwiseSavedInvStd: s.f + 753456, runningMean: s.p + 72080, runningVar: s.p + 72272, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(80)
         }
@@ -2332,13 +2338,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(38), pool: pool)
             s.profiler?.stop(81)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
-                gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(39), savedMean: s.f + 753264, savedInvStd: s.f + 753456,
-                runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
+                beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456, activation: .relu6,
+                output: s.tensor(39), pool: pool)
             s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]
@@ -2423,14 +2428,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 764704)
         s.profiler?.stop(93)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 102288, beta: s.p + 102624,
                 savedMean: s.f + 763360, savedInvStd: s.f + 763696, activation: .relu6, output: s.tensor(43),
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f, depthwiseOutput: s.tensor(44),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 764032,
+                depthwiseSavedInvStd: s.f + 764368, runningMean: s.p + 112704, runningVar: s.p + 113040,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2441,13 +2448,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(44), pool: pool)
             s.profiler?.stop(95)
         }
-        // features.3.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(45), savedMean: s.f + 764032, savedInvStd: s.f + 764368,
-                runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
+                activation: .relu6, output: s.tensor(45), pool: pool)
             s.profiler?.stop(96)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
@@ -2545,14 +2551,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 782960)
         s.profiler?.stop(109)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 151264, beta: s.p + 151600,
                 savedMean: s.f + 781616, savedInvStd: s.f + 781952, activation: .relu6, output: s.tensor(51),
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f, depthwiseOutput: s.tensor(52),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 782288,
+                depthwiseSavedInvStd: s.f + 782624, runningMean: s.p + 161680, runningVar: s.p + 162016,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2563,13 +2571,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(52), pool: pool)
             s.profiler?.stop(111)
         }
-        // features.3.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(53), savedMean: s.f + 782288, savedInvStd: s.f + 782624,
-                runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
+                activation: .relu6, output: s.tensor(53), pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
@@ -2667,14 +2674,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 801216)
         s.profiler?.stop(125)
-        // features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row
+        // features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(58), gamma: s.p + 200240, beta: s.p + 200576,
                 savedMean: s.f + 799872, savedInvStd: s.f + 800208, activation: .relu6, output: s.tensor(59),
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f, depthwiseOutput: s.tensor(60),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 800544,
+                depthwiseSavedInvStd: s.f + 800880, runningMean: s.p + 210656, runningVar: s.p + 210992,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2685,13 +2694,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(60), pool: pool)
             s.profiler?.stop(127)
         }
-        // features.3.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]
+        // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
-                gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(61), savedMean: s.f + 800544, savedInvStd: s.f + 800880,
-                runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
+                activation: .relu6, output: s.tensor(61), pool: pool)
             s.profiler?.stop(128)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
@@ -2789,14 +2797,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 819472)
         s.profiler?.stop(141)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 249216, beta: s.p + 249552,
                 savedMean: s.f + 818128, savedInvStd: s.f + 818464, activation: .relu6, output: s.tensor(67),
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f, depthwiseOutput: s.tensor(68),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 818800,
+                depthwiseSavedInvStd: s.f + 819136, runningMean: s.p + 254256, runningVar: s.p + 254592,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
@@ -2807,13 +2817,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(68), pool: pool)
             s.profiler?.stop(143)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
-                gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(69), savedMean: s.f + 818800, savedInvStd: s.f + 819136,
-                runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
+                beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136, activation: .relu6,
+                output: s.tensor(69), pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]
@@ -2898,14 +2907,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 828432)
         s.profiler?.stop(155)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 368272, beta: s.p + 368944,
                 savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6, output: s.tensor(73),
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f, depthwiseOutput: s.tensor(74),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 827088,
+                depthwiseSavedInvStd: s.f + 827760, runningMean: s.p + 378352, runningVar: s.p + 379024,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -2916,13 +2927,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(74), pool: pool)
             s.profiler?.stop(157)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(75), savedMean: s.f + 827088, savedInvStd: s.f + 827760,
-                runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
+                beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760, activation: .relu6,
+                output: s.tensor(75), pool: pool)
             s.profiler?.stop(158)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3020,14 +3030,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 843440)
         s.profiler?.stop(171)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 530672, beta: s.p + 531344,
                 savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6, output: s.tensor(81),
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f, depthwiseOutput: s.tensor(82),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 842096,
+                depthwiseSavedInvStd: s.f + 842768, runningMean: s.p + 540752, runningVar: s.p + 541424,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3038,13 +3050,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(82), pool: pool)
             s.profiler?.stop(173)
         }
-        // features.4.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(83), savedMean: s.f + 842096, savedInvStd: s.f + 842768,
-                runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
+                beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768, activation: .relu6,
+                output: s.tensor(83), pool: pool)
             s.profiler?.stop(174)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3142,14 +3153,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 858448)
         s.profiler?.stop(187)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 693072, beta: s.p + 693744,
                 savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6, output: s.tensor(89),
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f, depthwiseOutput: s.tensor(90),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 857104,
+                depthwiseSavedInvStd: s.f + 857776, runningMean: s.p + 703152, runningVar: s.p + 703824,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3160,13 +3173,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(90), pool: pool)
             s.profiler?.stop(189)
         }
-        // features.4.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(91), savedMean: s.f + 857104, savedInvStd: s.f + 857776,
-                runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
+                beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776, activation: .relu6,
+                output: s.tensor(91), pool: pool)
             s.profiler?.stop(190)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3264,14 +3276,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 873456)
         s.profiler?.stop(203)
-        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 855472, beta: s.p + 856144,
                 savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6, output: s.tensor(97),
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f, depthwiseOutput: s.tensor(98),
-                pool: pool)
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 872112,
+                depthwiseSavedInvStd: s.f + 872784, runningMean: s.p + 865552, runningVar: s.p + 866224,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3282,13 +3296,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(98), pool: pool)
             s.profiler?.stop(205)
         }
-        // features.4.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(99), savedMean: s.f + 872112, savedInvStd: s.f + 872784,
-                runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
+                beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784, activation: .relu6,
+                output: s.tensor(99), pool: pool)
             s.profiler?.stop(206)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3386,14 +3399,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 888464)
         s.profiler?.stop(219)
-        // features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(104), gamma: s.p + 1017872,
                 beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448, activation: .relu6,
                 output: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
-                depthwiseOutput: s.tensor(106), pool: pool)
+                depthwiseOutput: s.tensor(106), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 887120, depthwiseSavedInvStd: s.f + 887792, runningMean: s.p + 1027952,
+                runningVar: s.p + 1028624, workspace: s.ws, pool: pool)
             s.profiler?.stop(220)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3404,13 +3419,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(106), pool: pool)
             s.profiler?.stop(221)
         }
-        // features.4.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(107), savedMean: s.f + 887120, savedInvStd: s.f + 887792,
-                runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120, savedInvStd: s.f + 887792,
+                activation: .relu6, output: s.tensor(107), pool: pool)
             s.profiler?.stop(222)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3508,14 +3522,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 903472)
         s.profiler?.stop(235)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 1180272,
                 beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456, activation: .relu6,
                 output: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
-                depthwiseOutput: s.tensor(114), pool: pool)
+                depthwiseOutput: s.tensor(114), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 902128, depthwiseSavedInvStd: s.f + 902800, runningMean: s.p + 1201104,
+                runningVar: s.p + 1201776, workspace: s.ws, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3526,13 +3542,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(114), pool: pool)
             s.profiler?.stop(237)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
-                gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(115), savedMean: s.f + 902128, savedInvStd: s.f + 902800,
-                runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128, savedInvStd: s.f + 902800,
+                activation: .relu6, output: s.tensor(115), pool: pool)
             s.profiler?.stop(238)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
@@ -3617,14 +3632,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 941232)
         s.profiler?.stop(249)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1464208,
                 beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352, activation: .relu6,
                 output: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
-                depthwiseOutput: s.tensor(120), pool: pool)
+                depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 939312, depthwiseSavedInvStd: s.f + 940272, runningMean: s.p + 1493968,
+                runningVar: s.p + 1494928, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -3635,13 +3652,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(120), pool: pool)
             s.profiler?.stop(251)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(121), savedMean: s.f + 939312, savedInvStd: s.f + 940272,
-                runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312, savedInvStd: s.f + 940272,
+                activation: .relu6, output: s.tensor(121), pool: pool)
             s.profiler?.stop(252)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
@@ -3739,14 +3755,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 993392)
         s.profiler?.stop(265)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1803728,
                 beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512, activation: .relu6,
                 output: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
-                depthwiseOutput: s.tensor(128), pool: pool)
+                depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 991472, depthwiseSavedInvStd: s.f + 992432, runningMean: s.p + 1833488,
+                runningVar: s.p + 1834448, workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -3757,13 +3775,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(128), pool: pool)
             s.profiler?.stop(267)
         }
-        // features.5.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(129), savedMean: s.f + 991472, savedInvStd: s.f + 992432,
-                runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472, savedInvStd: s.f + 992432,
+                activation: .relu6, output: s.tensor(129), pool: pool)
             s.profiler?.stop(268)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
@@ -3861,14 +3878,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1045552)
         s.profiler?.stop(281)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 2143248,
                 beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672, activation: .relu6,
                 output: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
-                depthwiseOutput: s.tensor(136), pool: pool)
+                depthwiseOutput: s.tensor(136), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1043632, depthwiseSavedInvStd: s.f + 1044592, runningMean: s.p + 2173008,
+                runningVar: s.p + 2173968, workspace: s.ws, pool: pool)
             s.profiler?.stop(282)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -3879,13 +3898,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(136), pool: pool)
             s.profiler?.stop(283)
         }
-        // features.5.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(137), savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
-                runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
+                activation: .relu6, output: s.tensor(137), pool: pool)
             s.profiler?.stop(284)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
@@ -3983,14 +4001,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1097712)
         s.profiler?.stop(297)
-        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(142), gamma: s.p + 2482768,
                 beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832, activation: .relu6,
                 output: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
-                depthwiseOutput: s.tensor(144), pool: pool)
+                depthwiseOutput: s.tensor(144), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1095792, depthwiseSavedInvStd: s.f + 1096752, runningMean: s.p + 2512528,
+                runningVar: s.p + 2513488, workspace: s.ws, pool: pool)
             s.profiler?.stop(298)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -4001,13 +4021,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(144), pool: pool)
             s.profiler?.stop(299)
         }
-        // features.5.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(145), savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
-                runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
+                activation: .relu6, output: s.tensor(145), pool: pool)
             s.profiler?.stop(300)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
@@ -4105,14 +4124,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1149872)
         s.profiler?.stop(313)
-        // features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row
+        // features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(150), gamma: s.p + 2822288,
                 beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992, activation: .relu6,
                 output: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
-                depthwiseOutput: s.tensor(152), pool: pool)
+                depthwiseOutput: s.tensor(152), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1147952, depthwiseSavedInvStd: s.f + 1148912, runningMean: s.p + 2852048,
+                runningVar: s.p + 2853008, workspace: s.ws, pool: pool)
             s.profiler?.stop(314)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -4123,13 +4144,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(152), pool: pool)
             s.profiler?.stop(315)
         }
-        // features.5.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]
+        // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
-                gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(153), savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
-                runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
+                activation: .relu6, output: s.tensor(153), pool: pool)
             s.profiler?.stop(316)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
@@ -4227,14 +4247,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1202032)
         s.profiler?.stop(329)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 3161808,
                 beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152, activation: .relu6,
                 output: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
-                depthwiseOutput: s.tensor(160), pool: pool)
+                depthwiseOutput: s.tensor(160), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1200112, depthwiseSavedInvStd: s.f + 1201072, runningMean: s.p + 3191568,
+                runningVar: s.p + 3192528, workspace: s.ws, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
@@ -4245,13 +4267,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(160), pool: pool)
             s.profiler?.stop(331)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
-                gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(161), savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
-                runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
+                gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
+                activation: .relu6, output: s.tensor(161), pool: pool)
             s.profiler?.stop(332)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]
@@ -4336,14 +4357,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1257104)
         s.profiler?.stop(343)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 3899600,
                 beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208, activation: .relu6,
                 output: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
-                depthwiseOutput: s.tensor(166), pool: pool)
+                depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1253840, depthwiseSavedInvStd: s.f + 1255472, runningMean: s.p + 3950192,
+                runningVar: s.p + 3951824, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4354,13 +4377,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(166), pool: pool)
             s.profiler?.stop(345)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(167), savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
-                runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
+                activation: .relu6, output: s.tensor(167), pool: pool)
             s.profiler?.stop(346)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -4458,14 +4480,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1345776)
         s.profiler?.stop(359)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 4842352,
                 beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880, activation: .relu6,
                 output: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
-                depthwiseOutput: s.tensor(174), pool: pool)
+                depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1342512, depthwiseSavedInvStd: s.f + 1344144, runningMean: s.p + 4892944,
+                runningVar: s.p + 4894576, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4476,13 +4500,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(174), pool: pool)
             s.profiler?.stop(361)
         }
-        // features.6.2.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(175), savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
-                runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
+                activation: .relu6, output: s.tensor(175), pool: pool)
             s.profiler?.stop(362)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -4580,14 +4603,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1434448)
         s.profiler?.stop(375)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 5785104,
                 beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552, activation: .relu6,
                 output: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
-                depthwiseOutput: s.tensor(182), pool: pool)
+                depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1431184, depthwiseSavedInvStd: s.f + 1432816, runningMean: s.p + 5835696,
+                runningVar: s.p + 5837328, workspace: s.ws, pool: pool)
             s.profiler?.stop(376)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4598,13 +4623,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(182), pool: pool)
             s.profiler?.stop(377)
         }
-        // features.6.3.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(183), savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
-                runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
+                activation: .relu6, output: s.tensor(183), pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -4702,14 +4726,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1523120)
         s.profiler?.stop(391)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(188), gamma: s.p + 6727856,
                 beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224, activation: .relu6,
                 output: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
-                depthwiseOutput: s.tensor(190), pool: pool)
+                depthwiseOutput: s.tensor(190), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1519856, depthwiseSavedInvStd: s.f + 1521488, runningMean: s.p + 6778448,
+                runningVar: s.p + 6780080, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4720,13 +4746,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(190), pool: pool)
             s.profiler?.stop(393)
         }
-        // features.6.4.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(191), savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
-                runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
+                activation: .relu6, output: s.tensor(191), pool: pool)
             s.profiler?.stop(394)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -4824,14 +4849,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1611792)
         s.profiler?.stop(407)
-        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(196), gamma: s.p + 7670608,
                 beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896, activation: .relu6,
                 output: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
-                depthwiseOutput: s.tensor(198), pool: pool)
+                depthwiseOutput: s.tensor(198), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1608528, depthwiseSavedInvStd: s.f + 1610160, runningMean: s.p + 7721200,
+                runningVar: s.p + 7722832, workspace: s.ws, pool: pool)
             s.profiler?.stop(408)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4842,13 +4869,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(198), pool: pool)
             s.profiler?.stop(409)
         }
-        // features.6.5.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(199), savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
-                runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
+                activation: .relu6, output: s.tensor(199), pool: pool)
             s.profiler?.stop(410)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -4946,14 +4972,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1700464)
         s.profiler?.stop(423)
-        // features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 8613360,
                 beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568, activation: .relu6,
                 output: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
-                depthwiseOutput: s.tensor(206), pool: pool)
+                depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1697200, depthwiseSavedInvStd: s.f + 1698832, runningMean: s.p + 8663952,
+                runningVar: s.p + 8665584, workspace: s.ws, pool: pool)
             s.profiler?.stop(424)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4964,13 +4992,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(206), pool: pool)
             s.profiler?.stop(425)
         }
-        // features.6.6.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(207), savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
-                runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
+                activation: .relu6, output: s.tensor(207), pool: pool)
             s.profiler?.stop(426)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -5068,14 +5095,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1789136)
         s.profiler?.stop(439)
-        // features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(212), gamma: s.p + 9556112,
                 beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240, activation: .relu6,
                 output: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
-                depthwiseOutput: s.tensor(214), pool: pool)
+                depthwiseOutput: s.tensor(214), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1785872, depthwiseSavedInvStd: s.f + 1787504, runningMean: s.p + 9606704,
+                runningVar: s.p + 9608336, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -5086,13 +5115,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(214), pool: pool)
             s.profiler?.stop(441)
         }
-        // features.6.7.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(215), savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
-                runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
+                activation: .relu6, output: s.tensor(215), pool: pool)
             s.profiler?.stop(442)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -5190,14 +5218,16 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1877808)
         s.profiler?.stop(455)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(220), gamma: s.p + 10498864,
                 beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912, activation: .relu6,
                 output: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
-                depthwiseOutput: s.tensor(222), pool: pool)
+                depthwiseOutput: s.tensor(222), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
+                depthwiseSavedMean: s.f + 1874544, depthwiseSavedInvStd: s.f + 1876176, runningMean: s.p + 10523344,
+                runningVar: s.p + 10524976, workspace: s.ws, pool: pool)
             s.profiler?.stop(456)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -5208,13 +5238,12 @@ public final class EfficientNetLite4Training: TrainableModel {
                 activation: .identity, output: s.tensor(222), pool: pool)
             s.profiler?.stop(457)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
-                gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(223), savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
-                runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
+                activation: .relu6, output: s.tensor(223), pool: pool)
             s.profiler?.stop(458)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
@@ -8649,11 +8678,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
               "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8677,11 +8706,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8709,11 +8738,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8741,11 +8770,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row"),
+              "features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 75, 75, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]"),
         .init("features.2.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8773,11 +8802,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
               "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 192]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8801,11 +8830,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8833,11 +8862,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8865,11 +8894,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row"),
+              "features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 38, 38, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]"),
         .init("features.3.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8897,11 +8926,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1091664,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1091664,
               "frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8925,11 +8954,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8957,11 +8986,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8989,11 +9018,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9021,11 +9050,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9053,11 +9082,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.4.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9085,11 +9114,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6064800,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 6064800,
               "frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 672]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9113,11 +9142,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9145,11 +9174,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9177,11 +9206,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9209,11 +9238,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9241,11 +9270,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row"),
+              "features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 19, 19, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]"),
         .init("features.5.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9273,11 +9302,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2400000,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2400000,
               "frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 960]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9301,11 +9330,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9333,11 +9362,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.2.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9365,11 +9394,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.3.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9397,11 +9426,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.4.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9429,11 +9458,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.5.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9461,11 +9490,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.6.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9493,11 +9522,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.6.7.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -9525,11 +9554,11 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1468800,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1468800,
               "frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 10, 10, 1632]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

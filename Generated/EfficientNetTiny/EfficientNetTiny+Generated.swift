@@ -1137,13 +1137,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 104880)
         s.profiler?.stop(18)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row
+        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(10), gamma: s.p + 1440, beta: s.p + 1488,
                 savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu, output: s.tensor(11),
                 batch: s.n, height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f, depthwiseOutput: s.tensor(12),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 104784,
+                depthwiseSavedInvStd: s.f + 104832, runningMean: s.p + 2160, runningVar: s.p + 2208, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(19)
         }
@@ -1155,13 +1157,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(12), pool: pool)
             s.profiler?.stop(20)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + silu on [n, 18, 18, 48]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
-                gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(13), savedMean: s.f + 104784, savedInvStd: s.f + 104832,
-                runningMean: s.p + 2160, runningVar: s.p + 2208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
+                beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
+                output: s.tensor(13), pool: pool)
             s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
@@ -1253,13 +1254,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 106160)
         s.profiler?.stop(33)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row
+        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4880, beta: s.p + 4976,
                 savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu, output: s.tensor(21),
                 batch: s.n, height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-                outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f, depthwiseOutput: s.tensor(22),
+                outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f, depthwiseOutput: s.tensor(22), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 105968,
+                depthwiseSavedInvStd: s.f + 106064, runningMean: s.p + 7856, runningVar: s.p + 7952, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(34)
         }
@@ -1271,13 +1274,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(22), pool: pool)
             s.profiler?.stop(35)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + silu on [n, 9, 9, 96]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
-                gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(23), savedMean: s.f + 105968, savedInvStd: s.f + 106064,
-                runningMean: s.p + 7856, runningVar: s.p + 7952, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
+                beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
+                output: s.tensor(23), pool: pool)
             s.profiler?.stop(36)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
@@ -1367,13 +1369,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 111584)
         s.profiler?.stop(48)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row
+        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 14816, beta: s.p + 14960,
                 savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu, output: s.tensor(31),
                 batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-                outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f, depthwiseOutput: s.tensor(32),
+                outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f, depthwiseOutput: s.tensor(32), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 111296,
+                depthwiseSavedInvStd: s.f + 111440, runningMean: s.p + 16976, runningVar: s.p + 17120, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(49)
         }
@@ -1385,13 +1389,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(32), pool: pool)
             s.profiler?.stop(50)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 144]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
-                gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(33), savedMean: s.f + 111296, savedInvStd: s.f + 111440,
-                runningMean: s.p + 16976, runningVar: s.p + 17120, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
+                beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
+                output: s.tensor(33), pool: pool)
             s.profiler?.stop(51)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
@@ -1482,13 +1485,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 115216)
         s.profiler?.stop(63)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 34704, beta: s.p + 34944,
                 savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu, output: s.tensor(41),
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-                outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f, depthwiseOutput: s.tensor(42),
+                outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f, depthwiseOutput: s.tensor(42), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 114736,
+                depthwiseSavedInvStd: s.f + 114976, runningMean: s.p + 38304, runningVar: s.p + 38544, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(64)
         }
@@ -1500,13 +1505,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(42), pool: pool)
             s.profiler?.stop(65)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(43), savedMean: s.f + 114736, savedInvStd: s.f + 114976,
-                runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
+                beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
+                output: s.tensor(43), pool: pool)
             s.profiler?.stop(66)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
@@ -1609,13 +1613,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 120576)
         s.profiler?.stop(80)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 63232, beta: s.p + 63472,
                 savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu, output: s.tensor(53),
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f, depthwiseOutput: s.tensor(54),
+                outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f, depthwiseOutput: s.tensor(54), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 120096,
+                depthwiseSavedInvStd: s.f + 120336, runningMean: s.p + 70672, runningVar: s.p + 70912, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(81)
         }
@@ -1627,13 +1633,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(82)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 240]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(55), savedMean: s.f + 120096, savedInvStd: s.f + 120336,
-                runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
+                beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
+                output: s.tensor(55), pool: pool)
             s.profiler?.stop(83)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
@@ -1724,14 +1729,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 134032)
         s.profiler?.stop(95)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row
+        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 108720, beta: s.p + 109056,
                 savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu, output: s.tensor(63),
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f, depthwiseOutput: s.tensor(64),
-                pool: pool)
+                outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f, depthwiseOutput: s.tensor(64), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 133360,
+                depthwiseSavedInvStd: s.f + 133696, runningMean: s.p + 119136, runningVar: s.p + 119472,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(96)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -1742,13 +1749,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(64), pool: pool)
             s.profiler?.stop(97)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + silu on [n, 5, 5, 336]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(65), savedMean: s.f + 133360, savedInvStd: s.f + 133696,
-                runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
+                beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
+                output: s.tensor(65), pool: pool)
             s.profiler?.stop(98)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
@@ -1852,14 +1858,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 152288)
         s.profiler?.stop(112)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row
+        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 167456, beta: s.p + 167792,
                 savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu, output: s.tensor(75),
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-                outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f, depthwiseOutput: s.tensor(76),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f, depthwiseOutput: s.tensor(76), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 151616,
+                depthwiseSavedInvStd: s.f + 151952, runningMean: s.p + 177872, runningVar: s.p + 178208,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(113)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -1870,13 +1878,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(76), pool: pool)
             s.profiler?.stop(114)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 336]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
-                gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(77), savedMean: s.f + 151616, savedInvStd: s.f + 151952,
-                runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
+                beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
+                output: s.tensor(77), pool: pool)
             s.profiler?.stop(115)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
@@ -1966,14 +1973,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 171584)
         s.profiler?.stop(127)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 276240, beta: s.p + 276816,
                 savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu, output: s.tensor(85),
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f, depthwiseOutput: s.tensor(86),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f, depthwiseOutput: s.tensor(86), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 170432,
+                depthwiseSavedInvStd: s.f + 171008, runningMean: s.p + 294096, runningVar: s.p + 294672,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(128)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1984,13 +1993,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(86), pool: pool)
             s.profiler?.stop(129)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(87), savedMean: s.f + 170432, savedInvStd: s.f + 171008,
-                runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
+                beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
+                output: s.tensor(87), pool: pool)
             s.profiler?.stop(130)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
@@ -2092,14 +2100,16 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 202880)
         s.profiler?.stop(144)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 434480, beta: s.p + 435056,
                 savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu, output: s.tensor(97),
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-                outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f, depthwiseOutput: s.tensor(98),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f, depthwiseOutput: s.tensor(98), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 201728,
+                depthwiseSavedInvStd: s.f + 202304, runningMean: s.p + 443120, runningVar: s.p + 443696,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -2110,13 +2120,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 activation: .identity, output: s.tensor(98), pool: pool)
             s.profiler?.stop(146)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + silu on [n, 3, 3, 576]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(99), savedMean: s.f + 201728, savedInvStd: s.f + 202304,
-                runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
+                beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304, activation: .silu,
+                output: s.tensor(99), pool: pool)
             s.profiler?.stop(147)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
@@ -3549,11 +3558,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
               "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 18, 18, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 192,
@@ -3579,11 +3588,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 9, 9, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 768,
@@ -3609,11 +3618,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
               "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 1728,
@@ -3639,11 +3648,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
               "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -3673,11 +3682,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 4800,
@@ -3703,11 +3712,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 5, 5, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -3737,11 +3746,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
               "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 9408,
@@ -3767,11 +3776,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
               "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,
@@ -3801,11 +3810,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
               "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation forward", macsPerImage: 27648,

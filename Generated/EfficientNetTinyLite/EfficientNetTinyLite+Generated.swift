@@ -858,13 +858,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 94800)
         s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 2112, beta: s.p + 2160,
                 savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6, output: s.tensor(7), batch: s.n,
                 height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
-                outWidth: 18, weights: s.f + 94800, bias: s.f, depthwiseOutput: s.tensor(8), pool: pool)
+                outWidth: 18, weights: s.f + 94800, bias: s.f, depthwiseOutput: s.tensor(8), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 94704,
+                depthwiseSavedInvStd: s.f + 94752, runningMean: s.p + 2832, runningVar: s.p + 2880, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -875,13 +878,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(8), pool: pool)
             s.profiler?.stop(19)
         }
-        // features.2.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]
+        // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
-                gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(9), savedMean: s.f + 94704, savedInvStd: s.f + 94752,
-                runningMean: s.p + 2832, runningVar: s.p + 2880, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736,
+                beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752, activation: .relu6,
+                output: s.tensor(9), pool: pool)
             s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]
@@ -965,13 +967,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 96080)
         s.profiler?.stop(31)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 5296, beta: s.p + 5392,
                 savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6, output: s.tensor(13), batch: s.n,
                 height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
-                outWidth: 9, weights: s.f + 96080, bias: s.f, depthwiseOutput: s.tensor(14), pool: pool)
+                outWidth: 9, weights: s.f + 96080, bias: s.f, depthwiseOutput: s.tensor(14), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 95888,
+                depthwiseSavedInvStd: s.f + 95984, runningMean: s.p + 8272, runningVar: s.p + 8368, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(32)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -982,13 +987,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(14), pool: pool)
             s.profiler?.stop(33)
         }
-        // features.3.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]
+        // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
-                gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(15), savedMean: s.f + 95888, savedInvStd: s.f + 95984,
-                runningMean: s.p + 8272, runningVar: s.p + 8368, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080,
+                beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984, activation: .relu6,
+                output: s.tensor(15), pool: pool)
             s.profiler?.stop(34)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]
@@ -1071,13 +1075,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 101504)
         s.profiler?.stop(45)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(18), gamma: s.p + 14352, beta: s.p + 14496,
                 savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6, output: s.tensor(19),
                 batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
-                outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f, depthwiseOutput: s.tensor(20),
+                outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f, depthwiseOutput: s.tensor(20), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 101216,
+                depthwiseSavedInvStd: s.f + 101360, runningMean: s.p + 16512, runningVar: s.p + 16656, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(46)
         }
@@ -1089,13 +1095,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(20), pool: pool)
             s.profiler?.stop(47)
         }
-        // features.4.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]
+        // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
-                gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(21), savedMean: s.f + 101216, savedInvStd: s.f + 101360,
-                runningMean: s.p + 16512, runningVar: s.p + 16656, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224,
+                beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360, activation: .relu6,
+                output: s.tensor(21), pool: pool)
             s.profiler?.stop(48)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]
@@ -1179,13 +1184,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 105136)
         s.profiler?.stop(59)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(24), gamma: s.p + 32352, beta: s.p + 32592,
                 savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6, output: s.tensor(25),
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-                outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f, depthwiseOutput: s.tensor(26),
+                outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f, depthwiseOutput: s.tensor(26), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 104656,
+                depthwiseSavedInvStd: s.f + 104896, runningMean: s.p + 35952, runningVar: s.p + 36192, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(60)
         }
@@ -1197,13 +1204,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(26), pool: pool)
             s.profiler?.stop(61)
         }
-        // features.4.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
+        // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(27), savedMean: s.f + 104656, savedInvStd: s.f + 104896,
-                runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472,
+                beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896, activation: .relu6,
+                output: s.tensor(27), pool: pool)
             s.profiler?.stop(62)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
@@ -1299,13 +1305,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 110496)
         s.profiler?.stop(75)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(32), gamma: s.p + 55824, beta: s.p + 56064,
                 savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6, output: s.tensor(33),
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f, depthwiseOutput: s.tensor(34),
+                outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f, depthwiseOutput: s.tensor(34), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 110016,
+                depthwiseSavedInvStd: s.f + 110256, runningMean: s.p + 63264, runningVar: s.p + 63504, workspace: s.ws,
                 pool: pool)
             s.profiler?.stop(76)
         }
@@ -1317,13 +1325,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(34), pool: pool)
             s.profiler?.stop(77)
         }
-        // features.5.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]
+        // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
-                gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(35), savedMean: s.f + 110016, savedInvStd: s.f + 110256,
-                runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784,
+                beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256, activation: .relu6,
+                output: s.tensor(35), pool: pool)
             s.profiler?.stop(78)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
@@ -1407,14 +1414,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 123952)
         s.profiler?.stop(89)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(38), gamma: s.p + 96256, beta: s.p + 96592,
                 savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6, output: s.tensor(39),
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f, depthwiseOutput: s.tensor(40),
-                pool: pool)
+                outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f, depthwiseOutput: s.tensor(40), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 123280,
+                depthwiseSavedInvStd: s.f + 123616, runningMean: s.p + 106672, runningVar: s.p + 107008,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -1425,13 +1434,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(40), pool: pool)
             s.profiler?.stop(91)
         }
-        // features.5.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]
+        // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
-                gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(41), savedMean: s.f + 123280, savedInvStd: s.f + 123616,
-                runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000,
+                beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616, activation: .relu6,
+                output: s.tensor(41), pool: pool)
             s.profiler?.stop(92)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
@@ -1528,14 +1536,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 142208)
         s.profiler?.stop(105)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(46), gamma: s.p + 145232, beta: s.p + 145568,
                 savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6, output: s.tensor(47),
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
-                outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f, depthwiseOutput: s.tensor(48),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f, depthwiseOutput: s.tensor(48), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 141536,
+                depthwiseSavedInvStd: s.f + 141872, runningMean: s.p + 155648, runningVar: s.p + 155984,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -1546,13 +1556,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(48), pool: pool)
             s.profiler?.stop(107)
         }
-        // features.6.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]
+        // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
-                gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(49), savedMean: s.f + 141536, savedInvStd: s.f + 141872,
-                runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976,
+                beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872, activation: .relu6,
+                output: s.tensor(49), pool: pool)
             s.profiler?.stop(108)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]
@@ -1635,14 +1644,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 161504)
         s.profiler?.stop(119)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 244256, beta: s.p + 244832,
                 savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6, output: s.tensor(53),
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
-                outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f, depthwiseOutput: s.tensor(54),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f, depthwiseOutput: s.tensor(54), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 160352,
+                depthwiseSavedInvStd: s.f + 160928, runningMean: s.p + 262112, runningVar: s.p + 262688,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1653,13 +1664,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(54), pool: pool)
             s.profiler?.stop(121)
         }
-        // features.6.1.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
+        // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(55), savedMean: s.f + 160352, savedInvStd: s.f + 160928,
-                runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960,
+                beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928, activation: .relu6,
+                output: s.tensor(55), pool: pool)
             s.profiler?.stop(122)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
@@ -1754,14 +1764,16 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 192800)
         s.profiler?.stop(135)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(60), gamma: s.p + 374240, beta: s.p + 374816,
                 savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6, output: s.tensor(61),
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
-                outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f, depthwiseOutput: s.tensor(62),
-                pool: pool)
+                outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f, depthwiseOutput: s.tensor(62), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 191648,
+                depthwiseSavedInvStd: s.f + 192224, runningMean: s.p + 382880, runningVar: s.p + 383456,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1772,13 +1784,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 activation: .identity, output: s.tensor(62), pool: pool)
             s.profiler?.stop(137)
         }
-        // features.7.0.block.1 BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]
+        // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
-                gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(63), savedMean: s.f + 191648, savedInvStd: s.f + 192224,
-                runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
+            TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728,
+                beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224, activation: .relu6,
+                output: s.tensor(63), pool: pool)
             s.profiler?.stop(138)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
@@ -2982,11 +2993,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
               "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 18, 18, 48]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]"),
         .init("features.2.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3010,11 +3021,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 9, 9, 96]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]"),
         .init("features.3.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3038,11 +3049,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
               "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 144]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]"),
         .init("features.4.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3066,11 +3077,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
               "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.4.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3098,11 +3109,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 240]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]"),
         .init("features.5.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3126,11 +3137,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 5, 5, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]"),
         .init("features.5.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3158,11 +3169,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
               "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 336]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]"),
         .init("features.6.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3186,11 +3197,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
               "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.6.1.block.2", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3218,11 +3229,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
               "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 3, 3, 576]"),
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]"),
         .init("features.7.0.block.2", kind: "conv 1x1 forward", macsPerImage: nil,

@@ -219,6 +219,8 @@ struct TrainingProgramBuilder {
     mutating func convolutionForward(_ l: PlannedLayer, input: Int, into calls: inout [TrainingProgram.Call]) -> Int {
         let z = program.buffer("\(l.name) conv output", l.outputShape.elements)
         let statistics = program.fixedScratch(2 * l.outputShape.channels)
+        /// Whether the trained conv call also takes its BatchNorm's batch statistics (then only the apply follows).
+        var statisticsTaken = false
         var state = ConvState(preActivation: z, input: input, statistics: statistics, depthwiseWeights: nil)
         let weight = l.parameters[0]
         let geometry = convolutionGeometry(l)
@@ -267,6 +269,7 @@ struct TrainingProgramBuilder {
                 condition: frozen,
                 macsPerImage: l.macs))
             program.largestBatchStatisticsChannels = max(program.largestBatchStatisticsChannels, l.outputShape.channels)
+            statisticsTaken = true
         case .depthwiseConvolution:
             let c = l.outputShape.channels, taps = l.kernel * l.kernel
             let relaid = program.fixedScratch(2 * taps * c)
@@ -283,7 +286,8 @@ struct TrainingProgramBuilder {
                 + geometry + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias))]
             let conv = "depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
             // Trained, the expansion's BatchNorm apply (the call that writes this input) moves into this
-            // call, which applies it row by row just ahead of the depthwise rows that read it.
+            // call, which applies it row by row just ahead of the depthwise rows that read it, and takes this
+            // layer's own batch statistics as its rows are written.
             let applyWritingInput = calls.lastIndex {
                 $0.function == "TrainingKernels.batchNormApply" && $0.condition == trained && $0.writes(tensor: input)
             }
@@ -292,14 +296,20 @@ struct TrainingProgramBuilder {
                 calls.append(.init(
                     module: l.name,
                     comment: "\(expansion.name) BatchNorm + \(expansion.activation?.rawValue ?? "identity") (statistics taken with "
-                        + "the conv) and \(l.name) \(conv), row by row",
+                        + "the conv) and \(l.name) \(conv), row by row, with the depthwise BatchNorm's batch statistics",
                     function: "TrainingKernels.batchNormApplyDepthwiseConv",
                     arguments: [("input", .tensor(expanded))]
                         + batchNormApplyArguments(expansion, preActivation: expanded, statistics: statistics, output: input)
                             .filter { ["gamma", "beta", "savedMean", "savedInvStd", "activation", "output"].contains($0.label) }
-                        + window + [("depthwiseOutput", .tensor(z)), ("pool", .code("pool"))],
+                        + window + [("depthwiseOutput", .tensor(z))]
+                        + batchStatisticsArguments(l, statistics: state.statistics).map {
+                            ($0.label.hasPrefix("saved") ? "depthwiseS" + $0.label.dropFirst() : $0.label, $0.value)
+                        }
+                        + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
                     condition: apply.condition,
                     macsPerImage: l.macs))
+                statisticsTaken = true
+                program.largestBatchStatisticsChannels = max(program.largestBatchStatisticsChannels, c)
             }
             calls.append(.init(
                 module: l.name,
@@ -322,7 +332,7 @@ struct TrainingProgramBuilder {
         let bnName = bn(l)
         let c = l.outputShape.channels
         let activation = l.activation?.rawValue ?? "identity"
-        if l.operation == .pointwiseConvolution {
+        if statisticsTaken {
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) BatchNorm (the batch statistics taken with the conv) + \(activation) on \(shape(l.outputShape))",
