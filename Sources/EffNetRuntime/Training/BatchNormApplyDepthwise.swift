@@ -97,17 +97,9 @@ extension TrainingKernels {
                                       accumulate: counted > p0)
                 }
             }
-            for c in 0..<C {
-                var s1 = 0.0, s2 = 0.0
-                for t in 0..<parts {
-                    s1 += slots[t &* 2 &* C &+ c]
-                    s2 += slots[t &* 2 &* C &+ C &+ c]
-                }
-                finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels, shift: d[c],
-                                      eps: eps, momentum: momentum, savedMean: depthwiseSavedMean,
-                                      savedInvStd: depthwiseSavedInvStd, runningMean: runningMean,
-                                      runningVar: runningVar)
-            }
+            finishBatchStatistics(partSums: slots, parts: parts, channels: C, pixels: pixels, shift: d, eps: eps,
+                                  momentum: momentum, savedMean: depthwiseSavedMean, savedInvStd: depthwiseSavedInvStd,
+                                  runningMean: runningMean, runningVar: runningVar)
         }
     }
 

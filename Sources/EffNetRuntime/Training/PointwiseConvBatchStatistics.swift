@@ -62,16 +62,30 @@ extension TrainingKernels {
                     r0 = r1
                 } while r0 < p1
             }
-            for c in 0..<C {
-                var s1 = 0.0, s2 = 0.0
-                for t in 0..<parts {
-                    s1 += slots[t &* 2 &* C &+ c]
-                    s2 += slots[t &* 2 &* C &+ C &+ c]
-                }
-                finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels, shift: z[c],
-                                      eps: eps, momentum: momentum, savedMean: savedMean, savedInvStd: savedInvStd,
-                                      runningMean: runningMean, runningVar: runningVar)
+            finishBatchStatistics(partSums: slots, parts: parts, channels: C, pixels: pixels, shift: z, eps: eps,
+                                  momentum: momentum, savedMean: savedMean, savedInvStd: savedInvStd,
+                                  runningMean: runningMean, runningVar: runningVar)
+        }
+    }
+
+    /// Every channel's statistics from per-part Double sums laid out [part][sums of C, squares of C] (the
+    /// kernels that take statistics on their way), the parts added in order as `batchNormStatistics` adds
+    /// them. `shift`: row 0 of the map, which the sums are taken about.
+    static func finishBatchStatistics(
+        partSums slots: UnsafePointer<Double>, parts: Int, channels C: Int, pixels: Int, shift: UnsafePointer<Float>,
+        eps: Double, momentum: Double, savedMean: UnsafeMutablePointer<Float>,
+        savedInvStd: UnsafeMutablePointer<Float>, runningMean: UnsafeMutablePointer<Float>,
+        runningVar: UnsafeMutablePointer<Float>
+    ) {
+        for c in 0..<C {
+            var s1 = 0.0, s2 = 0.0
+            for t in 0..<parts {
+                s1 += slots[t &* 2 &* C &+ c]
+                s2 += slots[t &* 2 &* C &+ C &+ c]
             }
+            finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels, shift: shift[c],
+                                  eps: eps, momentum: momentum, savedMean: savedMean, savedInvStd: savedInvStd,
+                                  runningMean: runningMean, runningVar: runningVar)
         }
     }
 
