@@ -44,7 +44,7 @@ enum TrainingEmitter {
         line()
         let stem = plan.layers[0]
         line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,")
-        line("    /// per-worker partial weight gradients of the 1x1 convolutions, the 1x1 convolutions' BatchNorm sums.")
+        line("    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         let mutable = program.largestSqueezeExcite != nil || !program.pointwiseWeightGradients.isEmpty
             || program.largestBatchStatisticsChannels > 0
@@ -57,7 +57,7 @@ enum TrainingEmitter {
                  + "channels: \(se.channels), squeezeChannels: \(se.squeeze)))")
         }
         if program.largestBatchStatisticsChannels > 0 {
-            line("        floats = max(floats, TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: "
+            line("        floats = max(floats, TrainingKernels.batchStatisticsWorkspaceFloats(channels: "
                  + "\(program.largestBatchStatisticsChannels), threads: pool.threadCount))")
         }
         for conv in program.pointwiseWeightGradients {

@@ -67,8 +67,8 @@ struct TrainingProgram {
     /// The distinct (inChannels, outChannels) of the 1x1 convolutions whose weight gradients are computed,
     /// in order of first use, for the workspace size (`TrainingKernels.pointwiseConvBackwardWorkspaceFloats`).
     var pointwiseWeightGradients: [(inChannels: Int, outChannels: Int)] = []
-    /// The widest 1x1 convolution whose batch statistics are taken with it, for the workspace size
-    /// (`TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats`); 0 when there is none.
+    /// The widest layer whose conv call takes its BatchNorm's batch statistics, for the workspace size
+    /// (`TrainingKernels.batchStatisticsWorkspaceFloats`); 0 when there is none.
     var largestBatchStatisticsChannels = 0
 
     mutating func buffer(_ name: String, _ floatsPerImage: Int, standardAlias: Int? = nil) -> Int {

@@ -20,7 +20,7 @@ extension TrainingKernels {
     /// is computed first. Elsewhere (parts across images, fewer than two images per worker, no C kernel for
     /// the window) the three run one after the other.
     ///
-    /// `workspace`: `pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: channels, ...)` floats.
+    /// `workspace`: `batchStatisticsWorkspaceFloats(channels: channels, ...)` floats.
     public static func batchNormApplyDepthwiseConv(
         input z: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
         savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>, activation: Activation,

@@ -121,6 +121,33 @@ extension TrainingKernels {
         runningVar[c] = Float((1 - momentum) * Double(runningVar[c]) + momentum * variance * unbias)
     }
 
+    /// Every channel's statistics from per-part Double sums laid out [part][sums of C, squares of C] (the
+    /// kernels that take statistics on their way), the parts added in order as `batchNormStatistics` adds
+    /// them. `shift`: row 0 of the map, which the sums are taken about.
+    static func finishBatchStatistics(
+        partSums slots: UnsafePointer<Double>, parts: Int, channels C: Int, pixels: Int, shift: UnsafePointer<Float>,
+        eps: Double, momentum: Double, savedMean: UnsafeMutablePointer<Float>,
+        savedInvStd: UnsafeMutablePointer<Float>, runningMean: UnsafeMutablePointer<Float>,
+        runningVar: UnsafeMutablePointer<Float>
+    ) {
+        for c in 0..<C {
+            var s1 = 0.0, s2 = 0.0
+            for t in 0..<parts {
+                s1 += slots[t &* 2 &* C &+ c]
+                s2 += slots[t &* 2 &* C &+ C &+ c]
+            }
+            finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels, shift: shift[c],
+                                  eps: eps, momentum: momentum, savedMean: savedMean, savedInvStd: savedInvStd,
+                                  runningMean: runningMean, runningVar: runningVar)
+        }
+    }
+
+    /// Workspace for the kernels that take batch statistics on their way (`pointwiseConvBatchStatistics`,
+    /// `batchNormApplyDepthwiseConv`): a Double sum and sum of squares per channel and part.
+    public static func batchStatisticsWorkspaceFloats(channels: Int, threads: Int) -> Int {
+        min(2 &* max(1, threads), bnMaxParts) &* 2 &* channels &* 2
+    }
+
     /// Σ (x − K) and Σ (x − K)² over rows p0..<p1, channels b0..<b1 (K = row 0's value), written to
     /// sums[c − b0] and squares[c − b0].
     @inline(__always) static func bnStatisticsPart(

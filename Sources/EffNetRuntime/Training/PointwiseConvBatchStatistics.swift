@@ -17,7 +17,7 @@ extension TrainingKernels {
     /// computed first, alone. Where the layer does not qualify (`pointwiseConvFusesBatchStatistics`), or
     /// on the portable path, the two run one after the other.
     ///
-    /// `workspace`: `pointwiseConvBatchStatisticsWorkspaceFloats` floats (the parts' Double sums).
+    /// `workspace`: `batchStatisticsWorkspaceFloats` floats (the parts' Double sums).
     public static func pointwiseConvBatchStatistics(
         input: UnsafePointer<Float>, pixels: Int, inChannels: Int, inputMajorWeights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, outChannels: Int, output z: UnsafeMutablePointer<Float>,
@@ -68,27 +68,6 @@ extension TrainingKernels {
         }
     }
 
-    /// Every channel's statistics from per-part Double sums laid out [part][sums of C, squares of C] (the
-    /// kernels that take statistics on their way), the parts added in order as `batchNormStatistics` adds
-    /// them. `shift`: row 0 of the map, which the sums are taken about.
-    static func finishBatchStatistics(
-        partSums slots: UnsafePointer<Double>, parts: Int, channels C: Int, pixels: Int, shift: UnsafePointer<Float>,
-        eps: Double, momentum: Double, savedMean: UnsafeMutablePointer<Float>,
-        savedInvStd: UnsafeMutablePointer<Float>, runningMean: UnsafeMutablePointer<Float>,
-        runningVar: UnsafeMutablePointer<Float>
-    ) {
-        for c in 0..<C {
-            var s1 = 0.0, s2 = 0.0
-            for t in 0..<parts {
-                s1 += slots[t &* 2 &* C &+ c]
-                s2 += slots[t &* 2 &* C &+ C &+ c]
-            }
-            finishBatchStatistics(channel: c, shiftedSum: s1, shiftedSquares: s2, pixels: pixels, shift: shift[c],
-                                  eps: eps, momentum: momentum, savedMean: savedMean, savedInvStd: savedInvStd,
-                                  runningMean: runningMean, runningVar: runningVar)
-        }
-    }
-
     /// Whether `pointwiseConvBatchStatistics` interleaves the GEMM and the statistics band by band:
     /// - the weights (at most 128 Ki floats, 512 KB) stay in L2 beside the band, as every band of a part
     ///   streams them again;
@@ -107,10 +86,5 @@ extension TrainingKernels {
     /// L2), a whole number of the statistics' 32-row tiles (`bnTileRows`), which keeps their bits.
     public static func pointwiseStatisticsBandRows(inChannels: Int, outChannels: Int) -> Int {
         max(bnTileRows, (64 * 1024 / max(1, inChannels &+ outChannels)) / bnTileRows * bnTileRows)
-    }
-
-    /// Workspace for `pointwiseConvBatchStatistics`: a Double sum and sum of squares per channel and part.
-    public static func pointwiseConvBatchStatisticsWorkspaceFloats(outChannels: Int, threads: Int) -> Int {
-        min(2 &* max(1, threads), bnMaxParts) &* 2 &* outChannels &* 2
     }
 }

@@ -45,8 +45,8 @@ final class BatchNormApplyDepthwiseTests: XCTestCase {
                     TrainingKernels.batchNormStatistics(input: dWant, pixels: n * outH * outW, channels: C, eps: 1e-3,
                                                         momentum: 0.01, savedMean: &meanWant, savedInvStd: &invWant,
                                                         runningMean: &rmWant, runningVar: &rvWant, pool: pool)
-                    var workspace = [Float](repeating: .nan, count: TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(
-                        outChannels: C, threads: pool.threadCount))
+                    var workspace = [Float](repeating: .nan, count: TrainingKernels.batchStatisticsWorkspaceFloats(
+                        channels: C, threads: pool.threadCount))
                     TrainingKernels.batchNormApplyDepthwiseConv(
                         input: z, gamma: gamma, beta: beta, savedMean: mean, savedInvStd: invStd, activation: activation,
                         output: &yGot, batch: n, height: h, width: w, channels: C, kernel: k, stride: c.stride,

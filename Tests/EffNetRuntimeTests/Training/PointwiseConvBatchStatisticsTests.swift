@@ -30,8 +30,8 @@ final class PointwiseConvBatchStatisticsTests: XCTestCase {
                 TrainingKernels.batchNormStatistics(input: zWant, pixels: pixels, channels: C, eps: 1e-3, momentum: 0.01,
                                                     savedMean: &meanWant, savedInvStd: &invWant, runningMean: &rmWant,
                                                     runningVar: &rvWant, pool: pool)
-                var workspace = [Float](repeating: .nan, count: TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(
-                    outChannels: C, threads: pool.threadCount))
+                var workspace = [Float](repeating: .nan, count: TrainingKernels.batchStatisticsWorkspaceFloats(
+                    channels: C, threads: pool.threadCount))
                 TrainingKernels.pointwiseConvBatchStatistics(
                     input: x, pixels: pixels, inChannels: inC, inputMajorWeights: w, bias: bias, outChannels: C,
                     output: &zGot, eps: 1e-3, momentum: 0.01, savedMean: &meanGot, savedInvStd: &invGot,

@@ -69,8 +69,8 @@ final class TrainingBenchmarkTests: XCTestCase {
             let w16 = rng.floats(16 * 96), bias = [Float](repeating: 0, count: 96)
             var z = [Float](repeating: 0, count: pixels * 96)
             var mean = [Float](repeating: 0, count: 96), inv = mean, rm = mean, rv = mean
-            var statisticsWorkspace = [Float](repeating: 0, count: TrainingKernels.pointwiseConvBatchStatisticsWorkspaceFloats(
-                outChannels: 96, threads: pool.threadCount))
+            var statisticsWorkspace = [Float](repeating: 0, count: TrainingKernels.batchStatisticsWorkspaceFloats(
+                channels: 96, threads: pool.threadCount))
             time("pointwise forward 16->96 then BN statistics 200704x96") {
                 Kernels.pointwiseConv(input: small, pixels: pixels, inChannels: 16, inputMajorWeights: w16, bias: bias,
                                       outChannels: 96, activation: .identity, residual: nil, output: &z, pool: pool)
