@@ -1739,8 +1739,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(12),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 414368,
-                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 5520, runningVar: s.p + 5616, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 5520, depthwiseRunningVar: s.p + 5616,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
@@ -1856,8 +1856,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 416624,
-                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 14640, runningVar: s.p + 14784, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 14640,
+                depthwiseRunningVar: s.p + 14784, workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
@@ -1985,8 +1985,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(34),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 419840,
-                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 28320, runningVar: s.p + 28464, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 28320,
+                depthwiseRunningVar: s.p + 28464, workspace: s.ws, pool: pool)
             s.profiler?.stop(51)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
@@ -2102,8 +2102,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 427888,
-                depthwiseSavedInvStd: s.f + 428128, runningMean: s.p + 53488, runningVar: s.p + 53728, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 428128, depthwiseRunningMean: s.p + 53488,
+                depthwiseRunningVar: s.p + 53728, workspace: s.ws, pool: pool)
             s.profiler?.stop(66)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
@@ -2231,8 +2231,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f, depthwiseOutput: s.tensor(56),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 440928,
-                depthwiseSavedInvStd: s.f + 441168, runningMean: s.p + 82016, runningVar: s.p + 82256, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 441168, depthwiseRunningMean: s.p + 82016,
+                depthwiseRunningVar: s.p + 82256, workspace: s.ws, pool: pool)
             s.profiler?.stop(83)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
@@ -2348,8 +2348,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 446848,
-                depthwiseSavedInvStd: s.f + 447328, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 447328, depthwiseRunningMean: s.p + 152672,
+                depthwiseRunningVar: s.p + 153152, workspace: s.ws, pool: pool)
             s.profiler?.stop(98)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2478,8 +2478,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 457568,
-                depthwiseSavedInvStd: s.f + 458048, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 458048, depthwiseRunningMean: s.p + 257664,
+                depthwiseRunningVar: s.p + 258144, workspace: s.ws, pool: pool)
             s.profiler?.stop(115)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2608,8 +2608,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 468288,
-                depthwiseSavedInvStd: s.f + 468768, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 468768, depthwiseRunningMean: s.p + 370336,
+                depthwiseRunningVar: s.p + 370816, workspace: s.ws, pool: pool)
             s.profiler?.stop(132)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2725,8 +2725,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 494816,
-                depthwiseSavedInvStd: s.f + 495488, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 495488, depthwiseRunningMean: s.p + 541312,
+                depthwiseRunningVar: s.p + 541984, workspace: s.ws, pool: pool)
             s.profiler?.stop(147)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2854,8 +2854,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 531328,
-                depthwiseSavedInvStd: s.f + 532000, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 532000, depthwiseRunningMean: s.p + 752800,
+                depthwiseRunningVar: s.p + 753472, workspace: s.ws, pool: pool)
             s.profiler?.stop(164)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2983,8 +2983,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 567840,
-                depthwiseSavedInvStd: s.f + 568512, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 568512, depthwiseRunningMean: s.p + 964288,
+                depthwiseRunningVar: s.p + 964960, workspace: s.ws, pool: pool)
             s.profiler?.stop(181)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -3100,8 +3100,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 output: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
                 depthwiseOutput: s.tensor(134), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 605472, depthwiseSavedInvStd: s.f + 606624, runningMean: s.p + 1390656,
-                runningVar: s.p + 1391808, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 605472, depthwiseSavedInvStd: s.f + 606624,
+                depthwiseRunningMean: s.p + 1390656, depthwiseRunningVar: s.p + 1391808, workspace: s.ws, pool: pool)
             s.profiler?.stop(196)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3230,8 +3230,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 output: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
                 depthwiseOutput: s.tensor(146), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 668064, depthwiseSavedInvStd: s.f + 669216, runningMean: s.p + 1983600,
-                runningVar: s.p + 1984752, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 668064, depthwiseSavedInvStd: s.f + 669216,
+                depthwiseRunningMean: s.p + 1983600, depthwiseRunningVar: s.p + 1984752, workspace: s.ws, pool: pool)
             s.profiler?.stop(213)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3359,8 +3359,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 output: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808, runningMean: s.p + 2576544,
-                runningVar: s.p + 2577696, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808,
+                depthwiseRunningMean: s.p + 2576544, depthwiseRunningVar: s.p + 2577696, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -3489,8 +3489,8 @@ public final class EfficientNetB0Training: TrainableModel {
                 output: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400, runningMean: s.p + 3151056,
-                runningVar: s.p + 3152208, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400,
+                depthwiseRunningMean: s.p + 3151056, depthwiseRunningVar: s.p + 3152208, workspace: s.ws, pool: pool)
             s.profiler?.stop(247)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]

@@ -2394,8 +2394,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 621440,
-                depthwiseSavedInvStd: s.f + 621536, runningMean: s.p + 6208, runningVar: s.p + 6304, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 621536, depthwiseRunningMean: s.p + 6208, depthwiseRunningVar: s.p + 6304,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
@@ -2511,8 +2511,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 623696,
-                depthwiseSavedInvStd: s.f + 623840, runningMean: s.p + 15328, runningVar: s.p + 15472, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 623840, depthwiseRunningMean: s.p + 15328,
+                depthwiseRunningVar: s.p + 15472, workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -2641,8 +2641,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 626912,
-                depthwiseSavedInvStd: s.f + 627056, runningMean: s.p + 26704, runningVar: s.p + 26848, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 627056, depthwiseRunningMean: s.p + 26704,
+                depthwiseRunningVar: s.p + 26848, workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -2771,8 +2771,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f, depthwiseOutput: s.tensor(56),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 630128,
-                depthwiseSavedInvStd: s.f + 630272, runningMean: s.p + 40384, runningVar: s.p + 40528, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 630272, depthwiseRunningMean: s.p + 40384,
+                depthwiseRunningVar: s.p + 40528, workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
@@ -2888,8 +2888,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 638176,
-                depthwiseSavedInvStd: s.f + 638416, runningMean: s.p + 65552, runningVar: s.p + 65792, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 638416, depthwiseRunningMean: s.p + 65552,
+                depthwiseRunningVar: s.p + 65792, workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -3018,8 +3018,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 651216,
-                depthwiseSavedInvStd: s.f + 651456, runningMean: s.p + 97920, runningVar: s.p + 98160, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 651456, depthwiseRunningMean: s.p + 97920,
+                depthwiseRunningVar: s.p + 98160, workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -3148,8 +3148,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 664256,
-                depthwiseSavedInvStd: s.f + 664496, runningMean: s.p + 126448, runningVar: s.p + 126688,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 664496, depthwiseRunningMean: s.p + 126448,
+                depthwiseRunningVar: s.p + 126688, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -3265,8 +3265,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 670176,
-                depthwiseSavedInvStd: s.f + 670656, runningMean: s.p + 197104, runningVar: s.p + 197584,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 670656, depthwiseRunningMean: s.p + 197104,
+                depthwiseRunningVar: s.p + 197584, workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3395,8 +3395,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 680896,
-                depthwiseSavedInvStd: s.f + 681376, runningMean: s.p + 302096, runningVar: s.p + 302576,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 681376, depthwiseRunningMean: s.p + 302096,
+                depthwiseRunningVar: s.p + 302576, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3525,8 +3525,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 691616,
-                depthwiseSavedInvStd: s.f + 692096, runningMean: s.p + 407088, runningVar: s.p + 407568,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 692096, depthwiseRunningMean: s.p + 407088,
+                depthwiseRunningVar: s.p + 407568, workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3655,8 +3655,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 702336,
-                depthwiseSavedInvStd: s.f + 702816, runningMean: s.p + 519760, runningVar: s.p + 520240,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 702816, depthwiseRunningMean: s.p + 519760,
+                depthwiseRunningVar: s.p + 520240, workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -3772,8 +3772,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f, depthwiseOutput: s.tensor(146),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 728864,
-                depthwiseSavedInvStd: s.f + 729536, runningMean: s.p + 690736, runningVar: s.p + 691408,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 729536, depthwiseRunningMean: s.p + 690736,
+                depthwiseRunningVar: s.p + 691408, workspace: s.ws, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -3902,8 +3902,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f, depthwiseOutput: s.tensor(158),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 765376,
-                depthwiseSavedInvStd: s.f + 766048, runningMean: s.p + 902224, runningVar: s.p + 902896,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 766048, depthwiseRunningMean: s.p + 902224,
+                depthwiseRunningVar: s.p + 902896, workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -4032,8 +4032,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 801888, depthwiseSavedInvStd: s.f + 802560, runningMean: s.p + 1113712,
-                runningVar: s.p + 1114384, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 801888, depthwiseSavedInvStd: s.f + 802560,
+                depthwiseRunningMean: s.p + 1113712, depthwiseRunningVar: s.p + 1114384, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -4162,8 +4162,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 838400, depthwiseSavedInvStd: s.f + 839072, runningMean: s.p + 1325200,
-                runningVar: s.p + 1325872, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 838400, depthwiseSavedInvStd: s.f + 839072,
+                depthwiseRunningMean: s.p + 1325200, depthwiseRunningVar: s.p + 1325872, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -4279,8 +4279,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
                 depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 876032, depthwiseSavedInvStd: s.f + 877184, runningMean: s.p + 1751568,
-                runningVar: s.p + 1752720, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 876032, depthwiseSavedInvStd: s.f + 877184,
+                depthwiseRunningMean: s.p + 1751568, depthwiseRunningVar: s.p + 1752720, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4409,8 +4409,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
                 depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 938624, depthwiseSavedInvStd: s.f + 939776, runningMean: s.p + 2344512,
-                runningVar: s.p + 2345664, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 938624, depthwiseSavedInvStd: s.f + 939776,
+                depthwiseRunningMean: s.p + 2344512, depthwiseRunningVar: s.p + 2345664, workspace: s.ws, pool: pool)
             s.profiler?.stop(293)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4539,8 +4539,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1001216, depthwiseSavedInvStd: s.f + 1002368, runningMean: s.p + 2937456,
-                runningVar: s.p + 2938608, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1001216, depthwiseSavedInvStd: s.f + 1002368,
+                depthwiseRunningMean: s.p + 2937456, depthwiseRunningVar: s.p + 2938608, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4669,8 +4669,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1063808, depthwiseSavedInvStd: s.f + 1064960, runningMean: s.p + 3530400,
-                runningVar: s.p + 3531552, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1063808, depthwiseSavedInvStd: s.f + 1064960,
+                depthwiseRunningMean: s.p + 3530400, depthwiseRunningVar: s.p + 3531552, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4799,8 +4799,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1126400, depthwiseSavedInvStd: s.f + 1127552, runningMean: s.p + 4104912,
-                runningVar: s.p + 4106064, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1126400, depthwiseSavedInvStd: s.f + 1127552,
+                depthwiseRunningMean: s.p + 4104912, depthwiseRunningVar: s.p + 4106064, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -4916,8 +4916,8 @@ public final class EfficientNetB1Training: TrainableModel {
                 output: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
                 depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1153920, depthwiseSavedInvStd: s.f + 1155840, runningMean: s.p + 5232128,
-                runningVar: s.p + 5234048, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1153920, depthwiseSavedInvStd: s.f + 1155840,
+                depthwiseRunningMean: s.p + 5232128, depthwiseRunningVar: s.p + 5234048, workspace: s.ws, pool: pool)
             s.profiler?.stop(359)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]

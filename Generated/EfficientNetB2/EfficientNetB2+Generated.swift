@@ -2396,8 +2396,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 751040,
-                depthwiseSavedInvStd: s.f + 751136, runningMean: s.p + 6208, runningVar: s.p + 6304, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 751136, depthwiseRunningMean: s.p + 6208, depthwiseRunningVar: s.p + 6304,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
@@ -2513,8 +2513,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 753296,
-                depthwiseSavedInvStd: s.f + 753440, runningMean: s.p + 15328, runningVar: s.p + 15472, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 753440, depthwiseRunningMean: s.p + 15328,
+                depthwiseRunningVar: s.p + 15472, workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
@@ -2643,8 +2643,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 756512,
-                depthwiseSavedInvStd: s.f + 756656, runningMean: s.p + 26704, runningVar: s.p + 26848, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 756656, depthwiseRunningMean: s.p + 26704,
+                depthwiseRunningVar: s.p + 26848, workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
@@ -2773,8 +2773,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f, depthwiseOutput: s.tensor(56),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 759728,
-                depthwiseSavedInvStd: s.f + 759872, runningMean: s.p + 40384, runningVar: s.p + 40528, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 759872, depthwiseRunningMean: s.p + 40384,
+                depthwiseRunningVar: s.p + 40528, workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
@@ -2890,8 +2890,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 767888,
-                depthwiseSavedInvStd: s.f + 768176, runningMean: s.p + 72416, runningVar: s.p + 72704, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 768176, depthwiseRunningMean: s.p + 72416,
+                depthwiseRunningVar: s.p + 72704, workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
@@ -3020,8 +3020,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 783536,
-                depthwiseSavedInvStd: s.f + 783824, runningMean: s.p + 116976, runningVar: s.p + 117264,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 783824, depthwiseRunningMean: s.p + 116976,
+                depthwiseRunningVar: s.p + 117264, workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
@@ -3150,8 +3150,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 799184,
-                depthwiseSavedInvStd: s.f + 799472, runningMean: s.p + 156928, runningVar: s.p + 157216,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 799472, depthwiseRunningMean: s.p + 156928,
+                depthwiseRunningVar: s.p + 157216, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
@@ -3267,8 +3267,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 806176,
-                depthwiseSavedInvStd: s.f + 806704, runningMean: s.p + 244832, runningVar: s.p + 245360,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 806704, depthwiseRunningMean: s.p + 244832,
+                depthwiseRunningVar: s.p + 245360, workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3397,8 +3397,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 817968,
-                depthwiseSavedInvStd: s.f + 818496, runningMean: s.p + 370912, runningVar: s.p + 371440,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 818496, depthwiseRunningMean: s.p + 370912,
+                depthwiseRunningVar: s.p + 371440, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3527,8 +3527,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 829760,
-                depthwiseSavedInvStd: s.f + 830288, runningMean: s.p + 496992, runningVar: s.p + 497520,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 830288, depthwiseRunningMean: s.p + 496992,
+                depthwiseRunningVar: s.p + 497520, workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3657,8 +3657,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 841552,
-                depthwiseSavedInvStd: s.f + 842080, runningMean: s.p + 631520, runningVar: s.p + 632048,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 842080, depthwiseRunningMean: s.p + 631520,
+                depthwiseRunningVar: s.p + 632048, workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -3774,8 +3774,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f, depthwiseOutput: s.tensor(146),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 870688,
-                depthwiseSavedInvStd: s.f + 871408, runningMean: s.p + 828960, runningVar: s.p + 829680,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 871408, depthwiseRunningMean: s.p + 828960,
+                depthwiseRunningVar: s.p + 829680, workspace: s.ws, pool: pool)
             s.profiler?.stop(210)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -3904,8 +3904,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 909808, depthwiseSavedInvStd: s.f + 910528, runningMean: s.p + 1069984,
-                runningVar: s.p + 1070704, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 909808, depthwiseSavedInvStd: s.f + 910528,
+                depthwiseRunningMean: s.p + 1069984, depthwiseRunningVar: s.p + 1070704, workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -4034,8 +4034,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 948928, depthwiseSavedInvStd: s.f + 949648, runningMean: s.p + 1311008,
-                runningVar: s.p + 1311728, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 948928, depthwiseSavedInvStd: s.f + 949648,
+                depthwiseRunningMean: s.p + 1311008, depthwiseRunningVar: s.p + 1311728, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -4164,8 +4164,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 988048, depthwiseSavedInvStd: s.f + 988768, runningMean: s.p + 1552032,
-                runningVar: s.p + 1552752, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 988048, depthwiseSavedInvStd: s.f + 988768,
+                depthwiseRunningMean: s.p + 1552032, depthwiseRunningVar: s.p + 1552752, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
@@ -4281,8 +4281,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
                 depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1028400, depthwiseSavedInvStd: s.f + 1029648, runningMean: s.p + 2046288,
-                runningVar: s.p + 2047536, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1028400, depthwiseSavedInvStd: s.f + 1029648,
+                depthwiseRunningMean: s.p + 2046288, depthwiseRunningVar: s.p + 2047536, workspace: s.ws, pool: pool)
             s.profiler?.stop(276)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4411,8 +4411,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
                 depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1096208, depthwiseSavedInvStd: s.f + 1097456, runningMean: s.p + 2738576,
-                runningVar: s.p + 2739824, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1096208, depthwiseSavedInvStd: s.f + 1097456,
+                depthwiseRunningMean: s.p + 2738576, depthwiseRunningVar: s.p + 2739824, workspace: s.ws, pool: pool)
             s.profiler?.stop(293)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4541,8 +4541,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1164016, depthwiseSavedInvStd: s.f + 1165264, runningMean: s.p + 3430864,
-                runningVar: s.p + 3432112, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1164016, depthwiseSavedInvStd: s.f + 1165264,
+                depthwiseRunningMean: s.p + 3430864, depthwiseRunningVar: s.p + 3432112, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4671,8 +4671,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1231824, depthwiseSavedInvStd: s.f + 1233072, runningMean: s.p + 4123152,
-                runningVar: s.p + 4124400, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1231824, depthwiseSavedInvStd: s.f + 1233072,
+                depthwiseRunningMean: s.p + 4123152, depthwiseRunningVar: s.p + 4124400, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4801,8 +4801,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1299632, depthwiseSavedInvStd: s.f + 1300880, runningMean: s.p + 4795472,
-                runningVar: s.p + 4796720, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1299632, depthwiseSavedInvStd: s.f + 1300880,
+                depthwiseRunningMean: s.p + 4795472, depthwiseRunningVar: s.p + 4796720, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -4918,8 +4918,8 @@ public final class EfficientNetB2Training: TrainableModel {
                 output: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
                 depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1329520, depthwiseSavedInvStd: s.f + 1331632, runningMean: s.p + 6144880,
-                runningVar: s.p + 6146992, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1329520, depthwiseSavedInvStd: s.f + 1331632,
+                depthwiseRunningMean: s.p + 6144880, depthwiseRunningVar: s.p + 6146992, workspace: s.ws, pool: pool)
             s.profiler?.stop(359)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]

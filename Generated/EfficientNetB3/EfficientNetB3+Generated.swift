@@ -2644,8 +2644,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 893392,
-                depthwiseSavedInvStd: s.f + 893536, runningMean: s.p + 10800, runningVar: s.p + 10944, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 893536, depthwiseRunningMean: s.p + 10800,
+                depthwiseRunningVar: s.p + 10944, workspace: s.ws, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
@@ -2761,8 +2761,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 896720,
-                depthwiseSavedInvStd: s.f + 896912, runningMean: s.p + 26736, runningVar: s.p + 26928, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 896912, depthwiseRunningMean: s.p + 26736,
+                depthwiseRunningVar: s.p + 26928, workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -2891,8 +2891,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 901008,
-                depthwiseSavedInvStd: s.f + 901200, runningMean: s.p + 45696, runningVar: s.p + 45888, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 901200, depthwiseRunningMean: s.p + 45696,
+                depthwiseRunningVar: s.p + 45888, workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -3021,8 +3021,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f, depthwiseOutput: s.tensor(56),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 905296,
-                depthwiseSavedInvStd: s.f + 905488, runningMean: s.p + 67728, runningVar: s.p + 67920, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 905488, depthwiseRunningMean: s.p + 67728,
+                depthwiseRunningVar: s.p + 67920, workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
@@ -3138,8 +3138,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 915952,
-                depthwiseSavedInvStd: s.f + 916240, runningMean: s.p + 103552, runningVar: s.p + 103840,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 916240, depthwiseRunningMean: s.p + 103552,
+                depthwiseRunningVar: s.p + 103840, workspace: s.ws, pool: pool)
             s.profiler?.stop(95)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -3268,8 +3268,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 931600,
-                depthwiseSavedInvStd: s.f + 931888, runningMean: s.p + 148112, runningVar: s.p + 148400,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 931888, depthwiseRunningMean: s.p + 148112,
+                depthwiseRunningVar: s.p + 148400, workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -3398,8 +3398,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 947248,
-                depthwiseSavedInvStd: s.f + 947536, runningMean: s.p + 188064, runningVar: s.p + 188352,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 947536, depthwiseRunningMean: s.p + 188064,
+                depthwiseRunningVar: s.p + 188352, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
@@ -3515,8 +3515,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 954352,
-                depthwiseSavedInvStd: s.f + 954928, runningMean: s.p + 287824, runningVar: s.p + 288400,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 954928, depthwiseRunningMean: s.p + 287824,
+                depthwiseRunningVar: s.p + 288400, workspace: s.ws, pool: pool)
             s.profiler?.stop(144)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3645,8 +3645,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 967216,
-                depthwiseSavedInvStd: s.f + 967792, runningMean: s.p + 436848, runningVar: s.p + 437424,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 967792, depthwiseRunningMean: s.p + 436848,
+                depthwiseRunningVar: s.p + 437424, workspace: s.ws, pool: pool)
             s.profiler?.stop(161)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3775,8 +3775,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 980080,
-                depthwiseSavedInvStd: s.f + 980656, runningMean: s.p + 585872, runningVar: s.p + 586448,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 980656, depthwiseRunningMean: s.p + 585872,
+                depthwiseRunningVar: s.p + 586448, workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -3905,8 +3905,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 992944,
-                depthwiseSavedInvStd: s.f + 993520, runningMean: s.p + 734896, runningVar: s.p + 735472,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 993520, depthwiseRunningMean: s.p + 734896,
+                depthwiseRunningVar: s.p + 735472, workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -4035,8 +4035,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f, depthwiseOutput: s.tensor(148),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1005808,
-                depthwiseSavedInvStd: s.f + 1006384, runningMean: s.p + 893136, runningVar: s.p + 893712,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1006384, depthwiseRunningMean: s.p + 893136,
+                depthwiseRunningVar: s.p + 893712, workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -4152,8 +4152,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1037664, depthwiseSavedInvStd: s.f + 1038480, runningMean: s.p + 1137728,
-                runningVar: s.p + 1138544, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1037664, depthwiseSavedInvStd: s.f + 1038480,
+                depthwiseRunningMean: s.p + 1137728, depthwiseRunningVar: s.p + 1138544, workspace: s.ws, pool: pool)
             s.profiler?.stop(227)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4282,8 +4282,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1082000, depthwiseSavedInvStd: s.f + 1082816, runningMean: s.p + 1443536,
-                runningVar: s.p + 1444352, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1082000, depthwiseSavedInvStd: s.f + 1082816,
+                depthwiseRunningMean: s.p + 1443536, depthwiseRunningVar: s.p + 1444352, workspace: s.ws, pool: pool)
             s.profiler?.stop(244)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4412,8 +4412,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1126336, depthwiseSavedInvStd: s.f + 1127152, runningMean: s.p + 1749344,
-                runningVar: s.p + 1750160, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1126336, depthwiseSavedInvStd: s.f + 1127152,
+                depthwiseRunningMean: s.p + 1749344, depthwiseRunningVar: s.p + 1750160, workspace: s.ws, pool: pool)
             s.profiler?.stop(261)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4542,8 +4542,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
                 depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1170672, depthwiseSavedInvStd: s.f + 1171488, runningMean: s.p + 2055152,
-                runningVar: s.p + 2055968, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1170672, depthwiseSavedInvStd: s.f + 1171488,
+                depthwiseRunningMean: s.p + 2055152, depthwiseRunningVar: s.p + 2055968, workspace: s.ws, pool: pool)
             s.profiler?.stop(278)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -4672,8 +4672,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1215008, depthwiseSavedInvStd: s.f + 1215824, runningMean: s.p + 2360960,
-                runningVar: s.p + 2361776, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1215008, depthwiseSavedInvStd: s.f + 1215824,
+                depthwiseRunningMean: s.p + 2360960, depthwiseRunningVar: s.p + 2361776, workspace: s.ws, pool: pool)
             s.profiler?.stop(295)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
@@ -4789,8 +4789,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1260688, depthwiseSavedInvStd: s.f + 1262080, runningMean: s.p + 2975312,
-                runningVar: s.p + 2976704, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1260688, depthwiseSavedInvStd: s.f + 1262080,
+                depthwiseRunningMean: s.p + 2975312, depthwiseRunningVar: s.p + 2976704, workspace: s.ws, pool: pool)
             s.profiler?.stop(310)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -4919,8 +4919,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1336320, depthwiseSavedInvStd: s.f + 1337712, runningMean: s.p + 3831024,
-                runningVar: s.p + 3832416, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1336320, depthwiseSavedInvStd: s.f + 1337712,
+                depthwiseRunningMean: s.p + 3831024, depthwiseRunningVar: s.p + 3832416, workspace: s.ws, pool: pool)
             s.profiler?.stop(327)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5049,8 +5049,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1411952, depthwiseSavedInvStd: s.f + 1413344, runningMean: s.p + 4686736,
-                runningVar: s.p + 4688128, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1411952, depthwiseSavedInvStd: s.f + 1413344,
+                depthwiseRunningMean: s.p + 4686736, depthwiseRunningVar: s.p + 4688128, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5179,8 +5179,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
                 depthwiseOutput: s.tensor(252), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1487584, depthwiseSavedInvStd: s.f + 1488976, runningMean: s.p + 5542448,
-                runningVar: s.p + 5543840, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1487584, depthwiseSavedInvStd: s.f + 1488976,
+                depthwiseRunningMean: s.p + 5542448, depthwiseRunningVar: s.p + 5543840, workspace: s.ws, pool: pool)
             s.profiler?.stop(361)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5309,8 +5309,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
                 depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1563216, depthwiseSavedInvStd: s.f + 1564608, runningMean: s.p + 6398160,
-                runningVar: s.p + 6399552, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1563216, depthwiseSavedInvStd: s.f + 1564608,
+                depthwiseRunningMean: s.p + 6398160, depthwiseRunningVar: s.p + 6399552, workspace: s.ws, pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5439,8 +5439,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1638848, depthwiseSavedInvStd: s.f + 1640240, runningMean: s.p + 7231600,
-                runningVar: s.p + 7232992, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1638848, depthwiseSavedInvStd: s.f + 1640240,
+                depthwiseRunningMean: s.p + 7231600, depthwiseRunningVar: s.p + 7232992, workspace: s.ws, pool: pool)
             s.profiler?.stop(395)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -5556,8 +5556,8 @@ public final class EfficientNetB3Training: TrainableModel {
                 output: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
                 depthwiseOutput: s.tensor(286), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1672064, depthwiseSavedInvStd: s.f + 1674368, runningMean: s.p + 8852672,
-                runningVar: s.p + 8854976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1672064, depthwiseSavedInvStd: s.f + 1674368,
+                depthwiseRunningMean: s.p + 8852672, depthwiseRunningVar: s.p + 8854976, workspace: s.ws, pool: pool)
             s.profiler?.stop(410)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]

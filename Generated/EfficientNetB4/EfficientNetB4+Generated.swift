@@ -3143,8 +3143,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1214208,
-                depthwiseSavedInvStd: s.f + 1214352, runningMean: s.p + 11616, runningVar: s.p + 11760,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1214352, depthwiseRunningMean: s.p + 11616,
+                depthwiseRunningVar: s.p + 11760, workspace: s.ws, pool: pool)
             s.profiler?.stop(31)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
@@ -3260,8 +3260,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1217536,
-                depthwiseSavedInvStd: s.f + 1217728, runningMean: s.p + 27552, runningVar: s.p + 27744,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1217728, depthwiseRunningMean: s.p + 27552,
+                depthwiseRunningVar: s.p + 27744, workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3390,8 +3390,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1221824,
-                depthwiseSavedInvStd: s.f + 1222016, runningMean: s.p + 46512, runningVar: s.p + 46704,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1222016, depthwiseRunningMean: s.p + 46512,
+                depthwiseRunningVar: s.p + 46704, workspace: s.ws, pool: pool)
             s.profiler?.stop(63)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3519,8 +3519,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f, depthwiseOutput: s.tensor(56),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1226112,
-                depthwiseSavedInvStd: s.f + 1226304, runningMean: s.p + 65472, runningVar: s.p + 65664,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1226304, depthwiseRunningMean: s.p + 65472,
+                depthwiseRunningVar: s.p + 65664, workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -3648,8 +3648,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f, depthwiseOutput: s.tensor(68),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1230400,
-                depthwiseSavedInvStd: s.f + 1230592, runningMean: s.p + 87504, runningVar: s.p + 87696,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1230592, depthwiseRunningMean: s.p + 87504,
+                depthwiseRunningVar: s.p + 87696, workspace: s.ws, pool: pool)
             s.profiler?.stop(97)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
@@ -3765,8 +3765,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1241168,
-                depthwiseSavedInvStd: s.f + 1241504, runningMean: s.p + 131408, runningVar: s.p + 131744,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1241504, depthwiseRunningMean: s.p + 131408,
+                depthwiseRunningVar: s.p + 131744, workspace: s.ws, pool: pool)
             s.profiler?.stop(112)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -3895,8 +3895,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1259424,
-                depthwiseSavedInvStd: s.f + 1259760, runningMean: s.p + 190144, runningVar: s.p + 190480,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1259760, depthwiseRunningMean: s.p + 190144,
+                depthwiseRunningVar: s.p + 190480, workspace: s.ws, pool: pool)
             s.profiler?.stop(129)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -4024,8 +4024,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f, depthwiseOutput: s.tensor(102),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1277680,
-                depthwiseSavedInvStd: s.f + 1278016, runningMean: s.p + 248880, runningVar: s.p + 249216,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1278016, depthwiseRunningMean: s.p + 248880,
+                depthwiseRunningVar: s.p + 249216, workspace: s.ws, pool: pool)
             s.profiler?.stop(146)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -4154,8 +4154,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f, depthwiseOutput: s.tensor(114),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1295936,
-                depthwiseSavedInvStd: s.f + 1296272, runningMean: s.p + 302240, runningVar: s.p + 302576,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1296272, depthwiseRunningMean: s.p + 302240,
+                depthwiseRunningVar: s.p + 302576, workspace: s.ws, pool: pool)
             s.profiler?.stop(163)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
@@ -4271,8 +4271,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1304224,
-                depthwiseSavedInvStd: s.f + 1304896, runningMean: s.p + 436096, runningVar: s.p + 436768,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1304896, depthwiseRunningMean: s.p + 436096,
+                depthwiseRunningVar: s.p + 436768, workspace: s.ws, pool: pool)
             s.profiler?.stop(178)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4401,8 +4401,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1319232,
-                depthwiseSavedInvStd: s.f + 1319904, runningMean: s.p + 636832, runningVar: s.p + 637504,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1319904, depthwiseRunningMean: s.p + 636832,
+                depthwiseRunningVar: s.p + 637504, workspace: s.ws, pool: pool)
             s.profiler?.stop(195)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4531,8 +4531,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f, depthwiseOutput: s.tensor(148),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1334240,
-                depthwiseSavedInvStd: s.f + 1334912, runningMean: s.p + 837568, runningVar: s.p + 838240,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1334912, depthwiseRunningMean: s.p + 837568,
+                depthwiseRunningVar: s.p + 838240, workspace: s.ws, pool: pool)
             s.profiler?.stop(212)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4661,8 +4661,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
                 depthwiseOutput: s.tensor(160), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1349248, depthwiseSavedInvStd: s.f + 1349920, runningMean: s.p + 1038304,
-                runningVar: s.p + 1038976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1349248, depthwiseSavedInvStd: s.f + 1349920,
+                depthwiseRunningMean: s.p + 1038304, depthwiseRunningVar: s.p + 1038976, workspace: s.ws, pool: pool)
             s.profiler?.stop(229)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4791,8 +4791,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
                 depthwiseOutput: s.tensor(172), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1364256, depthwiseSavedInvStd: s.f + 1364928, runningMean: s.p + 1239040,
-                runningVar: s.p + 1239712, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1364256, depthwiseSavedInvStd: s.f + 1364928,
+                depthwiseRunningMean: s.p + 1239040, depthwiseRunningVar: s.p + 1239712, workspace: s.ws, pool: pool)
             s.profiler?.stop(246)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -4921,8 +4921,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
                 depthwiseOutput: s.tensor(184), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1379264, depthwiseSavedInvStd: s.f + 1379936, runningMean: s.p + 1450528,
-                runningVar: s.p + 1451200, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1379264, depthwiseSavedInvStd: s.f + 1379936,
+                depthwiseRunningMean: s.p + 1450528, depthwiseRunningVar: s.p + 1451200, workspace: s.ws, pool: pool)
             s.profiler?.stop(263)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -5038,8 +5038,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
                 depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1416448, depthwiseSavedInvStd: s.f + 1417408, runningMean: s.p + 1781728,
-                runningVar: s.p + 1782688, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1416448, depthwiseSavedInvStd: s.f + 1417408,
+                depthwiseRunningMean: s.p + 1781728, depthwiseRunningVar: s.p + 1782688, workspace: s.ws, pool: pool)
             s.profiler?.stop(278)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5168,8 +5168,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1468608, depthwiseSavedInvStd: s.f + 1469568, runningMean: s.p + 2199056,
-                runningVar: s.p + 2200016, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1468608, depthwiseSavedInvStd: s.f + 1469568,
+                depthwiseRunningMean: s.p + 2199056, depthwiseRunningVar: s.p + 2200016, workspace: s.ws, pool: pool)
             s.profiler?.stop(295)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5297,8 +5297,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
                 depthwiseOutput: s.tensor(218), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1520768, depthwiseSavedInvStd: s.f + 1521728, runningMean: s.p + 2616384,
-                runningVar: s.p + 2617344, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1520768, depthwiseSavedInvStd: s.f + 1521728,
+                depthwiseRunningMean: s.p + 2616384, depthwiseRunningVar: s.p + 2617344, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5427,8 +5427,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
                 depthwiseOutput: s.tensor(230), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1572928, depthwiseSavedInvStd: s.f + 1573888, runningMean: s.p + 3033712,
-                runningVar: s.p + 3034672, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1572928, depthwiseSavedInvStd: s.f + 1573888,
+                depthwiseRunningMean: s.p + 3033712, depthwiseRunningVar: s.p + 3034672, workspace: s.ws, pool: pool)
             s.profiler?.stop(329)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5556,8 +5556,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
                 depthwiseOutput: s.tensor(242), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1625088, depthwiseSavedInvStd: s.f + 1626048, runningMean: s.p + 3451040,
-                runningVar: s.p + 3452000, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1625088, depthwiseSavedInvStd: s.f + 1626048,
+                depthwiseRunningMean: s.p + 3451040, depthwiseRunningVar: s.p + 3452000, workspace: s.ws, pool: pool)
             s.profiler?.stop(346)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -5686,8 +5686,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
                 depthwiseOutput: s.tensor(254), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1677248, depthwiseSavedInvStd: s.f + 1678208, runningMean: s.p + 3868368,
-                runningVar: s.p + 3869328, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1677248, depthwiseSavedInvStd: s.f + 1678208,
+                depthwiseRunningMean: s.p + 3868368, depthwiseRunningVar: s.p + 3869328, workspace: s.ws, pool: pool)
             s.profiler?.stop(363)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
@@ -5803,8 +5803,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
                 depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1730976, depthwiseSavedInvStd: s.f + 1732608, runningMean: s.p + 4704800,
-                runningVar: s.p + 4706432, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1730976, depthwiseSavedInvStd: s.f + 1732608,
+                depthwiseRunningMean: s.p + 4704800, depthwiseRunningVar: s.p + 4706432, workspace: s.ws, pool: pool)
             s.profiler?.stop(378)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -5933,8 +5933,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1819648, depthwiseSavedInvStd: s.f + 1821280, runningMean: s.p + 5871216,
-                runningVar: s.p + 5872848, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1819648, depthwiseSavedInvStd: s.f + 1821280,
+                depthwiseRunningMean: s.p + 5871216, depthwiseRunningVar: s.p + 5872848, workspace: s.ws, pool: pool)
             s.profiler?.stop(395)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6063,8 +6063,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
                 depthwiseOutput: s.tensor(288), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1908320, depthwiseSavedInvStd: s.f + 1909952, runningMean: s.p + 7037632,
-                runningVar: s.p + 7039264, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1908320, depthwiseSavedInvStd: s.f + 1909952,
+                depthwiseRunningMean: s.p + 7037632, depthwiseRunningVar: s.p + 7039264, workspace: s.ws, pool: pool)
             s.profiler?.stop(412)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6193,8 +6193,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
                 depthwiseOutput: s.tensor(300), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 1996992, depthwiseSavedInvStd: s.f + 1998624, runningMean: s.p + 8204048,
-                runningVar: s.p + 8205680, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1996992, depthwiseSavedInvStd: s.f + 1998624,
+                depthwiseRunningMean: s.p + 8204048, depthwiseRunningVar: s.p + 8205680, workspace: s.ws, pool: pool)
             s.profiler?.stop(429)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6322,8 +6322,8 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
                 depthwiseOutput: s.tensor(312), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 2085664, depthwiseSavedInvStd: s.f + 2087296, runningMean: s.p + 9370464,
-                runningVar: s.p + 9372096, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2085664, depthwiseSavedInvStd: s.f + 2087296,
+                depthwiseRunningMean: s.p + 9370464, depthwiseRunningVar: s.p + 9372096, workspace: s.ws, pool: pool)
             s.profiler?.stop(446)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6452,8 +6452,9 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
                 depthwiseOutput: s.tensor(324), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 2174336, depthwiseSavedInvStd: s.f + 2175968, runningMean: s.p + 10536880,
-                runningVar: s.p + 10538512, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2174336, depthwiseSavedInvStd: s.f + 2175968,
+                depthwiseRunningMean: s.p + 10536880, depthwiseRunningVar: s.p + 10538512, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(463)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6582,8 +6583,9 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
                 depthwiseOutput: s.tensor(336), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 2263008, depthwiseSavedInvStd: s.f + 2264640, runningMean: s.p + 11703296,
-                runningVar: s.p + 11704928, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2263008, depthwiseSavedInvStd: s.f + 2264640,
+                depthwiseRunningMean: s.p + 11703296, depthwiseRunningVar: s.p + 11704928, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(480)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6712,8 +6714,9 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
                 depthwiseOutput: s.tensor(348), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 2351680, depthwiseSavedInvStd: s.f + 2353312, runningMean: s.p + 12843600,
-                runningVar: s.p + 12845232, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2351680, depthwiseSavedInvStd: s.f + 2353312,
+                depthwiseRunningMean: s.p + 12843600, depthwiseRunningVar: s.p + 12845232, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(497)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -6829,8 +6832,9 @@ public final class EfficientNetB4Training: TrainableModel {
                 output: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
                 depthwiseOutput: s.tensor(358), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                depthwiseSavedMean: s.f + 2390592, depthwiseSavedInvStd: s.f + 2393280, runningMean: s.p + 15048000,
-                runningVar: s.p + 15050688, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2390592, depthwiseSavedInvStd: s.f + 2393280,
+                depthwiseRunningMean: s.p + 15048000, depthwiseRunningVar: s.p + 15050688, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(512)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]

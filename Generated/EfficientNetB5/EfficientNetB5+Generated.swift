@@ -3810,8 +3810,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1584528,
-                depthwiseSavedInvStd: s.f + 1584672, runningMean: s.p + 13008, runningVar: s.p + 13152,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1584672, depthwiseRunningMean: s.p + 13008,
+                depthwiseRunningVar: s.p + 13152, workspace: s.ws, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
@@ -3927,8 +3927,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f, depthwiseOutput: s.tensor(42),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1587968,
-                depthwiseSavedInvStd: s.f + 1588208, runningMean: s.p + 34336, runningVar: s.p + 34576,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1588208, depthwiseRunningMean: s.p + 34336,
+                depthwiseRunningVar: s.p + 34576, workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4057,8 +4057,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f, depthwiseOutput: s.tensor(54),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1593328,
-                depthwiseSavedInvStd: s.f + 1593568, runningMean: s.p + 62864, runningVar: s.p + 63104,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1593568, depthwiseRunningMean: s.p + 62864,
+                depthwiseRunningVar: s.p + 63104, workspace: s.ws, pool: pool)
             s.profiler?.stop(75)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4187,8 +4187,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1598688,
-                depthwiseSavedInvStd: s.f + 1598928, runningMean: s.p + 91392, runningVar: s.p + 91632,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1598928, depthwiseRunningMean: s.p + 91392,
+                depthwiseRunningVar: s.p + 91632, workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4317,8 +4317,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1604048,
-                depthwiseSavedInvStd: s.f + 1604288, runningMean: s.p + 119920, runningVar: s.p + 120160,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1604288, depthwiseRunningMean: s.p + 119920,
+                depthwiseRunningVar: s.p + 120160, workspace: s.ws, pool: pool)
             s.profiler?.stop(109)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -4447,8 +4447,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1609408,
-                depthwiseSavedInvStd: s.f + 1609648, runningMean: s.p + 152288, runningVar: s.p + 152528,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1609648, depthwiseRunningMean: s.p + 152288,
+                depthwiseRunningVar: s.p + 152528, workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
@@ -4564,8 +4564,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1622784,
-                depthwiseSavedInvStd: s.f + 1623168, runningMean: s.p + 209920, runningVar: s.p + 210304,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1623168, depthwiseRunningMean: s.p + 209920,
+                depthwiseRunningVar: s.p + 210304, workspace: s.ws, pool: pool)
             s.profiler?.stop(141)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4694,8 +4694,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1643648,
-                depthwiseSavedInvStd: s.f + 1644032, runningMean: s.p + 284688, runningVar: s.p + 285072,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1644032, depthwiseRunningMean: s.p + 284688,
+                depthwiseRunningVar: s.p + 285072, workspace: s.ws, pool: pool)
             s.profiler?.stop(158)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4824,8 +4824,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1664512,
-                depthwiseSavedInvStd: s.f + 1664896, runningMean: s.p + 359456, runningVar: s.p + 359840,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1664896, depthwiseRunningMean: s.p + 359456,
+                depthwiseRunningVar: s.p + 359840, workspace: s.ws, pool: pool)
             s.profiler?.stop(175)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -4954,8 +4954,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1685376,
-                depthwiseSavedInvStd: s.f + 1685760, runningMean: s.p + 434224, runningVar: s.p + 434608,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1685760, depthwiseRunningMean: s.p + 434224,
+                depthwiseRunningVar: s.p + 434608, workspace: s.ws, pool: pool)
             s.profiler?.stop(192)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -5084,8 +5084,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f, depthwiseOutput: s.tensor(148),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1706240,
-                depthwiseSavedInvStd: s.f + 1706624, runningMean: s.p + 502848, runningVar: s.p + 503232,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1706624, depthwiseRunningMean: s.p + 502848,
+                depthwiseRunningVar: s.p + 503232, workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
@@ -5201,8 +5201,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f, depthwiseOutput: s.tensor(158),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1715712,
-                depthwiseSavedInvStd: s.f + 1716480, runningMean: s.p + 675792, runningVar: s.p + 676560,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1716480, depthwiseRunningMean: s.p + 675792,
+                depthwiseRunningVar: s.p + 676560, workspace: s.ws, pool: pool)
             s.profiler?.stop(224)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5331,8 +5331,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f, depthwiseOutput: s.tensor(170),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1732864,
-                depthwiseSavedInvStd: s.f + 1733632, runningMean: s.p + 935920, runningVar: s.p + 936688,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 1733632, depthwiseRunningMean: s.p + 935920,
+                depthwiseRunningVar: s.p + 936688, workspace: s.ws, pool: pool)
             s.profiler?.stop(241)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5461,8 +5461,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
                 depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1750016, depthwiseSavedInvStd: s.f + 1750784, runningMean: s.p + 1196048,
-                runningVar: s.p + 1196816, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1750016, depthwiseSavedInvStd: s.f + 1750784,
+                depthwiseRunningMean: s.p + 1196048, depthwiseRunningVar: s.p + 1196816, workspace: s.ws, pool: pool)
             s.profiler?.stop(258)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5591,8 +5591,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
                 depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1767168, depthwiseSavedInvStd: s.f + 1767936, runningMean: s.p + 1456176,
-                runningVar: s.p + 1456944, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1767168, depthwiseSavedInvStd: s.f + 1767936,
+                depthwiseRunningMean: s.p + 1456176, depthwiseRunningVar: s.p + 1456944, workspace: s.ws, pool: pool)
             s.profiler?.stop(275)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5721,8 +5721,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1784320, depthwiseSavedInvStd: s.f + 1785088, runningMean: s.p + 1716304,
-                runningVar: s.p + 1717072, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1784320, depthwiseSavedInvStd: s.f + 1785088,
+                depthwiseRunningMean: s.p + 1716304, depthwiseRunningVar: s.p + 1717072, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5851,8 +5851,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
                 depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1801472, depthwiseSavedInvStd: s.f + 1802240, runningMean: s.p + 1976432,
-                runningVar: s.p + 1977200, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1801472, depthwiseSavedInvStd: s.f + 1802240,
+                depthwiseRunningMean: s.p + 1976432, depthwiseRunningVar: s.p + 1977200, workspace: s.ws, pool: pool)
             s.profiler?.stop(309)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -5981,8 +5981,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
                 depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1818624, depthwiseSavedInvStd: s.f + 1819392, runningMean: s.p + 2248848,
-                runningVar: s.p + 2249616, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1818624, depthwiseSavedInvStd: s.f + 1819392,
+                depthwiseRunningMean: s.p + 2248848, depthwiseRunningVar: s.p + 2249616, workspace: s.ws, pool: pool)
             s.profiler?.stop(326)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -6098,8 +6098,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1861024, depthwiseSavedInvStd: s.f + 1862080, runningMean: s.p + 2654800,
-                runningVar: s.p + 2655856, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1861024, depthwiseSavedInvStd: s.f + 1862080,
+                depthwiseRunningMean: s.p + 2654800, depthwiseRunningVar: s.p + 2655856, workspace: s.ws, pool: pool)
             s.profiler?.stop(341)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6228,8 +6228,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
                 depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1918400, depthwiseSavedInvStd: s.f + 1919456, runningMean: s.p + 3156096,
-                runningVar: s.p + 3157152, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1918400, depthwiseSavedInvStd: s.f + 1919456,
+                depthwiseRunningMean: s.p + 3156096, depthwiseRunningVar: s.p + 3157152, workspace: s.ws, pool: pool)
             s.profiler?.stop(358)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6358,8 +6358,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
                 depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1975776, depthwiseSavedInvStd: s.f + 1976832, runningMean: s.p + 3657392,
-                runningVar: s.p + 3658448, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1975776, depthwiseSavedInvStd: s.f + 1976832,
+                depthwiseRunningMean: s.p + 3657392, depthwiseRunningVar: s.p + 3658448, workspace: s.ws, pool: pool)
             s.profiler?.stop(375)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6488,8 +6488,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2033152, depthwiseSavedInvStd: s.f + 2034208, runningMean: s.p + 4158688,
-                runningVar: s.p + 4159744, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2033152, depthwiseSavedInvStd: s.f + 2034208,
+                depthwiseRunningMean: s.p + 4158688, depthwiseRunningVar: s.p + 4159744, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6618,8 +6618,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2090528, depthwiseSavedInvStd: s.f + 2091584, runningMean: s.p + 4659984,
-                runningVar: s.p + 4661040, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2090528, depthwiseSavedInvStd: s.f + 2091584,
+                depthwiseRunningMean: s.p + 4659984, depthwiseRunningVar: s.p + 4661040, workspace: s.ws, pool: pool)
             s.profiler?.stop(409)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6748,8 +6748,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2147904, depthwiseSavedInvStd: s.f + 2148960, runningMean: s.p + 5161280,
-                runningVar: s.p + 5162336, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2147904, depthwiseSavedInvStd: s.f + 2148960,
+                depthwiseRunningMean: s.p + 5161280, depthwiseRunningVar: s.p + 5162336, workspace: s.ws, pool: pool)
             s.profiler?.stop(426)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -6878,8 +6878,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2205280, depthwiseSavedInvStd: s.f + 2206336, runningMean: s.p + 5662576,
-                runningVar: s.p + 5663632, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2205280, depthwiseSavedInvStd: s.f + 2206336,
+                depthwiseRunningMean: s.p + 5662576, depthwiseRunningVar: s.p + 5663632, workspace: s.ws, pool: pool)
             s.profiler?.stop(443)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
@@ -6995,8 +6995,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
                 depthwiseOutput: s.tensor(322), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2264448, depthwiseSavedInvStd: s.f + 2266272, runningMean: s.p + 6692000,
-                runningVar: s.p + 6693824, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2264448, depthwiseSavedInvStd: s.f + 2266272,
+                depthwiseRunningMean: s.p + 6692000, depthwiseRunningVar: s.p + 6693824, workspace: s.ws, pool: pool)
             s.profiler?.stop(458)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7125,8 +7125,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
                 depthwiseOutput: s.tensor(334), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2363552, depthwiseSavedInvStd: s.f + 2365376, runningMean: s.p + 8141552,
-                runningVar: s.p + 8143376, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2363552, depthwiseSavedInvStd: s.f + 2365376,
+                depthwiseRunningMean: s.p + 8141552, depthwiseRunningVar: s.p + 8143376, workspace: s.ws, pool: pool)
             s.profiler?.stop(475)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7255,8 +7255,8 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
                 depthwiseOutput: s.tensor(346), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2462656, depthwiseSavedInvStd: s.f + 2464480, runningMean: s.p + 9591104,
-                runningVar: s.p + 9592928, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2462656, depthwiseSavedInvStd: s.f + 2464480,
+                depthwiseRunningMean: s.p + 9591104, depthwiseRunningVar: s.p + 9592928, workspace: s.ws, pool: pool)
             s.profiler?.stop(492)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7385,8 +7385,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
                 depthwiseOutput: s.tensor(358), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2561760, depthwiseSavedInvStd: s.f + 2563584, runningMean: s.p + 11040656,
-                runningVar: s.p + 11042480, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2561760, depthwiseSavedInvStd: s.f + 2563584,
+                depthwiseRunningMean: s.p + 11040656, depthwiseRunningVar: s.p + 11042480, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(509)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7515,8 +7516,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
                 depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2660864, depthwiseSavedInvStd: s.f + 2662688, runningMean: s.p + 12490208,
-                runningVar: s.p + 12492032, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2660864, depthwiseSavedInvStd: s.f + 2662688,
+                depthwiseRunningMean: s.p + 12490208, depthwiseRunningVar: s.p + 12492032, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(526)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7645,8 +7647,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
                 depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2759968, depthwiseSavedInvStd: s.f + 2761792, runningMean: s.p + 13939760,
-                runningVar: s.p + 13941584, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2759968, depthwiseSavedInvStd: s.f + 2761792,
+                depthwiseRunningMean: s.p + 13939760, depthwiseRunningVar: s.p + 13941584, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(543)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7775,8 +7778,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
                 depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2859072, depthwiseSavedInvStd: s.f + 2860896, runningMean: s.p + 15389312,
-                runningVar: s.p + 15391136, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2859072, depthwiseSavedInvStd: s.f + 2860896,
+                depthwiseRunningMean: s.p + 15389312, depthwiseRunningVar: s.p + 15391136, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(560)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -7905,8 +7909,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
                 depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2958176, depthwiseSavedInvStd: s.f + 2960000, runningMean: s.p + 16838864,
-                runningVar: s.p + 16840688, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2958176, depthwiseSavedInvStd: s.f + 2960000,
+                depthwiseRunningMean: s.p + 16838864, depthwiseRunningVar: s.p + 16840688, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(577)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -8035,8 +8040,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
                 depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3057280, depthwiseSavedInvStd: s.f + 3059104, runningMean: s.p + 18259232,
-                runningVar: s.p + 18261056, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3057280, depthwiseSavedInvStd: s.f + 3059104,
+                depthwiseRunningMean: s.p + 18259232, depthwiseRunningVar: s.p + 18261056, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(594)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -8152,8 +8158,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
                 depthwiseOutput: s.tensor(428), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3100928, depthwiseSavedInvStd: s.f + 3104000, runningMean: s.p + 21096912,
-                runningVar: s.p + 21099984, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3100928, depthwiseSavedInvStd: s.f + 3104000,
+                depthwiseRunningMean: s.p + 21096912, depthwiseRunningVar: s.p + 21099984, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(609)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
@@ -8282,8 +8289,9 @@ public final class EfficientNetB5Training: TrainableModel {
                 output: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
                 depthwiseOutput: s.tensor(440), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3169536, depthwiseSavedInvStd: s.f + 3172608, runningMean: s.p + 25086544,
-                runningVar: s.p + 25089616, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3169536, depthwiseSavedInvStd: s.f + 3172608,
+                depthwiseRunningMean: s.p + 25086544, depthwiseRunningVar: s.p + 25089616, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(626)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]

@@ -4310,8 +4310,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f, depthwiseOutput: s.tensor(32),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2004112,
-                depthwiseSavedInvStd: s.f + 2004304, runningMean: s.p + 19392, runningVar: s.p + 19584,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2004304, depthwiseRunningMean: s.p + 19392,
+                depthwiseRunningVar: s.p + 19584, workspace: s.ws, pool: pool)
             s.profiler?.stop(43)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
@@ -4427,8 +4427,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f, depthwiseOutput: s.tensor(42),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2008512,
-                depthwiseSavedInvStd: s.f + 2008752, runningMean: s.p + 44128, runningVar: s.p + 44368,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2008752, depthwiseRunningMean: s.p + 44128,
+                depthwiseRunningVar: s.p + 44368, workspace: s.ws, pool: pool)
             s.profiler?.stop(58)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4557,8 +4557,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f, depthwiseOutput: s.tensor(54),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2013872,
-                depthwiseSavedInvStd: s.f + 2014112, runningMean: s.p + 72656, runningVar: s.p + 72896,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2014112, depthwiseRunningMean: s.p + 72656,
+                depthwiseRunningVar: s.p + 72896, workspace: s.ws, pool: pool)
             s.profiler?.stop(75)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4687,8 +4687,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2019232,
-                depthwiseSavedInvStd: s.f + 2019472, runningMean: s.p + 101184, runningVar: s.p + 101424,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2019472, depthwiseRunningMean: s.p + 101184,
+                depthwiseRunningVar: s.p + 101424, workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4817,8 +4817,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f, depthwiseOutput: s.tensor(78),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2024592,
-                depthwiseSavedInvStd: s.f + 2024832, runningMean: s.p + 129712, runningVar: s.p + 129952,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2024832, depthwiseRunningMean: s.p + 129712,
+                depthwiseRunningVar: s.p + 129952, workspace: s.ws, pool: pool)
             s.profiler?.stop(109)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -4947,8 +4947,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2029952,
-                depthwiseSavedInvStd: s.f + 2030192, runningMean: s.p + 158240, runningVar: s.p + 158480,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2030192, depthwiseRunningMean: s.p + 158240,
+                depthwiseRunningVar: s.p + 158480, workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -5077,8 +5077,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f, depthwiseOutput: s.tensor(102),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2035312,
-                depthwiseSavedInvStd: s.f + 2035552, runningMean: s.p + 190608, runningVar: s.p + 190848,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2035552, depthwiseRunningMean: s.p + 190608,
+                depthwiseRunningVar: s.p + 190848, workspace: s.ws, pool: pool)
             s.profiler?.stop(143)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
@@ -5194,8 +5194,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2048800,
-                depthwiseSavedInvStd: s.f + 2049232, runningMean: s.p + 258240, runningVar: s.p + 258672,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2049232, depthwiseRunningMean: s.p + 258240,
+                depthwiseRunningVar: s.p + 258672, workspace: s.ws, pool: pool)
             s.profiler?.stop(158)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5324,8 +5324,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2072272,
-                depthwiseSavedInvStd: s.f + 2072704, runningMean: s.p + 351040, runningVar: s.p + 351472,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2072704, depthwiseRunningMean: s.p + 351040,
+                depthwiseRunningVar: s.p + 351472, workspace: s.ws, pool: pool)
             s.profiler?.stop(175)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5454,8 +5454,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2095744,
-                depthwiseSavedInvStd: s.f + 2096176, runningMean: s.p + 443840, runningVar: s.p + 444272,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2096176, depthwiseRunningMean: s.p + 443840,
+                depthwiseRunningVar: s.p + 444272, workspace: s.ws, pool: pool)
             s.profiler?.stop(192)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5584,8 +5584,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f, depthwiseOutput: s.tensor(148),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2119216,
-                depthwiseSavedInvStd: s.f + 2119648, runningMean: s.p + 536640, runningVar: s.p + 537072,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2119648, depthwiseRunningMean: s.p + 536640,
+                depthwiseRunningVar: s.p + 537072, workspace: s.ws, pool: pool)
             s.profiler?.stop(209)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5714,8 +5714,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f, depthwiseOutput: s.tensor(160),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2142688,
-                depthwiseSavedInvStd: s.f + 2143120, runningMean: s.p + 629440, runningVar: s.p + 629872,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2143120, depthwiseRunningMean: s.p + 629440,
+                depthwiseRunningVar: s.p + 629872, workspace: s.ws, pool: pool)
             s.profiler?.stop(226)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -5844,8 +5844,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f, depthwiseOutput: s.tensor(172),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2166160,
-                depthwiseSavedInvStd: s.f + 2166592, runningMean: s.p + 715328, runningVar: s.p + 715760,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2166592, depthwiseRunningMean: s.p + 715328,
+                depthwiseRunningVar: s.p + 715760, workspace: s.ws, pool: pool)
             s.profiler?.stop(243)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
@@ -5961,8 +5961,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f, depthwiseOutput: s.tensor(182),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2176816,
-                depthwiseSavedInvStd: s.f + 2177680, runningMean: s.p + 932368, runningVar: s.p + 933232,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2177680, depthwiseRunningMean: s.p + 932368,
+                depthwiseRunningVar: s.p + 933232, workspace: s.ws, pool: pool)
             s.profiler?.stop(258)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6091,8 +6091,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
                 depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2196112, depthwiseSavedInvStd: s.f + 2196976, runningMean: s.p + 1259584,
-                runningVar: s.p + 1260448, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2196112, depthwiseSavedInvStd: s.f + 2196976,
+                depthwiseRunningMean: s.p + 1259584, depthwiseRunningVar: s.p + 1260448, workspace: s.ws, pool: pool)
             s.profiler?.stop(275)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6221,8 +6221,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2215408, depthwiseSavedInvStd: s.f + 2216272, runningMean: s.p + 1586800,
-                runningVar: s.p + 1587664, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2215408, depthwiseSavedInvStd: s.f + 2216272,
+                depthwiseRunningMean: s.p + 1586800, depthwiseRunningVar: s.p + 1587664, workspace: s.ws, pool: pool)
             s.profiler?.stop(292)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6350,8 +6350,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
                 depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2234704, depthwiseSavedInvStd: s.f + 2235568, runningMean: s.p + 1914016,
-                runningVar: s.p + 1914880, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2234704, depthwiseSavedInvStd: s.f + 2235568,
+                depthwiseRunningMean: s.p + 1914016, depthwiseRunningVar: s.p + 1914880, workspace: s.ws, pool: pool)
             s.profiler?.stop(309)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6480,8 +6480,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
                 depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2254000, depthwiseSavedInvStd: s.f + 2254864, runningMean: s.p + 2241232,
-                runningVar: s.p + 2242096, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2254000, depthwiseSavedInvStd: s.f + 2254864,
+                depthwiseRunningMean: s.p + 2241232, depthwiseRunningVar: s.p + 2242096, workspace: s.ws, pool: pool)
             s.profiler?.stop(326)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6610,8 +6610,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
                 depthwiseOutput: s.tensor(242), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2273296, depthwiseSavedInvStd: s.f + 2274160, runningMean: s.p + 2568448,
-                runningVar: s.p + 2569312, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2273296, depthwiseSavedInvStd: s.f + 2274160,
+                depthwiseRunningMean: s.p + 2568448, depthwiseRunningVar: s.p + 2569312, workspace: s.ws, pool: pool)
             s.profiler?.stop(343)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6740,8 +6740,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
                 depthwiseOutput: s.tensor(254), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2292592, depthwiseSavedInvStd: s.f + 2293456, runningMean: s.p + 2895664,
-                runningVar: s.p + 2896528, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2292592, depthwiseSavedInvStd: s.f + 2293456,
+                depthwiseRunningMean: s.p + 2895664, depthwiseRunningVar: s.p + 2896528, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6870,8 +6870,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
                 depthwiseOutput: s.tensor(266), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2311888, depthwiseSavedInvStd: s.f + 2312752, runningMean: s.p + 3236704,
-                runningVar: s.p + 3237568, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2311888, depthwiseSavedInvStd: s.f + 2312752,
+                depthwiseRunningMean: s.p + 3236704, depthwiseRunningVar: s.p + 3237568, workspace: s.ws, pool: pool)
             s.profiler?.stop(377)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -6987,8 +6987,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2359616, depthwiseSavedInvStd: s.f + 2360816, runningMean: s.p + 3752384,
-                runningVar: s.p + 3753584, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2359616, depthwiseSavedInvStd: s.f + 2360816,
+                depthwiseRunningMean: s.p + 3752384, depthwiseRunningVar: s.p + 3753584, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7117,8 +7117,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2424816, depthwiseSavedInvStd: s.f + 2426016, runningMean: s.p + 4394080,
-                runningVar: s.p + 4395280, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2424816, depthwiseSavedInvStd: s.f + 2426016,
+                depthwiseRunningMean: s.p + 4394080, depthwiseRunningVar: s.p + 4395280, workspace: s.ws, pool: pool)
             s.profiler?.stop(409)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7247,8 +7247,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2490016, depthwiseSavedInvStd: s.f + 2491216, runningMean: s.p + 5035776,
-                runningVar: s.p + 5036976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2490016, depthwiseSavedInvStd: s.f + 2491216,
+                depthwiseRunningMean: s.p + 5035776, depthwiseRunningVar: s.p + 5036976, workspace: s.ws, pool: pool)
             s.profiler?.stop(426)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7377,8 +7377,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2555216, depthwiseSavedInvStd: s.f + 2556416, runningMean: s.p + 5677472,
-                runningVar: s.p + 5678672, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2555216, depthwiseSavedInvStd: s.f + 2556416,
+                depthwiseRunningMean: s.p + 5677472, depthwiseRunningVar: s.p + 5678672, workspace: s.ws, pool: pool)
             s.profiler?.stop(443)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7507,8 +7507,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
                 depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2620416, depthwiseSavedInvStd: s.f + 2621616, runningMean: s.p + 6319168,
-                runningVar: s.p + 6320368, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2620416, depthwiseSavedInvStd: s.f + 2621616,
+                depthwiseRunningMean: s.p + 6319168, depthwiseRunningVar: s.p + 6320368, workspace: s.ws, pool: pool)
             s.profiler?.stop(460)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7637,8 +7637,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
                 depthwiseOutput: s.tensor(336), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2685616, depthwiseSavedInvStd: s.f + 2686816, runningMean: s.p + 6960864,
-                runningVar: s.p + 6962064, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2685616, depthwiseSavedInvStd: s.f + 2686816,
+                depthwiseRunningMean: s.p + 6960864, depthwiseRunningVar: s.p + 6962064, workspace: s.ws, pool: pool)
             s.profiler?.stop(477)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7767,8 +7767,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
                 depthwiseOutput: s.tensor(348), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2750816, depthwiseSavedInvStd: s.f + 2752016, runningMean: s.p + 7602560,
-                runningVar: s.p + 7603760, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2750816, depthwiseSavedInvStd: s.f + 2752016,
+                depthwiseRunningMean: s.p + 7602560, depthwiseRunningVar: s.p + 7603760, workspace: s.ws, pool: pool)
             s.profiler?.stop(494)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -7897,8 +7897,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
                 depthwiseOutput: s.tensor(360), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2816016, depthwiseSavedInvStd: s.f + 2817216, runningMean: s.p + 8244256,
-                runningVar: s.p + 8245456, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2816016, depthwiseSavedInvStd: s.f + 2817216,
+                depthwiseRunningMean: s.p + 8244256, depthwiseRunningVar: s.p + 8245456, workspace: s.ws, pool: pool)
             s.profiler?.stop(511)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
@@ -8014,8 +8014,8 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
                 depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2883232, depthwiseSavedInvStd: s.f + 2885296, runningMean: s.p + 9556128,
-                runningVar: s.p + 9558192, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2883232, depthwiseSavedInvStd: s.f + 2885296,
+                depthwiseRunningMean: s.p + 9556128, depthwiseRunningVar: s.p + 9558192, workspace: s.ws, pool: pool)
             s.profiler?.stop(526)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8144,8 +8144,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
                 depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2995376, depthwiseSavedInvStd: s.f + 2997440, runningMean: s.p + 11402848,
-                runningVar: s.p + 11404912, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2995376, depthwiseSavedInvStd: s.f + 2997440,
+                depthwiseRunningMean: s.p + 11402848, depthwiseRunningVar: s.p + 11404912, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(543)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8274,8 +8275,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
                 depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3107520, depthwiseSavedInvStd: s.f + 3109584, runningMean: s.p + 13249568,
-                runningVar: s.p + 13251632, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3107520, depthwiseSavedInvStd: s.f + 3109584,
+                depthwiseRunningMean: s.p + 13249568, depthwiseRunningVar: s.p + 13251632, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(560)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8404,8 +8406,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
                 depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3219664, depthwiseSavedInvStd: s.f + 3221728, runningMean: s.p + 15096288,
-                runningVar: s.p + 15098352, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3219664, depthwiseSavedInvStd: s.f + 3221728,
+                depthwiseRunningMean: s.p + 15096288, depthwiseRunningVar: s.p + 15098352, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(577)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8534,8 +8537,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
                 depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3331808, depthwiseSavedInvStd: s.f + 3333872, runningMean: s.p + 16943008,
-                runningVar: s.p + 16945072, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3331808, depthwiseSavedInvStd: s.f + 3333872,
+                depthwiseRunningMean: s.p + 16943008, depthwiseRunningVar: s.p + 16945072, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(594)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8663,8 +8667,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
                 depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3443952, depthwiseSavedInvStd: s.f + 3446016, runningMean: s.p + 18789728,
-                runningVar: s.p + 18791792, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3443952, depthwiseSavedInvStd: s.f + 3446016,
+                depthwiseRunningMean: s.p + 18789728, depthwiseRunningVar: s.p + 18791792, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(611)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8793,8 +8798,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
                 depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3556096, depthwiseSavedInvStd: s.f + 3558160, runningMean: s.p + 20636448,
-                runningVar: s.p + 20638512, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3556096, depthwiseSavedInvStd: s.f + 3558160,
+                depthwiseRunningMean: s.p + 20636448, depthwiseRunningVar: s.p + 20638512, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(628)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -8923,8 +8929,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
                 depthwiseOutput: s.tensor(454), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3668240, depthwiseSavedInvStd: s.f + 3670304, runningMean: s.p + 22483168,
-                runningVar: s.p + 22485232, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3668240, depthwiseSavedInvStd: s.f + 3670304,
+                depthwiseRunningMean: s.p + 22483168, depthwiseRunningVar: s.p + 22485232, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(645)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9053,8 +9060,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
                 depthwiseOutput: s.tensor(466), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3780384, depthwiseSavedInvStd: s.f + 3782448, runningMean: s.p + 24329888,
-                runningVar: s.p + 24331952, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3780384, depthwiseSavedInvStd: s.f + 3782448,
+                depthwiseRunningMean: s.p + 24329888, depthwiseRunningVar: s.p + 24331952, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(662)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9183,8 +9191,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
                 depthwiseOutput: s.tensor(478), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3892528, depthwiseSavedInvStd: s.f + 3894592, runningMean: s.p + 26176608,
-                runningVar: s.p + 26178672, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3892528, depthwiseSavedInvStd: s.f + 3894592,
+                depthwiseRunningMean: s.p + 26176608, depthwiseRunningVar: s.p + 26178672, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(679)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9313,8 +9322,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
                 depthwiseOutput: s.tensor(490), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4004672, depthwiseSavedInvStd: s.f + 4006736, runningMean: s.p + 27990304,
-                runningVar: s.p + 27992368, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4004672, depthwiseSavedInvStd: s.f + 4006736,
+                depthwiseRunningMean: s.p + 27990304, depthwiseRunningVar: s.p + 27992368, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(696)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -9430,8 +9440,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
                 depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4054016, depthwiseSavedInvStd: s.f + 4057472, runningMean: s.p + 31585264,
-                runningVar: s.p + 31588720, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4054016, depthwiseSavedInvStd: s.f + 4057472,
+                depthwiseRunningMean: s.p + 31585264, depthwiseRunningVar: s.p + 31588720, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(711)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
@@ -9560,8 +9571,9 @@ public final class EfficientNetB6Training: TrainableModel {
                 output: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
                 depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4131200, depthwiseSavedInvStd: s.f + 4134656, runningMean: s.p + 36626560,
-                runningVar: s.p + 36630016, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4131200, depthwiseSavedInvStd: s.f + 4134656,
+                depthwiseRunningMean: s.p + 36626560, depthwiseRunningVar: s.p + 36630016, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(728)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]

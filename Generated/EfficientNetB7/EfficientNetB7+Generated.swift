@@ -5224,8 +5224,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2473472, bias: s.f, depthwiseOutput: s.tensor(42),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2473088,
-                depthwiseSavedInvStd: s.f + 2473280, runningMean: s.p + 22528, runningVar: s.p + 22720,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2473280, depthwiseRunningMean: s.p + 22528,
+                depthwiseRunningVar: s.p + 22720, workspace: s.ws, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
@@ -5341,8 +5341,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2478176, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2477600,
-                depthwiseSavedInvStd: s.f + 2477888, runningMean: s.p + 53744, runningVar: s.p + 54032,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2477888, depthwiseRunningMean: s.p + 53744,
+                depthwiseRunningVar: s.p + 54032, workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5471,8 +5471,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2484608, bias: s.f, depthwiseOutput: s.tensor(64),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2484032,
-                depthwiseSavedInvStd: s.f + 2484320, runningMean: s.p + 93696, runningVar: s.p + 93984,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2484320, depthwiseRunningMean: s.p + 93696,
+                depthwiseRunningVar: s.p + 93984, workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5601,8 +5601,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2491040, bias: s.f, depthwiseOutput: s.tensor(76),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2490464,
-                depthwiseSavedInvStd: s.f + 2490752, runningMean: s.p + 133648, runningVar: s.p + 133936,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2490752, depthwiseRunningMean: s.p + 133648,
+                depthwiseRunningVar: s.p + 133936, workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5731,8 +5731,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2497472, bias: s.f, depthwiseOutput: s.tensor(88),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2496896,
-                depthwiseSavedInvStd: s.f + 2497184, runningMean: s.p + 173600, runningVar: s.p + 173888,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2497184, depthwiseRunningMean: s.p + 173600,
+                depthwiseRunningVar: s.p + 173888, workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5861,8 +5861,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2503904, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2503328,
-                depthwiseSavedInvStd: s.f + 2503616, runningMean: s.p + 213552, runningVar: s.p + 213840,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2503616, depthwiseRunningMean: s.p + 213552,
+                depthwiseRunningVar: s.p + 213840, workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -5991,8 +5991,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150, weights: s.f + 2510336, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2509760,
-                depthwiseSavedInvStd: s.f + 2510048, runningMean: s.p + 253504, runningVar: s.p + 253792,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2510048, depthwiseRunningMean: s.p + 253504,
+                depthwiseRunningVar: s.p + 253792, workspace: s.ws, pool: pool)
             s.profiler?.stop(155)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -6121,8 +6121,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2516768, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2516192,
-                depthwiseSavedInvStd: s.f + 2516480, runningMean: s.p + 298064, runningVar: s.p + 298352,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2516480, depthwiseRunningMean: s.p + 298064,
+                depthwiseRunningVar: s.p + 298352, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
@@ -6238,8 +6238,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2533248, bias: s.f, depthwiseOutput: s.tensor(134),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2532288,
-                depthwiseSavedInvStd: s.f + 2532768, runningMean: s.p + 382496, runningVar: s.p + 382976,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2532768, depthwiseRunningMean: s.p + 382496,
+                depthwiseRunningVar: s.p + 382976, workspace: s.ws, pool: pool)
             s.profiler?.stop(187)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6368,8 +6368,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2559328, bias: s.f, depthwiseOutput: s.tensor(146),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2558368,
-                depthwiseSavedInvStd: s.f + 2558848, runningMean: s.p + 495168, runningVar: s.p + 495648,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2558848, depthwiseRunningMean: s.p + 495168,
+                depthwiseRunningVar: s.p + 495648, workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6498,8 +6498,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2585408, bias: s.f, depthwiseOutput: s.tensor(158),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2584448,
-                depthwiseSavedInvStd: s.f + 2584928, runningMean: s.p + 607840, runningVar: s.p + 608320,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2584928, depthwiseRunningMean: s.p + 607840,
+                depthwiseRunningVar: s.p + 608320, workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6628,8 +6628,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2611488, bias: s.f, depthwiseOutput: s.tensor(170),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2610528,
-                depthwiseSavedInvStd: s.f + 2611008, runningMean: s.p + 720512, runningVar: s.p + 720992,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2611008, depthwiseRunningMean: s.p + 720512,
+                depthwiseRunningVar: s.p + 720992, workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6758,8 +6758,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2637568, bias: s.f, depthwiseOutput: s.tensor(182),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2636608,
-                depthwiseSavedInvStd: s.f + 2637088, runningMean: s.p + 833184, runningVar: s.p + 833664,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2637088, depthwiseRunningMean: s.p + 833184,
+                depthwiseRunningVar: s.p + 833664, workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -6888,8 +6888,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75, weights: s.f + 2663648, bias: s.f, depthwiseOutput: s.tensor(194),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2662688,
-                depthwiseSavedInvStd: s.f + 2663168, runningMean: s.p + 945856, runningVar: s.p + 946336,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2663168, depthwiseRunningMean: s.p + 945856,
+                depthwiseRunningVar: s.p + 946336, workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -7018,8 +7018,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 75, width: 75, channels: 480, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2689728, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2688768, depthwiseSavedInvStd: s.f + 2689248, runningMean: s.p + 1050848,
-                runningVar: s.p + 1051328, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2688768, depthwiseSavedInvStd: s.f + 2689248,
+                depthwiseRunningMean: s.p + 1050848, depthwiseRunningVar: s.p + 1051328, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
@@ -7135,8 +7135,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(215), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2702528, bias: s.f,
                 depthwiseOutput: s.tensor(216), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2700608, depthwiseSavedInvStd: s.f + 2701568, runningMean: s.p + 1316960,
-                runningVar: s.p + 1317920, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2700608, depthwiseSavedInvStd: s.f + 2701568,
+                depthwiseRunningMean: s.p + 1316960, depthwiseRunningVar: s.p + 1317920, workspace: s.ws, pool: pool)
             s.profiler?.stop(304)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7265,8 +7265,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(227), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2723968, bias: s.f,
                 depthwiseOutput: s.tensor(228), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2722048, depthwiseSavedInvStd: s.f + 2723008, runningMean: s.p + 1718928,
-                runningVar: s.p + 1719888, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2722048, depthwiseSavedInvStd: s.f + 2723008,
+                depthwiseRunningMean: s.p + 1718928, depthwiseRunningVar: s.p + 1719888, workspace: s.ws, pool: pool)
             s.profiler?.stop(321)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7395,8 +7395,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2745408, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2743488, depthwiseSavedInvStd: s.f + 2744448, runningMean: s.p + 2120896,
-                runningVar: s.p + 2121856, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2743488, depthwiseSavedInvStd: s.f + 2744448,
+                depthwiseRunningMean: s.p + 2120896, depthwiseRunningVar: s.p + 2121856, workspace: s.ws, pool: pool)
             s.profiler?.stop(338)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7525,8 +7525,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(251), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2766848, bias: s.f,
                 depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2764928, depthwiseSavedInvStd: s.f + 2765888, runningMean: s.p + 2522864,
-                runningVar: s.p + 2523824, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2764928, depthwiseSavedInvStd: s.f + 2765888,
+                depthwiseRunningMean: s.p + 2522864, depthwiseRunningVar: s.p + 2523824, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7654,8 +7654,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(263), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2788288, bias: s.f,
                 depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2786368, depthwiseSavedInvStd: s.f + 2787328, runningMean: s.p + 2924832,
-                runningVar: s.p + 2925792, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2786368, depthwiseSavedInvStd: s.f + 2787328,
+                depthwiseRunningMean: s.p + 2924832, depthwiseRunningVar: s.p + 2925792, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7784,8 +7784,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2809728, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2807808, depthwiseSavedInvStd: s.f + 2808768, runningMean: s.p + 3326800,
-                runningVar: s.p + 3327760, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2807808, depthwiseSavedInvStd: s.f + 2808768,
+                depthwiseRunningMean: s.p + 3326800, depthwiseRunningVar: s.p + 3327760, workspace: s.ws, pool: pool)
             s.profiler?.stop(389)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -7914,8 +7914,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(287), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2831168, bias: s.f,
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2829248, depthwiseSavedInvStd: s.f + 2830208, runningMean: s.p + 3728768,
-                runningVar: s.p + 3729728, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2829248, depthwiseSavedInvStd: s.f + 2830208,
+                depthwiseRunningMean: s.p + 3728768, depthwiseRunningVar: s.p + 3729728, workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8044,8 +8044,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(299), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2852608, bias: s.f,
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2850688, depthwiseSavedInvStd: s.f + 2851648, runningMean: s.p + 4130736,
-                runningVar: s.p + 4131696, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2850688, depthwiseSavedInvStd: s.f + 2851648,
+                depthwiseRunningMean: s.p + 4130736, depthwiseRunningVar: s.p + 4131696, workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8174,8 +8174,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(311), batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 2874048, bias: s.f,
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2872128, depthwiseSavedInvStd: s.f + 2873088, runningMean: s.p + 4532704,
-                runningVar: s.p + 4533664, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2872128, depthwiseSavedInvStd: s.f + 2873088,
+                depthwiseRunningMean: s.p + 4532704, depthwiseRunningVar: s.p + 4533664, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8304,8 +8304,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(323), batch: s.n, height: 38, width: 38, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2895488, bias: s.f,
                 depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2893568, depthwiseSavedInvStd: s.f + 2894528, runningMean: s.p + 4950032,
-                runningVar: s.p + 4950992, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2893568, depthwiseSavedInvStd: s.f + 2894528,
+                depthwiseRunningMean: s.p + 4950032, depthwiseRunningVar: s.p + 4950992, workspace: s.ws, pool: pool)
             s.profiler?.stop(457)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -8421,8 +8421,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(333), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 2949312, bias: s.f,
                 depthwiseOutput: s.tensor(334), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 2946624, depthwiseSavedInvStd: s.f + 2947968, runningMean: s.p + 5588416,
-                runningVar: s.p + 5589760, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 2946624, depthwiseSavedInvStd: s.f + 2947968,
+                depthwiseRunningMean: s.p + 5588416, depthwiseRunningVar: s.p + 5589760, workspace: s.ws, pool: pool)
             s.profiler?.stop(472)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8551,8 +8551,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(345), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3022336, bias: s.f,
                 depthwiseOutput: s.tensor(346), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3019648, depthwiseSavedInvStd: s.f + 3020992, runningMean: s.p + 6387712,
-                runningVar: s.p + 6389056, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3019648, depthwiseSavedInvStd: s.f + 3020992,
+                depthwiseRunningMean: s.p + 6387712, depthwiseRunningVar: s.p + 6389056, workspace: s.ws, pool: pool)
             s.profiler?.stop(489)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8681,8 +8681,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(357), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3095360, bias: s.f,
                 depthwiseOutput: s.tensor(358), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3092672, depthwiseSavedInvStd: s.f + 3094016, runningMean: s.p + 7187008,
-                runningVar: s.p + 7188352, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3092672, depthwiseSavedInvStd: s.f + 3094016,
+                depthwiseRunningMean: s.p + 7187008, depthwiseRunningVar: s.p + 7188352, workspace: s.ws, pool: pool)
             s.profiler?.stop(506)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8811,8 +8811,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(369), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3168384, bias: s.f,
                 depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3165696, depthwiseSavedInvStd: s.f + 3167040, runningMean: s.p + 7986304,
-                runningVar: s.p + 7987648, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3165696, depthwiseSavedInvStd: s.f + 3167040,
+                depthwiseRunningMean: s.p + 7986304, depthwiseRunningVar: s.p + 7987648, workspace: s.ws, pool: pool)
             s.profiler?.stop(523)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -8941,8 +8941,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(381), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3241408, bias: s.f,
                 depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3238720, depthwiseSavedInvStd: s.f + 3240064, runningMean: s.p + 8785600,
-                runningVar: s.p + 8786944, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3238720, depthwiseSavedInvStd: s.f + 3240064,
+                depthwiseRunningMean: s.p + 8785600, depthwiseRunningVar: s.p + 8786944, workspace: s.ws, pool: pool)
             s.profiler?.stop(540)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9071,8 +9071,8 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(393), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3314432, bias: s.f,
                 depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3311744, depthwiseSavedInvStd: s.f + 3313088, runningMean: s.p + 9584896,
-                runningVar: s.p + 9586240, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3311744, depthwiseSavedInvStd: s.f + 3313088,
+                depthwiseRunningMean: s.p + 9584896, depthwiseRunningVar: s.p + 9586240, workspace: s.ws, pool: pool)
             s.profiler?.stop(557)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9201,8 +9201,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(405), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3387456, bias: s.f,
                 depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3384768, depthwiseSavedInvStd: s.f + 3386112, runningMean: s.p + 10384192,
-                runningVar: s.p + 10385536, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3384768, depthwiseSavedInvStd: s.f + 3386112,
+                depthwiseRunningMean: s.p + 10384192, depthwiseRunningVar: s.p + 10385536, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(574)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9331,8 +9332,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(417), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3460480, bias: s.f,
                 depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3457792, depthwiseSavedInvStd: s.f + 3459136, runningMean: s.p + 11183488,
-                runningVar: s.p + 11184832, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3457792, depthwiseSavedInvStd: s.f + 3459136,
+                depthwiseRunningMean: s.p + 11183488, depthwiseRunningVar: s.p + 11184832, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(591)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9461,8 +9463,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(429), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 3533504, bias: s.f,
                 depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3530816, depthwiseSavedInvStd: s.f + 3532160, runningMean: s.p + 11982784,
-                runningVar: s.p + 11984128, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3530816, depthwiseSavedInvStd: s.f + 3532160,
+                depthwiseRunningMean: s.p + 11982784, depthwiseRunningVar: s.p + 11984128, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(608)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -9591,8 +9594,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(441), batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3606528, bias: s.f,
                 depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3603840, depthwiseSavedInvStd: s.f + 3605184, runningMean: s.p + 12782080,
-                runningVar: s.p + 12783424, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3603840, depthwiseSavedInvStd: s.f + 3605184,
+                depthwiseRunningMean: s.p + 12782080, depthwiseRunningVar: s.p + 12783424, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(625)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
@@ -9708,8 +9712,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(451), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3683712, bias: s.f,
                 depthwiseOutput: s.tensor(452), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3679104, depthwiseSavedInvStd: s.f + 3681408, runningMean: s.p + 14410496,
-                runningVar: s.p + 14412800, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3679104, depthwiseSavedInvStd: s.f + 3681408,
+                depthwiseRunningMean: s.p + 14410496, depthwiseRunningVar: s.p + 14412800, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(640)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -9838,8 +9843,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(463), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3808896, bias: s.f,
                 depthwiseOutput: s.tensor(464), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3804288, depthwiseSavedInvStd: s.f + 3806592, runningMean: s.p + 16702304,
-                runningVar: s.p + 16704608, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3804288, depthwiseSavedInvStd: s.f + 3806592,
+                depthwiseRunningMean: s.p + 16702304, depthwiseRunningVar: s.p + 16704608, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(657)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -9968,8 +9974,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(475), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 3934080, bias: s.f,
                 depthwiseOutput: s.tensor(476), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3929472, depthwiseSavedInvStd: s.f + 3931776, runningMean: s.p + 18994112,
-                runningVar: s.p + 18996416, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3929472, depthwiseSavedInvStd: s.f + 3931776,
+                depthwiseRunningMean: s.p + 18994112, depthwiseRunningVar: s.p + 18996416, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(674)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10098,8 +10105,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(487), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4059264, bias: s.f,
                 depthwiseOutput: s.tensor(488), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4054656, depthwiseSavedInvStd: s.f + 4056960, runningMean: s.p + 21285920,
-                runningVar: s.p + 21288224, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4054656, depthwiseSavedInvStd: s.f + 4056960,
+                depthwiseRunningMean: s.p + 21285920, depthwiseRunningVar: s.p + 21288224, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(691)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10228,8 +10236,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(499), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4184448, bias: s.f,
                 depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4179840, depthwiseSavedInvStd: s.f + 4182144, runningMean: s.p + 23577728,
-                runningVar: s.p + 23580032, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4179840, depthwiseSavedInvStd: s.f + 4182144,
+                depthwiseRunningMean: s.p + 23577728, depthwiseRunningVar: s.p + 23580032, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(708)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10358,8 +10367,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(511), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4309632, bias: s.f,
                 depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4305024, depthwiseSavedInvStd: s.f + 4307328, runningMean: s.p + 25869536,
-                runningVar: s.p + 25871840, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4305024, depthwiseSavedInvStd: s.f + 4307328,
+                depthwiseRunningMean: s.p + 25869536, depthwiseRunningVar: s.p + 25871840, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(725)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10487,8 +10497,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(523), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4434816, bias: s.f,
                 depthwiseOutput: s.tensor(524), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4430208, depthwiseSavedInvStd: s.f + 4432512, runningMean: s.p + 28161344,
-                runningVar: s.p + 28163648, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4430208, depthwiseSavedInvStd: s.f + 4432512,
+                depthwiseRunningMean: s.p + 28161344, depthwiseRunningVar: s.p + 28163648, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(742)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10617,8 +10628,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(535), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4560000, bias: s.f,
                 depthwiseOutput: s.tensor(536), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4555392, depthwiseSavedInvStd: s.f + 4557696, runningMean: s.p + 30453152,
-                runningVar: s.p + 30455456, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4555392, depthwiseSavedInvStd: s.f + 4557696,
+                depthwiseRunningMean: s.p + 30453152, depthwiseRunningVar: s.p + 30455456, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(759)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10747,8 +10759,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(547), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4685184, bias: s.f,
                 depthwiseOutput: s.tensor(548), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4680576, depthwiseSavedInvStd: s.f + 4682880, runningMean: s.p + 32744960,
-                runningVar: s.p + 32747264, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4680576, depthwiseSavedInvStd: s.f + 4682880,
+                depthwiseRunningMean: s.p + 32744960, depthwiseRunningVar: s.p + 32747264, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(776)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -10877,8 +10890,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(559), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4810368, bias: s.f,
                 depthwiseOutput: s.tensor(560), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4805760, depthwiseSavedInvStd: s.f + 4808064, runningMean: s.p + 35036768,
-                runningVar: s.p + 35039072, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4805760, depthwiseSavedInvStd: s.f + 4808064,
+                depthwiseRunningMean: s.p + 35036768, depthwiseRunningVar: s.p + 35039072, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(793)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11007,8 +11021,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(571), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 4935552, bias: s.f,
                 depthwiseOutput: s.tensor(572), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4930944, depthwiseSavedInvStd: s.f + 4933248, runningMean: s.p + 37328576,
-                runningVar: s.p + 37330880, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4930944, depthwiseSavedInvStd: s.f + 4933248,
+                depthwiseRunningMean: s.p + 37328576, depthwiseRunningVar: s.p + 37330880, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(810)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11137,8 +11152,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(583), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 5060736, bias: s.f,
                 depthwiseOutput: s.tensor(584), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5056128, depthwiseSavedInvStd: s.f + 5058432, runningMean: s.p + 39620384,
-                runningVar: s.p + 39622688, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5056128, depthwiseSavedInvStd: s.f + 5058432,
+                depthwiseRunningMean: s.p + 39620384, depthwiseRunningVar: s.p + 39622688, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(827)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11267,8 +11283,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(595), batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5185920, bias: s.f,
                 depthwiseOutput: s.tensor(596), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5181312, depthwiseSavedInvStd: s.f + 5183616, runningMean: s.p + 41875328,
-                runningVar: s.p + 41877632, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5181312, depthwiseSavedInvStd: s.f + 5183616,
+                depthwiseRunningMean: s.p + 41875328, depthwiseRunningVar: s.p + 41877632, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(844)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -11384,8 +11401,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(605), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5244032, bias: s.f,
                 depthwiseOutput: s.tensor(606), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5236352, depthwiseSavedInvStd: s.f + 5240192, runningMean: s.p + 46317024,
-                runningVar: s.p + 46320864, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5236352, depthwiseSavedInvStd: s.f + 5240192,
+                depthwiseRunningMean: s.p + 46317024, depthwiseRunningVar: s.p + 46320864, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(859)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -11514,8 +11532,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(617), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5329792, bias: s.f,
                 depthwiseOutput: s.tensor(618), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5322112, depthwiseSavedInvStd: s.f + 5325952, runningMean: s.p + 52532864,
-                runningVar: s.p + 52536704, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5322112, depthwiseSavedInvStd: s.f + 5325952,
+                depthwiseRunningMean: s.p + 52532864, depthwiseRunningVar: s.p + 52536704, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(876)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -11644,8 +11663,9 @@ public final class EfficientNetB7Training: TrainableModel {
                 output: s.tensor(629), batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 5415552, bias: s.f,
                 depthwiseOutput: s.tensor(630), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5407872, depthwiseSavedInvStd: s.f + 5411712, runningMean: s.p + 58748704,
-                runningVar: s.p + 58752544, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5407872, depthwiseSavedInvStd: s.f + 5411712,
+                depthwiseRunningMean: s.p + 58748704, depthwiseRunningVar: s.p + 58752544, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(893)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]

@@ -6072,8 +6072,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 2990896, bias: s.f, depthwiseOutput: s.tensor(42),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2990512,
-                depthwiseSavedInvStd: s.f + 2990704, runningMean: s.p + 23792, runningVar: s.p + 23984,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2990704, depthwiseRunningMean: s.p + 23792,
+                depthwiseRunningVar: s.p + 23984, workspace: s.ws, pool: pool)
             s.profiler?.stop(55)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
@@ -6189,8 +6189,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 2995808, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2995136,
-                depthwiseSavedInvStd: s.f + 2995472, runningMean: s.p + 62320, runningVar: s.p + 62656,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 2995472, depthwiseRunningMean: s.p + 62320,
+                depthwiseRunningVar: s.p + 62656, workspace: s.ws, pool: pool)
             s.profiler?.stop(70)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6319,8 +6319,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3003312, bias: s.f, depthwiseOutput: s.tensor(64),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3002640,
-                depthwiseSavedInvStd: s.f + 3002976, runningMean: s.p + 115680, runningVar: s.p + 116016,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3002976, depthwiseRunningMean: s.p + 115680,
+                depthwiseRunningVar: s.p + 116016, workspace: s.ws, pool: pool)
             s.profiler?.stop(87)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6449,8 +6449,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3010816, bias: s.f, depthwiseOutput: s.tensor(76),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3010144,
-                depthwiseSavedInvStd: s.f + 3010480, runningMean: s.p + 169040, runningVar: s.p + 169376,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3010480, depthwiseRunningMean: s.p + 169040,
+                depthwiseRunningVar: s.p + 169376, workspace: s.ws, pool: pool)
             s.profiler?.stop(104)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6579,8 +6579,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3018320, bias: s.f, depthwiseOutput: s.tensor(88),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3017648,
-                depthwiseSavedInvStd: s.f + 3017984, runningMean: s.p + 222400, runningVar: s.p + 222736,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3017984, depthwiseRunningMean: s.p + 222400,
+                depthwiseRunningVar: s.p + 222736, workspace: s.ws, pool: pool)
             s.profiler?.stop(121)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6709,8 +6709,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3025824, bias: s.f, depthwiseOutput: s.tensor(100),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3025152,
-                depthwiseSavedInvStd: s.f + 3025488, runningMean: s.p + 275760, runningVar: s.p + 276096,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3025488, depthwiseRunningMean: s.p + 275760,
+                depthwiseRunningVar: s.p + 276096, workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6839,8 +6839,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3033328, bias: s.f, depthwiseOutput: s.tensor(112),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3032656,
-                depthwiseSavedInvStd: s.f + 3032992, runningMean: s.p + 329120, runningVar: s.p + 329456,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3032992, depthwiseRunningMean: s.p + 329120,
+                depthwiseRunningVar: s.p + 329456, workspace: s.ws, pool: pool)
             s.profiler?.stop(155)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -6969,8 +6969,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168, weights: s.f + 3040832, bias: s.f, depthwiseOutput: s.tensor(124),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3040160,
-                depthwiseSavedInvStd: s.f + 3040496, runningMean: s.p + 382480, runningVar: s.p + 382816,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3040496, depthwiseRunningMean: s.p + 382480,
+                depthwiseRunningVar: s.p + 382816, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -7099,8 +7099,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3048336, bias: s.f, depthwiseOutput: s.tensor(136),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3047664,
-                depthwiseSavedInvStd: s.f + 3048000, runningMean: s.p + 441216, runningVar: s.p + 441552,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3048000, depthwiseRunningMean: s.p + 441216,
+                depthwiseRunningVar: s.p + 441552, workspace: s.ws, pool: pool)
             s.profiler?.stop(189)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
@@ -7216,8 +7216,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3067424, bias: s.f, depthwiseOutput: s.tensor(146),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3066368,
-                depthwiseSavedInvStd: s.f + 3066896, runningMean: s.p + 544432, runningVar: s.p + 544960,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3066896, depthwiseRunningMean: s.p + 544432,
+                depthwiseRunningVar: s.p + 544960, workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7346,8 +7346,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3096112, bias: s.f, depthwiseOutput: s.tensor(158),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3095056,
-                depthwiseSavedInvStd: s.f + 3095584, runningMean: s.p + 678960, runningVar: s.p + 679488,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3095584, depthwiseRunningMean: s.p + 678960,
+                depthwiseRunningVar: s.p + 679488, workspace: s.ws, pool: pool)
             s.profiler?.stop(221)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7476,8 +7476,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3124800, bias: s.f, depthwiseOutput: s.tensor(170),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3123744,
-                depthwiseSavedInvStd: s.f + 3124272, runningMean: s.p + 813488, runningVar: s.p + 814016,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3124272, depthwiseRunningMean: s.p + 813488,
+                depthwiseRunningVar: s.p + 814016, workspace: s.ws, pool: pool)
             s.profiler?.stop(238)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7606,8 +7606,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84, weights: s.f + 3153488, bias: s.f, depthwiseOutput: s.tensor(182),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 3152432,
-                depthwiseSavedInvStd: s.f + 3152960, runningMean: s.p + 948016, runningVar: s.p + 948544,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 3152960, depthwiseRunningMean: s.p + 948016,
+                depthwiseRunningVar: s.p + 948544, workspace: s.ws, pool: pool)
             s.profiler?.stop(255)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7736,8 +7736,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(193), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3182176, bias: s.f,
                 depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3181120, depthwiseSavedInvStd: s.f + 3181648, runningMean: s.p + 1082544,
-                runningVar: s.p + 1083072, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3181120, depthwiseSavedInvStd: s.f + 3181648,
+                depthwiseRunningMean: s.p + 1082544, depthwiseRunningVar: s.p + 1083072, workspace: s.ws, pool: pool)
             s.profiler?.stop(272)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7866,8 +7866,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3210864, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3209808, depthwiseSavedInvStd: s.f + 3210336, runningMean: s.p + 1217072,
-                runningVar: s.p + 1217600, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3209808, depthwiseSavedInvStd: s.f + 3210336,
+                depthwiseRunningMean: s.p + 1217072, depthwiseRunningVar: s.p + 1217600, workspace: s.ws, pool: pool)
             s.profiler?.stop(289)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -7996,8 +7996,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(217), batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 3239552, bias: s.f,
                 depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3238496, depthwiseSavedInvStd: s.f + 3239024, runningMean: s.p + 1351600,
-                runningVar: s.p + 1352128, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3238496, depthwiseSavedInvStd: s.f + 3239024,
+                depthwiseRunningMean: s.p + 1351600, depthwiseRunningVar: s.p + 1352128, workspace: s.ws, pool: pool)
             s.profiler?.stop(306)
         }
         // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -8126,8 +8126,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(229), batch: s.n, height: 84, width: 84, channels: 528, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3268240, bias: s.f,
                 depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3267184, depthwiseSavedInvStd: s.f + 3267712, runningMean: s.p + 1477680,
-                runningVar: s.p + 1478208, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3267184, depthwiseSavedInvStd: s.f + 3267712,
+                depthwiseRunningMean: s.p + 1477680, depthwiseRunningVar: s.p + 1478208, workspace: s.ws, pool: pool)
             s.profiler?.stop(323)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
@@ -8243,8 +8243,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(239), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3282320, bias: s.f,
                 depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3280208, depthwiseSavedInvStd: s.f + 3281264, runningMean: s.p + 1797856,
-                runningVar: s.p + 1798912, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3280208, depthwiseSavedInvStd: s.f + 3281264,
+                depthwiseRunningMean: s.p + 1797856, depthwiseRunningVar: s.p + 1798912, workspace: s.ws, pool: pool)
             s.profiler?.stop(338)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8373,8 +8373,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(251), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3305904, bias: s.f,
                 depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3303792, depthwiseSavedInvStd: s.f + 3304848, runningMean: s.p + 2282256,
-                runningVar: s.p + 2283312, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3303792, depthwiseSavedInvStd: s.f + 3304848,
+                depthwiseRunningMean: s.p + 2282256, depthwiseRunningVar: s.p + 2283312, workspace: s.ws, pool: pool)
             s.profiler?.stop(355)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8503,8 +8503,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(263), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3329488, bias: s.f,
                 depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3327376, depthwiseSavedInvStd: s.f + 3328432, runningMean: s.p + 2766656,
-                runningVar: s.p + 2767712, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3327376, depthwiseSavedInvStd: s.f + 3328432,
+                depthwiseRunningMean: s.p + 2766656, depthwiseRunningVar: s.p + 2767712, workspace: s.ws, pool: pool)
             s.profiler?.stop(372)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8633,8 +8633,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(275), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3353072, bias: s.f,
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3350960, depthwiseSavedInvStd: s.f + 3352016, runningMean: s.p + 3251056,
-                runningVar: s.p + 3252112, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3350960, depthwiseSavedInvStd: s.f + 3352016,
+                depthwiseRunningMean: s.p + 3251056, depthwiseRunningVar: s.p + 3252112, workspace: s.ws, pool: pool)
             s.profiler?.stop(389)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8763,8 +8763,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(287), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3376656, bias: s.f,
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3374544, depthwiseSavedInvStd: s.f + 3375600, runningMean: s.p + 3735456,
-                runningVar: s.p + 3736512, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3374544, depthwiseSavedInvStd: s.f + 3375600,
+                depthwiseRunningMean: s.p + 3735456, depthwiseRunningVar: s.p + 3736512, workspace: s.ws, pool: pool)
             s.profiler?.stop(406)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -8893,8 +8893,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(299), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3400240, bias: s.f,
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3398128, depthwiseSavedInvStd: s.f + 3399184, runningMean: s.p + 4219856,
-                runningVar: s.p + 4220912, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3398128, depthwiseSavedInvStd: s.f + 3399184,
+                depthwiseRunningMean: s.p + 4219856, depthwiseRunningVar: s.p + 4220912, workspace: s.ws, pool: pool)
             s.profiler?.stop(423)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9023,8 +9023,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(311), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3423824, bias: s.f,
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3421712, depthwiseSavedInvStd: s.f + 3422768, runningMean: s.p + 4704256,
-                runningVar: s.p + 4705312, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3421712, depthwiseSavedInvStd: s.f + 3422768,
+                depthwiseRunningMean: s.p + 4704256, depthwiseRunningVar: s.p + 4705312, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9153,8 +9153,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(323), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3447408, bias: s.f,
                 depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3445296, depthwiseSavedInvStd: s.f + 3446352, runningMean: s.p + 5188656,
-                runningVar: s.p + 5189712, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3445296, depthwiseSavedInvStd: s.f + 3446352,
+                depthwiseRunningMean: s.p + 5188656, depthwiseRunningVar: s.p + 5189712, workspace: s.ws, pool: pool)
             s.profiler?.stop(457)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9283,8 +9283,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(335), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3470992, bias: s.f,
                 depthwiseOutput: s.tensor(336), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3468880, depthwiseSavedInvStd: s.f + 3469936, runningMean: s.p + 5673056,
-                runningVar: s.p + 5674112, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3468880, depthwiseSavedInvStd: s.f + 3469936,
+                depthwiseRunningMean: s.p + 5673056, depthwiseRunningVar: s.p + 5674112, workspace: s.ws, pool: pool)
             s.profiler?.stop(474)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9413,8 +9413,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(347), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 3494576, bias: s.f,
                 depthwiseOutput: s.tensor(348), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3492464, depthwiseSavedInvStd: s.f + 3493520, runningMean: s.p + 6157456,
-                runningVar: s.p + 6158512, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3492464, depthwiseSavedInvStd: s.f + 3493520,
+                depthwiseRunningMean: s.p + 6157456, depthwiseRunningVar: s.p + 6158512, workspace: s.ws, pool: pool)
             s.profiler?.stop(491)
         }
         // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9543,8 +9543,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(359), batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3518160, bias: s.f,
                 depthwiseOutput: s.tensor(360), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3516048, depthwiseSavedInvStd: s.f + 3517104, runningMean: s.p + 6658752,
-                runningVar: s.p + 6659808, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3516048, depthwiseSavedInvStd: s.f + 3517104,
+                depthwiseRunningMean: s.p + 6658752, depthwiseRunningVar: s.p + 6659808, workspace: s.ws, pool: pool)
             s.profiler?.stop(508)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -9660,8 +9660,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(369), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3577408, bias: s.f,
                 depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3574432, depthwiseSavedInvStd: s.f + 3575920, runningMean: s.p + 7432960,
-                runningVar: s.p + 7434448, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3574432, depthwiseSavedInvStd: s.f + 3575920,
+                depthwiseRunningMean: s.p + 7432960, depthwiseRunningVar: s.p + 7434448, workspace: s.ws, pool: pool)
             s.profiler?.stop(523)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -9790,8 +9790,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(381), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3658256, bias: s.f,
                 depthwiseOutput: s.tensor(382), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3655280, depthwiseSavedInvStd: s.f + 3656768, runningMean: s.p + 8407200,
-                runningVar: s.p + 8408688, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3655280, depthwiseSavedInvStd: s.f + 3656768,
+                depthwiseRunningMean: s.p + 8407200, depthwiseRunningVar: s.p + 8408688, workspace: s.ws, pool: pool)
             s.profiler?.stop(540)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -9920,8 +9920,8 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(393), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3739104, bias: s.f,
                 depthwiseOutput: s.tensor(394), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3736128, depthwiseSavedInvStd: s.f + 3737616, runningMean: s.p + 9381440,
-                runningVar: s.p + 9382928, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3736128, depthwiseSavedInvStd: s.f + 3737616,
+                depthwiseRunningMean: s.p + 9381440, depthwiseRunningVar: s.p + 9382928, workspace: s.ws, pool: pool)
             s.profiler?.stop(557)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10050,8 +10050,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(405), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3819952, bias: s.f,
                 depthwiseOutput: s.tensor(406), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3816976, depthwiseSavedInvStd: s.f + 3818464, runningMean: s.p + 10355680,
-                runningVar: s.p + 10357168, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3816976, depthwiseSavedInvStd: s.f + 3818464,
+                depthwiseRunningMean: s.p + 10355680, depthwiseRunningVar: s.p + 10357168, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(574)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10180,8 +10181,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(417), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3900800, bias: s.f,
                 depthwiseOutput: s.tensor(418), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3897824, depthwiseSavedInvStd: s.f + 3899312, runningMean: s.p + 11329920,
-                runningVar: s.p + 11331408, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3897824, depthwiseSavedInvStd: s.f + 3899312,
+                depthwiseRunningMean: s.p + 11329920, depthwiseRunningVar: s.p + 11331408, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(591)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10310,8 +10312,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(429), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 3981648, bias: s.f,
                 depthwiseOutput: s.tensor(430), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 3978672, depthwiseSavedInvStd: s.f + 3980160, runningMean: s.p + 12304160,
-                runningVar: s.p + 12305648, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 3978672, depthwiseSavedInvStd: s.f + 3980160,
+                depthwiseRunningMean: s.p + 12304160, depthwiseRunningVar: s.p + 12305648, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(608)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10440,8 +10443,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(441), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4062496, bias: s.f,
                 depthwiseOutput: s.tensor(442), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4059520, depthwiseSavedInvStd: s.f + 4061008, runningMean: s.p + 13278400,
-                runningVar: s.p + 13279888, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4059520, depthwiseSavedInvStd: s.f + 4061008,
+                depthwiseRunningMean: s.p + 13278400, depthwiseRunningVar: s.p + 13279888, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(625)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10570,8 +10574,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(453), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4143344, bias: s.f,
                 depthwiseOutput: s.tensor(454), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4140368, depthwiseSavedInvStd: s.f + 4141856, runningMean: s.p + 14252640,
-                runningVar: s.p + 14254128, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4140368, depthwiseSavedInvStd: s.f + 4141856,
+                depthwiseRunningMean: s.p + 14252640, depthwiseRunningVar: s.p + 14254128, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(642)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10700,8 +10705,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(465), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4224192, bias: s.f,
                 depthwiseOutput: s.tensor(466), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4221216, depthwiseSavedInvStd: s.f + 4222704, runningMean: s.p + 15226880,
-                runningVar: s.p + 15228368, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4221216, depthwiseSavedInvStd: s.f + 4222704,
+                depthwiseRunningMean: s.p + 15226880, depthwiseRunningVar: s.p + 15228368, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(659)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10830,8 +10836,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(477), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 4305040, bias: s.f,
                 depthwiseOutput: s.tensor(478), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4302064, depthwiseSavedInvStd: s.f + 4303552, runningMean: s.p + 16201120,
-                runningVar: s.p + 16202608, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4302064, depthwiseSavedInvStd: s.f + 4303552,
+                depthwiseRunningMean: s.p + 16201120, depthwiseRunningVar: s.p + 16202608, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(676)
         }
         // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -10960,8 +10967,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(489), batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4385888, bias: s.f,
                 depthwiseOutput: s.tensor(490), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4382912, depthwiseSavedInvStd: s.f + 4384400, runningMean: s.p + 17175360,
-                runningVar: s.p + 17176848, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4382912, depthwiseSavedInvStd: s.f + 4384400,
+                depthwiseRunningMean: s.p + 17175360, depthwiseRunningVar: s.p + 17176848, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(693)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
@@ -11077,8 +11085,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(499), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4471312, bias: s.f,
                 depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4466224, depthwiseSavedInvStd: s.f + 4468768, runningMean: s.p + 19154560,
-                runningVar: s.p + 19157104, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4466224, depthwiseSavedInvStd: s.f + 4468768,
+                depthwiseRunningMean: s.p + 19154560, depthwiseRunningVar: s.p + 19157104, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(708)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11207,8 +11216,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(511), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4609536, bias: s.f,
                 depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4604448, depthwiseSavedInvStd: s.f + 4606992, runningMean: s.p + 21939536,
-                runningVar: s.p + 21942080, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4604448, depthwiseSavedInvStd: s.f + 4606992,
+                depthwiseRunningMean: s.p + 21939536, depthwiseRunningVar: s.p + 21942080, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(725)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11337,8 +11347,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(523), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4747760, bias: s.f,
                 depthwiseOutput: s.tensor(524), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4742672, depthwiseSavedInvStd: s.f + 4745216, runningMean: s.p + 24724512,
-                runningVar: s.p + 24727056, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4742672, depthwiseSavedInvStd: s.f + 4745216,
+                depthwiseRunningMean: s.p + 24724512, depthwiseRunningVar: s.p + 24727056, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(742)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11467,8 +11478,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(535), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 4885984, bias: s.f,
                 depthwiseOutput: s.tensor(536), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 4880896, depthwiseSavedInvStd: s.f + 4883440, runningMean: s.p + 27509488,
-                runningVar: s.p + 27512032, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 4880896, depthwiseSavedInvStd: s.f + 4883440,
+                depthwiseRunningMean: s.p + 27509488, depthwiseRunningVar: s.p + 27512032, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(759)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11597,8 +11609,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(547), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5024208, bias: s.f,
                 depthwiseOutput: s.tensor(548), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5019120, depthwiseSavedInvStd: s.f + 5021664, runningMean: s.p + 30294464,
-                runningVar: s.p + 30297008, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5019120, depthwiseSavedInvStd: s.f + 5021664,
+                depthwiseRunningMean: s.p + 30294464, depthwiseRunningVar: s.p + 30297008, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(776)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11727,8 +11740,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(559), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5162432, bias: s.f,
                 depthwiseOutput: s.tensor(560), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5157344, depthwiseSavedInvStd: s.f + 5159888, runningMean: s.p + 33079440,
-                runningVar: s.p + 33081984, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5157344, depthwiseSavedInvStd: s.f + 5159888,
+                depthwiseRunningMean: s.p + 33079440, depthwiseRunningVar: s.p + 33081984, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(793)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11857,8 +11871,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(571), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5300656, bias: s.f,
                 depthwiseOutput: s.tensor(572), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5295568, depthwiseSavedInvStd: s.f + 5298112, runningMean: s.p + 35864416,
-                runningVar: s.p + 35866960, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5295568, depthwiseSavedInvStd: s.f + 5298112,
+                depthwiseRunningMean: s.p + 35864416, depthwiseRunningVar: s.p + 35866960, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(810)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -11987,8 +12002,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(583), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5438880, bias: s.f,
                 depthwiseOutput: s.tensor(584), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5433792, depthwiseSavedInvStd: s.f + 5436336, runningMean: s.p + 38649392,
-                runningVar: s.p + 38651936, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5433792, depthwiseSavedInvStd: s.f + 5436336,
+                depthwiseRunningMean: s.p + 38649392, depthwiseRunningVar: s.p + 38651936, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(827)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12117,8 +12133,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(595), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5577104, bias: s.f,
                 depthwiseOutput: s.tensor(596), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5572016, depthwiseSavedInvStd: s.f + 5574560, runningMean: s.p + 41434368,
-                runningVar: s.p + 41436912, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5572016, depthwiseSavedInvStd: s.f + 5574560,
+                depthwiseRunningMean: s.p + 41434368, depthwiseRunningVar: s.p + 41436912, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(844)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12247,8 +12264,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(607), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5715328, bias: s.f,
                 depthwiseOutput: s.tensor(608), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5710240, depthwiseSavedInvStd: s.f + 5712784, runningMean: s.p + 44219344,
-                runningVar: s.p + 44221888, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5710240, depthwiseSavedInvStd: s.f + 5712784,
+                depthwiseRunningMean: s.p + 44219344, depthwiseRunningVar: s.p + 44221888, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(861)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12377,8 +12395,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(619), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5853552, bias: s.f,
                 depthwiseOutput: s.tensor(620), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5848464, depthwiseSavedInvStd: s.f + 5851008, runningMean: s.p + 47004320,
-                runningVar: s.p + 47006864, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5848464, depthwiseSavedInvStd: s.f + 5851008,
+                depthwiseRunningMean: s.p + 47004320, depthwiseRunningVar: s.p + 47006864, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(878)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12507,8 +12526,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(631), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 5991776, bias: s.f,
                 depthwiseOutput: s.tensor(632), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 5986688, depthwiseSavedInvStd: s.f + 5989232, runningMean: s.p + 49789296,
-                runningVar: s.p + 49791840, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 5986688, depthwiseSavedInvStd: s.f + 5989232,
+                depthwiseRunningMean: s.p + 49789296, depthwiseRunningVar: s.p + 49791840, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(895)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12637,8 +12657,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(643), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6130000, bias: s.f,
                 depthwiseOutput: s.tensor(644), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6124912, depthwiseSavedInvStd: s.f + 6127456, runningMean: s.p + 52574272,
-                runningVar: s.p + 52576816, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6124912, depthwiseSavedInvStd: s.f + 6127456,
+                depthwiseRunningMean: s.p + 52574272, depthwiseRunningVar: s.p + 52576816, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(912)
         }
         // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12767,8 +12788,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(655), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 6268224, bias: s.f,
                 depthwiseOutput: s.tensor(656), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6263136, depthwiseSavedInvStd: s.f + 6265680, runningMean: s.p + 55359248,
-                runningVar: s.p + 55361792, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6263136, depthwiseSavedInvStd: s.f + 6265680,
+                depthwiseRunningMean: s.p + 55359248, depthwiseRunningVar: s.p + 55361792, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(929)
         }
         // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -12897,8 +12919,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(667), batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6406448, bias: s.f,
                 depthwiseOutput: s.tensor(668), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6401360, depthwiseSavedInvStd: s.f + 6403904, runningMean: s.p + 58103520,
-                runningVar: s.p + 58106064, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6401360, depthwiseSavedInvStd: s.f + 6403904,
+                depthwiseRunningMean: s.p + 58103520, depthwiseRunningVar: s.p + 58106064, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(946)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -13014,8 +13037,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(677), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6470544, bias: s.f,
                 depthwiseOutput: s.tensor(678), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6462096, depthwiseSavedInvStd: s.f + 6466320, runningMean: s.p + 63481440,
-                runningVar: s.p + 63485664, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6462096, depthwiseSavedInvStd: s.f + 6466320,
+                depthwiseRunningMean: s.p + 63481440, depthwiseRunningVar: s.p + 63485664, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(961)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -13144,8 +13168,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(689), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6564880, bias: s.f,
                 depthwiseOutput: s.tensor(690), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6556432, depthwiseSavedInvStd: s.f + 6560656, runningMean: s.p + 70994704,
-                runningVar: s.p + 70998928, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6556432, depthwiseSavedInvStd: s.f + 6560656,
+                depthwiseRunningMean: s.p + 70994704, depthwiseRunningVar: s.p + 70998928, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(978)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -13274,8 +13299,9 @@ public final class EfficientNetB8Training: TrainableModel {
                 output: s.tensor(701), batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 6659216, bias: s.f,
                 depthwiseOutput: s.tensor(702), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 6650768, depthwiseSavedInvStd: s.f + 6654992, runningMean: s.p + 78507968,
-                runningVar: s.p + 78512192, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 6650768, depthwiseSavedInvStd: s.f + 6654992,
+                depthwiseRunningMean: s.p + 78507968, depthwiseRunningVar: s.p + 78512192, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(995)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]

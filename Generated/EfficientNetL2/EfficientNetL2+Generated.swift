@@ -8120,8 +8120,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11397808, bias: s.f, depthwiseOutput: s.tensor(62),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11396944,
-                depthwiseSavedInvStd: s.f + 11397376, runningMean: s.p + 109120, runningVar: s.p + 109552,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11397376, depthwiseRunningMean: s.p + 109120,
+                depthwiseRunningVar: s.p + 109552, workspace: s.ws, pool: pool)
             s.profiler?.stop(79)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
@@ -8237,8 +8237,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11408288, bias: s.f, depthwiseOutput: s.tensor(72),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11407040,
-                depthwiseSavedInvStd: s.f + 11407664, runningMean: s.p + 245632, runningVar: s.p + 246256,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11407664, depthwiseRunningMean: s.p + 245632,
+                depthwiseRunningVar: s.p + 246256, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8367,8 +8367,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11422224, bias: s.f, depthwiseOutput: s.tensor(84),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11420976,
-                depthwiseSavedInvStd: s.f + 11421600, runningMean: s.p + 419584, runningVar: s.p + 420208,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11421600, depthwiseRunningMean: s.p + 419584,
+                depthwiseRunningVar: s.p + 420208, workspace: s.ws, pool: pool)
             s.profiler?.stop(111)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8497,8 +8497,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11436160, bias: s.f, depthwiseOutput: s.tensor(96),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11434912,
-                depthwiseSavedInvStd: s.f + 11435536, runningMean: s.p + 593536, runningVar: s.p + 594160,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11435536, depthwiseRunningMean: s.p + 593536,
+                depthwiseRunningVar: s.p + 594160, workspace: s.ws, pool: pool)
             s.profiler?.stop(128)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8627,8 +8627,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11450096, bias: s.f, depthwiseOutput: s.tensor(108),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11448848,
-                depthwiseSavedInvStd: s.f + 11449472, runningMean: s.p + 767488, runningVar: s.p + 768112,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11449472, depthwiseRunningMean: s.p + 767488,
+                depthwiseRunningVar: s.p + 768112, workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8757,8 +8757,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200, weights: s.f + 11464032, bias: s.f, depthwiseOutput: s.tensor(120),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 11462784,
-                depthwiseSavedInvStd: s.f + 11463408, runningMean: s.p + 941440, runningVar: s.p + 942064,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 11463408, depthwiseRunningMean: s.p + 941440,
+                depthwiseRunningVar: s.p + 942064, workspace: s.ws, pool: pool)
             s.profiler?.stop(162)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -8886,8 +8886,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(131), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11477968, bias: s.f,
                 depthwiseOutput: s.tensor(132), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11476720, depthwiseSavedInvStd: s.f + 11477344, runningMean: s.p + 1115392,
-                runningVar: s.p + 1116016, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11476720, depthwiseSavedInvStd: s.f + 11477344,
+                depthwiseRunningMean: s.p + 1115392, depthwiseRunningVar: s.p + 1116016, workspace: s.ws, pool: pool)
             s.profiler?.stop(179)
         }
         // features.2.6.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9016,8 +9016,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(143), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11491904, bias: s.f,
                 depthwiseOutput: s.tensor(144), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11490656, depthwiseSavedInvStd: s.f + 11491280, runningMean: s.p + 1289344,
-                runningVar: s.p + 1289968, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11490656, depthwiseSavedInvStd: s.f + 11491280,
+                depthwiseRunningMean: s.p + 1289344, depthwiseRunningVar: s.p + 1289968, workspace: s.ws, pool: pool)
             s.profiler?.stop(196)
         }
         // features.2.7.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9146,8 +9146,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(155), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11505840, bias: s.f,
                 depthwiseOutput: s.tensor(156), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11504592, depthwiseSavedInvStd: s.f + 11505216, runningMean: s.p + 1463296,
-                runningVar: s.p + 1463920, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11504592, depthwiseSavedInvStd: s.f + 11505216,
+                depthwiseRunningMean: s.p + 1463296, depthwiseRunningVar: s.p + 1463920, workspace: s.ws, pool: pool)
             s.profiler?.stop(213)
         }
         // features.2.8.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9276,8 +9276,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(167), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11519776, bias: s.f,
                 depthwiseOutput: s.tensor(168), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11518528, depthwiseSavedInvStd: s.f + 11519152, runningMean: s.p + 1637248,
-                runningVar: s.p + 1637872, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11518528, depthwiseSavedInvStd: s.f + 11519152,
+                depthwiseRunningMean: s.p + 1637248, depthwiseRunningVar: s.p + 1637872, workspace: s.ws, pool: pool)
             s.profiler?.stop(230)
         }
         // features.2.9.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9406,8 +9406,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(179), batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 11533712, bias: s.f,
                 depthwiseOutput: s.tensor(180), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11532464, depthwiseSavedInvStd: s.f + 11533088, runningMean: s.p + 1811200,
-                runningVar: s.p + 1811824, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11532464, depthwiseSavedInvStd: s.f + 11533088,
+                depthwiseRunningMean: s.p + 1811200, depthwiseRunningVar: s.p + 1811824, workspace: s.ws, pool: pool)
             s.profiler?.stop(247)
         }
         // features.2.10.block.1 frozen: depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -9536,8 +9536,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(191), batch: s.n, height: 200, width: 200, channels: 624, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11547648, bias: s.f,
                 depthwiseOutput: s.tensor(192), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11546400, depthwiseSavedInvStd: s.f + 11547024, runningMean: s.p + 1995136,
-                runningVar: s.p + 1995760, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11546400, depthwiseSavedInvStd: s.f + 11547024,
+                depthwiseRunningMean: s.p + 1995136, depthwiseRunningVar: s.p + 1995760, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
@@ -9653,8 +9653,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(201), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11583424, bias: s.f,
                 depthwiseOutput: s.tensor(202), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11581312, depthwiseSavedInvStd: s.f + 11582368, runningMean: s.p + 2358608,
-                runningVar: s.p + 2359664, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11581312, depthwiseSavedInvStd: s.f + 11582368,
+                depthwiseRunningMean: s.p + 2358608, depthwiseRunningVar: s.p + 2359664, workspace: s.ws, pool: pool)
             s.profiler?.stop(279)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -9783,8 +9783,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(213), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11640800, bias: s.f,
                 depthwiseOutput: s.tensor(214), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11638688, depthwiseSavedInvStd: s.f + 11639744, runningMean: s.p + 2859904,
-                runningVar: s.p + 2860960, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11638688, depthwiseSavedInvStd: s.f + 11639744,
+                depthwiseRunningMean: s.p + 2859904, depthwiseRunningVar: s.p + 2860960, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -9913,8 +9913,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(225), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11698176, bias: s.f,
                 depthwiseOutput: s.tensor(226), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11696064, depthwiseSavedInvStd: s.f + 11697120, runningMean: s.p + 3361200,
-                runningVar: s.p + 3362256, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11696064, depthwiseSavedInvStd: s.f + 11697120,
+                depthwiseRunningMean: s.p + 3361200, depthwiseRunningVar: s.p + 3362256, workspace: s.ws, pool: pool)
             s.profiler?.stop(313)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10043,8 +10043,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(237), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11755552, bias: s.f,
                 depthwiseOutput: s.tensor(238), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11753440, depthwiseSavedInvStd: s.f + 11754496, runningMean: s.p + 3862496,
-                runningVar: s.p + 3863552, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11753440, depthwiseSavedInvStd: s.f + 11754496,
+                depthwiseRunningMean: s.p + 3862496, depthwiseRunningVar: s.p + 3863552, workspace: s.ws, pool: pool)
             s.profiler?.stop(330)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10173,8 +10173,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(249), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11812928, bias: s.f,
                 depthwiseOutput: s.tensor(250), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11810816, depthwiseSavedInvStd: s.f + 11811872, runningMean: s.p + 4363792,
-                runningVar: s.p + 4364848, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11810816, depthwiseSavedInvStd: s.f + 11811872,
+                depthwiseRunningMean: s.p + 4363792, depthwiseRunningVar: s.p + 4364848, workspace: s.ws, pool: pool)
             s.profiler?.stop(347)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10302,8 +10302,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(261), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11870304, bias: s.f,
                 depthwiseOutput: s.tensor(262), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11868192, depthwiseSavedInvStd: s.f + 11869248, runningMean: s.p + 4865088,
-                runningVar: s.p + 4866144, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11868192, depthwiseSavedInvStd: s.f + 11869248,
+                depthwiseRunningMean: s.p + 4865088, depthwiseRunningVar: s.p + 4866144, workspace: s.ws, pool: pool)
             s.profiler?.stop(364)
         }
         // features.3.6.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10432,8 +10432,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(273), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11927680, bias: s.f,
                 depthwiseOutput: s.tensor(274), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11925568, depthwiseSavedInvStd: s.f + 11926624, runningMean: s.p + 5366384,
-                runningVar: s.p + 5367440, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11925568, depthwiseSavedInvStd: s.f + 11926624,
+                depthwiseRunningMean: s.p + 5366384, depthwiseRunningVar: s.p + 5367440, workspace: s.ws, pool: pool)
             s.profiler?.stop(381)
         }
         // features.3.7.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10562,8 +10562,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(285), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 11985056, bias: s.f,
                 depthwiseOutput: s.tensor(286), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 11982944, depthwiseSavedInvStd: s.f + 11984000, runningMean: s.p + 5867680,
-                runningVar: s.p + 5868736, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 11982944, depthwiseSavedInvStd: s.f + 11984000,
+                depthwiseRunningMean: s.p + 5867680, depthwiseRunningVar: s.p + 5868736, workspace: s.ws, pool: pool)
             s.profiler?.stop(398)
         }
         // features.3.8.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10692,8 +10692,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(297), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12042432, bias: s.f,
                 depthwiseOutput: s.tensor(298), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12040320, depthwiseSavedInvStd: s.f + 12041376, runningMean: s.p + 6368976,
-                runningVar: s.p + 6370032, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12040320, depthwiseSavedInvStd: s.f + 12041376,
+                depthwiseRunningMean: s.p + 6368976, depthwiseRunningVar: s.p + 6370032, workspace: s.ws, pool: pool)
             s.profiler?.stop(415)
         }
         // features.3.9.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10822,8 +10822,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(309), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 12099808, bias: s.f,
                 depthwiseOutput: s.tensor(310), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12097696, depthwiseSavedInvStd: s.f + 12098752, runningMean: s.p + 6870272,
-                runningVar: s.p + 6871328, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12097696, depthwiseSavedInvStd: s.f + 12098752,
+                depthwiseRunningMean: s.p + 6870272, depthwiseRunningVar: s.p + 6871328, workspace: s.ws, pool: pool)
             s.profiler?.stop(432)
         }
         // features.3.10.block.1 frozen: depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -10952,8 +10952,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(321), batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12157184, bias: s.f,
                 depthwiseOutput: s.tensor(322), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12155072, depthwiseSavedInvStd: s.f + 12156128, runningMean: s.p + 7354672,
-                runningVar: s.p + 7355728, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12155072, depthwiseSavedInvStd: s.f + 12156128,
+                depthwiseRunningMean: s.p + 7354672, depthwiseRunningVar: s.p + 7355728, workspace: s.ws, pool: pool)
             s.profiler?.stop(449)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
@@ -11069,8 +11069,8 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(331), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12185136, bias: s.f,
                 depthwiseOutput: s.tensor(332), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12181008, depthwiseSavedInvStd: s.f + 12183072, runningMean: s.p + 8556464,
-                runningVar: s.p + 8558528, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12181008, depthwiseSavedInvStd: s.f + 12183072,
+                depthwiseRunningMean: s.p + 8556464, depthwiseRunningVar: s.p + 8558528, workspace: s.ws, pool: pool)
             s.profiler?.stop(464)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11199,8 +11199,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(343), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12231232, bias: s.f,
                 depthwiseOutput: s.tensor(344), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12227104, depthwiseSavedInvStd: s.f + 12229168, runningMean: s.p + 10370160,
-                runningVar: s.p + 10372224, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12227104, depthwiseSavedInvStd: s.f + 12229168,
+                depthwiseRunningMean: s.p + 10370160, depthwiseRunningVar: s.p + 10372224, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(481)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11329,8 +11330,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(355), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12277328, bias: s.f,
                 depthwiseOutput: s.tensor(356), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12273200, depthwiseSavedInvStd: s.f + 12275264, runningMean: s.p + 12183856,
-                runningVar: s.p + 12185920, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12273200, depthwiseSavedInvStd: s.f + 12275264,
+                depthwiseRunningMean: s.p + 12183856, depthwiseRunningVar: s.p + 12185920, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(498)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11459,8 +11461,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(367), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12323424, bias: s.f,
                 depthwiseOutput: s.tensor(368), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12319296, depthwiseSavedInvStd: s.f + 12321360, runningMean: s.p + 13997552,
-                runningVar: s.p + 13999616, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12319296, depthwiseSavedInvStd: s.f + 12321360,
+                depthwiseRunningMean: s.p + 13997552, depthwiseRunningVar: s.p + 13999616, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(515)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11589,8 +11592,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(379), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12369520, bias: s.f,
                 depthwiseOutput: s.tensor(380), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12365392, depthwiseSavedInvStd: s.f + 12367456, runningMean: s.p + 15811248,
-                runningVar: s.p + 15813312, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12365392, depthwiseSavedInvStd: s.f + 12367456,
+                depthwiseRunningMean: s.p + 15811248, depthwiseRunningVar: s.p + 15813312, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(532)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11719,8 +11723,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(391), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12415616, bias: s.f,
                 depthwiseOutput: s.tensor(392), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12411488, depthwiseSavedInvStd: s.f + 12413552, runningMean: s.p + 17624944,
-                runningVar: s.p + 17627008, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12411488, depthwiseSavedInvStd: s.f + 12413552,
+                depthwiseRunningMean: s.p + 17624944, depthwiseRunningVar: s.p + 17627008, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(549)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11849,8 +11854,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(403), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12461712, bias: s.f,
                 depthwiseOutput: s.tensor(404), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12457584, depthwiseSavedInvStd: s.f + 12459648, runningMean: s.p + 19438640,
-                runningVar: s.p + 19440704, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12457584, depthwiseSavedInvStd: s.f + 12459648,
+                depthwiseRunningMean: s.p + 19438640, depthwiseRunningVar: s.p + 19440704, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(566)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -11979,8 +11985,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(415), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12507808, bias: s.f,
                 depthwiseOutput: s.tensor(416), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12503680, depthwiseSavedInvStd: s.f + 12505744, runningMean: s.p + 21252336,
-                runningVar: s.p + 21254400, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12503680, depthwiseSavedInvStd: s.f + 12505744,
+                depthwiseRunningMean: s.p + 21252336, depthwiseRunningVar: s.p + 21254400, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(583)
         }
         // features.4.8.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12109,8 +12116,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(427), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12553904, bias: s.f,
                 depthwiseOutput: s.tensor(428), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12549776, depthwiseSavedInvStd: s.f + 12551840, runningMean: s.p + 23066032,
-                runningVar: s.p + 23068096, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12549776, depthwiseSavedInvStd: s.f + 12551840,
+                depthwiseRunningMean: s.p + 23066032, depthwiseRunningVar: s.p + 23068096, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(600)
         }
         // features.4.9.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12239,8 +12247,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(439), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12600000, bias: s.f,
                 depthwiseOutput: s.tensor(440), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12595872, depthwiseSavedInvStd: s.f + 12597936, runningMean: s.p + 24879728,
-                runningVar: s.p + 24881792, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12595872, depthwiseSavedInvStd: s.f + 12597936,
+                depthwiseRunningMean: s.p + 24879728, depthwiseRunningVar: s.p + 24881792, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(617)
         }
         // features.4.10.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12369,8 +12378,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(451), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12646096, bias: s.f,
                 depthwiseOutput: s.tensor(452), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12641968, depthwiseSavedInvStd: s.f + 12644032, runningMean: s.p + 26693424,
-                runningVar: s.p + 26695488, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12641968, depthwiseSavedInvStd: s.f + 12644032,
+                depthwiseRunningMean: s.p + 26693424, depthwiseRunningVar: s.p + 26695488, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(634)
         }
         // features.4.11.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12499,8 +12509,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(463), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12692192, bias: s.f,
                 depthwiseOutput: s.tensor(464), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12688064, depthwiseSavedInvStd: s.f + 12690128, runningMean: s.p + 28507120,
-                runningVar: s.p + 28509184, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12688064, depthwiseSavedInvStd: s.f + 12690128,
+                depthwiseRunningMean: s.p + 28507120, depthwiseRunningVar: s.p + 28509184, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(651)
         }
         // features.4.12.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12629,8 +12640,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(475), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12738288, bias: s.f,
                 depthwiseOutput: s.tensor(476), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12734160, depthwiseSavedInvStd: s.f + 12736224, runningMean: s.p + 30320816,
-                runningVar: s.p + 30322880, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12734160, depthwiseSavedInvStd: s.f + 12736224,
+                depthwiseRunningMean: s.p + 30320816, depthwiseRunningVar: s.p + 30322880, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(668)
         }
         // features.4.13.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12759,8 +12771,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(487), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12784384, bias: s.f,
                 depthwiseOutput: s.tensor(488), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12780256, depthwiseSavedInvStd: s.f + 12782320, runningMean: s.p + 32134512,
-                runningVar: s.p + 32136576, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12780256, depthwiseSavedInvStd: s.f + 12782320,
+                depthwiseRunningMean: s.p + 32134512, depthwiseRunningVar: s.p + 32136576, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(685)
         }
         // features.4.14.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -12889,8 +12902,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(499), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 12830480, bias: s.f,
                 depthwiseOutput: s.tensor(500), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12826352, depthwiseSavedInvStd: s.f + 12828416, runningMean: s.p + 33948208,
-                runningVar: s.p + 33950272, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12826352, depthwiseSavedInvStd: s.f + 12828416,
+                depthwiseRunningMean: s.p + 33948208, depthwiseRunningVar: s.p + 33950272, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(702)
         }
         // features.4.15.block.1 frozen: depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -13019,8 +13033,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(511), batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12876576, bias: s.f,
                 depthwiseOutput: s.tensor(512), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12872448, depthwiseSavedInvStd: s.f + 12874512, runningMean: s.p + 35794928,
-                runningVar: s.p + 35796992, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12872448, depthwiseSavedInvStd: s.f + 12874512,
+                depthwiseRunningMean: s.p + 35794928, depthwiseRunningVar: s.p + 35796992, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(719)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -13136,8 +13151,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(521), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 12992256, bias: s.f,
                 depthwiseOutput: s.tensor(522), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 12986496, depthwiseSavedInvStd: s.f + 12989376, runningMean: s.p + 38620544,
-                runningVar: s.p + 38623424, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 12986496, depthwiseSavedInvStd: s.f + 12989376,
+                depthwiseRunningMean: s.p + 38620544, depthwiseRunningVar: s.p + 38623424, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(734)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13266,8 +13282,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(533), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13148736, bias: s.f,
                 depthwiseOutput: s.tensor(534), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13142976, depthwiseSavedInvStd: s.f + 13145856, runningMean: s.p + 42176512,
-                runningVar: s.p + 42179392, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13142976, depthwiseSavedInvStd: s.f + 13145856,
+                depthwiseRunningMean: s.p + 42176512, depthwiseRunningVar: s.p + 42179392, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(751)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13396,8 +13413,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(545), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13305216, bias: s.f,
                 depthwiseOutput: s.tensor(546), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13299456, depthwiseSavedInvStd: s.f + 13302336, runningMean: s.p + 45732480,
-                runningVar: s.p + 45735360, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13299456, depthwiseSavedInvStd: s.f + 13302336,
+                depthwiseRunningMean: s.p + 45732480, depthwiseRunningVar: s.p + 45735360, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(768)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13526,8 +13544,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(557), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13461696, bias: s.f,
                 depthwiseOutput: s.tensor(558), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13455936, depthwiseSavedInvStd: s.f + 13458816, runningMean: s.p + 49288448,
-                runningVar: s.p + 49291328, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13455936, depthwiseSavedInvStd: s.f + 13458816,
+                depthwiseRunningMean: s.p + 49288448, depthwiseRunningVar: s.p + 49291328, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(785)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13656,8 +13675,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(569), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13618176, bias: s.f,
                 depthwiseOutput: s.tensor(570), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13612416, depthwiseSavedInvStd: s.f + 13615296, runningMean: s.p + 52844416,
-                runningVar: s.p + 52847296, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13612416, depthwiseSavedInvStd: s.f + 13615296,
+                depthwiseRunningMean: s.p + 52844416, depthwiseRunningVar: s.p + 52847296, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(802)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13786,8 +13806,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(581), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13774656, bias: s.f,
                 depthwiseOutput: s.tensor(582), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13768896, depthwiseSavedInvStd: s.f + 13771776, runningMean: s.p + 56400384,
-                runningVar: s.p + 56403264, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13768896, depthwiseSavedInvStd: s.f + 13771776,
+                depthwiseRunningMean: s.p + 56400384, depthwiseRunningVar: s.p + 56403264, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(819)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -13916,8 +13937,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(593), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 13931136, bias: s.f,
                 depthwiseOutput: s.tensor(594), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 13925376, depthwiseSavedInvStd: s.f + 13928256, runningMean: s.p + 59956352,
-                runningVar: s.p + 59959232, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 13925376, depthwiseSavedInvStd: s.f + 13928256,
+                depthwiseRunningMean: s.p + 59956352, depthwiseRunningVar: s.p + 59959232, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(836)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14046,8 +14068,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(605), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14087616, bias: s.f,
                 depthwiseOutput: s.tensor(606), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14081856, depthwiseSavedInvStd: s.f + 14084736, runningMean: s.p + 63512320,
-                runningVar: s.p + 63515200, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14081856, depthwiseSavedInvStd: s.f + 14084736,
+                depthwiseRunningMean: s.p + 63512320, depthwiseRunningVar: s.p + 63515200, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(853)
         }
         // features.5.8.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14176,8 +14199,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(617), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14244096, bias: s.f,
                 depthwiseOutput: s.tensor(618), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14238336, depthwiseSavedInvStd: s.f + 14241216, runningMean: s.p + 67068288,
-                runningVar: s.p + 67071168, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14238336, depthwiseSavedInvStd: s.f + 14241216,
+                depthwiseRunningMean: s.p + 67068288, depthwiseRunningVar: s.p + 67071168, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(870)
         }
         // features.5.9.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14306,8 +14330,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(629), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14400576, bias: s.f,
                 depthwiseOutput: s.tensor(630), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14394816, depthwiseSavedInvStd: s.f + 14397696, runningMean: s.p + 70624256,
-                runningVar: s.p + 70627136, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14394816, depthwiseSavedInvStd: s.f + 14397696,
+                depthwiseRunningMean: s.p + 70624256, depthwiseRunningVar: s.p + 70627136, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(887)
         }
         // features.5.10.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14436,8 +14461,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(641), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14557056, bias: s.f,
                 depthwiseOutput: s.tensor(642), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14551296, depthwiseSavedInvStd: s.f + 14554176, runningMean: s.p + 74180224,
-                runningVar: s.p + 74183104, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14551296, depthwiseSavedInvStd: s.f + 14554176,
+                depthwiseRunningMean: s.p + 74180224, depthwiseRunningVar: s.p + 74183104, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(904)
         }
         // features.5.11.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14565,8 +14591,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(653), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14713536, bias: s.f,
                 depthwiseOutput: s.tensor(654), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14707776, depthwiseSavedInvStd: s.f + 14710656, runningMean: s.p + 77736192,
-                runningVar: s.p + 77739072, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14707776, depthwiseSavedInvStd: s.f + 14710656,
+                depthwiseRunningMean: s.p + 77736192, depthwiseRunningVar: s.p + 77739072, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(921)
         }
         // features.5.12.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14695,8 +14722,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(665), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 14870016, bias: s.f,
                 depthwiseOutput: s.tensor(666), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 14864256, depthwiseSavedInvStd: s.f + 14867136, runningMean: s.p + 81292160,
-                runningVar: s.p + 81295040, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 14864256, depthwiseSavedInvStd: s.f + 14867136,
+                depthwiseRunningMean: s.p + 81292160, depthwiseRunningVar: s.p + 81295040, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(938)
         }
         // features.5.13.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14825,8 +14853,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(677), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15026496, bias: s.f,
                 depthwiseOutput: s.tensor(678), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 15020736, depthwiseSavedInvStd: s.f + 15023616, runningMean: s.p + 84848128,
-                runningVar: s.p + 84851008, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 15020736, depthwiseSavedInvStd: s.f + 15023616,
+                depthwiseRunningMean: s.p + 84848128, depthwiseRunningVar: s.p + 84851008, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(955)
         }
         // features.5.14.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -14955,8 +14984,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(689), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 15182976, bias: s.f,
                 depthwiseOutput: s.tensor(690), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 15177216, depthwiseSavedInvStd: s.f + 15180096, runningMean: s.p + 88404096,
-                runningVar: s.p + 88406976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 15177216, depthwiseSavedInvStd: s.f + 15180096,
+                depthwiseRunningMean: s.p + 88404096, depthwiseRunningVar: s.p + 88406976, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(972)
         }
         // features.5.15.block.1 frozen: depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -15085,8 +15115,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(701), batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15339456, bias: s.f,
                 depthwiseOutput: s.tensor(702), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 15333696, depthwiseSavedInvStd: s.f + 15336576, runningMean: s.p + 91960064,
-                runningVar: s.p + 91962944, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 15333696, depthwiseSavedInvStd: s.f + 15336576,
+                depthwiseRunningMean: s.p + 91960064, depthwiseRunningVar: s.p + 91962944, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(989)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
@@ -15202,8 +15233,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(711), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15504880, bias: s.f,
                 depthwiseOutput: s.tensor(712), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 15494992, depthwiseSavedInvStd: s.f + 15499936, runningMean: s.p + 99263600,
-                runningVar: s.p + 99268544, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 15494992, depthwiseSavedInvStd: s.f + 15499936,
+                depthwiseRunningMean: s.p + 99263600, depthwiseRunningVar: s.p + 99268544, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1004)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15335,8 +15367,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(723), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 15773504, bias: s.f,
                 depthwiseOutput: s.tensor(724), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 15763616, depthwiseSavedInvStd: s.f + 15768560, runningMean: s.p + 109619872,
-                runningVar: s.p + 109624816, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 15763616, depthwiseSavedInvStd: s.f + 15768560,
+                depthwiseRunningMean: s.p + 109619872, depthwiseRunningVar: s.p + 109624816, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1021)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15469,8 +15502,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(735), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16042128, bias: s.f,
                 depthwiseOutput: s.tensor(736), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 16032240, depthwiseSavedInvStd: s.f + 16037184, runningMean: s.p + 119976144,
-                runningVar: s.p + 119981088, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 16032240, depthwiseSavedInvStd: s.f + 16037184,
+                depthwiseRunningMean: s.p + 119976144, depthwiseRunningVar: s.p + 119981088, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1038)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15603,8 +15637,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(747), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16310752, bias: s.f,
                 depthwiseOutput: s.tensor(748), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 16300864, depthwiseSavedInvStd: s.f + 16305808, runningMean: s.p + 130332416,
-                runningVar: s.p + 130337360, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 16300864, depthwiseSavedInvStd: s.f + 16305808,
+                depthwiseRunningMean: s.p + 130332416, depthwiseRunningVar: s.p + 130337360, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1055)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15737,8 +15772,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(759), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16579376, bias: s.f,
                 depthwiseOutput: s.tensor(760), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 16569488, depthwiseSavedInvStd: s.f + 16574432, runningMean: s.p + 140688688,
-                runningVar: s.p + 140693632, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 16569488, depthwiseSavedInvStd: s.f + 16574432,
+                depthwiseRunningMean: s.p + 140688688, depthwiseRunningVar: s.p + 140693632, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1072)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -15871,8 +15907,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(771), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 16848000, bias: s.f,
                 depthwiseOutput: s.tensor(772), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 16838112, depthwiseSavedInvStd: s.f + 16843056, runningMean: s.p + 151044960,
-                runningVar: s.p + 151049904, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 16838112, depthwiseSavedInvStd: s.f + 16843056,
+                depthwiseRunningMean: s.p + 151044960, depthwiseRunningVar: s.p + 151049904, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1089)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16005,8 +16042,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(783), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17116624, bias: s.f,
                 depthwiseOutput: s.tensor(784), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 17106736, depthwiseSavedInvStd: s.f + 17111680, runningMean: s.p + 161401232,
-                runningVar: s.p + 161406176, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 17106736, depthwiseSavedInvStd: s.f + 17111680,
+                depthwiseRunningMean: s.p + 161401232, depthwiseRunningVar: s.p + 161406176, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1106)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16139,8 +16177,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(795), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17385248, bias: s.f,
                 depthwiseOutput: s.tensor(796), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 17375360, depthwiseSavedInvStd: s.f + 17380304, runningMean: s.p + 171757504,
-                runningVar: s.p + 171762448, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 17375360, depthwiseSavedInvStd: s.f + 17380304,
+                depthwiseRunningMean: s.p + 171757504, depthwiseRunningVar: s.p + 171762448, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1123)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16273,8 +16312,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(807), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17653872, bias: s.f,
                 depthwiseOutput: s.tensor(808), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 17643984, depthwiseSavedInvStd: s.f + 17648928, runningMean: s.p + 182113776,
-                runningVar: s.p + 182118720, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 17643984, depthwiseSavedInvStd: s.f + 17648928,
+                depthwiseRunningMean: s.p + 182113776, depthwiseRunningVar: s.p + 182118720, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1140)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16407,8 +16447,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(819), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 17922496, bias: s.f,
                 depthwiseOutput: s.tensor(820), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 17912608, depthwiseSavedInvStd: s.f + 17917552, runningMean: s.p + 192470048,
-                runningVar: s.p + 192474992, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 17912608, depthwiseSavedInvStd: s.f + 17917552,
+                depthwiseRunningMean: s.p + 192470048, depthwiseRunningVar: s.p + 192474992, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1157)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16541,8 +16582,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(831), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18191120, bias: s.f,
                 depthwiseOutput: s.tensor(832), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 18181232, depthwiseSavedInvStd: s.f + 18186176, runningMean: s.p + 202826320,
-                runningVar: s.p + 202831264, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 18181232, depthwiseSavedInvStd: s.f + 18186176,
+                depthwiseRunningMean: s.p + 202826320, depthwiseRunningVar: s.p + 202831264, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1174)
         }
         // features.6.11.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16675,8 +16717,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(843), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18459744, bias: s.f,
                 depthwiseOutput: s.tensor(844), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 18449856, depthwiseSavedInvStd: s.f + 18454800, runningMean: s.p + 213182592,
-                runningVar: s.p + 213187536, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 18449856, depthwiseSavedInvStd: s.f + 18454800,
+                depthwiseRunningMean: s.p + 213182592, depthwiseRunningVar: s.p + 213187536, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1191)
         }
         // features.6.12.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16809,8 +16852,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(855), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18728368, bias: s.f,
                 depthwiseOutput: s.tensor(856), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 18718480, depthwiseSavedInvStd: s.f + 18723424, runningMean: s.p + 223538864,
-                runningVar: s.p + 223543808, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 18718480, depthwiseSavedInvStd: s.f + 18723424,
+                depthwiseRunningMean: s.p + 223538864, depthwiseRunningVar: s.p + 223543808, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1208)
         }
         // features.6.13.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -16943,8 +16987,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(867), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 18996992, bias: s.f,
                 depthwiseOutput: s.tensor(868), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 18987104, depthwiseSavedInvStd: s.f + 18992048, runningMean: s.p + 233895136,
-                runningVar: s.p + 233900080, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 18987104, depthwiseSavedInvStd: s.f + 18992048,
+                depthwiseRunningMean: s.p + 233895136, depthwiseRunningVar: s.p + 233900080, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1225)
         }
         // features.6.14.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17077,8 +17122,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(879), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19265616, bias: s.f,
                 depthwiseOutput: s.tensor(880), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 19255728, depthwiseSavedInvStd: s.f + 19260672, runningMean: s.p + 244251408,
-                runningVar: s.p + 244256352, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 19255728, depthwiseSavedInvStd: s.f + 19260672,
+                depthwiseRunningMean: s.p + 244251408, depthwiseRunningVar: s.p + 244256352, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1242)
         }
         // features.6.15.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17211,8 +17257,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(891), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19534240, bias: s.f,
                 depthwiseOutput: s.tensor(892), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 19524352, depthwiseSavedInvStd: s.f + 19529296, runningMean: s.p + 254607680,
-                runningVar: s.p + 254612624, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 19524352, depthwiseSavedInvStd: s.f + 19529296,
+                depthwiseRunningMean: s.p + 254607680, depthwiseRunningVar: s.p + 254612624, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1259)
         }
         // features.6.16.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17345,8 +17392,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(903), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 19802864, bias: s.f,
                 depthwiseOutput: s.tensor(904), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 19792976, depthwiseSavedInvStd: s.f + 19797920, runningMean: s.p + 264963952,
-                runningVar: s.p + 264968896, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 19792976, depthwiseSavedInvStd: s.f + 19797920,
+                depthwiseRunningMean: s.p + 264963952, depthwiseRunningVar: s.p + 264968896, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1276)
         }
         // features.6.17.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17479,8 +17527,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(915), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20071488, bias: s.f,
                 depthwiseOutput: s.tensor(916), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 20061600, depthwiseSavedInvStd: s.f + 20066544, runningMean: s.p + 275320224,
-                runningVar: s.p + 275325168, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 20061600, depthwiseSavedInvStd: s.f + 20066544,
+                depthwiseRunningMean: s.p + 275320224, depthwiseRunningVar: s.p + 275325168, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1293)
         }
         // features.6.18.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17613,8 +17662,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(927), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20340112, bias: s.f,
                 depthwiseOutput: s.tensor(928), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 20330224, depthwiseSavedInvStd: s.f + 20335168, runningMean: s.p + 285676496,
-                runningVar: s.p + 285681440, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 20330224, depthwiseSavedInvStd: s.f + 20335168,
+                depthwiseRunningMean: s.p + 285676496, depthwiseRunningVar: s.p + 285681440, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1310)
         }
         // features.6.19.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17747,8 +17797,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(939), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20608736, bias: s.f,
                 depthwiseOutput: s.tensor(940), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 20598848, depthwiseSavedInvStd: s.f + 20603792, runningMean: s.p + 296032768,
-                runningVar: s.p + 296037712, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 20598848, depthwiseSavedInvStd: s.f + 20603792,
+                depthwiseRunningMean: s.p + 296032768, depthwiseRunningVar: s.p + 296037712, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1327)
         }
         // features.6.20.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -17881,8 +17932,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(951), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 20877360, bias: s.f,
                 depthwiseOutput: s.tensor(952), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 20867472, depthwiseSavedInvStd: s.f + 20872416, runningMean: s.p + 306389040,
-                runningVar: s.p + 306393984, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 20867472, depthwiseSavedInvStd: s.f + 20872416,
+                depthwiseRunningMean: s.p + 306389040, depthwiseRunningVar: s.p + 306393984, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1344)
         }
         // features.6.21.block.1 frozen: depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -18015,8 +18067,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(963), batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21145984, bias: s.f,
                 depthwiseOutput: s.tensor(964), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21136096, depthwiseSavedInvStd: s.f + 21141040, runningMean: s.p + 316666208,
-                runningVar: s.p + 316671152, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21136096, depthwiseSavedInvStd: s.f + 21141040,
+                depthwiseRunningMean: s.p + 316666208, depthwiseRunningVar: s.p + 316671152, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1361)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -18136,8 +18189,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(973), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21270752, bias: s.f,
                 depthwiseOutput: s.tensor(974), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21254240, depthwiseSavedInvStd: s.f + 21262496, runningMean: s.p + 337010720,
-                runningVar: s.p + 337018976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21254240, depthwiseSavedInvStd: s.f + 21262496,
+                depthwiseRunningMean: s.p + 337010720, depthwiseRunningVar: s.p + 337018976, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1376)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18270,8 +18324,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(985), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21455136, bias: s.f,
                 depthwiseOutput: s.tensor(986), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21438624, depthwiseSavedInvStd: s.f + 21446880, runningMean: s.p + 365565824,
-                runningVar: s.p + 365574080, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21438624, depthwiseSavedInvStd: s.f + 21446880,
+                depthwiseRunningMean: s.p + 365565824, depthwiseRunningVar: s.p + 365574080, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1393)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18404,8 +18459,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(997), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21639520, bias: s.f,
                 depthwiseOutput: s.tensor(998), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21623008, depthwiseSavedInvStd: s.f + 21631264, runningMean: s.p + 394120928,
-                runningVar: s.p + 394129184, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21623008, depthwiseSavedInvStd: s.f + 21631264,
+                depthwiseRunningMean: s.p + 394120928, depthwiseRunningVar: s.p + 394129184, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1410)
         }
         // features.7.3.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18538,8 +18594,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(1009), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 21823904, bias: s.f,
                 depthwiseOutput: s.tensor(1010), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21807392, depthwiseSavedInvStd: s.f + 21815648, runningMean: s.p + 422676032,
-                runningVar: s.p + 422684288, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21807392, depthwiseSavedInvStd: s.f + 21815648,
+                depthwiseRunningMean: s.p + 422676032, depthwiseRunningVar: s.p + 422684288, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1427)
         }
         // features.7.4.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -18672,8 +18729,9 @@ public final class EfficientNetL2Training: TrainableModel {
                 output: s.tensor(1021), batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 22008288, bias: s.f,
                 depthwiseOutput: s.tensor(1022), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 21991776, depthwiseSavedInvStd: s.f + 22000032, runningMean: s.p + 451231136,
-                runningVar: s.p + 451239392, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 21991776, depthwiseSavedInvStd: s.f + 22000032,
+                depthwiseRunningMean: s.p + 451231136, depthwiseRunningVar: s.p + 451239392, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(1444)
         }
         // features.7.5.block.1 frozen: depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]

@@ -1152,8 +1152,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
-                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
@@ -1262,8 +1262,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
-                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 13200,
+                depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
@@ -1384,8 +1384,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
-                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 24992, runningVar: s.p + 25136, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 24992,
+                depthwiseRunningVar: s.p + 25136, workspace: s.ws, pool: pool)
             s.profiler?.stop(48)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
@@ -1494,8 +1494,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f, depthwiseOutput: s.tensor(28),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 427888,
-                depthwiseSavedInvStd: s.f + 428128, runningMean: s.p + 48272, runningVar: s.p + 48512, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 428128, depthwiseRunningMean: s.p + 48272,
+                depthwiseRunningVar: s.p + 48512, workspace: s.ws, pool: pool)
             s.profiler?.stop(62)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
@@ -1616,8 +1616,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f, depthwiseOutput: s.tensor(36),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 440928,
-                depthwiseSavedInvStd: s.f + 441168, runningMean: s.p + 71744, runningVar: s.p + 71984, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 441168, depthwiseRunningMean: s.p + 71744,
+                depthwiseRunningVar: s.p + 71984, workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
@@ -1726,8 +1726,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f, depthwiseOutput: s.tensor(42),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 446848,
-                depthwiseSavedInvStd: s.f + 447328, runningMean: s.p + 137344, runningVar: s.p + 137824,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 447328, depthwiseRunningMean: s.p + 137344,
+                depthwiseRunningVar: s.p + 137824, workspace: s.ws, pool: pool)
             s.profiler?.stop(92)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1849,8 +1849,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f, depthwiseOutput: s.tensor(50),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457568,
-                depthwiseSavedInvStd: s.f + 458048, runningMean: s.p + 222624, runningVar: s.p + 223104,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 458048, depthwiseRunningMean: s.p + 222624,
+                depthwiseRunningVar: s.p + 223104, workspace: s.ws, pool: pool)
             s.profiler?.stop(108)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1972,8 +1972,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f, depthwiseOutput: s.tensor(58),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 468288,
-                depthwiseSavedInvStd: s.f + 468768, runningMean: s.p + 315584, runningVar: s.p + 316064,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 468768, depthwiseRunningMean: s.p + 315584,
+                depthwiseRunningVar: s.p + 316064, workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -2082,8 +2082,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f, depthwiseOutput: s.tensor(64),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 494816,
-                depthwiseSavedInvStd: s.f + 495488, runningMean: s.p + 466848, runningVar: s.p + 467520,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 495488, depthwiseRunningMean: s.p + 466848,
+                depthwiseRunningVar: s.p + 467520, workspace: s.ws, pool: pool)
             s.profiler?.stop(138)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2204,8 +2204,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f, depthwiseOutput: s.tensor(72),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 531328,
-                depthwiseSavedInvStd: s.f + 532000, runningMean: s.p + 640000, runningVar: s.p + 640672,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 532000, depthwiseRunningMean: s.p + 640000,
+                depthwiseRunningVar: s.p + 640672, workspace: s.ws, pool: pool)
             s.profiler?.stop(154)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -2326,8 +2326,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f, depthwiseOutput: s.tensor(80), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 567840,
-                depthwiseSavedInvStd: s.f + 568512, runningMean: s.p + 813152, runningVar: s.p + 813824,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 568512, depthwiseRunningMean: s.p + 813152,
+                depthwiseRunningVar: s.p + 813824, workspace: s.ws, pool: pool)
             s.profiler?.stop(170)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -2436,8 +2436,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f, depthwiseOutput: s.tensor(86), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 605472,
-                depthwiseSavedInvStd: s.f + 606624, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 606624, depthwiseRunningMean: s.p + 1201184,
+                depthwiseRunningVar: s.p + 1202336, workspace: s.ws, pool: pool)
             s.profiler?.stop(184)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2559,8 +2559,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f, depthwiseOutput: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 668064,
-                depthwiseSavedInvStd: s.f + 669216, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 669216, depthwiseRunningMean: s.p + 1682336,
+                depthwiseRunningVar: s.p + 1683488, workspace: s.ws, pool: pool)
             s.profiler?.stop(200)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2681,8 +2681,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 output: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
                 depthwiseOutput: s.tensor(102), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808, runningMean: s.p + 2163488,
-                runningVar: s.p + 2164640, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808,
+                depthwiseRunningMean: s.p + 2163488, depthwiseRunningVar: s.p + 2164640, workspace: s.ws, pool: pool)
             s.profiler?.stop(216)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -2804,8 +2804,8 @@ public final class EfficientNetLite0Training: TrainableModel {
                 output: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
                 depthwiseOutput: s.tensor(110), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400, runningMean: s.p + 2626208,
-                runningVar: s.p + 2627360, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400,
+                depthwiseRunningMean: s.p + 2626208, depthwiseRunningVar: s.p + 2627360, workspace: s.ws, pool: pool)
             s.profiler?.stop(232)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]

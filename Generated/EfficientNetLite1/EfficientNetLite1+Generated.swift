@@ -1406,8 +1406,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f, depthwiseOutput: s.tensor(8),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
-                depthwiseSavedInvStd: s.f + 414464, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
@@ -1516,8 +1516,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f, depthwiseOutput: s.tensor(14),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
-                depthwiseSavedInvStd: s.f + 416768, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 13200,
+                depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1639,8 +1639,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
-                depthwiseSavedInvStd: s.f + 419984, runningMean: s.p + 22688, runningVar: s.p + 22832, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 22688,
+                depthwiseRunningVar: s.p + 22832, workspace: s.ws, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1762,8 +1762,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f, depthwiseOutput: s.tensor(30),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 423056,
-                depthwiseSavedInvStd: s.f + 423200, runningMean: s.p + 34480, runningVar: s.p + 34624, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 423200, depthwiseRunningMean: s.p + 34480,
+                depthwiseRunningVar: s.p + 34624, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
@@ -1872,8 +1872,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f, depthwiseOutput: s.tensor(36),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 431104,
-                depthwiseSavedInvStd: s.f + 431344, runningMean: s.p + 57760, runningVar: s.p + 58000, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 431344, depthwiseRunningMean: s.p + 57760,
+                depthwiseRunningVar: s.p + 58000, workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -1995,8 +1995,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 444144,
-                depthwiseSavedInvStd: s.f + 444384, runningMean: s.p + 85072, runningVar: s.p + 85312, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 444384, depthwiseRunningMean: s.p + 85072,
+                depthwiseRunningVar: s.p + 85312, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -2118,8 +2118,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457184,
-                depthwiseSavedInvStd: s.f + 457424, runningMean: s.p + 108544, runningVar: s.p + 108784,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 457424, depthwiseRunningMean: s.p + 108544,
+                depthwiseRunningVar: s.p + 108784, workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -2228,8 +2228,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f, depthwiseOutput: s.tensor(58),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 463104,
-                depthwiseSavedInvStd: s.f + 463584, runningMean: s.p + 174144, runningVar: s.p + 174624,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 463584, depthwiseRunningMean: s.p + 174144,
+                depthwiseRunningVar: s.p + 174624, workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2351,8 +2351,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 473824,
-                depthwiseSavedInvStd: s.f + 474304, runningMean: s.p + 259424, runningVar: s.p + 259904,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 474304, depthwiseRunningMean: s.p + 259424,
+                depthwiseRunningVar: s.p + 259904, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2474,8 +2474,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f, depthwiseOutput: s.tensor(74),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 484544,
-                depthwiseSavedInvStd: s.f + 485024, runningMean: s.p + 344704, runningVar: s.p + 345184,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 485024, depthwiseRunningMean: s.p + 344704,
+                depthwiseRunningVar: s.p + 345184, workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2597,8 +2597,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f, depthwiseOutput: s.tensor(82),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 495264,
-                depthwiseSavedInvStd: s.f + 495744, runningMean: s.p + 437664, runningVar: s.p + 438144,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 495744, depthwiseRunningMean: s.p + 437664,
+                depthwiseRunningVar: s.p + 438144, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -2707,8 +2707,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f, depthwiseOutput: s.tensor(88),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 521792,
-                depthwiseSavedInvStd: s.f + 522464, runningMean: s.p + 588928, runningVar: s.p + 589600,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 522464, depthwiseRunningMean: s.p + 588928,
+                depthwiseRunningVar: s.p + 589600, workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2830,8 +2830,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f, depthwiseOutput: s.tensor(96),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 558304,
-                depthwiseSavedInvStd: s.f + 558976, runningMean: s.p + 762080, runningVar: s.p + 762752,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 558976, depthwiseRunningMean: s.p + 762080,
+                depthwiseRunningVar: s.p + 762752, workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2953,8 +2953,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f, depthwiseOutput: s.tensor(104),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 594816,
-                depthwiseSavedInvStd: s.f + 595488, runningMean: s.p + 935232, runningVar: s.p + 935904,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 595488, depthwiseRunningMean: s.p + 935232,
+                depthwiseRunningVar: s.p + 935904, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -3076,8 +3076,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 631328, depthwiseSavedInvStd: s.f + 632000, runningMean: s.p + 1108384,
-                runningVar: s.p + 1109056, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 631328, depthwiseSavedInvStd: s.f + 632000,
+                depthwiseRunningMean: s.p + 1108384, depthwiseRunningVar: s.p + 1109056, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -3186,8 +3186,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
                 depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 668960, depthwiseSavedInvStd: s.f + 670112, runningMean: s.p + 1496416,
-                runningVar: s.p + 1497568, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 668960, depthwiseSavedInvStd: s.f + 670112,
+                depthwiseRunningMean: s.p + 1496416, depthwiseRunningVar: s.p + 1497568, workspace: s.ws, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3309,8 +3309,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
                 depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 731552, depthwiseSavedInvStd: s.f + 732704, runningMean: s.p + 1977568,
-                runningVar: s.p + 1978720, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 731552, depthwiseSavedInvStd: s.f + 732704,
+                depthwiseRunningMean: s.p + 1977568, depthwiseRunningVar: s.p + 1978720, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3432,8 +3432,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 794144, depthwiseSavedInvStd: s.f + 795296, runningMean: s.p + 2458720,
-                runningVar: s.p + 2459872, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 794144, depthwiseSavedInvStd: s.f + 795296,
+                depthwiseRunningMean: s.p + 2458720, depthwiseRunningVar: s.p + 2459872, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3555,8 +3555,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 856736, depthwiseSavedInvStd: s.f + 857888, runningMean: s.p + 2939872,
-                runningVar: s.p + 2941024, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 856736, depthwiseSavedInvStd: s.f + 857888,
+                depthwiseRunningMean: s.p + 2939872, depthwiseRunningVar: s.p + 2941024, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -3678,8 +3678,8 @@ public final class EfficientNetLite1Training: TrainableModel {
                 output: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 919328, depthwiseSavedInvStd: s.f + 920480, runningMean: s.p + 3402592,
-                runningVar: s.p + 3403744, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 919328, depthwiseSavedInvStd: s.f + 920480,
+                depthwiseRunningMean: s.p + 3402592, depthwiseRunningVar: s.p + 3403744, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]

@@ -1406,8 +1406,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f, depthwiseOutput: s.tensor(8),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 455328,
-                depthwiseSavedInvStd: s.f + 455424, runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 455424, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
@@ -1516,8 +1516,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f, depthwiseOutput: s.tensor(14),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457584,
-                depthwiseSavedInvStd: s.f + 457728, runningMean: s.p + 13200, runningVar: s.p + 13344, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 457728, depthwiseRunningMean: s.p + 13200,
+                depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
@@ -1639,8 +1639,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 460800,
-                depthwiseSavedInvStd: s.f + 460944, runningMean: s.p + 22688, runningVar: s.p + 22832, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 460944, depthwiseRunningMean: s.p + 22688,
+                depthwiseRunningVar: s.p + 22832, workspace: s.ws, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
@@ -1762,8 +1762,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f, depthwiseOutput: s.tensor(30),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 464016,
-                depthwiseSavedInvStd: s.f + 464160, runningMean: s.p + 34480, runningVar: s.p + 34624, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 464160, depthwiseRunningMean: s.p + 34480,
+                depthwiseRunningVar: s.p + 34624, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
@@ -1872,8 +1872,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f, depthwiseOutput: s.tensor(36),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 472176,
-                depthwiseSavedInvStd: s.f + 472464, runningMean: s.p + 64624, runningVar: s.p + 64912, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 472464, depthwiseRunningMean: s.p + 64624,
+                depthwiseRunningVar: s.p + 64912, workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
@@ -1995,8 +1995,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 487824,
-                depthwiseSavedInvStd: s.f + 488112, runningMean: s.p + 101968, runningVar: s.p + 102256,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 488112, depthwiseRunningMean: s.p + 101968,
+                depthwiseRunningVar: s.p + 102256, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
@@ -2118,8 +2118,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 503472,
-                depthwiseSavedInvStd: s.f + 503760, runningMean: s.p + 134704, runningVar: s.p + 134992,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 503760, depthwiseRunningMean: s.p + 134704,
+                depthwiseRunningVar: s.p + 134992, workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
@@ -2228,8 +2228,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f, depthwiseOutput: s.tensor(58),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 510464,
-                depthwiseSavedInvStd: s.f + 510992, runningMean: s.p + 215392, runningVar: s.p + 215920,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 510992, depthwiseRunningMean: s.p + 215392,
+                depthwiseRunningVar: s.p + 215920, workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2351,8 +2351,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 522256,
-                depthwiseSavedInvStd: s.f + 522784, runningMean: s.p + 317680, runningVar: s.p + 318208,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 522784, depthwiseRunningMean: s.p + 317680,
+                depthwiseRunningVar: s.p + 318208, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2474,8 +2474,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f, depthwiseOutput: s.tensor(74),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 534048,
-                depthwiseSavedInvStd: s.f + 534576, runningMean: s.p + 419968, runningVar: s.p + 420496,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 534576, depthwiseRunningMean: s.p + 419968,
+                depthwiseRunningVar: s.p + 420496, workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2597,8 +2597,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f, depthwiseOutput: s.tensor(82),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 545840,
-                depthwiseSavedInvStd: s.f + 546368, runningMean: s.p + 530704, runningVar: s.p + 531232,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 546368, depthwiseRunningMean: s.p + 530704,
+                depthwiseRunningVar: s.p + 531232, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -2707,8 +2707,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f, depthwiseOutput: s.tensor(88),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 574976,
-                depthwiseSavedInvStd: s.f + 575696, runningMean: s.p + 704352, runningVar: s.p + 705072,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 575696, depthwiseRunningMean: s.p + 704352,
+                depthwiseRunningVar: s.p + 705072, workspace: s.ws, pool: pool)
             s.profiler?.stop(186)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -2830,8 +2830,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f, depthwiseOutput: s.tensor(96),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 614096,
-                depthwiseSavedInvStd: s.f + 614816, runningMean: s.p + 901424, runningVar: s.p + 902144,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 614816, depthwiseRunningMean: s.p + 901424,
+                depthwiseRunningVar: s.p + 902144, workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -2953,8 +2953,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
                 depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 653216, depthwiseSavedInvStd: s.f + 653936, runningMean: s.p + 1098496,
-                runningVar: s.p + 1099216, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 653216, depthwiseSavedInvStd: s.f + 653936,
+                depthwiseRunningMean: s.p + 1098496, depthwiseRunningVar: s.p + 1099216, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -3076,8 +3076,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 692336, depthwiseSavedInvStd: s.f + 693056, runningMean: s.p + 1295568,
-                runningVar: s.p + 1296288, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 692336, depthwiseSavedInvStd: s.f + 693056,
+                depthwiseRunningMean: s.p + 1295568, depthwiseRunningVar: s.p + 1296288, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
@@ -3186,8 +3186,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
                 depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 732688, depthwiseSavedInvStd: s.f + 733936, runningMean: s.p + 1745872,
-                runningVar: s.p + 1747120, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 732688, depthwiseSavedInvStd: s.f + 733936,
+                depthwiseRunningMean: s.p + 1745872, depthwiseRunningVar: s.p + 1747120, workspace: s.ws, pool: pool)
             s.profiler?.stop(248)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3309,8 +3309,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
                 depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 800496, depthwiseSavedInvStd: s.f + 801744, runningMean: s.p + 2307056,
-                runningVar: s.p + 2308304, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 800496, depthwiseSavedInvStd: s.f + 801744,
+                depthwiseRunningMean: s.p + 2307056, depthwiseRunningVar: s.p + 2308304, workspace: s.ws, pool: pool)
             s.profiler?.stop(264)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3432,8 +3432,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 868304, depthwiseSavedInvStd: s.f + 869552, runningMean: s.p + 2868240,
-                runningVar: s.p + 2869488, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 868304, depthwiseSavedInvStd: s.f + 869552,
+                depthwiseRunningMean: s.p + 2868240, depthwiseRunningVar: s.p + 2869488, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3555,8 +3555,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 936112, depthwiseSavedInvStd: s.f + 937360, runningMean: s.p + 3429424,
-                runningVar: s.p + 3430672, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 936112, depthwiseSavedInvStd: s.f + 937360,
+                depthwiseRunningMean: s.p + 3429424, depthwiseRunningVar: s.p + 3430672, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -3678,8 +3678,8 @@ public final class EfficientNetLite2Training: TrainableModel {
                 output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1003920, depthwiseSavedInvStd: s.f + 1005168, runningMean: s.p + 3970640,
-                runningVar: s.p + 3971888, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1003920, depthwiseSavedInvStd: s.f + 1005168,
+                depthwiseRunningMean: s.p + 3970640, depthwiseRunningVar: s.p + 3971888, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]

@@ -1553,8 +1553,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f, depthwiseOutput: s.tensor(8),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 539744,
-                depthwiseSavedInvStd: s.f + 539888, runningMean: s.p + 7920, runningVar: s.p + 8064, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 539888, depthwiseRunningMean: s.p + 7920, depthwiseRunningVar: s.p + 8064,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
@@ -1663,8 +1663,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f, depthwiseOutput: s.tensor(14),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 543072,
-                depthwiseSavedInvStd: s.f + 543264, runningMean: s.p + 21968, runningVar: s.p + 22160, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 543264, depthwiseRunningMean: s.p + 21968,
+                depthwiseRunningVar: s.p + 22160, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
@@ -1786,8 +1786,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 547360,
-                depthwiseSavedInvStd: s.f + 547552, runningMean: s.p + 37648, runningVar: s.p + 37840, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 547552, depthwiseRunningMean: s.p + 37648,
+                depthwiseRunningVar: s.p + 37840, workspace: s.ws, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
@@ -1909,8 +1909,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f, depthwiseOutput: s.tensor(30),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 551648,
-                depthwiseSavedInvStd: s.f + 551840, runningMean: s.p + 56400, runningVar: s.p + 56592, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 551840, depthwiseRunningMean: s.p + 56400,
+                depthwiseRunningVar: s.p + 56592, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
@@ -2019,8 +2019,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f, depthwiseOutput: s.tensor(36),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 562304,
-                depthwiseSavedInvStd: s.f + 562592, runningMean: s.p + 88944, runningVar: s.p + 89232, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 562592, depthwiseRunningMean: s.p + 88944,
+                depthwiseRunningVar: s.p + 89232, workspace: s.ws, pool: pool)
             s.profiler?.stop(78)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
@@ -2142,8 +2142,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 577952,
-                depthwiseSavedInvStd: s.f + 578240, runningMean: s.p + 126288, runningVar: s.p + 126576,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 578240, depthwiseRunningMean: s.p + 126288,
+                depthwiseRunningVar: s.p + 126576, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
@@ -2265,8 +2265,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 593600,
-                depthwiseSavedInvStd: s.f + 593888, runningMean: s.p + 159024, runningVar: s.p + 159312,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 593888, depthwiseRunningMean: s.p + 159024,
+                depthwiseRunningVar: s.p + 159312, workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
@@ -2375,8 +2375,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f, depthwiseOutput: s.tensor(58),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 600704,
-                depthwiseSavedInvStd: s.f + 601280, runningMean: s.p + 251568, runningVar: s.p + 252144,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 601280, depthwiseRunningMean: s.p + 251568,
+                depthwiseRunningVar: s.p + 252144, workspace: s.ws, pool: pool)
             s.profiler?.stop(124)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2498,8 +2498,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f, depthwiseOutput: s.tensor(66),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 613568,
-                depthwiseSavedInvStd: s.f + 614144, runningMean: s.p + 372336, runningVar: s.p + 372912,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 614144, depthwiseRunningMean: s.p + 372336,
+                depthwiseRunningVar: s.p + 372912, workspace: s.ws, pool: pool)
             s.profiler?.stop(140)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2620,8 +2620,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f, depthwiseOutput: s.tensor(74),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 626432,
-                depthwiseSavedInvStd: s.f + 627008, runningMean: s.p + 493104, runningVar: s.p + 493680,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 627008, depthwiseRunningMean: s.p + 493104,
+                depthwiseRunningVar: s.p + 493680, workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2743,8 +2743,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f, depthwiseOutput: s.tensor(82),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 639296,
-                depthwiseSavedInvStd: s.f + 639872, runningMean: s.p + 613872, runningVar: s.p + 614448,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 639872, depthwiseRunningMean: s.p + 613872,
+                depthwiseRunningVar: s.p + 614448, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2866,8 +2866,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 652160,
-                depthwiseSavedInvStd: s.f + 652736, runningMean: s.p + 743856, runningVar: s.p + 744432,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 652736, depthwiseRunningMean: s.p + 743856,
+                depthwiseRunningVar: s.p + 744432, workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -2976,8 +2976,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f, depthwiseOutput: s.tensor(96),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 684016,
-                depthwiseSavedInvStd: s.f + 684832, runningMean: s.p + 960192, runningVar: s.p + 961008,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 684832, depthwiseRunningMean: s.p + 960192,
+                depthwiseRunningVar: s.p + 961008, workspace: s.ws, pool: pool)
             s.profiler?.stop(202)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3099,8 +3099,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
                 depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 728352, depthwiseSavedInvStd: s.f + 729168, runningMean: s.p + 1209648,
-                runningVar: s.p + 1210464, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 728352, depthwiseSavedInvStd: s.f + 729168,
+                depthwiseRunningMean: s.p + 1209648, depthwiseRunningVar: s.p + 1210464, workspace: s.ws, pool: pool)
             s.profiler?.stop(218)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3222,8 +3222,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 772688, depthwiseSavedInvStd: s.f + 773504, runningMean: s.p + 1459104,
-                runningVar: s.p + 1459920, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 772688, depthwiseSavedInvStd: s.f + 773504,
+                depthwiseRunningMean: s.p + 1459104, depthwiseRunningVar: s.p + 1459920, workspace: s.ws, pool: pool)
             s.profiler?.stop(234)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3344,8 +3344,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
                 depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 817024, depthwiseSavedInvStd: s.f + 817840, runningMean: s.p + 1708560,
-                runningVar: s.p + 1709376, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 817024, depthwiseSavedInvStd: s.f + 817840,
+                depthwiseRunningMean: s.p + 1708560, depthwiseRunningVar: s.p + 1709376, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -3467,8 +3467,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
                 depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 861360, depthwiseSavedInvStd: s.f + 862176, runningMean: s.p + 1958016,
-                runningVar: s.p + 1958832, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 861360, depthwiseSavedInvStd: s.f + 862176,
+                depthwiseRunningMean: s.p + 1958016, depthwiseRunningVar: s.p + 1958832, workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
@@ -3577,8 +3577,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 907040, depthwiseSavedInvStd: s.f + 908432, runningMean: s.p + 2516016,
-                runningVar: s.p + 2517408, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 907040, depthwiseSavedInvStd: s.f + 908432,
+                depthwiseRunningMean: s.p + 2516016, depthwiseRunningVar: s.p + 2517408, workspace: s.ws, pool: pool)
             s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3699,8 +3699,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 982672, depthwiseSavedInvStd: s.f + 984064, runningMean: s.p + 3208800,
-                runningVar: s.p + 3210192, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 982672, depthwiseSavedInvStd: s.f + 984064,
+                depthwiseRunningMean: s.p + 3208800, depthwiseRunningVar: s.p + 3210192, workspace: s.ws, pool: pool)
             s.profiler?.stop(296)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3822,8 +3822,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1058304, depthwiseSavedInvStd: s.f + 1059696, runningMean: s.p + 3901584,
-                runningVar: s.p + 3902976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1058304, depthwiseSavedInvStd: s.f + 1059696,
+                depthwiseRunningMean: s.p + 3901584, depthwiseRunningVar: s.p + 3902976, workspace: s.ws, pool: pool)
             s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -3945,8 +3945,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
                 depthwiseOutput: s.tensor(158), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1133936, depthwiseSavedInvStd: s.f + 1135328, runningMean: s.p + 4594368,
-                runningVar: s.p + 4595760, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1133936, depthwiseSavedInvStd: s.f + 1135328,
+                depthwiseRunningMean: s.p + 4594368, depthwiseRunningVar: s.p + 4595760, workspace: s.ws, pool: pool)
             s.profiler?.stop(328)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -4068,8 +4068,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
                 depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1209568, depthwiseSavedInvStd: s.f + 1210960, runningMean: s.p + 5287152,
-                runningVar: s.p + 5288544, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1209568, depthwiseSavedInvStd: s.f + 1210960,
+                depthwiseRunningMean: s.p + 5287152, depthwiseRunningVar: s.p + 5288544, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -4191,8 +4191,8 @@ public final class EfficientNetLite3Training: TrainableModel {
                 output: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
                 depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1285200, depthwiseSavedInvStd: s.f + 1286592, runningMean: s.p + 5957664,
-                runningVar: s.p + 5959056, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1285200, depthwiseSavedInvStd: s.f + 1286592,
+                depthwiseRunningMean: s.p + 5957664, depthwiseRunningVar: s.p + 5959056, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]

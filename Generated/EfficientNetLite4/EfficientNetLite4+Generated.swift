@@ -1847,8 +1847,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f, depthwiseOutput: s.tensor(8),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 737072,
-                depthwiseSavedInvStd: s.f + 737216, runningMean: s.p + 7920, runningVar: s.p + 8064, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 737216, depthwiseRunningMean: s.p + 7920, depthwiseRunningVar: s.p + 8064,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
@@ -1957,8 +1957,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f, depthwiseOutput: s.tensor(14),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 740400,
-                depthwiseSavedInvStd: s.f + 740592, runningMean: s.p + 21968, runningVar: s.p + 22160, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 740592, depthwiseRunningMean: s.p + 21968,
+                depthwiseRunningVar: s.p + 22160, workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -2080,8 +2080,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f, depthwiseOutput: s.tensor(22),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 744688,
-                depthwiseSavedInvStd: s.f + 744880, runningMean: s.p + 37648, runningVar: s.p + 37840, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 744880, depthwiseRunningMean: s.p + 37648,
+                depthwiseRunningVar: s.p + 37840, workspace: s.ws, pool: pool)
             s.profiler?.stop(48)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -2203,8 +2203,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f, depthwiseOutput: s.tensor(30),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 748976,
-                depthwiseSavedInvStd: s.f + 749168, runningMean: s.p + 53328, runningVar: s.p + 53520, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 749168, depthwiseRunningMean: s.p + 53328,
+                depthwiseRunningVar: s.p + 53520, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -2326,8 +2326,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f, depthwiseOutput: s.tensor(38),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 753264,
-                depthwiseSavedInvStd: s.f + 753456, runningMean: s.p + 72080, runningVar: s.p + 72272, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 753456, depthwiseRunningMean: s.p + 72080,
+                depthwiseRunningVar: s.p + 72272, workspace: s.ws, pool: pool)
             s.profiler?.stop(80)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
@@ -2436,8 +2436,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f, depthwiseOutput: s.tensor(44),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 764032,
-                depthwiseSavedInvStd: s.f + 764368, runningMean: s.p + 112704, runningVar: s.p + 113040,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 764368, depthwiseRunningMean: s.p + 112704,
+                depthwiseRunningVar: s.p + 113040, workspace: s.ws, pool: pool)
             s.profiler?.stop(94)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2559,8 +2559,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f, depthwiseOutput: s.tensor(52),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 782288,
-                depthwiseSavedInvStd: s.f + 782624, runningMean: s.p + 161680, runningVar: s.p + 162016,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 782624, depthwiseRunningMean: s.p + 161680,
+                depthwiseRunningVar: s.p + 162016, workspace: s.ws, pool: pool)
             s.profiler?.stop(110)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2682,8 +2682,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f, depthwiseOutput: s.tensor(60),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 800544,
-                depthwiseSavedInvStd: s.f + 800880, runningMean: s.p + 210656, runningVar: s.p + 210992,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 800880, depthwiseRunningMean: s.p + 210656,
+                depthwiseRunningVar: s.p + 210992, workspace: s.ws, pool: pool)
             s.profiler?.stop(126)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -2805,8 +2805,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
                 outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f, depthwiseOutput: s.tensor(68),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 818800,
-                depthwiseSavedInvStd: s.f + 819136, runningMean: s.p + 254256, runningVar: s.p + 254592,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 819136, depthwiseRunningMean: s.p + 254256,
+                depthwiseRunningVar: s.p + 254592, workspace: s.ws, pool: pool)
             s.profiler?.stop(142)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
@@ -2915,8 +2915,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f, depthwiseOutput: s.tensor(74),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 827088,
-                depthwiseSavedInvStd: s.f + 827760, runningMean: s.p + 378352, runningVar: s.p + 379024,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 827760, depthwiseRunningMean: s.p + 378352,
+                depthwiseRunningVar: s.p + 379024, workspace: s.ws, pool: pool)
             s.profiler?.stop(156)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3038,8 +3038,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f, depthwiseOutput: s.tensor(82),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 842096,
-                depthwiseSavedInvStd: s.f + 842768, runningMean: s.p + 540752, runningVar: s.p + 541424,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 842768, depthwiseRunningMean: s.p + 540752,
+                depthwiseRunningVar: s.p + 541424, workspace: s.ws, pool: pool)
             s.profiler?.stop(172)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3161,8 +3161,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f, depthwiseOutput: s.tensor(90),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 857104,
-                depthwiseSavedInvStd: s.f + 857776, runningMean: s.p + 703152, runningVar: s.p + 703824,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 857776, depthwiseRunningMean: s.p + 703152,
+                depthwiseRunningVar: s.p + 703824, workspace: s.ws, pool: pool)
             s.profiler?.stop(188)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3284,8 +3284,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f, depthwiseOutput: s.tensor(98),
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 872112,
-                depthwiseSavedInvStd: s.f + 872784, runningMean: s.p + 865552, runningVar: s.p + 866224,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 872784, depthwiseRunningMean: s.p + 865552,
+                depthwiseRunningVar: s.p + 866224, workspace: s.ws, pool: pool)
             s.profiler?.stop(204)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3407,8 +3407,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
                 depthwiseOutput: s.tensor(106), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 887120, depthwiseSavedInvStd: s.f + 887792, runningMean: s.p + 1027952,
-                runningVar: s.p + 1028624, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 887120, depthwiseSavedInvStd: s.f + 887792,
+                depthwiseRunningMean: s.p + 1027952, depthwiseRunningVar: s.p + 1028624, workspace: s.ws, pool: pool)
             s.profiler?.stop(220)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3530,8 +3530,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
                 depthwiseOutput: s.tensor(114), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 902128, depthwiseSavedInvStd: s.f + 902800, runningMean: s.p + 1201104,
-                runningVar: s.p + 1201776, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 902128, depthwiseSavedInvStd: s.f + 902800,
+                depthwiseRunningMean: s.p + 1201104, depthwiseRunningVar: s.p + 1201776, workspace: s.ws, pool: pool)
             s.profiler?.stop(236)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -3640,8 +3640,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
                 depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 939312, depthwiseSavedInvStd: s.f + 940272, runningMean: s.p + 1493968,
-                runningVar: s.p + 1494928, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 939312, depthwiseSavedInvStd: s.f + 940272,
+                depthwiseRunningMean: s.p + 1493968, depthwiseRunningVar: s.p + 1494928, workspace: s.ws, pool: pool)
             s.profiler?.stop(250)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -3763,8 +3763,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
                 depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 991472, depthwiseSavedInvStd: s.f + 992432, runningMean: s.p + 1833488,
-                runningVar: s.p + 1834448, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 991472, depthwiseSavedInvStd: s.f + 992432,
+                depthwiseRunningMean: s.p + 1833488, depthwiseRunningVar: s.p + 1834448, workspace: s.ws, pool: pool)
             s.profiler?.stop(266)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -3886,8 +3886,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
                 depthwiseOutput: s.tensor(136), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1043632, depthwiseSavedInvStd: s.f + 1044592, runningMean: s.p + 2173008,
-                runningVar: s.p + 2173968, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1043632, depthwiseSavedInvStd: s.f + 1044592,
+                depthwiseRunningMean: s.p + 2173008, depthwiseRunningVar: s.p + 2173968, workspace: s.ws, pool: pool)
             s.profiler?.stop(282)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -4009,8 +4009,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
                 depthwiseOutput: s.tensor(144), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1095792, depthwiseSavedInvStd: s.f + 1096752, runningMean: s.p + 2512528,
-                runningVar: s.p + 2513488, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1095792, depthwiseSavedInvStd: s.f + 1096752,
+                depthwiseRunningMean: s.p + 2512528, depthwiseRunningVar: s.p + 2513488, workspace: s.ws, pool: pool)
             s.profiler?.stop(298)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -4132,8 +4132,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
                 depthwiseOutput: s.tensor(152), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1147952, depthwiseSavedInvStd: s.f + 1148912, runningMean: s.p + 2852048,
-                runningVar: s.p + 2853008, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1147952, depthwiseSavedInvStd: s.f + 1148912,
+                depthwiseRunningMean: s.p + 2852048, depthwiseRunningVar: s.p + 2853008, workspace: s.ws, pool: pool)
             s.profiler?.stop(314)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -4255,8 +4255,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
                 depthwiseOutput: s.tensor(160), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1200112, depthwiseSavedInvStd: s.f + 1201072, runningMean: s.p + 3191568,
-                runningVar: s.p + 3192528, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1200112, depthwiseSavedInvStd: s.f + 1201072,
+                depthwiseRunningMean: s.p + 3191568, depthwiseRunningVar: s.p + 3192528, workspace: s.ws, pool: pool)
             s.profiler?.stop(330)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
@@ -4365,8 +4365,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
                 depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1253840, depthwiseSavedInvStd: s.f + 1255472, runningMean: s.p + 3950192,
-                runningVar: s.p + 3951824, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1253840, depthwiseSavedInvStd: s.f + 1255472,
+                depthwiseRunningMean: s.p + 3950192, depthwiseRunningVar: s.p + 3951824, workspace: s.ws, pool: pool)
             s.profiler?.stop(344)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4488,8 +4488,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
                 depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1342512, depthwiseSavedInvStd: s.f + 1344144, runningMean: s.p + 4892944,
-                runningVar: s.p + 4894576, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1342512, depthwiseSavedInvStd: s.f + 1344144,
+                depthwiseRunningMean: s.p + 4892944, depthwiseRunningVar: s.p + 4894576, workspace: s.ws, pool: pool)
             s.profiler?.stop(360)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4611,8 +4611,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
                 depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1431184, depthwiseSavedInvStd: s.f + 1432816, runningMean: s.p + 5835696,
-                runningVar: s.p + 5837328, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1431184, depthwiseSavedInvStd: s.f + 1432816,
+                depthwiseRunningMean: s.p + 5835696, depthwiseRunningVar: s.p + 5837328, workspace: s.ws, pool: pool)
             s.profiler?.stop(376)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4734,8 +4734,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
                 depthwiseOutput: s.tensor(190), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1519856, depthwiseSavedInvStd: s.f + 1521488, runningMean: s.p + 6778448,
-                runningVar: s.p + 6780080, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1519856, depthwiseSavedInvStd: s.f + 1521488,
+                depthwiseRunningMean: s.p + 6778448, depthwiseRunningVar: s.p + 6780080, workspace: s.ws, pool: pool)
             s.profiler?.stop(392)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4857,8 +4857,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
                 depthwiseOutput: s.tensor(198), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1608528, depthwiseSavedInvStd: s.f + 1610160, runningMean: s.p + 7721200,
-                runningVar: s.p + 7722832, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1608528, depthwiseSavedInvStd: s.f + 1610160,
+                depthwiseRunningMean: s.p + 7721200, depthwiseRunningVar: s.p + 7722832, workspace: s.ws, pool: pool)
             s.profiler?.stop(408)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -4980,8 +4980,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1697200, depthwiseSavedInvStd: s.f + 1698832, runningMean: s.p + 8663952,
-                runningVar: s.p + 8665584, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1697200, depthwiseSavedInvStd: s.f + 1698832,
+                depthwiseRunningMean: s.p + 8663952, depthwiseRunningVar: s.p + 8665584, workspace: s.ws, pool: pool)
             s.profiler?.stop(424)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -5103,8 +5103,8 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1,
                 padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
                 depthwiseOutput: s.tensor(214), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1785872, depthwiseSavedInvStd: s.f + 1787504, runningMean: s.p + 9606704,
-                runningVar: s.p + 9608336, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1785872, depthwiseSavedInvStd: s.f + 1787504,
+                depthwiseRunningMean: s.p + 9606704, depthwiseRunningVar: s.p + 9608336, workspace: s.ws, pool: pool)
             s.profiler?.stop(440)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -5226,8 +5226,9 @@ public final class EfficientNetLite4Training: TrainableModel {
                 output: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1,
                 padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
                 depthwiseOutput: s.tensor(222), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                depthwiseSavedMean: s.f + 1874544, depthwiseSavedInvStd: s.f + 1876176, runningMean: s.p + 10523344,
-                runningVar: s.p + 10524976, workspace: s.ws, pool: pool)
+                depthwiseSavedMean: s.f + 1874544, depthwiseSavedInvStd: s.f + 1876176,
+                depthwiseRunningMean: s.p + 10523344, depthwiseRunningVar: s.p + 10524976, workspace: s.ws,
+                pool: pool)
             s.profiler?.stop(456)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]

@@ -1145,8 +1145,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f, depthwiseOutput: s.tensor(12),
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 104784,
-                depthwiseSavedInvStd: s.f + 104832, runningMean: s.p + 2160, runningVar: s.p + 2208, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 104832, depthwiseRunningMean: s.p + 2160, depthwiseRunningVar: s.p + 2208,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(19)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -1262,8 +1262,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f, depthwiseOutput: s.tensor(22), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 105968,
-                depthwiseSavedInvStd: s.f + 106064, runningMean: s.p + 7856, runningVar: s.p + 7952, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 106064, depthwiseRunningMean: s.p + 7856, depthwiseRunningVar: s.p + 7952,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(34)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -1377,8 +1377,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f, depthwiseOutput: s.tensor(32), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 111296,
-                depthwiseSavedInvStd: s.f + 111440, runningMean: s.p + 16976, runningVar: s.p + 17120, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 111440, depthwiseRunningMean: s.p + 16976,
+                depthwiseRunningVar: s.p + 17120, workspace: s.ws, pool: pool)
             s.profiler?.stop(49)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -1493,8 +1493,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f, depthwiseOutput: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 114736,
-                depthwiseSavedInvStd: s.f + 114976, runningMean: s.p + 38304, runningVar: s.p + 38544, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 114976, depthwiseRunningMean: s.p + 38304,
+                depthwiseRunningVar: s.p + 38544, workspace: s.ws, pool: pool)
             s.profiler?.stop(64)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -1621,8 +1621,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f, depthwiseOutput: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 120096,
-                depthwiseSavedInvStd: s.f + 120336, runningMean: s.p + 70672, runningVar: s.p + 70912, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 120336, depthwiseRunningMean: s.p + 70672,
+                depthwiseRunningVar: s.p + 70912, workspace: s.ws, pool: pool)
             s.profiler?.stop(81)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -1737,8 +1737,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f, depthwiseOutput: s.tensor(64), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 133360,
-                depthwiseSavedInvStd: s.f + 133696, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 133696, depthwiseRunningMean: s.p + 119136,
+                depthwiseRunningVar: s.p + 119472, workspace: s.ws, pool: pool)
             s.profiler?.stop(96)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -1866,8 +1866,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f, depthwiseOutput: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 151616,
-                depthwiseSavedInvStd: s.f + 151952, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 151952, depthwiseRunningMean: s.p + 177872,
+                depthwiseRunningVar: s.p + 178208, workspace: s.ws, pool: pool)
             s.profiler?.stop(113)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -1981,8 +1981,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f, depthwiseOutput: s.tensor(86), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 170432,
-                depthwiseSavedInvStd: s.f + 171008, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 171008, depthwiseRunningMean: s.p + 294096,
+                depthwiseRunningVar: s.p + 294672, workspace: s.ws, pool: pool)
             s.profiler?.stop(128)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -2108,8 +2108,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f, depthwiseOutput: s.tensor(98), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 201728,
-                depthwiseSavedInvStd: s.f + 202304, runningMean: s.p + 443120, runningVar: s.p + 443696,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 202304, depthwiseRunningMean: s.p + 443120,
+                depthwiseRunningVar: s.p + 443696, workspace: s.ws, pool: pool)
             s.profiler?.stop(145)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]

@@ -866,8 +866,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
                 outWidth: 18, weights: s.f + 94800, bias: s.f, depthwiseOutput: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 94704,
-                depthwiseSavedInvStd: s.f + 94752, runningMean: s.p + 2832, runningVar: s.p + 2880, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 94752, depthwiseRunningMean: s.p + 2832, depthwiseRunningVar: s.p + 2880,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(18)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -975,8 +975,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
                 outWidth: 9, weights: s.f + 96080, bias: s.f, depthwiseOutput: s.tensor(14), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 95888,
-                depthwiseSavedInvStd: s.f + 95984, runningMean: s.p + 8272, runningVar: s.p + 8368, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 95984, depthwiseRunningMean: s.p + 8272, depthwiseRunningVar: s.p + 8368,
+                workspace: s.ws, pool: pool)
             s.profiler?.stop(32)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -1083,8 +1083,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f, depthwiseOutput: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 101216,
-                depthwiseSavedInvStd: s.f + 101360, runningMean: s.p + 16512, runningVar: s.p + 16656, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 101360, depthwiseRunningMean: s.p + 16512,
+                depthwiseRunningVar: s.p + 16656, workspace: s.ws, pool: pool)
             s.profiler?.stop(46)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -1192,8 +1192,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f, depthwiseOutput: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 104656,
-                depthwiseSavedInvStd: s.f + 104896, runningMean: s.p + 35952, runningVar: s.p + 36192, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 104896, depthwiseRunningMean: s.p + 35952,
+                depthwiseRunningVar: s.p + 36192, workspace: s.ws, pool: pool)
             s.profiler?.stop(60)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -1313,8 +1313,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f, depthwiseOutput: s.tensor(34), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 110016,
-                depthwiseSavedInvStd: s.f + 110256, runningMean: s.p + 63264, runningVar: s.p + 63504, workspace: s.ws,
-                pool: pool)
+                depthwiseSavedInvStd: s.f + 110256, depthwiseRunningMean: s.p + 63264,
+                depthwiseRunningVar: s.p + 63504, workspace: s.ws, pool: pool)
             s.profiler?.stop(76)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -1422,8 +1422,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f, depthwiseOutput: s.tensor(40), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 123280,
-                depthwiseSavedInvStd: s.f + 123616, runningMean: s.p + 106672, runningVar: s.p + 107008,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 123616, depthwiseRunningMean: s.p + 106672,
+                depthwiseRunningVar: s.p + 107008, workspace: s.ws, pool: pool)
             s.profiler?.stop(90)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -1544,8 +1544,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f, depthwiseOutput: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 141536,
-                depthwiseSavedInvStd: s.f + 141872, runningMean: s.p + 155648, runningVar: s.p + 155984,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 141872, depthwiseRunningMean: s.p + 155648,
+                depthwiseRunningVar: s.p + 155984, workspace: s.ws, pool: pool)
             s.profiler?.stop(106)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -1652,8 +1652,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f, depthwiseOutput: s.tensor(54), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 160352,
-                depthwiseSavedInvStd: s.f + 160928, runningMean: s.p + 262112, runningVar: s.p + 262688,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 160928, depthwiseRunningMean: s.p + 262112,
+                depthwiseRunningVar: s.p + 262688, workspace: s.ws, pool: pool)
             s.profiler?.stop(120)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1772,8 +1772,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 batch: s.n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f, depthwiseOutput: s.tensor(62), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 191648,
-                depthwiseSavedInvStd: s.f + 192224, runningMean: s.p + 382880, runningVar: s.p + 383456,
-                workspace: s.ws, pool: pool)
+                depthwiseSavedInvStd: s.f + 192224, depthwiseRunningMean: s.p + 382880,
+                depthwiseRunningVar: s.p + 383456, workspace: s.ws, pool: pool)
             s.profiler?.stop(136)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]

@@ -302,8 +302,11 @@ struct TrainingProgramBuilder {
                         + batchNormApplyArguments(expansion, preActivation: expanded, statistics: statistics, output: input)
                             .filter { ["gamma", "beta", "savedMean", "savedInvStd", "activation", "output"].contains($0.label) }
                         + window + [("depthwiseOutput", .tensor(z))]
-                        + batchStatisticsArguments(l, statistics: state.statistics).map {
-                            ($0.label.hasPrefix("saved") ? "depthwiseS" + $0.label.dropFirst() : $0.label, $0.value)
+                        // This layer's statistics: saved... and running... become depthwiseSaved..., depthwiseRunning...
+                        + batchStatisticsArguments(l, statistics: state.statistics).map { argument in
+                            let own = argument.label.hasPrefix("saved") || argument.label.hasPrefix("running")
+                            return (own ? "depthwise" + argument.label.prefix(1).uppercased() + argument.label.dropFirst()
+                                        : argument.label, argument.value)
                         }
                         + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
                     condition: apply.condition,

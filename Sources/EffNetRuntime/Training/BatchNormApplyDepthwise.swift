@@ -2,8 +2,8 @@ extension TrainingKernels {
     /// The training forward's BatchNorm + activation after an MBConv expansion, y = act(BN(z)) with the
     /// saved statistics (`batchNormApply`), the depthwise convolution that reads y (`Kernels.depthwiseConv`
     /// with `bias` and no activation, as the training step runs it) into d, and the batch statistics of d
-    /// for the depthwise layer's own BatchNorm (`batchNormStatistics`: eps and momentum, its saved mean and
-    /// invStd, its running statistics), with the bits of the three calls one after the other.
+    /// for the depthwise layer's own BatchNorm (`batchNormStatistics`: eps and momentum, and the `depthwise`
+    /// saved mean, invStd and running statistics), with the bits of the three calls one after the other.
     ///
     /// Why one call: y is the block's largest map (B0's 112x112x96 at batch 16: 77 MB), and d is read whole
     /// by the statistics. Written by one pass and read back by the next, each came from memory again.
@@ -28,7 +28,7 @@ extension TrainingKernels {
         stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, depthwiseOutput d: UnsafeMutablePointer<Float>, eps: Double, momentum: Double,
         depthwiseSavedMean: UnsafeMutablePointer<Float>, depthwiseSavedInvStd: UnsafeMutablePointer<Float>,
-        runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
+        depthwiseRunningMean: UnsafeMutablePointer<Float>, depthwiseRunningVar: UnsafeMutablePointer<Float>,
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         let outPixels = outHeight &* outWidth, pixels = batch &* outPixels
@@ -47,7 +47,7 @@ extension TrainingKernels {
                                   activation: .identity, output: d, pool: pool)
             batchNormStatistics(input: d, pixels: pixels, channels: C, eps: eps, momentum: momentum,
                                 savedMean: depthwiseSavedMean, savedInvStd: depthwiseSavedInvStd,
-                                runningMean: runningMean, runningVar: runningVar, pool: pool)
+                                runningMean: depthwiseRunningMean, runningVar: depthwiseRunningVar, pool: pool)
             return
         }
         let shape = DepthwiseShape(batch: batch, height: height, width: width, channels: C, kernel: kernel,
@@ -99,7 +99,7 @@ extension TrainingKernels {
             }
             finishBatchStatistics(partSums: slots, parts: parts, channels: C, pixels: pixels, shift: d, eps: eps,
                                   momentum: momentum, savedMean: depthwiseSavedMean, savedInvStd: depthwiseSavedInvStd,
-                                  runningMean: runningMean, runningVar: runningVar)
+                                  runningMean: depthwiseRunningMean, runningVar: depthwiseRunningVar)
         }
     }
 

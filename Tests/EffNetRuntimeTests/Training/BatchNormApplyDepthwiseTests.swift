@@ -52,7 +52,8 @@ final class BatchNormApplyDepthwiseTests: XCTestCase {
                         output: &yGot, batch: n, height: h, width: w, channels: C, kernel: k, stride: c.stride,
                         padTop: c.padTop, padLeft: c.padTop, outHeight: outH, outWidth: outW, weights: weights,
                         bias: bias, depthwiseOutput: &dGot, eps: 1e-3, momentum: 0.01, depthwiseSavedMean: &meanGot,
-                        depthwiseSavedInvStd: &invGot, runningMean: &rmGot, runningVar: &rvGot, workspace: &workspace,
+                        depthwiseSavedInvStd: &invGot, depthwiseRunningMean: &rmGot, depthwiseRunningVar: &rvGot,
+                        workspace: &workspace,
                         pool: pool)
                     XCTAssert(yGot.map(\.bitPattern) == yWant.map(\.bitPattern), "y \(label)")
                     XCTAssert(dGot.map(\.bitPattern) == dWant.map(\.bitPattern), "depthwise output \(label)")
