@@ -35,7 +35,7 @@ extension Kernels {
         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, threads: Int, run: (Int, (Int) -> Void) -> Void
     ) {
-        if threads > 1 && rows < 2 * outChannels && outChannels >= 64 * threads {
+        if pointwiseGemmSplitsOutputChannels(rows: rows, outChannels: outChannels, threads: threads) {
             let chunk = alignedChunk(outChannels, parts: threads, align: 32)
             let tasks = (outChannels + chunk - 1) / chunk
             run(tasks) { t in
@@ -55,6 +55,12 @@ extension Kernels {
                                   output: output + r0 &* outChannels, ldo: outChannels)
             }
         }
+    }
+
+    /// Whether `pointwiseGemm` splits the output channels across workers rather than the rows: when the
+    /// weights outweigh the activations (few rows, many output channels).
+    @inline(__always) static func pointwiseGemmSplitsOutputChannels(rows: Int, outChannels: Int, threads: Int) -> Bool {
+        threads > 1 && rows < 2 * outChannels && outChannels >= 64 * threads
     }
 
     /// Rows per task: about a quarter of each worker's share, to the nearest multiple of 8 (whole register

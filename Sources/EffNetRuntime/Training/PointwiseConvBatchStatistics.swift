@@ -77,7 +77,8 @@ extension TrainingKernels {
     /// B0 at batch 16: every 1x1 convolution from 112x112 to 14x14; not the 7x7 ones nor the head.
     public static func pointwiseConvFusesBatchStatistics(pixels: Int, inChannels: Int, outChannels: Int,
                                                          threads: Int) -> Bool {
-        let splitsChannels = threads > 1 && pixels < 2 &* outChannels && outChannels >= 64 &* threads
+        let splitsChannels = Kernels.pointwiseGemmSplitsOutputChannels(rows: pixels, outChannels: outChannels,
+                                                                      threads: threads)
         return inChannels &* outChannels <= 1 << 17 && !splitsChannels
             && bnParts(pixels: pixels, channels: outChannels, threads: threads) >= threads
     }
