@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB0: 224x224x3 -> 1000 classes, 5,288,548 parameters, 0.386 GMACs per image.
-// Activations are NHWC in one arena of 1,705,984 floats per image; inference weights (BatchNorm folded) are 5,267,680 floats.
+// Activations are NHWC in one arena of 1,003,520 floats per image; inference weights (BatchNorm folded) are 5,267,680 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB0: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB0", resolution: 224, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 5267680,
-        arenaFloatsPerImage: 1705984, specSources: specSources)
+        arenaFloatsPerImage: 1003520, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB0: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 112, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
@@ -43,30 +43,30 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 112, outWidth: 112, channels: 32, squeezeChannels: 8, outChannels: 16, stemImageFloats: 401408, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 112, expandedChannels: 96, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 112, width: 112, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 56, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 3, outHeight: 56, outWidth: 56, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 56, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 56, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 56, expandedChannels: 144, kernel: 5, outHeight: 28, outWidth: 28, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 28, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 28, expandedChannels: 240, kernel: 5, outHeight: 28, outWidth: 28, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 28, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 28, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 28, expandedChannels: 240, kernel: 3, outHeight: 14, outWidth: 14, squeezeChannels: 10, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 14, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 480, kernel: 3, outHeight: 14, outWidth: 14, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 480, kernel: 5, outHeight: 14, outWidth: 14, squeezeChannels: 20, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 14, expandedChannels: 672, kernel: 5, outHeight: 14, outWidth: 14, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 14, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 2, outHeight: 7, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 7, width: 7, inChannels: 192, expandedChannels: 1152, kernel: 5, stride: 1, outHeight: 7, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 7, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 7, width: 7, inChannels: 192, expandedChannels: 1152, kernel: 3, stride: 1, outHeight: 7, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1705984 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1705984 &* n
+        let a = arena.reserve(floats: 1003520 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1003520 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -118,7 +118,7 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 1216, reduceBias: w + 1472,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1488, squeezeExpandBias: w + 1744,
                 projectWeights: w + 1776, projectBias: w + 2288, outChannels: 16,
-                projectActivation: .identity, residual: nil, output: a + 1505280 &* n,
+                projectActivation: .identity, residual: nil, output: a + 802816 &* n,
                 stem: Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2, outHeight: 112, outWidth: 112, outChannels: 32, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) ? StemSource(
                     image: x, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
                     padTop: 1, padLeft: 1, weights: w + 0, bias: w + 864, activation: .silu) : nil,
@@ -149,7 +149,7 @@ public final class EfficientNetB0: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 401408 &* n, batch: n, imagePixels: 12544, inChannels: 32, inputScales: ws + 3584 &* n,
                 inputMajorWeights: w + 1776, bias: w + 2288, outChannels: 16,
-                activation: .identity, residual: nil, output: a + 1505280 &* n,
+                activation: .identity, residual: nil, output: a + 802816 &* n,
                 workspace: ws + (3584 &* n &+ 32 &* n), pool: pool)
             p?.stop(3)
         }
@@ -162,7 +162,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+                input: a + 802816 &* n, batch: n, height: 112, width: 112, inChannels: 16,
                 expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56,
@@ -170,19 +170,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 4896, reduceBias: w + 5280,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5296, squeezeExpandBias: w + 5680,
                 projectWeights: w + 5776, projectBias: w + 8080, outChannels: 24,
-                projectActivation: .identity, residual: nil, output: a + 903168 &* n,
+                projectActivation: .identity, residual: nil, output: a + 451584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+                input: a + 802816 &* n, batch: n, height: 112, width: 112, inChannels: 16,
                 expandWeights: w + 2304, expandBias: w + 3840, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56,
                 depthwiseWeights: w + 3936, depthwiseBias: w + 4800, depthwiseActivation: .silu,
-                output: a + 1204224 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
             p?.stop(4)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
@@ -190,7 +189,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1204224 &* n, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
+                a, batch: n, pixels: 3136, channels: 96, squeezeChannels: 4,
                 reduceWeights: w + 4896, reduceBias: w + 5280, activation: .silu,
                 expandWeights: w + 5296, expandBias: w + 5680,
                 rowSums: ws, rowsPerImage: 56,
@@ -201,9 +200,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1204224 &* n, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws + 5376 &* n,
+                input: a, batch: n, imagePixels: 3136, inChannels: 96, inputScales: ws + 5376 &* n,
                 inputMajorWeights: w + 5776, bias: w + 8080, outChannels: 24,
-                activation: .identity, residual: nil, output: a + 903168 &* n,
+                activation: .identity, residual: nil, output: a + 451584 &* n,
                 workspace: ws + (5376 &* n &+ 96 &* n), pool: pool)
             p?.stop(7)
         }
@@ -216,7 +215,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                input: a + 451584 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56,
@@ -224,19 +223,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 13152, reduceBias: w + 14016,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 14032, squeezeExpandBias: w + 14896,
                 projectWeights: w + 15040, projectBias: w + 18496, outChannels: 24,
-                projectActivation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
+                projectActivation: .identity, residual: a + 451584 &* n, output: a + 526848 &* n,
                 workspace: ws, pool: pool)
             p?.stop(8)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                input: a + 451584 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 8112, expandBias: w + 11568, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 56, outWidth: 56,
                 depthwiseWeights: w + 11712, depthwiseBias: w + 13008, depthwiseActivation: .silu,
-                output: a + 451584 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
             p?.stop(8)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
@@ -244,7 +242,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 451584 &* n, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 3136, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 13152, reduceBias: w + 14016, activation: .silu,
                 expandWeights: w + 14032, expandBias: w + 14896,
                 rowSums: ws, rowsPerImage: 56,
@@ -255,9 +253,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 451584 &* n, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws + 8064 &* n,
+                input: a, batch: n, imagePixels: 3136, inChannels: 144, inputScales: ws + 8064 &* n,
                 inputMajorWeights: w + 15040, bias: w + 18496, outChannels: 24,
-                activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n,
+                activation: .identity, residual: a + 451584 &* n, output: a + 526848 &* n,
                 workspace: ws + (8064 &* n &+ 144 &* n), pool: pool)
             p?.stop(11)
         }
@@ -270,7 +268,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                input: a + 526848 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28,
@@ -278,19 +276,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 25872, reduceBias: w + 26736,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 26752, squeezeExpandBias: w + 27616,
                 projectWeights: w + 27760, projectBias: w + 33520, outChannels: 40,
-                projectActivation: .identity, residual: nil, output: a + 376320 &* n,
+                projectActivation: .identity, residual: nil, output: a + 188160 &* n,
                 workspace: ws, pool: pool)
             p?.stop(12)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+                input: a + 526848 &* n, batch: n, height: 56, width: 56, inChannels: 24,
                 expandWeights: w + 18528, expandBias: w + 21984, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28,
                 depthwiseWeights: w + 22128, depthwiseBias: w + 25728, depthwiseActivation: .silu,
-                output: a + 451584 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 4032 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 4032 &* n, pool: pool)
             p?.stop(12)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
@@ -298,7 +295,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 451584 &* n, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 784, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 25872, reduceBias: w + 26736, activation: .silu,
                 expandWeights: w + 26752, expandBias: w + 27616,
                 rowSums: ws, rowsPerImage: 28,
@@ -309,9 +306,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 451584 &* n, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws + 4032 &* n,
+                input: a, batch: n, imagePixels: 784, inChannels: 144, inputScales: ws + 4032 &* n,
                 inputMajorWeights: w + 27760, bias: w + 33520, outChannels: 40,
-                activation: .identity, residual: nil, output: a + 376320 &* n,
+                activation: .identity, residual: nil, output: a + 188160 &* n,
                 workspace: ws + (4032 &* n &+ 144 &* n), pool: pool)
             p?.stop(15)
         }
@@ -324,7 +321,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                input: a + 188160 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28,
@@ -332,19 +329,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 49648, reduceBias: w + 52048,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 52064, squeezeExpandBias: w + 54464,
                 projectWeights: w + 54704, projectBias: w + 64304, outChannels: 40,
-                projectActivation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
+                projectActivation: .identity, residual: a + 188160 &* n, output: a + 219520 &* n,
                 workspace: ws, pool: pool)
             p?.stop(16)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                input: a + 188160 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 33568, expandBias: w + 43168, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 28, outWidth: 28,
                 depthwiseWeights: w + 43408, depthwiseBias: w + 49408, depthwiseActivation: .silu,
-                output: a + 188160 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
             p?.stop(16)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
@@ -352,7 +348,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 188160 &* n, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 784, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 49648, reduceBias: w + 52048, activation: .silu,
                 expandWeights: w + 52064, expandBias: w + 54464,
                 rowSums: ws, rowsPerImage: 28,
@@ -363,9 +359,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 188160 &* n, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws + 6720 &* n,
+                input: a, batch: n, imagePixels: 784, inChannels: 240, inputScales: ws + 6720 &* n,
                 inputMajorWeights: w + 54704, bias: w + 64304, outChannels: 40,
-                activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n,
+                activation: .identity, residual: a + 188160 &* n, output: a + 219520 &* n,
                 workspace: ws + (6720 &* n &+ 240 &* n), pool: pool)
             p?.stop(19)
         }
@@ -378,7 +374,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                input: a + 219520 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
@@ -386,19 +382,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 76592, reduceBias: w + 78992,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 79008, squeezeExpandBias: w + 81408,
                 projectWeights: w + 81648, projectBias: w + 100848, outChannels: 80,
-                projectActivation: .identity, residual: nil, output: a + 235200 &* n,
+                projectActivation: .identity, residual: nil, output: a + 94080 &* n,
                 workspace: ws, pool: pool)
             p?.stop(20)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+                input: a + 219520 &* n, batch: n, height: 28, width: 28, inChannels: 40,
                 expandWeights: w + 64352, expandBias: w + 73952, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 74192, depthwiseBias: w + 76352, depthwiseActivation: .silu,
-                output: a + 188160 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 3360 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 3360 &* n, pool: pool)
             p?.stop(20)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
@@ -406,7 +401,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 188160 &* n, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 196, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 76592, reduceBias: w + 78992, activation: .silu,
                 expandWeights: w + 79008, expandBias: w + 81408,
                 rowSums: ws, rowsPerImage: 14,
@@ -417,9 +412,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 188160 &* n, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws + 3360 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 240, inputScales: ws + 3360 &* n,
                 inputMajorWeights: w + 81648, bias: w + 100848, outChannels: 80,
-                activation: .identity, residual: nil, output: a + 235200 &* n,
+                activation: .identity, residual: nil, output: a + 94080 &* n,
                 workspace: ws + (3360 &* n &+ 240 &* n), pool: pool)
             p?.stop(23)
         }
@@ -432,7 +427,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
@@ -440,19 +435,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 144608, reduceBias: w + 154208,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 154240, squeezeExpandBias: w + 163840,
                 projectWeights: w + 164320, projectBias: w + 202720, outChannels: 80,
-                projectActivation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
+                projectActivation: .identity, residual: a + 94080 &* n, output: a + 109760 &* n,
                 workspace: ws, pool: pool)
             p?.stop(24)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 100928, expandBias: w + 139328, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 139808, depthwiseBias: w + 144128, depthwiseActivation: .silu,
-                output: a + 94080 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
             p?.stop(24)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
@@ -460,7 +454,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 144608, reduceBias: w + 154208, activation: .silu,
                 expandWeights: w + 154240, expandBias: w + 163840,
                 rowSums: ws, rowsPerImage: 14,
@@ -471,9 +465,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
                 inputMajorWeights: w + 164320, bias: w + 202720, outChannels: 80,
-                activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n,
+                activation: .identity, residual: a + 94080 &* n, output: a + 109760 &* n,
                 workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
             p?.stop(27)
         }
@@ -486,7 +480,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 109760 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
@@ -494,19 +488,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 246480, reduceBias: w + 256080,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 256112, squeezeExpandBias: w + 265712,
                 projectWeights: w + 266192, projectBias: w + 304592, outChannels: 80,
-                projectActivation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
+                projectActivation: .identity, residual: a + 109760 &* n, output: a + 94080 &* n,
                 workspace: ws, pool: pool)
             p?.stop(28)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 109760 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 202800, expandBias: w + 241200, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 241680, depthwiseBias: w + 246000, depthwiseActivation: .silu,
-                output: a + 94080 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
             p?.stop(28)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
@@ -514,7 +507,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 246480, reduceBias: w + 256080, activation: .silu,
                 expandWeights: w + 256112, expandBias: w + 265712,
                 rowSums: ws, rowsPerImage: 14,
@@ -525,9 +518,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
                 inputMajorWeights: w + 266192, bias: w + 304592, outChannels: 80,
-                activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n,
+                activation: .identity, residual: a + 109760 &* n, output: a + 94080 &* n,
                 workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
             p?.stop(31)
         }
@@ -540,7 +533,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
@@ -548,19 +541,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 356032, reduceBias: w + 365632,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 365664, squeezeExpandBias: w + 375264,
                 projectWeights: w + 375744, projectBias: w + 429504, outChannels: 112,
-                projectActivation: .identity, residual: nil, output: a + 263424 &* n,
+                projectActivation: .identity, residual: nil, output: a + 131712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(32)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+                input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
                 expandWeights: w + 304672, expandBias: w + 343072, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 343552, depthwiseBias: w + 355552, depthwiseActivation: .silu,
-                output: a + 94080 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 6720 &* n, pool: pool)
             p?.stop(32)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
@@ -568,7 +560,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 94080 &* n, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 196, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 356032, reduceBias: w + 365632, activation: .silu,
                 expandWeights: w + 365664, expandBias: w + 375264,
                 rowSums: ws, rowsPerImage: 14,
@@ -579,9 +571,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 94080 &* n, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 480, inputScales: ws + 6720 &* n,
                 inputMajorWeights: w + 375744, bias: w + 429504, outChannels: 112,
-                activation: .identity, residual: nil, output: a + 263424 &* n,
+                activation: .identity, residual: nil, output: a + 131712 &* n,
                 workspace: ws + (6720 &* n &+ 480 &* n), pool: pool)
             p?.stop(35)
         }
@@ -594,7 +586,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
@@ -602,19 +594,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 523024, reduceBias: w + 541840,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 541872, squeezeExpandBias: w + 560688,
                 projectWeights: w + 561360, projectBias: w + 636624, outChannels: 112,
-                projectActivation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
+                projectActivation: .identity, residual: a + 131712 &* n, output: a + 153664 &* n,
                 workspace: ws, pool: pool)
             p?.stop(36)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 429616, expandBias: w + 504880, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 505552, depthwiseBias: w + 522352, depthwiseActivation: .silu,
-                output: a + 131712 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
             p?.stop(36)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
@@ -622,7 +613,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 523024, reduceBias: w + 541840, activation: .silu,
                 expandWeights: w + 541872, expandBias: w + 560688,
                 rowSums: ws, rowsPerImage: 14,
@@ -633,9 +624,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
                 inputMajorWeights: w + 561360, bias: w + 636624, outChannels: 112,
-                activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n,
+                activation: .identity, residual: a + 131712 &* n, output: a + 153664 &* n,
                 workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
             p?.stop(39)
         }
@@ -648,7 +639,7 @@ public final class EfficientNetB0: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                input: a + 153664 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
@@ -656,19 +647,18 @@ public final class EfficientNetB0: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 730144, reduceBias: w + 748960,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 748992, squeezeExpandBias: w + 767808,
                 projectWeights: w + 768480, projectBias: w + 843744, outChannels: 112,
-                projectActivation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
+                projectActivation: .identity, residual: a + 153664 &* n, output: a + 131712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(40)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+                input: a + 153664 &* n, batch: n, height: 14, width: 14, inChannels: 112,
                 expandWeights: w + 636736, expandBias: w + 712000, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 14, outWidth: 14,
                 depthwiseWeights: w + 712672, depthwiseBias: w + 729472, depthwiseActivation: .silu,
-                output: a + 131712 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9408 &* n, pool: pool)
             p?.stop(40)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
@@ -676,7 +666,7 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 131712 &* n, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 196, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 730144, reduceBias: w + 748960, activation: .silu,
                 expandWeights: w + 748992, expandBias: w + 767808,
                 rowSums: ws, rowsPerImage: 14,
@@ -687,9 +677,9 @@ public final class EfficientNetB0: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 131712 &* n, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
+                input: a, batch: n, imagePixels: 196, inChannels: 672, inputScales: ws + 9408 &* n,
                 inputMajorWeights: w + 768480, bias: w + 843744, outChannels: 112,
-                activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n,
+                activation: .identity, residual: a + 153664 &* n, output: a + 131712 &* n,
                 workspace: ws + (9408 &* n &+ 672 &* n), pool: pool)
             p?.stop(43)
         }
@@ -700,19 +690,18 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
             expandWeights: w + 843856, expandBias: w + 919120, expandActivation: .silu,
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 919792, depthwiseBias: w + 936592, depthwiseActivation: .silu,
-            output: a + 131712 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 4704 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 4704 &* n, pool: pool)
         p?.stop(44)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 7, 7, 672], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 131712 &* n, batch: n, pixels: 49, channels: 672, squeezeChannels: 28,
+            a, batch: n, pixels: 49, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 937264, reduceBias: w + 956080, activation: .silu,
             expandWeights: w + 956112, expandBias: w + 974928,
             rowSums: ws, rowsPerImage: 7, workspace: ws + 4704 &* n, pool: pool)
@@ -720,9 +709,9 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
+            input: a, pixels: 49 &* n, inChannels: 672,
             inputMajorWeights: w + 975600, bias: w + 1104624, outChannels: 192,
-            activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 56448 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -731,19 +720,18 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1104816, expandBias: w + 1326000, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1327152, depthwiseBias: w + 1355952, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1357104, reduceBias: w + 1412400, activation: .silu,
             expandWeights: w + 1412448, expandBias: w + 1467744,
             rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
@@ -751,9 +739,9 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 1468896, bias: w + 1690080, outChannels: 192,
-            activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+            activation: .identity, residual: a + 56448 &* n, output: a + 65856 &* n, pool: pool)
         p?.stop(51)
     }
 
@@ -762,19 +750,18 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 65856 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1690272, expandBias: w + 1911456, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1912608, depthwiseBias: w + 1941408, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(52)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1942560, reduceBias: w + 1997856, activation: .silu,
             expandWeights: w + 1997904, expandBias: w + 2053200,
             rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
@@ -782,9 +769,9 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 2054352, bias: w + 2275536, outChannels: 192,
-            activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: a + 65856 &* n, output: a + 56448 &* n, pool: pool)
         p?.stop(55)
     }
 
@@ -793,19 +780,18 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 2275728, expandBias: w + 2496912, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 2498064, depthwiseBias: w + 2526864, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(56)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2528016, reduceBias: w + 2583312, activation: .silu,
             expandWeights: w + 2583360, expandBias: w + 2638656,
             rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
@@ -813,9 +799,9 @@ public final class EfficientNetB0: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 2639808, bias: w + 2860992, outChannels: 192,
-            activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+            activation: .identity, residual: a + 56448 &* n, output: a + 78400 &* n, pool: pool)
         p?.stop(59)
     }
 
@@ -824,19 +810,18 @@ public final class EfficientNetB0: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 78400 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 2861184, expandBias: w + 3082368, expandActivation: .silu,
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 3083520, depthwiseBias: w + 3093888, depthwiseActivation: .silu,
-            output: a + 56448 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 7, 7, 1152], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 56448 &* n, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 49, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3095040, reduceBias: w + 3150336, activation: .silu,
             expandWeights: w + 3150384, expandBias: w + 3205680,
             rowSums: ws, rowsPerImage: 7, workspace: ws + 8064 &* n, pool: pool)
@@ -844,9 +829,9 @@ public final class EfficientNetB0: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 3206832, bias: w + 3575472, outChannels: 320,
-            activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 62720 &* n, pool: pool)
         p?.stop(63)
     }
 
@@ -855,7 +840,7 @@ public final class EfficientNetB0: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
+            input: a + 62720 &* n, pixels: 49 &* n, inChannels: 320,
             inputMajorWeights: w + 3575792, bias: w + 3985392, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(64)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB1: 240x240x3 -> 1000 classes, 7,794,184 parameters, 0.687 GMACs per image.
-// Activations are NHWC in one arena of 1,958,400 floats per image; inference weights (BatchNorm folded) are 7,763,360 floats.
+// Activations are NHWC in one arena of 921,600 floats per image; inference weights (BatchNorm folded) are 7,763,360 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB1: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB1", resolution: 240, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 7763360,
-        arenaFloatsPerImage: 1958400, specSources: specSources)
+        arenaFloatsPerImage: 921600, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB1: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 120, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
@@ -45,31 +45,31 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 120, outWidth: 120, channels: 16, squeezeChannels: 4, outChannels: 16, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 120, expandedChannels: 96, kernel: 3, outHeight: 60, outWidth: 60, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 120, width: 120, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 60, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 60, expandedChannels: 144, kernel: 3, outHeight: 60, outWidth: 60, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 60, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 60, expandedChannels: 144, kernel: 5, outHeight: 30, outWidth: 30, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 30, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 30, expandedChannels: 240, kernel: 5, outHeight: 30, outWidth: 30, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 30, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 30, expandedChannels: 240, kernel: 3, outHeight: 15, outWidth: 15, squeezeChannels: 10, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 15, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 480, kernel: 3, outHeight: 15, outWidth: 15, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 480, kernel: 5, outHeight: 15, outWidth: 15, squeezeChannels: 20, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 15, expandedChannels: 672, kernel: 5, outHeight: 15, outWidth: 15, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1920, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 2, outHeight: 8, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 8, width: 8, inChannels: 192, expandedChannels: 1152, kernel: 5, stride: 1, outHeight: 8, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1152) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 8, width: 8, inChannels: 192, expandedChannels: 1152, kernel: 3, stride: 1, outHeight: 8, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 8, channels: 1920) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 8, width: 8, inChannels: 320, expandedChannels: 1920, kernel: 3, stride: 1, outHeight: 8, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1958400 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1958400 &* n
+        let a = arena.reserve(floats: 921600 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 921600 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -154,7 +154,7 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 2464, reduceBias: w + 2528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2544, squeezeExpandBias: w + 2608,
                 projectWeights: w + 2624, projectBias: w + 2880, outChannels: 16,
-                projectActivation: .identity, residual: a, output: a + 1728000 &* n,
+                projectActivation: .identity, residual: a, output: a + 460800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
@@ -182,7 +182,7 @@ public final class EfficientNetB1: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 230400 &* n, batch: n, imagePixels: 14400, inChannels: 16, inputScales: ws + 1920 &* n,
                 inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
-                activation: .identity, residual: a, output: a + 1728000 &* n,
+                activation: .identity, residual: a, output: a + 460800 &* n,
                 workspace: ws + (1920 &* n &+ 16 &* n), pool: pool)
             p?.stop(6)
         }
@@ -195,7 +195,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+                input: a + 460800 &* n, batch: n, height: 120, width: 120, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
@@ -203,19 +203,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 5488, reduceBias: w + 5872,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5888, squeezeExpandBias: w + 6272,
                 projectWeights: w + 6368, projectBias: w + 8672, outChannels: 24,
-                projectActivation: .identity, residual: nil, output: a + 1036800 &* n,
+                projectActivation: .identity, residual: nil, output: a + 691200 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+                input: a + 460800 &* n, batch: n, height: 120, width: 120, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
                 depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-                output: a + 1382400 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 5760 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 5760 &* n, pool: pool)
             p?.stop(7)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
@@ -223,7 +222,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1382400 &* n, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
+                a, batch: n, pixels: 3600, channels: 96, squeezeChannels: 4,
                 reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
                 expandWeights: w + 5888, expandBias: w + 6272,
                 rowSums: ws, rowsPerImage: 60,
@@ -234,9 +233,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1382400 &* n, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws + 5760 &* n,
+                input: a, batch: n, imagePixels: 3600, inChannels: 96, inputScales: ws + 5760 &* n,
                 inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
-                activation: .identity, residual: nil, output: a + 1036800 &* n,
+                activation: .identity, residual: nil, output: a + 691200 &* n,
                 workspace: ws + (5760 &* n &+ 96 &* n), pool: pool)
             p?.stop(10)
         }
@@ -249,7 +248,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 691200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
@@ -257,19 +256,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 13744, reduceBias: w + 14608,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 14624, squeezeExpandBias: w + 15488,
                 projectWeights: w + 15632, projectBias: w + 19088, outChannels: 24,
-                projectActivation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
+                projectActivation: .identity, residual: a + 691200 &* n, output: a + 518400 &* n,
                 workspace: ws, pool: pool)
             p?.stop(11)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 691200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
                 depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-                output: a + 518400 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
             p?.stop(11)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
@@ -277,7 +275,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
                 expandWeights: w + 14624, expandBias: w + 15488,
                 rowSums: ws, rowsPerImage: 60,
@@ -288,9 +286,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
+                input: a, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
                 inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
-                activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n,
+                activation: .identity, residual: a + 691200 &* n, output: a + 518400 &* n,
                 workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
             p?.stop(14)
         }
@@ -303,7 +301,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 518400 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
@@ -311,19 +309,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 24160, reduceBias: w + 25024,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 25040, squeezeExpandBias: w + 25904,
                 projectWeights: w + 26048, projectBias: w + 29504, outChannels: 24,
-                projectActivation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
+                projectActivation: .identity, residual: a + 518400 &* n, output: a + 604800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(15)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 518400 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 60, outWidth: 60,
                 depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-                output: a + 518400 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 8640 &* n, pool: pool)
             p?.stop(15)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
@@ -331,7 +328,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 518400 &* n, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 3600, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
                 expandWeights: w + 25040, expandBias: w + 25904,
                 rowSums: ws, rowsPerImage: 60,
@@ -342,9 +339,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 518400 &* n, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
+                input: a, batch: n, imagePixels: 3600, inChannels: 144, inputScales: ws + 8640 &* n,
                 inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
-                activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n,
+                activation: .identity, residual: a + 518400 &* n, output: a + 604800 &* n,
                 workspace: ws + (8640 &* n &+ 144 &* n), pool: pool)
             p?.stop(18)
         }
@@ -357,7 +354,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 604800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
@@ -365,19 +362,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 36880, reduceBias: w + 37744,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 37760, squeezeExpandBias: w + 38624,
                 projectWeights: w + 38768, projectBias: w + 44528, outChannels: 40,
-                projectActivation: .identity, residual: nil, output: a + 432000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 216000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(19)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+                input: a + 604800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
                 depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-                output: a + 518400 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 4320 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 4320 &* n, pool: pool)
             p?.stop(19)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
@@ -385,7 +381,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 518400 &* n, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 900, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
                 expandWeights: w + 37760, expandBias: w + 38624,
                 rowSums: ws, rowsPerImage: 30,
@@ -396,9 +392,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 518400 &* n, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws + 4320 &* n,
+                input: a, batch: n, imagePixels: 900, inChannels: 144, inputScales: ws + 4320 &* n,
                 inputMajorWeights: w + 38768, bias: w + 44528, outChannels: 40,
-                activation: .identity, residual: nil, output: a + 432000 &* n,
+                activation: .identity, residual: nil, output: a + 216000 &* n,
                 workspace: ws + (4320 &* n &+ 144 &* n), pool: pool)
             p?.stop(22)
         }
@@ -411,7 +407,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
@@ -419,19 +415,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 60656, reduceBias: w + 63056,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 63072, squeezeExpandBias: w + 65472,
                 projectWeights: w + 65712, projectBias: w + 75312, outChannels: 40,
-                projectActivation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
+                projectActivation: .identity, residual: a + 216000 &* n, output: a + 252000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(23)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 44576, expandBias: w + 54176, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
                 depthwiseWeights: w + 54416, depthwiseBias: w + 60416, depthwiseActivation: .silu,
-                output: a + 216000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(23)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
@@ -439,7 +434,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 60656, reduceBias: w + 63056, activation: .silu,
                 expandWeights: w + 63072, expandBias: w + 65472,
                 rowSums: ws, rowsPerImage: 30,
@@ -450,9 +445,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 65712, bias: w + 75312, outChannels: 40,
-                activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n,
+                activation: .identity, residual: a + 216000 &* n, output: a + 252000 &* n,
                 workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
             p?.stop(26)
         }
@@ -465,7 +460,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 252000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
@@ -473,19 +468,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 91440, reduceBias: w + 93840,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 93856, squeezeExpandBias: w + 96256,
                 projectWeights: w + 96496, projectBias: w + 106096, outChannels: 40,
-                projectActivation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
+                projectActivation: .identity, residual: a + 252000 &* n, output: a + 216000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(27)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 252000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 75360, expandBias: w + 84960, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 30, outWidth: 30,
                 depthwiseWeights: w + 85200, depthwiseBias: w + 91200, depthwiseActivation: .silu,
-                output: a + 216000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(27)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
@@ -493,7 +487,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 216000 &* n, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 900, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 91440, reduceBias: w + 93840, activation: .silu,
                 expandWeights: w + 93856, expandBias: w + 96256,
                 rowSums: ws, rowsPerImage: 30,
@@ -504,9 +498,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 216000 &* n, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 900, inChannels: 240, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 96496, bias: w + 106096, outChannels: 40,
-                activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n,
+                activation: .identity, residual: a + 252000 &* n, output: a + 216000 &* n,
                 workspace: ws + (7200 &* n &+ 240 &* n), pool: pool)
             p?.stop(30)
         }
@@ -519,7 +513,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
@@ -527,19 +521,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 118384, reduceBias: w + 120784,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 120800, squeezeExpandBias: w + 123200,
                 projectWeights: w + 123440, projectBias: w + 142640, outChannels: 80,
-                projectActivation: .identity, residual: nil, output: a + 270000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 108000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(31)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+                input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
                 expandWeights: w + 106144, expandBias: w + 115744, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 115984, depthwiseBias: w + 118144, depthwiseActivation: .silu,
-                output: a + 216000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 3600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 3600 &* n, pool: pool)
             p?.stop(31)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
@@ -547,7 +540,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 216000 &* n, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 225, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 118384, reduceBias: w + 120784, activation: .silu,
                 expandWeights: w + 120800, expandBias: w + 123200,
                 rowSums: ws, rowsPerImage: 15,
@@ -558,9 +551,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 216000 &* n, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws + 3600 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 240, inputScales: ws + 3600 &* n,
                 inputMajorWeights: w + 123440, bias: w + 142640, outChannels: 80,
-                activation: .identity, residual: nil, output: a + 270000 &* n,
+                activation: .identity, residual: nil, output: a + 108000 &* n,
                 workspace: ws + (3600 &* n &+ 240 &* n), pool: pool)
             p?.stop(34)
         }
@@ -573,7 +566,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
@@ -581,19 +574,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 186400, reduceBias: w + 196000,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 196032, squeezeExpandBias: w + 205632,
                 projectWeights: w + 206112, projectBias: w + 244512, outChannels: 80,
-                projectActivation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
+                projectActivation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(35)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 142720, expandBias: w + 181120, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 181600, depthwiseBias: w + 185920, depthwiseActivation: .silu,
-                output: a + 108000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(35)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
@@ -601,7 +593,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 186400, reduceBias: w + 196000, activation: .silu,
                 expandWeights: w + 196032, expandBias: w + 205632,
                 rowSums: ws, rowsPerImage: 15,
@@ -612,9 +604,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 206112, bias: w + 244512, outChannels: 80,
-                activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n,
+                activation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n,
                 workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
             p?.stop(38)
         }
@@ -627,7 +619,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
@@ -635,19 +627,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 288272, reduceBias: w + 297872,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 297904, squeezeExpandBias: w + 307504,
                 projectWeights: w + 307984, projectBias: w + 346384, outChannels: 80,
-                projectActivation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
+                projectActivation: .identity, residual: a + 126000 &* n, output: a + 108000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(39)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 244592, expandBias: w + 282992, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 283472, depthwiseBias: w + 287792, depthwiseActivation: .silu,
-                output: a + 108000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(39)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
@@ -655,7 +646,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 288272, reduceBias: w + 297872, activation: .silu,
                 expandWeights: w + 297904, expandBias: w + 307504,
                 rowSums: ws, rowsPerImage: 15,
@@ -666,9 +657,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 307984, bias: w + 346384, outChannels: 80,
-                activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n,
+                activation: .identity, residual: a + 126000 &* n, output: a + 108000 &* n,
                 workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
             p?.stop(42)
         }
@@ -681,7 +672,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
@@ -689,19 +680,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 390144, reduceBias: w + 399744,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 399776, squeezeExpandBias: w + 409376,
                 projectWeights: w + 409856, projectBias: w + 448256, outChannels: 80,
-                projectActivation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
+                projectActivation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(43)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 346464, expandBias: w + 384864, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 385344, depthwiseBias: w + 389664, depthwiseActivation: .silu,
-                output: a + 108000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(43)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
@@ -709,7 +699,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 390144, reduceBias: w + 399744, activation: .silu,
                 expandWeights: w + 399776, expandBias: w + 409376,
                 rowSums: ws, rowsPerImage: 15,
@@ -720,9 +710,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 409856, bias: w + 448256, outChannels: 80,
-                activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n,
+                activation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n,
                 workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
             p?.stop(46)
         }
@@ -735,7 +725,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
@@ -743,19 +733,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 499696, reduceBias: w + 509296,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 509328, squeezeExpandBias: w + 518928,
                 projectWeights: w + 519408, projectBias: w + 573168, outChannels: 112,
-                projectActivation: .identity, residual: nil, output: a + 302400 &* n,
+                projectActivation: .identity, residual: nil, output: a + 151200 &* n,
                 workspace: ws, pool: pool)
             p?.stop(47)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+                input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
                 expandWeights: w + 448336, expandBias: w + 486736, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 487216, depthwiseBias: w + 499216, depthwiseActivation: .silu,
-                output: a + 108000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7200 &* n, pool: pool)
             p?.stop(47)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
@@ -763,7 +752,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 108000 &* n, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 225, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 499696, reduceBias: w + 509296, activation: .silu,
                 expandWeights: w + 509328, expandBias: w + 518928,
                 rowSums: ws, rowsPerImage: 15,
@@ -774,9 +763,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 108000 &* n, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 480, inputScales: ws + 7200 &* n,
                 inputMajorWeights: w + 519408, bias: w + 573168, outChannels: 112,
-                activation: .identity, residual: nil, output: a + 302400 &* n,
+                activation: .identity, residual: nil, output: a + 151200 &* n,
                 workspace: ws + (7200 &* n &+ 480 &* n), pool: pool)
             p?.stop(50)
         }
@@ -789,7 +778,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
@@ -797,19 +786,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 666688, reduceBias: w + 685504,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 685536, squeezeExpandBias: w + 704352,
                 projectWeights: w + 705024, projectBias: w + 780288, outChannels: 112,
-                projectActivation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                projectActivation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n,
                 workspace: ws, pool: pool)
             p?.stop(51)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 573280, expandBias: w + 648544, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 649216, depthwiseBias: w + 666016, depthwiseActivation: .silu,
-                output: a + 151200 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
             p?.stop(51)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
@@ -817,7 +805,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 666688, reduceBias: w + 685504, activation: .silu,
                 expandWeights: w + 685536, expandBias: w + 704352,
                 rowSums: ws, rowsPerImage: 15,
@@ -828,9 +816,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
                 inputMajorWeights: w + 705024, bias: w + 780288, outChannels: 112,
-                activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                activation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n,
                 workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
             p?.stop(54)
         }
@@ -843,7 +831,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
@@ -851,19 +839,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 873808, reduceBias: w + 892624,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 892656, squeezeExpandBias: w + 911472,
                 projectWeights: w + 912144, projectBias: w + 987408, outChannels: 112,
-                projectActivation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
+                projectActivation: .identity, residual: a + 176400 &* n, output: a + 151200 &* n,
                 workspace: ws, pool: pool)
             p?.stop(55)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 780400, expandBias: w + 855664, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 856336, depthwiseBias: w + 873136, depthwiseActivation: .silu,
-                output: a + 151200 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
             p?.stop(55)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
@@ -871,7 +858,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 873808, reduceBias: w + 892624, activation: .silu,
                 expandWeights: w + 892656, expandBias: w + 911472,
                 rowSums: ws, rowsPerImage: 15,
@@ -882,9 +869,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
                 inputMajorWeights: w + 912144, bias: w + 987408, outChannels: 112,
-                activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n,
+                activation: .identity, residual: a + 176400 &* n, output: a + 151200 &* n,
                 workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
             p?.stop(58)
         }
@@ -897,7 +884,7 @@ public final class EfficientNetB1: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
@@ -905,19 +892,18 @@ public final class EfficientNetB1: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 1080928, reduceBias: w + 1099744,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1099776, squeezeExpandBias: w + 1118592,
                 projectWeights: w + 1119264, projectBias: w + 1194528, outChannels: 112,
-                projectActivation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                projectActivation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n,
                 workspace: ws, pool: pool)
             p?.stop(59)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+                input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
                 expandWeights: w + 987520, expandBias: w + 1062784, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 15, outWidth: 15,
                 depthwiseWeights: w + 1063456, depthwiseBias: w + 1080256, depthwiseActivation: .silu,
-                output: a + 151200 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10080 &* n, pool: pool)
             p?.stop(59)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
@@ -925,7 +911,7 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 151200 &* n, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 225, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 1080928, reduceBias: w + 1099744, activation: .silu,
                 expandWeights: w + 1099776, expandBias: w + 1118592,
                 rowSums: ws, rowsPerImage: 15,
@@ -936,9 +922,9 @@ public final class EfficientNetB1: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 151200 &* n, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
+                input: a, batch: n, imagePixels: 225, inChannels: 672, inputScales: ws + 10080 &* n,
                 inputMajorWeights: w + 1119264, bias: w + 1194528, outChannels: 112,
-                activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n,
+                activation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n,
                 workspace: ws + (10080 &* n &+ 672 &* n), pool: pool)
             p?.stop(62)
         }
@@ -949,19 +935,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 1194640, expandBias: w + 1269904, expandActivation: .silu,
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1270576, depthwiseBias: w + 1287376, depthwiseActivation: .silu,
-            output: a + 151200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 5376 &* n, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 672 -> 28 -> 672, in place on [n, 8, 8, 672], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 151200 &* n, batch: n, pixels: 64, channels: 672, squeezeChannels: 28,
+            a, batch: n, pixels: 64, channels: 672, squeezeChannels: 28,
             reduceWeights: w + 1288048, reduceBias: w + 1306864, activation: .silu,
             expandWeights: w + 1306896, expandBias: w + 1325712,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 5376 &* n, pool: pool)
@@ -969,9 +954,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
+            input: a, pixels: 64 &* n, inChannels: 672,
             inputMajorWeights: w + 1326384, bias: w + 1455408, outChannels: 192,
-            activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 73728 &* n, pool: pool)
         p?.stop(66)
     }
 
@@ -980,19 +965,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 1455600, expandBias: w + 1676784, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1677936, depthwiseBias: w + 1706736, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 1707888, reduceBias: w + 1763184, activation: .silu,
             expandWeights: w + 1763232, expandBias: w + 1818528,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
@@ -1000,9 +984,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 1819680, bias: w + 2040864, outChannels: 192,
-            activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
+            activation: .identity, residual: a + 73728 &* n, output: a + 86016 &* n, pool: pool)
         p?.stop(70)
     }
 
@@ -1011,19 +995,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2041056, expandBias: w + 2262240, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2263392, depthwiseBias: w + 2292192, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2293344, reduceBias: w + 2348640, activation: .silu,
             expandWeights: w + 2348688, expandBias: w + 2403984,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
@@ -1031,9 +1014,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 2405136, bias: w + 2626320, outChannels: 192,
-            activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+            activation: .identity, residual: a + 86016 &* n, output: a + 73728 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -1042,19 +1025,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2626512, expandBias: w + 2847696, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2848848, depthwiseBias: w + 2877648, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 2878800, reduceBias: w + 2934096, activation: .silu,
             expandWeights: w + 2934144, expandBias: w + 2989440,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
@@ -1062,9 +1044,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 2990592, bias: w + 3211776, outChannels: 192,
-            activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
+            activation: .identity, residual: a + 73728 &* n, output: a + 86016 &* n, pool: pool)
         p?.stop(78)
     }
 
@@ -1073,19 +1055,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 3211968, expandBias: w + 3433152, expandActivation: .silu,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 3434304, depthwiseBias: w + 3463104, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 3464256, reduceBias: w + 3519552, activation: .silu,
             expandWeights: w + 3519600, expandBias: w + 3574896,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
@@ -1093,9 +1074,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 3576048, bias: w + 3797232, outChannels: 192,
-            activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+            activation: .identity, residual: a + 86016 &* n, output: a + 73728 &* n, pool: pool)
         p?.stop(82)
     }
 
@@ -1104,19 +1085,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 3797424, expandBias: w + 4018608, expandActivation: .silu,
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 4019760, depthwiseBias: w + 4030128, depthwiseActivation: .silu,
-            output: a + 73728 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1152 -> 48 -> 1152, in place on [n, 8, 8, 1152], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 73728 &* n, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
+            a, batch: n, pixels: 64, channels: 1152, squeezeChannels: 48,
             reduceWeights: w + 4031280, reduceBias: w + 4086576, activation: .silu,
             expandWeights: w + 4086624, expandBias: w + 4141920,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 9216 &* n, pool: pool)
@@ -1124,9 +1104,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 4143072, bias: w + 4511712, outChannels: 320,
-            activation: .identity, residual: nil, output: a + 245760 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 122880 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -1135,19 +1115,18 @@ public final class EfficientNetB1: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 8, 8, 320] -> [n, 8, 8, 1920] -> [n, 8, 8, 1920], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 245760 &* n, batch: n, height: 8, width: 8, inChannels: 320,
+            input: a + 122880 &* n, batch: n, height: 8, width: 8, inChannels: 320,
             expandWeights: w + 4512032, expandBias: w + 5126432, expandActivation: .silu,
             expandedChannels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 5128352, depthwiseBias: w + 5145632, depthwiseActivation: .silu,
-            output: a + 122880 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 15360 &* n, pool: pool)
         p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 8, 8, 1920] -> [n, 8, 8, 1920], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 1920 -> 80 -> 1920, in place on [n, 8, 8, 1920], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 122880 &* n, batch: n, pixels: 64, channels: 1920, squeezeChannels: 80,
+            a, batch: n, pixels: 64, channels: 1920, squeezeChannels: 80,
             reduceWeights: w + 5147552, reduceBias: w + 5301152, activation: .silu,
             expandWeights: w + 5301232, expandBias: w + 5454832,
             rowSums: ws, rowsPerImage: 8, workspace: ws + 15360 &* n, pool: pool)
@@ -1155,9 +1134,9 @@ public final class EfficientNetB1: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 122880 &* n, pixels: 64 &* n, inChannels: 1920,
+            input: a, pixels: 64 &* n, inChannels: 1920,
             inputMajorWeights: w + 5456752, bias: w + 6071152, outChannels: 320,
-            activation: .identity, residual: a + 245760 &* n, output: a + 81920 &* n, pool: pool)
+            activation: .identity, residual: a + 122880 &* n, output: a + 143360 &* n, pool: pool)
         p?.stop(90)
     }
 
@@ -1166,7 +1145,7 @@ public final class EfficientNetB1: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
+            input: a + 143360 &* n, pixels: 64 &* n, inChannels: 320,
             inputMajorWeights: w + 6071472, bias: w + 6481072, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(91)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB2: 288x288x3 -> 1000 classes, 9,109,994 parameters, 1.088 GMACs per image.
-// Activations are NHWC in one arena of 2,820,096 floats per image; inference weights (BatchNorm folded) are 9,076,496 floats.
+// Activations are NHWC in one arena of 1,327,104 floats per image; inference weights (BatchNorm folded) are 9,076,496 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB2", resolution: 288, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 9076496,
-        arenaFloatsPerImage: 2820096, specSources: specSources)
+        arenaFloatsPerImage: 1327104, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 144, channels: 32) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 32, squeezeChannels: 8, outChannels: 16),
@@ -45,31 +45,31 @@ public final class EfficientNetB2: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 144, outWidth: 144, channels: 16, squeezeChannels: 4, outChannels: 16, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 144, expandedChannels: 96, kernel: 3, outHeight: 72, outWidth: 72, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 144, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 144, width: 144, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 72, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 72, expandedChannels: 144, kernel: 3, outHeight: 72, outWidth: 72, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 72, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 72, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 72, expandedChannels: 144, kernel: 5, outHeight: 36, outWidth: 36, squeezeChannels: 6, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 72, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 72, width: 72, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 36, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 288, kernel: 5, outHeight: 36, outWidth: 36, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 36, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 288, kernel: 3, outHeight: 18, outWidth: 18, squeezeChannels: 12, outChannels: 88, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 36, width: 36, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 528, kernel: 3, outHeight: 18, outWidth: 18, squeezeChannels: 22, outChannels: 88, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 528, kernel: 5, outHeight: 18, outWidth: 18, squeezeChannels: 22, outChannels: 120, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 720, kernel: 5, outHeight: 18, outWidth: 18, squeezeChannels: 30, outChannels: 120, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 2112, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 720) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 208, expandedChannels: 1248, kernel: 5, stride: 1, outHeight: 9, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 1248) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 208, expandedChannels: 1248, kernel: 3, stride: 1, outHeight: 9, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 2112) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 352, expandedChannels: 2112, kernel: 3, stride: 1, outHeight: 9, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 2820096 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 2820096 &* n
+        let a = arena.reserve(floats: 1327104 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1327104 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -154,7 +154,7 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 2464, reduceBias: w + 2528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2544, squeezeExpandBias: w + 2608,
                 projectWeights: w + 2624, projectBias: w + 2880, outChannels: 16,
-                projectActivation: .identity, residual: a, output: a + 2488320 &* n,
+                projectActivation: .identity, residual: a, output: a + 663552 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
@@ -182,7 +182,7 @@ public final class EfficientNetB2: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 331776 &* n, batch: n, imagePixels: 20736, inChannels: 16, inputScales: ws + 2304 &* n,
                 inputMajorWeights: w + 2624, bias: w + 2880, outChannels: 16,
-                activation: .identity, residual: a, output: a + 2488320 &* n,
+                activation: .identity, residual: a, output: a + 663552 &* n,
                 workspace: ws + (2304 &* n &+ 16 &* n), pool: pool)
             p?.stop(6)
         }
@@ -195,7 +195,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
+                input: a + 663552 &* n, batch: n, height: 144, width: 144, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
@@ -203,19 +203,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 5488, reduceBias: w + 5872,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5888, squeezeExpandBias: w + 6272,
                 projectWeights: w + 6368, projectBias: w + 8672, outChannels: 24,
-                projectActivation: .identity, residual: nil, output: a + 1492992 &* n,
+                projectActivation: .identity, residual: nil, output: a + 995328 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2488320 &* n, batch: n, height: 144, width: 144, inChannels: 16,
+                input: a + 663552 &* n, batch: n, height: 144, width: 144, inChannels: 16,
                 expandWeights: w + 2896, expandBias: w + 4432, expandActivation: .silu,
                 expandedChannels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
                 depthwiseWeights: w + 4528, depthwiseBias: w + 5392, depthwiseActivation: .silu,
-                output: a + 1990656 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 6912 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 6912 &* n, pool: pool)
             p?.stop(7)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 144, 144, 96] -> [n, 72, 72, 96], computed in the call of features.2.0.block.0
@@ -223,7 +222,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1990656 &* n, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
+                a, batch: n, pixels: 5184, channels: 96, squeezeChannels: 4,
                 reduceWeights: w + 5488, reduceBias: w + 5872, activation: .silu,
                 expandWeights: w + 5888, expandBias: w + 6272,
                 rowSums: ws, rowsPerImage: 72,
@@ -234,9 +233,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1990656 &* n, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws + 6912 &* n,
+                input: a, batch: n, imagePixels: 5184, inChannels: 96, inputScales: ws + 6912 &* n,
                 inputMajorWeights: w + 6368, bias: w + 8672, outChannels: 24,
-                activation: .identity, residual: nil, output: a + 1492992 &* n,
+                activation: .identity, residual: nil, output: a + 995328 &* n,
                 workspace: ws + (6912 &* n &+ 96 &* n), pool: pool)
             p?.stop(10)
         }
@@ -249,7 +248,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 995328 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
@@ -257,19 +256,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 13744, reduceBias: w + 14608,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 14624, squeezeExpandBias: w + 15488,
                 projectWeights: w + 15632, projectBias: w + 19088, outChannels: 24,
-                projectActivation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
+                projectActivation: .identity, residual: a + 995328 &* n, output: a + 746496 &* n,
                 workspace: ws, pool: pool)
             p?.stop(11)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 995328 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 8704, expandBias: w + 12160, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
                 depthwiseWeights: w + 12304, depthwiseBias: w + 13600, depthwiseActivation: .silu,
-                output: a + 746496 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
             p?.stop(11)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.1.block.0
@@ -277,7 +275,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 13744, reduceBias: w + 14608, activation: .silu,
                 expandWeights: w + 14624, expandBias: w + 15488,
                 rowSums: ws, rowsPerImage: 72,
@@ -288,9 +286,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
+                input: a, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
                 inputMajorWeights: w + 15632, bias: w + 19088, outChannels: 24,
-                activation: .identity, residual: a + 1492992 &* n, output: a + 1617408 &* n,
+                activation: .identity, residual: a + 995328 &* n, output: a + 746496 &* n,
                 workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
             p?.stop(14)
         }
@@ -303,7 +301,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 746496 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
@@ -311,19 +309,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 24160, reduceBias: w + 25024,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 25040, squeezeExpandBias: w + 25904,
                 projectWeights: w + 26048, projectBias: w + 29504, outChannels: 24,
-                projectActivation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
+                projectActivation: .identity, residual: a + 746496 &* n, output: a + 870912 &* n,
                 workspace: ws, pool: pool)
             p?.stop(15)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1617408 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 746496 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 19120, expandBias: w + 22576, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 72, outWidth: 72,
                 depthwiseWeights: w + 22720, depthwiseBias: w + 24016, depthwiseActivation: .silu,
-                output: a + 746496 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
             p?.stop(15)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 72, 72, 144] -> [n, 72, 72, 144], computed in the call of features.2.2.block.0
@@ -331,7 +328,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 746496 &* n, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 5184, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 24160, reduceBias: w + 25024, activation: .silu,
                 expandWeights: w + 25040, expandBias: w + 25904,
                 rowSums: ws, rowsPerImage: 72,
@@ -342,9 +339,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 746496 &* n, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
+                input: a, batch: n, imagePixels: 5184, inChannels: 144, inputScales: ws + 10368 &* n,
                 inputMajorWeights: w + 26048, bias: w + 29504, outChannels: 24,
-                activation: .identity, residual: a + 1617408 &* n, output: a + 1492992 &* n,
+                activation: .identity, residual: a + 746496 &* n, output: a + 870912 &* n,
                 workspace: ws + (10368 &* n &+ 144 &* n), pool: pool)
             p?.stop(18)
         }
@@ -357,7 +354,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 870912 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
@@ -365,19 +362,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 36880, reduceBias: w + 37744,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 37760, squeezeExpandBias: w + 38624,
                 projectWeights: w + 38768, projectBias: w + 45680, outChannels: 48,
-                projectActivation: .identity, residual: nil, output: a + 933120 &* n,
+                projectActivation: .identity, residual: nil, output: a + 373248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(19)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1492992 &* n, batch: n, height: 72, width: 72, inChannels: 24,
+                input: a + 870912 &* n, batch: n, height: 72, width: 72, inChannels: 24,
                 expandWeights: w + 29536, expandBias: w + 32992, expandActivation: .silu,
                 expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
                 depthwiseWeights: w + 33136, depthwiseBias: w + 36736, depthwiseActivation: .silu,
-                output: a + 746496 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
             p?.stop(19)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 72, 72, 144] -> [n, 36, 36, 144], computed in the call of features.3.0.block.0
@@ -385,7 +381,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 746496 &* n, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 1296, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 36880, reduceBias: w + 37744, activation: .silu,
                 expandWeights: w + 37760, expandBias: w + 38624,
                 rowSums: ws, rowsPerImage: 36,
@@ -396,9 +392,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 746496 &* n, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws + 5184 &* n,
+                input: a, batch: n, imagePixels: 1296, inChannels: 144, inputScales: ws + 5184 &* n,
                 inputMajorWeights: w + 38768, bias: w + 45680, outChannels: 48,
-                activation: .identity, residual: nil, output: a + 933120 &* n,
+                activation: .identity, residual: nil, output: a + 373248 &* n,
                 workspace: ws + (5184 &* n &+ 144 &* n), pool: pool)
             p?.stop(22)
         }
@@ -411,7 +407,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
@@ -419,19 +415,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 67328, reduceBias: w + 70784,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 70800, squeezeExpandBias: w + 74256,
                 projectWeights: w + 74544, projectBias: w + 88368, outChannels: 48,
-                projectActivation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
+                projectActivation: .identity, residual: a + 373248 &* n, output: a + 435456 &* n,
                 workspace: ws, pool: pool)
             p?.stop(23)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 933120 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 45728, expandBias: w + 59552, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
                 depthwiseWeights: w + 59840, depthwiseBias: w + 67040, depthwiseActivation: .silu,
-                output: a + 373248 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
             p?.stop(23)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.1.block.0
@@ -439,7 +434,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 67328, reduceBias: w + 70784, activation: .silu,
                 expandWeights: w + 70800, expandBias: w + 74256,
                 rowSums: ws, rowsPerImage: 36,
@@ -450,9 +445,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
+                input: a, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
                 inputMajorWeights: w + 74544, bias: w + 88368, outChannels: 48,
-                activation: .identity, residual: a + 933120 &* n, output: a + 746496 &* n,
+                activation: .identity, residual: a + 373248 &* n, output: a + 435456 &* n,
                 workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
             p?.stop(26)
         }
@@ -465,7 +460,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 435456 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
@@ -473,19 +468,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 110016, reduceBias: w + 113472,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 113488, squeezeExpandBias: w + 116944,
                 projectWeights: w + 117232, projectBias: w + 131056, outChannels: 48,
-                projectActivation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
+                projectActivation: .identity, residual: a + 435456 &* n, output: a + 373248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(27)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 746496 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 435456 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 88416, expandBias: w + 102240, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 36, outWidth: 36,
                 depthwiseWeights: w + 102528, depthwiseBias: w + 109728, depthwiseActivation: .silu,
-                output: a + 373248 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10368 &* n, pool: pool)
             p?.stop(27)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 36, 36, 288] -> [n, 36, 36, 288], computed in the call of features.3.2.block.0
@@ -493,7 +487,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 373248 &* n, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 1296, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 110016, reduceBias: w + 113472, activation: .silu,
                 expandWeights: w + 113488, expandBias: w + 116944,
                 rowSums: ws, rowsPerImage: 36,
@@ -504,9 +498,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 373248 &* n, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
+                input: a, batch: n, imagePixels: 1296, inChannels: 288, inputScales: ws + 10368 &* n,
                 inputMajorWeights: w + 117232, bias: w + 131056, outChannels: 48,
-                activation: .identity, residual: a + 746496 &* n, output: a + 808704 &* n,
+                activation: .identity, residual: a + 435456 &* n, output: a + 373248 &* n,
                 workspace: ws + (10368 &* n &+ 288 &* n), pool: pool)
             p?.stop(30)
         }
@@ -519,7 +513,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
@@ -527,19 +521,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 148096, reduceBias: w + 151552,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 151568, squeezeExpandBias: w + 155024,
                 projectWeights: w + 155312, projectBias: w + 180656, outChannels: 88,
-                projectActivation: .identity, residual: nil, output: a + 342144 &* n,
+                projectActivation: .identity, residual: nil, output: a + 171072 &* n,
                 workspace: ws, pool: pool)
             p?.stop(31)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 808704 &* n, batch: n, height: 36, width: 36, inChannels: 48,
+                input: a + 373248 &* n, batch: n, height: 36, width: 36, inChannels: 48,
                 expandWeights: w + 131104, expandBias: w + 144928, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 145216, depthwiseBias: w + 147808, depthwiseActivation: .silu,
-                output: a + 373248 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 5184 &* n, pool: pool)
             p?.stop(31)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
@@ -547,7 +540,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 373248 &* n, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 324, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 148096, reduceBias: w + 151552, activation: .silu,
                 expandWeights: w + 151568, expandBias: w + 155024,
                 rowSums: ws, rowsPerImage: 18,
@@ -558,9 +551,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 373248 &* n, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws + 5184 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 288, inputScales: ws + 5184 &* n,
                 inputMajorWeights: w + 155312, bias: w + 180656, outChannels: 88,
-                activation: .identity, residual: nil, output: a + 342144 &* n,
+                activation: .identity, residual: nil, output: a + 171072 &* n,
                 workspace: ws + (5184 &* n &+ 288 &* n), pool: pool)
             p?.stop(34)
         }
@@ -573,7 +566,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
@@ -581,19 +574,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 233024, reduceBias: w + 244640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 244672, squeezeExpandBias: w + 256288,
                 projectWeights: w + 256816, projectBias: w + 303280, outChannels: 88,
-                projectActivation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                projectActivation: .identity, residual: a + 171072 &* n, output: a + 199584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(35)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 180752, expandBias: w + 227216, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 227744, depthwiseBias: w + 232496, depthwiseActivation: .silu,
-                output: a + 171072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
             p?.stop(35)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.1.block.0
@@ -601,7 +593,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 233024, reduceBias: w + 244640, activation: .silu,
                 expandWeights: w + 244672, expandBias: w + 256288,
                 rowSums: ws, rowsPerImage: 18,
@@ -612,9 +604,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
                 inputMajorWeights: w + 256816, bias: w + 303280, outChannels: 88,
-                activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                activation: .identity, residual: a + 171072 &* n, output: a + 199584 &* n,
                 workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
             p?.stop(38)
         }
@@ -627,7 +619,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
@@ -635,19 +627,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 355648, reduceBias: w + 367264,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 367296, squeezeExpandBias: w + 378912,
                 projectWeights: w + 379440, projectBias: w + 425904, outChannels: 88,
-                projectActivation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
+                projectActivation: .identity, residual: a + 199584 &* n, output: a + 171072 &* n,
                 workspace: ws, pool: pool)
             p?.stop(39)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 303376, expandBias: w + 349840, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 350368, depthwiseBias: w + 355120, depthwiseActivation: .silu,
-                output: a + 171072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
             p?.stop(39)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.2.block.0
@@ -655,7 +646,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 355648, reduceBias: w + 367264, activation: .silu,
                 expandWeights: w + 367296, expandBias: w + 378912,
                 rowSums: ws, rowsPerImage: 18,
@@ -666,9 +657,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
                 inputMajorWeights: w + 379440, bias: w + 425904, outChannels: 88,
-                activation: .identity, residual: a + 370656 &* n, output: a + 342144 &* n,
+                activation: .identity, residual: a + 199584 &* n, output: a + 171072 &* n,
                 workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
             p?.stop(42)
         }
@@ -681,7 +672,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
@@ -689,19 +680,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 478272, reduceBias: w + 489888,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 489920, squeezeExpandBias: w + 501536,
                 projectWeights: w + 502064, projectBias: w + 548528, outChannels: 88,
-                projectActivation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                projectActivation: .identity, residual: a + 171072 &* n, output: a + 199584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(43)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 342144 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 171072 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 426000, expandBias: w + 472464, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 472992, depthwiseBias: w + 477744, depthwiseActivation: .silu,
-                output: a + 171072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
             p?.stop(43)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.4.3.block.0
@@ -709,7 +699,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 478272, reduceBias: w + 489888, activation: .silu,
                 expandWeights: w + 489920, expandBias: w + 501536,
                 rowSums: ws, rowsPerImage: 18,
@@ -720,9 +710,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
                 inputMajorWeights: w + 502064, bias: w + 548528, outChannels: 88,
-                activation: .identity, residual: a + 342144 &* n, output: a + 370656 &* n,
+                activation: .identity, residual: a + 171072 &* n, output: a + 199584 &* n,
                 workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
             p?.stop(46)
         }
@@ -735,7 +725,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
@@ -743,19 +733,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 609344, reduceBias: w + 620960,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 620992, squeezeExpandBias: w + 632608,
                 projectWeights: w + 633136, projectBias: w + 696496, outChannels: 120,
-                projectActivation: .identity, residual: nil, output: a + 466560 &* n,
+                projectActivation: .identity, residual: nil, output: a + 233280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(47)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 370656 &* n, batch: n, height: 18, width: 18, inChannels: 88,
+                input: a + 199584 &* n, batch: n, height: 18, width: 18, inChannels: 88,
                 expandWeights: w + 548624, expandBias: w + 595088, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 595616, depthwiseBias: w + 608816, depthwiseActivation: .silu,
-                output: a + 171072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9504 &* n, pool: pool)
             p?.stop(47)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 528] -> [n, 18, 18, 528], computed in the call of features.5.0.block.0
@@ -763,7 +752,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 171072 &* n, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 324, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 609344, reduceBias: w + 620960, activation: .silu,
                 expandWeights: w + 620992, expandBias: w + 632608,
                 rowSums: ws, rowsPerImage: 18,
@@ -774,9 +763,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 171072 &* n, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 528, inputScales: ws + 9504 &* n,
                 inputMajorWeights: w + 633136, bias: w + 696496, outChannels: 120,
-                activation: .identity, residual: nil, output: a + 466560 &* n,
+                activation: .identity, residual: nil, output: a + 233280 &* n,
                 workspace: ws + (9504 &* n &+ 528 &* n), pool: pool)
             p?.stop(50)
         }
@@ -789,7 +778,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
@@ -797,19 +786,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 30, reduceWeights: w + 802464, reduceBias: w + 824064,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 824096, squeezeExpandBias: w + 845696,
                 projectWeights: w + 846416, projectBias: w + 932816, outChannels: 120,
-                projectActivation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                projectActivation: .identity, residual: a + 233280 &* n, output: a + 272160 &* n,
                 workspace: ws, pool: pool)
             p?.stop(51)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 696624, expandBias: w + 783024, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 783744, depthwiseBias: w + 801744, depthwiseActivation: .silu,
-                output: a + 233280 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
             p?.stop(51)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.1.block.0
@@ -817,7 +805,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                a, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
                 reduceWeights: w + 802464, reduceBias: w + 824064, activation: .silu,
                 expandWeights: w + 824096, expandBias: w + 845696,
                 rowSums: ws, rowsPerImage: 18,
@@ -828,9 +816,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
                 inputMajorWeights: w + 846416, bias: w + 932816, outChannels: 120,
-                activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                activation: .identity, residual: a + 233280 &* n, output: a + 272160 &* n,
                 workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
             p?.stop(54)
         }
@@ -843,7 +831,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 272160 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
@@ -851,19 +839,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 30, reduceWeights: w + 1038784, reduceBias: w + 1060384,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1060416, squeezeExpandBias: w + 1082016,
                 projectWeights: w + 1082736, projectBias: w + 1169136, outChannels: 120,
-                projectActivation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
+                projectActivation: .identity, residual: a + 272160 &* n, output: a + 233280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(55)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 272160 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 932944, expandBias: w + 1019344, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 1020064, depthwiseBias: w + 1038064, depthwiseActivation: .silu,
-                output: a + 233280 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
             p?.stop(55)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.2.block.0
@@ -871,7 +858,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                a, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
                 reduceWeights: w + 1038784, reduceBias: w + 1060384, activation: .silu,
                 expandWeights: w + 1060416, expandBias: w + 1082016,
                 rowSums: ws, rowsPerImage: 18,
@@ -882,9 +869,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
                 inputMajorWeights: w + 1082736, bias: w + 1169136, outChannels: 120,
-                activation: .identity, residual: a + 505440 &* n, output: a + 466560 &* n,
+                activation: .identity, residual: a + 272160 &* n, output: a + 233280 &* n,
                 workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
             p?.stop(58)
         }
@@ -897,7 +884,7 @@ public final class EfficientNetB2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
@@ -905,19 +892,18 @@ public final class EfficientNetB2: GeneratedModel {
                 squeezeChannels: 30, reduceWeights: w + 1275104, reduceBias: w + 1296704,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1296736, squeezeExpandBias: w + 1318336,
                 projectWeights: w + 1319056, projectBias: w + 1405456, outChannels: 120,
-                projectActivation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                projectActivation: .identity, residual: a + 233280 &* n, output: a + 272160 &* n,
                 workspace: ws, pool: pool)
             p?.stop(59)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 466560 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+                input: a + 233280 &* n, batch: n, height: 18, width: 18, inChannels: 120,
                 expandWeights: w + 1169264, expandBias: w + 1255664, expandActivation: .silu,
                 expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 1256384, depthwiseBias: w + 1274384, depthwiseActivation: .silu,
-                output: a + 233280 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 12960 &* n, pool: pool)
             p?.stop(59)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 18, 18, 720] -> [n, 18, 18, 720], computed in the call of features.5.3.block.0
@@ -925,7 +911,7 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 233280 &* n, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
+                a, batch: n, pixels: 324, channels: 720, squeezeChannels: 30,
                 reduceWeights: w + 1275104, reduceBias: w + 1296704, activation: .silu,
                 expandWeights: w + 1296736, expandBias: w + 1318336,
                 rowSums: ws, rowsPerImage: 18,
@@ -936,9 +922,9 @@ public final class EfficientNetB2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 233280 &* n, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 720, inputScales: ws + 12960 &* n,
                 inputMajorWeights: w + 1319056, bias: w + 1405456, outChannels: 120,
-                activation: .identity, residual: a + 466560 &* n, output: a + 505440 &* n,
+                activation: .identity, residual: a + 233280 &* n, output: a + 272160 &* n,
                 workspace: ws + (12960 &* n &+ 720 &* n), pool: pool)
             p?.stop(62)
         }
@@ -949,19 +935,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 18, 18, 120] -> [n, 18, 18, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 505440 &* n, batch: n, height: 18, width: 18, inChannels: 120,
+            input: a + 272160 &* n, batch: n, height: 18, width: 18, inChannels: 120,
             expandWeights: w + 1405584, expandBias: w + 1491984, expandActivation: .silu,
             expandedChannels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1492704, depthwiseBias: w + 1510704, depthwiseActivation: .silu,
-            output: a + 233280 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 6480 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 6480 &* n, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 720 -> 30 -> 720, in place on [n, 9, 9, 720], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 233280 &* n, batch: n, pixels: 81, channels: 720, squeezeChannels: 30,
+            a, batch: n, pixels: 81, channels: 720, squeezeChannels: 30,
             reduceWeights: w + 1511424, reduceBias: w + 1533024, activation: .silu,
             expandWeights: w + 1533056, expandBias: w + 1554656,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 6480 &* n, pool: pool)
@@ -969,9 +954,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 233280 &* n, pixels: 81 &* n, inChannels: 720,
+            input: a, pixels: 81 &* n, inChannels: 720,
             inputMajorWeights: w + 1555376, bias: w + 1705136, outChannels: 208,
-            activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 101088 &* n, pool: pool)
         p?.stop(66)
     }
 
@@ -980,19 +965,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 1705344, expandBias: w + 1964928, expandActivation: .silu,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1966176, depthwiseBias: w + 1997376, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(67)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
+            a, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 1998624, reduceBias: w + 2063520, activation: .silu,
             expandWeights: w + 2063584, expandBias: w + 2128480,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
@@ -1000,9 +984,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 2129728, bias: w + 2389312, outChannels: 208,
-            activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+            activation: .identity, residual: a + 101088 &* n, output: a + 117936 &* n, pool: pool)
         p?.stop(70)
     }
 
@@ -1011,19 +995,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 2389520, expandBias: w + 2649104, expandActivation: .silu,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 2650352, depthwiseBias: w + 2681552, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(71)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
+            a, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 2682800, reduceBias: w + 2747696, activation: .silu,
             expandWeights: w + 2747760, expandBias: w + 2812656,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
@@ -1031,9 +1014,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 2813904, bias: w + 3073488, outChannels: 208,
-            activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: a + 117936 &* n, output: a + 101088 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -1042,19 +1025,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3073696, expandBias: w + 3333280, expandActivation: .silu,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3334528, depthwiseBias: w + 3365728, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(75)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
+            a, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 3366976, reduceBias: w + 3431872, activation: .silu,
             expandWeights: w + 3431936, expandBias: w + 3496832,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
@@ -1062,9 +1044,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 3498080, bias: w + 3757664, outChannels: 208,
-            activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+            activation: .identity, residual: a + 101088 &* n, output: a + 117936 &* n, pool: pool)
         p?.stop(78)
     }
 
@@ -1073,19 +1055,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3757872, expandBias: w + 4017456, expandActivation: .silu,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4018704, depthwiseBias: w + 4049904, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(79)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
+            a, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4051152, reduceBias: w + 4116048, activation: .silu,
             expandWeights: w + 4116112, expandBias: w + 4181008,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
@@ -1093,9 +1074,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 4182256, bias: w + 4441840, outChannels: 208,
-            activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: a + 117936 &* n, output: a + 101088 &* n, pool: pool)
         p?.stop(82)
     }
 
@@ -1104,19 +1085,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 4442048, expandBias: w + 4701632, expandActivation: .silu,
             expandedChannels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4702880, depthwiseBias: w + 4714112, depthwiseActivation: .silu,
-            output: a + 101088 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11232 &* n, pool: pool)
         p?.stop(83)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1248 -> 52 -> 1248, in place on [n, 9, 9, 1248], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 101088 &* n, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
+            a, batch: n, pixels: 81, channels: 1248, squeezeChannels: 52,
             reduceWeights: w + 4715360, reduceBias: w + 4780256, activation: .silu,
             expandWeights: w + 4780320, expandBias: w + 4845216,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 11232 &* n, pool: pool)
@@ -1124,9 +1104,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 4846464, bias: w + 5285760, outChannels: 352,
-            activation: .identity, residual: nil, output: a + 342144 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 171072 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -1135,19 +1115,18 @@ public final class EfficientNetB2: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 9, 9, 352] -> [n, 9, 9, 2112] -> [n, 9, 9, 2112], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 342144 &* n, batch: n, height: 9, width: 9, inChannels: 352,
+            input: a + 171072 &* n, batch: n, height: 9, width: 9, inChannels: 352,
             expandWeights: w + 5286112, expandBias: w + 6029536, expandActivation: .silu,
             expandedChannels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 6031648, depthwiseBias: w + 6050656, depthwiseActivation: .silu,
-            output: a + 171072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19008 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19008 &* n, pool: pool)
         p?.stop(87)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 9, 9, 2112] -> [n, 9, 9, 2112], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2112 -> 88 -> 2112, in place on [n, 9, 9, 2112], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 171072 &* n, batch: n, pixels: 81, channels: 2112, squeezeChannels: 88,
+            a, batch: n, pixels: 81, channels: 2112, squeezeChannels: 88,
             reduceWeights: w + 6052768, reduceBias: w + 6238624, activation: .silu,
             expandWeights: w + 6238720, expandBias: w + 6424576,
             rowSums: ws, rowsPerImage: 9, workspace: ws + 19008 &* n, pool: pool)
@@ -1155,9 +1134,9 @@ public final class EfficientNetB2: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 171072 &* n, pixels: 81 &* n, inChannels: 2112,
+            input: a, pixels: 81 &* n, inChannels: 2112,
             inputMajorWeights: w + 6426688, bias: w + 7170112, outChannels: 352,
-            activation: .identity, residual: a + 342144 &* n, output: a + 114048 &* n, pool: pool)
+            activation: .identity, residual: a + 171072 &* n, output: a + 199584 &* n, pool: pool)
         p?.stop(90)
     }
 
@@ -1166,7 +1145,7 @@ public final class EfficientNetB2: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 114048 &* n, pixels: 81 &* n, inChannels: 352,
+            input: a + 199584 &* n, pixels: 81 &* n, inChannels: 352,
             inputMajorWeights: w + 7170464, bias: w + 7666080, outChannels: 1408,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(91)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB3: 300x300x3 -> 1000 classes, 12,233,232 parameters, 1.827 GMACs per image.
-// Activations are NHWC in one arena of 4,590,000 floats per image; inference weights (BatchNorm folded) are 12,189,968 floats.
+// Activations are NHWC in one arena of 1,800,000 floats per image; inference weights (BatchNorm folded) are 12,189,968 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB3: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB3", resolution: 300, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 12189968,
-        arenaFloatsPerImage: 4590000, specSources: specSources)
+        arenaFloatsPerImage: 1800000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB3: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 40) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 40, squeezeChannels: 10, outChannels: 24),
@@ -45,31 +45,31 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 150, outWidth: 150, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 144, kernel: 3, outHeight: 75, outWidth: 75, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 150, width: 150, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 75, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 192, kernel: 3, outHeight: 75, outWidth: 75, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 192, kernel: 5, outHeight: 38, outWidth: 38, squeezeChannels: 8, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 38, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 288, kernel: 5, outHeight: 38, outWidth: 38, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 288, kernel: 3, outHeight: 19, outWidth: 19, squeezeChannels: 12, outChannels: 96, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 19, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 576, kernel: 3, outHeight: 19, outWidth: 19, squeezeChannels: 24, outChannels: 96, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 576, kernel: 5, outHeight: 19, outWidth: 19, squeezeChannels: 24, outChannels: 136, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 19, expandedChannels: 816, kernel: 5, outHeight: 19, outWidth: 19, squeezeChannels: 34, outChannels: 136, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1392, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 2304, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 816) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 2, outHeight: 10, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 10, width: 10, inChannels: 232, expandedChannels: 1392, kernel: 5, stride: 1, outHeight: 10, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 1392) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 10, width: 10, inChannels: 232, expandedChannels: 1392, kernel: 3, stride: 1, outHeight: 10, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 10, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 10, width: 10, inChannels: 384, expandedChannels: 2304, kernel: 3, stride: 1, outHeight: 10, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 4590000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 4590000 &* n
+        let a = arena.reserve(floats: 1800000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1800000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -157,7 +157,7 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 3664, reduceBias: w + 3808,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3824, squeezeExpandBias: w + 3968,
                 projectWeights: w + 4000, projectBias: w + 4576, outChannels: 24,
-                projectActivation: .identity, residual: a, output: a + 4050000 &* n,
+                projectActivation: .identity, residual: a, output: a + 1080000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
@@ -185,7 +185,7 @@ public final class EfficientNetB3: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 540000 &* n, batch: n, imagePixels: 22500, inChannels: 24, inputScales: ws + 3600 &* n,
                 inputMajorWeights: w + 4000, bias: w + 4576, outChannels: 24,
-                activation: .identity, residual: a, output: a + 4050000 &* n,
+                activation: .identity, residual: a, output: a + 1080000 &* n,
                 workspace: ws + (3600 &* n &+ 24 &* n), pool: pool)
             p?.stop(6)
         }
@@ -198,7 +198,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+                input: a + 1080000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
                 expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
@@ -206,19 +206,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 9648, reduceBias: w + 10512,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 10528, squeezeExpandBias: w + 11392,
                 projectWeights: w + 11536, projectBias: w + 16144, outChannels: 32,
-                projectActivation: .identity, residual: nil, output: a + 2160000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1620000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+                input: a + 1080000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
                 expandWeights: w + 4608, expandBias: w + 8064, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 8208, depthwiseBias: w + 9504, depthwiseActivation: .silu,
-                output: a + 3240000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10800 &* n, pool: pool)
             p?.stop(7)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
@@ -226,7 +225,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3240000 &* n, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 5625, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 9648, reduceBias: w + 10512, activation: .silu,
                 expandWeights: w + 10528, expandBias: w + 11392,
                 rowSums: ws, rowsPerImage: 75,
@@ -237,9 +236,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3240000 &* n, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws + 10800 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 144, inputScales: ws + 10800 &* n,
                 inputMajorWeights: w + 11536, bias: w + 16144, outChannels: 32,
-                activation: .identity, residual: nil, output: a + 2160000 &* n,
+                activation: .identity, residual: nil, output: a + 1620000 &* n,
                 workspace: ws + (10800 &* n &+ 144 &* n), pool: pool)
             p?.stop(10)
         }
@@ -252,7 +251,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1620000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
@@ -260,19 +259,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 24432, reduceBias: w + 25968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 25984, squeezeExpandBias: w + 27520,
                 projectWeights: w + 27712, projectBias: w + 33856, outChannels: 32,
-                projectActivation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
+                projectActivation: .identity, residual: a + 1620000 &* n, output: a + 1080000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(11)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1620000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 16176, expandBias: w + 22320, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 22512, depthwiseBias: w + 24240, depthwiseActivation: .silu,
-                output: a + 1080000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
             p?.stop(11)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
@@ -280,7 +278,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 24432, reduceBias: w + 25968, activation: .silu,
                 expandWeights: w + 25984, expandBias: w + 27520,
                 rowSums: ws, rowsPerImage: 75,
@@ -291,9 +289,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
                 inputMajorWeights: w + 27712, bias: w + 33856, outChannels: 32,
-                activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n,
+                activation: .identity, residual: a + 1620000 &* n, output: a + 1080000 &* n,
                 workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
             p?.stop(14)
         }
@@ -306,7 +304,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1080000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
@@ -314,19 +312,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 42144, reduceBias: w + 43680,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 43696, squeezeExpandBias: w + 45232,
                 projectWeights: w + 45424, projectBias: w + 51568, outChannels: 32,
-                projectActivation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
+                projectActivation: .identity, residual: a + 1080000 &* n, output: a + 1260000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(15)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1080000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 33888, expandBias: w + 40032, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 40224, depthwiseBias: w + 41952, depthwiseActivation: .silu,
-                output: a + 1080000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 14400 &* n, pool: pool)
             p?.stop(15)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
@@ -334,7 +331,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1080000 &* n, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 5625, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 42144, reduceBias: w + 43680, activation: .silu,
                 expandWeights: w + 43696, expandBias: w + 45232,
                 rowSums: ws, rowsPerImage: 75,
@@ -345,9 +342,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1080000 &* n, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 192, inputScales: ws + 14400 &* n,
                 inputMajorWeights: w + 45424, bias: w + 51568, outChannels: 32,
-                activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n,
+                activation: .identity, residual: a + 1080000 &* n, output: a + 1260000 &* n,
                 workspace: ws + (14400 &* n &+ 192 &* n), pool: pool)
             p?.stop(18)
         }
@@ -360,7 +357,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1260000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
                 expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -368,19 +365,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 62928, reduceBias: w + 64464,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 64480, squeezeExpandBias: w + 66016,
                 projectWeights: w + 66208, projectBias: w + 75424, outChannels: 48,
-                projectActivation: .identity, residual: nil, output: a + 831744 &* n,
+                projectActivation: .identity, residual: nil, output: a + 415872 &* n,
                 workspace: ws, pool: pool)
             p?.stop(19)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+                input: a + 1260000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
                 expandWeights: w + 51600, expandBias: w + 57744, expandActivation: .silu,
                 expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 57936, depthwiseBias: w + 62736, depthwiseActivation: .silu,
-                output: a + 1080000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 7296 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 7296 &* n, pool: pool)
             p?.stop(19)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
@@ -388,7 +384,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1080000 &* n, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 1444, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 62928, reduceBias: w + 64464, activation: .silu,
                 expandWeights: w + 64480, expandBias: w + 66016,
                 rowSums: ws, rowsPerImage: 38,
@@ -399,9 +395,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1080000 &* n, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws + 7296 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 192, inputScales: ws + 7296 &* n,
                 inputMajorWeights: w + 66208, bias: w + 75424, outChannels: 48,
-                activation: .identity, residual: nil, output: a + 831744 &* n,
+                activation: .identity, residual: nil, output: a + 415872 &* n,
                 workspace: ws + (7296 &* n &+ 192 &* n), pool: pool)
             p?.stop(22)
         }
@@ -414,7 +410,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -422,19 +418,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 97072, reduceBias: w + 100528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 100544, squeezeExpandBias: w + 104000,
                 projectWeights: w + 104288, projectBias: w + 118112, outChannels: 48,
-                projectActivation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
+                projectActivation: .identity, residual: a + 415872 &* n, output: a + 485184 &* n,
                 workspace: ws, pool: pool)
             p?.stop(23)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 75472, expandBias: w + 89296, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 89584, depthwiseBias: w + 96784, depthwiseActivation: .silu,
-                output: a + 415872 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(23)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.1.block.0
@@ -442,7 +437,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 97072, reduceBias: w + 100528, activation: .silu,
                 expandWeights: w + 100544, expandBias: w + 104000,
                 rowSums: ws, rowsPerImage: 38,
@@ -453,9 +448,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 104288, bias: w + 118112, outChannels: 48,
-                activation: .identity, residual: a + 831744 &* n, output: a + 901056 &* n,
+                activation: .identity, residual: a + 415872 &* n, output: a + 485184 &* n,
                 workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
             p?.stop(26)
         }
@@ -468,7 +463,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 485184 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -476,19 +471,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 139760, reduceBias: w + 143216,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 143232, squeezeExpandBias: w + 146688,
                 projectWeights: w + 146976, projectBias: w + 160800, outChannels: 48,
-                projectActivation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
+                projectActivation: .identity, residual: a + 485184 &* n, output: a + 415872 &* n,
                 workspace: ws, pool: pool)
             p?.stop(27)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 901056 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 485184 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 118160, expandBias: w + 131984, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 132272, depthwiseBias: w + 139472, depthwiseActivation: .silu,
-                output: a + 415872 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(27)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 288] -> [n, 38, 38, 288], computed in the call of features.3.2.block.0
@@ -496,7 +490,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 415872 &* n, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 1444, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 139760, reduceBias: w + 143216, activation: .silu,
                 expandWeights: w + 143232, expandBias: w + 146688,
                 rowSums: ws, rowsPerImage: 38,
@@ -507,9 +501,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 415872 &* n, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 288, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 146976, bias: w + 160800, outChannels: 48,
-                activation: .identity, residual: a + 901056 &* n, output: a + 831744 &* n,
+                activation: .identity, residual: a + 485184 &* n, output: a + 415872 &* n,
                 workspace: ws + (10944 &* n &+ 288 &* n), pool: pool)
             p?.stop(30)
         }
@@ -522,7 +516,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
@@ -530,19 +524,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 177840, reduceBias: w + 181296,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 181312, squeezeExpandBias: w + 184768,
                 projectWeights: w + 185056, projectBias: w + 212704, outChannels: 96,
-                projectActivation: .identity, residual: nil, output: a + 519840 &* n,
+                projectActivation: .identity, residual: nil, output: a + 207936 &* n,
                 workspace: ws, pool: pool)
             p?.stop(31)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 831744 &* n, batch: n, height: 38, width: 38, inChannels: 48,
+                input: a + 415872 &* n, batch: n, height: 38, width: 38, inChannels: 48,
                 expandWeights: w + 160848, expandBias: w + 174672, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 174960, depthwiseBias: w + 177552, depthwiseActivation: .silu,
-                output: a + 415872 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 5472 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 5472 &* n, pool: pool)
             p?.stop(31)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 38, 38, 288] -> [n, 19, 19, 288], computed in the call of features.4.0.block.0
@@ -550,7 +543,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 415872 &* n, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 361, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 177840, reduceBias: w + 181296, activation: .silu,
                 expandWeights: w + 181312, expandBias: w + 184768,
                 rowSums: ws, rowsPerImage: 19,
@@ -561,9 +554,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 415872 &* n, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws + 5472 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 288, inputScales: ws + 5472 &* n,
                 inputMajorWeights: w + 185056, bias: w + 212704, outChannels: 96,
-                activation: .identity, residual: nil, output: a + 519840 &* n,
+                activation: .identity, residual: nil, output: a + 207936 &* n,
                 workspace: ws + (5472 &* n &+ 288 &* n), pool: pool)
             p?.stop(34)
         }
@@ -576,7 +569,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
@@ -584,19 +577,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 24, reduceWeights: w + 274432, reduceBias: w + 288256,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 288288, squeezeExpandBias: w + 302112,
                 projectWeights: w + 302688, projectBias: w + 357984, outChannels: 96,
-                projectActivation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
+                projectActivation: .identity, residual: a + 207936 &* n, output: a + 242592 &* n,
                 workspace: ws, pool: pool)
             p?.stop(35)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 519840 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 212800, expandBias: w + 268096, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 268672, depthwiseBias: w + 273856, depthwiseActivation: .silu,
-                output: a + 207936 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(35)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.1.block.0
@@ -604,7 +596,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                a, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
                 reduceWeights: w + 274432, reduceBias: w + 288256, activation: .silu,
                 expandWeights: w + 288288, expandBias: w + 302112,
                 rowSums: ws, rowsPerImage: 19,
@@ -615,9 +607,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 302688, bias: w + 357984, outChannels: 96,
-                activation: .identity, residual: a + 519840 &* n, output: a + 415872 &* n,
+                activation: .identity, residual: a + 207936 &* n, output: a + 242592 &* n,
                 workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
             p?.stop(38)
         }
@@ -630,7 +622,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
@@ -638,19 +630,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 24, reduceWeights: w + 419712, reduceBias: w + 433536,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 433568, squeezeExpandBias: w + 447392,
                 projectWeights: w + 447968, projectBias: w + 503264, outChannels: 96,
-                projectActivation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                projectActivation: .identity, residual: a + 242592 &* n, output: a + 207936 &* n,
                 workspace: ws, pool: pool)
             p?.stop(39)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 358080, expandBias: w + 413376, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 413952, depthwiseBias: w + 419136, depthwiseActivation: .silu,
-                output: a + 207936 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(39)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.2.block.0
@@ -658,7 +649,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                a, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
                 reduceWeights: w + 419712, reduceBias: w + 433536, activation: .silu,
                 expandWeights: w + 433568, expandBias: w + 447392,
                 rowSums: ws, rowsPerImage: 19,
@@ -669,9 +660,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 447968, bias: w + 503264, outChannels: 96,
-                activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                activation: .identity, residual: a + 242592 &* n, output: a + 207936 &* n,
                 workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
             p?.stop(42)
         }
@@ -684,7 +675,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
@@ -692,19 +683,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 24, reduceWeights: w + 564992, reduceBias: w + 578816,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 578848, squeezeExpandBias: w + 592672,
                 projectWeights: w + 593248, projectBias: w + 648544, outChannels: 96,
-                projectActivation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
+                projectActivation: .identity, residual: a + 207936 &* n, output: a + 242592 &* n,
                 workspace: ws, pool: pool)
             p?.stop(43)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 503360, expandBias: w + 558656, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 559232, depthwiseBias: w + 564416, depthwiseActivation: .silu,
-                output: a + 207936 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(43)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.3.block.0
@@ -712,7 +702,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                a, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
                 reduceWeights: w + 564992, reduceBias: w + 578816, activation: .silu,
                 expandWeights: w + 578848, expandBias: w + 592672,
                 rowSums: ws, rowsPerImage: 19,
@@ -723,9 +713,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 593248, bias: w + 648544, outChannels: 96,
-                activation: .identity, residual: a + 450528 &* n, output: a + 415872 &* n,
+                activation: .identity, residual: a + 207936 &* n, output: a + 242592 &* n,
                 workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
             p?.stop(46)
         }
@@ -738,7 +728,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
@@ -746,19 +736,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 24, reduceWeights: w + 710272, reduceBias: w + 724096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 724128, squeezeExpandBias: w + 737952,
                 projectWeights: w + 738528, projectBias: w + 793824, outChannels: 96,
-                projectActivation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                projectActivation: .identity, residual: a + 242592 &* n, output: a + 207936 &* n,
                 workspace: ws, pool: pool)
             p?.stop(47)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 415872 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 648640, expandBias: w + 703936, expandActivation: .silu,
                 expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 704512, depthwiseBias: w + 709696, depthwiseActivation: .silu,
-                output: a + 207936 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(47)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.4.4.block.0
@@ -766,7 +755,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                a, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
                 reduceWeights: w + 710272, reduceBias: w + 724096, activation: .silu,
                 expandWeights: w + 724128, expandBias: w + 737952,
                 rowSums: ws, rowsPerImage: 19,
@@ -777,9 +766,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 738528, bias: w + 793824, outChannels: 96,
-                activation: .identity, residual: a + 415872 &* n, output: a + 450528 &* n,
+                activation: .identity, residual: a + 242592 &* n, output: a + 207936 &* n,
                 workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
             p?.stop(50)
         }
@@ -792,7 +781,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
                 expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
@@ -800,19 +789,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 24, reduceWeights: w + 864768, reduceBias: w + 878592,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 878624, squeezeExpandBias: w + 892448,
                 projectWeights: w + 893024, projectBias: w + 971360, outChannels: 136,
-                projectActivation: .identity, residual: nil, output: a + 589152 &* n,
+                projectActivation: .identity, residual: nil, output: a + 294576 &* n,
                 workspace: ws, pool: pool)
             p?.stop(51)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 450528 &* n, batch: n, height: 19, width: 19, inChannels: 96,
+                input: a + 207936 &* n, batch: n, height: 19, width: 19, inChannels: 96,
                 expandWeights: w + 793920, expandBias: w + 849216, expandActivation: .silu,
                 expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 849792, depthwiseBias: w + 864192, depthwiseActivation: .silu,
-                output: a + 207936 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 10944 &* n, pool: pool)
             p?.stop(51)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 576] -> [n, 19, 19, 576], computed in the call of features.5.0.block.0
@@ -820,7 +808,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 207936 &* n, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
+                a, batch: n, pixels: 361, channels: 576, squeezeChannels: 24,
                 reduceWeights: w + 864768, reduceBias: w + 878592, activation: .silu,
                 expandWeights: w + 878624, expandBias: w + 892448,
                 rowSums: ws, rowsPerImage: 19,
@@ -831,9 +819,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 207936 &* n, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 576, inputScales: ws + 10944 &* n,
                 inputMajorWeights: w + 893024, bias: w + 971360, outChannels: 136,
-                activation: .identity, residual: nil, output: a + 589152 &* n,
+                activation: .identity, residual: nil, output: a + 294576 &* n,
                 workspace: ws + (10944 &* n &+ 576 &* n), pool: pool)
             p?.stop(54)
         }
@@ -846,7 +834,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
@@ -854,19 +842,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 34, reduceWeights: w + 1104512, reduceBias: w + 1132256,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1132304, squeezeExpandBias: w + 1160048,
                 projectWeights: w + 1160864, projectBias: w + 1271840, outChannels: 136,
-                projectActivation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                projectActivation: .identity, residual: a + 294576 &* n, output: a + 343680 &* n,
                 workspace: ws, pool: pool)
             p?.stop(55)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 971504, expandBias: w + 1082480, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 1083296, depthwiseBias: w + 1103696, depthwiseActivation: .silu,
-                output: a + 294576 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
             p?.stop(55)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.1.block.0
@@ -874,7 +861,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                a, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
                 reduceWeights: w + 1104512, reduceBias: w + 1132256, activation: .silu,
                 expandWeights: w + 1132304, expandBias: w + 1160048,
                 rowSums: ws, rowsPerImage: 19,
@@ -885,9 +872,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
                 inputMajorWeights: w + 1160864, bias: w + 1271840, outChannels: 136,
-                activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                activation: .identity, residual: a + 294576 &* n, output: a + 343680 &* n,
                 workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
             p?.stop(58)
         }
@@ -900,7 +887,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
@@ -908,19 +895,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 34, reduceWeights: w + 1404992, reduceBias: w + 1432736,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1432784, squeezeExpandBias: w + 1460528,
                 projectWeights: w + 1461344, projectBias: w + 1572320, outChannels: 136,
-                projectActivation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                projectActivation: .identity, residual: a + 343680 &* n, output: a + 294576 &* n,
                 workspace: ws, pool: pool)
             p?.stop(59)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1271984, expandBias: w + 1382960, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 1383776, depthwiseBias: w + 1404176, depthwiseActivation: .silu,
-                output: a + 294576 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
             p?.stop(59)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.2.block.0
@@ -928,7 +914,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                a, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
                 reduceWeights: w + 1404992, reduceBias: w + 1432736, activation: .silu,
                 expandWeights: w + 1432784, expandBias: w + 1460528,
                 rowSums: ws, rowsPerImage: 19,
@@ -939,9 +925,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
                 inputMajorWeights: w + 1461344, bias: w + 1572320, outChannels: 136,
-                activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                activation: .identity, residual: a + 343680 &* n, output: a + 294576 &* n,
                 workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
             p?.stop(62)
         }
@@ -954,7 +940,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
@@ -962,19 +948,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 34, reduceWeights: w + 1705472, reduceBias: w + 1733216,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1733264, squeezeExpandBias: w + 1761008,
                 projectWeights: w + 1761824, projectBias: w + 1872800, outChannels: 136,
-                projectActivation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                projectActivation: .identity, residual: a + 294576 &* n, output: a + 343680 &* n,
                 workspace: ws, pool: pool)
             p?.stop(63)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1572464, expandBias: w + 1683440, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 1684256, depthwiseBias: w + 1704656, depthwiseActivation: .silu,
-                output: a + 294576 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
             p?.stop(63)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.3.block.0
@@ -982,7 +967,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                a, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
                 reduceWeights: w + 1705472, reduceBias: w + 1733216, activation: .silu,
                 expandWeights: w + 1733264, expandBias: w + 1761008,
                 rowSums: ws, rowsPerImage: 19,
@@ -993,9 +978,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
                 inputMajorWeights: w + 1761824, bias: w + 1872800, outChannels: 136,
-                activation: .identity, residual: a + 589152 &* n, output: a + 638256 &* n,
+                activation: .identity, residual: a + 294576 &* n, output: a + 343680 &* n,
                 workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
             p?.stop(66)
         }
@@ -1008,7 +993,7 @@ public final class EfficientNetB3: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
@@ -1016,19 +1001,18 @@ public final class EfficientNetB3: GeneratedModel {
                 squeezeChannels: 34, reduceWeights: w + 2005952, reduceBias: w + 2033696,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2033744, squeezeExpandBias: w + 2061488,
                 projectWeights: w + 2062304, projectBias: w + 2173280, outChannels: 136,
-                projectActivation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                projectActivation: .identity, residual: a + 343680 &* n, output: a + 294576 &* n,
                 workspace: ws, pool: pool)
             p?.stop(67)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 638256 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+                input: a + 343680 &* n, batch: n, height: 19, width: 19, inChannels: 136,
                 expandWeights: w + 1872944, expandBias: w + 1983920, expandActivation: .silu,
                 expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 19, outWidth: 19,
                 depthwiseWeights: w + 1984736, depthwiseBias: w + 2005136, depthwiseActivation: .silu,
-                output: a + 294576 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 15504 &* n, pool: pool)
             p?.stop(67)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 816] -> [n, 19, 19, 816], computed in the call of features.5.4.block.0
@@ -1036,7 +1020,7 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 294576 &* n, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
+                a, batch: n, pixels: 361, channels: 816, squeezeChannels: 34,
                 reduceWeights: w + 2005952, reduceBias: w + 2033696, activation: .silu,
                 expandWeights: w + 2033744, expandBias: w + 2061488,
                 rowSums: ws, rowsPerImage: 19,
@@ -1047,9 +1031,9 @@ public final class EfficientNetB3: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 294576 &* n, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
+                input: a, batch: n, imagePixels: 361, inChannels: 816, inputScales: ws + 15504 &* n,
                 inputMajorWeights: w + 2062304, bias: w + 2173280, outChannels: 136,
-                activation: .identity, residual: a + 638256 &* n, output: a + 589152 &* n,
+                activation: .identity, residual: a + 343680 &* n, output: a + 294576 &* n,
                 workspace: ws + (15504 &* n &+ 816 &* n), pool: pool)
             p?.stop(70)
         }
@@ -1060,19 +1044,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 19, 19, 136] -> [n, 19, 19, 816] -> [n, 10, 10, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 589152 &* n, batch: n, height: 19, width: 19, inChannels: 136,
+            input: a + 294576 &* n, batch: n, height: 19, width: 19, inChannels: 136,
             expandWeights: w + 2173424, expandBias: w + 2284400, expandActivation: .silu,
             expandedChannels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 2285216, depthwiseBias: w + 2305616, depthwiseActivation: .silu,
-            output: a + 294576 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 8160 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 8160 &* n, pool: pool)
         p?.stop(71)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 19, 19, 816] -> [n, 10, 10, 816], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 816 -> 34 -> 816, in place on [n, 10, 10, 816], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 294576 &* n, batch: n, pixels: 100, channels: 816, squeezeChannels: 34,
+            a, batch: n, pixels: 100, channels: 816, squeezeChannels: 34,
             reduceWeights: w + 2306432, reduceBias: w + 2334176, activation: .silu,
             expandWeights: w + 2334224, expandBias: w + 2361968,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 8160 &* n, pool: pool)
@@ -1080,9 +1063,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 816] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 294576 &* n, pixels: 100 &* n, inChannels: 816,
+            input: a, pixels: 100 &* n, inChannels: 816,
             inputMajorWeights: w + 2362784, bias: w + 2552096, outChannels: 232,
-            activation: .identity, residual: nil, output: a + 376176 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 139200 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -1091,19 +1074,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 376176 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 2552336, expandBias: w + 2875280, expandActivation: .silu,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 2876672, depthwiseBias: w + 2911472, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(75)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 2912864, reduceBias: w + 2993600, activation: .silu,
             expandWeights: w + 2993664, expandBias: w + 3074400,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1111,9 +1093,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 3075792, bias: w + 3398736, outChannels: 232,
-            activation: .identity, residual: a + 376176 &* n, output: a + 278400 &* n, pool: pool)
+            activation: .identity, residual: a + 139200 &* n, output: a + 162400 &* n, pool: pool)
         p?.stop(78)
     }
 
@@ -1122,19 +1104,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 3398976, expandBias: w + 3721920, expandActivation: .silu,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 3723312, depthwiseBias: w + 3758112, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(79)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 3759504, reduceBias: w + 3840240, activation: .silu,
             expandWeights: w + 3840304, expandBias: w + 3921040,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1142,9 +1123,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 3922432, bias: w + 4245376, outChannels: 232,
-            activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
+            activation: .identity, residual: a + 162400 &* n, output: a + 139200 &* n, pool: pool)
         p?.stop(82)
     }
 
@@ -1153,19 +1134,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 4245616, expandBias: w + 4568560, expandActivation: .silu,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 4569952, depthwiseBias: w + 4604752, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(83)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 4606144, reduceBias: w + 4686880, activation: .silu,
             expandWeights: w + 4686944, expandBias: w + 4767680,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1173,9 +1153,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 4769072, bias: w + 5092016, outChannels: 232,
-            activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
+            activation: .identity, residual: a + 139200 &* n, output: a + 162400 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -1184,19 +1164,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 5092256, expandBias: w + 5415200, expandActivation: .silu,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 5416592, depthwiseBias: w + 5451392, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(87)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 5452784, reduceBias: w + 5533520, activation: .silu,
             expandWeights: w + 5533584, expandBias: w + 5614320,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1204,9 +1183,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 5615712, bias: w + 5938656, outChannels: 232,
-            activation: .identity, residual: a + 278400 &* n, output: a + 301600 &* n, pool: pool)
+            activation: .identity, residual: a + 162400 &* n, output: a + 139200 &* n, pool: pool)
         p?.stop(90)
     }
 
@@ -1215,19 +1194,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 301600 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 139200 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 5938896, expandBias: w + 6261840, expandActivation: .silu,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 6263232, depthwiseBias: w + 6298032, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(91)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 6299424, reduceBias: w + 6380160, activation: .silu,
             expandWeights: w + 6380224, expandBias: w + 6460960,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1235,9 +1213,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 6462352, bias: w + 6785296, outChannels: 232,
-            activation: .identity, residual: a + 301600 &* n, output: a + 278400 &* n, pool: pool)
+            activation: .identity, residual: a + 139200 &* n, output: a + 162400 &* n, pool: pool)
         p?.stop(94)
     }
 
@@ -1246,19 +1224,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 232] -> [n, 10, 10, 1392] -> [n, 10, 10, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 278400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
+            input: a + 162400 &* n, batch: n, height: 10, width: 10, inChannels: 232,
             expandWeights: w + 6785536, expandBias: w + 7108480, expandActivation: .silu,
             expandedChannels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 7109872, depthwiseBias: w + 7122400, depthwiseActivation: .silu,
-            output: a + 139200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 13920 &* n, pool: pool)
         p?.stop(95)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 1392] -> [n, 10, 10, 1392], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1392 -> 58 -> 1392, in place on [n, 10, 10, 1392], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 139200 &* n, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
+            a, batch: n, pixels: 100, channels: 1392, squeezeChannels: 58,
             reduceWeights: w + 7123792, reduceBias: w + 7204528, activation: .silu,
             expandWeights: w + 7204592, expandBias: w + 7285328,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 13920 &* n, pool: pool)
@@ -1266,9 +1243,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 139200 &* n, pixels: 100 &* n, inChannels: 1392,
+            input: a, pixels: 100 &* n, inChannels: 1392,
             inputMajorWeights: w + 7286720, bias: w + 7821248, outChannels: 384,
-            activation: .identity, residual: nil, output: a + 460800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 230400 &* n, pool: pool)
         p?.stop(98)
     }
 
@@ -1277,19 +1254,18 @@ public final class EfficientNetB3: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 10, 10, 384] -> [n, 10, 10, 2304] -> [n, 10, 10, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 460800 &* n, batch: n, height: 10, width: 10, inChannels: 384,
+            input: a + 230400 &* n, batch: n, height: 10, width: 10, inChannels: 384,
             expandWeights: w + 7821632, expandBias: w + 8706368, expandActivation: .silu,
             expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 8708672, depthwiseBias: w + 8729408, depthwiseActivation: .silu,
-            output: a + 230400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
         p?.stop(99)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 10, 10, 2304] -> [n, 10, 10, 2304], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 10, 10, 2304], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 230400 &* n, batch: n, pixels: 100, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 100, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 8731712, reduceBias: w + 8952896, activation: .silu,
             expandWeights: w + 8952992, expandBias: w + 9174176,
             rowSums: ws, rowsPerImage: 10, workspace: ws + 23040 &* n, pool: pool)
@@ -1297,9 +1273,9 @@ public final class EfficientNetB3: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 230400 &* n, pixels: 100 &* n, inChannels: 2304,
+            input: a, pixels: 100 &* n, inChannels: 2304,
             inputMajorWeights: w + 9176480, bias: w + 10061216, outChannels: 384,
-            activation: .identity, residual: a + 460800 &* n, output: a + 153600 &* n, pool: pool)
+            activation: .identity, residual: a + 230400 &* n, output: a + 268800 &* n, pool: pool)
         p?.stop(102)
     }
 
@@ -1308,7 +1284,7 @@ public final class EfficientNetB3: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 153600 &* n, pixels: 100 &* n, inChannels: 384,
+            input: a + 268800 &* n, pixels: 100 &* n, inChannels: 384,
             inputMajorWeights: w + 10061600, bias: w + 10651424, outChannels: 1536,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(103)

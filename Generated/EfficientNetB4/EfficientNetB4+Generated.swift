@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB4: 380x380x3 -> 1000 classes, 19,341,616 parameters, 4.394 GMACs per image.
-// Activations are NHWC in one arena of 7,364,400 floats per image; inference weights (BatchNorm folded) are 19,279,328 floats.
+// Activations are NHWC in one arena of 3,465,600 floats per image; inference weights (BatchNorm folded) are 19,279,328 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB4: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB4", resolution: 380, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 19279328,
-        arenaFloatsPerImage: 7364400, specSources: specSources)
+        arenaFloatsPerImage: 3465600, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB4: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 190, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
@@ -45,31 +45,31 @@ public final class EfficientNetB4: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 190, outWidth: 190, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 190, expandedChannels: 144, kernel: 3, outHeight: 95, outWidth: 95, squeezeChannels: 6, outChannels: 32, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 190, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 190, width: 190, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 95, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 95, expandedChannels: 192, kernel: 3, outHeight: 95, outWidth: 95, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 95, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 95, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 95, expandedChannels: 192, kernel: 5, outHeight: 48, outWidth: 48, squeezeChannels: 8, outChannels: 56, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 95, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 95, width: 95, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 48, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 48, expandedChannels: 336, kernel: 5, outHeight: 48, outWidth: 48, squeezeChannels: 14, outChannels: 56, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 48, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 48, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 48, expandedChannels: 336, kernel: 3, outHeight: 24, outWidth: 24, squeezeChannels: 14, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 48, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 48, width: 48, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 2, outHeight: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 672, kernel: 3, outHeight: 24, outWidth: 24, squeezeChannels: 28, outChannels: 112, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 672, kernel: 5, outHeight: 24, outWidth: 24, squeezeChannels: 28, outChannels: 160, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 672) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 24, width: 24, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 24, expandedChannels: 960, kernel: 5, outHeight: 24, outWidth: 24, squeezeChannels: 40, outChannels: 160, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 24, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 1632, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 12, expandedChannels: 2688, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 24, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 24, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 24, width: 24, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 2, outHeight: 12, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 12, width: 12, inChannels: 272, expandedChannels: 1632, kernel: 5, stride: 1, outHeight: 12, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 1632) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 12, width: 12, inChannels: 272, expandedChannels: 1632, kernel: 3, stride: 1, outHeight: 12, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 12, channels: 2688) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 12, width: 12, inChannels: 448, expandedChannels: 2688, kernel: 3, stride: 1, outHeight: 12, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 7364400 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 7364400 &* n
+        let a = arena.reserve(floats: 3465600 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 3465600 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -163,7 +163,7 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 4480, reduceBias: w + 4624,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4640, squeezeExpandBias: w + 4784,
                 projectWeights: w + 4816, projectBias: w + 5392, outChannels: 24,
-                projectActivation: .identity, residual: a, output: a + 6498000 &* n,
+                projectActivation: .identity, residual: a, output: a + 1732800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
@@ -191,7 +191,7 @@ public final class EfficientNetB4: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 866400 &* n, batch: n, imagePixels: 36100, inChannels: 24, inputScales: ws + 4560 &* n,
                 inputMajorWeights: w + 4816, bias: w + 5392, outChannels: 24,
-                activation: .identity, residual: a, output: a + 6498000 &* n,
+                activation: .identity, residual: a, output: a + 1732800 &* n,
                 workspace: ws + (4560 &* n &+ 24 &* n), pool: pool)
             p?.stop(6)
         }
@@ -204,7 +204,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
+                input: a + 1732800 &* n, batch: n, height: 190, width: 190, inChannels: 24,
                 expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
@@ -212,19 +212,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 10464, reduceBias: w + 11328,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 11344, squeezeExpandBias: w + 12208,
                 projectWeights: w + 12352, projectBias: w + 16960, outChannels: 32,
-                projectActivation: .identity, residual: nil, output: a + 3465600 &* n,
+                projectActivation: .identity, residual: nil, output: a + 2599200 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6498000 &* n, batch: n, height: 190, width: 190, inChannels: 24,
+                input: a + 1732800 &* n, batch: n, height: 190, width: 190, inChannels: 24,
                 expandWeights: w + 5424, expandBias: w + 8880, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
                 depthwiseWeights: w + 9024, depthwiseBias: w + 10320, depthwiseActivation: .silu,
-                output: a + 5198400 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
             p?.stop(7)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 190, 190, 144] -> [n, 95, 95, 144], computed in the call of features.2.0.block.0
@@ -232,7 +231,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5198400 &* n, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 9025, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 10464, reduceBias: w + 11328, activation: .silu,
                 expandWeights: w + 11344, expandBias: w + 12208,
                 rowSums: ws, rowsPerImage: 95,
@@ -243,9 +242,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5198400 &* n, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws + 13680 &* n,
+                input: a, batch: n, imagePixels: 9025, inChannels: 144, inputScales: ws + 13680 &* n,
                 inputMajorWeights: w + 12352, bias: w + 16960, outChannels: 32,
-                activation: .identity, residual: nil, output: a + 3465600 &* n,
+                activation: .identity, residual: nil, output: a + 2599200 &* n,
                 workspace: ws + (13680 &* n &+ 144 &* n), pool: pool)
             p?.stop(10)
         }
@@ -258,7 +257,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 2599200 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
@@ -266,19 +265,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 25248, reduceBias: w + 26784,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 26800, squeezeExpandBias: w + 28336,
                 projectWeights: w + 28528, projectBias: w + 34672, outChannels: 32,
-                projectActivation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                projectActivation: .identity, residual: a + 2599200 &* n, output: a + 1732800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(11)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 2599200 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 16992, expandBias: w + 23136, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
                 depthwiseWeights: w + 23328, depthwiseBias: w + 25056, depthwiseActivation: .silu,
-                output: a + 1732800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
             p?.stop(11)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.1.block.0
@@ -286,7 +284,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 25248, reduceBias: w + 26784, activation: .silu,
                 expandWeights: w + 26800, expandBias: w + 28336,
                 rowSums: ws, rowsPerImage: 95,
@@ -297,9 +295,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                input: a, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
                 inputMajorWeights: w + 28528, bias: w + 34672, outChannels: 32,
-                activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                activation: .identity, residual: a + 2599200 &* n, output: a + 1732800 &* n,
                 workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
             p?.stop(14)
         }
@@ -312,7 +310,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
@@ -320,19 +318,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 42960, reduceBias: w + 44496,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 44512, squeezeExpandBias: w + 46048,
                 projectWeights: w + 46240, projectBias: w + 52384, outChannels: 32,
-                projectActivation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
+                projectActivation: .identity, residual: a + 1732800 &* n, output: a + 2021600 &* n,
                 workspace: ws, pool: pool)
             p?.stop(15)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 34704, expandBias: w + 40848, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
                 depthwiseWeights: w + 41040, depthwiseBias: w + 42768, depthwiseActivation: .silu,
-                output: a + 1732800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
             p?.stop(15)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.2.block.0
@@ -340,7 +337,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 42960, reduceBias: w + 44496, activation: .silu,
                 expandWeights: w + 44512, expandBias: w + 46048,
                 rowSums: ws, rowsPerImage: 95,
@@ -351,9 +348,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                input: a, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
                 inputMajorWeights: w + 46240, bias: w + 52384, outChannels: 32,
-                activation: .identity, residual: a + 3754400 &* n, output: a + 3465600 &* n,
+                activation: .identity, residual: a + 1732800 &* n, output: a + 2021600 &* n,
                 workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
             p?.stop(18)
         }
@@ -366,7 +363,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 2021600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
@@ -374,19 +371,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 60672, reduceBias: w + 62208,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 62224, squeezeExpandBias: w + 63760,
                 projectWeights: w + 63952, projectBias: w + 70096, outChannels: 32,
-                projectActivation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                projectActivation: .identity, residual: a + 2021600 &* n, output: a + 1732800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(19)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3465600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 2021600 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 52416, expandBias: w + 58560, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 95, outWidth: 95,
                 depthwiseWeights: w + 58752, depthwiseBias: w + 60480, depthwiseActivation: .silu,
-                output: a + 1732800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
             p?.stop(19)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 95, 95, 192] -> [n, 95, 95, 192], computed in the call of features.2.3.block.0
@@ -394,7 +390,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1732800 &* n, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 9025, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 60672, reduceBias: w + 62208, activation: .silu,
                 expandWeights: w + 62224, expandBias: w + 63760,
                 rowSums: ws, rowsPerImage: 95,
@@ -405,9 +401,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1732800 &* n, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
+                input: a, batch: n, imagePixels: 9025, inChannels: 192, inputScales: ws + 18240 &* n,
                 inputMajorWeights: w + 63952, bias: w + 70096, outChannels: 32,
-                activation: .identity, residual: a + 3465600 &* n, output: a + 3754400 &* n,
+                activation: .identity, residual: a + 2021600 &* n, output: a + 1732800 &* n,
                 workspace: ws + (18240 &* n &+ 192 &* n), pool: pool)
             p?.stop(22)
         }
@@ -420,7 +416,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
                 expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
@@ -428,19 +424,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 81456, reduceBias: w + 82992,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 83008, squeezeExpandBias: w + 84544,
                 projectWeights: w + 84736, projectBias: w + 95488, outChannels: 56,
-                projectActivation: .identity, residual: nil, output: a + 1548288 &* n,
+                projectActivation: .identity, residual: nil, output: a + 774144 &* n,
                 workspace: ws, pool: pool)
             p?.stop(23)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3754400 &* n, batch: n, height: 95, width: 95, inChannels: 32,
+                input: a + 1732800 &* n, batch: n, height: 95, width: 95, inChannels: 32,
                 expandWeights: w + 70128, expandBias: w + 76272, expandActivation: .silu,
                 expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
                 depthwiseWeights: w + 76464, depthwiseBias: w + 81264, depthwiseActivation: .silu,
-                output: a + 1732800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 9216 &* n, pool: pool)
             p?.stop(23)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 95, 95, 192] -> [n, 48, 48, 192], computed in the call of features.3.0.block.0
@@ -448,7 +443,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1732800 &* n, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 2304, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 81456, reduceBias: w + 82992, activation: .silu,
                 expandWeights: w + 83008, expandBias: w + 84544,
                 rowSums: ws, rowsPerImage: 48,
@@ -459,9 +454,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1732800 &* n, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws + 9216 &* n,
+                input: a, batch: n, imagePixels: 2304, inChannels: 192, inputScales: ws + 9216 &* n,
                 inputMajorWeights: w + 84736, bias: w + 95488, outChannels: 56,
-                activation: .identity, residual: nil, output: a + 1548288 &* n,
+                activation: .identity, residual: nil, output: a + 774144 &* n,
                 workspace: ws + (9216 &* n &+ 192 &* n), pool: pool)
             p?.stop(26)
         }
@@ -474,7 +469,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
@@ -482,19 +477,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 123440, reduceBias: w + 128144,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 128160, squeezeExpandBias: w + 132864,
                 projectWeights: w + 133200, projectBias: w + 152016, outChannels: 56,
-                projectActivation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                projectActivation: .identity, residual: a + 774144 &* n, output: a + 903168 &* n,
                 workspace: ws, pool: pool)
             p?.stop(27)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 95552, expandBias: w + 114368, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
                 depthwiseWeights: w + 114704, depthwiseBias: w + 123104, depthwiseActivation: .silu,
-                output: a + 774144 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(27)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.1.block.0
@@ -502,7 +496,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 123440, reduceBias: w + 128144, activation: .silu,
                 expandWeights: w + 128160, expandBias: w + 132864,
                 rowSums: ws, rowsPerImage: 48,
@@ -513,9 +507,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 133200, bias: w + 152016, outChannels: 56,
-                activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                activation: .identity, residual: a + 774144 &* n, output: a + 903168 &* n,
                 workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
             p?.stop(30)
         }
@@ -528,7 +522,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
@@ -536,19 +530,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 179968, reduceBias: w + 184672,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 184688, squeezeExpandBias: w + 189392,
                 projectWeights: w + 189728, projectBias: w + 208544, outChannels: 56,
-                projectActivation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
+                projectActivation: .identity, residual: a + 903168 &* n, output: a + 774144 &* n,
                 workspace: ws, pool: pool)
             p?.stop(31)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 152080, expandBias: w + 170896, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
                 depthwiseWeights: w + 171232, depthwiseBias: w + 179632, depthwiseActivation: .silu,
-                output: a + 774144 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(31)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.2.block.0
@@ -556,7 +549,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 179968, reduceBias: w + 184672, activation: .silu,
                 expandWeights: w + 184688, expandBias: w + 189392,
                 rowSums: ws, rowsPerImage: 48,
@@ -567,9 +560,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 189728, bias: w + 208544, outChannels: 56,
-                activation: .identity, residual: a + 1677312 &* n, output: a + 1548288 &* n,
+                activation: .identity, residual: a + 903168 &* n, output: a + 774144 &* n,
                 workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
             p?.stop(34)
         }
@@ -582,7 +575,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
@@ -590,19 +583,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 236496, reduceBias: w + 241200,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 241216, squeezeExpandBias: w + 245920,
                 projectWeights: w + 246256, projectBias: w + 265072, outChannels: 56,
-                projectActivation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                projectActivation: .identity, residual: a + 774144 &* n, output: a + 903168 &* n,
                 workspace: ws, pool: pool)
             p?.stop(35)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1548288 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 774144 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 208608, expandBias: w + 227424, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 48, outWidth: 48,
                 depthwiseWeights: w + 227760, depthwiseBias: w + 236160, depthwiseActivation: .silu,
-                output: a + 774144 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(35)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 48, 48, 336] -> [n, 48, 48, 336], computed in the call of features.3.3.block.0
@@ -610,7 +602,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 774144 &* n, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 2304, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 236496, reduceBias: w + 241200, activation: .silu,
                 expandWeights: w + 241216, expandBias: w + 245920,
                 rowSums: ws, rowsPerImage: 48,
@@ -621,9 +613,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 774144 &* n, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 2304, inChannels: 336, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 246256, bias: w + 265072, outChannels: 56,
-                activation: .identity, residual: a + 1548288 &* n, output: a + 1677312 &* n,
+                activation: .identity, residual: a + 774144 &* n, output: a + 903168 &* n,
                 workspace: ws + (16128 &* n &+ 336 &* n), pool: pool)
             p?.stop(38)
         }
@@ -636,7 +628,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -644,19 +636,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 287648, reduceBias: w + 292352,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 292368, squeezeExpandBias: w + 297072,
                 projectWeights: w + 297408, projectBias: w + 335040, outChannels: 112,
-                projectActivation: .identity, residual: nil, output: a + 967680 &* n,
+                projectActivation: .identity, residual: nil, output: a + 387072 &* n,
                 workspace: ws, pool: pool)
             p?.stop(39)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1677312 &* n, batch: n, height: 48, width: 48, inChannels: 56,
+                input: a + 903168 &* n, batch: n, height: 48, width: 48, inChannels: 56,
                 expandWeights: w + 265136, expandBias: w + 283952, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 284288, depthwiseBias: w + 287312, depthwiseActivation: .silu,
-                output: a + 774144 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 8064 &* n, pool: pool)
             p?.stop(39)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 48, 48, 336] -> [n, 24, 24, 336], computed in the call of features.4.0.block.0
@@ -664,7 +655,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 774144 &* n, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 576, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 287648, reduceBias: w + 292352, activation: .silu,
                 expandWeights: w + 292368, expandBias: w + 297072,
                 rowSums: ws, rowsPerImage: 24,
@@ -675,9 +666,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 774144 &* n, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws + 8064 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 336, inputScales: ws + 8064 &* n,
                 inputMajorWeights: w + 297408, bias: w + 335040, outChannels: 112,
-                activation: .identity, residual: nil, output: a + 967680 &* n,
+                activation: .identity, residual: nil, output: a + 387072 &* n,
                 workspace: ws + (8064 &* n &+ 336 &* n), pool: pool)
             p?.stop(42)
         }
@@ -690,7 +681,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -698,19 +689,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 417808, reduceBias: w + 436624,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 436656, squeezeExpandBias: w + 455472,
                 projectWeights: w + 456144, projectBias: w + 531408, outChannels: 112,
-                projectActivation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
+                projectActivation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(43)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 967680 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 335152, expandBias: w + 410416, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 411088, depthwiseBias: w + 417136, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(43)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.1.block.0
@@ -718,7 +708,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 417808, reduceBias: w + 436624, activation: .silu,
                 expandWeights: w + 436656, expandBias: w + 455472,
                 rowSums: ws, rowsPerImage: 24,
@@ -729,9 +719,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 456144, bias: w + 531408, outChannels: 112,
-                activation: .identity, residual: a + 967680 &* n, output: a + 774144 &* n,
+                activation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(46)
         }
@@ -744,7 +734,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -752,19 +742,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 614176, reduceBias: w + 632992,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 633024, squeezeExpandBias: w + 651840,
                 projectWeights: w + 652512, projectBias: w + 727776, outChannels: 112,
-                projectActivation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                projectActivation: .identity, residual: a + 451584 &* n, output: a + 387072 &* n,
                 workspace: ws, pool: pool)
             p?.stop(47)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 531520, expandBias: w + 606784, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 607456, depthwiseBias: w + 613504, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(47)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.2.block.0
@@ -772,7 +761,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 614176, reduceBias: w + 632992, activation: .silu,
                 expandWeights: w + 633024, expandBias: w + 651840,
                 rowSums: ws, rowsPerImage: 24,
@@ -783,9 +772,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 652512, bias: w + 727776, outChannels: 112,
-                activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                activation: .identity, residual: a + 451584 &* n, output: a + 387072 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(50)
         }
@@ -798,7 +787,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -806,19 +795,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 810544, reduceBias: w + 829360,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 829392, squeezeExpandBias: w + 848208,
                 projectWeights: w + 848880, projectBias: w + 924144, outChannels: 112,
-                projectActivation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                projectActivation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(51)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 727888, expandBias: w + 803152, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 803824, depthwiseBias: w + 809872, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(51)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.3.block.0
@@ -826,7 +814,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 810544, reduceBias: w + 829360, activation: .silu,
                 expandWeights: w + 829392, expandBias: w + 848208,
                 rowSums: ws, rowsPerImage: 24,
@@ -837,9 +825,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 848880, bias: w + 924144, outChannels: 112,
-                activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                activation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(54)
         }
@@ -852,7 +840,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -860,19 +848,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 1006912, reduceBias: w + 1025728,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1025760, squeezeExpandBias: w + 1044576,
                 projectWeights: w + 1045248, projectBias: w + 1120512, outChannels: 112,
-                projectActivation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                projectActivation: .identity, residual: a + 451584 &* n, output: a + 387072 &* n,
                 workspace: ws, pool: pool)
             p?.stop(55)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 924256, expandBias: w + 999520, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 1000192, depthwiseBias: w + 1006240, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(55)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.4.block.0
@@ -880,7 +867,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 1006912, reduceBias: w + 1025728, activation: .silu,
                 expandWeights: w + 1025760, expandBias: w + 1044576,
                 rowSums: ws, rowsPerImage: 24,
@@ -891,9 +878,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 1045248, bias: w + 1120512, outChannels: 112,
-                activation: .identity, residual: a + 774144 &* n, output: a + 838656 &* n,
+                activation: .identity, residual: a + 451584 &* n, output: a + 387072 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(58)
         }
@@ -906,7 +893,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
@@ -914,19 +901,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 1203280, reduceBias: w + 1222096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1222128, squeezeExpandBias: w + 1240944,
                 projectWeights: w + 1241616, projectBias: w + 1316880, outChannels: 112,
-                projectActivation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                projectActivation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws, pool: pool)
             p?.stop(59)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 838656 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 387072 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1120624, expandBias: w + 1195888, expandActivation: .silu,
                 expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 1196560, depthwiseBias: w + 1202608, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(59)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.4.5.block.0
@@ -934,7 +920,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 1203280, reduceBias: w + 1222096, activation: .silu,
                 expandWeights: w + 1222128, expandBias: w + 1240944,
                 rowSums: ws, rowsPerImage: 24,
@@ -945,9 +931,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 1241616, bias: w + 1316880, outChannels: 112,
-                activation: .identity, residual: a + 838656 &* n, output: a + 774144 &* n,
+                activation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(62)
         }
@@ -960,7 +946,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -968,19 +954,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 28, reduceWeights: w + 1410400, reduceBias: w + 1429216,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1429248, squeezeExpandBias: w + 1448064,
                 projectWeights: w + 1448736, projectBias: w + 1556256, outChannels: 160,
-                projectActivation: .identity, residual: nil, output: a + 1105920 &* n,
+                projectActivation: .identity, residual: nil, output: a + 552960 &* n,
                 workspace: ws, pool: pool)
             p?.stop(63)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 774144 &* n, batch: n, height: 24, width: 24, inChannels: 112,
+                input: a + 451584 &* n, batch: n, height: 24, width: 24, inChannels: 112,
                 expandWeights: w + 1316992, expandBias: w + 1392256, expandActivation: .silu,
                 expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 1392928, depthwiseBias: w + 1409728, depthwiseActivation: .silu,
-                output: a + 387072 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16128 &* n, pool: pool)
             p?.stop(63)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 672] -> [n, 24, 24, 672], computed in the call of features.5.0.block.0
@@ -988,7 +973,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 387072 &* n, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
+                a, batch: n, pixels: 576, channels: 672, squeezeChannels: 28,
                 reduceWeights: w + 1410400, reduceBias: w + 1429216, activation: .silu,
                 expandWeights: w + 1429248, expandBias: w + 1448064,
                 rowSums: ws, rowsPerImage: 24,
@@ -999,9 +984,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 387072 &* n, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 672, inputScales: ws + 16128 &* n,
                 inputMajorWeights: w + 1448736, bias: w + 1556256, outChannels: 160,
-                activation: .identity, residual: nil, output: a + 1105920 &* n,
+                activation: .identity, residual: nil, output: a + 552960 &* n,
                 workspace: ws + (16128 &* n &+ 672 &* n), pool: pool)
             p?.stop(66)
         }
@@ -1014,7 +999,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -1022,19 +1007,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 1735936, reduceBias: w + 1774336,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1774384, squeezeExpandBias: w + 1812784,
                 projectWeights: w + 1813744, projectBias: w + 1967344, outChannels: 160,
-                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                projectActivation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws, pool: pool)
             p?.stop(67)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1556416, expandBias: w + 1710016, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 1710976, depthwiseBias: w + 1734976, depthwiseActivation: .silu,
-                output: a + 552960 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
             p?.stop(67)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.1.block.0
@@ -1042,7 +1026,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 1735936, reduceBias: w + 1774336, activation: .silu,
                 expandWeights: w + 1774384, expandBias: w + 1812784,
                 rowSums: ws, rowsPerImage: 24,
@@ -1053,9 +1037,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
                 inputMajorWeights: w + 1813744, bias: w + 1967344, outChannels: 160,
-                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                activation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
             p?.stop(70)
         }
@@ -1068,7 +1052,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -1076,19 +1060,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2147024, reduceBias: w + 2185424,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2185472, squeezeExpandBias: w + 2223872,
                 projectWeights: w + 2224832, projectBias: w + 2378432, outChannels: 160,
-                projectActivation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                projectActivation: .identity, residual: a + 645120 &* n, output: a + 552960 &* n,
                 workspace: ws, pool: pool)
             p?.stop(71)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 1967504, expandBias: w + 2121104, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 2122064, depthwiseBias: w + 2146064, depthwiseActivation: .silu,
-                output: a + 552960 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
             p?.stop(71)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.2.block.0
@@ -1096,7 +1079,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2147024, reduceBias: w + 2185424, activation: .silu,
                 expandWeights: w + 2185472, expandBias: w + 2223872,
                 rowSums: ws, rowsPerImage: 24,
@@ -1107,9 +1090,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
                 inputMajorWeights: w + 2224832, bias: w + 2378432, outChannels: 160,
-                activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                activation: .identity, residual: a + 645120 &* n, output: a + 552960 &* n,
                 workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
             p?.stop(74)
         }
@@ -1122,7 +1105,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -1130,19 +1113,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2558112, reduceBias: w + 2596512,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2596560, squeezeExpandBias: w + 2634960,
                 projectWeights: w + 2635920, projectBias: w + 2789520, outChannels: 160,
-                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                projectActivation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws, pool: pool)
             p?.stop(75)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2378592, expandBias: w + 2532192, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 2533152, depthwiseBias: w + 2557152, depthwiseActivation: .silu,
-                output: a + 552960 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
             p?.stop(75)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.3.block.0
@@ -1150,7 +1132,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2558112, reduceBias: w + 2596512, activation: .silu,
                 expandWeights: w + 2596560, expandBias: w + 2634960,
                 rowSums: ws, rowsPerImage: 24,
@@ -1161,9 +1143,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
                 inputMajorWeights: w + 2635920, bias: w + 2789520, outChannels: 160,
-                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                activation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
             p?.stop(78)
         }
@@ -1176,7 +1158,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -1184,19 +1166,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2969200, reduceBias: w + 3007600,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3007648, squeezeExpandBias: w + 3046048,
                 projectWeights: w + 3047008, projectBias: w + 3200608, outChannels: 160,
-                projectActivation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                projectActivation: .identity, residual: a + 645120 &* n, output: a + 552960 &* n,
                 workspace: ws, pool: pool)
             p?.stop(79)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 2789680, expandBias: w + 2943280, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 2944240, depthwiseBias: w + 2968240, depthwiseActivation: .silu,
-                output: a + 552960 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
             p?.stop(79)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.4.block.0
@@ -1204,7 +1185,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2969200, reduceBias: w + 3007600, activation: .silu,
                 expandWeights: w + 3007648, expandBias: w + 3046048,
                 rowSums: ws, rowsPerImage: 24,
@@ -1215,9 +1196,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
                 inputMajorWeights: w + 3047008, bias: w + 3200608, outChannels: 160,
-                activation: .identity, residual: a + 1198080 &* n, output: a + 1105920 &* n,
+                activation: .identity, residual: a + 645120 &* n, output: a + 552960 &* n,
                 workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
             p?.stop(82)
         }
@@ -1230,7 +1211,7 @@ public final class EfficientNetB4: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
@@ -1238,19 +1219,18 @@ public final class EfficientNetB4: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 3380288, reduceBias: w + 3418688,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3418736, squeezeExpandBias: w + 3457136,
                 projectWeights: w + 3458096, projectBias: w + 3611696, outChannels: 160,
-                projectActivation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                projectActivation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws, pool: pool)
             p?.stop(83)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1105920 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+                input: a + 552960 &* n, batch: n, height: 24, width: 24, inChannels: 160,
                 expandWeights: w + 3200768, expandBias: w + 3354368, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 24, outWidth: 24,
                 depthwiseWeights: w + 3355328, depthwiseBias: w + 3379328, depthwiseActivation: .silu,
-                output: a + 552960 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 23040 &* n, pool: pool)
             p?.stop(83)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 24, 24, 960] -> [n, 24, 24, 960], computed in the call of features.5.5.block.0
@@ -1258,7 +1238,7 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 552960 &* n, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 576, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 3380288, reduceBias: w + 3418688, activation: .silu,
                 expandWeights: w + 3418736, expandBias: w + 3457136,
                 rowSums: ws, rowsPerImage: 24,
@@ -1269,9 +1249,9 @@ public final class EfficientNetB4: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 552960 &* n, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
+                input: a, batch: n, imagePixels: 576, inChannels: 960, inputScales: ws + 23040 &* n,
                 inputMajorWeights: w + 3458096, bias: w + 3611696, outChannels: 160,
-                activation: .identity, residual: a + 1105920 &* n, output: a + 1198080 &* n,
+                activation: .identity, residual: a + 552960 &* n, output: a + 645120 &* n,
                 workspace: ws + (23040 &* n &+ 960 &* n), pool: pool)
             p?.stop(86)
         }
@@ -1282,19 +1262,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 24, 24, 160] -> [n, 24, 24, 960] -> [n, 12, 12, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1198080 &* n, batch: n, height: 24, width: 24, inChannels: 160,
+            input: a + 645120 &* n, batch: n, height: 24, width: 24, inChannels: 160,
             expandWeights: w + 3611856, expandBias: w + 3765456, expandActivation: .silu,
             expandedChannels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 3766416, depthwiseBias: w + 3790416, depthwiseActivation: .silu,
-            output: a + 552960 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 11520 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 11520 &* n, pool: pool)
         p?.stop(87)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 24, 24, 960] -> [n, 12, 12, 960], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 960 -> 40 -> 960, in place on [n, 12, 12, 960], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 552960 &* n, batch: n, pixels: 144, channels: 960, squeezeChannels: 40,
+            a, batch: n, pixels: 144, channels: 960, squeezeChannels: 40,
             reduceWeights: w + 3791376, reduceBias: w + 3829776, activation: .silu,
             expandWeights: w + 3829824, expandBias: w + 3868224,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 11520 &* n, pool: pool)
@@ -1302,9 +1281,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 960] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 552960 &* n, pixels: 144 &* n, inChannels: 960,
+            input: a, pixels: 144 &* n, inChannels: 960,
             inputMajorWeights: w + 3869184, bias: w + 4130304, outChannels: 272,
-            activation: .identity, residual: nil, output: a + 470016 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 235008 &* n, pool: pool)
         p?.stop(90)
     }
 
@@ -1313,19 +1292,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 4130576, expandBias: w + 4574480, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 4576112, depthwiseBias: w + 4616912, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(91)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 4618544, reduceBias: w + 4729520, activation: .silu,
             expandWeights: w + 4729600, expandBias: w + 4840576,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1333,9 +1311,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 4842208, bias: w + 5286112, outChannels: 272,
-            activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+            activation: .identity, residual: a + 235008 &* n, output: a + 274176 &* n, pool: pool)
         p?.stop(94)
     }
 
@@ -1344,19 +1322,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 5286384, expandBias: w + 5730288, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 5731920, depthwiseBias: w + 5772720, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(95)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 5774352, reduceBias: w + 5885328, activation: .silu,
             expandWeights: w + 5885408, expandBias: w + 5996384,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1364,9 +1341,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 5998016, bias: w + 6441920, outChannels: 272,
-            activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+            activation: .identity, residual: a + 274176 &* n, output: a + 235008 &* n, pool: pool)
         p?.stop(98)
     }
 
@@ -1375,19 +1352,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 6442192, expandBias: w + 6886096, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 6887728, depthwiseBias: w + 6928528, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(99)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 6930160, reduceBias: w + 7041136, activation: .silu,
             expandWeights: w + 7041216, expandBias: w + 7152192,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1395,9 +1371,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 7153824, bias: w + 7597728, outChannels: 272,
-            activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+            activation: .identity, residual: a + 235008 &* n, output: a + 274176 &* n, pool: pool)
         p?.stop(102)
     }
 
@@ -1406,19 +1382,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 7598000, expandBias: w + 8041904, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 8043536, depthwiseBias: w + 8084336, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(103)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 8085968, reduceBias: w + 8196944, activation: .silu,
             expandWeights: w + 8197024, expandBias: w + 8308000,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1426,9 +1401,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 8309632, bias: w + 8753536, outChannels: 272,
-            activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+            activation: .identity, residual: a + 274176 &* n, output: a + 235008 &* n, pool: pool)
         p?.stop(106)
     }
 
@@ -1437,19 +1412,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 8753808, expandBias: w + 9197712, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 9199344, depthwiseBias: w + 9240144, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(107)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 9241776, reduceBias: w + 9352752, activation: .silu,
             expandWeights: w + 9352832, expandBias: w + 9463808,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1457,9 +1431,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 9465440, bias: w + 9909344, outChannels: 272,
-            activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+            activation: .identity, residual: a + 235008 &* n, output: a + 274176 &* n, pool: pool)
         p?.stop(110)
     }
 
@@ -1468,19 +1442,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 9909616, expandBias: w + 10353520, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 10355152, depthwiseBias: w + 10395952, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(111)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 10397584, reduceBias: w + 10508560, activation: .silu,
             expandWeights: w + 10508640, expandBias: w + 10619616,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1488,9 +1461,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 10621248, bias: w + 11065152, outChannels: 272,
-            activation: .identity, residual: a + 509184 &* n, output: a + 470016 &* n, pool: pool)
+            activation: .identity, residual: a + 274176 &* n, output: a + 235008 &* n, pool: pool)
         p?.stop(114)
     }
 
@@ -1499,19 +1472,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 470016 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 235008 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 11065424, expandBias: w + 11509328, expandActivation: .silu,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 11510960, depthwiseBias: w + 11551760, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(115)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 11553392, reduceBias: w + 11664368, activation: .silu,
             expandWeights: w + 11664448, expandBias: w + 11775424,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1519,9 +1491,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 11777056, bias: w + 12220960, outChannels: 272,
-            activation: .identity, residual: a + 470016 &* n, output: a + 509184 &* n, pool: pool)
+            activation: .identity, residual: a + 235008 &* n, output: a + 274176 &* n, pool: pool)
         p?.stop(118)
     }
 
@@ -1530,19 +1502,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 272] -> [n, 12, 12, 1632] -> [n, 12, 12, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 509184 &* n, batch: n, height: 12, width: 12, inChannels: 272,
+            input: a + 274176 &* n, batch: n, height: 12, width: 12, inChannels: 272,
             expandWeights: w + 12221232, expandBias: w + 12665136, expandActivation: .silu,
             expandedChannels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 12666768, depthwiseBias: w + 12681456, depthwiseActivation: .silu,
-            output: a + 235008 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 19584 &* n, pool: pool)
         p?.stop(119)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 1632] -> [n, 12, 12, 1632], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1632 -> 68 -> 1632, in place on [n, 12, 12, 1632], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 235008 &* n, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
+            a, batch: n, pixels: 144, channels: 1632, squeezeChannels: 68,
             reduceWeights: w + 12683088, reduceBias: w + 12794064, activation: .silu,
             expandWeights: w + 12794144, expandBias: w + 12905120,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 19584 &* n, pool: pool)
@@ -1550,9 +1521,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 235008 &* n, pixels: 144 &* n, inChannels: 1632,
+            input: a, pixels: 144 &* n, inChannels: 1632,
             inputMajorWeights: w + 12906752, bias: w + 13637888, outChannels: 448,
-            activation: .identity, residual: nil, output: a + 774144 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 387072 &* n, pool: pool)
         p?.stop(122)
     }
 
@@ -1561,19 +1532,18 @@ public final class EfficientNetB4: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 12, 12, 448] -> [n, 12, 12, 2688] -> [n, 12, 12, 2688], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 774144 &* n, batch: n, height: 12, width: 12, inChannels: 448,
+            input: a + 387072 &* n, batch: n, height: 12, width: 12, inChannels: 448,
             expandWeights: w + 13638336, expandBias: w + 14842560, expandActivation: .silu,
             expandedChannels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 12, outWidth: 12,
             depthwiseWeights: w + 14845248, depthwiseBias: w + 14869440, depthwiseActivation: .silu,
-            output: a + 387072 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
         p?.stop(123)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 12, 12, 2688] -> [n, 12, 12, 2688], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 2688 -> 112 -> 2688, in place on [n, 12, 12, 2688], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 387072 &* n, batch: n, pixels: 144, channels: 2688, squeezeChannels: 112,
+            a, batch: n, pixels: 144, channels: 2688, squeezeChannels: 112,
             reduceWeights: w + 14872128, reduceBias: w + 15173184, activation: .silu,
             expandWeights: w + 15173296, expandBias: w + 15474352,
             rowSums: ws, rowsPerImage: 12, workspace: ws + 32256 &* n, pool: pool)
@@ -1581,9 +1551,9 @@ public final class EfficientNetB4: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 387072 &* n, pixels: 144 &* n, inChannels: 2688,
+            input: a, pixels: 144 &* n, inChannels: 2688,
             inputMajorWeights: w + 15477040, bias: w + 16681264, outChannels: 448,
-            activation: .identity, residual: a + 774144 &* n, output: a + 258048 &* n, pool: pool)
+            activation: .identity, residual: a + 387072 &* n, output: a + 451584 &* n, pool: pool)
         p?.stop(126)
     }
 
@@ -1592,7 +1562,7 @@ public final class EfficientNetB4: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 258048 &* n, pixels: 144 &* n, inChannels: 448,
+            input: a + 451584 &* n, pixels: 144 &* n, inChannels: 448,
             inputMajorWeights: w + 16681712, bias: w + 17484528, outChannels: 1792,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(127)

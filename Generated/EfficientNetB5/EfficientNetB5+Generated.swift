@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB5: 456x456x3 -> 1000 classes, 30,389,784 parameters, 10.266 GMACs per image.
-// Activations are NHWC in one arena of 10,604,736 floats per image; inference weights (BatchNorm folded) are 30,303,664 floats.
+// Activations are NHWC in one arena of 4,990,464 floats per image; inference weights (BatchNorm folded) are 30,303,664 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB5: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB5", resolution: 456, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 30303664,
-        arenaFloatsPerImage: 10604736, specSources: specSources)
+        arenaFloatsPerImage: 4990464, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB5: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 228, channels: 48) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 48, squeezeChannels: 12, outChannels: 24),
@@ -45,31 +45,31 @@ public final class EfficientNetB5: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 228, outWidth: 228, channels: 24, squeezeChannels: 6, outChannels: 24, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 228, expandedChannels: 144, kernel: 3, outHeight: 114, outWidth: 114, squeezeChannels: 6, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 228, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 228, width: 228, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 114, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 114, expandedChannels: 240, kernel: 3, outHeight: 114, outWidth: 114, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 114, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 114, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 114, expandedChannels: 240, kernel: 5, outHeight: 57, outWidth: 57, squeezeChannels: 10, outChannels: 64, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 114, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 114, width: 114, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 57, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 57, expandedChannels: 384, kernel: 5, outHeight: 57, outWidth: 57, squeezeChannels: 16, outChannels: 64, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 57, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 5, stride: 1, outHeight: 57, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 57, expandedChannels: 384, kernel: 3, outHeight: 29, outWidth: 29, squeezeChannels: 16, outChannels: 128, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 57, expandedChannels: 384, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 384) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 57, width: 57, inChannels: 64, expandedChannels: 384, kernel: 3, stride: 2, outHeight: 29, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 768, kernel: 3, outHeight: 29, outWidth: 29, squeezeChannels: 32, outChannels: 128, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 3, stride: 1, outHeight: 29, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 768, kernel: 5, outHeight: 29, outWidth: 29, squeezeChannels: 32, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 768, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 768) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 29, width: 29, inChannels: 128, expandedChannels: 768, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 29, expandedChannels: 1056, kernel: 5, outHeight: 29, outWidth: 29, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 29, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 1824, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 3072, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 29, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 29, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 29, width: 29, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 2, outHeight: 15, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 304, expandedChannels: 1824, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 1824) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 304, expandedChannels: 1824, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 15, channels: 3072) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 512, expandedChannels: 3072, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 10604736 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 10604736 &* n
+        let a = arena.reserve(floats: 4990464 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 4990464 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -217,7 +217,7 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 5680, reduceBias: w + 5824,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5840, squeezeExpandBias: w + 5984,
                 projectWeights: w + 6016, projectBias: w + 6592, outChannels: 24,
-                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
+                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 3742848 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
@@ -245,7 +245,7 @@ public final class EfficientNetB5: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 51984, inChannels: 24, inputScales: ws + 5472 &* n,
                 inputMajorWeights: w + 6016, bias: w + 6592, outChannels: 24,
-                activation: .identity, residual: a + 2495232 &* n, output: a + 9357120 &* n,
+                activation: .identity, residual: a + 2495232 &* n, output: a + 3742848 &* n,
                 workspace: ws + (5472 &* n &+ 24 &* n), pool: pool)
             p?.stop(9)
         }
@@ -258,7 +258,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
+                input: a + 3742848 &* n, batch: n, height: 228, width: 228, inChannels: 24,
                 expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
@@ -266,19 +266,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 6, reduceWeights: w + 11664, reduceBias: w + 12528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 12544, squeezeExpandBias: w + 13408,
                 projectWeights: w + 13552, projectBias: w + 19312, outChannels: 40,
-                projectActivation: .identity, residual: nil, output: a + 6238080 &* n,
+                projectActivation: .identity, residual: nil, output: a + 3119040 &* n,
                 workspace: ws, pool: pool)
             p?.stop(10)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 9357120 &* n, batch: n, height: 228, width: 228, inChannels: 24,
+                input: a + 3742848 &* n, batch: n, height: 228, width: 228, inChannels: 24,
                 expandWeights: w + 6624, expandBias: w + 10080, expandActivation: .silu,
                 expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
                 depthwiseWeights: w + 10224, depthwiseBias: w + 11520, depthwiseActivation: .silu,
-                output: a + 7485696 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 16416 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 16416 &* n, pool: pool)
             p?.stop(10)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 228, 228, 144] -> [n, 114, 114, 144], computed in the call of features.2.0.block.0
@@ -286,7 +285,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7485696 &* n, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
+                a, batch: n, pixels: 12996, channels: 144, squeezeChannels: 6,
                 reduceWeights: w + 11664, reduceBias: w + 12528, activation: .silu,
                 expandWeights: w + 12544, expandBias: w + 13408,
                 rowSums: ws, rowsPerImage: 114,
@@ -297,9 +296,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7485696 &* n, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws + 16416 &* n,
+                input: a, batch: n, imagePixels: 12996, inChannels: 144, inputScales: ws + 16416 &* n,
                 inputMajorWeights: w + 13552, bias: w + 19312, outChannels: 40,
-                activation: .identity, residual: nil, output: a + 6238080 &* n,
+                activation: .identity, residual: nil, output: a + 3119040 &* n,
                 workspace: ws + (16416 &* n &+ 144 &* n), pool: pool)
             p?.stop(13)
         }
@@ -312,7 +311,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
@@ -320,19 +319,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 31600, reduceBias: w + 34000,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 34016, squeezeExpandBias: w + 36416,
                 projectWeights: w + 36656, projectBias: w + 46256, outChannels: 40,
-                projectActivation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                projectActivation: .identity, residual: a + 3119040 &* n, output: a + 3638880 &* n,
                 workspace: ws, pool: pool)
             p?.stop(14)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 19360, expandBias: w + 28960, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
                 depthwiseWeights: w + 29200, depthwiseBias: w + 31360, depthwiseActivation: .silu,
-                output: a + 3119040 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
             p?.stop(14)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.1.block.0
@@ -340,7 +338,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 31600, reduceBias: w + 34000, activation: .silu,
                 expandWeights: w + 34016, expandBias: w + 36416,
                 rowSums: ws, rowsPerImage: 114,
@@ -351,9 +349,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                input: a, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
                 inputMajorWeights: w + 36656, bias: w + 46256, outChannels: 40,
-                activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                activation: .identity, residual: a + 3119040 &* n, output: a + 3638880 &* n,
                 workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
             p?.stop(17)
         }
@@ -366,7 +364,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
@@ -374,19 +372,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 58544, reduceBias: w + 60944,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 60960, squeezeExpandBias: w + 63360,
                 projectWeights: w + 63600, projectBias: w + 73200, outChannels: 40,
-                projectActivation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                projectActivation: .identity, residual: a + 3638880 &* n, output: a + 3119040 &* n,
                 workspace: ws, pool: pool)
             p?.stop(18)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 46304, expandBias: w + 55904, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
                 depthwiseWeights: w + 56144, depthwiseBias: w + 58304, depthwiseActivation: .silu,
-                output: a + 3119040 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
             p?.stop(18)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.2.block.0
@@ -394,7 +391,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 58544, reduceBias: w + 60944, activation: .silu,
                 expandWeights: w + 60960, expandBias: w + 63360,
                 rowSums: ws, rowsPerImage: 114,
@@ -405,9 +402,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                input: a, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
                 inputMajorWeights: w + 63600, bias: w + 73200, outChannels: 40,
-                activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                activation: .identity, residual: a + 3638880 &* n, output: a + 3119040 &* n,
                 workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
             p?.stop(21)
         }
@@ -420,7 +417,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
@@ -428,19 +425,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 85488, reduceBias: w + 87888,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 87904, squeezeExpandBias: w + 90304,
                 projectWeights: w + 90544, projectBias: w + 100144, outChannels: 40,
-                projectActivation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                projectActivation: .identity, residual: a + 3119040 &* n, output: a + 3638880 &* n,
                 workspace: ws, pool: pool)
             p?.stop(22)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 73248, expandBias: w + 82848, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
                 depthwiseWeights: w + 83088, depthwiseBias: w + 85248, depthwiseActivation: .silu,
-                output: a + 3119040 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
             p?.stop(22)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.3.block.0
@@ -448,7 +444,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 85488, reduceBias: w + 87888, activation: .silu,
                 expandWeights: w + 87904, expandBias: w + 90304,
                 rowSums: ws, rowsPerImage: 114,
@@ -459,9 +455,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                input: a, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
                 inputMajorWeights: w + 90544, bias: w + 100144, outChannels: 40,
-                activation: .identity, residual: a + 6238080 &* n, output: a + 6757920 &* n,
+                activation: .identity, residual: a + 3119040 &* n, output: a + 3638880 &* n,
                 workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
             p?.stop(25)
         }
@@ -474,7 +470,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
@@ -482,19 +478,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 112432, reduceBias: w + 114832,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 114848, squeezeExpandBias: w + 117248,
                 projectWeights: w + 117488, projectBias: w + 127088, outChannels: 40,
-                projectActivation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                projectActivation: .identity, residual: a + 3638880 &* n, output: a + 3119040 &* n,
                 workspace: ws, pool: pool)
             p?.stop(26)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6757920 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3638880 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 100192, expandBias: w + 109792, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 114, outWidth: 114,
                 depthwiseWeights: w + 110032, depthwiseBias: w + 112192, depthwiseActivation: .silu,
-                output: a + 3119040 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
             p?.stop(26)
         }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 114, 114, 240] -> [n, 114, 114, 240], computed in the call of features.2.4.block.0
@@ -502,7 +497,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3119040 &* n, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 12996, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 112432, reduceBias: w + 114832, activation: .silu,
                 expandWeights: w + 114848, expandBias: w + 117248,
                 rowSums: ws, rowsPerImage: 114,
@@ -513,9 +508,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3119040 &* n, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
+                input: a, batch: n, imagePixels: 12996, inChannels: 240, inputScales: ws + 27360 &* n,
                 inputMajorWeights: w + 117488, bias: w + 127088, outChannels: 40,
-                activation: .identity, residual: a + 6757920 &* n, output: a + 6238080 &* n,
+                activation: .identity, residual: a + 3638880 &* n, output: a + 3119040 &* n,
                 workspace: ws + (27360 &* n &+ 240 &* n), pool: pool)
             p?.stop(29)
         }
@@ -528,7 +523,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
@@ -536,19 +531,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 143216, reduceBias: w + 145616,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 145632, squeezeExpandBias: w + 148032,
                 projectWeights: w + 148272, projectBias: w + 163632, outChannels: 64,
-                projectActivation: .identity, residual: nil, output: a + 2495232 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1247616 &* n,
                 workspace: ws, pool: pool)
             p?.stop(30)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 6238080 &* n, batch: n, height: 114, width: 114, inChannels: 40,
+                input: a + 3119040 &* n, batch: n, height: 114, width: 114, inChannels: 40,
                 expandWeights: w + 127136, expandBias: w + 136736, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
                 depthwiseWeights: w + 136976, depthwiseBias: w + 142976, depthwiseActivation: .silu,
-                output: a + 3119040 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 13680 &* n, pool: pool)
             p?.stop(30)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 114, 114, 240] -> [n, 57, 57, 240], computed in the call of features.3.0.block.0
@@ -556,7 +550,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3119040 &* n, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 3249, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 143216, reduceBias: w + 145616, activation: .silu,
                 expandWeights: w + 145632, expandBias: w + 148032,
                 rowSums: ws, rowsPerImage: 57,
@@ -567,9 +561,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3119040 &* n, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws + 13680 &* n,
+                input: a, batch: n, imagePixels: 3249, inChannels: 240, inputScales: ws + 13680 &* n,
                 inputMajorWeights: w + 148272, bias: w + 163632, outChannels: 64,
-                activation: .identity, residual: nil, output: a + 2495232 &* n,
+                activation: .identity, residual: nil, output: a + 1247616 &* n,
                 workspace: ws + (13680 &* n &+ 240 &* n), pool: pool)
             p?.stop(33)
         }
@@ -582,7 +576,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
@@ -590,19 +584,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 16, reduceWeights: w + 198640, reduceBias: w + 204784,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 204800, squeezeExpandBias: w + 210944,
                 projectWeights: w + 211328, projectBias: w + 235904, outChannels: 64,
-                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                projectActivation: .identity, residual: a + 1247616 &* n, output: a + 1455552 &* n,
                 workspace: ws, pool: pool)
             p?.stop(34)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 163696, expandBias: w + 188272, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
                 depthwiseWeights: w + 188656, depthwiseBias: w + 198256, depthwiseActivation: .silu,
-                output: a + 1247616 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
             p?.stop(34)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.1.block.0
@@ -610,7 +603,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                a, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
                 reduceWeights: w + 198640, reduceBias: w + 204784, activation: .silu,
                 expandWeights: w + 204800, expandBias: w + 210944,
                 rowSums: ws, rowsPerImage: 57,
@@ -621,9 +614,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                input: a, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
                 inputMajorWeights: w + 211328, bias: w + 235904, outChannels: 64,
-                activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                activation: .identity, residual: a + 1247616 &* n, output: a + 1455552 &* n,
                 workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
             p?.stop(37)
         }
@@ -636,7 +629,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
@@ -644,19 +637,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 16, reduceWeights: w + 270912, reduceBias: w + 277056,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 277072, squeezeExpandBias: w + 283216,
                 projectWeights: w + 283600, projectBias: w + 308176, outChannels: 64,
-                projectActivation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                projectActivation: .identity, residual: a + 1455552 &* n, output: a + 1247616 &* n,
                 workspace: ws, pool: pool)
             p?.stop(38)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 235968, expandBias: w + 260544, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
                 depthwiseWeights: w + 260928, depthwiseBias: w + 270528, depthwiseActivation: .silu,
-                output: a + 1247616 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
             p?.stop(38)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.2.block.0
@@ -664,7 +656,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                a, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
                 reduceWeights: w + 270912, reduceBias: w + 277056, activation: .silu,
                 expandWeights: w + 277072, expandBias: w + 283216,
                 rowSums: ws, rowsPerImage: 57,
@@ -675,9 +667,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                input: a, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
                 inputMajorWeights: w + 283600, bias: w + 308176, outChannels: 64,
-                activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                activation: .identity, residual: a + 1455552 &* n, output: a + 1247616 &* n,
                 workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
             p?.stop(41)
         }
@@ -690,7 +682,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
@@ -698,19 +690,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 16, reduceWeights: w + 343184, reduceBias: w + 349328,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 349344, squeezeExpandBias: w + 355488,
                 projectWeights: w + 355872, projectBias: w + 380448, outChannels: 64,
-                projectActivation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                projectActivation: .identity, residual: a + 1247616 &* n, output: a + 1455552 &* n,
                 workspace: ws, pool: pool)
             p?.stop(42)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 308240, expandBias: w + 332816, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
                 depthwiseWeights: w + 333200, depthwiseBias: w + 342800, depthwiseActivation: .silu,
-                output: a + 1247616 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
             p?.stop(42)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.3.block.0
@@ -718,7 +709,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                a, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
                 reduceWeights: w + 343184, reduceBias: w + 349328, activation: .silu,
                 expandWeights: w + 349344, expandBias: w + 355488,
                 rowSums: ws, rowsPerImage: 57,
@@ -729,9 +720,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                input: a, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
                 inputMajorWeights: w + 355872, bias: w + 380448, outChannels: 64,
-                activation: .identity, residual: a + 2495232 &* n, output: a + 2703168 &* n,
+                activation: .identity, residual: a + 1247616 &* n, output: a + 1455552 &* n,
                 workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
             p?.stop(45)
         }
@@ -744,7 +735,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
@@ -752,19 +743,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 16, reduceWeights: w + 415456, reduceBias: w + 421600,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 421616, squeezeExpandBias: w + 427760,
                 projectWeights: w + 428144, projectBias: w + 452720, outChannels: 64,
-                projectActivation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                projectActivation: .identity, residual: a + 1455552 &* n, output: a + 1247616 &* n,
                 workspace: ws, pool: pool)
             p?.stop(46)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2703168 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1455552 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 380512, expandBias: w + 405088, expandActivation: .silu,
                 expandedChannels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 57, outWidth: 57,
                 depthwiseWeights: w + 405472, depthwiseBias: w + 415072, depthwiseActivation: .silu,
-                output: a + 1247616 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 21888 &* n, pool: pool)
             p?.stop(46)
         }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 57, 57, 384] -> [n, 57, 57, 384], computed in the call of features.3.4.block.0
@@ -772,7 +762,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1247616 &* n, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
+                a, batch: n, pixels: 3249, channels: 384, squeezeChannels: 16,
                 reduceWeights: w + 415456, reduceBias: w + 421600, activation: .silu,
                 expandWeights: w + 421616, expandBias: w + 427760,
                 rowSums: ws, rowsPerImage: 57,
@@ -783,9 +773,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1247616 &* n, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
+                input: a, batch: n, imagePixels: 3249, inChannels: 384, inputScales: ws + 21888 &* n,
                 inputMajorWeights: w + 428144, bias: w + 452720, outChannels: 64,
-                activation: .identity, residual: a + 2703168 &* n, output: a + 2495232 &* n,
+                activation: .identity, residual: a + 1455552 &* n, output: a + 1247616 &* n,
                 workspace: ws + (21888 &* n &+ 384 &* n), pool: pool)
             p?.stop(49)
         }
@@ -798,7 +788,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
                 expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -806,19 +796,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 16, reduceWeights: w + 481584, reduceBias: w + 487728,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 487744, squeezeExpandBias: w + 493888,
                 projectWeights: w + 494272, projectBias: w + 543424, outChannels: 128,
-                projectActivation: .identity, residual: nil, output: a + 1570560 &* n,
+                projectActivation: .identity, residual: nil, output: a + 645888 &* n,
                 workspace: ws, pool: pool)
             p?.stop(50)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2495232 &* n, batch: n, height: 57, width: 57, inChannels: 64,
+                input: a + 1247616 &* n, batch: n, height: 57, width: 57, inChannels: 64,
                 expandWeights: w + 452784, expandBias: w + 477360, expandActivation: .silu,
                 expandedChannels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 477744, depthwiseBias: w + 481200, depthwiseActivation: .silu,
-                output: a + 1247616 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 11136 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 11136 &* n, pool: pool)
             p?.stop(50)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 57, 57, 384] -> [n, 29, 29, 384], computed in the call of features.4.0.block.0
@@ -826,7 +815,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1247616 &* n, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
+                a, batch: n, pixels: 841, channels: 384, squeezeChannels: 16,
                 reduceWeights: w + 481584, reduceBias: w + 487728, activation: .silu,
                 expandWeights: w + 487744, expandBias: w + 493888,
                 rowSums: ws, rowsPerImage: 29,
@@ -837,9 +826,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1247616 &* n, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws + 11136 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 384, inputScales: ws + 11136 &* n,
                 inputMajorWeights: w + 494272, bias: w + 543424, outChannels: 128,
-                activation: .identity, residual: nil, output: a + 1570560 &* n,
+                activation: .identity, residual: nil, output: a + 645888 &* n,
                 workspace: ws + (11136 &* n &+ 384 &* n), pool: pool)
             p?.stop(53)
         }
@@ -852,7 +841,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -860,19 +849,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 650304, reduceBias: w + 674880,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 674912, squeezeExpandBias: w + 699488,
                 projectWeights: w + 700256, projectBias: w + 798560, outChannels: 128,
-                projectActivation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
+                projectActivation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws, pool: pool)
             p?.stop(54)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1570560 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 543552, expandBias: w + 641856, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 642624, depthwiseBias: w + 649536, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(54)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.1.block.0
@@ -880,7 +868,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 650304, reduceBias: w + 674880, activation: .silu,
                 expandWeights: w + 674912, expandBias: w + 699488,
                 rowSums: ws, rowsPerImage: 29,
@@ -891,9 +879,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 700256, bias: w + 798560, outChannels: 128,
-                activation: .identity, residual: a + 1570560 &* n, output: a + 1291776 &* n,
+                activation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(57)
         }
@@ -906,7 +894,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -914,19 +902,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 905440, reduceBias: w + 930016,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 930048, squeezeExpandBias: w + 954624,
                 projectWeights: w + 955392, projectBias: w + 1053696, outChannels: 128,
-                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                projectActivation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws, pool: pool)
             p?.stop(58)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 798688, expandBias: w + 896992, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 897760, depthwiseBias: w + 904672, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(58)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.2.block.0
@@ -934,7 +921,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 905440, reduceBias: w + 930016, activation: .silu,
                 expandWeights: w + 930048, expandBias: w + 954624,
                 rowSums: ws, rowsPerImage: 29,
@@ -945,9 +932,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 955392, bias: w + 1053696, outChannels: 128,
-                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                activation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(61)
         }
@@ -960,7 +947,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -968,19 +955,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 1160576, reduceBias: w + 1185152,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1185184, squeezeExpandBias: w + 1209760,
                 projectWeights: w + 1210528, projectBias: w + 1308832, outChannels: 128,
-                projectActivation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                projectActivation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws, pool: pool)
             p?.stop(62)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1053824, expandBias: w + 1152128, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 1152896, depthwiseBias: w + 1159808, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(62)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.3.block.0
@@ -988,7 +974,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 1160576, reduceBias: w + 1185152, activation: .silu,
                 expandWeights: w + 1185184, expandBias: w + 1209760,
                 rowSums: ws, rowsPerImage: 29,
@@ -999,9 +985,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 1210528, bias: w + 1308832, outChannels: 128,
-                activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                activation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(65)
         }
@@ -1014,7 +1000,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -1022,19 +1008,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 1415712, reduceBias: w + 1440288,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1440320, squeezeExpandBias: w + 1464896,
                 projectWeights: w + 1465664, projectBias: w + 1563968, outChannels: 128,
-                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                projectActivation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws, pool: pool)
             p?.stop(66)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1308960, expandBias: w + 1407264, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 1408032, depthwiseBias: w + 1414944, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(66)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.4.block.0
@@ -1042,7 +1027,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 1415712, reduceBias: w + 1440288, activation: .silu,
                 expandWeights: w + 1440320, expandBias: w + 1464896,
                 rowSums: ws, rowsPerImage: 29,
@@ -1053,9 +1038,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 1465664, bias: w + 1563968, outChannels: 128,
-                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                activation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(69)
         }
@@ -1068,7 +1053,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -1076,19 +1061,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 1670848, reduceBias: w + 1695424,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1695456, squeezeExpandBias: w + 1720032,
                 projectWeights: w + 1720800, projectBias: w + 1819104, outChannels: 128,
-                projectActivation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                projectActivation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws, pool: pool)
             p?.stop(70)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1564096, expandBias: w + 1662400, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 1663168, depthwiseBias: w + 1670080, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(70)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.5.block.0
@@ -1096,7 +1080,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 1670848, reduceBias: w + 1695424, activation: .silu,
                 expandWeights: w + 1695456, expandBias: w + 1720032,
                 rowSums: ws, rowsPerImage: 29,
@@ -1107,9 +1091,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 1720800, bias: w + 1819104, outChannels: 128,
-                activation: .identity, residual: a + 1399424 &* n, output: a + 1291776 &* n,
+                activation: .identity, residual: a + 645888 &* n, output: a + 753536 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(73)
         }
@@ -1122,7 +1106,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
@@ -1130,19 +1114,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 1925984, reduceBias: w + 1950560,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1950592, squeezeExpandBias: w + 1975168,
                 projectWeights: w + 1975936, projectBias: w + 2074240, outChannels: 128,
-                projectActivation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                projectActivation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws, pool: pool)
             p?.stop(74)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1291776 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 753536 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 1819232, expandBias: w + 1917536, expandActivation: .silu,
                 expandedChannels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 1918304, depthwiseBias: w + 1925216, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(74)
         }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.4.6.block.0
@@ -1150,7 +1133,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 1925984, reduceBias: w + 1950560, activation: .silu,
                 expandWeights: w + 1950592, expandBias: w + 1975168,
                 rowSums: ws, rowsPerImage: 29,
@@ -1161,9 +1144,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 1975936, bias: w + 2074240, outChannels: 128,
-                activation: .identity, residual: a + 1291776 &* n, output: a + 1399424 &* n,
+                activation: .identity, residual: a + 753536 &* n, output: a + 645888 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(77)
         }
@@ -1176,7 +1159,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
                 expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1184,19 +1167,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 32, reduceWeights: w + 2193408, reduceBias: w + 2217984,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2218016, squeezeExpandBias: w + 2242592,
                 projectWeights: w + 2243360, projectBias: w + 2378528, outChannels: 176,
-                projectActivation: .identity, residual: nil, output: a + 1776192 &* n,
+                projectActivation: .identity, residual: nil, output: a + 888096 &* n,
                 workspace: ws, pool: pool)
             p?.stop(78)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1399424 &* n, batch: n, height: 29, width: 29, inChannels: 128,
+                input: a + 645888 &* n, batch: n, height: 29, width: 29, inChannels: 128,
                 expandWeights: w + 2074368, expandBias: w + 2172672, expandActivation: .silu,
                 expandedChannels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 2173440, depthwiseBias: w + 2192640, depthwiseActivation: .silu,
-                output: a + 645888 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22272 &* n, pool: pool)
             p?.stop(78)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 768] -> [n, 29, 29, 768], computed in the call of features.5.0.block.0
@@ -1204,7 +1186,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 645888 &* n, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
+                a, batch: n, pixels: 841, channels: 768, squeezeChannels: 32,
                 reduceWeights: w + 2193408, reduceBias: w + 2217984, activation: .silu,
                 expandWeights: w + 2218016, expandBias: w + 2242592,
                 rowSums: ws, rowsPerImage: 29,
@@ -1215,9 +1197,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 645888 &* n, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 768, inputScales: ws + 22272 &* n,
                 inputMajorWeights: w + 2243360, bias: w + 2378528, outChannels: 176,
-                activation: .identity, residual: nil, output: a + 1776192 &* n,
+                activation: .identity, residual: nil, output: a + 888096 &* n,
                 workspace: ws + (22272 &* n &+ 768 &* n), pool: pool)
             p?.stop(81)
         }
@@ -1230,7 +1212,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1238,19 +1220,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 2593072, reduceBias: w + 2639536,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2639584, squeezeExpandBias: w + 2686048,
                 projectWeights: w + 2687104, projectBias: w + 2872960, outChannels: 176,
-                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                projectActivation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws, pool: pool)
             p?.stop(82)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2378704, expandBias: w + 2564560, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 2565616, depthwiseBias: w + 2592016, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(82)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.1.block.0
@@ -1258,7 +1239,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 2593072, reduceBias: w + 2639536, activation: .silu,
                 expandWeights: w + 2639584, expandBias: w + 2686048,
                 rowSums: ws, rowsPerImage: 29,
@@ -1269,9 +1250,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 2687104, bias: w + 2872960, outChannels: 176,
-                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                activation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(85)
         }
@@ -1284,7 +1265,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1292,19 +1273,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3087504, reduceBias: w + 3133968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3134016, squeezeExpandBias: w + 3180480,
                 projectWeights: w + 3181536, projectBias: w + 3367392, outChannels: 176,
-                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                projectActivation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws, pool: pool)
             p?.stop(86)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 2873136, expandBias: w + 3058992, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 3060048, depthwiseBias: w + 3086448, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(86)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.2.block.0
@@ -1312,7 +1292,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3087504, reduceBias: w + 3133968, activation: .silu,
                 expandWeights: w + 3134016, expandBias: w + 3180480,
                 rowSums: ws, rowsPerImage: 29,
@@ -1323,9 +1303,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 3181536, bias: w + 3367392, outChannels: 176,
-                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                activation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(89)
         }
@@ -1338,7 +1318,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1346,19 +1326,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3581936, reduceBias: w + 3628400,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3628448, squeezeExpandBias: w + 3674912,
                 projectWeights: w + 3675968, projectBias: w + 3861824, outChannels: 176,
-                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                projectActivation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws, pool: pool)
             p?.stop(90)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3367568, expandBias: w + 3553424, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 3554480, depthwiseBias: w + 3580880, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(90)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.3.block.0
@@ -1366,7 +1345,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3581936, reduceBias: w + 3628400, activation: .silu,
                 expandWeights: w + 3628448, expandBias: w + 3674912,
                 rowSums: ws, rowsPerImage: 29,
@@ -1377,9 +1356,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 3675968, bias: w + 3861824, outChannels: 176,
-                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                activation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(93)
         }
@@ -1392,7 +1371,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1400,19 +1379,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4076368, reduceBias: w + 4122832,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4122880, squeezeExpandBias: w + 4169344,
                 projectWeights: w + 4170400, projectBias: w + 4356256, outChannels: 176,
-                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                projectActivation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws, pool: pool)
             p?.stop(94)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 3862000, expandBias: w + 4047856, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 4048912, depthwiseBias: w + 4075312, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(94)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.4.block.0
@@ -1420,7 +1398,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4076368, reduceBias: w + 4122832, activation: .silu,
                 expandWeights: w + 4122880, expandBias: w + 4169344,
                 rowSums: ws, rowsPerImage: 29,
@@ -1431,9 +1409,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 4170400, bias: w + 4356256, outChannels: 176,
-                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                activation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(97)
         }
@@ -1446,7 +1424,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1454,19 +1432,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4570800, reduceBias: w + 4617264,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4617312, squeezeExpandBias: w + 4663776,
                 projectWeights: w + 4664832, projectBias: w + 4850688, outChannels: 176,
-                projectActivation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                projectActivation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws, pool: pool)
             p?.stop(98)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4356432, expandBias: w + 4542288, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 4543344, depthwiseBias: w + 4569744, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(98)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.5.block.0
@@ -1474,7 +1451,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4570800, reduceBias: w + 4617264, activation: .silu,
                 expandWeights: w + 4617312, expandBias: w + 4663776,
                 rowSums: ws, rowsPerImage: 29,
@@ -1485,9 +1462,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 4664832, bias: w + 4850688, outChannels: 176,
-                activation: .identity, residual: a + 1776192 &* n, output: a + 1924208 &* n,
+                activation: .identity, residual: a + 888096 &* n, output: a + 1036112 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(101)
         }
@@ -1500,7 +1477,7 @@ public final class EfficientNetB5: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
@@ -1508,19 +1485,18 @@ public final class EfficientNetB5: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 5065232, reduceBias: w + 5111696,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5111744, squeezeExpandBias: w + 5158208,
                 projectWeights: w + 5159264, projectBias: w + 5345120, outChannels: 176,
-                projectActivation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                projectActivation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws, pool: pool)
             p?.stop(102)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1924208 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+                input: a + 1036112 &* n, batch: n, height: 29, width: 29, inChannels: 176,
                 expandWeights: w + 4850864, expandBias: w + 5036720, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 29, outWidth: 29,
                 depthwiseWeights: w + 5037776, depthwiseBias: w + 5064176, depthwiseActivation: .silu,
-                output: a + 888096 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 30624 &* n, pool: pool)
             p?.stop(102)
         }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 29, 29, 1056] -> [n, 29, 29, 1056], computed in the call of features.5.6.block.0
@@ -1528,7 +1504,7 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 888096 &* n, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 841, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 5065232, reduceBias: w + 5111696, activation: .silu,
                 expandWeights: w + 5111744, expandBias: w + 5158208,
                 rowSums: ws, rowsPerImage: 29,
@@ -1539,9 +1515,9 @@ public final class EfficientNetB5: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 888096 &* n, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
+                input: a, batch: n, imagePixels: 841, inChannels: 1056, inputScales: ws + 30624 &* n,
                 inputMajorWeights: w + 5159264, bias: w + 5345120, outChannels: 176,
-                activation: .identity, residual: a + 1924208 &* n, output: a + 1776192 &* n,
+                activation: .identity, residual: a + 1036112 &* n, output: a + 888096 &* n,
                 workspace: ws + (30624 &* n &+ 1056 &* n), pool: pool)
             p?.stop(105)
         }
@@ -1552,19 +1528,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 29, 29, 176] -> [n, 29, 29, 1056] -> [n, 15, 15, 1056], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1776192 &* n, batch: n, height: 29, width: 29, inChannels: 176,
+            input: a + 888096 &* n, batch: n, height: 29, width: 29, inChannels: 176,
             expandWeights: w + 5345296, expandBias: w + 5531152, expandActivation: .silu,
             expandedChannels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 5532208, depthwiseBias: w + 5558608, depthwiseActivation: .silu,
-            output: a + 888096 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
         p?.stop(106)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 29, 29, 1056] -> [n, 15, 15, 1056], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1056 -> 44 -> 1056, in place on [n, 15, 15, 1056], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 888096 &* n, batch: n, pixels: 225, channels: 1056, squeezeChannels: 44,
+            a, batch: n, pixels: 225, channels: 1056, squeezeChannels: 44,
             reduceWeights: w + 5559664, reduceBias: w + 5606128, activation: .silu,
             expandWeights: w + 5606176, expandBias: w + 5652640,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 15840 &* n, pool: pool)
@@ -1572,9 +1547,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 888096 &* n, pixels: 225 &* n, inChannels: 1056,
+            input: a, pixels: 225 &* n, inChannels: 1056,
             inputMajorWeights: w + 5653696, bias: w + 5974720, outChannels: 304,
-            activation: .identity, residual: nil, output: a + 1125696 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 410400 &* n, pool: pool)
         p?.stop(109)
     }
 
@@ -1583,19 +1558,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1125696 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 5975024, expandBias: w + 6529520, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 6531344, depthwiseBias: w + 6576944, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(110)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 6578768, reduceBias: w + 6717392, activation: .silu,
             expandWeights: w + 6717472, expandBias: w + 6856096,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1603,9 +1577,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 6857920, bias: w + 7412416, outChannels: 304,
-            activation: .identity, residual: a + 1125696 &* n, output: a + 820800 &* n, pool: pool)
+            activation: .identity, residual: a + 410400 &* n, output: a + 478800 &* n, pool: pool)
         p?.stop(113)
     }
 
@@ -1614,19 +1588,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 7412720, expandBias: w + 7967216, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 7969040, depthwiseBias: w + 8014640, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(114)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 8016464, reduceBias: w + 8155088, activation: .silu,
             expandWeights: w + 8155168, expandBias: w + 8293792,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1634,9 +1607,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 8295616, bias: w + 8850112, outChannels: 304,
-            activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+            activation: .identity, residual: a + 478800 &* n, output: a + 410400 &* n, pool: pool)
         p?.stop(117)
     }
 
@@ -1645,19 +1618,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 8850416, expandBias: w + 9404912, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 9406736, depthwiseBias: w + 9452336, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(118)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 9454160, reduceBias: w + 9592784, activation: .silu,
             expandWeights: w + 9592864, expandBias: w + 9731488,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1665,9 +1637,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 9733312, bias: w + 10287808, outChannels: 304,
-            activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+            activation: .identity, residual: a + 410400 &* n, output: a + 478800 &* n, pool: pool)
         p?.stop(121)
     }
 
@@ -1676,19 +1648,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 10288112, expandBias: w + 10842608, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 10844432, depthwiseBias: w + 10890032, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(122)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 10891856, reduceBias: w + 11030480, activation: .silu,
             expandWeights: w + 11030560, expandBias: w + 11169184,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1696,9 +1667,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 11171008, bias: w + 11725504, outChannels: 304,
-            activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+            activation: .identity, residual: a + 478800 &* n, output: a + 410400 &* n, pool: pool)
         p?.stop(125)
     }
 
@@ -1707,19 +1678,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 11725808, expandBias: w + 12280304, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 12282128, depthwiseBias: w + 12327728, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(126)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 12329552, reduceBias: w + 12468176, activation: .silu,
             expandWeights: w + 12468256, expandBias: w + 12606880,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1727,9 +1697,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 12608704, bias: w + 13163200, outChannels: 304,
-            activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+            activation: .identity, residual: a + 410400 &* n, output: a + 478800 &* n, pool: pool)
         p?.stop(129)
     }
 
@@ -1738,19 +1708,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 13163504, expandBias: w + 13718000, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 13719824, depthwiseBias: w + 13765424, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(130)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 13767248, reduceBias: w + 13905872, activation: .silu,
             expandWeights: w + 13905952, expandBias: w + 14044576,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1758,9 +1727,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 14046400, bias: w + 14600896, outChannels: 304,
-            activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+            activation: .identity, residual: a + 478800 &* n, output: a + 410400 &* n, pool: pool)
         p?.stop(133)
     }
 
@@ -1769,19 +1738,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 14601200, expandBias: w + 15155696, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 15157520, depthwiseBias: w + 15203120, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(134)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 15204944, reduceBias: w + 15343568, activation: .silu,
             expandWeights: w + 15343648, expandBias: w + 15482272,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1789,9 +1757,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 15484096, bias: w + 16038592, outChannels: 304,
-            activation: .identity, residual: a + 889200 &* n, output: a + 820800 &* n, pool: pool)
+            activation: .identity, residual: a + 410400 &* n, output: a + 478800 &* n, pool: pool)
         p?.stop(137)
     }
 
@@ -1800,19 +1768,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 820800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 478800 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 16038896, expandBias: w + 16593392, expandActivation: .silu,
             expandedChannels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 16595216, depthwiseBias: w + 16640816, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(138)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 16642640, reduceBias: w + 16781264, activation: .silu,
             expandWeights: w + 16781344, expandBias: w + 16919968,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1820,9 +1787,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 16921792, bias: w + 17476288, outChannels: 304,
-            activation: .identity, residual: a + 820800 &* n, output: a + 889200 &* n, pool: pool)
+            activation: .identity, residual: a + 478800 &* n, output: a + 410400 &* n, pool: pool)
         p?.stop(141)
     }
 
@@ -1831,19 +1798,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 304] -> [n, 15, 15, 1824] -> [n, 15, 15, 1824], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 889200 &* n, batch: n, height: 15, width: 15, inChannels: 304,
+            input: a + 410400 &* n, batch: n, height: 15, width: 15, inChannels: 304,
             expandWeights: w + 17476592, expandBias: w + 18031088, expandActivation: .silu,
             expandedChannels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 18032912, depthwiseBias: w + 18049328, depthwiseActivation: .silu,
-            output: a + 410400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 27360 &* n, pool: pool)
         p?.stop(142)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 1824] -> [n, 15, 15, 1824], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 1824 -> 76 -> 1824, in place on [n, 15, 15, 1824], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 410400 &* n, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
+            a, batch: n, pixels: 225, channels: 1824, squeezeChannels: 76,
             reduceWeights: w + 18051152, reduceBias: w + 18189776, activation: .silu,
             expandWeights: w + 18189856, expandBias: w + 18328480,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 27360 &* n, pool: pool)
@@ -1851,9 +1817,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 410400 &* n, pixels: 225 &* n, inChannels: 1824,
+            input: a, pixels: 225 &* n, inChannels: 1824,
             inputMajorWeights: w + 18330304, bias: w + 19264192, outChannels: 512,
-            activation: .identity, residual: nil, output: a + 1382400 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 691200 &* n, pool: pool)
         p?.stop(145)
     }
 
@@ -1862,19 +1828,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1382400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
+            input: a + 691200 &* n, batch: n, height: 15, width: 15, inChannels: 512,
             expandWeights: w + 19264704, expandBias: w + 20837568, expandActivation: .silu,
             expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 20840640, depthwiseBias: w + 20868288, depthwiseActivation: .silu,
-            output: a + 691200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(146)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
+            a, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 20871360, reduceBias: w + 21264576, activation: .silu,
             expandWeights: w + 21264704, expandBias: w + 21657920,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 46080 &* n, pool: pool)
@@ -1882,9 +1847,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
+            input: a, pixels: 225 &* n, inChannels: 3072,
             inputMajorWeights: w + 21660992, bias: w + 23233856, outChannels: 512,
-            activation: .identity, residual: a + 1382400 &* n, output: a + 1497600 &* n, pool: pool)
+            activation: .identity, residual: a + 691200 &* n, output: a + 806400 &* n, pool: pool)
         p?.stop(149)
     }
 
@@ -1893,19 +1858,18 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 15, 15, 512] -> [n, 15, 15, 3072] -> [n, 15, 15, 3072], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1497600 &* n, batch: n, height: 15, width: 15, inChannels: 512,
+            input: a + 806400 &* n, batch: n, height: 15, width: 15, inChannels: 512,
             expandWeights: w + 23234368, expandBias: w + 24807232, expandActivation: .silu,
             expandedChannels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 24810304, depthwiseBias: w + 24837952, depthwiseActivation: .silu,
-            output: a + 691200 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 46080 &* n, pool: pool)
         p?.stop(150)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 15, 15, 3072] -> [n, 15, 15, 3072], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3072 -> 128 -> 3072, in place on [n, 15, 15, 3072], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 691200 &* n, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
+            a, batch: n, pixels: 225, channels: 3072, squeezeChannels: 128,
             reduceWeights: w + 24841024, reduceBias: w + 25234240, activation: .silu,
             expandWeights: w + 25234368, expandBias: w + 25627584,
             rowSums: ws, rowsPerImage: 15, workspace: ws + 46080 &* n, pool: pool)
@@ -1913,9 +1877,9 @@ public final class EfficientNetB5: GeneratedModel {
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 691200 &* n, pixels: 225 &* n, inChannels: 3072,
+            input: a, pixels: 225 &* n, inChannels: 3072,
             inputMajorWeights: w + 25630656, bias: w + 27203520, outChannels: 512,
-            activation: .identity, residual: a + 1497600 &* n, output: a + 460800 &* n, pool: pool)
+            activation: .identity, residual: a + 806400 &* n, output: a + 691200 &* n, pool: pool)
         p?.stop(153)
     }
 
@@ -1924,7 +1888,7 @@ public final class EfficientNetB5: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 460800 &* n, pixels: 225 &* n, inChannels: 512,
+            input: a + 691200 &* n, pixels: 225 &* n, inChannels: 512,
             inputMajorWeights: w + 27204032, bias: w + 28252608, outChannels: 2048,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(154)

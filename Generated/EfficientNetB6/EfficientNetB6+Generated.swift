@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB6: 528x528x3 -> 1000 classes, 43,040,704 parameters, 19.068 GMACs per image.
-// Activations are NHWC in one arena of 18,957,312 floats per image; inference weights (BatchNorm folded) are 42,929,248 floats.
+// Activations are NHWC in one arena of 8,921,088 floats per image; inference weights (BatchNorm folded) are 42,929,248 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB6: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB6", resolution: 528, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 42929248,
-        arenaFloatsPerImage: 18957312, specSources: specSources)
+        arenaFloatsPerImage: 8921088, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB6: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 264, channels: 56) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 56, squeezeChannels: 14, outChannels: 32),
@@ -45,31 +45,31 @@ public final class EfficientNetB6: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 264, outWidth: 264, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 264, expandedChannels: 192, kernel: 3, outHeight: 132, outWidth: 132, squeezeChannels: 8, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 264, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 264, width: 264, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 132, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 132, expandedChannels: 240, kernel: 3, outHeight: 132, outWidth: 132, squeezeChannels: 10, outChannels: 40, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 132, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 132, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 132, expandedChannels: 240, kernel: 5, outHeight: 66, outWidth: 66, squeezeChannels: 10, outChannels: 72, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 132, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 132, width: 132, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 2, outHeight: 66, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 66, expandedChannels: 432, kernel: 5, outHeight: 66, outWidth: 66, squeezeChannels: 18, outChannels: 72, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 66, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 5, stride: 1, outHeight: 66, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 66, expandedChannels: 432, kernel: 3, outHeight: 33, outWidth: 33, squeezeChannels: 18, outChannels: 144, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 66, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 66, width: 66, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 33, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 864, kernel: 3, outHeight: 33, outWidth: 33, squeezeChannels: 36, outChannels: 144, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 3, stride: 1, outHeight: 33, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 864, kernel: 5, outHeight: 33, outWidth: 33, squeezeChannels: 36, outChannels: 200, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 864, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 864) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 144, expandedChannels: 864, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 33, expandedChannels: 1200, kernel: 5, outHeight: 33, outWidth: 33, squeezeChannels: 50, outChannels: 200, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 1200, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 3456, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 33, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 1200) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 200, expandedChannels: 1200, kernel: 5, stride: 2, outHeight: 17, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 344, expandedChannels: 2064, kernel: 5, stride: 1, outHeight: 17, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 17, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 17, channels: 3456) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 576, expandedChannels: 3456, kernel: 3, stride: 1, outHeight: 17, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 18957312 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 18957312 &* n
+        let a = arena.reserve(floats: 8921088 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 8921088 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -223,7 +223,7 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 7888, reduceBias: w + 8144,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 8160, squeezeExpandBias: w + 8416,
                 projectWeights: w + 8448, projectBias: w + 9472, outChannels: 32,
-                projectActivation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
+                projectActivation: .identity, residual: a + 4460544 &* n, output: a + 6690816 &* n,
                 workspace: ws, pool: pool)
             p?.stop(7)
         } else {
@@ -251,7 +251,7 @@ public final class EfficientNetB6: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 69696, inChannels: 32, inputScales: ws + 8448 &* n,
                 inputMajorWeights: w + 8448, bias: w + 9472, outChannels: 32,
-                activation: .identity, residual: a + 4460544 &* n, output: a + 16727040 &* n,
+                activation: .identity, residual: a + 4460544 &* n, output: a + 6690816 &* n,
                 workspace: ws + (8448 &* n &+ 32 &* n), pool: pool)
             p?.stop(9)
         }
@@ -264,7 +264,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
+                input: a + 6690816 &* n, batch: n, height: 264, width: 264, inChannels: 32,
                 expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -272,19 +272,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 17760, reduceBias: w + 19296,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 19312, squeezeExpandBias: w + 20848,
                 projectWeights: w + 21040, projectBias: w + 28720, outChannels: 40,
-                projectActivation: .identity, residual: nil, output: a + 8363520 &* n,
+                projectActivation: .identity, residual: nil, output: a + 4181760 &* n,
                 workspace: ws, pool: pool)
             p?.stop(10)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 16727040 &* n, batch: n, height: 264, width: 264, inChannels: 32,
+                input: a + 6690816 &* n, batch: n, height: 264, width: 264, inChannels: 32,
                 expandWeights: w + 9504, expandBias: w + 15648, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 15840, depthwiseBias: w + 17568, depthwiseActivation: .silu,
-                output: a + 13381632 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 25344 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 25344 &* n, pool: pool)
             p?.stop(10)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 264, 264, 192] -> [n, 132, 132, 192], computed in the call of features.2.0.block.0
@@ -292,7 +291,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 13381632 &* n, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 17424, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 17760, reduceBias: w + 19296, activation: .silu,
                 expandWeights: w + 19312, expandBias: w + 20848,
                 rowSums: ws, rowsPerImage: 132,
@@ -303,9 +302,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 13381632 &* n, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws + 25344 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 192, inputScales: ws + 25344 &* n,
                 inputMajorWeights: w + 21040, bias: w + 28720, outChannels: 40,
-                activation: .identity, residual: nil, output: a + 8363520 &* n,
+                activation: .identity, residual: nil, output: a + 4181760 &* n,
                 workspace: ws + (25344 &* n &+ 192 &* n), pool: pool)
             p?.stop(13)
         }
@@ -318,7 +317,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -326,19 +325,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 41008, reduceBias: w + 43408,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 43424, squeezeExpandBias: w + 45824,
                 projectWeights: w + 46064, projectBias: w + 55664, outChannels: 40,
-                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                projectActivation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws, pool: pool)
             p?.stop(14)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 28768, expandBias: w + 38368, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 38608, depthwiseBias: w + 40768, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
             p?.stop(14)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.1.block.0
@@ -346,7 +344,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 41008, reduceBias: w + 43408, activation: .silu,
                 expandWeights: w + 43424, expandBias: w + 45824,
                 rowSums: ws, rowsPerImage: 132,
@@ -357,9 +355,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
                 inputMajorWeights: w + 46064, bias: w + 55664, outChannels: 40,
-                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                activation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
             p?.stop(17)
         }
@@ -372,7 +370,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -380,19 +378,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 67952, reduceBias: w + 70352,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 70368, squeezeExpandBias: w + 72768,
                 projectWeights: w + 73008, projectBias: w + 82608, outChannels: 40,
-                projectActivation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                projectActivation: .identity, residual: a + 4878720 &* n, output: a + 4181760 &* n,
                 workspace: ws, pool: pool)
             p?.stop(18)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 55712, expandBias: w + 65312, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 65552, depthwiseBias: w + 67712, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
             p?.stop(18)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.2.block.0
@@ -400,7 +397,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 67952, reduceBias: w + 70352, activation: .silu,
                 expandWeights: w + 70368, expandBias: w + 72768,
                 rowSums: ws, rowsPerImage: 132,
@@ -411,9 +408,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
                 inputMajorWeights: w + 73008, bias: w + 82608, outChannels: 40,
-                activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                activation: .identity, residual: a + 4878720 &* n, output: a + 4181760 &* n,
                 workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
             p?.stop(21)
         }
@@ -426,7 +423,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -434,19 +431,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 94896, reduceBias: w + 97296,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 97312, squeezeExpandBias: w + 99712,
                 projectWeights: w + 99952, projectBias: w + 109552, outChannels: 40,
-                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                projectActivation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws, pool: pool)
             p?.stop(22)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 82656, expandBias: w + 92256, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 92496, depthwiseBias: w + 94656, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
             p?.stop(22)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.3.block.0
@@ -454,7 +450,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 94896, reduceBias: w + 97296, activation: .silu,
                 expandWeights: w + 97312, expandBias: w + 99712,
                 rowSums: ws, rowsPerImage: 132,
@@ -465,9 +461,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
                 inputMajorWeights: w + 99952, bias: w + 109552, outChannels: 40,
-                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                activation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
             p?.stop(25)
         }
@@ -480,7 +476,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -488,19 +484,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 121840, reduceBias: w + 124240,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 124256, squeezeExpandBias: w + 126656,
                 projectWeights: w + 126896, projectBias: w + 136496, outChannels: 40,
-                projectActivation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                projectActivation: .identity, residual: a + 4878720 &* n, output: a + 4181760 &* n,
                 workspace: ws, pool: pool)
             p?.stop(26)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 109600, expandBias: w + 119200, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 119440, depthwiseBias: w + 121600, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
             p?.stop(26)
         }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.4.block.0
@@ -508,7 +503,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 121840, reduceBias: w + 124240, activation: .silu,
                 expandWeights: w + 124256, expandBias: w + 126656,
                 rowSums: ws, rowsPerImage: 132,
@@ -519,9 +514,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
                 inputMajorWeights: w + 126896, bias: w + 136496, outChannels: 40,
-                activation: .identity, residual: a + 9060480 &* n, output: a + 8363520 &* n,
+                activation: .identity, residual: a + 4878720 &* n, output: a + 4181760 &* n,
                 workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
             p?.stop(29)
         }
@@ -534,7 +529,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
@@ -542,19 +537,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 148784, reduceBias: w + 151184,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 151200, squeezeExpandBias: w + 153600,
                 projectWeights: w + 153840, projectBias: w + 163440, outChannels: 40,
-                projectActivation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                projectActivation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws, pool: pool)
             p?.stop(30)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8363520 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4181760 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 136544, expandBias: w + 146144, expandActivation: .silu,
                 expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 132, outWidth: 132,
                 depthwiseWeights: w + 146384, depthwiseBias: w + 148544, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31680 &* n, pool: pool)
             p?.stop(30)
         }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 132, 132, 240] -> [n, 132, 132, 240], computed in the call of features.2.5.block.0
@@ -562,7 +556,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 17424, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 148784, reduceBias: w + 151184, activation: .silu,
                 expandWeights: w + 151200, expandBias: w + 153600,
                 rowSums: ws, rowsPerImage: 132,
@@ -573,9 +567,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
+                input: a, batch: n, imagePixels: 17424, inChannels: 240, inputScales: ws + 31680 &* n,
                 inputMajorWeights: w + 153840, bias: w + 163440, outChannels: 40,
-                activation: .identity, residual: a + 8363520 &* n, output: a + 9060480 &* n,
+                activation: .identity, residual: a + 4181760 &* n, output: a + 4878720 &* n,
                 workspace: ws + (31680 &* n &+ 240 &* n), pool: pool)
             p?.stop(33)
         }
@@ -588,7 +582,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -596,19 +590,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 10, reduceWeights: w + 179568, reduceBias: w + 181968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 181984, squeezeExpandBias: w + 184384,
                 projectWeights: w + 184624, projectBias: w + 201904, outChannels: 72,
-                projectActivation: .identity, residual: nil, output: a + 3763584 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1881792 &* n,
                 workspace: ws, pool: pool)
             p?.stop(34)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 9060480 &* n, batch: n, height: 132, width: 132, inChannels: 40,
+                input: a + 4878720 &* n, batch: n, height: 132, width: 132, inChannels: 40,
                 expandWeights: w + 163488, expandBias: w + 173088, expandActivation: .silu,
                 expandedChannels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 173328, depthwiseBias: w + 179328, depthwiseActivation: .silu,
-                output: a + 4181760 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 15840 &* n, pool: pool)
             p?.stop(34)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 132, 132, 240] -> [n, 66, 66, 240], computed in the call of features.3.0.block.0
@@ -616,7 +609,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 4181760 &* n, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
+                a, batch: n, pixels: 4356, channels: 240, squeezeChannels: 10,
                 reduceWeights: w + 179568, reduceBias: w + 181968, activation: .silu,
                 expandWeights: w + 181984, expandBias: w + 184384,
                 rowSums: ws, rowsPerImage: 66,
@@ -627,9 +620,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 4181760 &* n, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws + 15840 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 240, inputScales: ws + 15840 &* n,
                 inputMajorWeights: w + 184624, bias: w + 201904, outChannels: 72,
-                activation: .identity, residual: nil, output: a + 3763584 &* n,
+                activation: .identity, residual: nil, output: a + 1881792 &* n,
                 workspace: ws + (15840 &* n &+ 240 &* n), pool: pool)
             p?.stop(37)
         }
@@ -642,7 +635,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -650,19 +643,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 244752, reduceBias: w + 252528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 252560, squeezeExpandBias: w + 260336,
                 projectWeights: w + 260768, projectBias: w + 291872, outChannels: 72,
-                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws, pool: pool)
             p?.stop(38)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 201984, expandBias: w + 233088, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 233520, depthwiseBias: w + 244320, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(38)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.1.block.0
@@ -670,7 +662,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 244752, reduceBias: w + 252528, activation: .silu,
                 expandWeights: w + 252560, expandBias: w + 260336,
                 rowSums: ws, rowsPerImage: 66,
@@ -681,9 +673,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 260768, bias: w + 291872, outChannels: 72,
-                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
             p?.stop(41)
         }
@@ -696,7 +688,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -704,19 +696,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 334720, reduceBias: w + 342496,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 342528, squeezeExpandBias: w + 350304,
                 projectWeights: w + 350736, projectBias: w + 381840, outChannels: 72,
-                projectActivation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                projectActivation: .identity, residual: a + 2195424 &* n, output: a + 1881792 &* n,
                 workspace: ws, pool: pool)
             p?.stop(42)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 291952, expandBias: w + 323056, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 323488, depthwiseBias: w + 334288, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(42)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.2.block.0
@@ -724,7 +715,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 334720, reduceBias: w + 342496, activation: .silu,
                 expandWeights: w + 342528, expandBias: w + 350304,
                 rowSums: ws, rowsPerImage: 66,
@@ -735,9 +726,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 350736, bias: w + 381840, outChannels: 72,
-                activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                activation: .identity, residual: a + 2195424 &* n, output: a + 1881792 &* n,
                 workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
             p?.stop(45)
         }
@@ -750,7 +741,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -758,19 +749,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 424688, reduceBias: w + 432464,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 432496, squeezeExpandBias: w + 440272,
                 projectWeights: w + 440704, projectBias: w + 471808, outChannels: 72,
-                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws, pool: pool)
             p?.stop(46)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 381920, expandBias: w + 413024, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 413456, depthwiseBias: w + 424256, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(46)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.3.block.0
@@ -778,7 +768,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 424688, reduceBias: w + 432464, activation: .silu,
                 expandWeights: w + 432496, expandBias: w + 440272,
                 rowSums: ws, rowsPerImage: 66,
@@ -789,9 +779,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 440704, bias: w + 471808, outChannels: 72,
-                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
             p?.stop(49)
         }
@@ -804,7 +794,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -812,19 +802,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 514656, reduceBias: w + 522432,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 522464, squeezeExpandBias: w + 530240,
                 projectWeights: w + 530672, projectBias: w + 561776, outChannels: 72,
-                projectActivation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                projectActivation: .identity, residual: a + 2195424 &* n, output: a + 1881792 &* n,
                 workspace: ws, pool: pool)
             p?.stop(50)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 471888, expandBias: w + 502992, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 503424, depthwiseBias: w + 514224, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(50)
         }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.4.block.0
@@ -832,7 +821,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 514656, reduceBias: w + 522432, activation: .silu,
                 expandWeights: w + 522464, expandBias: w + 530240,
                 rowSums: ws, rowsPerImage: 66,
@@ -843,9 +832,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 530672, bias: w + 561776, outChannels: 72,
-                activation: .identity, residual: a + 4077216 &* n, output: a + 3763584 &* n,
+                activation: .identity, residual: a + 2195424 &* n, output: a + 1881792 &* n,
                 workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
             p?.stop(53)
         }
@@ -858,7 +847,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
@@ -866,19 +855,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 604624, reduceBias: w + 612400,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 612432, squeezeExpandBias: w + 620208,
                 projectWeights: w + 620640, projectBias: w + 651744, outChannels: 72,
-                projectActivation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws, pool: pool)
             p?.stop(54)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3763584 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 1881792 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 561856, expandBias: w + 592960, expandActivation: .silu,
                 expandedChannels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 66, outWidth: 66,
                 depthwiseWeights: w + 593392, depthwiseBias: w + 604192, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(54)
         }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 66, 66, 432] -> [n, 66, 66, 432], computed in the call of features.3.5.block.0
@@ -886,7 +874,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 4356, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 604624, reduceBias: w + 612400, activation: .silu,
                 expandWeights: w + 612432, expandBias: w + 620208,
                 rowSums: ws, rowsPerImage: 66,
@@ -897,9 +885,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 4356, inChannels: 432, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 620640, bias: w + 651744, outChannels: 72,
-                activation: .identity, residual: a + 3763584 &* n, output: a + 4077216 &* n,
+                activation: .identity, residual: a + 1881792 &* n, output: a + 2195424 &* n,
                 workspace: ws + (28512 &* n &+ 432 &* n), pool: pool)
             p?.stop(57)
         }
@@ -912,7 +900,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
                 expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -920,19 +908,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 687680, reduceBias: w + 695456,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 695488, squeezeExpandBias: w + 703264,
                 projectWeights: w + 703696, projectBias: w + 765904, outChannels: 144,
-                projectActivation: .identity, residual: nil, output: a + 2352240 &* n,
+                projectActivation: .identity, residual: nil, output: a + 940896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(58)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4077216 &* n, batch: n, height: 66, width: 66, inChannels: 72,
+                input: a + 2195424 &* n, batch: n, height: 66, width: 66, inChannels: 72,
                 expandWeights: w + 651824, expandBias: w + 682928, expandActivation: .silu,
                 expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 683360, depthwiseBias: w + 687248, depthwiseActivation: .silu,
-                output: a + 1881792 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 14256 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 14256 &* n, pool: pool)
             p?.stop(58)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 66, 66, 432] -> [n, 33, 33, 432], computed in the call of features.4.0.block.0
@@ -940,7 +927,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1881792 &* n, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 1089, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 687680, reduceBias: w + 695456, activation: .silu,
                 expandWeights: w + 695488, expandBias: w + 703264,
                 rowSums: ws, rowsPerImage: 33,
@@ -951,9 +938,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1881792 &* n, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws + 14256 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 432, inputScales: ws + 14256 &* n,
                 inputMajorWeights: w + 703696, bias: w + 765904, outChannels: 144,
-                activation: .identity, residual: nil, output: a + 2352240 &* n,
+                activation: .identity, residual: nil, output: a + 940896 &* n,
                 workspace: ws + (14256 &* n &+ 432 &* n), pool: pool)
             p?.stop(61)
         }
@@ -966,7 +953,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -974,19 +961,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 899968, reduceBias: w + 931072,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 931120, squeezeExpandBias: w + 962224,
                 projectWeights: w + 963088, projectBias: w + 1087504, outChannels: 144,
-                projectActivation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
+                projectActivation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(62)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2352240 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 766048, expandBias: w + 890464, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 891328, depthwiseBias: w + 899104, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(62)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.1.block.0
@@ -994,7 +980,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 899968, reduceBias: w + 931072, activation: .silu,
                 expandWeights: w + 931120, expandBias: w + 962224,
                 rowSums: ws, rowsPerImage: 33,
@@ -1005,9 +991,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 963088, bias: w + 1087504, outChannels: 144,
-                activation: .identity, residual: a + 2352240 &* n, output: a + 1881792 &* n,
+                activation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(65)
         }
@@ -1020,7 +1006,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1028,19 +1014,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 1221568, reduceBias: w + 1252672,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1252720, squeezeExpandBias: w + 1283824,
                 projectWeights: w + 1284688, projectBias: w + 1409104, outChannels: 144,
-                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                projectActivation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(66)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1087648, expandBias: w + 1212064, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 1212928, depthwiseBias: w + 1220704, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(66)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.2.block.0
@@ -1048,7 +1033,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 1221568, reduceBias: w + 1252672, activation: .silu,
                 expandWeights: w + 1252720, expandBias: w + 1283824,
                 rowSums: ws, rowsPerImage: 33,
@@ -1059,9 +1044,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 1284688, bias: w + 1409104, outChannels: 144,
-                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                activation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(69)
         }
@@ -1074,7 +1059,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1082,19 +1067,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 1543168, reduceBias: w + 1574272,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1574320, squeezeExpandBias: w + 1605424,
                 projectWeights: w + 1606288, projectBias: w + 1730704, outChannels: 144,
-                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                projectActivation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(70)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1409248, expandBias: w + 1533664, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 1534528, depthwiseBias: w + 1542304, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(70)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.3.block.0
@@ -1102,7 +1086,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 1543168, reduceBias: w + 1574272, activation: .silu,
                 expandWeights: w + 1574320, expandBias: w + 1605424,
                 rowSums: ws, rowsPerImage: 33,
@@ -1113,9 +1097,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 1606288, bias: w + 1730704, outChannels: 144,
-                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                activation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(73)
         }
@@ -1128,7 +1112,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1136,19 +1120,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 1864768, reduceBias: w + 1895872,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1895920, squeezeExpandBias: w + 1927024,
                 projectWeights: w + 1927888, projectBias: w + 2052304, outChannels: 144,
-                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                projectActivation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(74)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 1730848, expandBias: w + 1855264, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 1856128, depthwiseBias: w + 1863904, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(74)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.4.block.0
@@ -1156,7 +1139,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 1864768, reduceBias: w + 1895872, activation: .silu,
                 expandWeights: w + 1895920, expandBias: w + 1927024,
                 rowSums: ws, rowsPerImage: 33,
@@ -1167,9 +1150,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 1927888, bias: w + 2052304, outChannels: 144,
-                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                activation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(77)
         }
@@ -1182,7 +1165,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1190,19 +1173,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 2186368, reduceBias: w + 2217472,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2217520, squeezeExpandBias: w + 2248624,
                 projectWeights: w + 2249488, projectBias: w + 2373904, outChannels: 144,
-                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                projectActivation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(78)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2052448, expandBias: w + 2176864, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 2177728, depthwiseBias: w + 2185504, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(78)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.5.block.0
@@ -1210,7 +1192,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 2186368, reduceBias: w + 2217472, activation: .silu,
                 expandWeights: w + 2217520, expandBias: w + 2248624,
                 rowSums: ws, rowsPerImage: 33,
@@ -1221,9 +1203,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 2249488, bias: w + 2373904, outChannels: 144,
-                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                activation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(81)
         }
@@ -1236,7 +1218,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1244,19 +1226,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 2507968, reduceBias: w + 2539072,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2539120, squeezeExpandBias: w + 2570224,
                 projectWeights: w + 2571088, projectBias: w + 2695504, outChannels: 144,
-                projectActivation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                projectActivation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(82)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2374048, expandBias: w + 2498464, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 2499328, depthwiseBias: w + 2507104, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(82)
         }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.6.block.0
@@ -1264,7 +1245,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 2507968, reduceBias: w + 2539072, activation: .silu,
                 expandWeights: w + 2539120, expandBias: w + 2570224,
                 rowSums: ws, rowsPerImage: 33,
@@ -1275,9 +1256,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 2571088, bias: w + 2695504, outChannels: 144,
-                activation: .identity, residual: a + 1881792 &* n, output: a + 2038608 &* n,
+                activation: .identity, residual: a + 1097712 &* n, output: a + 940896 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(85)
         }
@@ -1290,7 +1271,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
@@ -1298,19 +1279,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 2829568, reduceBias: w + 2860672,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2860720, squeezeExpandBias: w + 2891824,
                 projectWeights: w + 2892688, projectBias: w + 3017104, outChannels: 144,
-                projectActivation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                projectActivation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws, pool: pool)
             p?.stop(86)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2038608 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 940896 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 2695648, expandBias: w + 2820064, expandActivation: .silu,
                 expandedChannels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 2820928, depthwiseBias: w + 2828704, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(86)
         }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.4.7.block.0
@@ -1318,7 +1298,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 2829568, reduceBias: w + 2860672, activation: .silu,
                 expandWeights: w + 2860720, expandBias: w + 2891824,
                 rowSums: ws, rowsPerImage: 33,
@@ -1329,9 +1309,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 2892688, bias: w + 3017104, outChannels: 144,
-                activation: .identity, residual: a + 2038608 &* n, output: a + 1881792 &* n,
+                activation: .identity, residual: a + 940896 &* n, output: a + 1097712 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(89)
         }
@@ -1344,7 +1324,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
                 expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1352,19 +1332,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 36, reduceWeights: w + 3164992, reduceBias: w + 3196096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3196144, squeezeExpandBias: w + 3227248,
                 projectWeights: w + 3228112, projectBias: w + 3400912, outChannels: 200,
-                projectActivation: .identity, residual: nil, output: a + 2613600 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1306800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(90)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 1881792 &* n, batch: n, height: 33, width: 33, inChannels: 144,
+                input: a + 1097712 &* n, batch: n, height: 33, width: 33, inChannels: 144,
                 expandWeights: w + 3017248, expandBias: w + 3141664, expandActivation: .silu,
                 expandedChannels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 3142528, depthwiseBias: w + 3164128, depthwiseActivation: .silu,
-                output: a + 940896 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28512 &* n, pool: pool)
             p?.stop(90)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 864] -> [n, 33, 33, 864], computed in the call of features.5.0.block.0
@@ -1372,7 +1351,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 940896 &* n, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
+                a, batch: n, pixels: 1089, channels: 864, squeezeChannels: 36,
                 reduceWeights: w + 3164992, reduceBias: w + 3196096, activation: .silu,
                 expandWeights: w + 3196144, expandBias: w + 3227248,
                 rowSums: ws, rowsPerImage: 33,
@@ -1383,9 +1362,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 940896 &* n, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 864, inputScales: ws + 28512 &* n,
                 inputMajorWeights: w + 3228112, bias: w + 3400912, outChannels: 200,
-                activation: .identity, residual: nil, output: a + 2613600 &* n,
+                activation: .identity, residual: nil, output: a + 1306800 &* n,
                 workspace: ws + (28512 &* n &+ 864 &* n), pool: pool)
             p?.stop(93)
         }
@@ -1398,7 +1377,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1406,19 +1385,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 3673520, reduceBias: w + 3733520,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3733584, squeezeExpandBias: w + 3793584,
                 projectWeights: w + 3794784, projectBias: w + 4034784, outChannels: 200,
-                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                projectActivation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws, pool: pool)
             p?.stop(94)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 3401120, expandBias: w + 3641120, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 3642320, depthwiseBias: w + 3672320, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(94)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.1.block.0
@@ -1426,7 +1404,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 3673520, reduceBias: w + 3733520, activation: .silu,
                 expandWeights: w + 3733584, expandBias: w + 3793584,
                 rowSums: ws, rowsPerImage: 33,
@@ -1437,9 +1415,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 3794784, bias: w + 4034784, outChannels: 200,
-                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                activation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(97)
         }
@@ -1452,7 +1430,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1460,19 +1438,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 4307392, reduceBias: w + 4367392,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4367456, squeezeExpandBias: w + 4427456,
                 projectWeights: w + 4428656, projectBias: w + 4668656, outChannels: 200,
-                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                projectActivation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(98)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4034992, expandBias: w + 4274992, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 4276192, depthwiseBias: w + 4306192, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(98)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.2.block.0
@@ -1480,7 +1457,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 4307392, reduceBias: w + 4367392, activation: .silu,
                 expandWeights: w + 4367456, expandBias: w + 4427456,
                 rowSums: ws, rowsPerImage: 33,
@@ -1491,9 +1468,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 4428656, bias: w + 4668656, outChannels: 200,
-                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                activation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(101)
         }
@@ -1506,7 +1483,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1514,19 +1491,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 4941264, reduceBias: w + 5001264,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5001328, squeezeExpandBias: w + 5061328,
                 projectWeights: w + 5062528, projectBias: w + 5302528, outChannels: 200,
-                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                projectActivation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws, pool: pool)
             p?.stop(102)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 4668864, expandBias: w + 4908864, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 4910064, depthwiseBias: w + 4940064, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(102)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.3.block.0
@@ -1534,7 +1510,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 4941264, reduceBias: w + 5001264, activation: .silu,
                 expandWeights: w + 5001328, expandBias: w + 5061328,
                 rowSums: ws, rowsPerImage: 33,
@@ -1545,9 +1521,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 5062528, bias: w + 5302528, outChannels: 200,
-                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                activation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(105)
         }
@@ -1560,7 +1536,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1568,19 +1544,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 5575136, reduceBias: w + 5635136,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5635200, squeezeExpandBias: w + 5695200,
                 projectWeights: w + 5696400, projectBias: w + 5936400, outChannels: 200,
-                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                projectActivation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(106)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5302736, expandBias: w + 5542736, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 5543936, depthwiseBias: w + 5573936, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(106)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.4.block.0
@@ -1588,7 +1563,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 5575136, reduceBias: w + 5635136, activation: .silu,
                 expandWeights: w + 5635200, expandBias: w + 5695200,
                 rowSums: ws, rowsPerImage: 33,
@@ -1599,9 +1574,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 5696400, bias: w + 5936400, outChannels: 200,
-                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                activation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(109)
         }
@@ -1614,7 +1589,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1622,19 +1597,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 6209008, reduceBias: w + 6269008,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6269072, squeezeExpandBias: w + 6329072,
                 projectWeights: w + 6330272, projectBias: w + 6570272, outChannels: 200,
-                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                projectActivation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws, pool: pool)
             p?.stop(110)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 5936608, expandBias: w + 6176608, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 6177808, depthwiseBias: w + 6207808, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(110)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.5.block.0
@@ -1642,7 +1616,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 6209008, reduceBias: w + 6269008, activation: .silu,
                 expandWeights: w + 6269072, expandBias: w + 6329072,
                 rowSums: ws, rowsPerImage: 33,
@@ -1653,9 +1627,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 6330272, bias: w + 6570272, outChannels: 200,
-                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                activation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(113)
         }
@@ -1668,7 +1642,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1676,19 +1650,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 6842880, reduceBias: w + 6902880,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6902944, squeezeExpandBias: w + 6962944,
                 projectWeights: w + 6964144, projectBias: w + 7204144, outChannels: 200,
-                projectActivation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                projectActivation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws, pool: pool)
             p?.stop(114)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 6570480, expandBias: w + 6810480, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 6811680, depthwiseBias: w + 6841680, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(114)
         }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.6.block.0
@@ -1696,7 +1669,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 6842880, reduceBias: w + 6902880, activation: .silu,
                 expandWeights: w + 6902944, expandBias: w + 6962944,
                 rowSums: ws, rowsPerImage: 33,
@@ -1707,9 +1680,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 6964144, bias: w + 7204144, outChannels: 200,
-                activation: .identity, residual: a + 2831408 &* n, output: a + 2613600 &* n,
+                activation: .identity, residual: a + 1524608 &* n, output: a + 1306800 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(117)
         }
@@ -1722,7 +1695,7 @@ public final class EfficientNetB6: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
@@ -1730,19 +1703,18 @@ public final class EfficientNetB6: GeneratedModel {
                 squeezeChannels: 50, reduceWeights: w + 7476752, reduceBias: w + 7536752,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7536816, squeezeExpandBias: w + 7596816,
                 projectWeights: w + 7598016, projectBias: w + 7838016, outChannels: 200,
-                projectActivation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                projectActivation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws, pool: pool)
             p?.stop(118)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2613600 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+                input: a + 1306800 &* n, batch: n, height: 33, width: 33, inChannels: 200,
                 expandWeights: w + 7204352, expandBias: w + 7444352, expandActivation: .silu,
                 expandedChannels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 33, outWidth: 33,
                 depthwiseWeights: w + 7445552, depthwiseBias: w + 7475552, depthwiseActivation: .silu,
-                output: a + 1306800 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 39600 &* n, pool: pool)
             p?.stop(118)
         }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 33, 33, 1200] -> [n, 33, 33, 1200], computed in the call of features.5.7.block.0
@@ -1750,7 +1722,7 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1306800 &* n, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
+                a, batch: n, pixels: 1089, channels: 1200, squeezeChannels: 50,
                 reduceWeights: w + 7476752, reduceBias: w + 7536752, activation: .silu,
                 expandWeights: w + 7536816, expandBias: w + 7596816,
                 rowSums: ws, rowsPerImage: 33,
@@ -1761,9 +1733,9 @@ public final class EfficientNetB6: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1306800 &* n, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
+                input: a, batch: n, imagePixels: 1089, inChannels: 1200, inputScales: ws + 39600 &* n,
                 inputMajorWeights: w + 7598016, bias: w + 7838016, outChannels: 200,
-                activation: .identity, residual: a + 2613600 &* n, output: a + 2831408 &* n,
+                activation: .identity, residual: a + 1306800 &* n, output: a + 1524608 &* n,
                 workspace: ws + (39600 &* n &+ 1200 &* n), pool: pool)
             p?.stop(121)
         }
@@ -1774,19 +1746,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 33, 33, 200] -> [n, 33, 33, 1200] -> [n, 17, 17, 1200], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2831408 &* n, batch: n, height: 33, width: 33, inChannels: 200,
+            input: a + 1524608 &* n, batch: n, height: 33, width: 33, inChannels: 200,
             expandWeights: w + 7838224, expandBias: w + 8078224, expandActivation: .silu,
             expandedChannels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 8079424, depthwiseBias: w + 8109424, depthwiseActivation: .silu,
-            output: a + 1306800 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 20400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 20400 &* n, pool: pool)
         p?.stop(122)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 33, 33, 1200] -> [n, 17, 17, 1200], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1200 -> 50 -> 1200, in place on [n, 17, 17, 1200], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1306800 &* n, batch: n, pixels: 289, channels: 1200, squeezeChannels: 50,
+            a, batch: n, pixels: 289, channels: 1200, squeezeChannels: 50,
             reduceWeights: w + 8110624, reduceBias: w + 8170624, activation: .silu,
             expandWeights: w + 8170688, expandBias: w + 8230688,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 20400 &* n, pool: pool)
@@ -1794,9 +1765,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 1200] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1306800 &* n, pixels: 289 &* n, inChannels: 1200,
+            input: a, pixels: 289 &* n, inChannels: 1200,
             inputMajorWeights: w + 8231888, bias: w + 8644688, outChannels: 344,
-            activation: .identity, residual: nil, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 596496 &* n, pool: pool)
         p?.stop(125)
     }
 
@@ -1805,19 +1776,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 8645040, expandBias: w + 9355056, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 9357120, depthwiseBias: w + 9408720, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(126)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 9410784, reduceBias: w + 9588288, activation: .silu,
             expandWeights: w + 9588384, expandBias: w + 9765888,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1825,9 +1795,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 9767952, bias: w + 10477968, outChannels: 344,
-            activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+            activation: .identity, residual: a + 596496 &* n, output: a + 695920 &* n, pool: pool)
         p?.stop(129)
     }
 
@@ -1836,19 +1806,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 10478320, expandBias: w + 11188336, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 11190400, depthwiseBias: w + 11242000, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(130)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 11244064, reduceBias: w + 11421568, activation: .silu,
             expandWeights: w + 11421664, expandBias: w + 11599168,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1856,9 +1825,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 11601232, bias: w + 12311248, outChannels: 344,
-            activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: a + 695920 &* n, output: a + 596496 &* n, pool: pool)
         p?.stop(133)
     }
 
@@ -1867,19 +1836,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 12311600, expandBias: w + 13021616, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 13023680, depthwiseBias: w + 13075280, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(134)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 13077344, reduceBias: w + 13254848, activation: .silu,
             expandWeights: w + 13254944, expandBias: w + 13432448,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1887,9 +1855,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 13434512, bias: w + 14144528, outChannels: 344,
-            activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+            activation: .identity, residual: a + 596496 &* n, output: a + 695920 &* n, pool: pool)
         p?.stop(137)
     }
 
@@ -1898,19 +1866,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 14144880, expandBias: w + 14854896, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 14856960, depthwiseBias: w + 14908560, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(138)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 14910624, reduceBias: w + 15088128, activation: .silu,
             expandWeights: w + 15088224, expandBias: w + 15265728,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1918,9 +1885,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 15267792, bias: w + 15977808, outChannels: 344,
-            activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: a + 695920 &* n, output: a + 596496 &* n, pool: pool)
         p?.stop(141)
     }
 
@@ -1929,19 +1896,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 15978160, expandBias: w + 16688176, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 16690240, depthwiseBias: w + 16741840, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(142)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 16743904, reduceBias: w + 16921408, activation: .silu,
             expandWeights: w + 16921504, expandBias: w + 17099008,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1949,9 +1915,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 17101072, bias: w + 17811088, outChannels: 344,
-            activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+            activation: .identity, residual: a + 596496 &* n, output: a + 695920 &* n, pool: pool)
         p?.stop(145)
     }
 
@@ -1960,19 +1926,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 17811440, expandBias: w + 18521456, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 18523520, depthwiseBias: w + 18575120, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(146)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 18577184, reduceBias: w + 18754688, activation: .silu,
             expandWeights: w + 18754784, expandBias: w + 18932288,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -1980,9 +1945,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 18934352, bias: w + 19644368, outChannels: 344,
-            activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: a + 695920 &* n, output: a + 596496 &* n, pool: pool)
         p?.stop(149)
     }
 
@@ -1991,19 +1956,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 19644720, expandBias: w + 20354736, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 20356800, depthwiseBias: w + 20408400, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(150)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 20410464, reduceBias: w + 20587968, activation: .silu,
             expandWeights: w + 20588064, expandBias: w + 20765568,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -2011,9 +1975,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 20767632, bias: w + 21477648, outChannels: 344,
-            activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+            activation: .identity, residual: a + 596496 &* n, output: a + 695920 &* n, pool: pool)
         p?.stop(153)
     }
 
@@ -2022,19 +1986,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 21478000, expandBias: w + 22188016, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 22190080, depthwiseBias: w + 22241680, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(154)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 22243744, reduceBias: w + 22421248, activation: .silu,
             expandWeights: w + 22421344, expandBias: w + 22598848,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -2042,9 +2005,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 22600912, bias: w + 23310928, outChannels: 344,
-            activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: a + 695920 &* n, output: a + 596496 &* n, pool: pool)
         p?.stop(157)
     }
 
@@ -2053,19 +2016,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 23311280, expandBias: w + 24021296, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 24023360, depthwiseBias: w + 24074960, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(158)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 24077024, reduceBias: w + 24254528, activation: .silu,
             expandWeights: w + 24254624, expandBias: w + 24432128,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -2073,9 +2035,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 24434192, bias: w + 25144208, outChannels: 344,
-            activation: .identity, residual: a + 1192992 &* n, output: a + 1292416 &* n, pool: pool)
+            activation: .identity, residual: a + 596496 &* n, output: a + 695920 &* n, pool: pool)
         p?.stop(161)
     }
 
@@ -2084,19 +2046,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1292416 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 695920 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 25144560, expandBias: w + 25854576, expandActivation: .silu,
             expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 25856640, depthwiseBias: w + 25908240, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(162)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 25910304, reduceBias: w + 26087808, activation: .silu,
             expandWeights: w + 26087904, expandBias: w + 26265408,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -2104,9 +2065,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 26267472, bias: w + 26977488, outChannels: 344,
-            activation: .identity, residual: a + 1292416 &* n, output: a + 1192992 &* n, pool: pool)
+            activation: .identity, residual: a + 695920 &* n, output: a + 596496 &* n, pool: pool)
         p?.stop(165)
     }
 
@@ -2115,19 +2076,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 344] -> [n, 17, 17, 2064] -> [n, 17, 17, 2064], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1192992 &* n, batch: n, height: 17, width: 17, inChannels: 344,
+            input: a + 596496 &* n, batch: n, height: 17, width: 17, inChannels: 344,
             expandWeights: w + 26977840, expandBias: w + 27687856, expandActivation: .silu,
             expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 27689920, depthwiseBias: w + 27708496, depthwiseActivation: .silu,
-            output: a + 596496 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 35088 &* n, pool: pool)
         p?.stop(166)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 2064] -> [n, 17, 17, 2064], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2064 -> 86 -> 2064, in place on [n, 17, 17, 2064], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 596496 &* n, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
+            a, batch: n, pixels: 289, channels: 2064, squeezeChannels: 86,
             reduceWeights: w + 27710560, reduceBias: w + 27888064, activation: .silu,
             expandWeights: w + 27888160, expandBias: w + 28065664,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 35088 &* n, pool: pool)
@@ -2135,9 +2095,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 17, 17, 2064] -> [n, 17, 17, 576]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 596496 &* n, pixels: 289 &* n, inChannels: 2064,
+            input: a, pixels: 289 &* n, inChannels: 2064,
             inputMajorWeights: w + 28067728, bias: w + 29256592, outChannels: 576,
-            activation: .identity, residual: nil, output: a + 1997568 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 998784 &* n, pool: pool)
         p?.stop(169)
     }
 
@@ -2146,19 +2106,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1997568 &* n, batch: n, height: 17, width: 17, inChannels: 576,
+            input: a + 998784 &* n, batch: n, height: 17, width: 17, inChannels: 576,
             expandWeights: w + 29257168, expandBias: w + 31247824, expandActivation: .silu,
             expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 31251280, depthwiseBias: w + 31282384, depthwiseActivation: .silu,
-            output: a + 998784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(170)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
+            a, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 31285840, reduceBias: w + 31783504, activation: .silu,
             expandWeights: w + 31783648, expandBias: w + 32281312,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 58752 &* n, pool: pool)
@@ -2166,9 +2125,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
+            input: a, pixels: 289 &* n, inChannels: 3456,
             inputMajorWeights: w + 32284768, bias: w + 34275424, outChannels: 576,
-            activation: .identity, residual: a + 1997568 &* n, output: a + 2164032 &* n, pool: pool)
+            activation: .identity, residual: a + 998784 &* n, output: a + 1165248 &* n, pool: pool)
         p?.stop(173)
     }
 
@@ -2177,19 +2136,18 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 17, 17, 576] -> [n, 17, 17, 3456] -> [n, 17, 17, 3456], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2164032 &* n, batch: n, height: 17, width: 17, inChannels: 576,
+            input: a + 1165248 &* n, batch: n, height: 17, width: 17, inChannels: 576,
             expandWeights: w + 34276000, expandBias: w + 36266656, expandActivation: .silu,
             expandedChannels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 36270112, depthwiseBias: w + 36301216, depthwiseActivation: .silu,
-            output: a + 998784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 58752 &* n, pool: pool)
         p?.stop(174)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 17, 17, 3456] -> [n, 17, 17, 3456], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3456 -> 144 -> 3456, in place on [n, 17, 17, 3456], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 998784 &* n, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
+            a, batch: n, pixels: 289, channels: 3456, squeezeChannels: 144,
             reduceWeights: w + 36304672, reduceBias: w + 36802336, activation: .silu,
             expandWeights: w + 36802480, expandBias: w + 37300144,
             rowSums: ws, rowsPerImage: 17, workspace: ws + 58752 &* n, pool: pool)
@@ -2197,9 +2155,9 @@ public final class EfficientNetB6: GeneratedModel {
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 998784 &* n, pixels: 289 &* n, inChannels: 3456,
+            input: a, pixels: 289 &* n, inChannels: 3456,
             inputMajorWeights: w + 37303600, bias: w + 39294256, outChannels: 576,
-            activation: .identity, residual: a + 2164032 &* n, output: a + 665856 &* n, pool: pool)
+            activation: .identity, residual: a + 1165248 &* n, output: a + 998784 &* n, pool: pool)
         p?.stop(177)
     }
 
@@ -2208,7 +2166,7 @@ public final class EfficientNetB6: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 665856 &* n, pixels: 289 &* n, inChannels: 576,
+            input: a + 998784 &* n, pixels: 289 &* n, inChannels: 576,
             inputMajorWeights: w + 39294832, bias: w + 40621936, outChannels: 2304,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(178)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB7: 600x600x3 -> 1000 classes, 66,347,960 parameters, 37.746 GMACs per image.
-// Activations are NHWC in one arena of 24,480,000 floats per image; inference weights (BatchNorm folded) are 66,192,912 floats.
+// Activations are NHWC in one arena of 11,520,000 floats per image; inference weights (BatchNorm folded) are 66,192,912 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB7: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB7", resolution: 600, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 66192912,
-        arenaFloatsPerImage: 24480000, specSources: specSources)
+        arenaFloatsPerImage: 11520000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB7: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 300, channels: 64) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 64, squeezeChannels: 16, outChannels: 32),
@@ -45,31 +45,31 @@ public final class EfficientNetB7: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 300, outWidth: 300, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 300, expandedChannels: 192, kernel: 3, outHeight: 150, outWidth: 150, squeezeChannels: 8, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 300, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 300, width: 300, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 150, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 288, kernel: 3, outHeight: 150, outWidth: 150, squeezeChannels: 12, outChannels: 48, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 150, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 1, outHeight: 150, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 150, expandedChannels: 288, kernel: 5, outHeight: 75, outWidth: 75, squeezeChannels: 12, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 288) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 150, width: 150, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 2, outHeight: 75, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 480, kernel: 5, outHeight: 75, outWidth: 75, squeezeChannels: 20, outChannels: 80, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 75, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 75, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 75, expandedChannels: 480, kernel: 3, outHeight: 38, outWidth: 38, squeezeChannels: 20, outChannels: 160, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 480) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 2, outHeight: 38, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 960, kernel: 3, outHeight: 38, outWidth: 38, squeezeChannels: 40, outChannels: 160, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 3, stride: 1, outHeight: 38, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 960, kernel: 5, outHeight: 38, outWidth: 38, squeezeChannels: 40, outChannels: 224, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 960) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 38, expandedChannels: 1344, kernel: 5, outHeight: 38, outWidth: 38, squeezeChannels: 56, outChannels: 224, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 1344, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 2304, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 3840, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 38, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 1344) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 224, expandedChannels: 1344, kernel: 5, stride: 2, outHeight: 19, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 384, expandedChannels: 2304, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 2304) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 384, expandedChannels: 2304, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 19, channels: 3840) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 640, expandedChannels: 3840, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 24480000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 24480000 &* n
+        let a = arena.reserve(floats: 11520000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 11520000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -280,7 +280,7 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 10832, reduceBias: w + 11088,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 11104, squeezeExpandBias: w + 11360,
                 projectWeights: w + 11392, projectBias: w + 12416, outChannels: 32,
-                projectActivation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
+                projectActivation: .identity, residual: a + 2880000 &* n, output: a + 5760000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(10)
         } else {
@@ -308,7 +308,7 @@ public final class EfficientNetB7: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 90000, inChannels: 32, inputScales: ws + 9600 &* n,
                 inputMajorWeights: w + 11392, bias: w + 12416, outChannels: 32,
-                activation: .identity, residual: a + 2880000 &* n, output: a + 21600000 &* n,
+                activation: .identity, residual: a + 2880000 &* n, output: a + 5760000 &* n,
                 workspace: ws + (9600 &* n &+ 32 &* n), pool: pool)
             p?.stop(12)
         }
@@ -321,7 +321,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
+                input: a + 5760000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
                 expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -329,19 +329,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 20704, reduceBias: w + 22240,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 22256, squeezeExpandBias: w + 23792,
                 projectWeights: w + 23984, projectBias: w + 33200, outChannels: 48,
-                projectActivation: .identity, residual: nil, output: a + 12960000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 8640000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(13)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21600000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
+                input: a + 5760000 &* n, batch: n, height: 300, width: 300, inChannels: 32,
                 expandWeights: w + 12448, expandBias: w + 18592, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 18784, depthwiseBias: w + 20512, depthwiseActivation: .silu,
-                output: a + 17280000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28800 &* n, pool: pool)
             p?.stop(13)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 300, 300, 192] -> [n, 150, 150, 192], computed in the call of features.2.0.block.0
@@ -349,7 +348,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 17280000 &* n, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 22500, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 20704, reduceBias: w + 22240, activation: .silu,
                 expandWeights: w + 22256, expandBias: w + 23792,
                 rowSums: ws, rowsPerImage: 150,
@@ -360,9 +359,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 17280000 &* n, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws + 28800 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 192, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 23984, bias: w + 33200, outChannels: 48,
-                activation: .identity, residual: nil, output: a + 12960000 &* n,
+                activation: .identity, residual: nil, output: a + 8640000 &* n,
                 workspace: ws + (28800 &* n &+ 192 &* n), pool: pool)
             p?.stop(16)
         }
@@ -375,7 +374,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 8640000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -383,19 +382,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 50240, reduceBias: w + 53696,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 53712, squeezeExpandBias: w + 57168,
                 projectWeights: w + 57456, projectBias: w + 71280, outChannels: 48,
-                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                projectActivation: .identity, residual: a + 8640000 &* n, output: a + 6480000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(17)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 8640000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 33248, expandBias: w + 47072, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 47360, depthwiseBias: w + 49952, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(17)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.1.block.0
@@ -403,7 +401,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 50240, reduceBias: w + 53696, activation: .silu,
                 expandWeights: w + 53712, expandBias: w + 57168,
                 rowSums: ws, rowsPerImage: 150,
@@ -414,9 +412,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 57456, bias: w + 71280, outChannels: 48,
-                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                activation: .identity, residual: a + 8640000 &* n, output: a + 6480000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(20)
         }
@@ -429,7 +427,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -437,19 +435,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 88320, reduceBias: w + 91776,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 91792, squeezeExpandBias: w + 95248,
                 projectWeights: w + 95536, projectBias: w + 109360, outChannels: 48,
-                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                projectActivation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(21)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 71328, expandBias: w + 85152, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 85440, depthwiseBias: w + 88032, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(21)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.2.block.0
@@ -457,7 +454,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 88320, reduceBias: w + 91776, activation: .silu,
                 expandWeights: w + 91792, expandBias: w + 95248,
                 rowSums: ws, rowsPerImage: 150,
@@ -468,9 +465,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 95536, bias: w + 109360, outChannels: 48,
-                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                activation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(24)
         }
@@ -483,7 +480,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -491,19 +488,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 126400, reduceBias: w + 129856,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 129872, squeezeExpandBias: w + 133328,
                 projectWeights: w + 133616, projectBias: w + 147440, outChannels: 48,
-                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                projectActivation: .identity, residual: a + 7560000 &* n, output: a + 6480000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(25)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 109408, expandBias: w + 123232, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 123520, depthwiseBias: w + 126112, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(25)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.3.block.0
@@ -511,7 +507,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 126400, reduceBias: w + 129856, activation: .silu,
                 expandWeights: w + 129872, expandBias: w + 133328,
                 rowSums: ws, rowsPerImage: 150,
@@ -522,9 +518,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 133616, bias: w + 147440, outChannels: 48,
-                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                activation: .identity, residual: a + 7560000 &* n, output: a + 6480000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(28)
         }
@@ -537,7 +533,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -545,19 +541,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 164480, reduceBias: w + 167936,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 167952, squeezeExpandBias: w + 171408,
                 projectWeights: w + 171696, projectBias: w + 185520, outChannels: 48,
-                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                projectActivation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(29)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 147488, expandBias: w + 161312, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 161600, depthwiseBias: w + 164192, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(29)
         }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.4.block.0
@@ -565,7 +560,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 164480, reduceBias: w + 167936, activation: .silu,
                 expandWeights: w + 167952, expandBias: w + 171408,
                 rowSums: ws, rowsPerImage: 150,
@@ -576,9 +571,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 171696, bias: w + 185520, outChannels: 48,
-                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                activation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(32)
         }
@@ -591,7 +586,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -599,19 +594,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 202560, reduceBias: w + 206016,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 206032, squeezeExpandBias: w + 209488,
                 projectWeights: w + 209776, projectBias: w + 223600, outChannels: 48,
-                projectActivation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                projectActivation: .identity, residual: a + 7560000 &* n, output: a + 6480000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(33)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 185568, expandBias: w + 199392, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 199680, depthwiseBias: w + 202272, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(33)
         }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.5.block.0
@@ -619,7 +613,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 202560, reduceBias: w + 206016, activation: .silu,
                 expandWeights: w + 206032, expandBias: w + 209488,
                 rowSums: ws, rowsPerImage: 150,
@@ -630,9 +624,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 209776, bias: w + 223600, outChannels: 48,
-                activation: .identity, residual: a + 12960000 &* n, output: a + 14040000 &* n,
+                activation: .identity, residual: a + 7560000 &* n, output: a + 6480000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(36)
         }
@@ -645,7 +639,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
@@ -653,19 +647,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 240640, reduceBias: w + 244096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 244112, squeezeExpandBias: w + 247568,
                 projectWeights: w + 247856, projectBias: w + 261680, outChannels: 48,
-                projectActivation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                projectActivation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(37)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14040000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 6480000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 223648, expandBias: w + 237472, expandActivation: .silu,
                 expandedChannels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 150, outWidth: 150,
                 depthwiseWeights: w + 237760, depthwiseBias: w + 240352, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 43200 &* n, pool: pool)
             p?.stop(37)
         }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 150, 150, 288] -> [n, 150, 150, 288], computed in the call of features.2.6.block.0
@@ -673,7 +666,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 22500, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 240640, reduceBias: w + 244096, activation: .silu,
                 expandWeights: w + 244112, expandBias: w + 247568,
                 rowSums: ws, rowsPerImage: 150,
@@ -684,9 +677,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
+                input: a, batch: n, imagePixels: 22500, inChannels: 288, inputScales: ws + 43200 &* n,
                 inputMajorWeights: w + 247856, bias: w + 261680, outChannels: 48,
-                activation: .identity, residual: a + 14040000 &* n, output: a + 12960000 &* n,
+                activation: .identity, residual: a + 6480000 &* n, output: a + 7560000 &* n,
                 workspace: ws + (43200 &* n &+ 288 &* n), pool: pool)
             p?.stop(40)
         }
@@ -699,7 +692,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -707,19 +700,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 12, reduceWeights: w + 283328, reduceBias: w + 286784,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 286800, squeezeExpandBias: w + 290256,
                 projectWeights: w + 290544, projectBias: w + 313584, outChannels: 80,
-                projectActivation: .identity, residual: nil, output: a + 5400000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 2700000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(41)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 12960000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
+                input: a + 7560000 &* n, batch: n, height: 150, width: 150, inChannels: 48,
                 expandWeights: w + 261728, expandBias: w + 275552, expandActivation: .silu,
                 expandedChannels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 275840, depthwiseBias: w + 283040, depthwiseActivation: .silu,
-                output: a + 6480000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 21600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 21600 &* n, pool: pool)
             p?.stop(41)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 150, 150, 288] -> [n, 75, 75, 288], computed in the call of features.3.0.block.0
@@ -727,7 +719,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 6480000 &* n, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
+                a, batch: n, pixels: 5625, channels: 288, squeezeChannels: 12,
                 reduceWeights: w + 283328, reduceBias: w + 286784, activation: .silu,
                 expandWeights: w + 286800, expandBias: w + 290256,
                 rowSums: ws, rowsPerImage: 75,
@@ -738,9 +730,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 6480000 &* n, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws + 21600 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 288, inputScales: ws + 21600 &* n,
                 inputMajorWeights: w + 290544, bias: w + 313584, outChannels: 80,
-                activation: .identity, residual: nil, output: a + 5400000 &* n,
+                activation: .identity, residual: nil, output: a + 2700000 &* n,
                 workspace: ws + (21600 &* n &+ 288 &* n), pool: pool)
             p?.stop(44)
         }
@@ -753,7 +745,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -761,19 +753,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 365024, reduceBias: w + 374624,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 374656, squeezeExpandBias: w + 384256,
                 projectWeights: w + 384736, projectBias: w + 423136, outChannels: 80,
-                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                projectActivation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(45)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 313664, expandBias: w + 352064, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 352544, depthwiseBias: w + 364544, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(45)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.1.block.0
@@ -781,7 +772,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 365024, reduceBias: w + 374624, activation: .silu,
                 expandWeights: w + 374656, expandBias: w + 384256,
                 rowSums: ws, rowsPerImage: 75,
@@ -792,9 +783,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 384736, bias: w + 423136, outChannels: 80,
-                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                activation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(48)
         }
@@ -807,7 +798,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -815,19 +806,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 474576, reduceBias: w + 484176,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 484208, squeezeExpandBias: w + 493808,
                 projectWeights: w + 494288, projectBias: w + 532688, outChannels: 80,
-                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                projectActivation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(49)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 423216, expandBias: w + 461616, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 462096, depthwiseBias: w + 474096, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(49)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.2.block.0
@@ -835,7 +825,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 474576, reduceBias: w + 484176, activation: .silu,
                 expandWeights: w + 484208, expandBias: w + 493808,
                 rowSums: ws, rowsPerImage: 75,
@@ -846,9 +836,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 494288, bias: w + 532688, outChannels: 80,
-                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                activation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(52)
         }
@@ -861,7 +851,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -869,19 +859,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 584128, reduceBias: w + 593728,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 593760, squeezeExpandBias: w + 603360,
                 projectWeights: w + 603840, projectBias: w + 642240, outChannels: 80,
-                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                projectActivation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(53)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 532768, expandBias: w + 571168, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 571648, depthwiseBias: w + 583648, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(53)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.3.block.0
@@ -889,7 +878,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 584128, reduceBias: w + 593728, activation: .silu,
                 expandWeights: w + 593760, expandBias: w + 603360,
                 rowSums: ws, rowsPerImage: 75,
@@ -900,9 +889,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 603840, bias: w + 642240, outChannels: 80,
-                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                activation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(56)
         }
@@ -915,7 +904,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -923,19 +912,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 693680, reduceBias: w + 703280,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 703312, squeezeExpandBias: w + 712912,
                 projectWeights: w + 713392, projectBias: w + 751792, outChannels: 80,
-                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                projectActivation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(57)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 642320, expandBias: w + 680720, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 681200, depthwiseBias: w + 693200, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(57)
         }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.4.block.0
@@ -943,7 +931,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 693680, reduceBias: w + 703280, activation: .silu,
                 expandWeights: w + 703312, expandBias: w + 712912,
                 rowSums: ws, rowsPerImage: 75,
@@ -954,9 +942,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 713392, bias: w + 751792, outChannels: 80,
-                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                activation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(60)
         }
@@ -969,7 +957,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -977,19 +965,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 803232, reduceBias: w + 812832,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 812864, squeezeExpandBias: w + 822464,
                 projectWeights: w + 822944, projectBias: w + 861344, outChannels: 80,
-                projectActivation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                projectActivation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(61)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 751872, expandBias: w + 790272, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 790752, depthwiseBias: w + 802752, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(61)
         }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.5.block.0
@@ -997,7 +984,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 803232, reduceBias: w + 812832, activation: .silu,
                 expandWeights: w + 812864, expandBias: w + 822464,
                 rowSums: ws, rowsPerImage: 75,
@@ -1008,9 +995,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 822944, bias: w + 861344, outChannels: 80,
-                activation: .identity, residual: a + 5400000 &* n, output: a + 5850000 &* n,
+                activation: .identity, residual: a + 2700000 &* n, output: a + 3150000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(64)
         }
@@ -1023,7 +1010,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
@@ -1031,19 +1018,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 912784, reduceBias: w + 922384,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 922416, squeezeExpandBias: w + 932016,
                 projectWeights: w + 932496, projectBias: w + 970896, outChannels: 80,
-                projectActivation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                projectActivation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(65)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5850000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 3150000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 861424, expandBias: w + 899824, expandActivation: .silu,
                 expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 75, outWidth: 75,
                 depthwiseWeights: w + 900304, depthwiseBias: w + 912304, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36000 &* n, pool: pool)
             p?.stop(65)
         }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 75, 75, 480] -> [n, 75, 75, 480], computed in the call of features.3.6.block.0
@@ -1051,7 +1037,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 5625, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 912784, reduceBias: w + 922384, activation: .silu,
                 expandWeights: w + 922416, expandBias: w + 932016,
                 rowSums: ws, rowsPerImage: 75,
@@ -1062,9 +1048,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
+                input: a, batch: n, imagePixels: 5625, inChannels: 480, inputScales: ws + 36000 &* n,
                 inputMajorWeights: w + 932496, bias: w + 970896, outChannels: 80,
-                activation: .identity, residual: a + 5850000 &* n, output: a + 5400000 &* n,
+                activation: .identity, residual: a + 3150000 &* n, output: a + 2700000 &* n,
                 workspace: ws + (36000 &* n &+ 480 &* n), pool: pool)
             p?.stop(68)
         }
@@ -1077,7 +1063,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1085,19 +1071,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 20, reduceWeights: w + 1014656, reduceBias: w + 1024256,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1024288, squeezeExpandBias: w + 1033888,
                 projectWeights: w + 1034368, projectBias: w + 1111168, outChannels: 160,
-                projectActivation: .identity, residual: nil, output: a + 3393120 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1386240 &* n,
                 workspace: ws, pool: pool)
             p?.stop(69)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5400000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
+                input: a + 2700000 &* n, batch: n, height: 75, width: 75, inChannels: 80,
                 expandWeights: w + 970976, expandBias: w + 1009376, expandActivation: .silu,
                 expandedChannels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 1009856, depthwiseBias: w + 1014176, depthwiseActivation: .silu,
-                output: a + 2700000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 18240 &* n, pool: pool)
             p?.stop(69)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 75, 75, 480] -> [n, 38, 38, 480], computed in the call of features.4.0.block.0
@@ -1105,7 +1090,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2700000 &* n, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
+                a, batch: n, pixels: 1444, channels: 480, squeezeChannels: 20,
                 reduceWeights: w + 1014656, reduceBias: w + 1024256, activation: .silu,
                 expandWeights: w + 1024288, expandBias: w + 1033888,
                 rowSums: ws, rowsPerImage: 38,
@@ -1116,9 +1101,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2700000 &* n, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws + 18240 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 480, inputScales: ws + 18240 &* n,
                 inputMajorWeights: w + 1034368, bias: w + 1111168, outChannels: 160,
-                activation: .identity, residual: nil, output: a + 3393120 &* n,
+                activation: .identity, residual: nil, output: a + 1386240 &* n,
                 workspace: ws + (18240 &* n &+ 480 &* n), pool: pool)
             p?.stop(72)
         }
@@ -1131,7 +1116,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1139,19 +1124,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 1275488, reduceBias: w + 1313888,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1313936, squeezeExpandBias: w + 1352336,
                 projectWeights: w + 1353296, projectBias: w + 1506896, outChannels: 160,
-                projectActivation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
+                projectActivation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(73)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3393120 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1111328, expandBias: w + 1264928, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 1265888, depthwiseBias: w + 1274528, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(73)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.1.block.0
@@ -1159,7 +1143,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 1275488, reduceBias: w + 1313888, activation: .silu,
                 expandWeights: w + 1313936, expandBias: w + 1352336,
                 rowSums: ws, rowsPerImage: 38,
@@ -1170,9 +1154,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 1353296, bias: w + 1506896, outChannels: 160,
-                activation: .identity, residual: a + 3393120 &* n, output: a + 2772480 &* n,
+                activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(76)
         }
@@ -1185,7 +1169,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1193,19 +1177,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 1671216, reduceBias: w + 1709616,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1709664, squeezeExpandBias: w + 1748064,
                 projectWeights: w + 1749024, projectBias: w + 1902624, outChannels: 160,
-                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                projectActivation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws, pool: pool)
             p?.stop(77)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1507056, expandBias: w + 1660656, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 1661616, depthwiseBias: w + 1670256, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(77)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.2.block.0
@@ -1213,7 +1196,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 1671216, reduceBias: w + 1709616, activation: .silu,
                 expandWeights: w + 1709664, expandBias: w + 1748064,
                 rowSums: ws, rowsPerImage: 38,
@@ -1224,9 +1207,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 1749024, bias: w + 1902624, outChannels: 160,
-                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                activation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(80)
         }
@@ -1239,7 +1222,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1247,19 +1230,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2066944, reduceBias: w + 2105344,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2105392, squeezeExpandBias: w + 2143792,
                 projectWeights: w + 2144752, projectBias: w + 2298352, outChannels: 160,
-                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                projectActivation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(81)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 1902784, expandBias: w + 2056384, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 2057344, depthwiseBias: w + 2065984, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(81)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.3.block.0
@@ -1267,7 +1249,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2066944, reduceBias: w + 2105344, activation: .silu,
                 expandWeights: w + 2105392, expandBias: w + 2143792,
                 rowSums: ws, rowsPerImage: 38,
@@ -1278,9 +1260,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 2144752, bias: w + 2298352, outChannels: 160,
-                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(84)
         }
@@ -1293,7 +1275,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1301,19 +1283,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2462672, reduceBias: w + 2501072,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2501120, squeezeExpandBias: w + 2539520,
                 projectWeights: w + 2540480, projectBias: w + 2694080, outChannels: 160,
-                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                projectActivation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws, pool: pool)
             p?.stop(85)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2298512, expandBias: w + 2452112, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 2453072, depthwiseBias: w + 2461712, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(85)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.4.block.0
@@ -1321,7 +1302,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2462672, reduceBias: w + 2501072, activation: .silu,
                 expandWeights: w + 2501120, expandBias: w + 2539520,
                 rowSums: ws, rowsPerImage: 38,
@@ -1332,9 +1313,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 2540480, bias: w + 2694080, outChannels: 160,
-                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                activation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(88)
         }
@@ -1347,7 +1328,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1355,19 +1336,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 2858400, reduceBias: w + 2896800,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2896848, squeezeExpandBias: w + 2935248,
                 projectWeights: w + 2936208, projectBias: w + 3089808, outChannels: 160,
-                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                projectActivation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(89)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 2694240, expandBias: w + 2847840, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 2848800, depthwiseBias: w + 2857440, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(89)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.5.block.0
@@ -1375,7 +1355,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 2858400, reduceBias: w + 2896800, activation: .silu,
                 expandWeights: w + 2896848, expandBias: w + 2935248,
                 rowSums: ws, rowsPerImage: 38,
@@ -1386,9 +1366,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 2936208, bias: w + 3089808, outChannels: 160,
-                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(92)
         }
@@ -1401,7 +1381,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1409,19 +1389,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 3254128, reduceBias: w + 3292528,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3292576, squeezeExpandBias: w + 3330976,
                 projectWeights: w + 3331936, projectBias: w + 3485536, outChannels: 160,
-                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                projectActivation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws, pool: pool)
             p?.stop(93)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3089968, expandBias: w + 3243568, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 3244528, depthwiseBias: w + 3253168, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(93)
         }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.6.block.0
@@ -1429,7 +1408,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 3254128, reduceBias: w + 3292528, activation: .silu,
                 expandWeights: w + 3292576, expandBias: w + 3330976,
                 rowSums: ws, rowsPerImage: 38,
@@ -1440,9 +1419,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 3331936, bias: w + 3485536, outChannels: 160,
-                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                activation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(96)
         }
@@ -1455,7 +1434,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1463,19 +1442,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 3649856, reduceBias: w + 3688256,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3688304, squeezeExpandBias: w + 3726704,
                 projectWeights: w + 3727664, projectBias: w + 3881264, outChannels: 160,
-                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                projectActivation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(97)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3485696, expandBias: w + 3639296, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 3640256, depthwiseBias: w + 3648896, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(97)
         }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.7.block.0
@@ -1483,7 +1461,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 3649856, reduceBias: w + 3688256, activation: .silu,
                 expandWeights: w + 3688304, expandBias: w + 3726704,
                 rowSums: ws, rowsPerImage: 38,
@@ -1494,9 +1472,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 3727664, bias: w + 3881264, outChannels: 160,
-                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(100)
         }
@@ -1509,7 +1487,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1517,19 +1495,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 4045584, reduceBias: w + 4083984,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4084032, squeezeExpandBias: w + 4122432,
                 projectWeights: w + 4123392, projectBias: w + 4276992, outChannels: 160,
-                projectActivation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                projectActivation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws, pool: pool)
             p?.stop(101)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 3881424, expandBias: w + 4035024, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 4035984, depthwiseBias: w + 4044624, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(101)
         }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.8.block.0
@@ -1537,7 +1514,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 4045584, reduceBias: w + 4083984, activation: .silu,
                 expandWeights: w + 4084032, expandBias: w + 4122432,
                 rowSums: ws, rowsPerImage: 38,
@@ -1548,9 +1525,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 4123392, bias: w + 4276992, outChannels: 160,
-                activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n,
+                activation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(104)
         }
@@ -1563,7 +1540,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
@@ -1571,19 +1548,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 4441312, reduceBias: w + 4479712,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4479760, squeezeExpandBias: w + 4518160,
                 projectWeights: w + 4519120, projectBias: w + 4672720, outChannels: 160,
-                projectActivation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                projectActivation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws, pool: pool)
             p?.stop(105)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3003520 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1386240 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4277152, expandBias: w + 4430752, expandActivation: .silu,
                 expandedChannels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 4431712, depthwiseBias: w + 4440352, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(105)
         }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.4.9.block.0
@@ -1591,7 +1567,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 4441312, reduceBias: w + 4479712, activation: .silu,
                 expandWeights: w + 4479760, expandBias: w + 4518160,
                 rowSums: ws, rowsPerImage: 38,
@@ -1602,9 +1578,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 4519120, bias: w + 4672720, outChannels: 160,
-                activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n,
+                activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(108)
         }
@@ -1617,7 +1593,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1625,19 +1601,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 40, reduceWeights: w + 4852400, reduceBias: w + 4890800,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4890848, squeezeExpandBias: w + 4929248,
                 projectWeights: w + 4930208, projectBias: w + 5145248, outChannels: 224,
-                projectActivation: .identity, residual: nil, output: a + 3881472 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1940736 &* n,
                 workspace: ws, pool: pool)
             p?.stop(109)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2772480 &* n, batch: n, height: 38, width: 38, inChannels: 160,
+                input: a + 1617280 &* n, batch: n, height: 38, width: 38, inChannels: 160,
                 expandWeights: w + 4672880, expandBias: w + 4826480, expandActivation: .silu,
                 expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 4827440, depthwiseBias: w + 4851440, depthwiseActivation: .silu,
-                output: a + 1386240 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 36480 &* n, pool: pool)
             p?.stop(109)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 960] -> [n, 38, 38, 960], computed in the call of features.5.0.block.0
@@ -1645,7 +1620,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1386240 &* n, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
+                a, batch: n, pixels: 1444, channels: 960, squeezeChannels: 40,
                 reduceWeights: w + 4852400, reduceBias: w + 4890800, activation: .silu,
                 expandWeights: w + 4890848, expandBias: w + 4929248,
                 rowSums: ws, rowsPerImage: 38,
@@ -1656,9 +1631,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1386240 &* n, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 960, inputScales: ws + 36480 &* n,
                 inputMajorWeights: w + 4930208, bias: w + 5145248, outChannels: 224,
-                activation: .identity, residual: nil, output: a + 3881472 &* n,
+                activation: .identity, residual: nil, output: a + 1940736 &* n,
                 workspace: ws + (36480 &* n &+ 960 &* n), pool: pool)
             p?.stop(112)
         }
@@ -1671,7 +1646,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1679,19 +1654,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 5482816, reduceBias: w + 5558080,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5558144, squeezeExpandBias: w + 5633408,
                 projectWeights: w + 5634752, projectBias: w + 5935808, outChannels: 224,
-                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                projectActivation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws, pool: pool)
             p?.stop(113)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5145472, expandBias: w + 5446528, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 5447872, depthwiseBias: w + 5481472, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(113)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.1.block.0
@@ -1699,7 +1673,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 5482816, reduceBias: w + 5558080, activation: .silu,
                 expandWeights: w + 5558144, expandBias: w + 5633408,
                 rowSums: ws, rowsPerImage: 38,
@@ -1710,9 +1684,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 5634752, bias: w + 5935808, outChannels: 224,
-                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                activation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(116)
         }
@@ -1725,7 +1699,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1733,19 +1707,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 6273376, reduceBias: w + 6348640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6348704, squeezeExpandBias: w + 6423968,
                 projectWeights: w + 6425312, projectBias: w + 6726368, outChannels: 224,
-                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                projectActivation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws, pool: pool)
             p?.stop(117)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 5936032, expandBias: w + 6237088, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 6238432, depthwiseBias: w + 6272032, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(117)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.2.block.0
@@ -1753,7 +1726,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 6273376, reduceBias: w + 6348640, activation: .silu,
                 expandWeights: w + 6348704, expandBias: w + 6423968,
                 rowSums: ws, rowsPerImage: 38,
@@ -1764,9 +1737,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 6425312, bias: w + 6726368, outChannels: 224,
-                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                activation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(120)
         }
@@ -1779,7 +1752,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1787,19 +1760,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 7063936, reduceBias: w + 7139200,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7139264, squeezeExpandBias: w + 7214528,
                 projectWeights: w + 7215872, projectBias: w + 7516928, outChannels: 224,
-                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                projectActivation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws, pool: pool)
             p?.stop(121)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 6726592, expandBias: w + 7027648, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 7028992, depthwiseBias: w + 7062592, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(121)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.3.block.0
@@ -1807,7 +1779,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 7063936, reduceBias: w + 7139200, activation: .silu,
                 expandWeights: w + 7139264, expandBias: w + 7214528,
                 rowSums: ws, rowsPerImage: 38,
@@ -1818,9 +1790,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 7215872, bias: w + 7516928, outChannels: 224,
-                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                activation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(124)
         }
@@ -1833,7 +1805,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1841,19 +1813,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 7854496, reduceBias: w + 7929760,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7929824, squeezeExpandBias: w + 8005088,
                 projectWeights: w + 8006432, projectBias: w + 8307488, outChannels: 224,
-                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                projectActivation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws, pool: pool)
             p?.stop(125)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 7517152, expandBias: w + 7818208, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 7819552, depthwiseBias: w + 7853152, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(125)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.4.block.0
@@ -1861,7 +1832,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 7854496, reduceBias: w + 7929760, activation: .silu,
                 expandWeights: w + 7929824, expandBias: w + 8005088,
                 rowSums: ws, rowsPerImage: 38,
@@ -1872,9 +1843,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 8006432, bias: w + 8307488, outChannels: 224,
-                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                activation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(128)
         }
@@ -1887,7 +1858,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1895,19 +1866,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 8645056, reduceBias: w + 8720320,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 8720384, squeezeExpandBias: w + 8795648,
                 projectWeights: w + 8796992, projectBias: w + 9098048, outChannels: 224,
-                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                projectActivation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws, pool: pool)
             p?.stop(129)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 8307712, expandBias: w + 8608768, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 8610112, depthwiseBias: w + 8643712, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(129)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.5.block.0
@@ -1915,7 +1885,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 8645056, reduceBias: w + 8720320, activation: .silu,
                 expandWeights: w + 8720384, expandBias: w + 8795648,
                 rowSums: ws, rowsPerImage: 38,
@@ -1926,9 +1896,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 8796992, bias: w + 9098048, outChannels: 224,
-                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                activation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(132)
         }
@@ -1941,7 +1911,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -1949,19 +1919,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 9435616, reduceBias: w + 9510880,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 9510944, squeezeExpandBias: w + 9586208,
                 projectWeights: w + 9587552, projectBias: w + 9888608, outChannels: 224,
-                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                projectActivation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws, pool: pool)
             p?.stop(133)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9098272, expandBias: w + 9399328, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 9400672, depthwiseBias: w + 9434272, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(133)
         }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.6.block.0
@@ -1969,7 +1938,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 9435616, reduceBias: w + 9510880, activation: .silu,
                 expandWeights: w + 9510944, expandBias: w + 9586208,
                 rowSums: ws, rowsPerImage: 38,
@@ -1980,9 +1949,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 9587552, bias: w + 9888608, outChannels: 224,
-                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                activation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(136)
         }
@@ -1995,7 +1964,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -2003,19 +1972,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 10226176, reduceBias: w + 10301440,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 10301504, squeezeExpandBias: w + 10376768,
                 projectWeights: w + 10378112, projectBias: w + 10679168, outChannels: 224,
-                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                projectActivation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws, pool: pool)
             p?.stop(137)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 9888832, expandBias: w + 10189888, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 10191232, depthwiseBias: w + 10224832, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(137)
         }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.7.block.0
@@ -2023,7 +1991,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 10226176, reduceBias: w + 10301440, activation: .silu,
                 expandWeights: w + 10301504, expandBias: w + 10376768,
                 rowSums: ws, rowsPerImage: 38,
@@ -2034,9 +2002,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 10378112, bias: w + 10679168, outChannels: 224,
-                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                activation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(140)
         }
@@ -2049,7 +2017,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -2057,19 +2025,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 11016736, reduceBias: w + 11092000,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 11092064, squeezeExpandBias: w + 11167328,
                 projectWeights: w + 11168672, projectBias: w + 11469728, outChannels: 224,
-                projectActivation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                projectActivation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws, pool: pool)
             p?.stop(141)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 10679392, expandBias: w + 10980448, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 10981792, depthwiseBias: w + 11015392, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(141)
         }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.8.block.0
@@ -2077,7 +2044,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 11016736, reduceBias: w + 11092000, activation: .silu,
                 expandWeights: w + 11092064, expandBias: w + 11167328,
                 rowSums: ws, rowsPerImage: 38,
@@ -2088,9 +2055,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 11168672, bias: w + 11469728, outChannels: 224,
-                activation: .identity, residual: a + 4204928 &* n, output: a + 3881472 &* n,
+                activation: .identity, residual: a + 2264192 &* n, output: a + 1940736 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(144)
         }
@@ -2103,7 +2070,7 @@ public final class EfficientNetB7: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
@@ -2111,19 +2078,18 @@ public final class EfficientNetB7: GeneratedModel {
                 squeezeChannels: 56, reduceWeights: w + 11807296, reduceBias: w + 11882560,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 11882624, squeezeExpandBias: w + 11957888,
                 projectWeights: w + 11959232, projectBias: w + 12260288, outChannels: 224,
-                projectActivation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                projectActivation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws, pool: pool)
             p?.stop(145)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3881472 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+                input: a + 1940736 &* n, batch: n, height: 38, width: 38, inChannels: 224,
                 expandWeights: w + 11469952, expandBias: w + 11771008, expandActivation: .silu,
                 expandedChannels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 38, outWidth: 38,
                 depthwiseWeights: w + 11772352, depthwiseBias: w + 11805952, depthwiseActivation: .silu,
-                output: a + 1940736 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 51072 &* n, pool: pool)
             p?.stop(145)
         }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 38, 38, 1344] -> [n, 38, 38, 1344], computed in the call of features.5.9.block.0
@@ -2131,7 +2097,7 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1940736 &* n, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
+                a, batch: n, pixels: 1444, channels: 1344, squeezeChannels: 56,
                 reduceWeights: w + 11807296, reduceBias: w + 11882560, activation: .silu,
                 expandWeights: w + 11882624, expandBias: w + 11957888,
                 rowSums: ws, rowsPerImage: 38,
@@ -2142,9 +2108,9 @@ public final class EfficientNetB7: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1940736 &* n, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
+                input: a, batch: n, imagePixels: 1444, inChannels: 1344, inputScales: ws + 51072 &* n,
                 inputMajorWeights: w + 11959232, bias: w + 12260288, outChannels: 224,
-                activation: .identity, residual: a + 3881472 &* n, output: a + 4204928 &* n,
+                activation: .identity, residual: a + 1940736 &* n, output: a + 2264192 &* n,
                 workspace: ws + (51072 &* n &+ 1344 &* n), pool: pool)
             p?.stop(148)
         }
@@ -2155,19 +2121,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 38, 38, 224] -> [n, 38, 38, 1344] -> [n, 19, 19, 1344], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 4204928 &* n, batch: n, height: 38, width: 38, inChannels: 224,
+            input: a + 2264192 &* n, batch: n, height: 38, width: 38, inChannels: 224,
             expandWeights: w + 12260512, expandBias: w + 12561568, expandActivation: .silu,
             expandedChannels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 12562912, depthwiseBias: w + 12596512, depthwiseActivation: .silu,
-            output: a + 1940736 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 25536 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 25536 &* n, pool: pool)
         p?.stop(149)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 38, 38, 1344] -> [n, 19, 19, 1344], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 1344 -> 56 -> 1344, in place on [n, 19, 19, 1344], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1940736 &* n, batch: n, pixels: 361, channels: 1344, squeezeChannels: 56,
+            a, batch: n, pixels: 361, channels: 1344, squeezeChannels: 56,
             reduceWeights: w + 12597856, reduceBias: w + 12673120, activation: .silu,
             expandWeights: w + 12673184, expandBias: w + 12748448,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 25536 &* n, pool: pool)
@@ -2175,9 +2140,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 1344] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1940736 &* n, pixels: 361 &* n, inChannels: 1344,
+            input: a, pixels: 361 &* n, inChannels: 1344,
             inputMajorWeights: w + 12749792, bias: w + 13265888, outChannels: 384,
-            activation: .identity, residual: nil, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 831744 &* n, pool: pool)
         p?.stop(152)
     }
 
@@ -2186,19 +2151,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 13266272, expandBias: w + 14151008, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 14153312, depthwiseBias: w + 14210912, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(153)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 14213216, reduceBias: w + 14434400, activation: .silu,
             expandWeights: w + 14434496, expandBias: w + 14655680,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2206,9 +2170,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 14657984, bias: w + 15542720, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(156)
     }
 
@@ -2217,19 +2181,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 15543104, expandBias: w + 16427840, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 16430144, depthwiseBias: w + 16487744, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(157)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 16490048, reduceBias: w + 16711232, activation: .silu,
             expandWeights: w + 16711328, expandBias: w + 16932512,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2237,9 +2200,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 16934816, bias: w + 17819552, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(160)
     }
 
@@ -2248,19 +2211,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 17819936, expandBias: w + 18704672, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 18706976, depthwiseBias: w + 18764576, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(161)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 18766880, reduceBias: w + 18988064, activation: .silu,
             expandWeights: w + 18988160, expandBias: w + 19209344,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2268,9 +2230,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 19211648, bias: w + 20096384, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(164)
     }
 
@@ -2279,19 +2241,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 20096768, expandBias: w + 20981504, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 20983808, depthwiseBias: w + 21041408, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(165)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 21043712, reduceBias: w + 21264896, activation: .silu,
             expandWeights: w + 21264992, expandBias: w + 21486176,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2299,9 +2260,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 21488480, bias: w + 22373216, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(168)
     }
 
@@ -2310,19 +2271,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 22373600, expandBias: w + 23258336, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 23260640, depthwiseBias: w + 23318240, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(169)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 23320544, reduceBias: w + 23541728, activation: .silu,
             expandWeights: w + 23541824, expandBias: w + 23763008,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2330,9 +2290,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 23765312, bias: w + 24650048, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(172)
     }
 
@@ -2341,19 +2301,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 24650432, expandBias: w + 25535168, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 25537472, depthwiseBias: w + 25595072, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(173)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 25597376, reduceBias: w + 25818560, activation: .silu,
             expandWeights: w + 25818656, expandBias: w + 26039840,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2361,9 +2320,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 26042144, bias: w + 26926880, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(176)
     }
 
@@ -2372,19 +2331,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 26927264, expandBias: w + 27812000, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 27814304, depthwiseBias: w + 27871904, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(177)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 27874208, reduceBias: w + 28095392, activation: .silu,
             expandWeights: w + 28095488, expandBias: w + 28316672,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2392,9 +2350,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 28318976, bias: w + 29203712, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(180)
     }
 
@@ -2403,19 +2361,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 29204096, expandBias: w + 30088832, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 30091136, depthwiseBias: w + 30148736, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(181)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 30151040, reduceBias: w + 30372224, activation: .silu,
             expandWeights: w + 30372320, expandBias: w + 30593504,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2423,9 +2380,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 30595808, bias: w + 31480544, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(184)
     }
 
@@ -2434,19 +2391,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 31480928, expandBias: w + 32365664, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 32367968, depthwiseBias: w + 32425568, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(185)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 32427872, reduceBias: w + 32649056, activation: .silu,
             expandWeights: w + 32649152, expandBias: w + 32870336,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2454,9 +2410,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 32872640, bias: w + 33757376, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(188)
     }
 
@@ -2465,19 +2421,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 33757760, expandBias: w + 34642496, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 34644800, depthwiseBias: w + 34702400, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(189)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 34704704, reduceBias: w + 34925888, activation: .silu,
             expandWeights: w + 34925984, expandBias: w + 35147168,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2485,9 +2440,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 35149472, bias: w + 36034208, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(192)
     }
 
@@ -2496,19 +2451,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 36034592, expandBias: w + 36919328, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 36921632, depthwiseBias: w + 36979232, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(193)
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.11.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 36981536, reduceBias: w + 37202720, activation: .silu,
             expandWeights: w + 37202816, expandBias: w + 37424000,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2516,9 +2470,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 37426304, bias: w + 38311040, outChannels: 384,
-            activation: .identity, residual: a + 1663488 &* n, output: a + 1802112 &* n, pool: pool)
+            activation: .identity, residual: a + 831744 &* n, output: a + 970368 &* n, pool: pool)
         p?.stop(196)
     }
 
@@ -2527,19 +2481,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1802112 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 970368 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 38311424, expandBias: w + 39196160, expandActivation: .silu,
             expandedChannels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 39198464, depthwiseBias: w + 39256064, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(197)
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.6.12.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 39258368, reduceBias: w + 39479552, activation: .silu,
             expandWeights: w + 39479648, expandBias: w + 39700832,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2547,9 +2500,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 2304] -> [n, 19, 19, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 39703136, bias: w + 40587872, outChannels: 384,
-            activation: .identity, residual: a + 1802112 &* n, output: a + 1663488 &* n, pool: pool)
+            activation: .identity, residual: a + 970368 &* n, output: a + 831744 &* n, pool: pool)
         p?.stop(200)
     }
 
@@ -2558,19 +2511,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 384] -> [n, 19, 19, 2304] -> [n, 19, 19, 2304], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1663488 &* n, batch: n, height: 19, width: 19, inChannels: 384,
+            input: a + 831744 &* n, batch: n, height: 19, width: 19, inChannels: 384,
             expandWeights: w + 40588256, expandBias: w + 41472992, expandActivation: .silu,
             expandedChannels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 41475296, depthwiseBias: w + 41496032, depthwiseActivation: .silu,
-            output: a + 831744 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 43776 &* n, pool: pool)
         p?.stop(201)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 2304] -> [n, 19, 19, 2304], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2304 -> 96 -> 2304, in place on [n, 19, 19, 2304], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 831744 &* n, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
+            a, batch: n, pixels: 361, channels: 2304, squeezeChannels: 96,
             reduceWeights: w + 41498336, reduceBias: w + 41719520, activation: .silu,
             expandWeights: w + 41719616, expandBias: w + 41940800,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 43776 &* n, pool: pool)
@@ -2578,9 +2530,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 19, 19, 2304] -> [n, 19, 19, 640]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 831744 &* n, pixels: 361 &* n, inChannels: 2304,
+            input: a, pixels: 361 &* n, inChannels: 2304,
             inputMajorWeights: w + 41943104, bias: w + 43417664, outChannels: 640,
-            activation: .identity, residual: nil, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1386240 &* n, pool: pool)
         p?.stop(204)
     }
 
@@ -2589,19 +2541,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            input: a + 1386240 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 43418304, expandBias: w + 45875904, expandActivation: .silu,
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 45879744, depthwiseBias: w + 45914304, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(205)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
+            a, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 45918144, reduceBias: w + 46532544, activation: .silu,
             expandWeights: w + 46532704, expandBias: w + 47147104,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
@@ -2609,9 +2560,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
+            input: a, pixels: 361 &* n, inChannels: 3840,
             inputMajorWeights: w + 47150944, bias: w + 49608544, outChannels: 640,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 3003520 &* n, pool: pool)
+            activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n, pool: pool)
         p?.stop(208)
     }
 
@@ -2620,19 +2571,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 3003520 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            input: a + 1617280 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 49609184, expandBias: w + 52066784, expandActivation: .silu,
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 52070624, depthwiseBias: w + 52105184, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(209)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
+            a, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 52109024, reduceBias: w + 52723424, activation: .silu,
             expandWeights: w + 52723584, expandBias: w + 53337984,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
@@ -2640,9 +2590,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
+            input: a, pixels: 361 &* n, inChannels: 3840,
             inputMajorWeights: w + 53341824, bias: w + 55799424, outChannels: 640,
-            activation: .identity, residual: a + 3003520 &* n, output: a + 2772480 &* n, pool: pool)
+            activation: .identity, residual: a + 1617280 &* n, output: a + 1386240 &* n, pool: pool)
         p?.stop(212)
     }
 
@@ -2651,19 +2601,18 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 19, 19, 640] -> [n, 19, 19, 3840] -> [n, 19, 19, 3840], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2772480 &* n, batch: n, height: 19, width: 19, inChannels: 640,
+            input: a + 1386240 &* n, batch: n, height: 19, width: 19, inChannels: 640,
             expandWeights: w + 55800064, expandBias: w + 58257664, expandActivation: .silu,
             expandedChannels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 58261504, depthwiseBias: w + 58296064, depthwiseActivation: .silu,
-            output: a + 1386240 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 72960 &* n, pool: pool)
         p?.stop(213)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 19, 19, 3840] -> [n, 19, 19, 3840], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 3840 -> 160 -> 3840, in place on [n, 19, 19, 3840], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1386240 &* n, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
+            a, batch: n, pixels: 361, channels: 3840, squeezeChannels: 160,
             reduceWeights: w + 58299904, reduceBias: w + 58914304, activation: .silu,
             expandWeights: w + 58914464, expandBias: w + 59528864,
             rowSums: ws, rowsPerImage: 19, workspace: ws + 72960 &* n, pool: pool)
@@ -2671,9 +2620,9 @@ public final class EfficientNetB7: GeneratedModel {
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 19, 19, 3840] -> [n, 19, 19, 640]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1386240 &* n, pixels: 361 &* n, inChannels: 3840,
+            input: a, pixels: 361 &* n, inChannels: 3840,
             inputMajorWeights: w + 59532704, bias: w + 61990304, outChannels: 640,
-            activation: .identity, residual: a + 2772480 &* n, output: a + 924160 &* n, pool: pool)
+            activation: .identity, residual: a + 1386240 &* n, output: a + 1617280 &* n, pool: pool)
         p?.stop(216)
     }
 
@@ -2682,7 +2631,7 @@ public final class EfficientNetB7: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 2560]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 924160 &* n, pixels: 361 &* n, inChannels: 640,
+            input: a + 1617280 &* n, pixels: 361 &* n, inChannels: 640,
             inputMajorWeights: w + 61990944, bias: w + 63629344, outChannels: 2560,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(217)

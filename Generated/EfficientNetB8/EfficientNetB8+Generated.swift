@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetB8: 672x672x3 -> 1000 classes, 87,413,142 parameters, 62.597 GMACs per image.
-// Activations are NHWC in one arena of 30,707,712 floats per image; inference weights (BatchNorm folded) are 87,223,808 floats.
+// Activations are NHWC in one arena of 16,257,024 floats per image; inference weights (BatchNorm folded) are 87,223,808 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetB8: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetB8", resolution: 672, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 87223808,
-        arenaFloatsPerImage: 30707712, specSources: specSources)
+        arenaFloatsPerImage: 16257024, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetB8: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 336, channels: 72) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 72, squeezeChannels: 18, outChannels: 32),
@@ -46,33 +46,33 @@ public final class EfficientNetB8: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 336, outWidth: 336, channels: 32, squeezeChannels: 8, outChannels: 32, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 336, expandedChannels: 192, kernel: 3, outHeight: 168, outWidth: 168, squeezeChannels: 8, outChannels: 56, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 336, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 192) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 336, width: 336, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 2, outHeight: 168, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 168, expandedChannels: 336, kernel: 3, outHeight: 168, outWidth: 168, squeezeChannels: 14, outChannels: 56, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 168, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 1, outHeight: 168, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 168, expandedChannels: 336, kernel: 5, outHeight: 84, outWidth: 84, squeezeChannels: 14, outChannels: 88, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 168, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 168, width: 168, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 2, outHeight: 84, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 84, expandedChannels: 528, kernel: 5, outHeight: 84, outWidth: 84, squeezeChannels: 22, outChannels: 88, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 84, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 84, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 84, expandedChannels: 528, kernel: 3, outHeight: 42, outWidth: 42, squeezeChannels: 22, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 84, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 528) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 84, width: 84, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 2, outHeight: 42, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1056, kernel: 3, outHeight: 42, outWidth: 42, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 1, outHeight: 42, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1056, kernel: 5, outHeight: 42, outWidth: 42, squeezeChannels: 44, outChannels: 248, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 42, width: 42, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1488, kernel: 5, outHeight: 42, outWidth: 42, squeezeChannels: 62, outChannels: 248, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 42, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 1, outHeight: 42, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 42, expandedChannels: 1488, kernel: 5, outHeight: 21, outWidth: 21, squeezeChannels: 62, outChannels: 424, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 42, expandedChannels: 1488, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 1488) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 42, width: 42, inChannels: 248, expandedChannels: 1488, kernel: 5, stride: 2, outHeight: 21, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 21, expandedChannels: 2544, kernel: 5, outHeight: 21, outWidth: 21, squeezeChannels: 106, outChannels: 424, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 2544, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 21, expandedChannels: 4224, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 5, stride: 1, outHeight: 21, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 2544) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 21, width: 21, inChannels: 424, expandedChannels: 2544, kernel: 3, stride: 1, outHeight: 21, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 21, channels: 4224) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 21, width: 21, inChannels: 704, expandedChannels: 4224, kernel: 3, stride: 1, outHeight: 21, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 30707712 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 30707712 &* n
+        let a = arena.reserve(floats: 16257024 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 16257024 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -289,7 +289,7 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 12000, reduceBias: w + 12256,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 12272, squeezeExpandBias: w + 12528,
                 projectWeights: w + 12560, projectBias: w + 13584, outChannels: 32,
-                projectActivation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
+                projectActivation: .identity, residual: a + 3612672 &* n, output: a + 7225344 &* n,
                 workspace: ws, pool: pool)
             p?.stop(10)
         } else {
@@ -317,7 +317,7 @@ public final class EfficientNetB8: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 112896, inChannels: 32, inputScales: ws + 10752 &* n,
                 inputMajorWeights: w + 12560, bias: w + 13584, outChannels: 32,
-                activation: .identity, residual: a + 3612672 &* n, output: a + 27095040 &* n,
+                activation: .identity, residual: a + 3612672 &* n, output: a + 7225344 &* n,
                 workspace: ws + (10752 &* n &+ 32 &* n), pool: pool)
             p?.stop(12)
         }
@@ -330,7 +330,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
+                input: a + 7225344 &* n, batch: n, height: 336, width: 336, inChannels: 32,
                 expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -338,19 +338,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 8, reduceWeights: w + 21872, reduceBias: w + 23408,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 23424, squeezeExpandBias: w + 24960,
                 projectWeights: w + 25152, projectBias: w + 35904, outChannels: 56,
-                projectActivation: .identity, residual: nil, output: a + 18966528 &* n,
+                projectActivation: .identity, residual: nil, output: a + 10838016 &* n,
                 workspace: ws, pool: pool)
             p?.stop(13)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 27095040 &* n, batch: n, height: 336, width: 336, inChannels: 32,
+                input: a + 7225344 &* n, batch: n, height: 336, width: 336, inChannels: 32,
                 expandWeights: w + 13616, expandBias: w + 19760, expandActivation: .silu,
                 expandedChannels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 19952, depthwiseBias: w + 21680, depthwiseActivation: .silu,
-                output: a + 21676032 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 32256 &* n, pool: pool)
             p?.stop(13)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 336, 336, 192] -> [n, 168, 168, 192], computed in the call of features.2.0.block.0
@@ -358,7 +357,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 21676032 &* n, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
+                a, batch: n, pixels: 28224, channels: 192, squeezeChannels: 8,
                 reduceWeights: w + 21872, reduceBias: w + 23408, activation: .silu,
                 expandWeights: w + 23424, expandBias: w + 24960,
                 rowSums: ws, rowsPerImage: 168,
@@ -369,9 +368,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 21676032 &* n, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws + 32256 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 192, inputScales: ws + 32256 &* n,
                 inputMajorWeights: w + 25152, bias: w + 35904, outChannels: 56,
-                activation: .identity, residual: nil, output: a + 18966528 &* n,
+                activation: .identity, residual: nil, output: a + 10838016 &* n,
                 workspace: ws + (32256 &* n &+ 192 &* n), pool: pool)
             p?.stop(16)
         }
@@ -384,7 +383,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 10838016 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -392,19 +391,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 58480, reduceBias: w + 63184,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 63200, squeezeExpandBias: w + 67904,
                 projectWeights: w + 68240, projectBias: w + 87056, outChannels: 56,
-                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                projectActivation: .identity, residual: a + 10838016 &* n, output: a + 12418560 &* n,
                 workspace: ws, pool: pool)
             p?.stop(17)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 10838016 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 35968, expandBias: w + 54784, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 55120, depthwiseBias: w + 58144, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(17)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.1.block.0
@@ -412,7 +410,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 58480, reduceBias: w + 63184, activation: .silu,
                 expandWeights: w + 63200, expandBias: w + 67904,
                 rowSums: ws, rowsPerImage: 168,
@@ -423,9 +421,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 68240, bias: w + 87056, outChannels: 56,
-                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                activation: .identity, residual: a + 10838016 &* n, output: a + 12418560 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(20)
         }
@@ -438,7 +436,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 12418560 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -446,19 +444,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 109632, reduceBias: w + 114336,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 114352, squeezeExpandBias: w + 119056,
                 projectWeights: w + 119392, projectBias: w + 138208, outChannels: 56,
-                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                projectActivation: .identity, residual: a + 12418560 &* n, output: a + 9483264 &* n,
                 workspace: ws, pool: pool)
             p?.stop(21)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 12418560 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 87120, expandBias: w + 105936, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 106272, depthwiseBias: w + 109296, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(21)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.2.block.0
@@ -466,7 +463,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 109632, reduceBias: w + 114336, activation: .silu,
                 expandWeights: w + 114352, expandBias: w + 119056,
                 rowSums: ws, rowsPerImage: 168,
@@ -477,9 +474,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 119392, bias: w + 138208, outChannels: 56,
-                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                activation: .identity, residual: a + 12418560 &* n, output: a + 9483264 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(24)
         }
@@ -492,7 +489,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -500,19 +497,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 160784, reduceBias: w + 165488,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 165504, squeezeExpandBias: w + 170208,
                 projectWeights: w + 170544, projectBias: w + 189360, outChannels: 56,
-                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                projectActivation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws, pool: pool)
             p?.stop(25)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 138272, expandBias: w + 157088, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 157424, depthwiseBias: w + 160448, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(25)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.3.block.0
@@ -520,7 +516,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 160784, reduceBias: w + 165488, activation: .silu,
                 expandWeights: w + 165504, expandBias: w + 170208,
                 rowSums: ws, rowsPerImage: 168,
@@ -531,9 +527,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 170544, bias: w + 189360, outChannels: 56,
-                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                activation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(28)
         }
@@ -546,7 +542,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -554,19 +550,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 211936, reduceBias: w + 216640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 216656, squeezeExpandBias: w + 221360,
                 projectWeights: w + 221696, projectBias: w + 240512, outChannels: 56,
-                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                projectActivation: .identity, residual: a + 11063808 &* n, output: a + 9483264 &* n,
                 workspace: ws, pool: pool)
             p?.stop(29)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 189424, expandBias: w + 208240, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 208576, depthwiseBias: w + 211600, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(29)
         }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.4.block.0
@@ -574,7 +569,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 211936, reduceBias: w + 216640, activation: .silu,
                 expandWeights: w + 216656, expandBias: w + 221360,
                 rowSums: ws, rowsPerImage: 168,
@@ -585,9 +580,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 221696, bias: w + 240512, outChannels: 56,
-                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                activation: .identity, residual: a + 11063808 &* n, output: a + 9483264 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(32)
         }
@@ -600,7 +595,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -608,19 +603,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 263088, reduceBias: w + 267792,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 267808, squeezeExpandBias: w + 272512,
                 projectWeights: w + 272848, projectBias: w + 291664, outChannels: 56,
-                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                projectActivation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws, pool: pool)
             p?.stop(33)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 240576, expandBias: w + 259392, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 259728, depthwiseBias: w + 262752, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(33)
         }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.5.block.0
@@ -628,7 +622,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 263088, reduceBias: w + 267792, activation: .silu,
                 expandWeights: w + 267808, expandBias: w + 272512,
                 rowSums: ws, rowsPerImage: 168,
@@ -639,9 +633,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 272848, bias: w + 291664, outChannels: 56,
-                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                activation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(36)
         }
@@ -654,7 +648,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -662,19 +656,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 314240, reduceBias: w + 318944,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 318960, squeezeExpandBias: w + 323664,
                 projectWeights: w + 324000, projectBias: w + 342816, outChannels: 56,
-                projectActivation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                projectActivation: .identity, residual: a + 11063808 &* n, output: a + 9483264 &* n,
                 workspace: ws, pool: pool)
             p?.stop(37)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 291728, expandBias: w + 310544, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 310880, depthwiseBias: w + 313904, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(37)
         }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.6.block.0
@@ -682,7 +675,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 314240, reduceBias: w + 318944, activation: .silu,
                 expandWeights: w + 318960, expandBias: w + 323664,
                 rowSums: ws, rowsPerImage: 168,
@@ -693,9 +686,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 324000, bias: w + 342816, outChannels: 56,
-                activation: .identity, residual: a + 20547072 &* n, output: a + 18966528 &* n,
+                activation: .identity, residual: a + 11063808 &* n, output: a + 9483264 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(40)
         }
@@ -708,7 +701,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
@@ -716,19 +709,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 365392, reduceBias: w + 370096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 370112, squeezeExpandBias: w + 374816,
                 projectWeights: w + 375152, projectBias: w + 393968, outChannels: 56,
-                projectActivation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                projectActivation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws, pool: pool)
             p?.stop(41)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 18966528 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 9483264 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 342880, expandBias: w + 361696, expandActivation: .silu,
                 expandedChannels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 168, outWidth: 168,
                 depthwiseWeights: w + 362032, depthwiseBias: w + 365056, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 56448 &* n, pool: pool)
             p?.stop(41)
         }
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 168, 168, 336] -> [n, 168, 168, 336], computed in the call of features.2.7.block.0
@@ -736,7 +728,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 28224, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 365392, reduceBias: w + 370096, activation: .silu,
                 expandWeights: w + 370112, expandBias: w + 374816,
                 rowSums: ws, rowsPerImage: 168,
@@ -747,9 +739,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
+                input: a, batch: n, imagePixels: 28224, inChannels: 336, inputScales: ws + 56448 &* n,
                 inputMajorWeights: w + 375152, bias: w + 393968, outChannels: 56,
-                activation: .identity, residual: a + 18966528 &* n, output: a + 20547072 &* n,
+                activation: .identity, residual: a + 9483264 &* n, output: a + 11063808 &* n,
                 workspace: ws + (56448 &* n &+ 336 &* n), pool: pool)
             p?.stop(44)
         }
@@ -762,7 +754,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -770,19 +762,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 14, reduceWeights: w + 421920, reduceBias: w + 426624,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 426640, squeezeExpandBias: w + 431344,
                 projectWeights: w + 431680, projectBias: w + 461248, outChannels: 88,
-                projectActivation: .identity, residual: nil, output: a + 7451136 &* n,
+                projectActivation: .identity, residual: nil, output: a + 3725568 &* n,
                 workspace: ws, pool: pool)
             p?.stop(45)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 20547072 &* n, batch: n, height: 168, width: 168, inChannels: 56,
+                input: a + 11063808 &* n, batch: n, height: 168, width: 168, inChannels: 56,
                 expandWeights: w + 394032, expandBias: w + 412848, expandActivation: .silu,
                 expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 413184, depthwiseBias: w + 421584, depthwiseActivation: .silu,
-                output: a + 9483264 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 28224 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 28224 &* n, pool: pool)
             p?.stop(45)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 168, 168, 336] -> [n, 84, 84, 336], computed in the call of features.3.0.block.0
@@ -790,7 +781,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 9483264 &* n, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
+                a, batch: n, pixels: 7056, channels: 336, squeezeChannels: 14,
                 reduceWeights: w + 421920, reduceBias: w + 426624, activation: .silu,
                 expandWeights: w + 426640, expandBias: w + 431344,
                 rowSums: ws, rowsPerImage: 84,
@@ -801,9 +792,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 9483264 &* n, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws + 28224 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 336, inputScales: ws + 28224 &* n,
                 inputMajorWeights: w + 431680, bias: w + 461248, outChannels: 88,
-                activation: .identity, residual: nil, output: a + 7451136 &* n,
+                activation: .identity, residual: nil, output: a + 3725568 &* n,
                 workspace: ws + (28224 &* n &+ 336 &* n), pool: pool)
             p?.stop(48)
         }
@@ -816,7 +807,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -824,19 +815,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 522064, reduceBias: w + 533680,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 533712, squeezeExpandBias: w + 545328,
                 projectWeights: w + 545856, projectBias: w + 592320, outChannels: 88,
-                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws, pool: pool)
             p?.stop(49)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 461344, expandBias: w + 507808, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 508336, depthwiseBias: w + 521536, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(49)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.1.block.0
@@ -844,7 +834,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 522064, reduceBias: w + 533680, activation: .silu,
                 expandWeights: w + 533712, expandBias: w + 545328,
                 rowSums: ws, rowsPerImage: 84,
@@ -855,9 +845,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 545856, bias: w + 592320, outChannels: 88,
-                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(52)
         }
@@ -870,7 +860,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -878,19 +868,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 653136, reduceBias: w + 664752,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 664784, squeezeExpandBias: w + 676400,
                 projectWeights: w + 676928, projectBias: w + 723392, outChannels: 88,
-                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                projectActivation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws, pool: pool)
             p?.stop(53)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 592416, expandBias: w + 638880, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 639408, depthwiseBias: w + 652608, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(53)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.2.block.0
@@ -898,7 +887,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 653136, reduceBias: w + 664752, activation: .silu,
                 expandWeights: w + 664784, expandBias: w + 676400,
                 rowSums: ws, rowsPerImage: 84,
@@ -909,9 +898,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 676928, bias: w + 723392, outChannels: 88,
-                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                activation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(56)
         }
@@ -924,7 +913,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -932,19 +921,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 784208, reduceBias: w + 795824,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 795856, squeezeExpandBias: w + 807472,
                 projectWeights: w + 808000, projectBias: w + 854464, outChannels: 88,
-                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws, pool: pool)
             p?.stop(57)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 723488, expandBias: w + 769952, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 770480, depthwiseBias: w + 783680, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(57)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.3.block.0
@@ -952,7 +940,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 784208, reduceBias: w + 795824, activation: .silu,
                 expandWeights: w + 795856, expandBias: w + 807472,
                 rowSums: ws, rowsPerImage: 84,
@@ -963,9 +951,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 808000, bias: w + 854464, outChannels: 88,
-                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(60)
         }
@@ -978,7 +966,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -986,19 +974,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 915280, reduceBias: w + 926896,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 926928, squeezeExpandBias: w + 938544,
                 projectWeights: w + 939072, projectBias: w + 985536, outChannels: 88,
-                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                projectActivation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws, pool: pool)
             p?.stop(61)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 854560, expandBias: w + 901024, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 901552, depthwiseBias: w + 914752, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(61)
         }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.4.block.0
@@ -1006,7 +993,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 915280, reduceBias: w + 926896, activation: .silu,
                 expandWeights: w + 926928, expandBias: w + 938544,
                 rowSums: ws, rowsPerImage: 84,
@@ -1017,9 +1004,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 939072, bias: w + 985536, outChannels: 88,
-                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                activation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(64)
         }
@@ -1032,7 +1019,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -1040,19 +1027,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 1046352, reduceBias: w + 1057968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1058000, squeezeExpandBias: w + 1069616,
                 projectWeights: w + 1070144, projectBias: w + 1116608, outChannels: 88,
-                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws, pool: pool)
             p?.stop(65)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 985632, expandBias: w + 1032096, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 1032624, depthwiseBias: w + 1045824, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(65)
         }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.5.block.0
@@ -1060,7 +1046,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 1046352, reduceBias: w + 1057968, activation: .silu,
                 expandWeights: w + 1058000, expandBias: w + 1069616,
                 rowSums: ws, rowsPerImage: 84,
@@ -1071,9 +1057,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 1070144, bias: w + 1116608, outChannels: 88,
-                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(68)
         }
@@ -1086,7 +1072,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -1094,19 +1080,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 1177424, reduceBias: w + 1189040,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1189072, squeezeExpandBias: w + 1200688,
                 projectWeights: w + 1201216, projectBias: w + 1247680, outChannels: 88,
-                projectActivation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                projectActivation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws, pool: pool)
             p?.stop(69)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1116704, expandBias: w + 1163168, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 1163696, depthwiseBias: w + 1176896, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(69)
         }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.6.block.0
@@ -1114,7 +1099,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 1177424, reduceBias: w + 1189040, activation: .silu,
                 expandWeights: w + 1189072, expandBias: w + 1200688,
                 rowSums: ws, rowsPerImage: 84,
@@ -1125,9 +1110,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 1201216, bias: w + 1247680, outChannels: 88,
-                activation: .identity, residual: a + 8072064 &* n, output: a + 7451136 &* n,
+                activation: .identity, residual: a + 4346496 &* n, output: a + 3725568 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(72)
         }
@@ -1140,7 +1125,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
@@ -1148,19 +1133,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 1308496, reduceBias: w + 1320112,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1320144, squeezeExpandBias: w + 1331760,
                 projectWeights: w + 1332288, projectBias: w + 1378752, outChannels: 88,
-                projectActivation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws, pool: pool)
             p?.stop(73)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 7451136 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 3725568 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1247776, expandBias: w + 1294240, expandActivation: .silu,
                 expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 84, outWidth: 84,
                 depthwiseWeights: w + 1294768, depthwiseBias: w + 1307968, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(73)
         }
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 84, 84, 528] -> [n, 84, 84, 528], computed in the call of features.3.7.block.0
@@ -1168,7 +1152,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 7056, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 1308496, reduceBias: w + 1320112, activation: .silu,
                 expandWeights: w + 1320144, expandBias: w + 1331760,
                 rowSums: ws, rowsPerImage: 84,
@@ -1179,9 +1163,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 7056, inChannels: 528, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 1332288, bias: w + 1378752, outChannels: 88,
-                activation: .identity, residual: a + 7451136 &* n, output: a + 8072064 &* n,
+                activation: .identity, residual: a + 3725568 &* n, output: a + 4346496 &* n,
                 workspace: ws + (44352 &* n &+ 528 &* n), pool: pool)
             p?.stop(76)
         }
@@ -1194,7 +1178,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1202,19 +1186,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 22, reduceWeights: w + 1431120, reduceBias: w + 1442736,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1442768, squeezeExpandBias: w + 1454384,
                 projectWeights: w + 1454912, projectBias: w + 1547840, outChannels: 176,
-                projectActivation: .identity, residual: nil, output: a + 4656960 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(77)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 8072064 &* n, batch: n, height: 84, width: 84, inChannels: 88,
+                input: a + 4346496 &* n, batch: n, height: 84, width: 84, inChannels: 88,
                 expandWeights: w + 1378848, expandBias: w + 1425312, expandActivation: .silu,
                 expandedChannels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 1425840, depthwiseBias: w + 1430592, depthwiseActivation: .silu,
-                output: a + 3725568 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 22176 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 22176 &* n, pool: pool)
             p?.stop(77)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 84, 84, 528] -> [n, 42, 42, 528], computed in the call of features.4.0.block.0
@@ -1222,7 +1205,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 3725568 &* n, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
+                a, batch: n, pixels: 1764, channels: 528, squeezeChannels: 22,
                 reduceWeights: w + 1431120, reduceBias: w + 1442736, activation: .silu,
                 expandWeights: w + 1442768, expandBias: w + 1454384,
                 rowSums: ws, rowsPerImage: 42,
@@ -1233,9 +1216,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 3725568 &* n, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws + 22176 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 528, inputScales: ws + 22176 &* n,
                 inputMajorWeights: w + 1454912, bias: w + 1547840, outChannels: 176,
-                activation: .identity, residual: nil, output: a + 4656960 &* n,
+                activation: .identity, residual: nil, output: a + 1862784 &* n,
                 workspace: ws + (22176 &* n &+ 528 &* n), pool: pool)
             p?.stop(80)
         }
@@ -1248,7 +1231,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1256,19 +1239,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 1745488, reduceBias: w + 1791952,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1792000, squeezeExpandBias: w + 1838464,
                 projectWeights: w + 1839520, projectBias: w + 2025376, outChannels: 176,
-                projectActivation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
+                projectActivation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(81)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4656960 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 1548016, expandBias: w + 1733872, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 1734928, depthwiseBias: w + 1744432, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(81)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.1.block.0
@@ -1276,7 +1258,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 1745488, reduceBias: w + 1791952, activation: .silu,
                 expandWeights: w + 1792000, expandBias: w + 1838464,
                 rowSums: ws, rowsPerImage: 42,
@@ -1287,9 +1269,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 1839520, bias: w + 2025376, outChannels: 176,
-                activation: .identity, residual: a + 4656960 &* n, output: a + 3725568 &* n,
+                activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(84)
         }
@@ -1302,7 +1284,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1310,19 +1292,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 2223024, reduceBias: w + 2269488,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2269536, squeezeExpandBias: w + 2316000,
                 projectWeights: w + 2317056, projectBias: w + 2502912, outChannels: 176,
-                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                projectActivation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(85)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2025552, expandBias: w + 2211408, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 2212464, depthwiseBias: w + 2221968, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(85)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.2.block.0
@@ -1330,7 +1311,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 2223024, reduceBias: w + 2269488, activation: .silu,
                 expandWeights: w + 2269536, expandBias: w + 2316000,
                 rowSums: ws, rowsPerImage: 42,
@@ -1341,9 +1322,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 2317056, bias: w + 2502912, outChannels: 176,
-                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(88)
         }
@@ -1356,7 +1337,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1364,19 +1345,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 2700560, reduceBias: w + 2747024,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2747072, squeezeExpandBias: w + 2793536,
                 projectWeights: w + 2794592, projectBias: w + 2980448, outChannels: 176,
-                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                projectActivation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(89)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2503088, expandBias: w + 2688944, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 2690000, depthwiseBias: w + 2699504, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(89)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.3.block.0
@@ -1384,7 +1364,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 2700560, reduceBias: w + 2747024, activation: .silu,
                 expandWeights: w + 2747072, expandBias: w + 2793536,
                 rowSums: ws, rowsPerImage: 42,
@@ -1395,9 +1375,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 2794592, bias: w + 2980448, outChannels: 176,
-                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(92)
         }
@@ -1410,7 +1390,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1418,19 +1398,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3178096, reduceBias: w + 3224560,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3224608, squeezeExpandBias: w + 3271072,
                 projectWeights: w + 3272128, projectBias: w + 3457984, outChannels: 176,
-                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                projectActivation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(93)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 2980624, expandBias: w + 3166480, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 3167536, depthwiseBias: w + 3177040, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(93)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.4.block.0
@@ -1438,7 +1417,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3178096, reduceBias: w + 3224560, activation: .silu,
                 expandWeights: w + 3224608, expandBias: w + 3271072,
                 rowSums: ws, rowsPerImage: 42,
@@ -1449,9 +1428,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 3272128, bias: w + 3457984, outChannels: 176,
-                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(96)
         }
@@ -1464,7 +1443,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1472,19 +1451,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3655632, reduceBias: w + 3702096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3702144, squeezeExpandBias: w + 3748608,
                 projectWeights: w + 3749664, projectBias: w + 3935520, outChannels: 176,
-                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                projectActivation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(97)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3458160, expandBias: w + 3644016, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 3645072, depthwiseBias: w + 3654576, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(97)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.5.block.0
@@ -1492,7 +1470,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3655632, reduceBias: w + 3702096, activation: .silu,
                 expandWeights: w + 3702144, expandBias: w + 3748608,
                 rowSums: ws, rowsPerImage: 42,
@@ -1503,9 +1481,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 3749664, bias: w + 3935520, outChannels: 176,
-                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(100)
         }
@@ -1518,7 +1496,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1526,19 +1504,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4133168, reduceBias: w + 4179632,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4179680, squeezeExpandBias: w + 4226144,
                 projectWeights: w + 4227200, projectBias: w + 4413056, outChannels: 176,
-                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                projectActivation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(101)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 3935696, expandBias: w + 4121552, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 4122608, depthwiseBias: w + 4132112, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(101)
         }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.6.block.0
@@ -1546,7 +1523,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4133168, reduceBias: w + 4179632, activation: .silu,
                 expandWeights: w + 4179680, expandBias: w + 4226144,
                 rowSums: ws, rowsPerImage: 42,
@@ -1557,9 +1534,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 4227200, bias: w + 4413056, outChannels: 176,
-                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(104)
         }
@@ -1572,7 +1549,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1580,19 +1557,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4610704, reduceBias: w + 4657168,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4657216, squeezeExpandBias: w + 4703680,
                 projectWeights: w + 4704736, projectBias: w + 4890592, outChannels: 176,
-                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                projectActivation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(105)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4413232, expandBias: w + 4599088, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 4600144, depthwiseBias: w + 4609648, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(105)
         }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.7.block.0
@@ -1600,7 +1576,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4610704, reduceBias: w + 4657168, activation: .silu,
                 expandWeights: w + 4657216, expandBias: w + 4703680,
                 rowSums: ws, rowsPerImage: 42,
@@ -1611,9 +1587,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 4704736, bias: w + 4890592, outChannels: 176,
-                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(108)
         }
@@ -1626,7 +1602,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1634,19 +1610,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 5088240, reduceBias: w + 5134704,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5134752, squeezeExpandBias: w + 5181216,
                 projectWeights: w + 5182272, projectBias: w + 5368128, outChannels: 176,
-                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                projectActivation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(109)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 4890768, expandBias: w + 5076624, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 5077680, depthwiseBias: w + 5087184, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(109)
         }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.8.block.0
@@ -1654,7 +1629,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 5088240, reduceBias: w + 5134704, activation: .silu,
                 expandWeights: w + 5134752, expandBias: w + 5181216,
                 rowSums: ws, rowsPerImage: 42,
@@ -1665,9 +1640,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 5182272, bias: w + 5368128, outChannels: 176,
-                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(112)
         }
@@ -1680,7 +1655,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1688,19 +1663,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 5565776, reduceBias: w + 5612240,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5612288, squeezeExpandBias: w + 5658752,
                 projectWeights: w + 5659808, projectBias: w + 5845664, outChannels: 176,
-                projectActivation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                projectActivation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws, pool: pool)
             p?.stop(113)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5368304, expandBias: w + 5554160, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 5555216, depthwiseBias: w + 5564720, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(113)
         }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.9.block.0
@@ -1708,7 +1682,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 5565776, reduceBias: w + 5612240, activation: .silu,
                 expandWeights: w + 5612288, expandBias: w + 5658752,
                 rowSums: ws, rowsPerImage: 42,
@@ -1719,9 +1693,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 5659808, bias: w + 5845664, outChannels: 176,
-                activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n,
+                activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(116)
         }
@@ -1734,7 +1708,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
@@ -1742,19 +1716,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 6043312, reduceBias: w + 6089776,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6089824, squeezeExpandBias: w + 6136288,
                 projectWeights: w + 6137344, projectBias: w + 6323200, outChannels: 176,
-                projectActivation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                projectActivation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws, pool: pool)
             p?.stop(117)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 3725568 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 2173248 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 5845840, expandBias: w + 6031696, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 6032752, depthwiseBias: w + 6042256, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(117)
         }
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.4.10.block.0
@@ -1762,7 +1735,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 6043312, reduceBias: w + 6089776, activation: .silu,
                 expandWeights: w + 6089824, expandBias: w + 6136288,
                 rowSums: ws, rowsPerImage: 42,
@@ -1773,9 +1746,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 6137344, bias: w + 6323200, outChannels: 176,
-                activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n,
+                activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(120)
         }
@@ -1788,7 +1761,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -1796,19 +1769,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 6537744, reduceBias: w + 6584208,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6584256, squeezeExpandBias: w + 6630720,
                 projectWeights: w + 6631776, projectBias: w + 6893664, outChannels: 248,
-                projectActivation: .identity, residual: nil, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: nil, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(121)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 4036032 &* n, batch: n, height: 42, width: 42, inChannels: 176,
+                input: a + 1862784 &* n, batch: n, height: 42, width: 42, inChannels: 176,
                 expandWeights: w + 6323376, expandBias: w + 6509232, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 6510288, depthwiseBias: w + 6536688, depthwiseActivation: .silu,
-                output: a + 1862784 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 44352 &* n, pool: pool)
             p?.stop(121)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1056] -> [n, 42, 42, 1056], computed in the call of features.5.0.block.0
@@ -1816,7 +1788,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1862784 &* n, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 1764, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 6537744, reduceBias: w + 6584208, activation: .silu,
                 expandWeights: w + 6584256, expandBias: w + 6630720,
                 rowSums: ws, rowsPerImage: 42,
@@ -1827,9 +1799,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1862784 &* n, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1056, inputScales: ws + 44352 &* n,
                 inputMajorWeights: w + 6631776, bias: w + 6893664, outChannels: 248,
-                activation: .identity, residual: nil, output: a + 5249664 &* n,
+                activation: .identity, residual: nil, output: a + 2624832 &* n,
                 workspace: ws + (44352 &* n &+ 1056 &* n), pool: pool)
             p?.stop(124)
         }
@@ -1842,7 +1814,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -1850,19 +1822,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 7303120, reduceBias: w + 7395376,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7395440, squeezeExpandBias: w + 7487696,
                 projectWeights: w + 7489184, projectBias: w + 7858208, outChannels: 248,
-                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                projectActivation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws, pool: pool)
             p?.stop(125)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 6893920, expandBias: w + 7262944, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 7264432, depthwiseBias: w + 7301632, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(125)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.1.block.0
@@ -1870,7 +1841,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 7303120, reduceBias: w + 7395376, activation: .silu,
                 expandWeights: w + 7395440, expandBias: w + 7487696,
                 rowSums: ws, rowsPerImage: 42,
@@ -1881,9 +1852,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 7489184, bias: w + 7858208, outChannels: 248,
-                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                activation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(128)
         }
@@ -1896,7 +1867,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -1904,19 +1875,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 8267664, reduceBias: w + 8359920,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 8359984, squeezeExpandBias: w + 8452240,
                 projectWeights: w + 8453728, projectBias: w + 8822752, outChannels: 248,
-                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(129)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 7858464, expandBias: w + 8227488, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 8228976, depthwiseBias: w + 8266176, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(129)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.2.block.0
@@ -1924,7 +1894,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 8267664, reduceBias: w + 8359920, activation: .silu,
                 expandWeights: w + 8359984, expandBias: w + 8452240,
                 rowSums: ws, rowsPerImage: 42,
@@ -1935,9 +1905,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 8453728, bias: w + 8822752, outChannels: 248,
-                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                activation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(132)
         }
@@ -1950,7 +1920,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -1958,19 +1928,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 9232208, reduceBias: w + 9324464,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 9324528, squeezeExpandBias: w + 9416784,
                 projectWeights: w + 9418272, projectBias: w + 9787296, outChannels: 248,
-                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                projectActivation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws, pool: pool)
             p?.stop(133)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 8823008, expandBias: w + 9192032, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 9193520, depthwiseBias: w + 9230720, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(133)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.3.block.0
@@ -1978,7 +1947,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 9232208, reduceBias: w + 9324464, activation: .silu,
                 expandWeights: w + 9324528, expandBias: w + 9416784,
                 rowSums: ws, rowsPerImage: 42,
@@ -1989,9 +1958,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 9418272, bias: w + 9787296, outChannels: 248,
-                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                activation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(136)
         }
@@ -2004,7 +1973,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2012,19 +1981,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 10196752, reduceBias: w + 10289008,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 10289072, squeezeExpandBias: w + 10381328,
                 projectWeights: w + 10382816, projectBias: w + 10751840, outChannels: 248,
-                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(137)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 9787552, expandBias: w + 10156576, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 10158064, depthwiseBias: w + 10195264, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(137)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.4.block.0
@@ -2032,7 +2000,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 10196752, reduceBias: w + 10289008, activation: .silu,
                 expandWeights: w + 10289072, expandBias: w + 10381328,
                 rowSums: ws, rowsPerImage: 42,
@@ -2043,9 +2011,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 10382816, bias: w + 10751840, outChannels: 248,
-                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                activation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(140)
         }
@@ -2058,7 +2026,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2066,19 +2034,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 11161296, reduceBias: w + 11253552,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 11253616, squeezeExpandBias: w + 11345872,
                 projectWeights: w + 11347360, projectBias: w + 11716384, outChannels: 248,
-                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                projectActivation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws, pool: pool)
             p?.stop(141)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 10752096, expandBias: w + 11121120, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 11122608, depthwiseBias: w + 11159808, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(141)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.5.block.0
@@ -2086,7 +2053,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 11161296, reduceBias: w + 11253552, activation: .silu,
                 expandWeights: w + 11253616, expandBias: w + 11345872,
                 rowSums: ws, rowsPerImage: 42,
@@ -2097,9 +2064,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 11347360, bias: w + 11716384, outChannels: 248,
-                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                activation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(144)
         }
@@ -2112,7 +2079,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2120,19 +2087,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 12125840, reduceBias: w + 12218096,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 12218160, squeezeExpandBias: w + 12310416,
                 projectWeights: w + 12311904, projectBias: w + 12680928, outChannels: 248,
-                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(145)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 11716640, expandBias: w + 12085664, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 12087152, depthwiseBias: w + 12124352, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(145)
         }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.6.block.0
@@ -2140,7 +2106,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 12125840, reduceBias: w + 12218096, activation: .silu,
                 expandWeights: w + 12218160, expandBias: w + 12310416,
                 rowSums: ws, rowsPerImage: 42,
@@ -2151,9 +2117,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 12311904, bias: w + 12680928, outChannels: 248,
-                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                activation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(148)
         }
@@ -2166,7 +2132,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2174,19 +2140,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 13090384, reduceBias: w + 13182640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 13182704, squeezeExpandBias: w + 13274960,
                 projectWeights: w + 13276448, projectBias: w + 13645472, outChannels: 248,
-                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                projectActivation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws, pool: pool)
             p?.stop(149)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 12681184, expandBias: w + 13050208, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 13051696, depthwiseBias: w + 13088896, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(149)
         }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.7.block.0
@@ -2194,7 +2159,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 13090384, reduceBias: w + 13182640, activation: .silu,
                 expandWeights: w + 13182704, expandBias: w + 13274960,
                 rowSums: ws, rowsPerImage: 42,
@@ -2205,9 +2170,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 13276448, bias: w + 13645472, outChannels: 248,
-                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                activation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(152)
         }
@@ -2220,7 +2185,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2228,19 +2193,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 14054928, reduceBias: w + 14147184,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 14147248, squeezeExpandBias: w + 14239504,
                 projectWeights: w + 14240992, projectBias: w + 14610016, outChannels: 248,
-                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(153)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 13645728, expandBias: w + 14014752, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 14016240, depthwiseBias: w + 14053440, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(153)
         }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.8.block.0
@@ -2248,7 +2212,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 14054928, reduceBias: w + 14147184, activation: .silu,
                 expandWeights: w + 14147248, expandBias: w + 14239504,
                 rowSums: ws, rowsPerImage: 42,
@@ -2259,9 +2223,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 14240992, bias: w + 14610016, outChannels: 248,
-                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                activation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(156)
         }
@@ -2274,7 +2238,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2282,19 +2246,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 15019472, reduceBias: w + 15111728,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 15111792, squeezeExpandBias: w + 15204048,
                 projectWeights: w + 15205536, projectBias: w + 15574560, outChannels: 248,
-                projectActivation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                projectActivation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws, pool: pool)
             p?.stop(157)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 14610272, expandBias: w + 14979296, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 14980784, depthwiseBias: w + 15017984, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(157)
         }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.9.block.0
@@ -2302,7 +2265,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 15019472, reduceBias: w + 15111728, activation: .silu,
                 expandWeights: w + 15111792, expandBias: w + 15204048,
                 rowSums: ws, rowsPerImage: 42,
@@ -2313,9 +2276,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 15205536, bias: w + 15574560, outChannels: 248,
-                activation: .identity, residual: a + 5249664 &* n, output: a + 5687136 &* n,
+                activation: .identity, residual: a + 2624832 &* n, output: a + 3062304 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(160)
         }
@@ -2328,7 +2291,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
@@ -2336,19 +2299,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 15984016, reduceBias: w + 16076272,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 16076336, squeezeExpandBias: w + 16168592,
                 projectWeights: w + 16170080, projectBias: w + 16539104, outChannels: 248,
-                projectActivation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                projectActivation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws, pool: pool)
             p?.stop(161)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5687136 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 3062304 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 15574816, expandBias: w + 15943840, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 42, outWidth: 42,
                 depthwiseWeights: w + 15945328, depthwiseBias: w + 15982528, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62496 &* n, pool: pool)
             p?.stop(161)
         }
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 42, 42, 1488] -> [n, 42, 42, 1488], computed in the call of features.5.10.block.0
@@ -2356,7 +2318,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 1764, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 15984016, reduceBias: w + 16076272, activation: .silu,
                 expandWeights: w + 16076336, expandBias: w + 16168592,
                 rowSums: ws, rowsPerImage: 42,
@@ -2367,9 +2329,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
+                input: a, batch: n, imagePixels: 1764, inChannels: 1488, inputScales: ws + 62496 &* n,
                 inputMajorWeights: w + 16170080, bias: w + 16539104, outChannels: 248,
-                activation: .identity, residual: a + 5687136 &* n, output: a + 5249664 &* n,
+                activation: .identity, residual: a + 3062304 &* n, output: a + 2624832 &* n,
                 workspace: ws + (62496 &* n &+ 1488 &* n), pool: pool)
             p?.stop(164)
         }
@@ -2382,7 +2344,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2390,19 +2352,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 62, reduceWeights: w + 16948560, reduceBias: w + 17040816,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 17040880, squeezeExpandBias: w + 17133136,
                 projectWeights: w + 17134624, projectBias: w + 17765536, outChannels: 424,
-                projectActivation: .identity, residual: nil, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: nil, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(165)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 5249664 &* n, batch: n, height: 42, width: 42, inChannels: 248,
+                input: a + 2624832 &* n, batch: n, height: 42, width: 42, inChannels: 248,
                 expandWeights: w + 16539360, expandBias: w + 16908384, expandActivation: .silu,
                 expandedChannels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 16909872, depthwiseBias: w + 16947072, depthwiseActivation: .silu,
-                output: a + 2624832 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 31248 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 31248 &* n, pool: pool)
             p?.stop(165)
         }
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 42, 42, 1488] -> [n, 21, 21, 1488], computed in the call of features.6.0.block.0
@@ -2410,7 +2371,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 2624832 &* n, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
+                a, batch: n, pixels: 441, channels: 1488, squeezeChannels: 62,
                 reduceWeights: w + 16948560, reduceBias: w + 17040816, activation: .silu,
                 expandWeights: w + 17040880, expandBias: w + 17133136,
                 rowSums: ws, rowsPerImage: 21,
@@ -2421,9 +2382,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 2624832 &* n, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws + 31248 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 1488, inputScales: ws + 31248 &* n,
                 inputMajorWeights: w + 17134624, bias: w + 17765536, outChannels: 424,
-                activation: .identity, residual: nil, output: a + 2243808 &* n,
+                activation: .identity, residual: nil, output: a + 1121904 &* n,
                 workspace: ws + (31248 &* n &+ 1488 &* n), pool: pool)
             p?.stop(168)
         }
@@ -2436,7 +2397,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2444,19 +2405,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 18913312, reduceBias: w + 19182976,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 19183088, squeezeExpandBias: w + 19452752,
                 projectWeights: w + 19455296, projectBias: w + 20533952, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(169)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 17765968, expandBias: w + 18844624, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 18847168, depthwiseBias: w + 18910768, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(169)
         }
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.1.block.0
@@ -2464,7 +2424,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 18913312, reduceBias: w + 19182976, activation: .silu,
                 expandWeights: w + 19183088, expandBias: w + 19452752,
                 rowSums: ws, rowsPerImage: 21,
@@ -2475,9 +2435,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 19455296, bias: w + 20533952, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(172)
         }
@@ -2490,7 +2450,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2498,19 +2458,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 21681728, reduceBias: w + 21951392,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 21951504, squeezeExpandBias: w + 22221168,
                 projectWeights: w + 22223712, projectBias: w + 23302368, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(173)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 20534384, expandBias: w + 21613040, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 21615584, depthwiseBias: w + 21679184, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(173)
         }
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.2.block.0
@@ -2518,7 +2477,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 21681728, reduceBias: w + 21951392, activation: .silu,
                 expandWeights: w + 21951504, expandBias: w + 22221168,
                 rowSums: ws, rowsPerImage: 21,
@@ -2529,9 +2488,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 22223712, bias: w + 23302368, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(176)
         }
@@ -2544,7 +2503,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2552,19 +2511,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 24450144, reduceBias: w + 24719808,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 24719920, squeezeExpandBias: w + 24989584,
                 projectWeights: w + 24992128, projectBias: w + 26070784, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(177)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 23302800, expandBias: w + 24381456, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 24384000, depthwiseBias: w + 24447600, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(177)
         }
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.3.block.0
@@ -2572,7 +2530,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 24450144, reduceBias: w + 24719808, activation: .silu,
                 expandWeights: w + 24719920, expandBias: w + 24989584,
                 rowSums: ws, rowsPerImage: 21,
@@ -2583,9 +2541,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 24992128, bias: w + 26070784, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(180)
         }
@@ -2598,7 +2556,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2606,19 +2564,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 27218560, reduceBias: w + 27488224,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 27488336, squeezeExpandBias: w + 27758000,
                 projectWeights: w + 27760544, projectBias: w + 28839200, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(181)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 26071216, expandBias: w + 27149872, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 27152416, depthwiseBias: w + 27216016, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(181)
         }
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.4.block.0
@@ -2626,7 +2583,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 27218560, reduceBias: w + 27488224, activation: .silu,
                 expandWeights: w + 27488336, expandBias: w + 27758000,
                 rowSums: ws, rowsPerImage: 21,
@@ -2637,9 +2594,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 27760544, bias: w + 28839200, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(184)
         }
@@ -2652,7 +2609,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2660,19 +2617,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 29986976, reduceBias: w + 30256640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 30256752, squeezeExpandBias: w + 30526416,
                 projectWeights: w + 30528960, projectBias: w + 31607616, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(185)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 28839632, expandBias: w + 29918288, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 29920832, depthwiseBias: w + 29984432, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(185)
         }
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.5.block.0
@@ -2680,7 +2636,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 29986976, reduceBias: w + 30256640, activation: .silu,
                 expandWeights: w + 30256752, expandBias: w + 30526416,
                 rowSums: ws, rowsPerImage: 21,
@@ -2691,9 +2647,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 30528960, bias: w + 31607616, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(188)
         }
@@ -2706,7 +2662,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2714,19 +2670,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 32755392, reduceBias: w + 33025056,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 33025168, squeezeExpandBias: w + 33294832,
                 projectWeights: w + 33297376, projectBias: w + 34376032, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(189)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 31608048, expandBias: w + 32686704, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 32689248, depthwiseBias: w + 32752848, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(189)
         }
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.6.block.0
@@ -2734,7 +2689,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 32755392, reduceBias: w + 33025056, activation: .silu,
                 expandWeights: w + 33025168, expandBias: w + 33294832,
                 rowSums: ws, rowsPerImage: 21,
@@ -2745,9 +2700,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 33297376, bias: w + 34376032, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(192)
         }
@@ -2760,7 +2715,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2768,19 +2723,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 35523808, reduceBias: w + 35793472,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 35793584, squeezeExpandBias: w + 36063248,
                 projectWeights: w + 36065792, projectBias: w + 37144448, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(193)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 34376464, expandBias: w + 35455120, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 35457664, depthwiseBias: w + 35521264, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(193)
         }
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.7.block.0
@@ -2788,7 +2742,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 35523808, reduceBias: w + 35793472, activation: .silu,
                 expandWeights: w + 35793584, expandBias: w + 36063248,
                 rowSums: ws, rowsPerImage: 21,
@@ -2799,9 +2753,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 36065792, bias: w + 37144448, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(196)
         }
@@ -2814,7 +2768,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2822,19 +2776,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 38292224, reduceBias: w + 38561888,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 38562000, squeezeExpandBias: w + 38831664,
                 projectWeights: w + 38834208, projectBias: w + 39912864, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(197)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 37144880, expandBias: w + 38223536, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 38226080, depthwiseBias: w + 38289680, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(197)
         }
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.8.block.0
@@ -2842,7 +2795,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 38292224, reduceBias: w + 38561888, activation: .silu,
                 expandWeights: w + 38562000, expandBias: w + 38831664,
                 rowSums: ws, rowsPerImage: 21,
@@ -2853,9 +2806,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 38834208, bias: w + 39912864, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(200)
         }
@@ -2868,7 +2821,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2876,19 +2829,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 41060640, reduceBias: w + 41330304,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 41330416, squeezeExpandBias: w + 41600080,
                 projectWeights: w + 41602624, projectBias: w + 42681280, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(201)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 39913296, expandBias: w + 40991952, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 40994496, depthwiseBias: w + 41058096, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(201)
         }
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.9.block.0
@@ -2896,7 +2848,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 41060640, reduceBias: w + 41330304, activation: .silu,
                 expandWeights: w + 41330416, expandBias: w + 41600080,
                 rowSums: ws, rowsPerImage: 21,
@@ -2907,9 +2859,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 41602624, bias: w + 42681280, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(204)
         }
@@ -2922,7 +2874,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2930,19 +2882,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 43829056, reduceBias: w + 44098720,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 44098832, squeezeExpandBias: w + 44368496,
                 projectWeights: w + 44371040, projectBias: w + 45449696, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(205)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 42681712, expandBias: w + 43760368, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 43762912, depthwiseBias: w + 43826512, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(205)
         }
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.10.block.0
@@ -2950,7 +2901,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 43829056, reduceBias: w + 44098720, activation: .silu,
                 expandWeights: w + 44098832, expandBias: w + 44368496,
                 rowSums: ws, rowsPerImage: 21,
@@ -2961,9 +2912,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 44371040, bias: w + 45449696, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(208)
         }
@@ -2976,7 +2927,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -2984,19 +2935,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 46597472, reduceBias: w + 46867136,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 46867248, squeezeExpandBias: w + 47136912,
                 projectWeights: w + 47139456, projectBias: w + 48218112, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(209)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 45450128, expandBias: w + 46528784, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 46531328, depthwiseBias: w + 46594928, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(209)
         }
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.11.block.0
@@ -3004,7 +2954,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 46597472, reduceBias: w + 46867136, activation: .silu,
                 expandWeights: w + 46867248, expandBias: w + 47136912,
                 rowSums: ws, rowsPerImage: 21,
@@ -3015,9 +2965,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 47139456, bias: w + 48218112, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(212)
         }
@@ -3030,7 +2980,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -3038,19 +2988,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 49365888, reduceBias: w + 49635552,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 49635664, squeezeExpandBias: w + 49905328,
                 projectWeights: w + 49907872, projectBias: w + 50986528, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(213)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 48218544, expandBias: w + 49297200, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 49299744, depthwiseBias: w + 49363344, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(213)
         }
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.12.block.0
@@ -3058,7 +3007,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 49365888, reduceBias: w + 49635552, activation: .silu,
                 expandWeights: w + 49635664, expandBias: w + 49905328,
                 rowSums: ws, rowsPerImage: 21,
@@ -3069,9 +3018,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 49907872, bias: w + 50986528, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(216)
         }
@@ -3084,7 +3033,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -3092,19 +3041,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 52134304, reduceBias: w + 52403968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 52404080, squeezeExpandBias: w + 52673744,
                 projectWeights: w + 52676288, projectBias: w + 53754944, outChannels: 424,
-                projectActivation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                projectActivation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws, pool: pool)
             p?.stop(217)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 50986960, expandBias: w + 52065616, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 52068160, depthwiseBias: w + 52131760, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(217)
         }
         // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.13.block.0
@@ -3112,7 +3060,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 52134304, reduceBias: w + 52403968, activation: .silu,
                 expandWeights: w + 52404080, expandBias: w + 52673744,
                 rowSums: ws, rowsPerImage: 21,
@@ -3123,9 +3071,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 52676288, bias: w + 53754944, outChannels: 424,
-                activation: .identity, residual: a + 2243808 &* n, output: a + 2430800 &* n,
+                activation: .identity, residual: a + 1121904 &* n, output: a + 1308896 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(220)
         }
@@ -3138,7 +3086,7 @@ public final class EfficientNetB8: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
@@ -3146,19 +3094,18 @@ public final class EfficientNetB8: GeneratedModel {
                 squeezeChannels: 106, reduceWeights: w + 54902720, reduceBias: w + 55172384,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 55172496, squeezeExpandBias: w + 55442160,
                 projectWeights: w + 55444704, projectBias: w + 56523360, outChannels: 424,
-                projectActivation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                projectActivation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws, pool: pool)
             p?.stop(221)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 2430800 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+                input: a + 1308896 &* n, batch: n, height: 21, width: 21, inChannels: 424,
                 expandWeights: w + 53755376, expandBias: w + 54834032, expandActivation: .silu,
                 expandedChannels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 21, outWidth: 21,
                 depthwiseWeights: w + 54836576, depthwiseBias: w + 54900176, depthwiseActivation: .silu,
-                output: a + 1121904 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
             p?.stop(221)
         }
         // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.6.14.block.0
@@ -3166,7 +3113,7 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+                a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
                 reduceWeights: w + 54902720, reduceBias: w + 55172384, activation: .silu,
                 expandWeights: w + 55172496, expandBias: w + 55442160,
                 rowSums: ws, rowsPerImage: 21,
@@ -3177,9 +3124,9 @@ public final class EfficientNetB8: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 1121904 &* n, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
+                input: a, batch: n, imagePixels: 441, inChannels: 2544, inputScales: ws + 53424 &* n,
                 inputMajorWeights: w + 55444704, bias: w + 56523360, outChannels: 424,
-                activation: .identity, residual: a + 2430800 &* n, output: a + 2243808 &* n,
+                activation: .identity, residual: a + 1308896 &* n, output: a + 1121904 &* n,
                 workspace: ws + (53424 &* n &+ 2544 &* n), pool: pool)
             p?.stop(224)
         }
@@ -3190,19 +3137,18 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 424] -> [n, 21, 21, 2544] -> [n, 21, 21, 2544], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2243808 &* n, batch: n, height: 21, width: 21, inChannels: 424,
+            input: a + 1121904 &* n, batch: n, height: 21, width: 21, inChannels: 424,
             expandWeights: w + 56523792, expandBias: w + 57602448, expandActivation: .silu,
             expandedChannels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 57604992, depthwiseBias: w + 57627888, depthwiseActivation: .silu,
-            output: a + 1121904 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 53424 &* n, pool: pool)
         p?.stop(225)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 2544] -> [n, 21, 21, 2544], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 2544 -> 106 -> 2544, in place on [n, 21, 21, 2544], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1121904 &* n, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
+            a, batch: n, pixels: 441, channels: 2544, squeezeChannels: 106,
             reduceWeights: w + 57630432, reduceBias: w + 57900096, activation: .silu,
             expandWeights: w + 57900208, expandBias: w + 58169872,
             rowSums: ws, rowsPerImage: 21, workspace: ws + 53424 &* n, pool: pool)
@@ -3210,9 +3156,9 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 21, 21, 2544] -> [n, 21, 21, 704]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1121904 &* n, pixels: 441 &* n, inChannels: 2544,
+            input: a, pixels: 441 &* n, inChannels: 2544,
             inputMajorWeights: w + 58172416, bias: w + 59963392, outChannels: 704,
-            activation: .identity, residual: nil, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1862784 &* n, pool: pool)
         p?.stop(228)
     }
 
@@ -3221,19 +3167,18 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            input: a + 1862784 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 59964096, expandBias: w + 62937792, expandActivation: .silu,
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 62942016, depthwiseBias: w + 62980032, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(229)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
+            a, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 62984256, reduceBias: w + 63727680, activation: .silu,
             expandWeights: w + 63727856, expandBias: w + 64471280,
             rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
@@ -3241,9 +3186,9 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
+            input: a, pixels: 441 &* n, inChannels: 4224,
             inputMajorWeights: w + 64475504, bias: w + 67449200, outChannels: 704,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 4036032 &* n, pool: pool)
+            activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n, pool: pool)
         p?.stop(232)
     }
 
@@ -3252,19 +3197,18 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 4036032 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            input: a + 2173248 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 67449904, expandBias: w + 70423600, expandActivation: .silu,
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 70427824, depthwiseBias: w + 70465840, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(233)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
+            a, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 70470064, reduceBias: w + 71213488, activation: .silu,
             expandWeights: w + 71213664, expandBias: w + 71957088,
             rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
@@ -3272,9 +3216,9 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
+            input: a, pixels: 441 &* n, inChannels: 4224,
             inputMajorWeights: w + 71961312, bias: w + 74935008, outChannels: 704,
-            activation: .identity, residual: a + 4036032 &* n, output: a + 3725568 &* n, pool: pool)
+            activation: .identity, residual: a + 2173248 &* n, output: a + 1862784 &* n, pool: pool)
         p?.stop(236)
     }
 
@@ -3283,19 +3227,18 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 21, 21, 704] -> [n, 21, 21, 4224] -> [n, 21, 21, 4224], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 3725568 &* n, batch: n, height: 21, width: 21, inChannels: 704,
+            input: a + 1862784 &* n, batch: n, height: 21, width: 21, inChannels: 704,
             expandWeights: w + 74935712, expandBias: w + 77909408, expandActivation: .silu,
             expandedChannels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 21, outWidth: 21,
             depthwiseWeights: w + 77913632, depthwiseBias: w + 77951648, depthwiseActivation: .silu,
-            output: a + 1862784 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 88704 &* n, pool: pool)
         p?.stop(237)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 21, 21, 4224] -> [n, 21, 21, 4224], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 4224 -> 176 -> 4224, in place on [n, 21, 21, 4224], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 1862784 &* n, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
+            a, batch: n, pixels: 441, channels: 4224, squeezeChannels: 176,
             reduceWeights: w + 77955872, reduceBias: w + 78699296, activation: .silu,
             expandWeights: w + 78699472, expandBias: w + 79442896,
             rowSums: ws, rowsPerImage: 21, workspace: ws + 88704 &* n, pool: pool)
@@ -3303,9 +3246,9 @@ public final class EfficientNetB8: GeneratedModel {
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 21, 21, 4224] -> [n, 21, 21, 704]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1862784 &* n, pixels: 441 &* n, inChannels: 4224,
+            input: a, pixels: 441 &* n, inChannels: 4224,
             inputMajorWeights: w + 79447120, bias: w + 82420816, outChannels: 704,
-            activation: .identity, residual: a + 3725568 &* n, output: a + 1241856 &* n, pool: pool)
+            activation: .identity, residual: a + 1862784 &* n, output: a + 2173248 &* n, pool: pool)
         p?.stop(240)
     }
 
@@ -3314,7 +3257,7 @@ public final class EfficientNetB8: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 2816]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1241856 &* n, pixels: 441 &* n, inChannels: 704,
+            input: a + 2173248 &* n, pixels: 441 &* n, inChannels: 704,
             inputMajorWeights: w + 82421520, bias: w + 84403984, outChannels: 2816,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(241)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetL2: 800x800x3 -> 1000 classes, 480,309,308 parameters, 475.704 GMACs per image.
-// Activations are NHWC in one arena of 97,920,000 floats per image; inference weights (BatchNorm folded) are 479,765,152 floats.
+// Activations are NHWC in one arena of 43,520,000 floats per image; inference weights (BatchNorm folded) are 479,765,152 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetL2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetL2", resolution: 800, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 479765152,
-        arenaFloatsPerImage: 97920000, specSources: specSources)
+        arenaFloatsPerImage: 43520000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetL2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 400, channels: 136) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 136, squeezeChannels: 34, outChannels: 72),
@@ -45,31 +45,31 @@ public final class EfficientNetL2: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 400, outWidth: 400, channels: 72, squeezeChannels: 18, outChannels: 72, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 400, expandedChannels: 432, kernel: 3, outHeight: 200, outWidth: 200, squeezeChannels: 18, outChannels: 104, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 400, expandedChannels: 432, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 432) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 400, width: 400, inChannels: 72, expandedChannels: 432, kernel: 3, stride: 2, outHeight: 200, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 200, expandedChannels: 624, kernel: 3, outHeight: 200, outWidth: 200, squeezeChannels: 26, outChannels: 104, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 200, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 3, stride: 1, outHeight: 200, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 200, expandedChannels: 624, kernel: 5, outHeight: 100, outWidth: 100, squeezeChannels: 26, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 200, expandedChannels: 624, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 624) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 200, width: 200, inChannels: 104, expandedChannels: 624, kernel: 5, stride: 2, outHeight: 100, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 100, expandedChannels: 1056, kernel: 5, outHeight: 100, outWidth: 100, squeezeChannels: 44, outChannels: 176, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 100, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 5, stride: 1, outHeight: 100, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 100, expandedChannels: 1056, kernel: 3, outHeight: 50, outWidth: 50, squeezeChannels: 44, outChannels: 344, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 100, expandedChannels: 1056, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 1056) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 100, width: 100, inChannels: 176, expandedChannels: 1056, kernel: 3, stride: 2, outHeight: 50, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2064, kernel: 3, outHeight: 50, outWidth: 50, squeezeChannels: 86, outChannels: 344, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 3, stride: 1, outHeight: 50, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2064, kernel: 5, outHeight: 50, outWidth: 50, squeezeChannels: 86, outChannels: 480, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2064, kernel: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2064) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 50, width: 50, inChannels: 344, expandedChannels: 2064, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 50, expandedChannels: 2880, kernel: 5, outHeight: 50, outWidth: 50, squeezeChannels: 120, outChannels: 480, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 50, expandedChannels: 2880, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 4944, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 25, expandedChannels: 8256, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 50, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 1, outHeight: 50, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 2880) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 50, width: 50, inChannels: 480, expandedChannels: 2880, kernel: 5, stride: 2, outHeight: 25, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 25, width: 25, inChannels: 824, expandedChannels: 4944, kernel: 5, stride: 1, outHeight: 25, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 4944) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 25, width: 25, inChannels: 824, expandedChannels: 4944, kernel: 3, stride: 1, outHeight: 25, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 25, channels: 8256) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 25, width: 25, inChannels: 1376, expandedChannels: 8256, kernel: 3, stride: 1, outHeight: 25, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 97920000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 97920000 &* n
+        let a = arena.reserve(floats: 43520000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 43520000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -407,7 +407,7 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 60064, reduceBias: w + 61360,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 61392, squeezeExpandBias: w + 62688,
                 projectWeights: w + 62768, projectBias: w + 67952, outChannels: 72,
-                projectActivation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
+                projectActivation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(16)
         } else {
@@ -435,7 +435,7 @@ public final class EfficientNetL2: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a, batch: n, imagePixels: 160000, inChannels: 72, inputScales: ws + 28800 &* n,
                 inputMajorWeights: w + 62768, bias: w + 67952, outChannels: 72,
-                activation: .identity, residual: a + 11520000 &* n, output: a + 86400000 &* n,
+                activation: .identity, residual: a + 11520000 &* n, output: a + 23040000 &* n,
                 workspace: ws + (28800 &* n &+ 72 &* n), pool: pool)
             p?.stop(18)
         }
@@ -448,7 +448,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
                 expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
                 expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -456,19 +456,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 18, reduceWeights: w + 103888, reduceBias: w + 111664,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 111696, squeezeExpandBias: w + 119472,
                 projectWeights: w + 119904, projectBias: w + 164832, outChannels: 104,
-                projectActivation: .identity, residual: nil, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 34560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(19)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 86400000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
+                input: a + 23040000 &* n, batch: n, height: 400, width: 400, inChannels: 72,
                 expandWeights: w + 68032, expandBias: w + 99136, expandActivation: .silu,
                 expandedChannels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 99568, depthwiseBias: w + 103456, depthwiseActivation: .silu,
-                output: a + 69120000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 86400 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 86400 &* n, pool: pool)
             p?.stop(19)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 400, 400, 432] -> [n, 200, 200, 432], computed in the call of features.2.0.block.0
@@ -476,7 +475,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 69120000 &* n, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
+                a, batch: n, pixels: 40000, channels: 432, squeezeChannels: 18,
                 reduceWeights: w + 103888, reduceBias: w + 111664, activation: .silu,
                 expandWeights: w + 111696, expandBias: w + 119472,
                 rowSums: ws, rowsPerImage: 200,
@@ -487,9 +486,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 69120000 &* n, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws + 86400 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 432, inputScales: ws + 86400 &* n,
                 inputMajorWeights: w + 119904, bias: w + 164832, outChannels: 104,
-                activation: .identity, residual: nil, output: a + 49920000 &* n,
+                activation: .identity, residual: nil, output: a + 34560000 &* n,
                 workspace: ws + (86400 &* n &+ 432 &* n), pool: pool)
             p?.stop(22)
         }
@@ -502,7 +501,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 34560000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -510,19 +509,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 236704, reduceBias: w + 252928,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 252960, squeezeExpandBias: w + 269184,
                 projectWeights: w + 269808, projectBias: w + 334704, outChannels: 104,
-                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                projectActivation: .identity, residual: a + 34560000 &* n, output: a + 24960000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(23)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 34560000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 164944, expandBias: w + 229840, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 230464, depthwiseBias: w + 236080, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(23)
         }
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.1.block.0
@@ -530,7 +528,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 236704, reduceBias: w + 252928, activation: .silu,
                 expandWeights: w + 252960, expandBias: w + 269184,
                 rowSums: ws, rowsPerImage: 200,
@@ -541,9 +539,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 269808, bias: w + 334704, outChannels: 104,
-                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                activation: .identity, residual: a + 34560000 &* n, output: a + 24960000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(26)
         }
@@ -556,7 +554,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -564,19 +562,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 406576, reduceBias: w + 422800,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 422832, squeezeExpandBias: w + 439056,
                 projectWeights: w + 439680, projectBias: w + 504576, outChannels: 104,
-                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(27)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 334816, expandBias: w + 399712, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 400336, depthwiseBias: w + 405952, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(27)
         }
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.2.block.0
@@ -584,7 +581,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 406576, reduceBias: w + 422800, activation: .silu,
                 expandWeights: w + 422832, expandBias: w + 439056,
                 rowSums: ws, rowsPerImage: 200,
@@ -595,9 +592,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 439680, bias: w + 504576, outChannels: 104,
-                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                activation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(30)
         }
@@ -610,7 +607,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -618,19 +615,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 576448, reduceBias: w + 592672,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 592704, squeezeExpandBias: w + 608928,
                 projectWeights: w + 609552, projectBias: w + 674448, outChannels: 104,
-                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                projectActivation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(31)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 504688, expandBias: w + 569584, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 570208, depthwiseBias: w + 575824, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(31)
         }
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.3.block.0
@@ -638,7 +634,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 576448, reduceBias: w + 592672, activation: .silu,
                 expandWeights: w + 592704, expandBias: w + 608928,
                 rowSums: ws, rowsPerImage: 200,
@@ -649,9 +645,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 609552, bias: w + 674448, outChannels: 104,
-                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                activation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(34)
         }
@@ -664,7 +660,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -672,19 +668,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 746320, reduceBias: w + 762544,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 762576, squeezeExpandBias: w + 778800,
                 projectWeights: w + 779424, projectBias: w + 844320, outChannels: 104,
-                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(35)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 674560, expandBias: w + 739456, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 740080, depthwiseBias: w + 745696, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(35)
         }
         // features.2.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.4.block.0
@@ -692,7 +687,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 746320, reduceBias: w + 762544, activation: .silu,
                 expandWeights: w + 762576, expandBias: w + 778800,
                 rowSums: ws, rowsPerImage: 200,
@@ -703,9 +698,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 779424, bias: w + 844320, outChannels: 104,
-                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                activation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(38)
         }
@@ -718,7 +713,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -726,19 +721,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 916192, reduceBias: w + 932416,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 932448, squeezeExpandBias: w + 948672,
                 projectWeights: w + 949296, projectBias: w + 1014192, outChannels: 104,
-                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                projectActivation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(39)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 844432, expandBias: w + 909328, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 909952, depthwiseBias: w + 915568, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(39)
         }
         // features.2.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.5.block.0
@@ -746,7 +740,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 916192, reduceBias: w + 932416, activation: .silu,
                 expandWeights: w + 932448, expandBias: w + 948672,
                 rowSums: ws, rowsPerImage: 200,
@@ -757,9 +751,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 949296, bias: w + 1014192, outChannels: 104,
-                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                activation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(42)
         }
@@ -772,7 +766,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -780,19 +774,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1086064, reduceBias: w + 1102288,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1102320, squeezeExpandBias: w + 1118544,
                 projectWeights: w + 1119168, projectBias: w + 1184064, outChannels: 104,
-                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(43)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1014304, expandBias: w + 1079200, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 1079824, depthwiseBias: w + 1085440, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(43)
         }
         // features.2.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.6.block.0
@@ -800,7 +793,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1086064, reduceBias: w + 1102288, activation: .silu,
                 expandWeights: w + 1102320, expandBias: w + 1118544,
                 rowSums: ws, rowsPerImage: 200,
@@ -811,9 +804,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 1119168, bias: w + 1184064, outChannels: 104,
-                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                activation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(46)
         }
@@ -826,7 +819,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -834,19 +827,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1255936, reduceBias: w + 1272160,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1272192, squeezeExpandBias: w + 1288416,
                 projectWeights: w + 1289040, projectBias: w + 1353936, outChannels: 104,
-                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                projectActivation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(47)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1184176, expandBias: w + 1249072, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 1249696, depthwiseBias: w + 1255312, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(47)
         }
         // features.2.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.7.block.0
@@ -854,7 +846,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1255936, reduceBias: w + 1272160, activation: .silu,
                 expandWeights: w + 1272192, expandBias: w + 1288416,
                 rowSums: ws, rowsPerImage: 200,
@@ -865,9 +857,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 1289040, bias: w + 1353936, outChannels: 104,
-                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                activation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(50)
         }
@@ -880,7 +872,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -888,19 +880,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1425808, reduceBias: w + 1442032,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1442064, squeezeExpandBias: w + 1458288,
                 projectWeights: w + 1458912, projectBias: w + 1523808, outChannels: 104,
-                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(51)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1354048, expandBias: w + 1418944, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 1419568, depthwiseBias: w + 1425184, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(51)
         }
         // features.2.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.8.block.0
@@ -908,7 +899,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1425808, reduceBias: w + 1442032, activation: .silu,
                 expandWeights: w + 1442064, expandBias: w + 1458288,
                 rowSums: ws, rowsPerImage: 200,
@@ -919,9 +910,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 1458912, bias: w + 1523808, outChannels: 104,
-                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                activation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(54)
         }
@@ -934,7 +925,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -942,19 +933,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1595680, reduceBias: w + 1611904,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1611936, squeezeExpandBias: w + 1628160,
                 projectWeights: w + 1628784, projectBias: w + 1693680, outChannels: 104,
-                projectActivation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                projectActivation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(55)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1523920, expandBias: w + 1588816, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 1589440, depthwiseBias: w + 1595056, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(55)
         }
         // features.2.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.9.block.0
@@ -962,7 +952,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1595680, reduceBias: w + 1611904, activation: .silu,
                 expandWeights: w + 1611936, expandBias: w + 1628160,
                 rowSums: ws, rowsPerImage: 200,
@@ -973,9 +963,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 1628784, bias: w + 1693680, outChannels: 104,
-                activation: .identity, residual: a + 49920000 &* n, output: a + 54080000 &* n,
+                activation: .identity, residual: a + 29120000 &* n, output: a + 24960000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(58)
         }
@@ -988,7 +978,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
@@ -996,19 +986,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1765552, reduceBias: w + 1781776,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1781808, squeezeExpandBias: w + 1798032,
                 projectWeights: w + 1798656, projectBias: w + 1863552, outChannels: 104,
-                projectActivation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                projectActivation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(59)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 54080000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 24960000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1693792, expandBias: w + 1758688, expandActivation: .silu,
                 expandedChannels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 200, outWidth: 200,
                 depthwiseWeights: w + 1759312, depthwiseBias: w + 1764928, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 124800 &* n, pool: pool)
             p?.stop(59)
         }
         // features.2.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 200, 200, 624] -> [n, 200, 200, 624], computed in the call of features.2.10.block.0
@@ -1016,7 +1005,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 40000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1765552, reduceBias: w + 1781776, activation: .silu,
                 expandWeights: w + 1781808, expandBias: w + 1798032,
                 rowSums: ws, rowsPerImage: 200,
@@ -1027,9 +1016,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
+                input: a, batch: n, imagePixels: 40000, inChannels: 624, inputScales: ws + 124800 &* n,
                 inputMajorWeights: w + 1798656, bias: w + 1863552, outChannels: 104,
-                activation: .identity, residual: a + 54080000 &* n, output: a + 49920000 &* n,
+                activation: .identity, residual: a + 24960000 &* n, output: a + 29120000 &* n,
                 workspace: ws + (124800 &* n &+ 624 &* n), pool: pool)
             p?.stop(62)
         }
@@ -1042,7 +1031,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
                 expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1050,19 +1039,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 26, reduceWeights: w + 1945408, reduceBias: w + 1961632,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1961664, squeezeExpandBias: w + 1977888,
                 projectWeights: w + 1978512, projectBias: w + 2088336, outChannels: 176,
-                projectActivation: .identity, residual: nil, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(63)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 49920000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
+                input: a + 29120000 &* n, batch: n, height: 200, width: 200, inChannels: 104,
                 expandWeights: w + 1863664, expandBias: w + 1928560, expandActivation: .silu,
                 expandedChannels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 1929184, depthwiseBias: w + 1944784, depthwiseActivation: .silu,
-                output: a + 24960000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 62400 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 62400 &* n, pool: pool)
             p?.stop(63)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 200, 200, 624] -> [n, 100, 100, 624], computed in the call of features.3.0.block.0
@@ -1070,7 +1058,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 24960000 &* n, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
+                a, batch: n, pixels: 10000, channels: 624, squeezeChannels: 26,
                 reduceWeights: w + 1945408, reduceBias: w + 1961632, activation: .silu,
                 expandWeights: w + 1961664, expandBias: w + 1977888,
                 rowSums: ws, rowsPerImage: 100,
@@ -1081,9 +1069,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 24960000 &* n, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws + 62400 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 624, inputScales: ws + 62400 &* n,
                 inputMajorWeights: w + 1978512, bias: w + 2088336, outChannels: 176,
-                activation: .identity, residual: nil, output: a + 21120000 &* n,
+                activation: .identity, residual: nil, output: a + 10560000 &* n,
                 workspace: ws + (62400 &* n &+ 624 &* n), pool: pool)
             p?.stop(66)
         }
@@ -1096,7 +1084,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1104,19 +1092,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 2302880, reduceBias: w + 2349344,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2349392, squeezeExpandBias: w + 2395856,
                 projectWeights: w + 2396912, projectBias: w + 2582768, outChannels: 176,
-                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                projectActivation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(67)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2088512, expandBias: w + 2274368, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 2275424, depthwiseBias: w + 2301824, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(67)
         }
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.1.block.0
@@ -1124,7 +1111,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 2302880, reduceBias: w + 2349344, activation: .silu,
                 expandWeights: w + 2349392, expandBias: w + 2395856,
                 rowSums: ws, rowsPerImage: 100,
@@ -1135,9 +1122,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 2396912, bias: w + 2582768, outChannels: 176,
-                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                activation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(70)
         }
@@ -1150,7 +1137,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1158,19 +1145,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 2797312, reduceBias: w + 2843776,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 2843824, squeezeExpandBias: w + 2890288,
                 projectWeights: w + 2891344, projectBias: w + 3077200, outChannels: 176,
-                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(71)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 2582944, expandBias: w + 2768800, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 2769856, depthwiseBias: w + 2796256, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(71)
         }
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.2.block.0
@@ -1178,7 +1164,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 2797312, reduceBias: w + 2843776, activation: .silu,
                 expandWeights: w + 2843824, expandBias: w + 2890288,
                 rowSums: ws, rowsPerImage: 100,
@@ -1189,9 +1175,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 2891344, bias: w + 3077200, outChannels: 176,
-                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                activation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(74)
         }
@@ -1204,7 +1190,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1212,19 +1198,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3291744, reduceBias: w + 3338208,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3338256, squeezeExpandBias: w + 3384720,
                 projectWeights: w + 3385776, projectBias: w + 3571632, outChannels: 176,
-                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                projectActivation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(75)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3077376, expandBias: w + 3263232, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 3264288, depthwiseBias: w + 3290688, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(75)
         }
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.3.block.0
@@ -1232,7 +1217,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3291744, reduceBias: w + 3338208, activation: .silu,
                 expandWeights: w + 3338256, expandBias: w + 3384720,
                 rowSums: ws, rowsPerImage: 100,
@@ -1243,9 +1228,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 3385776, bias: w + 3571632, outChannels: 176,
-                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                activation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(78)
         }
@@ -1258,7 +1243,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1266,19 +1251,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 3786176, reduceBias: w + 3832640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 3832688, squeezeExpandBias: w + 3879152,
                 projectWeights: w + 3880208, projectBias: w + 4066064, outChannels: 176,
-                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(79)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 3571808, expandBias: w + 3757664, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 3758720, depthwiseBias: w + 3785120, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(79)
         }
         // features.3.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.4.block.0
@@ -1286,7 +1270,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 3786176, reduceBias: w + 3832640, activation: .silu,
                 expandWeights: w + 3832688, expandBias: w + 3879152,
                 rowSums: ws, rowsPerImage: 100,
@@ -1297,9 +1281,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 3880208, bias: w + 4066064, outChannels: 176,
-                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                activation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(82)
         }
@@ -1312,7 +1296,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1320,19 +1304,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4280608, reduceBias: w + 4327072,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4327120, squeezeExpandBias: w + 4373584,
                 projectWeights: w + 4374640, projectBias: w + 4560496, outChannels: 176,
-                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                projectActivation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(83)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4066240, expandBias: w + 4252096, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 4253152, depthwiseBias: w + 4279552, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(83)
         }
         // features.3.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.5.block.0
@@ -1340,7 +1323,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4280608, reduceBias: w + 4327072, activation: .silu,
                 expandWeights: w + 4327120, expandBias: w + 4373584,
                 rowSums: ws, rowsPerImage: 100,
@@ -1351,9 +1334,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 4374640, bias: w + 4560496, outChannels: 176,
-                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                activation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(86)
         }
@@ -1366,7 +1349,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1374,19 +1357,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 4775040, reduceBias: w + 4821504,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 4821552, squeezeExpandBias: w + 4868016,
                 projectWeights: w + 4869072, projectBias: w + 5054928, outChannels: 176,
-                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(87)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 4560672, expandBias: w + 4746528, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 4747584, depthwiseBias: w + 4773984, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(87)
         }
         // features.3.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.6.block.0
@@ -1394,7 +1376,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 4775040, reduceBias: w + 4821504, activation: .silu,
                 expandWeights: w + 4821552, expandBias: w + 4868016,
                 rowSums: ws, rowsPerImage: 100,
@@ -1405,9 +1387,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 4869072, bias: w + 5054928, outChannels: 176,
-                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                activation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(90)
         }
@@ -1420,7 +1402,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1428,19 +1410,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 5269472, reduceBias: w + 5315936,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5315984, squeezeExpandBias: w + 5362448,
                 projectWeights: w + 5363504, projectBias: w + 5549360, outChannels: 176,
-                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                projectActivation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(91)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5055104, expandBias: w + 5240960, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 5242016, depthwiseBias: w + 5268416, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(91)
         }
         // features.3.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.7.block.0
@@ -1448,7 +1429,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 5269472, reduceBias: w + 5315936, activation: .silu,
                 expandWeights: w + 5315984, expandBias: w + 5362448,
                 rowSums: ws, rowsPerImage: 100,
@@ -1459,9 +1440,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 5363504, bias: w + 5549360, outChannels: 176,
-                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                activation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(94)
         }
@@ -1474,7 +1455,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1482,19 +1463,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 5763904, reduceBias: w + 5810368,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 5810416, squeezeExpandBias: w + 5856880,
                 projectWeights: w + 5857936, projectBias: w + 6043792, outChannels: 176,
-                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(95)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 5549536, expandBias: w + 5735392, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 5736448, depthwiseBias: w + 5762848, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(95)
         }
         // features.3.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.8.block.0
@@ -1502,7 +1482,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 5763904, reduceBias: w + 5810368, activation: .silu,
                 expandWeights: w + 5810416, expandBias: w + 5856880,
                 rowSums: ws, rowsPerImage: 100,
@@ -1513,9 +1493,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 5857936, bias: w + 6043792, outChannels: 176,
-                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                activation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(98)
         }
@@ -1528,7 +1508,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1536,19 +1516,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 6258336, reduceBias: w + 6304800,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6304848, squeezeExpandBias: w + 6351312,
                 projectWeights: w + 6352368, projectBias: w + 6538224, outChannels: 176,
-                projectActivation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                projectActivation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(99)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6043968, expandBias: w + 6229824, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 6230880, depthwiseBias: w + 6257280, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(99)
         }
         // features.3.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.9.block.0
@@ -1556,7 +1535,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 6258336, reduceBias: w + 6304800, activation: .silu,
                 expandWeights: w + 6304848, expandBias: w + 6351312,
                 rowSums: ws, rowsPerImage: 100,
@@ -1567,9 +1546,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 6352368, bias: w + 6538224, outChannels: 176,
-                activation: .identity, residual: a + 21120000 &* n, output: a + 22880000 &* n,
+                activation: .identity, residual: a + 10560000 &* n, output: a + 12320000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(102)
         }
@@ -1582,7 +1561,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
@@ -1590,19 +1569,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 6752768, reduceBias: w + 6799232,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 6799280, squeezeExpandBias: w + 6845744,
                 projectWeights: w + 6846800, projectBias: w + 7032656, outChannels: 176,
-                projectActivation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                projectActivation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(103)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 22880000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 12320000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 6538400, expandBias: w + 6724256, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 100, outWidth: 100,
                 depthwiseWeights: w + 6725312, depthwiseBias: w + 6751712, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 105600 &* n, pool: pool)
             p?.stop(103)
         }
         // features.3.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 100, 100, 1056] -> [n, 100, 100, 1056], computed in the call of features.3.10.block.0
@@ -1610,7 +1588,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 10000, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 6752768, reduceBias: w + 6799232, activation: .silu,
                 expandWeights: w + 6799280, expandBias: w + 6845744,
                 rowSums: ws, rowsPerImage: 100,
@@ -1621,9 +1599,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
+                input: a, batch: n, imagePixels: 10000, inChannels: 1056, inputScales: ws + 105600 &* n,
                 inputMajorWeights: w + 6846800, bias: w + 7032656, outChannels: 176,
-                activation: .identity, residual: a + 22880000 &* n, output: a + 21120000 &* n,
+                activation: .identity, residual: a + 12320000 &* n, output: a + 10560000 &* n,
                 workspace: ws + (105600 &* n &+ 1056 &* n), pool: pool)
             p?.stop(106)
         }
@@ -1636,7 +1614,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1644,19 +1622,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 44, reduceWeights: w + 7230304, reduceBias: w + 7276768,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7276816, squeezeExpandBias: w + 7323280,
                 projectWeights: w + 7324336, projectBias: w + 7687600, outChannels: 344,
-                projectActivation: .identity, residual: nil, output: a + 13200000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(107)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 21120000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
+                input: a + 10560000 &* n, batch: n, height: 100, width: 100, inChannels: 176,
                 expandWeights: w + 7032832, expandBias: w + 7218688, expandActivation: .silu,
                 expandedChannels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 7219744, depthwiseBias: w + 7229248, depthwiseActivation: .silu,
-                output: a + 10560000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 52800 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 52800 &* n, pool: pool)
             p?.stop(107)
         }
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 100, 100, 1056] -> [n, 50, 50, 1056], computed in the call of features.4.0.block.0
@@ -1664,7 +1641,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 10560000 &* n, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
+                a, batch: n, pixels: 2500, channels: 1056, squeezeChannels: 44,
                 reduceWeights: w + 7230304, reduceBias: w + 7276768, activation: .silu,
                 expandWeights: w + 7276816, expandBias: w + 7323280,
                 rowSums: ws, rowsPerImage: 50,
@@ -1675,9 +1652,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 10560000 &* n, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws + 52800 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 1056, inputScales: ws + 52800 &* n,
                 inputMajorWeights: w + 7324336, bias: w + 7687600, outChannels: 344,
-                activation: .identity, residual: nil, output: a + 13200000 &* n,
+                activation: .identity, residual: nil, output: a + 5160000 &* n,
                 workspace: ws + (52800 &* n &+ 1056 &* n), pool: pool)
             p?.stop(110)
         }
@@ -1690,7 +1667,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1698,19 +1675,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 8420672, reduceBias: w + 8598176,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 8598272, squeezeExpandBias: w + 8775776,
                 projectWeights: w + 8777840, projectBias: w + 9487856, outChannels: 344,
-                projectActivation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(111)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 13200000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 7687952, expandBias: w + 8397968, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 8400032, depthwiseBias: w + 8418608, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(111)
         }
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.1.block.0
@@ -1718,7 +1694,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 8420672, reduceBias: w + 8598176, activation: .silu,
                 expandWeights: w + 8598272, expandBias: w + 8775776,
                 rowSums: ws, rowsPerImage: 50,
@@ -1729,9 +1705,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 8777840, bias: w + 9487856, outChannels: 344,
-                activation: .identity, residual: a + 13200000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(114)
         }
@@ -1744,7 +1720,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1752,19 +1728,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 10220928, reduceBias: w + 10398432,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 10398528, squeezeExpandBias: w + 10576032,
                 projectWeights: w + 10578096, projectBias: w + 11288112, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(115)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 9488208, expandBias: w + 10198224, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 10200288, depthwiseBias: w + 10218864, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(115)
         }
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.2.block.0
@@ -1772,7 +1747,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 10220928, reduceBias: w + 10398432, activation: .silu,
                 expandWeights: w + 10398528, expandBias: w + 10576032,
                 rowSums: ws, rowsPerImage: 50,
@@ -1783,9 +1758,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 10578096, bias: w + 11288112, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(118)
         }
@@ -1798,7 +1773,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1806,19 +1781,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 12021184, reduceBias: w + 12198688,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 12198784, squeezeExpandBias: w + 12376288,
                 projectWeights: w + 12378352, projectBias: w + 13088368, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(119)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 11288464, expandBias: w + 11998480, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 12000544, depthwiseBias: w + 12019120, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(119)
         }
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.3.block.0
@@ -1826,7 +1800,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 12021184, reduceBias: w + 12198688, activation: .silu,
                 expandWeights: w + 12198784, expandBias: w + 12376288,
                 rowSums: ws, rowsPerImage: 50,
@@ -1837,9 +1811,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 12378352, bias: w + 13088368, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(122)
         }
@@ -1852,7 +1826,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1860,19 +1834,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 13821440, reduceBias: w + 13998944,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 13999040, squeezeExpandBias: w + 14176544,
                 projectWeights: w + 14178608, projectBias: w + 14888624, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(123)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 13088720, expandBias: w + 13798736, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 13800800, depthwiseBias: w + 13819376, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(123)
         }
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.4.block.0
@@ -1880,7 +1853,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 13821440, reduceBias: w + 13998944, activation: .silu,
                 expandWeights: w + 13999040, expandBias: w + 14176544,
                 rowSums: ws, rowsPerImage: 50,
@@ -1891,9 +1864,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 14178608, bias: w + 14888624, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(126)
         }
@@ -1906,7 +1879,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1914,19 +1887,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 15621696, reduceBias: w + 15799200,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 15799296, squeezeExpandBias: w + 15976800,
                 projectWeights: w + 15978864, projectBias: w + 16688880, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(127)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 14888976, expandBias: w + 15598992, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 15601056, depthwiseBias: w + 15619632, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(127)
         }
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.5.block.0
@@ -1934,7 +1906,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 15621696, reduceBias: w + 15799200, activation: .silu,
                 expandWeights: w + 15799296, expandBias: w + 15976800,
                 rowSums: ws, rowsPerImage: 50,
@@ -1945,9 +1917,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 15978864, bias: w + 16688880, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(130)
         }
@@ -1960,7 +1932,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -1968,19 +1940,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 17421952, reduceBias: w + 17599456,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 17599552, squeezeExpandBias: w + 17777056,
                 projectWeights: w + 17779120, projectBias: w + 18489136, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(131)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 16689232, expandBias: w + 17399248, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 17401312, depthwiseBias: w + 17419888, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(131)
         }
         // features.4.6.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.6.block.0
@@ -1988,7 +1959,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 17421952, reduceBias: w + 17599456, activation: .silu,
                 expandWeights: w + 17599552, expandBias: w + 17777056,
                 rowSums: ws, rowsPerImage: 50,
@@ -1999,9 +1970,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 17779120, bias: w + 18489136, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(134)
         }
@@ -2014,7 +1985,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2022,19 +1993,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 19222208, reduceBias: w + 19399712,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 19399808, squeezeExpandBias: w + 19577312,
                 projectWeights: w + 19579376, projectBias: w + 20289392, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(135)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 18489488, expandBias: w + 19199504, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 19201568, depthwiseBias: w + 19220144, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(135)
         }
         // features.4.7.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.7.block.0
@@ -2042,7 +2012,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 19222208, reduceBias: w + 19399712, activation: .silu,
                 expandWeights: w + 19399808, expandBias: w + 19577312,
                 rowSums: ws, rowsPerImage: 50,
@@ -2053,9 +2023,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 19579376, bias: w + 20289392, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(138)
         }
@@ -2068,7 +2038,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2076,19 +2046,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 21022464, reduceBias: w + 21199968,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 21200064, squeezeExpandBias: w + 21377568,
                 projectWeights: w + 21379632, projectBias: w + 22089648, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(139)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 20289744, expandBias: w + 20999760, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 21001824, depthwiseBias: w + 21020400, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(139)
         }
         // features.4.8.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.8.block.0
@@ -2096,7 +2065,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 21022464, reduceBias: w + 21199968, activation: .silu,
                 expandWeights: w + 21200064, expandBias: w + 21377568,
                 rowSums: ws, rowsPerImage: 50,
@@ -2107,9 +2076,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 21379632, bias: w + 22089648, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(142)
         }
@@ -2122,7 +2091,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2130,19 +2099,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 22822720, reduceBias: w + 23000224,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 23000320, squeezeExpandBias: w + 23177824,
                 projectWeights: w + 23179888, projectBias: w + 23889904, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(143)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 22090000, expandBias: w + 22800016, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 22802080, depthwiseBias: w + 22820656, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(143)
         }
         // features.4.9.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.9.block.0
@@ -2150,7 +2118,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 22822720, reduceBias: w + 23000224, activation: .silu,
                 expandWeights: w + 23000320, expandBias: w + 23177824,
                 rowSums: ws, rowsPerImage: 50,
@@ -2161,9 +2129,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 23179888, bias: w + 23889904, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(146)
         }
@@ -2176,7 +2144,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2184,19 +2152,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 24622976, reduceBias: w + 24800480,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 24800576, squeezeExpandBias: w + 24978080,
                 projectWeights: w + 24980144, projectBias: w + 25690160, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(147)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 23890256, expandBias: w + 24600272, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 24602336, depthwiseBias: w + 24620912, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(147)
         }
         // features.4.10.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.10.block.0
@@ -2204,7 +2171,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 24622976, reduceBias: w + 24800480, activation: .silu,
                 expandWeights: w + 24800576, expandBias: w + 24978080,
                 rowSums: ws, rowsPerImage: 50,
@@ -2215,9 +2182,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 24980144, bias: w + 25690160, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(150)
         }
@@ -2230,7 +2197,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2238,19 +2205,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 26423232, reduceBias: w + 26600736,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 26600832, squeezeExpandBias: w + 26778336,
                 projectWeights: w + 26780400, projectBias: w + 27490416, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(151)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 25690512, expandBias: w + 26400528, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 26402592, depthwiseBias: w + 26421168, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(151)
         }
         // features.4.11.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.11.block.0
@@ -2258,7 +2224,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 26423232, reduceBias: w + 26600736, activation: .silu,
                 expandWeights: w + 26600832, expandBias: w + 26778336,
                 rowSums: ws, rowsPerImage: 50,
@@ -2269,9 +2235,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 26780400, bias: w + 27490416, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(154)
         }
@@ -2284,7 +2250,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2292,19 +2258,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 28223488, reduceBias: w + 28400992,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 28401088, squeezeExpandBias: w + 28578592,
                 projectWeights: w + 28580656, projectBias: w + 29290672, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(155)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 27490768, expandBias: w + 28200784, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 28202848, depthwiseBias: w + 28221424, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(155)
         }
         // features.4.12.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.12.block.0
@@ -2312,7 +2277,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 28223488, reduceBias: w + 28400992, activation: .silu,
                 expandWeights: w + 28401088, expandBias: w + 28578592,
                 rowSums: ws, rowsPerImage: 50,
@@ -2323,9 +2288,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 28580656, bias: w + 29290672, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(158)
         }
@@ -2338,7 +2303,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2346,19 +2311,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 30023744, reduceBias: w + 30201248,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 30201344, squeezeExpandBias: w + 30378848,
                 projectWeights: w + 30380912, projectBias: w + 31090928, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(159)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 29291024, expandBias: w + 30001040, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 30003104, depthwiseBias: w + 30021680, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(159)
         }
         // features.4.13.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.13.block.0
@@ -2366,7 +2330,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 30023744, reduceBias: w + 30201248, activation: .silu,
                 expandWeights: w + 30201344, expandBias: w + 30378848,
                 rowSums: ws, rowsPerImage: 50,
@@ -2377,9 +2341,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 30380912, bias: w + 31090928, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(162)
         }
@@ -2392,7 +2356,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2400,19 +2364,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 31824000, reduceBias: w + 32001504,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 32001600, squeezeExpandBias: w + 32179104,
                 projectWeights: w + 32181168, projectBias: w + 32891184, outChannels: 344,
-                projectActivation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                projectActivation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(163)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 31091280, expandBias: w + 31801296, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 31803360, depthwiseBias: w + 31821936, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(163)
         }
         // features.4.14.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.14.block.0
@@ -2420,7 +2383,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 31824000, reduceBias: w + 32001504, activation: .silu,
                 expandWeights: w + 32001600, expandBias: w + 32179104,
                 rowSums: ws, rowsPerImage: 50,
@@ -2431,9 +2394,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 32181168, bias: w + 32891184, outChannels: 344,
-                activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n,
+                activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(166)
         }
@@ -2446,7 +2409,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
@@ -2454,19 +2417,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 33624256, reduceBias: w + 33801760,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 33801856, squeezeExpandBias: w + 33979360,
                 projectWeights: w + 33981424, projectBias: w + 34691440, outChannels: 344,
-                projectActivation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                projectActivation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(167)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 11180000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 5160000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 32891536, expandBias: w + 33601552, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 33603616, depthwiseBias: w + 33622192, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(167)
         }
         // features.4.15.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.4.15.block.0
@@ -2474,7 +2436,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 33624256, reduceBias: w + 33801760, activation: .silu,
                 expandWeights: w + 33801856, expandBias: w + 33979360,
                 rowSums: ws, rowsPerImage: 50,
@@ -2485,9 +2447,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 33981424, bias: w + 34691440, outChannels: 344,
-                activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n,
+                activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(170)
         }
@@ -2500,7 +2462,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2508,19 +2470,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 86, reduceWeights: w + 35457536, reduceBias: w + 35635040,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 35635136, squeezeExpandBias: w + 35812640,
                 projectWeights: w + 35814704, projectBias: w + 36805424, outChannels: 480,
-                projectActivation: .identity, residual: nil, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: nil, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(171)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 10320000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
+                input: a + 6020000 &* n, batch: n, height: 50, width: 50, inChannels: 344,
                 expandWeights: w + 34691792, expandBias: w + 35401808, expandActivation: .silu,
                 expandedChannels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 35403872, depthwiseBias: w + 35455472, depthwiseActivation: .silu,
-                output: a + 5160000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 103200 &* n, pool: pool)
             p?.stop(171)
         }
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2064] -> [n, 50, 50, 2064], computed in the call of features.5.0.block.0
@@ -2528,7 +2489,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 5160000 &* n, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
+                a, batch: n, pixels: 2500, channels: 2064, squeezeChannels: 86,
                 reduceWeights: w + 35457536, reduceBias: w + 35635040, activation: .silu,
                 expandWeights: w + 35635136, expandBias: w + 35812640,
                 rowSums: ws, rowsPerImage: 50,
@@ -2539,9 +2500,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 5160000 &* n, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2064, inputScales: ws + 103200 &* n,
                 inputMajorWeights: w + 35814704, bias: w + 36805424, outChannels: 480,
-                activation: .identity, residual: nil, output: a + 14400000 &* n,
+                activation: .identity, residual: nil, output: a + 7200000 &* n,
                 workspace: ws + (103200 &* n &+ 2064 &* n), pool: pool)
             p?.stop(174)
         }
@@ -2554,7 +2515,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2562,19 +2523,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 38266064, reduceBias: w + 38611664,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 38611792, squeezeExpandBias: w + 38957392,
                 projectWeights: w + 38960272, projectBias: w + 40342672, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(175)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 36805904, expandBias: w + 38188304, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 38191184, depthwiseBias: w + 38263184, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(175)
         }
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.1.block.0
@@ -2582,7 +2542,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 38266064, reduceBias: w + 38611664, activation: .silu,
                 expandWeights: w + 38611792, expandBias: w + 38957392,
                 rowSums: ws, rowsPerImage: 50,
@@ -2593,9 +2553,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 38960272, bias: w + 40342672, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(178)
         }
@@ -2608,7 +2568,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2616,19 +2576,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 41803312, reduceBias: w + 42148912,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 42149040, squeezeExpandBias: w + 42494640,
                 projectWeights: w + 42497520, projectBias: w + 43879920, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(179)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 40343152, expandBias: w + 41725552, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 41728432, depthwiseBias: w + 41800432, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(179)
         }
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.2.block.0
@@ -2636,7 +2595,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 41803312, reduceBias: w + 42148912, activation: .silu,
                 expandWeights: w + 42149040, expandBias: w + 42494640,
                 rowSums: ws, rowsPerImage: 50,
@@ -2647,9 +2606,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 42497520, bias: w + 43879920, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(182)
         }
@@ -2662,7 +2621,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2670,19 +2629,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 45340560, reduceBias: w + 45686160,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 45686288, squeezeExpandBias: w + 46031888,
                 projectWeights: w + 46034768, projectBias: w + 47417168, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(183)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 43880400, expandBias: w + 45262800, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 45265680, depthwiseBias: w + 45337680, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(183)
         }
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.3.block.0
@@ -2690,7 +2648,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 45340560, reduceBias: w + 45686160, activation: .silu,
                 expandWeights: w + 45686288, expandBias: w + 46031888,
                 rowSums: ws, rowsPerImage: 50,
@@ -2701,9 +2659,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 46034768, bias: w + 47417168, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(186)
         }
@@ -2716,7 +2674,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2724,19 +2682,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 48877808, reduceBias: w + 49223408,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 49223536, squeezeExpandBias: w + 49569136,
                 projectWeights: w + 49572016, projectBias: w + 50954416, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(187)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 47417648, expandBias: w + 48800048, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 48802928, depthwiseBias: w + 48874928, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(187)
         }
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.4.block.0
@@ -2744,7 +2701,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 48877808, reduceBias: w + 49223408, activation: .silu,
                 expandWeights: w + 49223536, expandBias: w + 49569136,
                 rowSums: ws, rowsPerImage: 50,
@@ -2755,9 +2712,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 49572016, bias: w + 50954416, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(190)
         }
@@ -2770,7 +2727,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2778,19 +2735,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 52415056, reduceBias: w + 52760656,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 52760784, squeezeExpandBias: w + 53106384,
                 projectWeights: w + 53109264, projectBias: w + 54491664, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(191)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 50954896, expandBias: w + 52337296, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 52340176, depthwiseBias: w + 52412176, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(191)
         }
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.5.block.0
@@ -2798,7 +2754,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 52415056, reduceBias: w + 52760656, activation: .silu,
                 expandWeights: w + 52760784, expandBias: w + 53106384,
                 rowSums: ws, rowsPerImage: 50,
@@ -2809,9 +2765,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 53109264, bias: w + 54491664, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(194)
         }
@@ -2824,7 +2780,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2832,19 +2788,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 55952304, reduceBias: w + 56297904,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 56298032, squeezeExpandBias: w + 56643632,
                 projectWeights: w + 56646512, projectBias: w + 58028912, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(195)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 54492144, expandBias: w + 55874544, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 55877424, depthwiseBias: w + 55949424, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(195)
         }
         // features.5.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.6.block.0
@@ -2852,7 +2807,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 55952304, reduceBias: w + 56297904, activation: .silu,
                 expandWeights: w + 56298032, expandBias: w + 56643632,
                 rowSums: ws, rowsPerImage: 50,
@@ -2863,9 +2818,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 56646512, bias: w + 58028912, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(198)
         }
@@ -2878,7 +2833,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2886,19 +2841,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 59489552, reduceBias: w + 59835152,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 59835280, squeezeExpandBias: w + 60180880,
                 projectWeights: w + 60183760, projectBias: w + 61566160, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(199)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 58029392, expandBias: w + 59411792, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 59414672, depthwiseBias: w + 59486672, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(199)
         }
         // features.5.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.7.block.0
@@ -2906,7 +2860,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 59489552, reduceBias: w + 59835152, activation: .silu,
                 expandWeights: w + 59835280, expandBias: w + 60180880,
                 rowSums: ws, rowsPerImage: 50,
@@ -2917,9 +2871,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 60183760, bias: w + 61566160, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(202)
         }
@@ -2932,7 +2886,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2940,19 +2894,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 63026800, reduceBias: w + 63372400,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 63372528, squeezeExpandBias: w + 63718128,
                 projectWeights: w + 63721008, projectBias: w + 65103408, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(203)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 61566640, expandBias: w + 62949040, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 62951920, depthwiseBias: w + 63023920, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(203)
         }
         // features.5.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.8.block.0
@@ -2960,7 +2913,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 63026800, reduceBias: w + 63372400, activation: .silu,
                 expandWeights: w + 63372528, expandBias: w + 63718128,
                 rowSums: ws, rowsPerImage: 50,
@@ -2971,9 +2924,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 63721008, bias: w + 65103408, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(206)
         }
@@ -2986,7 +2939,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -2994,19 +2947,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 66564048, reduceBias: w + 66909648,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 66909776, squeezeExpandBias: w + 67255376,
                 projectWeights: w + 67258256, projectBias: w + 68640656, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(207)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 65103888, expandBias: w + 66486288, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 66489168, depthwiseBias: w + 66561168, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(207)
         }
         // features.5.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.9.block.0
@@ -3014,7 +2966,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 66564048, reduceBias: w + 66909648, activation: .silu,
                 expandWeights: w + 66909776, expandBias: w + 67255376,
                 rowSums: ws, rowsPerImage: 50,
@@ -3025,9 +2977,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 67258256, bias: w + 68640656, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(210)
         }
@@ -3040,7 +2992,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3048,19 +3000,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 70101296, reduceBias: w + 70446896,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 70447024, squeezeExpandBias: w + 70792624,
                 projectWeights: w + 70795504, projectBias: w + 72177904, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(211)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 68641136, expandBias: w + 70023536, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 70026416, depthwiseBias: w + 70098416, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(211)
         }
         // features.5.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.10.block.0
@@ -3068,7 +3019,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 70101296, reduceBias: w + 70446896, activation: .silu,
                 expandWeights: w + 70447024, expandBias: w + 70792624,
                 rowSums: ws, rowsPerImage: 50,
@@ -3079,9 +3030,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 70795504, bias: w + 72177904, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(214)
         }
@@ -3094,7 +3045,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3102,19 +3053,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 73638544, reduceBias: w + 73984144,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 73984272, squeezeExpandBias: w + 74329872,
                 projectWeights: w + 74332752, projectBias: w + 75715152, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(215)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 72178384, expandBias: w + 73560784, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 73563664, depthwiseBias: w + 73635664, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(215)
         }
         // features.5.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.11.block.0
@@ -3122,7 +3072,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 73638544, reduceBias: w + 73984144, activation: .silu,
                 expandWeights: w + 73984272, expandBias: w + 74329872,
                 rowSums: ws, rowsPerImage: 50,
@@ -3133,9 +3083,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 74332752, bias: w + 75715152, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(218)
         }
@@ -3148,7 +3098,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3156,19 +3106,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 77175792, reduceBias: w + 77521392,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 77521520, squeezeExpandBias: w + 77867120,
                 projectWeights: w + 77870000, projectBias: w + 79252400, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(219)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 75715632, expandBias: w + 77098032, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 77100912, depthwiseBias: w + 77172912, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(219)
         }
         // features.5.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.12.block.0
@@ -3176,7 +3125,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 77175792, reduceBias: w + 77521392, activation: .silu,
                 expandWeights: w + 77521520, expandBias: w + 77867120,
                 rowSums: ws, rowsPerImage: 50,
@@ -3187,9 +3136,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 77870000, bias: w + 79252400, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(222)
         }
@@ -3202,7 +3151,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3210,19 +3159,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 80713040, reduceBias: w + 81058640,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 81058768, squeezeExpandBias: w + 81404368,
                 projectWeights: w + 81407248, projectBias: w + 82789648, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(223)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 79252880, expandBias: w + 80635280, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 80638160, depthwiseBias: w + 80710160, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(223)
         }
         // features.5.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.13.block.0
@@ -3230,7 +3178,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 80713040, reduceBias: w + 81058640, activation: .silu,
                 expandWeights: w + 81058768, expandBias: w + 81404368,
                 rowSums: ws, rowsPerImage: 50,
@@ -3241,9 +3189,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 81407248, bias: w + 82789648, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(226)
         }
@@ -3256,7 +3204,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3264,19 +3212,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 84250288, reduceBias: w + 84595888,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 84596016, squeezeExpandBias: w + 84941616,
                 projectWeights: w + 84944496, projectBias: w + 86326896, outChannels: 480,
-                projectActivation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                projectActivation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(227)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 82790128, expandBias: w + 84172528, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 84175408, depthwiseBias: w + 84247408, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(227)
         }
         // features.5.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.14.block.0
@@ -3284,7 +3231,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 84250288, reduceBias: w + 84595888, activation: .silu,
                 expandWeights: w + 84596016, expandBias: w + 84941616,
                 rowSums: ws, rowsPerImage: 50,
@@ -3295,9 +3242,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 84944496, bias: w + 86326896, outChannels: 480,
-                activation: .identity, residual: a + 15600000 &* n, output: a + 14400000 &* n,
+                activation: .identity, residual: a + 8400000 &* n, output: a + 7200000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(230)
         }
@@ -3310,7 +3257,7 @@ public final class EfficientNetL2: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
@@ -3318,19 +3265,18 @@ public final class EfficientNetL2: GeneratedModel {
                 squeezeChannels: 120, reduceWeights: w + 87787536, reduceBias: w + 88133136,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 88133264, squeezeExpandBias: w + 88478864,
                 projectWeights: w + 88481744, projectBias: w + 89864144, outChannels: 480,
-                projectActivation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                projectActivation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws, pool: pool)
             p?.stop(231)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 14400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+                input: a + 7200000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
                 expandWeights: w + 86327376, expandBias: w + 87709776, expandActivation: .silu,
                 expandedChannels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
                 outHeight: 50, outWidth: 50,
                 depthwiseWeights: w + 87712656, depthwiseBias: w + 87784656, depthwiseActivation: .silu,
-                output: a + 7200000 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 144000 &* n, pool: pool)
             p?.stop(231)
         }
         // features.5.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 50, 50, 2880] -> [n, 50, 50, 2880], computed in the call of features.5.15.block.0
@@ -3338,7 +3284,7 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 7200000 &* n, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
+                a, batch: n, pixels: 2500, channels: 2880, squeezeChannels: 120,
                 reduceWeights: w + 87787536, reduceBias: w + 88133136, activation: .silu,
                 expandWeights: w + 88133264, expandBias: w + 88478864,
                 rowSums: ws, rowsPerImage: 50,
@@ -3349,9 +3295,9 @@ public final class EfficientNetL2: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 7200000 &* n, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
+                input: a, batch: n, imagePixels: 2500, inChannels: 2880, inputScales: ws + 144000 &* n,
                 inputMajorWeights: w + 88481744, bias: w + 89864144, outChannels: 480,
-                activation: .identity, residual: a + 14400000 &* n, output: a + 15600000 &* n,
+                activation: .identity, residual: a + 7200000 &* n, output: a + 8400000 &* n,
                 workspace: ws + (144000 &* n &+ 2880 &* n), pool: pool)
             p?.stop(234)
         }
@@ -3362,19 +3308,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 50, 50, 480] -> [n, 50, 50, 2880] -> [n, 25, 25, 2880], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 15600000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
+            input: a + 8400000 &* n, batch: n, height: 50, width: 50, inChannels: 480,
             expandWeights: w + 89864624, expandBias: w + 91247024, expandActivation: .silu,
             expandedChannels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 91249904, depthwiseBias: w + 91321904, depthwiseActivation: .silu,
-            output: a + 7200000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 72000 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 72000 &* n, pool: pool)
         p?.stop(235)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 50, 50, 2880] -> [n, 25, 25, 2880], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 2880 -> 120 -> 2880, in place on [n, 25, 25, 2880], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 7200000 &* n, batch: n, pixels: 625, channels: 2880, squeezeChannels: 120,
+            a, batch: n, pixels: 625, channels: 2880, squeezeChannels: 120,
             reduceWeights: w + 91324784, reduceBias: w + 91670384, activation: .silu,
             expandWeights: w + 91670512, expandBias: w + 92016112,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 72000 &* n, pool: pool)
@@ -3382,9 +3327,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 25, 25, 2880] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 7200000 &* n, pixels: 625 &* n, inChannels: 2880,
+            input: a, pixels: 625 &* n, inChannels: 2880,
             inputMajorWeights: w + 92018992, bias: w + 94392112, outChannels: 824,
-            activation: .identity, residual: nil, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 3090000 &* n, pool: pool)
         p?.stop(238)
     }
 
@@ -3393,19 +3338,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 94392944, expandBias: w + 98466800, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 98471744, depthwiseBias: w + 98595344, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(239)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 98600288, reduceBias: w + 99618752, activation: .silu,
             expandWeights: w + 99618960, expandBias: w + 100637424,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3413,9 +3357,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 100642368, bias: w + 104716224, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(242)
     }
 
@@ -3424,19 +3368,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + silu and features.6.2.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 104717056, expandBias: w + 108790912, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 108795856, depthwiseBias: w + 108919456, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(243)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.2.block.0
         // features.6.2.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 108924400, reduceBias: w + 109942864, activation: .silu,
             expandWeights: w + 109943072, expandBias: w + 110961536,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3444,9 +3387,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.2.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 110966480, bias: w + 115040336, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(246)
     }
 
@@ -3455,19 +3398,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + silu and features.6.3.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 115041168, expandBias: w + 119115024, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 119119968, depthwiseBias: w + 119243568, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(247)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.3.block.0
         // features.6.3.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 119248512, reduceBias: w + 120266976, activation: .silu,
             expandWeights: w + 120267184, expandBias: w + 121285648,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3475,9 +3417,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.3.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 121290592, bias: w + 125364448, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(250)
     }
 
@@ -3486,19 +3428,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + silu and features.6.4.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 125365280, expandBias: w + 129439136, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 129444080, depthwiseBias: w + 129567680, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(251)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.4.block.0
         // features.6.4.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 129572624, reduceBias: w + 130591088, activation: .silu,
             expandWeights: w + 130591296, expandBias: w + 131609760,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3506,9 +3447,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.4.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 131614704, bias: w + 135688560, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(254)
     }
 
@@ -3517,19 +3458,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + silu and features.6.5.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 135689392, expandBias: w + 139763248, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 139768192, depthwiseBias: w + 139891792, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(255)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.5.block.0
         // features.6.5.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 139896736, reduceBias: w + 140915200, activation: .silu,
             expandWeights: w + 140915408, expandBias: w + 141933872,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3537,9 +3477,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.5.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 141938816, bias: w + 146012672, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(258)
     }
 
@@ -3548,19 +3488,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + silu and features.6.6.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 146013504, expandBias: w + 150087360, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 150092304, depthwiseBias: w + 150215904, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(259)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.6.block.0
         // features.6.6.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.6.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 150220848, reduceBias: w + 151239312, activation: .silu,
             expandWeights: w + 151239520, expandBias: w + 152257984,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3568,9 +3507,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.6.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 152262928, bias: w + 156336784, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(262)
     }
 
@@ -3579,19 +3518,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + silu and features.6.7.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 156337616, expandBias: w + 160411472, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 160416416, depthwiseBias: w + 160540016, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(263)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.7.block.0
         // features.6.7.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.7.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 160544960, reduceBias: w + 161563424, activation: .silu,
             expandWeights: w + 161563632, expandBias: w + 162582096,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3599,9 +3537,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.7.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 162587040, bias: w + 166660896, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(266)
     }
 
@@ -3610,19 +3548,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.8.block.0 expand: conv 1x1 + BN + silu and features.6.8.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 166661728, expandBias: w + 170735584, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 170740528, depthwiseBias: w + 170864128, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(267)
         // features.6.8.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.8.block.0
         // features.6.8.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.8.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 170869072, reduceBias: w + 171887536, activation: .silu,
             expandWeights: w + 171887744, expandBias: w + 172906208,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3630,9 +3567,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.8.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 172911152, bias: w + 176985008, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(270)
     }
 
@@ -3641,19 +3578,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.9.block.0 expand: conv 1x1 + BN + silu and features.6.9.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 176985840, expandBias: w + 181059696, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 181064640, depthwiseBias: w + 181188240, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(271)
         // features.6.9.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.9.block.0
         // features.6.9.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.9.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 181193184, reduceBias: w + 182211648, activation: .silu,
             expandWeights: w + 182211856, expandBias: w + 183230320,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3661,9 +3597,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.9.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 183235264, bias: w + 187309120, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(274)
     }
 
@@ -3672,19 +3608,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.10.block.0 expand: conv 1x1 + BN + silu and features.6.10.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 187309952, expandBias: w + 191383808, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 191388752, depthwiseBias: w + 191512352, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(275)
         // features.6.10.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.10.block.0
         // features.6.10.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.10.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 191517296, reduceBias: w + 192535760, activation: .silu,
             expandWeights: w + 192535968, expandBias: w + 193554432,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3692,9 +3627,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.10.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 193559376, bias: w + 197633232, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(278)
     }
 
@@ -3703,19 +3638,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.11.block.0 expand: conv 1x1 + BN + silu and features.6.11.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 197634064, expandBias: w + 201707920, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 201712864, depthwiseBias: w + 201836464, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(279)
         // features.6.11.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.11.block.0
         // features.6.11.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.11.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 201841408, reduceBias: w + 202859872, activation: .silu,
             expandWeights: w + 202860080, expandBias: w + 203878544,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3723,9 +3657,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.11.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 203883488, bias: w + 207957344, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(282)
     }
 
@@ -3734,19 +3668,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.12.block.0 expand: conv 1x1 + BN + silu and features.6.12.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 207958176, expandBias: w + 212032032, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 212036976, depthwiseBias: w + 212160576, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(283)
         // features.6.12.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.12.block.0
         // features.6.12.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.12.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 212165520, reduceBias: w + 213183984, activation: .silu,
             expandWeights: w + 213184192, expandBias: w + 214202656,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3754,9 +3687,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.12.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 214207600, bias: w + 218281456, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(286)
     }
 
@@ -3765,19 +3698,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.13.block.0 expand: conv 1x1 + BN + silu and features.6.13.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 218282288, expandBias: w + 222356144, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 222361088, depthwiseBias: w + 222484688, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(287)
         // features.6.13.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.13.block.0
         // features.6.13.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.13.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 222489632, reduceBias: w + 223508096, activation: .silu,
             expandWeights: w + 223508304, expandBias: w + 224526768,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3785,9 +3717,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.13.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 224531712, bias: w + 228605568, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(290)
     }
 
@@ -3796,19 +3728,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.14.block.0 expand: conv 1x1 + BN + silu and features.6.14.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 228606400, expandBias: w + 232680256, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 232685200, depthwiseBias: w + 232808800, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(291)
         // features.6.14.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.14.block.0
         // features.6.14.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.14.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 232813744, reduceBias: w + 233832208, activation: .silu,
             expandWeights: w + 233832416, expandBias: w + 234850880,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3816,9 +3747,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.14.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 234855824, bias: w + 238929680, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(294)
     }
 
@@ -3827,19 +3758,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.15.block.0 expand: conv 1x1 + BN + silu and features.6.15.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 238930512, expandBias: w + 243004368, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 243009312, depthwiseBias: w + 243132912, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(295)
         // features.6.15.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.15.block.0
         // features.6.15.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.15.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 243137856, reduceBias: w + 244156320, activation: .silu,
             expandWeights: w + 244156528, expandBias: w + 245174992,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3847,9 +3777,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.15.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 245179936, bias: w + 249253792, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(298)
     }
 
@@ -3858,19 +3788,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.16.block.0 expand: conv 1x1 + BN + silu and features.6.16.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 249254624, expandBias: w + 253328480, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 253333424, depthwiseBias: w + 253457024, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(299)
         // features.6.16.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.16.block.0
         // features.6.16.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.16.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 253461968, reduceBias: w + 254480432, activation: .silu,
             expandWeights: w + 254480640, expandBias: w + 255499104,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3878,9 +3807,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.16.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 255504048, bias: w + 259577904, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(302)
     }
 
@@ -3889,19 +3818,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.17.block.0 expand: conv 1x1 + BN + silu and features.6.17.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 259578736, expandBias: w + 263652592, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 263657536, depthwiseBias: w + 263781136, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(303)
         // features.6.17.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.17.block.0
         // features.6.17.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.17.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 263786080, reduceBias: w + 264804544, activation: .silu,
             expandWeights: w + 264804752, expandBias: w + 265823216,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3909,9 +3837,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.17.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 265828160, bias: w + 269902016, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(306)
     }
 
@@ -3920,19 +3848,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.18.block.0 expand: conv 1x1 + BN + silu and features.6.18.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 269902848, expandBias: w + 273976704, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 273981648, depthwiseBias: w + 274105248, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(307)
         // features.6.18.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.18.block.0
         // features.6.18.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.18.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 274110192, reduceBias: w + 275128656, activation: .silu,
             expandWeights: w + 275128864, expandBias: w + 276147328,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3940,9 +3867,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.18.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 276152272, bias: w + 280226128, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(310)
     }
 
@@ -3951,19 +3878,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.19.block.0 expand: conv 1x1 + BN + silu and features.6.19.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 280226960, expandBias: w + 284300816, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 284305760, depthwiseBias: w + 284429360, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(311)
         // features.6.19.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.19.block.0
         // features.6.19.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.19.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 284434304, reduceBias: w + 285452768, activation: .silu,
             expandWeights: w + 285452976, expandBias: w + 286471440,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -3971,9 +3897,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.19.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 286476384, bias: w + 290550240, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(314)
     }
 
@@ -3982,19 +3908,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.20.block.0 expand: conv 1x1 + BN + silu and features.6.20.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 290551072, expandBias: w + 294624928, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 294629872, depthwiseBias: w + 294753472, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(315)
         // features.6.20.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.20.block.0
         // features.6.20.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.20.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 294758416, reduceBias: w + 295776880, activation: .silu,
             expandWeights: w + 295777088, expandBias: w + 296795552,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -4002,9 +3927,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.20.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 296800496, bias: w + 300874352, outChannels: 824,
-            activation: .identity, residual: a + 6695008 &* n, output: a + 6180000 &* n, pool: pool)
+            activation: .identity, residual: a + 3605008 &* n, output: a + 3090000 &* n, pool: pool)
         p?.stop(318)
     }
 
@@ -4013,19 +3938,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.21.block.0 expand: conv 1x1 + BN + silu and features.6.21.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6180000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3090000 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 300875184, expandBias: w + 304949040, expandActivation: .silu,
             expandedChannels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 304953984, depthwiseBias: w + 305077584, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(319)
         // features.6.21.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.6.21.block.0
         // features.6.21.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.6.21.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 305082528, reduceBias: w + 306100992, activation: .silu,
             expandWeights: w + 306101200, expandBias: w + 307119664,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -4033,9 +3957,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.6.21.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 4944] -> [n, 25, 25, 824]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 307124608, bias: w + 311198464, outChannels: 824,
-            activation: .identity, residual: a + 6180000 &* n, output: a + 6695008 &* n, pool: pool)
+            activation: .identity, residual: a + 3090000 &* n, output: a + 3605008 &* n, pool: pool)
         p?.stop(322)
     }
 
@@ -4044,19 +3968,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 824] -> [n, 25, 25, 4944] -> [n, 25, 25, 4944], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 6695008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
+            input: a + 3605008 &* n, batch: n, height: 25, width: 25, inChannels: 824,
             expandWeights: w + 311199296, expandBias: w + 315273152, expandActivation: .silu,
             expandedChannels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 315278096, depthwiseBias: w + 315322592, depthwiseActivation: .silu,
-            output: a + 3090000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 123600 &* n, pool: pool)
         p?.stop(323)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 4944] -> [n, 25, 25, 4944], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 4944 -> 206 -> 4944, in place on [n, 25, 25, 4944], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 3090000 &* n, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
+            a, batch: n, pixels: 625, channels: 4944, squeezeChannels: 206,
             reduceWeights: w + 315327536, reduceBias: w + 316346000, activation: .silu,
             expandWeights: w + 316346208, expandBias: w + 317364672,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 123600 &* n, pool: pool)
@@ -4064,9 +3987,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 25, 25, 4944] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3090000 &* n, pixels: 625 &* n, inChannels: 4944,
+            input: a, pixels: 625 &* n, inChannels: 4944,
             inputMajorWeights: w + 317369616, bias: w + 324172560, outChannels: 1376,
-            activation: .identity, residual: nil, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5160000 &* n, pool: pool)
         p?.stop(326)
     }
 
@@ -4075,19 +3998,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.1.block.0 expand: conv 1x1 + BN + silu and features.7.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 324173936, expandBias: w + 335534192, expandActivation: .silu,
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 335542448, depthwiseBias: w + 335616752, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(327)
         // features.7.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.1.block.0
         // features.7.1.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
+            a, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 335625008, reduceBias: w + 338465072, activation: .silu,
             expandWeights: w + 338465424, expandBias: w + 341305488,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
@@ -4095,9 +4017,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.1.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
+            input: a, pixels: 625 &* n, inChannels: 8256,
             inputMajorWeights: w + 341313744, bias: w + 352674000, outChannels: 1376,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n, pool: pool)
         p?.stop(330)
     }
 
@@ -4106,19 +4028,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.2.block.0 expand: conv 1x1 + BN + silu and features.7.2.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            input: a + 6020000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 352675376, expandBias: w + 364035632, expandActivation: .silu,
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 364043888, depthwiseBias: w + 364118192, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(331)
         // features.7.2.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.2.block.0
         // features.7.2.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.2.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
+            a, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 364126448, reduceBias: w + 366966512, activation: .silu,
             expandWeights: w + 366966864, expandBias: w + 369806928,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
@@ -4126,9 +4047,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.2.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
+            input: a, pixels: 625 &* n, inChannels: 8256,
             inputMajorWeights: w + 369815184, bias: w + 381175440, outChannels: 1376,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n, pool: pool)
         p?.stop(334)
     }
 
@@ -4137,19 +4058,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.3.block.0 expand: conv 1x1 + BN + silu and features.7.3.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 381176816, expandBias: w + 392537072, expandActivation: .silu,
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 392545328, depthwiseBias: w + 392619632, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(335)
         // features.7.3.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.3.block.0
         // features.7.3.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.3.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
+            a, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 392627888, reduceBias: w + 395467952, activation: .silu,
             expandWeights: w + 395468304, expandBias: w + 398308368,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
@@ -4157,9 +4077,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.3.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
+            input: a, pixels: 625 &* n, inChannels: 8256,
             inputMajorWeights: w + 398316624, bias: w + 409676880, outChannels: 1376,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 11180000 &* n, pool: pool)
+            activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n, pool: pool)
         p?.stop(338)
     }
 
@@ -4168,19 +4088,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.4.block.0 expand: conv 1x1 + BN + silu and features.7.4.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 11180000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            input: a + 6020000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 409678256, expandBias: w + 421038512, expandActivation: .silu,
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 421046768, depthwiseBias: w + 421121072, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(339)
         // features.7.4.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.4.block.0
         // features.7.4.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.4.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
+            a, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 421129328, reduceBias: w + 423969392, activation: .silu,
             expandWeights: w + 423969744, expandBias: w + 426809808,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
@@ -4188,9 +4107,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.4.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
+            input: a, pixels: 625 &* n, inChannels: 8256,
             inputMajorWeights: w + 426818064, bias: w + 438178320, outChannels: 1376,
-            activation: .identity, residual: a + 11180000 &* n, output: a + 10320000 &* n, pool: pool)
+            activation: .identity, residual: a + 6020000 &* n, output: a + 5160000 &* n, pool: pool)
         p?.stop(342)
     }
 
@@ -4199,19 +4118,18 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.5.block.0 expand: conv 1x1 + BN + silu and features.7.5.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 25, 25, 1376] -> [n, 25, 25, 8256] -> [n, 25, 25, 8256], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 10320000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
+            input: a + 5160000 &* n, batch: n, height: 25, width: 25, inChannels: 1376,
             expandWeights: w + 438179696, expandBias: w + 449539952, expandActivation: .silu,
             expandedChannels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 25, outWidth: 25,
             depthwiseWeights: w + 449548208, depthwiseBias: w + 449622512, depthwiseActivation: .silu,
-            output: a + 5160000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 206400 &* n, pool: pool)
         p?.stop(343)
         // features.7.5.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 25, 25, 8256] -> [n, 25, 25, 8256], computed in the call of features.7.5.block.0
         // features.7.5.block.2 squeeze-excitation: 8256 -> 344 -> 8256, in place on [n, 25, 25, 8256], means from features.7.5.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5160000 &* n, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
+            a, batch: n, pixels: 625, channels: 8256, squeezeChannels: 344,
             reduceWeights: w + 449630768, reduceBias: w + 452470832, activation: .silu,
             expandWeights: w + 452471184, expandBias: w + 455311248,
             rowSums: ws, rowsPerImage: 25, workspace: ws + 206400 &* n, pool: pool)
@@ -4219,9 +4137,9 @@ public final class EfficientNetL2: GeneratedModel {
         // features.7.5.block.3 project: conv 1x1 + BN + shortcut, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5160000 &* n, pixels: 625 &* n, inChannels: 8256,
+            input: a, pixels: 625 &* n, inChannels: 8256,
             inputMajorWeights: w + 455319504, bias: w + 466679760, outChannels: 1376,
-            activation: .identity, residual: a + 10320000 &* n, output: a + 3440000 &* n, pool: pool)
+            activation: .identity, residual: a + 5160000 &* n, output: a + 6020000 &* n, pool: pool)
         p?.stop(346)
     }
 
@@ -4230,7 +4148,7 @@ public final class EfficientNetL2: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 5504]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3440000 &* n, pixels: 625 &* n, inChannels: 1376,
+            input: a + 6020000 &* n, pixels: 625 &* n, inChannels: 1376,
             inputMajorWeights: w + 466681136, bias: w + 474254640, outChannels: 5504,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(347)

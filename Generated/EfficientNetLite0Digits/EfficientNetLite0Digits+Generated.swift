@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite0Digits: 224x224x3 -> 10 classes, 3,383,818 parameters, 0.384 GMACs per image.
-// Activations are NHWC in one arena of 1,705,984 floats per image; inference weights (BatchNorm folded) are 3,362,848 floats.
+// Activations are NHWC in one arena of 1,003,520 floats per image; inference weights (BatchNorm folded) are 3,362,848 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite0Digits", resolution: 224, inputChannels: 3, classes: 10,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 3362848,
-        arenaFloatsPerImage: 1705984, specSources: specSources)
+        arenaFloatsPerImage: 1003520, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,25 +27,26 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 112, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 56, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 28, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 14, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 7, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 112, width: 112, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 56, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 56, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 56, width: 56, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 28, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 28, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 28, width: 28, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 14, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 14, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 14, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 14, width: 14, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 2, outHeight: 7, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 7, width: 7, inChannels: 192, expandedChannels: 1152, kernel: 5, stride: 1, outHeight: 7, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 7, width: 7, inChannels: 192, expandedChannels: 1152, kernel: 3, stride: 1, outHeight: 7, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1705984 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1705984 &* n
+        let a = arena.reserve(floats: 1003520 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1003520 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -96,7 +97,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 401408 &* n, pixels: 12544 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1505280 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 802816 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -105,20 +106,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 112, 112, 16] -> [n, 112, 112, 96] -> [n, 56, 56, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1505280 &* n, batch: n, height: 112, width: 112, inChannels: 16,
+            input: a + 802816 &* n, batch: n, height: 112, width: 112, inChannels: 16,
             expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 56, outWidth: 56,
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
-            output: a + 1204224 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 112, 112, 96] -> [n, 56, 56, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 56, 56, 96] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1204224 &* n, pixels: 3136 &* n, inChannels: 96,
+            input: a, pixels: 3136 &* n, inChannels: 96,
             inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 903168 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 451584 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -127,20 +128,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 56, 56, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 903168 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            input: a + 451584 &* n, batch: n, height: 56, width: 56, inChannels: 24,
             expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 56, outWidth: 56,
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
-            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 56, 56, 144] -> [n, 56, 56, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 56, 56, 144] -> [n, 56, 56, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 451584 &* n, pixels: 3136 &* n, inChannels: 144,
+            input: a, pixels: 3136 &* n, inChannels: 144,
             inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
-            activation: .identity, residual: a + 903168 &* n, output: a + 978432 &* n, pool: pool)
+            activation: .identity, residual: a + 451584 &* n, output: a + 526848 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -149,20 +150,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 56, 56, 24] -> [n, 56, 56, 144] -> [n, 28, 28, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 978432 &* n, batch: n, height: 56, width: 56, inChannels: 24,
+            input: a + 526848 &* n, batch: n, height: 56, width: 56, inChannels: 24,
             expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 28, outWidth: 28,
             depthwiseWeights: w + 18800, depthwiseBias: w + 22400, depthwiseActivation: .relu6,
-            output: a + 451584 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 56, 56, 144] -> [n, 28, 28, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 28, 28, 144] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 451584 &* n, pixels: 784 &* n, inChannels: 144,
+            input: a, pixels: 784 &* n, inChannels: 144,
             inputMajorWeights: w + 22544, bias: w + 28304, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 376320 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 188160 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -171,20 +172,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 28, 28, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 376320 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            input: a + 188160 &* n, batch: n, height: 28, width: 28, inChannels: 40,
             expandWeights: w + 28352, expandBias: w + 37952, expandActivation: .relu6,
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 28, outWidth: 28,
             depthwiseWeights: w + 38192, depthwiseBias: w + 44192, depthwiseActivation: .relu6,
-            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 28, 28, 240] -> [n, 28, 28, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 28, 28, 240] -> [n, 28, 28, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 784 &* n, inChannels: 240,
+            input: a, pixels: 784 &* n, inChannels: 240,
             inputMajorWeights: w + 44432, bias: w + 54032, outChannels: 40,
-            activation: .identity, residual: a + 376320 &* n, output: a + 407680 &* n, pool: pool)
+            activation: .identity, residual: a + 188160 &* n, output: a + 219520 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -193,20 +194,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 28, 28, 40] -> [n, 28, 28, 240] -> [n, 14, 14, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 407680 &* n, batch: n, height: 28, width: 28, inChannels: 40,
+            input: a + 219520 &* n, batch: n, height: 28, width: 28, inChannels: 40,
             expandWeights: w + 54080, expandBias: w + 63680, expandActivation: .relu6,
             expandedChannels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 63920, depthwiseBias: w + 66080, depthwiseActivation: .relu6,
-            output: a + 188160 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 28, 28, 240] -> [n, 14, 14, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 240] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 188160 &* n, pixels: 196 &* n, inChannels: 240,
+            input: a, pixels: 196 &* n, inChannels: 240,
             inputMajorWeights: w + 66320, bias: w + 85520, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 235200 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 94080 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -215,20 +216,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 235200 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
             expandWeights: w + 85600, expandBias: w + 124000, expandActivation: .relu6,
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 124480, depthwiseBias: w + 128800, depthwiseActivation: .relu6,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+            input: a, pixels: 196 &* n, inChannels: 480,
             inputMajorWeights: w + 129280, bias: w + 167680, outChannels: 80,
-            activation: .identity, residual: a + 235200 &* n, output: a + 188160 &* n, pool: pool)
+            activation: .identity, residual: a + 94080 &* n, output: a + 109760 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -237,20 +238,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 188160 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            input: a + 109760 &* n, batch: n, height: 14, width: 14, inChannels: 80,
             expandWeights: w + 167760, expandBias: w + 206160, expandActivation: .relu6,
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 206640, depthwiseBias: w + 210960, depthwiseActivation: .relu6,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 480] -> [n, 14, 14, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+            input: a, pixels: 196 &* n, inChannels: 480,
             inputMajorWeights: w + 211440, bias: w + 249840, outChannels: 80,
-            activation: .identity, residual: a + 188160 &* n, output: a + 203840 &* n, pool: pool)
+            activation: .identity, residual: a + 109760 &* n, output: a + 94080 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -259,20 +260,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 80] -> [n, 14, 14, 480] -> [n, 14, 14, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 203840 &* n, batch: n, height: 14, width: 14, inChannels: 80,
+            input: a + 94080 &* n, batch: n, height: 14, width: 14, inChannels: 80,
             expandWeights: w + 249920, expandBias: w + 288320, expandActivation: .relu6,
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 288800, depthwiseBias: w + 300800, depthwiseActivation: .relu6,
-            output: a + 94080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 480] -> [n, 14, 14, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 14, 14, 480] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 94080 &* n, pixels: 196 &* n, inChannels: 480,
+            input: a, pixels: 196 &* n, inChannels: 480,
             inputMajorWeights: w + 301280, bias: w + 355040, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 263424 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 131712 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -281,20 +282,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
             expandWeights: w + 355152, expandBias: w + 430416, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 431088, depthwiseBias: w + 447888, depthwiseActivation: .relu6,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
+            input: a, pixels: 196 &* n, inChannels: 672,
             inputMajorWeights: w + 448560, bias: w + 523824, outChannels: 112,
-            activation: .identity, residual: a + 263424 &* n, output: a + 285376 &* n, pool: pool)
+            activation: .identity, residual: a + 131712 &* n, output: a + 153664 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -303,20 +304,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 14, 14, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 285376 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            input: a + 153664 &* n, batch: n, height: 14, width: 14, inChannels: 112,
             expandWeights: w + 523936, expandBias: w + 599200, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 14, outWidth: 14,
             depthwiseWeights: w + 599872, depthwiseBias: w + 616672, depthwiseActivation: .relu6,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(30)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 14, 14, 672] -> [n, 14, 14, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 14, 14, 672] -> [n, 14, 14, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 196 &* n, inChannels: 672,
+            input: a, pixels: 196 &* n, inChannels: 672,
             inputMajorWeights: w + 617344, bias: w + 692608, outChannels: 112,
-            activation: .identity, residual: a + 285376 &* n, output: a + 263424 &* n, pool: pool)
+            activation: .identity, residual: a + 153664 &* n, output: a + 131712 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -325,20 +326,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 14, 14, 112] -> [n, 14, 14, 672] -> [n, 7, 7, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 263424 &* n, batch: n, height: 14, width: 14, inChannels: 112,
+            input: a + 131712 &* n, batch: n, height: 14, width: 14, inChannels: 112,
             expandWeights: w + 692720, expandBias: w + 767984, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 768656, depthwiseBias: w + 785456, depthwiseActivation: .relu6,
-            output: a + 131712 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(33)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 14, 14, 672] -> [n, 7, 7, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 672] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 131712 &* n, pixels: 49 &* n, inChannels: 672,
+            input: a, pixels: 49 &* n, inChannels: 672,
             inputMajorWeights: w + 786128, bias: w + 915152, outChannels: 192,
-            activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 56448 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -347,20 +348,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 915344, expandBias: w + 1136528, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1137680, depthwiseBias: w + 1166480, depthwiseActivation: .relu6,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(36)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 1167632, bias: w + 1388816, outChannels: 192,
-            activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+            activation: .identity, residual: a + 56448 &* n, output: a + 65856 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -369,20 +370,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 65856 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1389008, expandBias: w + 1610192, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 1611344, depthwiseBias: w + 1640144, depthwiseActivation: .relu6,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(39)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 1641296, bias: w + 1862480, outChannels: 192,
-            activation: .identity, residual: a + 122304 &* n, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: a + 65856 &* n, output: a + 56448 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -391,20 +392,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 112896 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 56448 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 1862672, expandBias: w + 2083856, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 2085008, depthwiseBias: w + 2113808, depthwiseActivation: .relu6,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(42)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 2114960, bias: w + 2336144, outChannels: 192,
-            activation: .identity, residual: a + 112896 &* n, output: a + 122304 &* n, pool: pool)
+            activation: .identity, residual: a + 56448 &* n, output: a + 78400 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -413,20 +414,20 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 7, 7, 192] -> [n, 7, 7, 1152] -> [n, 7, 7, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 122304 &* n, batch: n, height: 7, width: 7, inChannels: 192,
+            input: a + 78400 &* n, batch: n, height: 7, width: 7, inChannels: 192,
             expandWeights: w + 2336336, expandBias: w + 2557520, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 7, outWidth: 7,
             depthwiseWeights: w + 2558672, depthwiseBias: w + 2569040, depthwiseActivation: .relu6,
-            output: a + 56448 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(45)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 7, 7, 1152] -> [n, 7, 7, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 56448 &* n, pixels: 49 &* n, inChannels: 1152,
+            input: a, pixels: 49 &* n, inChannels: 1152,
             inputMajorWeights: w + 2570192, bias: w + 2938832, outChannels: 320,
-            activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 62720 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -435,7 +436,7 @@ public final class EfficientNetLite0Digits: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
+            input: a + 62720 &* n, pixels: 49 &* n, inChannels: 320,
             inputMajorWeights: w + 2939152, bias: w + 3348752, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(48)

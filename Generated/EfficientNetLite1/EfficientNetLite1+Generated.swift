@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite1: 240x240x3 -> 1000 classes, 5,416,680 parameters, 0.600 GMACs per image.
-// Activations are NHWC in one arena of 1,958,400 floats per image; inference weights (BatchNorm folded) are 5,389,904 floats.
+// Activations are NHWC in one arena of 1,152,000 floats per image; inference weights (BatchNorm folded) are 5,389,904 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite1: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite1", resolution: 240, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 5389904,
-        arenaFloatsPerImage: 1958400, specSources: specSources)
+        arenaFloatsPerImage: 1152000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,25 +27,26 @@ public final class EfficientNetLite1: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 120, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 60, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 30, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 480, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 15, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 8, expandedChannels: 1152, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 120, width: 120, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 60, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 60, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 60, width: 60, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 30, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 30, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 30, width: 30, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 2, outHeight: 15, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 3, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 80, expandedChannels: 480, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 15, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 15, width: 15, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 2, outHeight: 8, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 8, width: 8, inChannels: 192, expandedChannels: 1152, kernel: 5, stride: 1, outHeight: 8, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 8, width: 8, inChannels: 192, expandedChannels: 1152, kernel: 3, stride: 1, outHeight: 8, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 1958400 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 1958400 &* n
+        let a = arena.reserve(floats: 1152000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1152000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -101,7 +102,7 @@ public final class EfficientNetLite1: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 14400 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 1728000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 921600 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -110,20 +111,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 120, 120, 16] -> [n, 120, 120, 96] -> [n, 60, 60, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1728000 &* n, batch: n, height: 120, width: 120, inChannels: 16,
+            input: a + 921600 &* n, batch: n, height: 120, width: 120, inChannels: 16,
             expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
-            output: a + 1382400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 120, 120, 96] -> [n, 60, 60, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 60, 60, 96] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1382400 &* n, pixels: 3600 &* n, inChannels: 96,
+            input: a, pixels: 3600 &* n, inChannels: 96,
             inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1036800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 518400 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -132,20 +133,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            input: a + 518400 &* n, batch: n, height: 60, width: 60, inChannels: 24,
             expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
+            input: a, pixels: 3600 &* n, inChannels: 144,
             inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
-            activation: .identity, residual: a + 1036800 &* n, output: a + 1123200 &* n, pool: pool)
+            activation: .identity, residual: a + 518400 &* n, output: a + 604800 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -154,20 +155,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 60, 60, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1123200 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            input: a + 604800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
             expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 60, outWidth: 60,
             depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 60, 60, 144] -> [n, 60, 60, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 60, 60, 144] -> [n, 60, 60, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 3600 &* n, inChannels: 144,
+            input: a, pixels: 3600 &* n, inChannels: 144,
             inputMajorWeights: w + 20240, bias: w + 23696, outChannels: 24,
-            activation: .identity, residual: a + 1123200 &* n, output: a + 1036800 &* n, pool: pool)
+            activation: .identity, residual: a + 604800 &* n, output: a + 518400 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -176,20 +177,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 60, 60, 24] -> [n, 60, 60, 144] -> [n, 30, 30, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1036800 &* n, batch: n, height: 60, width: 60, inChannels: 24,
+            input: a + 518400 &* n, batch: n, height: 60, width: 60, inChannels: 24,
             expandWeights: w + 23728, expandBias: w + 27184, expandActivation: .relu6,
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
-            output: a + 518400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 60, 60, 144] -> [n, 30, 30, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 30, 30, 144] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 518400 &* n, pixels: 900 &* n, inChannels: 144,
+            input: a, pixels: 900 &* n, inChannels: 144,
             inputMajorWeights: w + 31072, bias: w + 36832, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 432000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 216000 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -198,20 +199,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
             expandWeights: w + 36880, expandBias: w + 46480, expandActivation: .relu6,
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 46720, depthwiseBias: w + 52720, depthwiseActivation: .relu6,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
+            input: a, pixels: 900 &* n, inChannels: 240,
             inputMajorWeights: w + 52960, bias: w + 62560, outChannels: 40,
-            activation: .identity, residual: a + 432000 &* n, output: a + 468000 &* n, pool: pool)
+            activation: .identity, residual: a + 216000 &* n, output: a + 252000 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -220,20 +221,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 30, 30, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 468000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            input: a + 252000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
             expandWeights: w + 62608, expandBias: w + 72208, expandActivation: .relu6,
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 30, outWidth: 30,
             depthwiseWeights: w + 72448, depthwiseBias: w + 78448, depthwiseActivation: .relu6,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 30, 30, 240] -> [n, 30, 30, 240], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 30, 30, 240] -> [n, 30, 30, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 900 &* n, inChannels: 240,
+            input: a, pixels: 900 &* n, inChannels: 240,
             inputMajorWeights: w + 78688, bias: w + 88288, outChannels: 40,
-            activation: .identity, residual: a + 468000 &* n, output: a + 432000 &* n, pool: pool)
+            activation: .identity, residual: a + 252000 &* n, output: a + 216000 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -242,20 +243,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 30, 30, 40] -> [n, 30, 30, 240] -> [n, 15, 15, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 432000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
+            input: a + 216000 &* n, batch: n, height: 30, width: 30, inChannels: 40,
             expandWeights: w + 88336, expandBias: w + 97936, expandActivation: .relu6,
             expandedChannels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 98176, depthwiseBias: w + 100336, depthwiseActivation: .relu6,
-            output: a + 216000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 30, 30, 240] -> [n, 15, 15, 240], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 240] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 216000 &* n, pixels: 225 &* n, inChannels: 240,
+            input: a, pixels: 225 &* n, inChannels: 240,
             inputMajorWeights: w + 100576, bias: w + 119776, outChannels: 80,
-            activation: .identity, residual: nil, output: a + 270000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 108000 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -264,20 +265,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 270000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
             expandWeights: w + 119856, expandBias: w + 158256, expandActivation: .relu6,
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 158736, depthwiseBias: w + 163056, depthwiseActivation: .relu6,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+            input: a, pixels: 225 &* n, inChannels: 480,
             inputMajorWeights: w + 163536, bias: w + 201936, outChannels: 80,
-            activation: .identity, residual: a + 270000 &* n, output: a + 216000 &* n, pool: pool)
+            activation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -286,20 +287,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
             expandWeights: w + 202016, expandBias: w + 240416, expandActivation: .relu6,
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 240896, depthwiseBias: w + 245216, depthwiseActivation: .relu6,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+            input: a, pixels: 225 &* n, inChannels: 480,
             inputMajorWeights: w + 245696, bias: w + 284096, outChannels: 80,
-            activation: .identity, residual: a + 216000 &* n, output: a + 234000 &* n, pool: pool)
+            activation: .identity, residual: a + 126000 &* n, output: a + 108000 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -308,20 +309,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 234000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            input: a + 108000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
             expandWeights: w + 284176, expandBias: w + 322576, expandActivation: .relu6,
             expandedChannels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 323056, depthwiseBias: w + 327376, depthwiseActivation: .relu6,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 480] -> [n, 15, 15, 80]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+            input: a, pixels: 225 &* n, inChannels: 480,
             inputMajorWeights: w + 327856, bias: w + 366256, outChannels: 80,
-            activation: .identity, residual: a + 234000 &* n, output: a + 216000 &* n, pool: pool)
+            activation: .identity, residual: a + 108000 &* n, output: a + 126000 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -330,20 +331,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 80] -> [n, 15, 15, 480] -> [n, 15, 15, 480], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 216000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
+            input: a + 126000 &* n, batch: n, height: 15, width: 15, inChannels: 80,
             expandWeights: w + 366336, expandBias: w + 404736, expandActivation: .relu6,
             expandedChannels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 405216, depthwiseBias: w + 417216, depthwiseActivation: .relu6,
-            output: a + 108000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 480] -> [n, 15, 15, 480], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 15, 15, 480] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 108000 &* n, pixels: 225 &* n, inChannels: 480,
+            input: a, pixels: 225 &* n, inChannels: 480,
             inputMajorWeights: w + 417696, bias: w + 471456, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 302400 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 151200 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -352,20 +353,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 471568, expandBias: w + 546832, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 547504, depthwiseBias: w + 564304, depthwiseActivation: .relu6,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+            input: a, pixels: 225 &* n, inChannels: 672,
             inputMajorWeights: w + 564976, bias: w + 640240, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+            activation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -374,20 +375,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 640352, expandBias: w + 715616, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 716288, depthwiseBias: w + 733088, depthwiseActivation: .relu6,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(39)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+            input: a, pixels: 225 &* n, inChannels: 672,
             inputMajorWeights: w + 733760, bias: w + 809024, outChannels: 112,
-            activation: .identity, residual: a + 327600 &* n, output: a + 302400 &* n, pool: pool)
+            activation: .identity, residual: a + 176400 &* n, output: a + 151200 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -396,20 +397,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 15, 15, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 302400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            input: a + 151200 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 809136, expandBias: w + 884400, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 15, outWidth: 15,
             depthwiseWeights: w + 885072, depthwiseBias: w + 901872, depthwiseActivation: .relu6,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(42)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 15, 15, 672] -> [n, 15, 15, 672], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 15, 15, 672] -> [n, 15, 15, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 225 &* n, inChannels: 672,
+            input: a, pixels: 225 &* n, inChannels: 672,
             inputMajorWeights: w + 902544, bias: w + 977808, outChannels: 112,
-            activation: .identity, residual: a + 302400 &* n, output: a + 327600 &* n, pool: pool)
+            activation: .identity, residual: a + 151200 &* n, output: a + 176400 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -418,20 +419,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 15, 15, 112] -> [n, 15, 15, 672] -> [n, 8, 8, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 327600 &* n, batch: n, height: 15, width: 15, inChannels: 112,
+            input: a + 176400 &* n, batch: n, height: 15, width: 15, inChannels: 112,
             expandWeights: w + 977920, expandBias: w + 1053184, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1053856, depthwiseBias: w + 1070656, depthwiseActivation: .relu6,
-            output: a + 151200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(45)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 15, 15, 672] -> [n, 8, 8, 672], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 672] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 151200 &* n, pixels: 64 &* n, inChannels: 672,
+            input: a, pixels: 64 &* n, inChannels: 672,
             inputMajorWeights: w + 1071328, bias: w + 1200352, outChannels: 192,
-            activation: .identity, residual: nil, output: a + 194208 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 73728 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -440,20 +441,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 194208 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 1200544, expandBias: w + 1421728, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1422880, depthwiseBias: w + 1451680, depthwiseActivation: .relu6,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 1452832, bias: w + 1674016, outChannels: 192,
-            activation: .identity, residual: a + 194208 &* n, output: a + 147456 &* n, pool: pool)
+            activation: .identity, residual: a + 73728 &* n, output: a + 86016 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -462,20 +463,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 1674208, expandBias: w + 1895392, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 1896544, depthwiseBias: w + 1925344, depthwiseActivation: .relu6,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 1926496, bias: w + 2147680, outChannels: 192,
-            activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+            activation: .identity, residual: a + 86016 &* n, output: a + 73728 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -484,20 +485,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 73728 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2147872, expandBias: w + 2369056, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2370208, depthwiseBias: w + 2399008, depthwiseActivation: .relu6,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 2400160, bias: w + 2621344, outChannels: 192,
-            activation: .identity, residual: a + 159744 &* n, output: a + 147456 &* n, pool: pool)
+            activation: .identity, residual: a + 73728 &* n, output: a + 86016 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -506,20 +507,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 147456 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 86016 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 2621536, expandBias: w + 2842720, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 2843872, depthwiseBias: w + 2872672, depthwiseActivation: .relu6,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 2873824, bias: w + 3095008, outChannels: 192,
-            activation: .identity, residual: a + 147456 &* n, output: a + 159744 &* n, pool: pool)
+            activation: .identity, residual: a + 86016 &* n, output: a + 102400 &* n, pool: pool)
         p?.stop(59)
     }
 
@@ -528,20 +529,20 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 8, 8, 192] -> [n, 8, 8, 1152] -> [n, 8, 8, 1152], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 159744 &* n, batch: n, height: 8, width: 8, inChannels: 192,
+            input: a + 102400 &* n, batch: n, height: 8, width: 8, inChannels: 192,
             expandWeights: w + 3095200, expandBias: w + 3316384, expandActivation: .relu6,
             expandedChannels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 8, outWidth: 8,
             depthwiseWeights: w + 3317536, depthwiseBias: w + 3327904, depthwiseActivation: .relu6,
-            output: a + 73728 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 8, 8, 1152] -> [n, 8, 8, 1152], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 73728 &* n, pixels: 64 &* n, inChannels: 1152,
+            input: a, pixels: 64 &* n, inChannels: 1152,
             inputMajorWeights: w + 3329056, bias: w + 3697696, outChannels: 320,
-            activation: .identity, residual: nil, output: a + 147456 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 81920 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -550,7 +551,7 @@ public final class EfficientNetLite1: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 147456 &* n, pixels: 64 &* n, inChannels: 320,
+            input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
             inputMajorWeights: w + 3698016, bias: w + 4107616, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(63)

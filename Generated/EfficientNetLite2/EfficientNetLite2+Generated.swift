@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite2: 260x260x3 -> 1000 classes, 6,092,072 parameters, 0.860 GMACs per image.
-// Activations are NHWC in one arena of 2,298,400 floats per image; inference weights (BatchNorm folded) are 6,063,120 floats.
+// Activations are NHWC in one arena of 1,352,000 floats per image; inference weights (BatchNorm folded) are 6,063,120 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite2: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite2", resolution: 260, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 6063120,
-        arenaFloatsPerImage: 2298400, specSources: specSources)
+        arenaFloatsPerImage: 1352000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,25 +27,26 @@ public final class EfficientNetLite2: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 130, expandedChannels: 96, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 65, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 65, expandedChannels: 144, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 33, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 528, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 528, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 17, expandedChannels: 720, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1248, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 130, width: 130, inChannels: 16, expandedChannels: 96, kernel: 3, stride: 2, outHeight: 65, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 65, width: 65, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 1, outHeight: 65, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 65, width: 65, inChannels: 24, expandedChannels: 144, kernel: 5, stride: 2, outHeight: 33, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 33, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 33, width: 33, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 17, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 88, expandedChannels: 528, kernel: 3, stride: 1, outHeight: 17, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 88, expandedChannels: 528, kernel: 5, stride: 1, outHeight: 17, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 1, outHeight: 17, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 17, width: 17, inChannels: 120, expandedChannels: 720, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 208, expandedChannels: 1248, kernel: 5, stride: 1, outHeight: 9, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 208, expandedChannels: 1248, kernel: 3, stride: 1, outHeight: 9, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 2298400 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 2298400 &* n
+        let a = arena.reserve(floats: 1352000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1352000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -101,7 +102,7 @@ public final class EfficientNetLite2: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 540800 &* n, pixels: 16900 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1728, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 2028000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1081600 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -110,20 +111,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 130, 130, 16] -> [n, 130, 130, 96] -> [n, 65, 65, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2028000 &* n, batch: n, height: 130, width: 130, inChannels: 16,
+            input: a + 1081600 &* n, batch: n, height: 130, width: 130, inChannels: 16,
             expandWeights: w + 1744, expandBias: w + 3280, expandActivation: .relu6,
             expandedChannels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 65, outWidth: 65,
             depthwiseWeights: w + 3376, depthwiseBias: w + 4240, depthwiseActivation: .relu6,
-            output: a + 1622400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 130, 130, 96] -> [n, 65, 65, 96], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 65, 65, 96] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1622400 &* n, pixels: 4225 &* n, inChannels: 96,
+            input: a, pixels: 4225 &* n, inChannels: 96,
             inputMajorWeights: w + 4336, bias: w + 6640, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 1216800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 608400 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -132,20 +133,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            input: a + 608400 &* n, batch: n, height: 65, width: 65, inChannels: 24,
             expandWeights: w + 6672, expandBias: w + 10128, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 65, outWidth: 65,
             depthwiseWeights: w + 10272, depthwiseBias: w + 11568, depthwiseActivation: .relu6,
-            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
+            input: a, pixels: 4225 &* n, inChannels: 144,
             inputMajorWeights: w + 11712, bias: w + 15168, outChannels: 24,
-            activation: .identity, residual: a + 1216800 &* n, output: a + 1318208 &* n, pool: pool)
+            activation: .identity, residual: a + 608400 &* n, output: a + 709808 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -154,20 +155,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 65, 65, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1318208 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            input: a + 709808 &* n, batch: n, height: 65, width: 65, inChannels: 24,
             expandWeights: w + 15200, expandBias: w + 18656, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 65, outWidth: 65,
             depthwiseWeights: w + 18800, depthwiseBias: w + 20096, depthwiseActivation: .relu6,
-            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 65, 65, 144] -> [n, 65, 65, 144], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 65, 65, 144] -> [n, 65, 65, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 608400 &* n, pixels: 4225 &* n, inChannels: 144,
+            input: a, pixels: 4225 &* n, inChannels: 144,
             inputMajorWeights: w + 20240, bias: w + 23696, outChannels: 24,
-            activation: .identity, residual: a + 1318208 &* n, output: a + 1216800 &* n, pool: pool)
+            activation: .identity, residual: a + 709808 &* n, output: a + 608400 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -176,20 +177,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 65, 65, 24] -> [n, 65, 65, 144] -> [n, 33, 33, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1216800 &* n, batch: n, height: 65, width: 65, inChannels: 24,
+            input: a + 608400 &* n, batch: n, height: 65, width: 65, inChannels: 24,
             expandWeights: w + 23728, expandBias: w + 27184, expandActivation: .relu6,
             expandedChannels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 27328, depthwiseBias: w + 30928, depthwiseActivation: .relu6,
-            output: a + 608400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 65, 65, 144] -> [n, 33, 33, 144], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 33, 33, 144] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 608400 &* n, pixels: 1089 &* n, inChannels: 144,
+            input: a, pixels: 1089 &* n, inChannels: 144,
             inputMajorWeights: w + 31072, bias: w + 37984, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 765216 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 313632 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -198,20 +199,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 765216 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            input: a + 313632 &* n, batch: n, height: 33, width: 33, inChannels: 48,
             expandWeights: w + 38032, expandBias: w + 51856, expandActivation: .relu6,
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 52144, depthwiseBias: w + 59344, depthwiseActivation: .relu6,
-            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
+            input: a, pixels: 1089 &* n, inChannels: 288,
             inputMajorWeights: w + 59632, bias: w + 73456, outChannels: 48,
-            activation: .identity, residual: a + 765216 &* n, output: a + 627264 &* n, pool: pool)
+            activation: .identity, residual: a + 313632 &* n, output: a + 365904 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -220,20 +221,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 33, 33, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 627264 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            input: a + 365904 &* n, batch: n, height: 33, width: 33, inChannels: 48,
             expandWeights: w + 73504, expandBias: w + 87328, expandActivation: .relu6,
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 33, outWidth: 33,
             depthwiseWeights: w + 87616, depthwiseBias: w + 94816, depthwiseActivation: .relu6,
-            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 33, 33, 288] -> [n, 33, 33, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 33, 33, 288] -> [n, 33, 33, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 313632 &* n, pixels: 1089 &* n, inChannels: 288,
+            input: a, pixels: 1089 &* n, inChannels: 288,
             inputMajorWeights: w + 95104, bias: w + 108928, outChannels: 48,
-            activation: .identity, residual: a + 627264 &* n, output: a + 679536 &* n, pool: pool)
+            activation: .identity, residual: a + 365904 &* n, output: a + 313632 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -242,20 +243,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 33, 33, 48] -> [n, 33, 33, 288] -> [n, 17, 17, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 679536 &* n, batch: n, height: 33, width: 33, inChannels: 48,
+            input: a + 313632 &* n, batch: n, height: 33, width: 33, inChannels: 48,
             expandWeights: w + 108976, expandBias: w + 122800, expandActivation: .relu6,
             expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 123088, depthwiseBias: w + 125680, depthwiseActivation: .relu6,
-            output: a + 313632 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 33, 33, 288] -> [n, 17, 17, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 288] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 313632 &* n, pixels: 289 &* n, inChannels: 288,
+            input: a, pixels: 289 &* n, inChannels: 288,
             inputMajorWeights: w + 125968, bias: w + 151312, outChannels: 88,
-            activation: .identity, residual: nil, output: a + 396864 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 152592 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -264,20 +265,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 396864 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            input: a + 152592 &* n, batch: n, height: 17, width: 17, inChannels: 88,
             expandWeights: w + 151408, expandBias: w + 197872, expandActivation: .relu6,
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 198400, depthwiseBias: w + 203152, depthwiseActivation: .relu6,
-            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
+            input: a, pixels: 289 &* n, inChannels: 528,
             inputMajorWeights: w + 203680, bias: w + 250144, outChannels: 88,
-            activation: .identity, residual: a + 396864 &* n, output: a + 305184 &* n, pool: pool)
+            activation: .identity, residual: a + 152592 &* n, output: a + 178032 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -286,20 +287,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            input: a + 178032 &* n, batch: n, height: 17, width: 17, inChannels: 88,
             expandWeights: w + 250240, expandBias: w + 296704, expandActivation: .relu6,
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 297232, depthwiseBias: w + 301984, depthwiseActivation: .relu6,
-            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
+            input: a, pixels: 289 &* n, inChannels: 528,
             inputMajorWeights: w + 302512, bias: w + 348976, outChannels: 88,
-            activation: .identity, residual: a + 305184 &* n, output: a + 330624 &* n, pool: pool)
+            activation: .identity, residual: a + 178032 &* n, output: a + 152592 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -308,20 +309,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 330624 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            input: a + 152592 &* n, batch: n, height: 17, width: 17, inChannels: 88,
             expandWeights: w + 349072, expandBias: w + 395536, expandActivation: .relu6,
             expandedChannels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 396064, depthwiseBias: w + 400816, depthwiseActivation: .relu6,
-            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 528] -> [n, 17, 17, 88]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
+            input: a, pixels: 289 &* n, inChannels: 528,
             inputMajorWeights: w + 401344, bias: w + 447808, outChannels: 88,
-            activation: .identity, residual: a + 330624 &* n, output: a + 305184 &* n, pool: pool)
+            activation: .identity, residual: a + 152592 &* n, output: a + 178032 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -330,20 +331,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 88] -> [n, 17, 17, 528] -> [n, 17, 17, 528], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 305184 &* n, batch: n, height: 17, width: 17, inChannels: 88,
+            input: a + 178032 &* n, batch: n, height: 17, width: 17, inChannels: 88,
             expandWeights: w + 447904, expandBias: w + 494368, expandActivation: .relu6,
             expandedChannels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 494896, depthwiseBias: w + 508096, depthwiseActivation: .relu6,
-            output: a + 152592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(33)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 528] -> [n, 17, 17, 528], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 17, 17, 528] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 152592 &* n, pixels: 289 &* n, inChannels: 528,
+            input: a, pixels: 289 &* n, inChannels: 528,
             inputMajorWeights: w + 508624, bias: w + 571984, outChannels: 120,
-            activation: .identity, residual: nil, output: a + 416160 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 208080 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -352,20 +353,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            input: a + 208080 &* n, batch: n, height: 17, width: 17, inChannels: 120,
             expandWeights: w + 572112, expandBias: w + 658512, expandActivation: .relu6,
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 659232, depthwiseBias: w + 677232, depthwiseActivation: .relu6,
-            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(36)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
+            input: a, pixels: 289 &* n, inChannels: 720,
             inputMajorWeights: w + 677952, bias: w + 764352, outChannels: 120,
-            activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
+            activation: .identity, residual: a + 208080 &* n, output: a + 242768 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -374,20 +375,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            input: a + 242768 &* n, batch: n, height: 17, width: 17, inChannels: 120,
             expandWeights: w + 764480, expandBias: w + 850880, expandActivation: .relu6,
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 851600, depthwiseBias: w + 869600, depthwiseActivation: .relu6,
-            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(39)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
+            input: a, pixels: 289 &* n, inChannels: 720,
             inputMajorWeights: w + 870320, bias: w + 956720, outChannels: 120,
-            activation: .identity, residual: a + 450848 &* n, output: a + 416160 &* n, pool: pool)
+            activation: .identity, residual: a + 242768 &* n, output: a + 208080 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -396,20 +397,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 17, 17, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 416160 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            input: a + 208080 &* n, batch: n, height: 17, width: 17, inChannels: 120,
             expandWeights: w + 956848, expandBias: w + 1043248, expandActivation: .relu6,
             expandedChannels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 17, outWidth: 17,
             depthwiseWeights: w + 1043968, depthwiseBias: w + 1061968, depthwiseActivation: .relu6,
-            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(42)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 17, 17, 720] -> [n, 17, 17, 720], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 17, 17, 720] -> [n, 17, 17, 120]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 208080 &* n, pixels: 289 &* n, inChannels: 720,
+            input: a, pixels: 289 &* n, inChannels: 720,
             inputMajorWeights: w + 1062688, bias: w + 1149088, outChannels: 120,
-            activation: .identity, residual: a + 416160 &* n, output: a + 450848 &* n, pool: pool)
+            activation: .identity, residual: a + 208080 &* n, output: a + 242768 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -418,20 +419,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 17, 17, 120] -> [n, 17, 17, 720] -> [n, 9, 9, 720], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 450848 &* n, batch: n, height: 17, width: 17, inChannels: 120,
+            input: a + 242768 &* n, batch: n, height: 17, width: 17, inChannels: 120,
             expandWeights: w + 1149216, expandBias: w + 1235616, expandActivation: .relu6,
             expandedChannels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1236336, depthwiseBias: w + 1254336, depthwiseActivation: .relu6,
-            output: a + 208080 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(45)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 17, 17, 720] -> [n, 9, 9, 720], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 720] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 208080 &* n, pixels: 81 &* n, inChannels: 720,
+            input: a, pixels: 81 &* n, inChannels: 720,
             inputMajorWeights: w + 1255056, bias: w + 1404816, outChannels: 208,
-            activation: .identity, residual: nil, output: a + 266400 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 101088 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -440,20 +441,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 266400 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 1405024, expandBias: w + 1664608, expandActivation: .relu6,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1665856, depthwiseBias: w + 1697056, depthwiseActivation: .relu6,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(48)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 1698304, bias: w + 1957888, outChannels: 208,
-            activation: .identity, residual: a + 266400 &* n, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: a + 101088 &* n, output: a + 117936 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -462,20 +463,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 1958096, expandBias: w + 2217680, expandActivation: .relu6,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 2218928, depthwiseBias: w + 2250128, depthwiseActivation: .relu6,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(51)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 2251376, bias: w + 2510960, outChannels: 208,
-            activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+            activation: .identity, residual: a + 117936 &* n, output: a + 101088 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -484,20 +485,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 101088 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 2511168, expandBias: w + 2770752, expandActivation: .relu6,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 2772000, depthwiseBias: w + 2803200, depthwiseActivation: .relu6,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(54)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 2804448, bias: w + 3064032, outChannels: 208,
-            activation: .identity, residual: a + 219024 &* n, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: a + 101088 &* n, output: a + 117936 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -506,20 +507,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 202176 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 117936 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3064240, expandBias: w + 3323824, expandActivation: .relu6,
             expandedChannels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3325072, depthwiseBias: w + 3356272, depthwiseActivation: .relu6,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(57)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 3357520, bias: w + 3617104, outChannels: 208,
-            activation: .identity, residual: a + 202176 &* n, output: a + 219024 &* n, pool: pool)
+            activation: .identity, residual: a + 117936 &* n, output: a + 134784 &* n, pool: pool)
         p?.stop(59)
     }
 
@@ -528,20 +529,20 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 208] -> [n, 9, 9, 1248] -> [n, 9, 9, 1248], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 219024 &* n, batch: n, height: 9, width: 9, inChannels: 208,
+            input: a + 134784 &* n, batch: n, height: 9, width: 9, inChannels: 208,
             expandWeights: w + 3617312, expandBias: w + 3876896, expandActivation: .relu6,
             expandedChannels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3878144, depthwiseBias: w + 3889376, depthwiseActivation: .relu6,
-            output: a + 101088 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(60)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1248] -> [n, 9, 9, 1248], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 101088 &* n, pixels: 81 &* n, inChannels: 1248,
+            input: a, pixels: 81 &* n, inChannels: 1248,
             inputMajorWeights: w + 3890624, bias: w + 4329920, outChannels: 352,
-            activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 103680 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -550,7 +551,7 @@ public final class EfficientNetLite2: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 202176 &* n, pixels: 81 &* n, inChannels: 352,
+            input: a + 103680 &* n, pixels: 81 &* n, inChannels: 352,
             inputMajorWeights: w + 4330272, bias: w + 4780832, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(63)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite3: 280x280x3 -> 1000 classes, 8,197,096 parameters, 1.383 GMACs per image.
-// Activations are NHWC in one arena of 3,998,400 floats per image; inference weights (BatchNorm folded) are 8,158,864 floats.
+// Activations are NHWC in one arena of 1,724,800 floats per image; inference weights (BatchNorm folded) are 8,158,864 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite3: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite3", resolution: 280, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 8158864,
-        arenaFloatsPerImage: 3998400, specSources: specSources)
+        arenaFloatsPerImage: 1724800, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,25 +27,26 @@ public final class EfficientNetLite3: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 140, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 70, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 70, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 35, expandedChannels: 288, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 35, expandedChannels: 288, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 816, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1392, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 1392, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 140, width: 140, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 70, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 70, width: 70, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 70, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 70, width: 70, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 35, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 35, width: 35, inChannels: 48, expandedChannels: 288, kernel: 5, stride: 1, outHeight: 35, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 35, width: 35, inChannels: 48, expandedChannels: 288, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 18, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 1, outHeight: 18, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 136, expandedChannels: 816, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 232, expandedChannels: 1392, kernel: 5, stride: 1, outHeight: 9, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 232, expandedChannels: 1392, kernel: 3, stride: 1, outHeight: 9, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 3998400 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 3998400 &* n
+        let a = arena.reserve(floats: 1724800 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1724800 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -104,7 +105,7 @@ public final class EfficientNetLite3: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 627200 &* n, pixels: 19600 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1984, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 3528000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1254400 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -113,20 +114,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 140, 140, 24] -> [n, 140, 140, 144] -> [n, 70, 70, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 3528000 &* n, batch: n, height: 140, width: 140, inChannels: 24,
+            input: a + 1254400 &* n, batch: n, height: 140, width: 140, inChannels: 24,
             expandWeights: w + 2016, expandBias: w + 5472, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 70, outWidth: 70,
             depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
-            output: a + 2822400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 140, 140, 144] -> [n, 70, 70, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 70, 70, 144] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 2822400 &* n, pixels: 4900 &* n, inChannels: 144,
+            input: a, pixels: 4900 &* n, inChannels: 144,
             inputMajorWeights: w + 7056, bias: w + 11664, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 1881600 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 940800 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -135,20 +136,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            input: a + 940800 &* n, batch: n, height: 70, width: 70, inChannels: 32,
             expandWeights: w + 11696, expandBias: w + 17840, expandActivation: .relu6,
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 70, outWidth: 70,
             depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
-            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
+            input: a, pixels: 4900 &* n, inChannels: 192,
             inputMajorWeights: w + 19952, bias: w + 26096, outChannels: 32,
-            activation: .identity, residual: a + 1881600 &* n, output: a + 2038400 &* n, pool: pool)
+            activation: .identity, residual: a + 940800 &* n, output: a + 1097600 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -157,20 +158,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 70, 70, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2038400 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            input: a + 1097600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
             expandWeights: w + 26128, expandBias: w + 32272, expandActivation: .relu6,
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 70, outWidth: 70,
             depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
-            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 70, 70, 192] -> [n, 70, 70, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 70, 70, 192] -> [n, 70, 70, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 940800 &* n, pixels: 4900 &* n, inChannels: 192,
+            input: a, pixels: 4900 &* n, inChannels: 192,
             inputMajorWeights: w + 34384, bias: w + 40528, outChannels: 32,
-            activation: .identity, residual: a + 2038400 &* n, output: a + 1881600 &* n, pool: pool)
+            activation: .identity, residual: a + 1097600 &* n, output: a + 940800 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -179,20 +180,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 70, 70, 32] -> [n, 70, 70, 192] -> [n, 35, 35, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1881600 &* n, batch: n, height: 70, width: 70, inChannels: 32,
+            input: a + 940800 &* n, batch: n, height: 70, width: 70, inChannels: 32,
             expandWeights: w + 40560, expandBias: w + 46704, expandActivation: .relu6,
             expandedChannels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 35, outWidth: 35,
             depthwiseWeights: w + 46896, depthwiseBias: w + 51696, depthwiseActivation: .relu6,
-            output: a + 940800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 70, 70, 192] -> [n, 35, 35, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 35, 35, 192] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 940800 &* n, pixels: 1225 &* n, inChannels: 192,
+            input: a, pixels: 1225 &* n, inChannels: 192,
             inputMajorWeights: w + 51888, bias: w + 61104, outChannels: 48,
-            activation: .identity, residual: nil, output: a + 705600 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 352800 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -201,20 +202,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            input: a + 352800 &* n, batch: n, height: 35, width: 35, inChannels: 48,
             expandWeights: w + 61152, expandBias: w + 74976, expandActivation: .relu6,
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 35, outWidth: 35,
             depthwiseWeights: w + 75264, depthwiseBias: w + 82464, depthwiseActivation: .relu6,
-            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
+            input: a, pixels: 1225 &* n, inChannels: 288,
             inputMajorWeights: w + 82752, bias: w + 96576, outChannels: 48,
-            activation: .identity, residual: a + 705600 &* n, output: a + 764400 &* n, pool: pool)
+            activation: .identity, residual: a + 352800 &* n, output: a + 411600 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -223,20 +224,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 35, 35, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 764400 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            input: a + 411600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
             expandWeights: w + 96624, expandBias: w + 110448, expandActivation: .relu6,
             expandedChannels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 35, outWidth: 35,
             depthwiseWeights: w + 110736, depthwiseBias: w + 117936, depthwiseActivation: .relu6,
-            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 35, 35, 288] -> [n, 35, 35, 288], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 35, 35, 288] -> [n, 35, 35, 48]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 352800 &* n, pixels: 1225 &* n, inChannels: 288,
+            input: a, pixels: 1225 &* n, inChannels: 288,
             inputMajorWeights: w + 118224, bias: w + 132048, outChannels: 48,
-            activation: .identity, residual: a + 764400 &* n, output: a + 705600 &* n, pool: pool)
+            activation: .identity, residual: a + 411600 &* n, output: a + 352800 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -245,20 +246,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 35, 35, 48] -> [n, 35, 35, 288] -> [n, 18, 18, 288], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 705600 &* n, batch: n, height: 35, width: 35, inChannels: 48,
+            input: a + 352800 &* n, batch: n, height: 35, width: 35, inChannels: 48,
             expandWeights: w + 132096, expandBias: w + 145920, expandActivation: .relu6,
             expandedChannels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 146208, depthwiseBias: w + 148800, depthwiseActivation: .relu6,
-            output: a + 352800 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 35, 35, 288] -> [n, 18, 18, 288], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 288] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 352800 &* n, pixels: 324 &* n, inChannels: 288,
+            input: a, pixels: 324 &* n, inChannels: 288,
             inputMajorWeights: w + 149088, bias: w + 176736, outChannels: 96,
-            activation: .identity, residual: nil, output: a + 446112 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 186624 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -267,20 +268,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 446112 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            input: a + 186624 &* n, batch: n, height: 18, width: 18, inChannels: 96,
             expandWeights: w + 176832, expandBias: w + 232128, expandActivation: .relu6,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 232704, depthwiseBias: w + 237888, depthwiseActivation: .relu6,
-            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
+            input: a, pixels: 324 &* n, inChannels: 576,
             inputMajorWeights: w + 238464, bias: w + 293760, outChannels: 96,
-            activation: .identity, residual: a + 446112 &* n, output: a + 373248 &* n, pool: pool)
+            activation: .identity, residual: a + 186624 &* n, output: a + 217728 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -289,20 +290,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            input: a + 217728 &* n, batch: n, height: 18, width: 18, inChannels: 96,
             expandWeights: w + 293856, expandBias: w + 349152, expandActivation: .relu6,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 349728, depthwiseBias: w + 354912, depthwiseActivation: .relu6,
-            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
+            input: a, pixels: 324 &* n, inChannels: 576,
             inputMajorWeights: w + 355488, bias: w + 410784, outChannels: 96,
-            activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
+            activation: .identity, residual: a + 217728 &* n, output: a + 186624 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -311,20 +312,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            input: a + 186624 &* n, batch: n, height: 18, width: 18, inChannels: 96,
             expandWeights: w + 410880, expandBias: w + 466176, expandActivation: .relu6,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 466752, depthwiseBias: w + 471936, depthwiseActivation: .relu6,
-            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(30)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
+            input: a, pixels: 324 &* n, inChannels: 576,
             inputMajorWeights: w + 472512, bias: w + 527808, outChannels: 96,
-            activation: .identity, residual: a + 404352 &* n, output: a + 373248 &* n, pool: pool)
+            activation: .identity, residual: a + 186624 &* n, output: a + 217728 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -333,20 +334,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 373248 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            input: a + 217728 &* n, batch: n, height: 18, width: 18, inChannels: 96,
             expandWeights: w + 527904, expandBias: w + 583200, expandActivation: .relu6,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 583776, depthwiseBias: w + 588960, depthwiseActivation: .relu6,
-            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(33)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 576] -> [n, 18, 18, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
+            input: a, pixels: 324 &* n, inChannels: 576,
             inputMajorWeights: w + 589536, bias: w + 644832, outChannels: 96,
-            activation: .identity, residual: a + 373248 &* n, output: a + 404352 &* n, pool: pool)
+            activation: .identity, residual: a + 217728 &* n, output: a + 186624 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -355,20 +356,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 96] -> [n, 18, 18, 576] -> [n, 18, 18, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 404352 &* n, batch: n, height: 18, width: 18, inChannels: 96,
+            input: a + 186624 &* n, batch: n, height: 18, width: 18, inChannels: 96,
             expandWeights: w + 644928, expandBias: w + 700224, expandActivation: .relu6,
             expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 700800, depthwiseBias: w + 715200, depthwiseActivation: .relu6,
-            output: a + 186624 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(36)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 576] -> [n, 18, 18, 576], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 576] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 186624 &* n, pixels: 324 &* n, inChannels: 576,
+            input: a, pixels: 324 &* n, inChannels: 576,
             inputMajorWeights: w + 715776, bias: w + 794112, outChannels: 136,
-            activation: .identity, residual: nil, output: a + 528768 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 264384 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -377,20 +378,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            input: a + 264384 &* n, batch: n, height: 18, width: 18, inChannels: 136,
             expandWeights: w + 794256, expandBias: w + 905232, expandActivation: .relu6,
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 906048, depthwiseBias: w + 926448, depthwiseActivation: .relu6,
-            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(39)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
+            input: a, pixels: 324 &* n, inChannels: 816,
             inputMajorWeights: w + 927264, bias: w + 1038240, outChannels: 136,
-            activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
+            activation: .identity, residual: a + 264384 &* n, output: a + 308448 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -399,20 +400,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            input: a + 308448 &* n, batch: n, height: 18, width: 18, inChannels: 136,
             expandWeights: w + 1038384, expandBias: w + 1149360, expandActivation: .relu6,
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1150176, depthwiseBias: w + 1170576, depthwiseActivation: .relu6,
-            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(42)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
+            input: a, pixels: 324 &* n, inChannels: 816,
             inputMajorWeights: w + 1171392, bias: w + 1282368, outChannels: 136,
-            activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
+            activation: .identity, residual: a + 308448 &* n, output: a + 264384 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -421,20 +422,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            input: a + 264384 &* n, batch: n, height: 18, width: 18, inChannels: 136,
             expandWeights: w + 1282512, expandBias: w + 1393488, expandActivation: .relu6,
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1394304, depthwiseBias: w + 1414704, depthwiseActivation: .relu6,
-            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(45)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
+            input: a, pixels: 324 &* n, inChannels: 816,
             inputMajorWeights: w + 1415520, bias: w + 1526496, outChannels: 136,
-            activation: .identity, residual: a + 528768 &* n, output: a + 572832 &* n, pool: pool)
+            activation: .identity, residual: a + 264384 &* n, output: a + 308448 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -443,20 +444,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 18, 18, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 572832 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            input: a + 308448 &* n, batch: n, height: 18, width: 18, inChannels: 136,
             expandWeights: w + 1526640, expandBias: w + 1637616, expandActivation: .relu6,
             expandedChannels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1638432, depthwiseBias: w + 1658832, depthwiseActivation: .relu6,
-            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(48)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 18, 18, 816] -> [n, 18, 18, 816], computed in the call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 18, 18, 816] -> [n, 18, 18, 136]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 264384 &* n, pixels: 324 &* n, inChannels: 816,
+            input: a, pixels: 324 &* n, inChannels: 816,
             inputMajorWeights: w + 1659648, bias: w + 1770624, outChannels: 136,
-            activation: .identity, residual: a + 572832 &* n, output: a + 528768 &* n, pool: pool)
+            activation: .identity, residual: a + 308448 &* n, output: a + 264384 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -465,20 +466,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 136] -> [n, 18, 18, 816] -> [n, 9, 9, 816], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 528768 &* n, batch: n, height: 18, width: 18, inChannels: 136,
+            input: a + 264384 &* n, batch: n, height: 18, width: 18, inChannels: 136,
             expandWeights: w + 1770768, expandBias: w + 1881744, expandActivation: .relu6,
             expandedChannels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 1882560, depthwiseBias: w + 1902960, depthwiseActivation: .relu6,
-            output: a + 264384 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(51)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 816] -> [n, 9, 9, 816], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 816] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 264384 &* n, pixels: 81 &* n, inChannels: 816,
+            input: a, pixels: 81 &* n, inChannels: 816,
             inputMajorWeights: w + 1903776, bias: w + 2093088, outChannels: 232,
-            activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 112752 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -487,20 +488,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 112752 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 2093328, expandBias: w + 2416272, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 2417664, depthwiseBias: w + 2452464, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(54)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 2453856, bias: w + 2776800, outChannels: 232,
-            activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+            activation: .identity, residual: a + 112752 &* n, output: a + 131552 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -509,20 +510,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 131552 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 2777040, expandBias: w + 3099984, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3101376, depthwiseBias: w + 3136176, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(57)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 3137568, bias: w + 3460512, outChannels: 232,
-            activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
+            activation: .identity, residual: a + 131552 &* n, output: a + 112752 &* n, pool: pool)
         p?.stop(59)
     }
 
@@ -531,20 +532,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 112752 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 3460752, expandBias: w + 3783696, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 3785088, depthwiseBias: w + 3819888, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(60)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 3821280, bias: w + 4144224, outChannels: 232,
-            activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+            activation: .identity, residual: a + 112752 &* n, output: a + 131552 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -553,20 +554,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 131552 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 4144464, expandBias: w + 4467408, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4468800, depthwiseBias: w + 4503600, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(63)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 4504992, bias: w + 4827936, outChannels: 232,
-            activation: .identity, residual: a + 244304 &* n, output: a + 225504 &* n, pool: pool)
+            activation: .identity, residual: a + 131552 &* n, output: a + 112752 &* n, pool: pool)
         p?.stop(65)
     }
 
@@ -575,20 +576,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 225504 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 112752 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 4828176, expandBias: w + 5151120, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 5152512, depthwiseBias: w + 5187312, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(66)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.6.5.block.0
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 5188704, bias: w + 5511648, outChannels: 232,
-            activation: .identity, residual: a + 225504 &* n, output: a + 244304 &* n, pool: pool)
+            activation: .identity, residual: a + 112752 &* n, output: a + 143856 &* n, pool: pool)
         p?.stop(68)
     }
 
@@ -597,20 +598,20 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 9, 9, 232] -> [n, 9, 9, 1392] -> [n, 9, 9, 1392], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 244304 &* n, batch: n, height: 9, width: 9, inChannels: 232,
+            input: a + 143856 &* n, batch: n, height: 9, width: 9, inChannels: 232,
             expandWeights: w + 5511888, expandBias: w + 5834832, expandActivation: .relu6,
             expandedChannels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 5836224, depthwiseBias: w + 5848752, depthwiseActivation: .relu6,
-            output: a + 112752 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(69)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 9, 9, 1392] -> [n, 9, 9, 1392], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 1392,
+            input: a, pixels: 81 &* n, inChannels: 1392,
             inputMajorWeights: w + 5850144, bias: w + 6384672, outChannels: 384,
-            activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 112752 &* n, pool: pool)
         p?.stop(71)
     }
 
@@ -619,7 +620,7 @@ public final class EfficientNetLite3: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 225504 &* n, pixels: 81 &* n, inChannels: 384,
+            input: a + 112752 &* n, pixels: 81 &* n, inChannels: 384,
             inputMajorWeights: w + 6385056, bias: w + 6876576, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(72)

@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetLite4: 300x300x3 -> 1000 classes, 13,006,568 parameters, 2.553 GMACs per image.
-// Activations are NHWC in one arena of 4,590,000 floats per image; inference weights (BatchNorm folded) are 12,950,432 floats.
+// Activations are NHWC in one arena of 1,980,000 floats per image; inference weights (BatchNorm folded) are 12,950,432 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetLite4: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetLite4", resolution: 300, inputChannels: 3, classes: 1000,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 12950432,
-        arenaFloatsPerImage: 4590000, specSources: specSources)
+        arenaFloatsPerImage: 1980000, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,25 +27,26 @@ public final class EfficientNetLite4: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 150, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 75, expandedChannels: 192, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 38, expandedChannels: 336, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 672, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 672, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 19, expandedChannels: 960, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1632, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 10, expandedChannels: 1632, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 150, width: 150, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 75, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 3, stride: 1, outHeight: 75, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 75, width: 75, inChannels: 32, expandedChannels: 192, kernel: 5, stride: 2, outHeight: 38, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 38, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 38, width: 38, inChannels: 56, expandedChannels: 336, kernel: 3, stride: 2, outHeight: 19, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 112, expandedChannels: 672, kernel: 3, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 112, expandedChannels: 672, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 1, outHeight: 19, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 19, width: 19, inChannels: 160, expandedChannels: 960, kernel: 5, stride: 2, outHeight: 10, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 10, width: 10, inChannels: 272, expandedChannels: 1632, kernel: 5, stride: 1, outHeight: 10, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 10, width: 10, inChannels: 272, expandedChannels: 1632, kernel: 3, stride: 1, outHeight: 10, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 4590000 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 4590000 &* n
+        let a = arena.reserve(floats: 1980000 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 1980000 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -110,7 +111,7 @@ public final class EfficientNetLite4: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 720000 &* n, pixels: 22500 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1984, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 4050000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1440000 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -119,20 +120,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 150, 150, 24] -> [n, 150, 150, 144] -> [n, 75, 75, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 4050000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
+            input: a + 1440000 &* n, batch: n, height: 150, width: 150, inChannels: 24,
             expandWeights: w + 2016, expandBias: w + 5472, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 5616, depthwiseBias: w + 6912, depthwiseActivation: .relu6,
-            output: a + 3240000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 150, 150, 144] -> [n, 75, 75, 144], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 75, 75, 144] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 3240000 &* n, pixels: 5625 &* n, inChannels: 144,
+            input: a, pixels: 5625 &* n, inChannels: 144,
             inputMajorWeights: w + 7056, bias: w + 11664, outChannels: 32,
-            activation: .identity, residual: nil, output: a + 2160000 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 1080000 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -141,20 +142,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.2.1.block.0 expand: conv 1x1 + BN + relu6 and features.2.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            input: a + 1080000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
             expandWeights: w + 11696, expandBias: w + 17840, expandActivation: .relu6,
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 18032, depthwiseBias: w + 19760, depthwiseActivation: .relu6,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.2.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.1.block.0
         // features.2.1.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
+            input: a, pixels: 5625 &* n, inChannels: 192,
             inputMajorWeights: w + 19952, bias: w + 26096, outChannels: 32,
-            activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+            activation: .identity, residual: a + 1080000 &* n, output: a + 1260000 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -163,20 +164,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.2.2.block.0 expand: conv 1x1 + BN + relu6 and features.2.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            input: a + 1260000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
             expandWeights: w + 26128, expandBias: w + 32272, expandActivation: .relu6,
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 32464, depthwiseBias: w + 34192, depthwiseActivation: .relu6,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.2.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.2.block.0
         // features.2.2.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
+            input: a, pixels: 5625 &* n, inChannels: 192,
             inputMajorWeights: w + 34384, bias: w + 40528, outChannels: 32,
-            activation: .identity, residual: a + 2340000 &* n, output: a + 2160000 &* n, pool: pool)
+            activation: .identity, residual: a + 1260000 &* n, output: a + 1080000 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -185,20 +186,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.2.3.block.0 expand: conv 1x1 + BN + relu6 and features.2.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 75, 75, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2160000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            input: a + 1080000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
             expandWeights: w + 40560, expandBias: w + 46704, expandActivation: .relu6,
             expandedChannels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 75, outWidth: 75,
             depthwiseWeights: w + 46896, depthwiseBias: w + 48624, depthwiseActivation: .relu6,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.2.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 75, 75, 192] -> [n, 75, 75, 192], computed in the call of features.2.3.block.0
         // features.2.3.block.2 project: conv 1x1 + BN + shortcut, [n, 75, 75, 192] -> [n, 75, 75, 32]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 5625 &* n, inChannels: 192,
+            input: a, pixels: 5625 &* n, inChannels: 192,
             inputMajorWeights: w + 48816, bias: w + 54960, outChannels: 32,
-            activation: .identity, residual: a + 2160000 &* n, output: a + 2340000 &* n, pool: pool)
+            activation: .identity, residual: a + 1080000 &* n, output: a + 1260000 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -207,20 +208,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 75, 75, 32] -> [n, 75, 75, 192] -> [n, 38, 38, 192], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 2340000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
+            input: a + 1260000 &* n, batch: n, height: 75, width: 75, inChannels: 32,
             expandWeights: w + 54992, expandBias: w + 61136, expandActivation: .relu6,
             expandedChannels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 61328, depthwiseBias: w + 66128, depthwiseActivation: .relu6,
-            output: a + 1080000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 75, 75, 192] -> [n, 38, 38, 192], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 38, 38, 192] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 1080000 &* n, pixels: 1444 &* n, inChannels: 192,
+            input: a, pixels: 1444 &* n, inChannels: 192,
             inputMajorWeights: w + 66320, bias: w + 77072, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 970368 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 485184 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -229,20 +230,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.3.1.block.0 expand: conv 1x1 + BN + relu6 and features.3.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            input: a + 485184 &* n, batch: n, height: 38, width: 38, inChannels: 56,
             expandWeights: w + 77136, expandBias: w + 95952, expandActivation: .relu6,
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 96288, depthwiseBias: w + 104688, depthwiseActivation: .relu6,
-            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.3.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.1.block.0
         // features.3.1.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
+            input: a, pixels: 1444 &* n, inChannels: 336,
             inputMajorWeights: w + 105024, bias: w + 123840, outChannels: 56,
-            activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
+            activation: .identity, residual: a + 485184 &* n, output: a + 566048 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -251,20 +252,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.3.2.block.0 expand: conv 1x1 + BN + relu6 and features.3.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            input: a + 566048 &* n, batch: n, height: 38, width: 38, inChannels: 56,
             expandWeights: w + 123904, expandBias: w + 142720, expandActivation: .relu6,
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 143056, depthwiseBias: w + 151456, depthwiseActivation: .relu6,
-            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.3.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.2.block.0
         // features.3.2.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
+            input: a, pixels: 1444 &* n, inChannels: 336,
             inputMajorWeights: w + 151792, bias: w + 170608, outChannels: 56,
-            activation: .identity, residual: a + 1051232 &* n, output: a + 970368 &* n, pool: pool)
+            activation: .identity, residual: a + 566048 &* n, output: a + 485184 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -273,20 +274,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.3.3.block.0 expand: conv 1x1 + BN + relu6 and features.3.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 38, 38, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 970368 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            input: a + 485184 &* n, batch: n, height: 38, width: 38, inChannels: 56,
             expandWeights: w + 170672, expandBias: w + 189488, expandActivation: .relu6,
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 38, outWidth: 38,
             depthwiseWeights: w + 189824, depthwiseBias: w + 198224, depthwiseActivation: .relu6,
-            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.3.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 38, 38, 336] -> [n, 38, 38, 336], computed in the call of features.3.3.block.0
         // features.3.3.block.2 project: conv 1x1 + BN + shortcut, [n, 38, 38, 336] -> [n, 38, 38, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 1444 &* n, inChannels: 336,
+            input: a, pixels: 1444 &* n, inChannels: 336,
             inputMajorWeights: w + 198560, bias: w + 217376, outChannels: 56,
-            activation: .identity, residual: a + 970368 &* n, output: a + 1051232 &* n, pool: pool)
+            activation: .identity, residual: a + 485184 &* n, output: a + 566048 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -295,20 +296,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 38, 38, 56] -> [n, 38, 38, 336] -> [n, 19, 19, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 1051232 &* n, batch: n, height: 38, width: 38, inChannels: 56,
+            input: a + 566048 &* n, batch: n, height: 38, width: 38, inChannels: 56,
             expandWeights: w + 217440, expandBias: w + 236256, expandActivation: .relu6,
             expandedChannels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 236592, depthwiseBias: w + 239616, depthwiseActivation: .relu6,
-            output: a + 485184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 38, 38, 336] -> [n, 19, 19, 336], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 336] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 485184 &* n, pixels: 361 &* n, inChannels: 336,
+            input: a, pixels: 361 &* n, inChannels: 336,
             inputMajorWeights: w + 239952, bias: w + 277584, outChannels: 112,
-            activation: .identity, residual: nil, output: a + 606480 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 242592 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -317,20 +318,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 606480 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 277696, expandBias: w + 352960, expandActivation: .relu6,
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 353632, depthwiseBias: w + 359680, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(30)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 360352, bias: w + 435616, outChannels: 112,
-            activation: .identity, residual: a + 606480 &* n, output: a + 485184 &* n, pool: pool)
+            activation: .identity, residual: a + 242592 &* n, output: a + 283024 &* n, pool: pool)
         p?.stop(32)
     }
 
@@ -339,20 +340,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.2.block.0 expand: conv 1x1 + BN + relu6 and features.4.2.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 283024 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 435728, expandBias: w + 510992, expandActivation: .relu6,
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 511664, depthwiseBias: w + 517712, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(33)
         // features.4.2.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.2.block.0
         // features.4.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 518384, bias: w + 593648, outChannels: 112,
-            activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
+            activation: .identity, residual: a + 283024 &* n, output: a + 242592 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -361,20 +362,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.3.block.0 expand: conv 1x1 + BN + relu6 and features.4.3.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 593760, expandBias: w + 669024, expandActivation: .relu6,
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 669696, depthwiseBias: w + 675744, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(36)
         // features.4.3.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.3.block.0
         // features.4.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 676416, bias: w + 751680, outChannels: 112,
-            activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
+            activation: .identity, residual: a + 242592 &* n, output: a + 283024 &* n, pool: pool)
         p?.stop(38)
     }
 
@@ -383,20 +384,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.4.block.0 expand: conv 1x1 + BN + relu6 and features.4.4.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 283024 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 751792, expandBias: w + 827056, expandActivation: .relu6,
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 827728, depthwiseBias: w + 833776, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(39)
         // features.4.4.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.4.block.0
         // features.4.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 834448, bias: w + 909712, outChannels: 112,
-            activation: .identity, residual: a + 485184 &* n, output: a + 525616 &* n, pool: pool)
+            activation: .identity, residual: a + 283024 &* n, output: a + 242592 &* n, pool: pool)
         p?.stop(41)
     }
 
@@ -405,20 +406,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.4.5.block.0 expand: conv 1x1 + BN + relu6 and features.4.5.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 525616 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 242592 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 909824, expandBias: w + 985088, expandActivation: .relu6,
             expandedChannels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 985760, depthwiseBias: w + 991808, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(42)
         // features.4.5.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.4.5.block.0
         // features.4.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 672] -> [n, 19, 19, 112]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 992480, bias: w + 1067744, outChannels: 112,
-            activation: .identity, residual: a + 525616 &* n, output: a + 485184 &* n, pool: pool)
+            activation: .identity, residual: a + 242592 &* n, output: a + 283024 &* n, pool: pool)
         p?.stop(44)
     }
 
@@ -427,20 +428,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 112] -> [n, 19, 19, 672] -> [n, 19, 19, 672], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 485184 &* n, batch: n, height: 19, width: 19, inChannels: 112,
+            input: a + 283024 &* n, batch: n, height: 19, width: 19, inChannels: 112,
             expandWeights: w + 1067856, expandBias: w + 1143120, expandActivation: .relu6,
             expandedChannels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1143792, depthwiseBias: w + 1160592, depthwiseActivation: .relu6,
-            output: a + 242592 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(45)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 672] -> [n, 19, 19, 672], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 19, 19, 672] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 242592 &* n, pixels: 361 &* n, inChannels: 672,
+            input: a, pixels: 361 &* n, inChannels: 672,
             inputMajorWeights: w + 1161264, bias: w + 1268784, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 693120 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 346560 &* n, pool: pool)
         p?.stop(47)
     }
 
@@ -449,20 +450,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 346560 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 1268944, expandBias: w + 1422544, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1423504, depthwiseBias: w + 1447504, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(48)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
+            input: a, pixels: 361 &* n, inChannels: 960,
             inputMajorWeights: w + 1448464, bias: w + 1602064, outChannels: 160,
-            activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+            activation: .identity, residual: a + 346560 &* n, output: a + 404320 &* n, pool: pool)
         p?.stop(50)
     }
 
@@ -471,20 +472,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.2.block.0 expand: conv 1x1 + BN + relu6 and features.5.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 404320 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 1602224, expandBias: w + 1755824, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 1756784, depthwiseBias: w + 1780784, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(51)
         // features.5.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.2.block.0
         // features.5.2.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
+            input: a, pixels: 361 &* n, inChannels: 960,
             inputMajorWeights: w + 1781744, bias: w + 1935344, outChannels: 160,
-            activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
+            activation: .identity, residual: a + 404320 &* n, output: a + 346560 &* n, pool: pool)
         p?.stop(53)
     }
 
@@ -493,20 +494,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.3.block.0 expand: conv 1x1 + BN + relu6 and features.5.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 346560 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 1935504, expandBias: w + 2089104, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 2090064, depthwiseBias: w + 2114064, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(54)
         // features.5.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.3.block.0
         // features.5.3.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
+            input: a, pixels: 361 &* n, inChannels: 960,
             inputMajorWeights: w + 2115024, bias: w + 2268624, outChannels: 160,
-            activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+            activation: .identity, residual: a + 346560 &* n, output: a + 404320 &* n, pool: pool)
         p?.stop(56)
     }
 
@@ -515,20 +516,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.4.block.0 expand: conv 1x1 + BN + relu6 and features.5.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 404320 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 2268784, expandBias: w + 2422384, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 2423344, depthwiseBias: w + 2447344, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(57)
         // features.5.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.4.block.0
         // features.5.4.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
+            input: a, pixels: 361 &* n, inChannels: 960,
             inputMajorWeights: w + 2448304, bias: w + 2601904, outChannels: 160,
-            activation: .identity, residual: a + 750880 &* n, output: a + 693120 &* n, pool: pool)
+            activation: .identity, residual: a + 404320 &* n, output: a + 346560 &* n, pool: pool)
         p?.stop(59)
     }
 
@@ -537,20 +538,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.5.5.block.0 expand: conv 1x1 + BN + relu6 and features.5.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 19, 19, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 693120 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 346560 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 2602064, expandBias: w + 2755664, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 19, outWidth: 19,
             depthwiseWeights: w + 2756624, depthwiseBias: w + 2780624, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(60)
         // features.5.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 19, 19, 960] -> [n, 19, 19, 960], computed in the call of features.5.5.block.0
         // features.5.5.block.2 project: conv 1x1 + BN + shortcut, [n, 19, 19, 960] -> [n, 19, 19, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 361 &* n, inChannels: 960,
+            input: a, pixels: 361 &* n, inChannels: 960,
             inputMajorWeights: w + 2781584, bias: w + 2935184, outChannels: 160,
-            activation: .identity, residual: a + 693120 &* n, output: a + 750880 &* n, pool: pool)
+            activation: .identity, residual: a + 346560 &* n, output: a + 404320 &* n, pool: pool)
         p?.stop(62)
     }
 
@@ -559,20 +560,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 19, 19, 160] -> [n, 19, 19, 960] -> [n, 10, 10, 960], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 750880 &* n, batch: n, height: 19, width: 19, inChannels: 160,
+            input: a + 404320 &* n, batch: n, height: 19, width: 19, inChannels: 160,
             expandWeights: w + 2935344, expandBias: w + 3088944, expandActivation: .relu6,
             expandedChannels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 3089904, depthwiseBias: w + 3113904, depthwiseActivation: .relu6,
-            output: a + 346560 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(63)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 19, 19, 960] -> [n, 10, 10, 960], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 960] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 346560 &* n, pixels: 100 &* n, inChannels: 960,
+            input: a, pixels: 100 &* n, inChannels: 960,
             inputMajorWeights: w + 3114864, bias: w + 3375984, outChannels: 272,
-            activation: .identity, residual: nil, output: a + 442560 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 163200 &* n, pool: pool)
         p?.stop(65)
     }
 
@@ -581,20 +582,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 442560 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 163200 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 3376256, expandBias: w + 3820160, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 3821792, depthwiseBias: w + 3862592, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(66)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 3864224, bias: w + 4308128, outChannels: 272,
-            activation: .identity, residual: a + 442560 &* n, output: a + 326400 &* n, pool: pool)
+            activation: .identity, residual: a + 163200 &* n, output: a + 190400 &* n, pool: pool)
         p?.stop(68)
     }
 
@@ -603,20 +604,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.2.block.0 expand: conv 1x1 + BN + relu6 and features.6.2.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 190400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 4308400, expandBias: w + 4752304, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 4753936, depthwiseBias: w + 4794736, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(69)
         // features.6.2.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.2.block.0
         // features.6.2.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 4796368, bias: w + 5240272, outChannels: 272,
-            activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+            activation: .identity, residual: a + 190400 &* n, output: a + 163200 &* n, pool: pool)
         p?.stop(71)
     }
 
@@ -625,20 +626,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.3.block.0 expand: conv 1x1 + BN + relu6 and features.6.3.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 163200 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 5240544, expandBias: w + 5684448, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 5686080, depthwiseBias: w + 5726880, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(72)
         // features.6.3.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.3.block.0
         // features.6.3.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 5728512, bias: w + 6172416, outChannels: 272,
-            activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+            activation: .identity, residual: a + 163200 &* n, output: a + 190400 &* n, pool: pool)
         p?.stop(74)
     }
 
@@ -647,20 +648,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.4.block.0 expand: conv 1x1 + BN + relu6 and features.6.4.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 190400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 6172688, expandBias: w + 6616592, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 6618224, depthwiseBias: w + 6659024, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(75)
         // features.6.4.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.4.block.0
         // features.6.4.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 6660656, bias: w + 7104560, outChannels: 272,
-            activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+            activation: .identity, residual: a + 190400 &* n, output: a + 163200 &* n, pool: pool)
         p?.stop(77)
     }
 
@@ -669,20 +670,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.5.block.0 expand: conv 1x1 + BN + relu6 and features.6.5.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 163200 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 7104832, expandBias: w + 7548736, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 7550368, depthwiseBias: w + 7591168, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(78)
         // features.6.5.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.5.block.0
         // features.6.5.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 7592800, bias: w + 8036704, outChannels: 272,
-            activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+            activation: .identity, residual: a + 163200 &* n, output: a + 190400 &* n, pool: pool)
         p?.stop(80)
     }
 
@@ -691,20 +692,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.6.block.0 expand: conv 1x1 + BN + relu6 and features.6.6.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 190400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 8036976, expandBias: w + 8480880, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 8482512, depthwiseBias: w + 8523312, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(81)
         // features.6.6.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.6.block.0
         // features.6.6.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 8524944, bias: w + 8968848, outChannels: 272,
-            activation: .identity, residual: a + 326400 &* n, output: a + 353600 &* n, pool: pool)
+            activation: .identity, residual: a + 190400 &* n, output: a + 163200 &* n, pool: pool)
         p?.stop(83)
     }
 
@@ -713,20 +714,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.6.7.block.0 expand: conv 1x1 + BN + relu6 and features.6.7.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 353600 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 163200 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 8969120, expandBias: w + 9413024, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 9414656, depthwiseBias: w + 9455456, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(84)
         // features.6.7.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.6.7.block.0
         // features.6.7.block.2 project: conv 1x1 + BN + shortcut, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 9457088, bias: w + 9900992, outChannels: 272,
-            activation: .identity, residual: a + 353600 &* n, output: a + 326400 &* n, pool: pool)
+            activation: .identity, residual: a + 163200 &* n, output: a + 208000 &* n, pool: pool)
         p?.stop(86)
     }
 
@@ -735,20 +736,20 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 10, 10, 272] -> [n, 10, 10, 1632] -> [n, 10, 10, 1632], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 326400 &* n, batch: n, height: 10, width: 10, inChannels: 272,
+            input: a + 208000 &* n, batch: n, height: 10, width: 10, inChannels: 272,
             expandWeights: w + 9901264, expandBias: w + 10345168, expandActivation: .relu6,
             expandedChannels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 10, outWidth: 10,
             depthwiseWeights: w + 10346800, depthwiseBias: w + 10361488, depthwiseActivation: .relu6,
-            output: a + 163200 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(87)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 10, 10, 1632] -> [n, 10, 10, 1632], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 1632,
+            input: a, pixels: 100 &* n, inChannels: 1632,
             inputMajorWeights: w + 10363120, bias: w + 11094256, outChannels: 448,
-            activation: .identity, residual: nil, output: a + 326400 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 163200 &* n, pool: pool)
         p?.stop(89)
     }
 
@@ -757,7 +758,7 @@ public final class EfficientNetLite4: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 326400 &* n, pixels: 100 &* n, inChannels: 448,
+            input: a + 163200 &* n, pixels: 100 &* n, inChannels: 448,
             inputMajorWeights: w + 11094704, bias: w + 11668144, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(90)

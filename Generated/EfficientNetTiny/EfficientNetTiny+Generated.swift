@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetTiny: 72x72x3 -> 10 classes, 663,530 parameters, 0.010 GMACs per image.
-// Activations are NHWC in one arena of 88,128 floats per image; inference weights (BatchNorm folded) are 657,216 floats.
+// Activations are NHWC in one arena of 51,840 floats per image; inference weights (BatchNorm folded) are 657,216 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetTiny: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetTiny", resolution: 72, inputChannels: 3, classes: 10,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 657216,
-        arenaFloatsPerImage: 88128, specSources: specSources)
+        arenaFloatsPerImage: 51840, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,7 +27,7 @@ public final class EfficientNetTiny: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
             Kernels.rowSumsFloats(batch: n, outHeight: 36, channels: 16) &+ Kernels.squeezeExciteProjectionWorkspaceFloats(batch: n, channels: 16, squeezeChannels: 4, outChannels: 8),
@@ -40,22 +40,22 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.squeezeExciteWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24),
             Kernels.depthwisePerImageWorkspaceFloats(batch: n, outHeight: 36, outWidth: 36, channels: 16, squeezeChannels: 4, outChannels: 8, stemImageFloats: 20736, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 36, expandedChannels: 48, kernel: 3, outHeight: 18, outWidth: 18, squeezeChannels: 2, outChannels: 16, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 18, channels: 48) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 36, width: 36, inChannels: 8, expandedChannels: 48, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount),
             Kernels.mbconvPerImageWorkspaceFloats(batch: n, width: 18, expandedChannels: 96, kernel: 5, outHeight: 9, outWidth: 9, squeezeChannels: 4, outChannels: 24, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
+            Kernels.rowSumsFloats(batch: n, outHeight: 9, channels: 96) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 16, expandedChannels: 96, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 144) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 240) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 5, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 336) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 2, outHeight: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 3, width: 3, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 3, threads: pool.threadCount),
+            Kernels.rowSumsFloats(batch: n, outHeight: 3, channels: 576) &+ Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 3, width: 3, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 88128 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 88128 &* n
+        let a = arena.reserve(floats: 51840 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 51840 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -101,7 +101,7 @@ public final class EfficientNetTiny: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 608, reduceBias: w + 672,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 688, squeezeExpandBias: w + 752,
                 projectWeights: w + 768, projectBias: w + 896, outChannels: 8,
-                projectActivation: .identity, residual: nil, output: a + 77760 &* n,
+                projectActivation: .identity, residual: nil, output: a + 41472 &* n,
                 stem: Kernels.stemRunsPerImage(batch: n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, outHeight: 36, outWidth: 36, outChannels: 16, depthwiseKernel: 3, depthwiseStride: 1, threads: pool.threadCount) ? StemSource(
                     image: x, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2,
                     padTop: 1, padLeft: 1, weights: w + 0, bias: w + 432, activation: .silu) : nil,
@@ -132,7 +132,7 @@ public final class EfficientNetTiny: GeneratedModel {
             Kernels.pointwiseConvScaledInput(
                 input: a + 20736 &* n, batch: n, imagePixels: 1296, inChannels: 16, inputScales: ws + 576 &* n,
                 inputMajorWeights: w + 768, bias: w + 896, outChannels: 8,
-                activation: .identity, residual: nil, output: a + 77760 &* n,
+                activation: .identity, residual: nil, output: a + 41472 &* n,
                 workspace: ws + (576 &* n &+ 16 &* n), pool: pool)
             p?.stop(3)
         }
@@ -145,7 +145,7 @@ public final class EfficientNetTiny: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+                input: a + 41472 &* n, batch: n, height: 36, width: 36, inChannels: 8,
                 expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
                 expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
@@ -153,19 +153,18 @@ public final class EfficientNetTiny: GeneratedModel {
                 squeezeChannels: 2, reduceWeights: w + 1824, reduceBias: w + 1920,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 1936, squeezeExpandBias: w + 2032,
                 projectWeights: w + 2080, projectBias: w + 2848, outChannels: 16,
-                projectActivation: .identity, residual: nil, output: a + 38880 &* n,
+                projectActivation: .identity, residual: nil, output: a + 15552 &* n,
                 workspace: ws, pool: pool)
             p?.stop(4)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 77760 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+                input: a + 41472 &* n, batch: n, height: 36, width: 36, inChannels: 8,
                 expandWeights: w + 912, expandBias: w + 1296, expandActivation: .silu,
                 expandedChannels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
                 outHeight: 18, outWidth: 18,
                 depthwiseWeights: w + 1344, depthwiseBias: w + 1776, depthwiseActivation: .silu,
-                output: a + 62208 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 864 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 864 &* n, pool: pool)
             p?.stop(4)
         }
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
@@ -173,7 +172,7 @@ public final class EfficientNetTiny: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 62208 &* n, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
+                a, batch: n, pixels: 324, channels: 48, squeezeChannels: 2,
                 reduceWeights: w + 1824, reduceBias: w + 1920, activation: .silu,
                 expandWeights: w + 1936, expandBias: w + 2032,
                 rowSums: ws, rowsPerImage: 18,
@@ -184,9 +183,9 @@ public final class EfficientNetTiny: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 62208 &* n, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws + 864 &* n,
+                input: a, batch: n, imagePixels: 324, inChannels: 48, inputScales: ws + 864 &* n,
                 inputMajorWeights: w + 2080, bias: w + 2848, outChannels: 16,
-                activation: .identity, residual: nil, output: a + 38880 &* n,
+                activation: .identity, residual: nil, output: a + 15552 &* n,
                 workspace: ws + (864 &* n &+ 48 &* n), pool: pool)
             p?.stop(7)
         }
@@ -199,7 +198,7 @@ public final class EfficientNetTiny: GeneratedModel {
         if perImage {
             p?.start()
             Kernels.mbconvPerImage(
-                input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+                input: a + 15552 &* n, batch: n, height: 18, width: 18, inChannels: 16,
                 expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
                 expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 9, outWidth: 9,
@@ -207,19 +206,18 @@ public final class EfficientNetTiny: GeneratedModel {
                 squeezeChannels: 4, reduceWeights: w + 6992, reduceBias: w + 7376,
                 squeezeActivation: .silu, squeezeExpandWeights: w + 7392, squeezeExpandBias: w + 7776,
                 projectWeights: w + 7872, projectBias: w + 10176, outChannels: 24,
-                projectActivation: .identity, residual: nil, output: a + 15264 &* n,
+                projectActivation: .identity, residual: nil, output: a + 7776 &* n,
                 workspace: ws, pool: pool)
             p?.stop(8)
         } else {
             p?.start()
             Kernels.expandDepthwise(
-                input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+                input: a + 15552 &* n, batch: n, height: 18, width: 18, inChannels: 16,
                 expandWeights: w + 2864, expandBias: w + 4400, expandActivation: .silu,
                 expandedChannels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
                 outHeight: 9, outWidth: 9,
                 depthwiseWeights: w + 4496, depthwiseBias: w + 6896, depthwiseActivation: .silu,
-                output: a + 31104 &* n, expanded: a,
-                rowSums: ws, workspace: ws + 864 &* n, pool: pool)
+                output: a, rowSums: ws, workspace: ws + 864 &* n, pool: pool)
             p?.stop(8)
         }
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
@@ -227,7 +225,7 @@ public final class EfficientNetTiny: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.squeezeExciteScales(
-                a + 31104 &* n, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
+                a, batch: n, pixels: 81, channels: 96, squeezeChannels: 4,
                 reduceWeights: w + 6992, reduceBias: w + 7376, activation: .silu,
                 expandWeights: w + 7392, expandBias: w + 7776,
                 rowSums: ws, rowsPerImage: 9,
@@ -238,9 +236,9 @@ public final class EfficientNetTiny: GeneratedModel {
         if !perImage {
             p?.start()
             Kernels.pointwiseConvScaledInput(
-                input: a + 31104 &* n, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws + 864 &* n,
+                input: a, batch: n, imagePixels: 81, inChannels: 96, inputScales: ws + 864 &* n,
                 inputMajorWeights: w + 7872, bias: w + 10176, outChannels: 24,
-                activation: .identity, residual: nil, output: a + 15264 &* n,
+                activation: .identity, residual: nil, output: a + 7776 &* n,
                 workspace: ws + (864 &* n &+ 96 &* n), pool: pool)
             p?.stop(11)
         }
@@ -251,19 +249,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + silu and features.4.0.block.1 (depthwise 3x3/2 + BN + silu) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
+            input: a + 7776 &* n, batch: n, height: 9, width: 9, inChannels: 24,
             expandWeights: w + 10208, expandBias: w + 13664, expandActivation: .silu,
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 13808, depthwiseBias: w + 15104, depthwiseActivation: .silu,
-            output: a + 11664 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 720 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 720 &* n, pool: pool)
         p?.stop(12)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + silu, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0
         // features.4.0.block.2 squeeze-excitation: 144 -> 6 -> 144, in place on [n, 5, 5, 144], means from features.4.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 11664 &* n, batch: n, pixels: 25, channels: 144, squeezeChannels: 6,
+            a, batch: n, pixels: 25, channels: 144, squeezeChannels: 6,
             reduceWeights: w + 15248, reduceBias: w + 16112, activation: .silu,
             expandWeights: w + 16128, expandBias: w + 16992,
             rowSums: ws, rowsPerImage: 5, workspace: ws + 720 &* n, pool: pool)
@@ -271,9 +268,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.4.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
+            input: a, pixels: 25 &* n, inChannels: 144,
             inputMajorWeights: w + 17136, bias: w + 22896, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 6000 &* n, pool: pool)
         p?.stop(15)
     }
 
@@ -282,19 +279,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + silu and features.4.1.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            input: a + 6000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 22944, expandBias: w + 32544, expandActivation: .silu,
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 32784, depthwiseBias: w + 34944, depthwiseActivation: .silu,
-            output: a + 6000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(16)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0
         // features.4.1.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.4.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
+            a, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 35184, reduceBias: w + 37584, activation: .silu,
             expandWeights: w + 37600, expandBias: w + 40000,
             rowSums: ws, rowsPerImage: 5, workspace: ws + 1200 &* n, pool: pool)
@@ -302,9 +298,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.4.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
+            input: a, pixels: 25 &* n, inChannels: 240,
             inputMajorWeights: w + 40240, bias: w + 49840, outChannels: 40,
-            activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
+            activation: .identity, residual: a + 6000 &* n, output: a + 7008 &* n, pool: pool)
         p?.stop(19)
     }
 
@@ -313,19 +309,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + silu and features.5.0.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            input: a + 7008 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 49888, expandBias: w + 59488, expandActivation: .silu,
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 59728, depthwiseBias: w + 65728, depthwiseActivation: .silu,
-            output: a + 6000 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1200 &* n, pool: pool)
         p?.stop(20)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0
         // features.5.0.block.2 squeeze-excitation: 240 -> 10 -> 240, in place on [n, 5, 5, 240], means from features.5.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 6000 &* n, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
+            a, batch: n, pixels: 25, channels: 240, squeezeChannels: 10,
             reduceWeights: w + 65968, reduceBias: w + 68368, activation: .silu,
             expandWeights: w + 68384, expandBias: w + 70784,
             rowSums: ws, rowsPerImage: 5, workspace: ws + 1200 &* n, pool: pool)
@@ -333,9 +328,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.5.0.block.3 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
+            input: a, pixels: 25 &* n, inChannels: 240,
             inputMajorWeights: w + 71024, bias: w + 84464, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 8400 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -344,19 +339,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + silu and features.5.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            input: a + 8400 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 84528, expandBias: w + 103344, expandActivation: .silu,
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 103680, depthwiseBias: w + 112080, depthwiseActivation: .silu,
-            output: a + 8400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1680 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1680 &* n, pool: pool)
         p?.stop(24)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0
         // features.5.1.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 5, 5, 336], means from features.5.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 8400 &* n, batch: n, pixels: 25, channels: 336, squeezeChannels: 14,
+            a, batch: n, pixels: 25, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 112416, reduceBias: w + 117120, activation: .silu,
             expandWeights: w + 117136, expandBias: w + 121840,
             rowSums: ws, rowsPerImage: 5, workspace: ws + 1680 &* n, pool: pool)
@@ -364,9 +358,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.5.1.block.3 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
+            input: a, pixels: 25 &* n, inChannels: 336,
             inputMajorWeights: w + 122176, bias: w + 140992, outChannels: 56,
-            activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
+            activation: .identity, residual: a + 8400 &* n, output: a + 9808 &* n, pool: pool)
         p?.stop(27)
     }
 
@@ -375,19 +369,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + silu and features.6.0.block.1 (depthwise 5x5/2 + BN + silu) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            input: a + 9808 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 141056, expandBias: w + 159872, expandActivation: .silu,
             expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 160208, depthwiseBias: w + 168608, depthwiseActivation: .silu,
-            output: a + 8400 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1008 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1008 &* n, pool: pool)
         p?.stop(28)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + silu, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0
         // features.6.0.block.2 squeeze-excitation: 336 -> 14 -> 336, in place on [n, 3, 3, 336], means from features.6.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 8400 &* n, batch: n, pixels: 9, channels: 336, squeezeChannels: 14,
+            a, batch: n, pixels: 9, channels: 336, squeezeChannels: 14,
             reduceWeights: w + 168944, reduceBias: w + 173648, activation: .silu,
             expandWeights: w + 173664, expandBias: w + 178368,
             rowSums: ws, rowsPerImage: 3, workspace: ws + 1008 &* n, pool: pool)
@@ -395,9 +388,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.6.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
+            input: a, pixels: 9 &* n, inChannels: 336,
             inputMajorWeights: w + 178704, bias: w + 210960, outChannels: 96,
-            activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5184 &* n, pool: pool)
         p?.stop(31)
     }
 
@@ -406,19 +399,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + silu and features.6.1.block.1 (depthwise 5x5/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            input: a + 5184 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 211056, expandBias: w + 266352, expandActivation: .silu,
             expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 266928, depthwiseBias: w + 281328, depthwiseActivation: .silu,
-            output: a + 5184 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(32)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0
         // features.6.1.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.6.1.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
+            a, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 281904, reduceBias: w + 295728, activation: .silu,
             expandWeights: w + 295760, expandBias: w + 309584,
             rowSums: ws, rowsPerImage: 3, workspace: ws + 1728 &* n, pool: pool)
@@ -426,9 +418,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.6.1.block.3 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
+            input: a, pixels: 9 &* n, inChannels: 576,
             inputMajorWeights: w + 310160, bias: w + 365456, outChannels: 96,
-            activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
+            activation: .identity, residual: a + 5184 &* n, output: a + 7200 &* n, pool: pool)
         p?.stop(35)
     }
 
@@ -437,19 +429,18 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + silu and features.7.0.block.1 (depthwise 3x3/1 + BN + silu) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            input: a + 7200 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 365552, expandBias: w + 420848, expandActivation: .silu,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 421424, depthwiseBias: w + 426608, depthwiseActivation: .silu,
-            output: a + 5184 &* n, expanded: a,
-            rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
+            output: a, rowSums: ws, workspace: ws + 1728 &* n, pool: pool)
         p?.stop(36)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + silu, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0
         // features.7.0.block.2 squeeze-excitation: 576 -> 24 -> 576, in place on [n, 3, 3, 576], means from features.7.0.block.1's row sums
         p?.start()
         Kernels.squeezeExcite(
-            a + 5184 &* n, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
+            a, batch: n, pixels: 9, channels: 576, squeezeChannels: 24,
             reduceWeights: w + 427184, reduceBias: w + 441008, activation: .silu,
             expandWeights: w + 441040, expandBias: w + 454864,
             rowSums: ws, rowsPerImage: 3, workspace: ws + 1728 &* n, pool: pool)
@@ -457,9 +448,9 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.7.0.block.3 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
+            input: a, pixels: 9 &* n, inChannels: 576,
             inputMajorWeights: w + 455440, bias: w + 547600, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 10368 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5760 &* n, pool: pool)
         p?.stop(39)
     }
 
@@ -468,7 +459,7 @@ public final class EfficientNetTiny: GeneratedModel {
         // features.8 head: conv 1x1 + BN + silu, [n, 3, 3, 160] -> [n, 3, 3, 640]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 10368 &* n, pixels: 9 &* n, inChannels: 160,
+            input: a + 5760 &* n, pixels: 9 &* n, inChannels: 160,
             inputMajorWeights: w + 547760, bias: w + 650160, outChannels: 640,
             activation: .silu, residual: nil, output: a, pool: pool)
         p?.stop(40)

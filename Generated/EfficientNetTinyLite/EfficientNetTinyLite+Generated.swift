@@ -3,7 +3,7 @@
 // `swift build`. `swift run effnet-gen refresh-generated` refreshes the reviewed copy in Generated/.
 //
 // EfficientNetTinyLite: 72x72x3 -> 10 classes, 520,010 parameters, 0.010 GMACs per image.
-// Activations are NHWC in one arena of 93,312 floats per image; inference weights (BatchNorm folded) are 513,904 floats.
+// Activations are NHWC in one arena of 82,944 floats per image; inference weights (BatchNorm folded) are 513,904 floats.
 
 import EffNetRuntime
 
@@ -11,7 +11,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
     public static let descriptor = ModelDescriptor(
         name: "EfficientNetTinyLite", resolution: 72, inputChannels: 3, classes: 10,
         parameters: parameterTable, preparation: preparationSteps, preparedFloats: 513904,
-        arenaFloatsPerImage: 93312, specSources: specSources)
+        arenaFloatsPerImage: 82944, specSources: specSources)
 
     private let weights: PreparedWeights
     private let pool: WorkerPool
@@ -27,23 +27,24 @@ public final class EfficientNetTinyLite: GeneratedModel {
         self.pool = pool
     }
 
-    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions.
+    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and the bands of fused expansions (or the expanded tensor where one runs as two kernels).
     private func workspaceFloats(batch n: Int) -> Int {
         max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 36, expandedChannels: 48, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 18, expandedChannels: 96, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 9, expandedChannels: 144, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 3, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 240, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 5, expandedChannels: 336, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 5, threads: pool.threadCount),
-            Kernels.expandDepthwiseWorkspaceFloats(width: 3, expandedChannels: 576, kernel: 3, threads: pool.threadCount))
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 36, width: 36, inChannels: 8, expandedChannels: 48, kernel: 3, stride: 2, outHeight: 18, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 18, width: 18, inChannels: 16, expandedChannels: 96, kernel: 5, stride: 2, outHeight: 9, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 9, width: 9, inChannels: 24, expandedChannels: 144, kernel: 3, stride: 2, outHeight: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 40, expandedChannels: 240, kernel: 3, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 40, expandedChannels: 240, kernel: 5, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 1, outHeight: 5, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 5, width: 5, inChannels: 56, expandedChannels: 336, kernel: 5, stride: 2, outHeight: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 3, width: 3, inChannels: 96, expandedChannels: 576, kernel: 5, stride: 1, outHeight: 3, threads: pool.threadCount),
+            Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: 3, width: 3, inChannels: 96, expandedChannels: 576, kernel: 3, stride: 1, outHeight: 3, threads: pool.threadCount))
     }
 
     public func forward(input x: UnsafePointer<Float>, batch n: Int, logits: UnsafeMutablePointer<Float>) {
         precondition(n >= 1, "batch must be at least 1")
-        let a = arena.reserve(floats: 93312 &* n &+ workspaceFloats(batch: n))
-        let ws = a + 93312 &* n
+        let a = arena.reserve(floats: 82944 &* n &+ workspaceFloats(batch: n))
+        let ws = a + 82944 &* n
         let w = weights.pointer
         let p = profiler
         p?.beginRun(batch: n)
@@ -88,7 +89,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         Kernels.pointwiseConv(
             input: a + 41472 &* n, pixels: 1296 &* n, inChannels: 32,
             inputMajorWeights: w + 1216, bias: w + 1472, outChannels: 8,
-            activation: .identity, residual: nil, output: a + 82944 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 15552 &* n, pool: pool)
         p?.stop(2)
     }
 
@@ -97,20 +98,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.2.0.block.0 expand: conv 1x1 + BN + relu6 and features.2.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 36, 36, 8] -> [n, 36, 36, 48] -> [n, 18, 18, 48], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 82944 &* n, batch: n, height: 36, width: 36, inChannels: 8,
+            input: a + 15552 &* n, batch: n, height: 36, width: 36, inChannels: 8,
             expandWeights: w + 1488, expandBias: w + 1872, expandActivation: .relu6,
             expandedChannels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
             outHeight: 18, outWidth: 18,
             depthwiseWeights: w + 1920, depthwiseBias: w + 2352, depthwiseActivation: .relu6,
-            output: a + 62208 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(3)
         // features.2.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 36, 36, 48] -> [n, 18, 18, 48], computed in the call of features.2.0.block.0
         // features.2.0.block.2 project: conv 1x1 + BN, [n, 18, 18, 48] -> [n, 18, 18, 16]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 62208 &* n, pixels: 324 &* n, inChannels: 48,
+            input: a, pixels: 324 &* n, inChannels: 48,
             inputMajorWeights: w + 2400, bias: w + 3168, outChannels: 16,
-            activation: .identity, residual: nil, output: a + 38880 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 25920 &* n, pool: pool)
         p?.stop(5)
     }
 
@@ -119,20 +120,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.3.0.block.0 expand: conv 1x1 + BN + relu6 and features.3.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 18, 18, 16] -> [n, 18, 18, 96] -> [n, 9, 9, 96], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 38880 &* n, batch: n, height: 18, width: 18, inChannels: 16,
+            input: a + 25920 &* n, batch: n, height: 18, width: 18, inChannels: 16,
             expandWeights: w + 3184, expandBias: w + 4720, expandActivation: .relu6,
             expandedChannels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 9, outWidth: 9,
             depthwiseWeights: w + 4816, depthwiseBias: w + 7216, depthwiseActivation: .relu6,
-            output: a + 31104 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(6)
         // features.3.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 18, 18, 96] -> [n, 9, 9, 96], computed in the call of features.3.0.block.0
         // features.3.0.block.2 project: conv 1x1 + BN, [n, 9, 9, 96] -> [n, 9, 9, 24]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 31104 &* n, pixels: 81 &* n, inChannels: 96,
+            input: a, pixels: 81 &* n, inChannels: 96,
             inputMajorWeights: w + 7312, bias: w + 9616, outChannels: 24,
-            activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 7776 &* n, pool: pool)
         p?.stop(8)
     }
 
@@ -141,20 +142,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.4.0.block.0 expand: conv 1x1 + BN + relu6 and features.4.0.block.1 (depthwise 3x3/2 + BN + relu6) in one call, [n, 9, 9, 24] -> [n, 9, 9, 144] -> [n, 5, 5, 144], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 15264 &* n, batch: n, height: 9, width: 9, inChannels: 24,
+            input: a + 7776 &* n, batch: n, height: 9, width: 9, inChannels: 24,
             expandWeights: w + 9648, expandBias: w + 13104, expandActivation: .relu6,
             expandedChannels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 13248, depthwiseBias: w + 14544, depthwiseActivation: .relu6,
-            output: a + 11664 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(9)
         // features.4.0.block.1 depthwise: depthwise 3x3/2 + BN + relu6, [n, 9, 9, 144] -> [n, 5, 5, 144], computed in the call of features.4.0.block.0
         // features.4.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 144] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 11664 &* n, pixels: 25 &* n, inChannels: 144,
+            input: a, pixels: 25 &* n, inChannels: 144,
             inputMajorWeights: w + 14688, bias: w + 20448, outChannels: 40,
-            activation: .identity, residual: nil, output: a + 15264 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 6000 &* n, pool: pool)
         p?.stop(11)
     }
 
@@ -163,20 +164,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.4.1.block.0 expand: conv 1x1 + BN + relu6 and features.4.1.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 15264 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            input: a + 6000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 20496, expandBias: w + 30096, expandActivation: .relu6,
             expandedChannels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 30336, depthwiseBias: w + 32496, depthwiseActivation: .relu6,
-            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(12)
         // features.4.1.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.4.1.block.0
         // features.4.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 240] -> [n, 5, 5, 40]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
+            input: a, pixels: 25 &* n, inChannels: 240,
             inputMajorWeights: w + 32736, bias: w + 42336, outChannels: 40,
-            activation: .identity, residual: a + 15264 &* n, output: a + 12000 &* n, pool: pool)
+            activation: .identity, residual: a + 6000 &* n, output: a + 7008 &* n, pool: pool)
         p?.stop(14)
     }
 
@@ -185,20 +186,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.5.0.block.0 expand: conv 1x1 + BN + relu6 and features.5.0.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 40] -> [n, 5, 5, 240] -> [n, 5, 5, 240], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 12000 &* n, batch: n, height: 5, width: 5, inChannels: 40,
+            input: a + 7008 &* n, batch: n, height: 5, width: 5, inChannels: 40,
             expandWeights: w + 42384, expandBias: w + 51984, expandActivation: .relu6,
             expandedChannels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 52224, depthwiseBias: w + 58224, depthwiseActivation: .relu6,
-            output: a + 6000 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(15)
         // features.5.0.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 240] -> [n, 5, 5, 240], computed in the call of features.5.0.block.0
         // features.5.0.block.2 project: conv 1x1 + BN, [n, 5, 5, 240] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 6000 &* n, pixels: 25 &* n, inChannels: 240,
+            input: a, pixels: 25 &* n, inChannels: 240,
             inputMajorWeights: w + 58464, bias: w + 71904, outChannels: 56,
-            activation: .identity, residual: nil, output: a + 16800 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 8400 &* n, pool: pool)
         p?.stop(17)
     }
 
@@ -207,20 +208,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.5.1.block.0 expand: conv 1x1 + BN + relu6 and features.5.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 5, 5, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 16800 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            input: a + 8400 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 71968, expandBias: w + 90784, expandActivation: .relu6,
             expandedChannels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 5, outWidth: 5,
             depthwiseWeights: w + 91120, depthwiseBias: w + 99520, depthwiseActivation: .relu6,
-            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(18)
         // features.5.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 5, 5, 336] -> [n, 5, 5, 336], computed in the call of features.5.1.block.0
         // features.5.1.block.2 project: conv 1x1 + BN + shortcut, [n, 5, 5, 336] -> [n, 5, 5, 56]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 8400 &* n, pixels: 25 &* n, inChannels: 336,
+            input: a, pixels: 25 &* n, inChannels: 336,
             inputMajorWeights: w + 99856, bias: w + 118672, outChannels: 56,
-            activation: .identity, residual: a + 16800 &* n, output: a + 18208 &* n, pool: pool)
+            activation: .identity, residual: a + 8400 &* n, output: a + 9808 &* n, pool: pool)
         p?.stop(20)
     }
 
@@ -229,20 +230,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.6.0.block.0 expand: conv 1x1 + BN + relu6 and features.6.0.block.1 (depthwise 5x5/2 + BN + relu6) in one call, [n, 5, 5, 56] -> [n, 5, 5, 336] -> [n, 3, 3, 336], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 18208 &* n, batch: n, height: 5, width: 5, inChannels: 56,
+            input: a + 9808 &* n, batch: n, height: 5, width: 5, inChannels: 56,
             expandWeights: w + 118736, expandBias: w + 137552, expandActivation: .relu6,
             expandedChannels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 137888, depthwiseBias: w + 146288, depthwiseActivation: .relu6,
-            output: a + 8400 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(21)
         // features.6.0.block.1 depthwise: depthwise 5x5/2 + BN + relu6, [n, 5, 5, 336] -> [n, 3, 3, 336], computed in the call of features.6.0.block.0
         // features.6.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 336] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 8400 &* n, pixels: 9 &* n, inChannels: 336,
+            input: a, pixels: 9 &* n, inChannels: 336,
             inputMajorWeights: w + 146624, bias: w + 178880, outChannels: 96,
-            activation: .identity, residual: nil, output: a + 11424 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5184 &* n, pool: pool)
         p?.stop(23)
     }
 
@@ -251,20 +252,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.6.1.block.0 expand: conv 1x1 + BN + relu6 and features.6.1.block.1 (depthwise 5x5/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 11424 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            input: a + 5184 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 178976, expandBias: w + 234272, expandActivation: .relu6,
             expandedChannels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 234848, depthwiseBias: w + 249248, depthwiseActivation: .relu6,
-            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(24)
         // features.6.1.block.1 depthwise: depthwise 5x5/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.6.1.block.0
         // features.6.1.block.2 project: conv 1x1 + BN + shortcut, [n, 3, 3, 576] -> [n, 3, 3, 96]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
+            input: a, pixels: 9 &* n, inChannels: 576,
             inputMajorWeights: w + 249824, bias: w + 305120, outChannels: 96,
-            activation: .identity, residual: a + 11424 &* n, output: a + 10368 &* n, pool: pool)
+            activation: .identity, residual: a + 5184 &* n, output: a + 6624 &* n, pool: pool)
         p?.stop(26)
     }
 
@@ -273,20 +274,20 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.7.0.block.0 expand: conv 1x1 + BN + relu6 and features.7.0.block.1 (depthwise 3x3/1 + BN + relu6) in one call, [n, 3, 3, 96] -> [n, 3, 3, 576] -> [n, 3, 3, 576], fused (the expanded tensor stays in a worker's band) for large maps, whole images per task or, at small batch, channel ranges per worker
         p?.start()
         Kernels.expandDepthwise(
-            input: a + 10368 &* n, batch: n, height: 3, width: 3, inChannels: 96,
+            input: a + 6624 &* n, batch: n, height: 3, width: 3, inChannels: 96,
             expandWeights: w + 305216, expandBias: w + 360512, expandActivation: .relu6,
             expandedChannels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
             outHeight: 3, outWidth: 3,
             depthwiseWeights: w + 361088, depthwiseBias: w + 366272, depthwiseActivation: .relu6,
-            output: a + 5184 &* n, expanded: a, workspace: ws, pool: pool)
+            output: a, workspace: ws, pool: pool)
         p?.stop(27)
         // features.7.0.block.1 depthwise: depthwise 3x3/1 + BN + relu6, [n, 3, 3, 576] -> [n, 3, 3, 576], computed in the call of features.7.0.block.0
         // features.7.0.block.2 project: conv 1x1 + BN, [n, 3, 3, 576] -> [n, 3, 3, 160]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 5184 &* n, pixels: 9 &* n, inChannels: 576,
+            input: a, pixels: 9 &* n, inChannels: 576,
             inputMajorWeights: w + 366848, bias: w + 459008, outChannels: 160,
-            activation: .identity, residual: nil, output: a + 2880 &* n, pool: pool)
+            activation: .identity, residual: nil, output: a + 5184 &* n, pool: pool)
         p?.stop(29)
     }
 
@@ -295,7 +296,7 @@ public final class EfficientNetTinyLite: GeneratedModel {
         // features.8 head: conv 1x1 + BN + relu6, [n, 3, 3, 160] -> [n, 3, 3, 320]
         p?.start()
         Kernels.pointwiseConv(
-            input: a + 2880 &* n, pixels: 9 &* n, inChannels: 160,
+            input: a + 5184 &* n, pixels: 9 &* n, inChannels: 160,
             inputMajorWeights: w + 459168, bias: w + 510368, outChannels: 320,
             activation: .relu6, residual: nil, output: a, pool: pool)
         p?.stop(30)

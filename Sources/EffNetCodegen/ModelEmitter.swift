@@ -82,12 +82,13 @@ private struct Emitter {
     }
 
     /// Kernel scratch (stem im2col tiles, squeeze-excitation vectors and the depthwise row sums they read,
-    /// the bands of fused expansions) sits after the activations.
+    /// the bands of fused expansions, or their expanded tensors where a call takes two kernels) sits after
+    /// the activations.
     mutating func emitWorkspace() {
         let stem = plan.layers[0]
         let se = plan.layers.filter { $0.operation == .squeezeExcitation }
         line("    /// Kernel scratch after the activations: the stem's im2col tiles, squeeze-excitation vectors and "
-             + "the bands of fused expansions.")
+             + "the bands of fused expansions (or the expanded tensor where one runs as two kernels).")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         var terms = ["Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), kernel: \(stem.kernel), "
                      + "threads: pool.threadCount)"]
@@ -111,8 +112,10 @@ private struct Emitter {
             }
             if let dw = fusion.depthwise[layer.name] {
                 let term = afterRowSums(rowSums.squeezeExcite[dw.name],
-                                        "Kernels.expandDepthwiseWorkspaceFloats(width: \(dw.inputShape.width), "
+                                        "Kernels.expandDepthwiseWorkspaceFloats(batch: n, height: \(layer.inputShape.height), "
+                                            + "width: \(layer.inputShape.width), inChannels: \(layer.inputShape.channels), "
                                             + "expandedChannels: \(dw.inputShape.channels), kernel: \(dw.kernel), "
+                                            + "stride: \(dw.stride), outHeight: \(dw.outputShape.height), "
                                             + "threads: pool.threadCount)")
                 if !terms.contains(term) { terms.append(term) }
             }
@@ -154,7 +157,10 @@ private struct Emitter {
     /// Pointer expression for a tensor of the plan: arena offset scaled by the batch size.
     func tensor(_ id: Int) -> String {
         if id == 0 { return "x" }
-        guard let offset = plan.tensors[id].arenaOffset else { return "logits" }
+        guard let offset = plan.tensors[id].arenaOffset else {
+            precondition(id == plan.tensors.count - 1, "\(plan.tensors[id].name) has no place in the arena")
+            return "logits"
+        }
         return offset == 0 ? "a" : "a + \(offset) &* n"
     }
 
@@ -359,10 +365,10 @@ private struct Emitter {
             line("            depthwiseWeights: w + \(dwSlot.weights), depthwiseBias: w + \(dwSlot.bias), "
                  + "depthwiseActivation: \(activation(dw.activation)),")
             if let se = rowSums.squeezeExcite[dw.name] {
-                line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)),")
-                line("            rowSums: ws, workspace: \(rowSums.scratch(after: se)), pool: pool)")
+                line("            output: \(tensor(dw.output)), rowSums: ws, workspace: \(rowSums.scratch(after: se)), "
+                     + "pool: pool)")
             } else {
-                line("            output: \(tensor(dw.output)), expanded: \(tensor(l.output)), workspace: ws, pool: pool)")
+                line("            output: \(tensor(dw.output)), workspace: ws, pool: pool)")
             }
         case .pointwiseConvolution:
             line("        Kernels.pointwiseConv(")

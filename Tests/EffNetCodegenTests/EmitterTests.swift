@@ -170,8 +170,9 @@ final class EmitterTests: XCTestCase {
 
     /// Every B0 expansion (blocks 2.0 to 7.0; block 1.0 has none) is emitted in one call with its depthwise
     /// layer; the fused kernel reads the expansion's input while it writes the depthwise output, so the
-    /// memory plan must keep the two apart. The depthwise layers keep their profile rows but have no call
-    /// of their own.
+    /// memory plan must keep the two apart. The expanded tensor itself has no place in the arena (the kernel
+    /// keeps it in bands, or in its workspace where it runs as two kernels). The depthwise layers keep their
+    /// profile rows but have no call of their own.
     func testExpansionAndDepthwiseShareACallAndTheExpansionInputOutlivesIt() throws {
         let plan = Planner.plan(try SpecFiles.loadLibrary(folder: GeneratedFilesTests.specs).resolve("EfficientNetB0"))
         let fusion = ExpandDepthwiseFusion(plan: plan)
@@ -184,7 +185,10 @@ final class EmitterTests: XCTestCase {
             let a = input.arenaOffset!, b = output.arenaOffset!
             XCTAssertTrue(a + input.shape.elements <= b || b + output.shape.elements <= a,
                           "\(name): input [\(a), +\(input.shape.elements)) overlaps \(dw.name)'s output at \(b)")
+            XCTAssertNil(plan.tensors[expand.output].arenaOffset, "\(name)'s output is given arena floats")
         }
+        // Stage 2's first expansion (112x112x96, 1.2 million floats) no longer sets the arena's size.
+        XCTAssertLessThan(plan.memory.arenaFloatsPerImage, 112 * 112 * 96)
         let whole = ModelEmitter.emit(plan, specSources: [])
         let inference = String(whole[..<whole.range(of: "public final class EfficientNetB0Training")!.lowerBound])
         XCTAssertEqual(inference.components(separatedBy: "Kernels.expandDepthwise(").count - 1, 15)

@@ -64,31 +64,55 @@ extension Kernels {
         max(kernel, expandDepthwiseL2ShareFloats / max(1, width &* expandedChannels))
     }
 
-    /// Scratch of `expandDepthwise`: one band per worker.
-    public static func expandDepthwiseWorkspaceFloats(width: Int, expandedChannels: Int, kernel: Int,
-                                                      threads: Int) -> Int {
+    /// Whether `expandDepthwise` runs fused in this process: a C depthwise row kernel for the geometry on the
+    /// active SIMD path (none on the portable `.swift` path), and `expandDepthwiseRunsFused`.
+    static func expandDepthwiseFusesHere(batch: Int, height: Int, width: Int, inChannels: Int, expandedChannels: Int,
+                                         kernel: Int, stride: Int, outHeight: Int, threads: Int) -> Bool {
+        CSIMDKernels.active != nil && CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride)
+            && expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
+                                        expandedChannels: expandedChannels, kernel: kernel, stride: stride,
+                                        outHeight: outHeight, threads: threads)
+    }
+
+    /// Bands of the fused path: one per worker.
+    static func expandDepthwiseBandsFloats(width: Int, expandedChannels: Int, kernel: Int, threads: Int) -> Int {
         max(1, threads) * expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)
             * width * expandedChannels
     }
 
+    /// Scratch of `expandDepthwise`: where the call runs fused, one band per worker; otherwise the expanded
+    /// tensor, which the two kernels pass through it. So the activation arena never holds a fused expansion's
+    /// output (the plan leaves it out: `MemoryPlanner`), and only the calls that need that tensor pay for it.
+    public static func expandDepthwiseWorkspaceFloats(batch: Int, height: Int, width: Int, inChannels: Int,
+                                                      expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
+                                                      threads: Int) -> Int {
+        if expandDepthwiseFusesHere(batch: batch, height: height, width: width, inChannels: inChannels,
+                                    expandedChannels: expandedChannels, kernel: kernel, stride: stride,
+                                    outHeight: outHeight, threads: threads) {
+            return expandDepthwiseBandsFloats(width: width, expandedChannels: expandedChannels, kernel: kernel,
+                                              threads: threads)
+        }
+        return batch * height * width * expandedChannels
+    }
+
     /// output = depthwise(act(expand(input))): `pointwiseConv(inputMajorWeights:)` from `inChannels` to
     /// `expandedChannels` followed by `depthwiseConv`, with the same arguments, without materialising the
-    /// expanded tensor. `expanded` is where the unfused path puts it (small maps at small batch, geometries
-    /// without a C row kernel, the portable `.swift` path); the fused path leaves it untouched. `workspace` holds
-    /// `expandDepthwiseWorkspaceFloats(width:expandedChannels:kernel:threads: pool.threadCount)` floats. With
-    /// `rowSums`, also the output rows' channel sums (RowChannelSums.swift).
+    /// expanded tensor where it runs fused. `workspace` holds `expandDepthwiseWorkspaceFloats(...)` floats for
+    /// the same shapes and `pool.threadCount`: the workers' bands, or, where the call takes two kernels (small
+    /// maps at small batch, geometries without a C row kernel, the portable `.swift` path), the expanded tensor.
+    /// With `rowSums`, also the output rows' channel sums (RowChannelSums.swift).
     public static func expandDepthwise(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
         expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
-        output: UnsafeMutablePointer<Float>, expanded: UnsafeMutablePointer<Float>,
-        rowSums: UnsafeMutablePointer<Float>? = nil, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        output: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>? = nil, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
-        guard let simd = CSIMDKernels.active, CSIMDKernels.handlesDepthwise(kernel: kernel, stride: stride),
-              expandDepthwiseRunsFused(batch: batch, height: height, width: width, inChannels: inChannels,
+        guard let simd = CSIMDKernels.active,
+              expandDepthwiseFusesHere(batch: batch, height: height, width: width, inChannels: inChannels,
                                        expandedChannels: expandedChannels, kernel: kernel, stride: stride,
                                        outHeight: outHeight, threads: pool.threadCount) else {
+            let expanded = workspace
             pointwiseConv(input: input, pixels: batch &* height &* width, inChannels: inChannels,
                           inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
                           activation: expandActivation, residual: nil, output: expanded, pool: pool)

@@ -13,6 +13,8 @@ public struct ExpandDepthwiseFusion: Sendable {
     public private(set) var depthwise: [String: PlannedLayer] = [:]
     /// Depthwise layer name -> the expansion fused into it.
     public private(set) var expansion: [String: PlannedLayer] = [:]
+    /// Last layer name of a block with a fused expansion -> that expansion.
+    public private(set) var expansionEndingAt: [String: PlannedLayer] = [:]
 
     public init(plan: ModelPlan) { self.init(blocks: plan.blocks) }
 
@@ -27,6 +29,7 @@ public struct ExpandDepthwiseFusion: Sendable {
                 && layers.allSatisfy({ $0.name == dw.name || ($0.input != expand.output && $0.residual != expand.output) }) {
                 depthwise[expand.name] = dw
                 expansion[dw.name] = expand
+                if let end = block.layers.last { expansionEndingAt[end.name] = expand }
             }
         }
     }

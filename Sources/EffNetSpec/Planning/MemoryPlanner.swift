@@ -10,7 +10,12 @@ public enum MemoryPlanner {
     public static let alignment = 16
 
     /// `fusion`: a fused expansion's input is still read while its depthwise layer writes, so it lives
-    /// until that layer.
+    /// until that layer, and on to the block's last layer so that the block may run image by image (one
+    /// worker writes image n's projection while another still reads image m's input: MBConvPerImage). Its
+    /// output gets no place in the arena (nil offset): the fused kernel keeps it in its workers' bands, and
+    /// where a call runs as two kernels instead, the kernel puts it in its workspace
+    /// (`Kernels.expandDepthwiseWorkspaceFloats`), sized for that batch. Reserving it here would make the
+    /// block's largest tensor set the arena's size (B7: 17.3 million of its 24.5 million floats per image).
     public static func place(tensors: [PlannedTensor], layers: [PlannedLayer], externalTensors: Set<Int>,
                              fusion: ExpandDepthwiseFusion = ExpandDepthwiseFusion(blocks: []))
         -> ([PlannedTensor], MemoryPlan) {
@@ -21,10 +26,13 @@ public enum MemoryPlanner {
                 first[id] = min(first[id], index)
                 last[id] = max(last[id], index)
             }
-            if let expand = fusion.expansion[layer.name] { last[expand.input] = max(last[expand.input], index) }
+            for expand in [fusion.expansion[layer.name], fusion.expansionEndingAt[layer.name]].compactMap({ $0 }) {
+                last[expand.input] = max(last[expand.input], index)
+            }
         }
         func size(_ id: Int) -> Int { aligned(tensors[id].shape.elements) }
-        let live = tensors.indices.filter { !externalTensors.contains($0) && last[$0] >= 0 }
+        let inBands = Set(fusion.depthwise.values.map(\.input))
+        let live = tensors.indices.filter { !externalTensors.contains($0) && !inBands.contains($0) && last[$0] >= 0 }
         let packed = pack(sizes: live.map(size), first: live.map { first[$0] }, last: live.map { last[$0] })
         var placed = tensors
         for (index, id) in live.enumerated() { placed[id].arenaOffset = packed.offsets[index] }

@@ -49,8 +49,9 @@ public struct PlannedTensor: Sendable, Codable, Hashable {
     public var id: Int
     public var name: String
     public var shape: FeatureShape
-    /// Offset into the activation arena, per image; nil for the network input and the logits,
-    /// which live in the caller's buffers.
+    /// Offset into the activation arena, per image; nil for the network input and the logits, which
+    /// live in the caller's buffers, and for the output of an expansion fused with its depthwise layer,
+    /// which never exists whole in the inference arena (`MemoryPlanner.place`).
     public var arenaOffset: Int?
 }
 

@@ -5,8 +5,9 @@ import XCTest
 /// compute one after the other (same GEMM and depthwise row code, only the expanded rows live in a band
 /// instead of a full tensor), for every geometry the C row kernel handles, symmetric and TensorFlow
 /// SAME padding, batches that split images into row ranges or channel ranges or give whole images per
-/// task, and bands small enough that rows slide through them many times. The fused path must not touch
-/// the buffer the unfused fallback would use.
+/// task, and bands small enough that rows slide through them many times. Each call stays within the
+/// workspace it asks for (`expandDepthwiseWorkspaceFloats`): the workers' bands where it runs fused, the
+/// expanded tensor where it runs as two kernels; the activation arena has no place for that tensor.
 final class ExpandDepthwiseTests: XCTestCase {
     private struct Geometry {
         var kernel, stride, padTop, padLeft: Int
@@ -46,30 +47,31 @@ final class ExpandDepthwiseTests: XCTestCase {
                                           outHeight: outHeight, outWidth: outWidth, weights: dwWeights, bias: dwBias,
                                           activation: activations.1, output: &want, pool: pool)
                     var got = [Float](repeating: .nan, count: want.count)
-                    var untouched = [Float](repeating: .nan, count: tensor.count)
-                    var workspace = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
-                        width: width, expandedChannels: expanded, kernel: g.kernel, threads: pool.threadCount))
+                    // The workspace the call asks for, then a guard band it must leave alone.
+                    let asked = Kernels.expandDepthwiseWorkspaceFloats(
+                        batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
+                        kernel: g.kernel, stride: g.stride, outHeight: outHeight, threads: pool.threadCount)
+                    var workspace = [Float](repeating: .nan, count: asked + 4096)
                     Kernels.expandDepthwise(
                         input: input, batch: batch, height: height, width: width, inChannels: inChannels,
                         expandWeights: expandWeights, expandBias: expandBias, expandActivation: activations.0,
                         expandedChannels: expanded, kernel: g.kernel, stride: g.stride, padTop: g.padTop,
                         padLeft: g.padLeft, outHeight: outHeight, outWidth: outWidth, depthwiseWeights: dwWeights,
-                        depthwiseBias: dwBias, depthwiseActivation: activations.1, output: &got, expanded: &untouched,
+                        depthwiseBias: dwBias, depthwiseActivation: activations.1, output: &got,
                         workspace: &workspace, pool: pool)
                     let label = "k\(g.kernel) s\(g.stride) pad \(g.padTop),\(g.padLeft) batch \(batch) "
                         + "threads \(pool.threadCount)"
                     XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), label)
-                    if CSIMDKernels.active != nil {
-                        XCTAssert(untouched.allSatisfy(\.isNaN), "\(label): the fused path wrote the expanded buffer")
-                    }
+                    XCTAssert(workspace[asked...].allSatisfy(\.isNaN), "\(label): wrote past the workspace it asked for")
+                    XCTAssertFalse(workspace[..<asked].allSatisfy(\.isNaN), "\(label): asked for a workspace it never used")
                 }
             }
         }
     }
 
     /// Small maps run fused when tasks hold whole images or, at batch 1 on several workers, ranges of the
-    /// expanded channels; on one worker at batch 1 they take the two-kernel path (which writes the expanded
-    /// buffer). All give the two kernels' bits.
+    /// expanded channels; on one worker at batch 1 they take the two-kernel path, for which the workspace
+    /// holds the whole expanded tensor (fused: only the bands). All give the two kernels' bits.
     func testSmallMapsFuseWithWholeImagesOrChannelRangesPerTask() {
         var rng = TestRandom(seed: 902)
         let height = 7, width = 7, inChannels = 16, expanded = 48, g = geometries[2]
@@ -87,16 +89,15 @@ final class ExpandDepthwiseTests: XCTestCase {
                                       kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: height, outWidth: width,
                                       weights: dwWeights, bias: dwBias, activation: .silu, output: &want, pool: pool)
                 var got = [Float](repeating: .nan, count: want.count)
-                var expandedBuffer = [Float](repeating: .nan, count: tensor.count)
                 var workspace = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
-                    width: width, expandedChannels: expanded, kernel: 5, threads: pool.threadCount))
+                    batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
+                    kernel: 5, stride: 1, outHeight: height, threads: pool.threadCount))
                 Kernels.expandDepthwise(
                     input: input, batch: batch, height: height, width: width, inChannels: inChannels,
                     expandWeights: expandWeights, expandBias: expandBias, expandActivation: .silu,
                     expandedChannels: expanded, kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
                     outHeight: height, outWidth: width, depthwiseWeights: dwWeights, depthwiseBias: dwBias,
-                    depthwiseActivation: .silu, output: &got, expanded: &expandedBuffer, workspace: &workspace,
-                    pool: pool)
+                    depthwiseActivation: .silu, output: &got, workspace: &workspace, pool: pool)
                 let label = "7x7x48 batch \(batch) threads \(pool.threadCount)"
                 XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), label)
                 let fused = CSIMDKernels.active != nil && Kernels.expandDepthwiseRunsFused(
@@ -104,7 +105,9 @@ final class ExpandDepthwiseTests: XCTestCase {
                     kernel: 5, stride: 1, outHeight: height, threads: pool.threadCount)
                 XCTAssertEqual(fused, CSIMDKernels.active != nil && (batch >= 2 * pool.threadCount || pool.threadCount > 1),
                                label)
-                XCTAssertEqual(expandedBuffer.allSatisfy(\.isNaN), fused, "\(label): expanded buffer written iff unfused")
+                let bands = Kernels.expandDepthwiseBandsFloats(width: width, expandedChannels: expanded, kernel: 5,
+                                                               threads: pool.threadCount)
+                XCTAssertEqual(workspace.count, fused ? bands : tensor.count, "\(label): bands iff fused, else the tensor")
             }
         }
     }

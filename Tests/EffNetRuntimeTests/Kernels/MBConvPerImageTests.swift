@@ -31,10 +31,10 @@ final class MBConvPerImageTests: XCTestCase {
                     // Layer by layer, as the generated code calls them.
                     var dwOut = [Float](repeating: .nan, count: batch * pixels * expanded)
                     var want = [Float](repeating: .nan, count: batch * pixels * outChannels)
-                    var scratch = [Float](repeating: .nan, count: batch * height * width * expanded)
                     var sums = [Float](repeating: .nan, count: batch * outHeight * expanded)
                     var band = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
-                        width: width, expandedChannels: expanded, kernel: kernel, threads: threads))
+                        batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
+                        kernel: kernel, stride: stride, outHeight: outHeight, threads: threads))
                     var scales = [Float](repeating: .nan, count: batch * expanded)
                     var seScratch = [Float](repeating: .nan, count: Kernels.squeezeExciteProjectionWorkspaceFloats(
                         batch: batch, channels: expanded, squeezeChannels: squeeze, outChannels: outChannels))
@@ -43,7 +43,7 @@ final class MBConvPerImageTests: XCTestCase {
                         expandWeights: ew, expandBias: eb, expandActivation: .silu, expandedChannels: expanded,
                         kernel: kernel, stride: stride, padTop: pad, padLeft: pad, outHeight: outHeight,
                         outWidth: outWidth, depthwiseWeights: dw, depthwiseBias: db, depthwiseActivation: .silu,
-                        output: &dwOut, expanded: &scratch, rowSums: &sums, workspace: &band, pool: pool)
+                        output: &dwOut, rowSums: &sums, workspace: &band, pool: pool)
                     Kernels.squeezeExciteScales(
                         dwOut, batch: batch, pixels: pixels, channels: expanded, squeezeChannels: squeeze,
                         reduceWeights: rw, reduceBias: rb, activation: .silu, expandWeights: sw, expandBias: sb,

@@ -102,9 +102,9 @@ final class RowChannelSumsTests: XCTestCase {
             let dwWeights = rng.floats(kernel * kernel * expanded), dwBias = rng.floats(expanded)
             for pool in testPools {
                 var output = [Float](repeating: .nan, count: batch * outHeight * outWidth * expanded)
-                var scratch = [Float](repeating: .nan, count: batch * height * width * expanded)
                 var workspace = [Float](repeating: .nan, count: Kernels.expandDepthwiseWorkspaceFloats(
-                    width: width, expandedChannels: expanded, kernel: kernel, threads: pool.threadCount))
+                    batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded,
+                    kernel: kernel, stride: stride, outHeight: outHeight, threads: pool.threadCount))
                 var sums = [Float](repeating: .nan, count: Kernels.rowSumsFloats(
                     batch: batch, outHeight: outHeight, channels: expanded))
                 sums.withUnsafeMutableBufferPointer { s in
@@ -113,7 +113,7 @@ final class RowChannelSumsTests: XCTestCase {
                         expandWeights: expandWeights, expandBias: expandBias, expandActivation: .silu,
                         expandedChannels: expanded, kernel: kernel, stride: stride, padTop: 1, padLeft: 1,
                         outHeight: outHeight, outWidth: outWidth, depthwiseWeights: dwWeights, depthwiseBias: dwBias,
-                        depthwiseActivation: .silu, output: &output, expanded: &scratch, rowSums: s.baseAddress!,
+                        depthwiseActivation: .silu, output: &output, rowSums: s.baseAddress!,
                         workspace: &workspace, pool: pool)
                 }
                 XCTAssertEqual(sums.map(\.bitPattern),
