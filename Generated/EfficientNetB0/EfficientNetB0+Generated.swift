@@ -3696,1677 +3696,1594 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
         s.profiler?.stop(276)
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(189), input: s.tensor(191), batch: s.n, pixels: 49,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(189), seInput: s.tensor(191), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, seActivation: .silu,
             expandWeights: s.p + 3208704, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(192), gradReduceWeights: s.g + 3153360,
-            gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 3153360, gradReduceBias: s.g + 3208656,
+            gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000, preActivation: s.tensor(170),
+            gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
+            activation: .silu, gradGamma: s.g + 3148752, gradBeta: s.g + 3149904, workspace: s.ws, pool: pool)
         s.profiler?.stop(277)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(192), input: s.tensor(170), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248,
-            savedInvStd: s.f + 794400, activation: .silu, gradInput: s.tensor(192), gradGamma: s.g + 3148752,
-            gradBeta: s.g + 3149904, pool: pool)
-        s.profiler?.stop(278)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
-                activation: .silu, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(279)
+                activation: .silu, output: s.tensor(193), pool: pool)
+            s.profiler?.stop(278)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
-                eps: 1e-05, activation: .silu, output: s.tensor(194), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(280)
+                eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 790944, pool: pool)
+            s.profiler?.stop(279)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 805920, count: 10368)
-        s.profiler?.stop(281)
+        s.profiler?.stop(280)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(192), input: s.tensor(194), batch: s.n, height: 7,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(193), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 795552, gradInput: s.tensor(193), gradWeights: s.f + 805920, pool: pool)
-        s.profiler?.stop(282)
+            weights: s.f + 795552, gradInput: s.tensor(192), gradWeights: s.f + 805920, pool: pool)
+        s.profiler?.stop(281)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 805920, channels: 1152, kernel: 3, into: s.g + 3138384)
-        s.profiler?.stop(283)
+        s.profiler?.stop(282)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(168), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(192), input: s.tensor(168), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944,
             savedInvStd: s.f + 792096, activation: .silu, gradGamma: s.g + 3133776, gradBeta: s.g + 3134928,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(283)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(192), preActivation: s.tensor(168),
             gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 2912592,
-            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(195),
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(194),
             gradWeights: s.g + 2912592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(284)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(195),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(194),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.tensor(196), pool: pool)
-        s.profiler?.stop(286)
+            perImage: 9408, gradBranch: s.tensor(195), pool: pool)
+        s.profiler?.stop(285)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(164), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(164), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560,
             savedInvStd: s.f + 790752, activation: .identity, gradGamma: s.g + 2911824, gradBeta: s.g + 2912016,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(286)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
-                activation: .silu, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(288)
+                activation: .silu, output: s.tensor(198), pool: pool)
+            s.profiler?.stop(287)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
-                eps: 1e-05, activation: .silu, output: s.tensor(199), scratch: s.f + 730656, pool: pool)
-            s.profiler?.stop(289)
+                eps: 1e-05, activation: .silu, output: s.tensor(198), scratch: s.f + 730656, pool: pool)
+            s.profiler?.stop(288)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(199), savedScale: s.tensor(163), batch: s.n, pixels: 49,
-                channels: 1152, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(290)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(198), savedScale: s.tensor(163), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(197), pool: pool)
+            s.profiler?.stop(289)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(164),
             gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(198), weights: s.p + 2690640,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(197),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(197), weights: s.p + 2690640,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(196),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(291)
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.stop(290)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(197), input: s.tensor(199), batch: s.n, pixels: 49,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(196), seInput: s.tensor(198), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, seActivation: .silu,
             expandWeights: s.p + 2634192, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(200), gradReduceWeights: s.g + 2578848,
-            gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(292)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(158), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656,
-            savedInvStd: s.f + 731808, activation: .silu, gradInput: s.tensor(200), gradGamma: s.g + 2574240,
-            gradBeta: s.g + 2575392, pool: pool)
-        s.profiler?.stop(293)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 2578848, gradReduceBias: s.g + 2634144,
+            gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488, preActivation: s.tensor(158),
+            gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
+            activation: .silu, gradGamma: s.g + 2574240, gradBeta: s.g + 2575392, workspace: s.ws, pool: pool)
+        s.profiler?.stop(291)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
-                activation: .silu, output: s.tensor(202), pool: pool)
-            s.profiler?.stop(294)
+                activation: .silu, output: s.tensor(200), pool: pool)
+            s.profiler?.stop(292)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
-                eps: 1e-05, activation: .silu, output: s.tensor(202), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(295)
+                eps: 1e-05, activation: .silu, output: s.tensor(200), scratch: s.f + 728352, pool: pool)
+            s.profiler?.stop(293)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 761760, count: 28800)
-        s.profiler?.stop(296)
+        s.profiler?.stop(294)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(202), batch: s.n, height: 7,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(200), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 732960, gradInput: s.tensor(201), gradWeights: s.f + 761760, pool: pool)
-        s.profiler?.stop(297)
+            weights: s.f + 732960, gradInput: s.tensor(199), gradWeights: s.f + 761760, pool: pool)
+        s.profiler?.stop(295)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 761760, channels: 1152, kernel: 5, into: s.g + 2545440)
-        s.profiler?.stop(298)
+        s.profiler?.stop(296)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(156), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(156), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352,
             savedInvStd: s.f + 729504, activation: .silu, gradGamma: s.g + 2540832, gradBeta: s.g + 2541984,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(297)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(156),
             gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(154), weights: s.p + 2319648,
-            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(203),
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(201),
             gradWeights: s.g + 2319648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(298)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(203), s.tensor(195), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(301)
+        TrainingKernels.accumulate(s.tensor(201), s.tensor(194), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(299)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(203),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.tensor(204), pool: pool)
-        s.profiler?.stop(302)
+            perImage: 9408, gradBranch: s.tensor(202), pool: pool)
+        s.profiler?.stop(300)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(204), input: s.tensor(152), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(152), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968,
             savedInvStd: s.f + 728160, activation: .identity, gradGamma: s.g + 2318880, gradBeta: s.g + 2319072,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(303)
+        s.profiler?.stop(301)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
-                activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(304)
+                activation: .silu, output: s.tensor(205), pool: pool)
+            s.profiler?.stop(302)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
-                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 668064, pool: pool)
-            s.profiler?.stop(305)
+                eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 668064, pool: pool)
+            s.profiler?.stop(303)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(207), savedScale: s.tensor(151), batch: s.n, pixels: 49,
-                channels: 1152, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(306)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(205), savedScale: s.tensor(151), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(204), pool: pool)
+            s.profiler?.stop(304)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(204), preActivation: s.tensor(152),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(152),
             gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(206), weights: s.p + 2097696,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(205),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(204), weights: s.p + 2097696,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(203),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(307)
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.stop(305)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(205), input: s.tensor(207), batch: s.n, pixels: 49,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(203), seInput: s.tensor(205), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, seActivation: .silu,
             expandWeights: s.p + 2041248, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
-            savedScale: s.tensor(151), gradInput: s.tensor(208), gradReduceWeights: s.g + 1985904,
-            gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(308)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(208), input: s.tensor(146), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064,
-            savedInvStd: s.f + 669216, activation: .silu, gradInput: s.tensor(208), gradGamma: s.g + 1981296,
-            gradBeta: s.g + 1982448, pool: pool)
-        s.profiler?.stop(309)
+            savedScale: s.tensor(151), gradReduceWeights: s.g + 1985904, gradReduceBias: s.g + 2041200,
+            gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544, preActivation: s.tensor(146),
+            gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
+            activation: .silu, gradGamma: s.g + 1981296, gradBeta: s.g + 1982448, workspace: s.ws, pool: pool)
+        s.profiler?.stop(306)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
-                activation: .silu, output: s.tensor(210), pool: pool)
-            s.profiler?.stop(310)
+                activation: .silu, output: s.tensor(207), pool: pool)
+            s.profiler?.stop(307)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
-                eps: 1e-05, activation: .silu, output: s.tensor(210), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(311)
+                eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 665760, pool: pool)
+            s.profiler?.stop(308)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 699168, count: 28800)
-        s.profiler?.stop(312)
+        s.profiler?.stop(309)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(208), input: s.tensor(210), batch: s.n, height: 7,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(207), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 670368, gradInput: s.tensor(209), gradWeights: s.f + 699168, pool: pool)
-        s.profiler?.stop(313)
+            weights: s.f + 670368, gradInput: s.tensor(206), gradWeights: s.f + 699168, pool: pool)
+        s.profiler?.stop(310)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 699168, channels: 1152, kernel: 5, into: s.g + 1952496)
-        s.profiler?.stop(314)
+        s.profiler?.stop(311)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(144), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(144), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760,
             savedInvStd: s.f + 666912, activation: .silu, gradGamma: s.g + 1947888, gradBeta: s.g + 1949040,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(312)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(144),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(144),
             gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(142), weights: s.p + 1726704,
-            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(211),
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(208),
             gradWeights: s.g + 1726704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(316)
+        s.profiler?.stop(313)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(211), s.tensor(203), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(317)
+        TrainingKernels.accumulate(s.tensor(208), s.tensor(201), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(314)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(208),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
-            perImage: 9408, gradBranch: s.tensor(212), pool: pool)
-        s.profiler?.stop(318)
+            perImage: 9408, gradBranch: s.tensor(209), pool: pool)
+        s.profiler?.stop(315)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(140), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(140), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376,
             savedInvStd: s.f + 665568, activation: .identity, gradGamma: s.g + 1725936, gradBeta: s.g + 1726128,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(319)
+        s.profiler?.stop(316)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
-                activation: .silu, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(320)
+                activation: .silu, output: s.tensor(212), pool: pool)
+            s.profiler?.stop(317)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
-                eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 605472, pool: pool)
-            s.profiler?.stop(321)
+                eps: 1e-05, activation: .silu, output: s.tensor(212), scratch: s.f + 605472, pool: pool)
+            s.profiler?.stop(318)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(215), savedScale: s.tensor(139), batch: s.n, pixels: 49,
-                channels: 1152, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(322)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(212), savedScale: s.tensor(139), batch: s.n, pixels: 49,
+                channels: 1152, output: s.tensor(211), pool: pool)
+            s.profiler?.stop(319)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(140),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(140),
             gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(214), weights: s.p + 1504752,
-            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(213),
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(211), weights: s.p + 1504752,
+            pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(210),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(323)
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]
+        s.profiler?.stop(320)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(213), input: s.tensor(215), batch: s.n, pixels: 49,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(210), seInput: s.tensor(212), batch: s.n,
+            pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, seActivation: .silu,
             expandWeights: s.p + 1448304, savedPooled: s.tensor(137), savedHidden: s.tensor(138),
-            savedScale: s.tensor(139), gradInput: s.tensor(216), gradReduceWeights: s.g + 1392960,
-            gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(324)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(216), input: s.tensor(134), pixels: 49 &* s.n,
-            channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472,
-            savedInvStd: s.f + 606624, activation: .silu, gradInput: s.tensor(216), gradGamma: s.g + 1388352,
-            gradBeta: s.g + 1389504, pool: pool)
-        s.profiler?.stop(325)
+            savedScale: s.tensor(139), gradReduceWeights: s.g + 1392960, gradReduceBias: s.g + 1448256,
+            gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600, preActivation: s.tensor(134),
+            gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
+            activation: .silu, gradGamma: s.g + 1388352, gradBeta: s.g + 1389504, workspace: s.ws, pool: pool)
+        s.profiler?.stop(321)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
-                activation: .silu, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(326)
+                activation: .silu, output: s.tensor(214), pool: pool)
+            s.profiler?.stop(322)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
-                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(327)
+                eps: 1e-05, activation: .silu, output: s.tensor(214), scratch: s.f + 603168, pool: pool)
+            s.profiler?.stop(323)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 636576, count: 28800)
-        s.profiler?.stop(328)
+        s.profiler?.stop(324)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(218), batch: s.n, height: 7,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(210), input: s.tensor(214), batch: s.n, height: 7,
             width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 607776, gradInput: s.tensor(217), gradWeights: s.f + 636576, pool: pool)
-        s.profiler?.stop(329)
+            weights: s.f + 607776, gradInput: s.tensor(213), gradWeights: s.f + 636576, pool: pool)
+        s.profiler?.stop(325)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 636576, channels: 1152, kernel: 5, into: s.g + 1359552)
-        s.profiler?.stop(330)
+        s.profiler?.stop(326)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(132), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(213), input: s.tensor(132), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168,
             savedInvStd: s.f + 604320, activation: .silu, gradGamma: s.g + 1354944, gradBeta: s.g + 1356096,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(327)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(132),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(213), preActivation: s.tensor(132),
             gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(131), weights: s.p + 1133760,
-            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(219),
+            pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(215),
             gradWeights: s.g + 1133760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(332)
+        s.profiler?.stop(328)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(219), s.tensor(211), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(333)
+        TrainingKernels.accumulate(s.tensor(215), s.tensor(208), count: 9408 &* s.n, pool: pool)
+        s.profiler?.stop(329)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(130), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(215), input: s.tensor(130), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784,
             savedInvStd: s.f + 602976, activation: .identity, gradGamma: s.g + 1132992, gradBeta: s.g + 1133184,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(330)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
                 beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
-                output: s.tensor(222), pool: pool)
-            s.profiler?.stop(335)
+                output: s.tensor(218), pool: pool)
+            s.profiler?.stop(331)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
-                eps: 1e-05, activation: .silu, output: s.tensor(222), scratch: s.f + 567840, pool: pool)
-            s.profiler?.stop(336)
+                eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 567840, pool: pool)
+            s.profiler?.stop(332)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(222), savedScale: s.tensor(129), batch: s.n, pixels: 49,
-                channels: 672, output: s.tensor(221), pool: pool)
-            s.profiler?.stop(337)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(218), savedScale: s.tensor(129), batch: s.n, pixels: 49,
+                channels: 672, output: s.tensor(217), pool: pool)
+            s.profiler?.stop(333)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(215), preActivation: s.tensor(130),
             gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(221), weights: s.p + 1003968,
-            pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(220), gradWeights: s.g + 1003968,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(217), weights: s.p + 1003968,
+            pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(216), gradWeights: s.g + 1003968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(338)
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]
+        s.profiler?.stop(334)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(220), input: s.tensor(222), batch: s.n, pixels: 49,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(216), seInput: s.tensor(218), batch: s.n,
+            pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, seActivation: .silu,
             expandWeights: s.p + 984480, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(223), gradReduceWeights: s.g + 965632,
-            gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(339)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 7, 7, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(124), pixels: 49 &* s.n,
-            channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
-            activation: .silu, gradInput: s.tensor(223), gradGamma: s.g + 962944, gradBeta: s.g + 963616, pool: pool)
-        s.profiler?.stop(340)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 965632, gradReduceBias: s.g + 984448,
+            gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296, preActivation: s.tensor(124),
+            gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
+            activation: .silu, gradGamma: s.g + 962944, gradBeta: s.g + 963616, workspace: s.ws, pool: pool)
+        s.profiler?.stop(335)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
-                activation: .silu, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(341)
+                activation: .silu, output: s.tensor(220), pool: pool)
+            s.profiler?.stop(336)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
-                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(342)
+                eps: 1e-05, activation: .silu, output: s.tensor(220), scratch: s.f + 566496, pool: pool)
+            s.profiler?.stop(337)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585984, count: 16800)
-        s.profiler?.stop(343)
+        s.profiler?.stop(338)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(225), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(220), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 569184, gradInput: s.tensor(224), gradWeights: s.f + 585984, pool: pool)
-        s.profiler?.stop(344)
+            weights: s.f + 569184, gradInput: s.tensor(219), gradWeights: s.f + 585984, pool: pool)
+        s.profiler?.stop(339)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 585984, channels: 672, kernel: 5, into: s.g + 946144)
-        s.profiler?.stop(345)
+        s.profiler?.stop(340)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(224), input: s.tensor(122), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(122), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
             activation: .silu, gradGamma: s.g + 943456, gradBeta: s.g + 944128, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(341)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(224), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(122),
             gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(120), weights: s.p + 868192,
-            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(226), gradWeights: s.g + 868192,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(221), gradWeights: s.g + 868192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(342)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(226),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.tensor(227), pool: pool)
-        s.profiler?.stop(348)
+            perImage: 21952, gradBranch: s.tensor(222), pool: pool)
+        s.profiler?.stop(343)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(227), input: s.tensor(118), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(118), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
             activation: .identity, gradGamma: s.g + 867744, gradBeta: s.g + 867856, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(344)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-                activation: .silu, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(350)
+                activation: .silu, output: s.tensor(225), pool: pool)
+            s.profiler?.stop(345)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
-                eps: 1e-05, activation: .silu, output: s.tensor(230), scratch: s.f + 531328, pool: pool)
-            s.profiler?.stop(351)
+                eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 531328, pool: pool)
+            s.profiler?.stop(346)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(230), savedScale: s.tensor(117), batch: s.n,
-                pixels: 196, channels: 672, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(352)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(225), savedScale: s.tensor(117), batch: s.n,
+                pixels: 196, channels: 672, output: s.tensor(224), pool: pool)
+            s.profiler?.stop(347)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(227), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(222), preActivation: s.tensor(118),
             gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(229), weights: s.p + 792480,
-            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(228), gradWeights: s.g + 792480,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(224), weights: s.p + 792480,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(223), gradWeights: s.g + 792480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(353)
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
+        s.profiler?.stop(348)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(228), input: s.tensor(230), batch: s.n, pixels: 196,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(223), seInput: s.tensor(225), batch: s.n,
+            pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, seActivation: .silu,
             expandWeights: s.p + 772992, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(231), gradReduceWeights: s.g + 754144,
-            gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(354)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(231), input: s.tensor(112),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328,
-            savedInvStd: s.f + 532000, activation: .silu, gradInput: s.tensor(231), gradGamma: s.g + 751456,
-            gradBeta: s.g + 752128, pool: pool)
-        s.profiler?.stop(355)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 754144, gradReduceBias: s.g + 772960,
+            gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808, preActivation: s.tensor(112),
+            gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
+            activation: .silu, gradGamma: s.g + 751456, gradBeta: s.g + 752128, workspace: s.ws, pool: pool)
+        s.profiler?.stop(349)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
-                activation: .silu, output: s.tensor(233), pool: pool)
-            s.profiler?.stop(356)
+                activation: .silu, output: s.tensor(227), pool: pool)
+            s.profiler?.stop(350)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
-                eps: 1e-05, activation: .silu, output: s.tensor(233), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(357)
+                eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 529984, pool: pool)
+            s.profiler?.stop(351)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 16800)
-        s.profiler?.stop(358)
+        s.profiler?.stop(352)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(231), input: s.tensor(233), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(227), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 532672, gradInput: s.tensor(232), gradWeights: s.f + 549472, pool: pool)
-        s.profiler?.stop(359)
+            weights: s.f + 532672, gradInput: s.tensor(226), gradWeights: s.f + 549472, pool: pool)
+        s.profiler?.stop(353)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 672, kernel: 5, into: s.g + 734656)
-        s.profiler?.stop(360)
+        s.profiler?.stop(354)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(232), input: s.tensor(110), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(226), input: s.tensor(110), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
             activation: .silu, gradGamma: s.g + 731968, gradBeta: s.g + 732640, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(355)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(232), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(226), preActivation: s.tensor(110),
             gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(108), weights: s.p + 656704,
-            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(234), gradWeights: s.g + 656704,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(228), gradWeights: s.g + 656704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(356)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(234), s.tensor(226), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(363)
+        TrainingKernels.accumulate(s.tensor(228), s.tensor(221), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(357)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(228),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 21952, gradBranch: s.tensor(235), pool: pool)
-        s.profiler?.stop(364)
+            perImage: 21952, gradBranch: s.tensor(229), pool: pool)
+        s.profiler?.stop(358)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(106), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(106), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
             activation: .identity, gradGamma: s.g + 656256, gradBeta: s.g + 656368, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(359)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-                activation: .silu, output: s.tensor(238), pool: pool)
-            s.profiler?.stop(366)
+                activation: .silu, output: s.tensor(232), pool: pool)
+            s.profiler?.stop(360)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
-                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 494816, pool: pool)
-            s.profiler?.stop(367)
+                eps: 1e-05, activation: .silu, output: s.tensor(232), scratch: s.f + 494816, pool: pool)
+            s.profiler?.stop(361)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(105), batch: s.n,
-                pixels: 196, channels: 672, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(368)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(232), savedScale: s.tensor(105), batch: s.n,
+                pixels: 196, channels: 672, output: s.tensor(231), pool: pool)
+            s.profiler?.stop(362)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(106),
             gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(237), weights: s.p + 580992,
-            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 580992,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(231), weights: s.p + 580992,
+            pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(230), gradWeights: s.g + 580992,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(369)
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]
+        s.profiler?.stop(363)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(236), input: s.tensor(238), batch: s.n, pixels: 196,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(230), seInput: s.tensor(232), batch: s.n,
+            pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, seActivation: .silu,
             expandWeights: s.p + 561504, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(239), gradReduceWeights: s.g + 542656,
-            gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(370)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(239), input: s.tensor(100),
-            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816,
-            savedInvStd: s.f + 495488, activation: .silu, gradInput: s.tensor(239), gradGamma: s.g + 539968,
-            gradBeta: s.g + 540640, pool: pool)
-        s.profiler?.stop(371)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 542656, gradReduceBias: s.g + 561472,
+            gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320, preActivation: s.tensor(100),
+            gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
+            activation: .silu, gradGamma: s.g + 539968, gradBeta: s.g + 540640, workspace: s.ws, pool: pool)
+        s.profiler?.stop(364)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
                 beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .silu,
-                output: s.tensor(241), pool: pool)
-            s.profiler?.stop(372)
+                output: s.tensor(234), pool: pool)
+            s.profiler?.stop(365)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
-                eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(373)
+                eps: 1e-05, activation: .silu, output: s.tensor(234), scratch: s.f + 493472, pool: pool)
+            s.profiler?.stop(366)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 512960, count: 16800)
-        s.profiler?.stop(374)
+        s.profiler?.stop(367)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(239), input: s.tensor(241), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(230), input: s.tensor(234), batch: s.n, height: 14,
             width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 496160, gradInput: s.tensor(240), gradWeights: s.f + 512960, pool: pool)
-        s.profiler?.stop(375)
+            weights: s.f + 496160, gradInput: s.tensor(233), gradWeights: s.f + 512960, pool: pool)
+        s.profiler?.stop(368)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 512960, channels: 672, kernel: 5, into: s.g + 523168)
-        s.profiler?.stop(376)
+        s.profiler?.stop(369)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(98), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(233), input: s.tensor(98), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
             activation: .silu, gradGamma: s.g + 520480, gradBeta: s.g + 521152, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(370)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(233), preActivation: s.tensor(98),
             gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(97), weights: s.p + 445216,
-            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(242), gradWeights: s.g + 445216,
+            pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(235), gradWeights: s.g + 445216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(371)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(242), s.tensor(234), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(379)
+        TrainingKernels.accumulate(s.tensor(235), s.tensor(228), count: 21952 &* s.n, pool: pool)
+        s.profiler?.stop(372)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(96), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(96), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
             activation: .identity, gradGamma: s.g + 444768, gradBeta: s.g + 444880, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(373)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
                 beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
-                output: s.tensor(245), pool: pool)
-            s.profiler?.stop(381)
+                output: s.tensor(238), pool: pool)
+            s.profiler?.stop(374)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
-                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 468288, pool: pool)
-            s.profiler?.stop(382)
+                eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 468288, pool: pool)
+            s.profiler?.stop(375)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(95), batch: s.n, pixels: 196,
-                channels: 480, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(383)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(95), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(237), pool: pool)
+            s.profiler?.stop(376)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(96),
             gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(244), weights: s.p + 391008,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(243), gradWeights: s.g + 391008,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(237), weights: s.p + 391008,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 391008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(384)
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.stop(377)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(243), input: s.tensor(245), batch: s.n, pixels: 196,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(236), seInput: s.tensor(238), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, seActivation: .silu,
             expandWeights: s.p + 380928, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(246), gradReduceWeights: s.g + 371296,
-            gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(90), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
-            activation: .silu, gradInput: s.tensor(246), gradGamma: s.g + 369376, gradBeta: s.g + 369856, pool: pool)
-        s.profiler?.stop(386)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 371296, gradReduceBias: s.g + 380896,
+            gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528, preActivation: s.tensor(90),
+            gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
+            activation: .silu, gradGamma: s.g + 369376, gradBeta: s.g + 369856, workspace: s.ws, pool: pool)
+        s.profiler?.stop(378)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
                 beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .silu,
-                output: s.tensor(248), pool: pool)
-            s.profiler?.stop(387)
+                output: s.tensor(240), pool: pool)
+            s.profiler?.stop(379)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
-                eps: 1e-05, activation: .silu, output: s.tensor(248), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(388)
+                eps: 1e-05, activation: .silu, output: s.tensor(240), scratch: s.f + 467328, pool: pool)
+            s.profiler?.stop(380)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 481248, count: 12000)
-        s.profiler?.stop(389)
+        s.profiler?.stop(381)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(248), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(240), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 469248, gradInput: s.tensor(247), gradWeights: s.f + 481248, pool: pool)
-        s.profiler?.stop(390)
+            weights: s.f + 469248, gradInput: s.tensor(239), gradWeights: s.f + 481248, pool: pool)
+        s.profiler?.stop(382)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 481248, channels: 480, kernel: 5, into: s.g + 357376)
-        s.profiler?.stop(391)
+        s.profiler?.stop(383)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(247), input: s.tensor(88), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(88), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
             activation: .silu, gradGamma: s.g + 355456, gradBeta: s.g + 355936, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(384)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(247), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(88),
             gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(86), weights: s.p + 317056,
-            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(249), gradWeights: s.g + 317056,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(241), gradWeights: s.g + 317056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(385)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(249),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(241),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.tensor(250), pool: pool)
-        s.profiler?.stop(394)
+            perImage: 15680, gradBranch: s.tensor(242), pool: pool)
+        s.profiler?.stop(386)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(250), input: s.tensor(84), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(84), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
             activation: .identity, gradGamma: s.g + 316736, gradBeta: s.g + 316816, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(387)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
                 beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
-                output: s.tensor(253), pool: pool)
-            s.profiler?.stop(396)
+                output: s.tensor(245), pool: pool)
+            s.profiler?.stop(388)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
-                eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 457568, pool: pool)
-            s.profiler?.stop(397)
+                eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 457568, pool: pool)
+            s.profiler?.stop(389)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(253), savedScale: s.tensor(83), batch: s.n, pixels: 196,
-                channels: 480, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(398)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(83), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(244), pool: pool)
+            s.profiler?.stop(390)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(84),
             gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(252), weights: s.p + 278336,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(251), gradWeights: s.g + 278336,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(244), weights: s.p + 278336,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(243), gradWeights: s.g + 278336,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.stop(391)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(251), input: s.tensor(253), batch: s.n, pixels: 196,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(243), seInput: s.tensor(245), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, seActivation: .silu,
             expandWeights: s.p + 268256, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(254), gradReduceWeights: s.g + 258624,
-            gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(254), input: s.tensor(78), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
-            activation: .silu, gradInput: s.tensor(254), gradGamma: s.g + 256704, gradBeta: s.g + 257184, pool: pool)
-        s.profiler?.stop(401)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 258624, gradReduceBias: s.g + 268224,
+            gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856, preActivation: s.tensor(78),
+            gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
+            activation: .silu, gradGamma: s.g + 256704, gradBeta: s.g + 257184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(392)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
                 beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .silu,
-                output: s.tensor(256), pool: pool)
-            s.profiler?.stop(402)
+                output: s.tensor(247), pool: pool)
+            s.profiler?.stop(393)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
-                eps: 1e-05, activation: .silu, output: s.tensor(256), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(403)
+                eps: 1e-05, activation: .silu, output: s.tensor(247), scratch: s.f + 456608, pool: pool)
+            s.profiler?.stop(394)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462848, count: 4320)
-        s.profiler?.stop(404)
+        s.profiler?.stop(395)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(254), input: s.tensor(256), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(247), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 458528, gradInput: s.tensor(255), gradWeights: s.f + 462848, pool: pool)
-        s.profiler?.stop(405)
+            weights: s.f + 458528, gradInput: s.tensor(246), gradWeights: s.f + 462848, pool: pool)
+        s.profiler?.stop(396)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 462848, channels: 480, kernel: 3, into: s.g + 252384)
-        s.profiler?.stop(406)
+        s.profiler?.stop(397)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(76), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(76), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
             activation: .silu, gradGamma: s.g + 250464, gradBeta: s.g + 250944, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(398)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(76),
             gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(74), weights: s.p + 212064,
-            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(257), gradWeights: s.g + 212064,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(248), gradWeights: s.g + 212064,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(399)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(257), s.tensor(249), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(409)
+        TrainingKernels.accumulate(s.tensor(248), s.tensor(241), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(400)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(248),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 15680, gradBranch: s.tensor(258), pool: pool)
-        s.profiler?.stop(410)
+            perImage: 15680, gradBranch: s.tensor(249), pool: pool)
+        s.profiler?.stop(401)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(258), input: s.tensor(72), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(249), input: s.tensor(72), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
             activation: .identity, gradGamma: s.g + 211744, gradBeta: s.g + 211824, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(402)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
                 beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
-                output: s.tensor(261), pool: pool)
-            s.profiler?.stop(412)
+                output: s.tensor(252), pool: pool)
+            s.profiler?.stop(403)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
-                eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 446848, pool: pool)
-            s.profiler?.stop(413)
+                eps: 1e-05, activation: .silu, output: s.tensor(252), scratch: s.f + 446848, pool: pool)
+            s.profiler?.stop(404)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(261), savedScale: s.tensor(71), batch: s.n, pixels: 196,
-                channels: 480, output: s.tensor(260), pool: pool)
-            s.profiler?.stop(414)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(252), savedScale: s.tensor(71), batch: s.n, pixels: 196,
+                channels: 480, output: s.tensor(251), pool: pool)
+            s.profiler?.stop(405)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(258), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(249), preActivation: s.tensor(72),
             gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(260), weights: s.p + 173344,
-            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(259), gradWeights: s.g + 173344,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(251), weights: s.p + 173344,
+            pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(250), gradWeights: s.g + 173344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]
+        s.profiler?.stop(406)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(259), input: s.tensor(261), batch: s.n, pixels: 196,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(250), seInput: s.tensor(252), batch: s.n,
+            pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, seActivation: .silu,
             expandWeights: s.p + 163264, savedPooled: s.tensor(69), savedHidden: s.tensor(70),
-            savedScale: s.tensor(71), gradInput: s.tensor(262), gradReduceWeights: s.g + 153632,
-            gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(416)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(262), input: s.tensor(66), pixels: 196 &* s.n,
-            channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
-            activation: .silu, gradInput: s.tensor(262), gradGamma: s.g + 151712, gradBeta: s.g + 152192, pool: pool)
-        s.profiler?.stop(417)
+            savedScale: s.tensor(71), gradReduceWeights: s.g + 153632, gradReduceBias: s.g + 163232,
+            gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864, preActivation: s.tensor(66),
+            gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
+            activation: .silu, gradGamma: s.g + 151712, gradBeta: s.g + 152192, workspace: s.ws, pool: pool)
+        s.profiler?.stop(407)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
                 beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .silu,
-                output: s.tensor(264), pool: pool)
-            s.profiler?.stop(418)
+                output: s.tensor(254), pool: pool)
+            s.profiler?.stop(408)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
-                eps: 1e-05, activation: .silu, output: s.tensor(264), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(419)
+                eps: 1e-05, activation: .silu, output: s.tensor(254), scratch: s.f + 445888, pool: pool)
+            s.profiler?.stop(409)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452128, count: 4320)
-        s.profiler?.stop(420)
+        s.profiler?.stop(410)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(262), input: s.tensor(264), batch: s.n, height: 14,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(254), batch: s.n, height: 14,
             width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 447808, gradInput: s.tensor(263), gradWeights: s.f + 452128, pool: pool)
-        s.profiler?.stop(421)
+            weights: s.f + 447808, gradInput: s.tensor(253), gradWeights: s.f + 452128, pool: pool)
+        s.profiler?.stop(411)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 452128, channels: 480, kernel: 3, into: s.g + 147392)
-        s.profiler?.stop(422)
+        s.profiler?.stop(412)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(64), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(253), input: s.tensor(64), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
             activation: .silu, gradGamma: s.g + 145472, gradBeta: s.g + 145952, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(413)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(253), preActivation: s.tensor(64),
             gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(63), weights: s.p + 107072,
-            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(265), gradWeights: s.g + 107072,
+            pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(255), gradWeights: s.g + 107072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(414)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(265), s.tensor(257), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(425)
+        TrainingKernels.accumulate(s.tensor(255), s.tensor(248), count: 15680 &* s.n, pool: pool)
+        s.profiler?.stop(415)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(62), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(62), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
             activation: .identity, gradGamma: s.g + 106752, gradBeta: s.g + 106832, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(416)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
                 beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
-                output: s.tensor(268), pool: pool)
-            s.profiler?.stop(427)
+                output: s.tensor(258), pool: pool)
+            s.profiler?.stop(417)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
-                activation: .silu, output: s.tensor(268), scratch: s.f + 440928, pool: pool)
-            s.profiler?.stop(428)
+                activation: .silu, output: s.tensor(258), scratch: s.f + 440928, pool: pool)
+            s.profiler?.stop(418)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(268), savedScale: s.tensor(61), batch: s.n, pixels: 196,
-                channels: 240, output: s.tensor(267), pool: pool)
-            s.profiler?.stop(429)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(258), savedScale: s.tensor(61), batch: s.n, pixels: 196,
+                channels: 240, output: s.tensor(257), pool: pool)
+            s.profiler?.stop(419)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(62),
             gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(267), weights: s.p + 87552,
-            pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(266), gradWeights: s.g + 87552,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(257), weights: s.p + 87552,
+            pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(256), gradWeights: s.g + 87552,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(430)
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]
+        s.profiler?.stop(420)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(266), input: s.tensor(268), batch: s.n, pixels: 196,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(256), seInput: s.tensor(258), batch: s.n,
+            pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, seActivation: .silu,
             expandWeights: s.p + 84912, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
-            gradInput: s.tensor(269), gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896,
-            gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(431)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 14, 14, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(56), pixels: 196 &* s.n,
-            channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
-            activation: .silu, gradInput: s.tensor(269), gradGamma: s.g + 81536, gradBeta: s.g + 81776, pool: pool)
-        s.profiler?.stop(432)
+            gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896, gradExpandWeights: s.g + 84912,
+            gradExpandBias: s.g + 87312, preActivation: s.tensor(56), gamma: s.p + 81536, beta: s.p + 81776,
+            savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu, gradGamma: s.g + 81536,
+            gradBeta: s.g + 81776, workspace: s.ws, pool: pool)
+        s.profiler?.stop(421)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
                 beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .silu,
-                output: s.tensor(271), pool: pool)
-            s.profiler?.stop(433)
+                output: s.tensor(260), pool: pool)
+            s.profiler?.stop(422)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
-                activation: .silu, output: s.tensor(271), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(434)
+                activation: .silu, output: s.tensor(260), scratch: s.f + 440448, pool: pool)
+            s.profiler?.stop(423)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 443568, count: 2160)
-        s.profiler?.stop(435)
+        s.profiler?.stop(424)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(271), batch: s.n, height: 28,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(260), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 441408, gradInput: s.tensor(270), gradWeights: s.f + 443568, pool: pool)
-        s.profiler?.stop(436)
+            weights: s.f + 441408, gradInput: s.tensor(259), gradWeights: s.f + 443568, pool: pool)
+        s.profiler?.stop(425)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 443568, channels: 240, kernel: 3, into: s.g + 79376)
-        s.profiler?.stop(437)
+        s.profiler?.stop(426)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(270), input: s.tensor(54), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(54), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
             activation: .silu, gradGamma: s.g + 78416, gradBeta: s.g + 78656, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(427)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(270), preActivation: s.tensor(54),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(54),
             gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(52), weights: s.p + 68816, pixels: 784 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(272), gradWeights: s.g + 68816, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(261), gradWeights: s.g + 68816, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(428)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(272),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
-            perImage: 31360, gradBranch: s.tensor(273), pool: pool)
-        s.profiler?.stop(440)
+            perImage: 31360, gradBranch: s.tensor(262), pool: pool)
+        s.profiler?.stop(429)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(50), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(50), pixels: 784 &* s.n,
             channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
             activation: .identity, gradGamma: s.g + 68624, gradBeta: s.g + 68672, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(430)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
                 beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
-                output: s.tensor(276), pool: pool)
-            s.profiler?.stop(442)
+                output: s.tensor(265), pool: pool)
+            s.profiler?.stop(431)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
-                activation: .silu, output: s.tensor(276), scratch: s.f + 427888, pool: pool)
-            s.profiler?.stop(443)
+                activation: .silu, output: s.tensor(265), scratch: s.f + 427888, pool: pool)
+            s.profiler?.stop(432)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(276), savedScale: s.tensor(49), batch: s.n, pixels: 784,
-                channels: 240, output: s.tensor(275), pool: pool)
-            s.profiler?.stop(444)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(265), savedScale: s.tensor(49), batch: s.n, pixels: 784,
+                channels: 240, output: s.tensor(264), pool: pool)
+            s.profiler?.stop(433)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(262), preActivation: s.tensor(50),
             gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(275), weights: s.p + 59024,
-            pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(274), gradWeights: s.g + 59024,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(264), weights: s.p + 59024,
+            pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(263), gradWeights: s.g + 59024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(445)
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]
+        s.profiler?.stop(434)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(274), input: s.tensor(276), batch: s.n, pixels: 784,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(263), seInput: s.tensor(265), batch: s.n,
+            pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, seActivation: .silu,
             expandWeights: s.p + 56384, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
-            gradInput: s.tensor(277), gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368,
-            gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(44), pixels: 784 &* s.n,
-            channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
-            activation: .silu, gradInput: s.tensor(277), gradGamma: s.g + 53008, gradBeta: s.g + 53248, pool: pool)
-        s.profiler?.stop(447)
+            gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368, gradExpandWeights: s.g + 56384,
+            gradExpandBias: s.g + 58784, preActivation: s.tensor(44), gamma: s.p + 53008, beta: s.p + 53248,
+            savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu, gradGamma: s.g + 53008,
+            gradBeta: s.g + 53248, workspace: s.ws, pool: pool)
+        s.profiler?.stop(435)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
                 beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .silu,
-                output: s.tensor(279), pool: pool)
-            s.profiler?.stop(448)
+                output: s.tensor(267), pool: pool)
+            s.profiler?.stop(436)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
-                activation: .silu, output: s.tensor(279), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(449)
+                activation: .silu, output: s.tensor(267), scratch: s.f + 427408, pool: pool)
+            s.profiler?.stop(437)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 434368, count: 6000)
-        s.profiler?.stop(450)
+        s.profiler?.stop(438)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(279), batch: s.n, height: 28,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(267), batch: s.n, height: 28,
             width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 428368, gradInput: s.tensor(278), gradWeights: s.f + 434368, pool: pool)
-        s.profiler?.stop(451)
+            weights: s.f + 428368, gradInput: s.tensor(266), gradWeights: s.f + 434368, pool: pool)
+        s.profiler?.stop(439)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 434368, channels: 240, kernel: 5, into: s.g + 47008)
-        s.profiler?.stop(452)
+        s.profiler?.stop(440)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(42), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(266), input: s.tensor(42), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
             activation: .silu, gradGamma: s.g + 46048, gradBeta: s.g + 46288, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(441)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(42),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(266), preActivation: s.tensor(42),
             gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(41), weights: s.p + 36448, pixels: 784 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(280), gradWeights: s.g + 36448, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(268), gradWeights: s.g + 36448, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(442)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(280), s.tensor(272), count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(455)
+        TrainingKernels.accumulate(s.tensor(268), s.tensor(261), count: 31360 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(280), input: s.tensor(40), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(268), input: s.tensor(40), pixels: 784 &* s.n,
             channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
             activation: .identity, gradGamma: s.g + 36256, gradBeta: s.g + 36304, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(444)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
                 beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
-                output: s.tensor(283), pool: pool)
-            s.profiler?.stop(457)
+                output: s.tensor(271), pool: pool)
+            s.profiler?.stop(445)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
-                activation: .silu, output: s.tensor(283), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(458)
+                activation: .silu, output: s.tensor(271), scratch: s.f + 419840, pool: pool)
+            s.profiler?.stop(446)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(283), savedScale: s.tensor(39), batch: s.n, pixels: 784,
-                channels: 144, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(459)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(271), savedScale: s.tensor(39), batch: s.n, pixels: 784,
+                channels: 144, output: s.tensor(270), pool: pool)
+            s.profiler?.stop(447)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(280), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(268), preActivation: s.tensor(40),
             gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(282), weights: s.p + 30496,
-            pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(281), gradWeights: s.g + 30496,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(270), weights: s.p + 30496,
+            pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(269), gradWeights: s.g + 30496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(460)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]
+        s.profiler?.stop(448)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(281), input: s.tensor(283), batch: s.n, pixels: 784,
-            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(269), seInput: s.tensor(271), batch: s.n,
+            pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, seActivation: .silu,
             expandWeights: s.p + 29488, savedPooled: s.tensor(37), savedHidden: s.tensor(38), savedScale: s.tensor(39),
-            gradInput: s.tensor(284), gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472,
-            gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(461)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 28, 28, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(34), pixels: 784 &* s.n,
-            channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
-            activation: .silu, gradInput: s.tensor(284), gradGamma: s.g + 28032, gradBeta: s.g + 28176, pool: pool)
-        s.profiler?.stop(462)
+            gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488,
+            gradExpandBias: s.g + 30352, preActivation: s.tensor(34), gamma: s.p + 28032, beta: s.p + 28176,
+            savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu, gradGamma: s.g + 28032,
+            gradBeta: s.g + 28176, workspace: s.ws, pool: pool)
+        s.profiler?.stop(449)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
                 beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .silu,
-                output: s.tensor(286), pool: pool)
-            s.profiler?.stop(463)
+                output: s.tensor(273), pool: pool)
+            s.profiler?.stop(450)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
-                activation: .silu, output: s.tensor(286), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(464)
+                activation: .silu, output: s.tensor(273), scratch: s.f + 419552, pool: pool)
+            s.profiler?.stop(451)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 423728, count: 3600)
-        s.profiler?.stop(465)
+        s.profiler?.stop(452)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(286), batch: s.n, height: 56,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(273), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 420128, gradInput: s.tensor(285), gradWeights: s.f + 423728, pool: pool)
-        s.profiler?.stop(466)
+            weights: s.f + 420128, gradInput: s.tensor(272), gradWeights: s.f + 423728, pool: pool)
+        s.profiler?.stop(453)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 423728, channels: 144, kernel: 5, into: s.g + 24432)
-        s.profiler?.stop(467)
+        s.profiler?.stop(454)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(285), input: s.tensor(32), pixels: 3136 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(272), input: s.tensor(32), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
             activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24000, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(455)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(32),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(32),
             gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(30), weights: s.p + 20400,
-            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(287), gradWeights: s.g + 20400,
+            pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(274), gradWeights: s.g + 20400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(456)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(287),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(274),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
-            perImage: 75264, gradBranch: s.tensor(288), pool: pool)
-        s.profiler?.stop(470)
+            perImage: 75264, gradBranch: s.tensor(275), pool: pool)
+        s.profiler?.stop(457)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(28), pixels: 3136 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(28), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
             activation: .identity, gradGamma: s.g + 20272, gradBeta: s.g + 20304, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(458)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
                 beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
-                output: s.tensor(291), pool: pool)
-            s.profiler?.stop(472)
+                output: s.tensor(278), pool: pool)
+            s.profiler?.stop(459)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
-                activation: .silu, output: s.tensor(291), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(473)
+                activation: .silu, output: s.tensor(278), scratch: s.f + 416624, pool: pool)
+            s.profiler?.stop(460)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(291), savedScale: s.tensor(27), batch: s.n,
-                pixels: 3136, channels: 144, output: s.tensor(290), pool: pool)
-            s.profiler?.stop(474)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(278), savedScale: s.tensor(27), batch: s.n,
+                pixels: 3136, channels: 144, output: s.tensor(277), pool: pool)
+            s.profiler?.stop(461)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(28),
             gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(290), weights: s.p + 16816,
-            pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(289), gradWeights: s.g + 16816,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(277), weights: s.p + 16816,
+            pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(276), gradWeights: s.g + 16816,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(475)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]
+        s.profiler?.stop(462)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(289), input: s.tensor(291), batch: s.n,
-            pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(276), seInput: s.tensor(278), batch: s.n,
+            pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, seActivation: .silu,
             expandWeights: s.p + 15808, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
-            gradInput: s.tensor(292), gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792,
-            gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(476)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(292), input: s.tensor(22),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 416624,
-            savedInvStd: s.f + 416768, activation: .silu, gradInput: s.tensor(292), gradGamma: s.g + 14352,
-            gradBeta: s.g + 14496, pool: pool)
-        s.profiler?.stop(477)
+            gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792, gradExpandWeights: s.g + 15808,
+            gradExpandBias: s.g + 16672, preActivation: s.tensor(22), gamma: s.p + 14352, beta: s.p + 14496,
+            savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu, gradGamma: s.g + 14352,
+            gradBeta: s.g + 14496, workspace: s.ws, pool: pool)
+        s.profiler?.stop(463)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
                 beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .silu,
-                output: s.tensor(294), pool: pool)
-            s.profiler?.stop(478)
+                output: s.tensor(280), pool: pool)
+            s.profiler?.stop(464)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
-                activation: .silu, output: s.tensor(294), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(479)
+                activation: .silu, output: s.tensor(280), scratch: s.f + 416336, pool: pool)
+            s.profiler?.stop(465)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
-        s.profiler?.stop(480)
+        s.profiler?.stop(466)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(294), batch: s.n, height: 56,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(280), batch: s.n, height: 56,
             width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 416912, gradInput: s.tensor(293), gradWeights: s.f + 418208, pool: pool)
-        s.profiler?.stop(481)
+            weights: s.f + 416912, gradInput: s.tensor(279), gradWeights: s.f + 418208, pool: pool)
+        s.profiler?.stop(467)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 13056)
-        s.profiler?.stop(482)
+        s.profiler?.stop(468)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(293), input: s.tensor(20), pixels: 3136 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(20), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
             activation: .silu, gradGamma: s.g + 12480, gradBeta: s.g + 12624, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(469)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(293), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(20),
             gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
             activation: .silu, reductions: s.f + 410880, input: s.tensor(19), weights: s.p + 9024, pixels: 3136 &* s.n,
-            inChannels: 24, outChannels: 144, gradInput: s.tensor(295), gradWeights: s.g + 9024, workspace: s.ws,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(281), gradWeights: s.g + 9024, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(470)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(295), s.tensor(287), count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(485)
+        TrainingKernels.accumulate(s.tensor(281), s.tensor(274), count: 75264 &* s.n, pool: pool)
+        s.profiler?.stop(471)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(18), pixels: 3136 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(18), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
             activation: .identity, gradGamma: s.g + 8896, gradBeta: s.g + 8928, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(472)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
                 beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
-                output: s.tensor(298), pool: pool)
-            s.profiler?.stop(487)
+                output: s.tensor(284), pool: pool)
+            s.profiler?.stop(473)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
-                activation: .silu, output: s.tensor(298), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(488)
+                activation: .silu, output: s.tensor(284), scratch: s.f + 414368, pool: pool)
+            s.profiler?.stop(474)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(298), savedScale: s.tensor(17), batch: s.n,
-                pixels: 3136, channels: 96, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(489)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(284), savedScale: s.tensor(17), batch: s.n,
+                pixels: 3136, channels: 96, output: s.tensor(283), pool: pool)
+            s.profiler?.stop(475)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(18),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(18),
             gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(297), weights: s.p + 6592,
-            pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(296), gradWeights: s.g + 6592,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(283), weights: s.p + 6592,
+            pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(282), gradWeights: s.g + 6592,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(490)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]
+        s.profiler?.stop(476)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(296), input: s.tensor(298), batch: s.n,
-            pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(282), seInput: s.tensor(284), batch: s.n,
+            pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, seActivation: .silu,
             expandWeights: s.p + 6112, savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17),
-            gradInput: s.tensor(299), gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096,
-            gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(491)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 56, 56, 96]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(12),
-            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 414368,
-            savedInvStd: s.f + 414464, activation: .silu, gradInput: s.tensor(299), gradGamma: s.g + 5328,
-            gradBeta: s.g + 5424, pool: pool)
-        s.profiler?.stop(492)
+            gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096, gradExpandWeights: s.g + 6112,
+            gradExpandBias: s.g + 6496, preActivation: s.tensor(12), gamma: s.p + 5328, beta: s.p + 5424,
+            savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu, gradGamma: s.g + 5328,
+            gradBeta: s.g + 5424, workspace: s.ws, pool: pool)
+        s.profiler?.stop(477)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
                 beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
-                output: s.tensor(301), pool: pool)
-            s.profiler?.stop(493)
+                output: s.tensor(286), pool: pool)
+            s.profiler?.stop(478)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
-                activation: .silu, output: s.tensor(301), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(494)
+                activation: .silu, output: s.tensor(286), scratch: s.f + 414176, pool: pool)
+            s.profiler?.stop(479)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
-        s.profiler?.stop(495)
+        s.profiler?.stop(480)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(301), batch: s.n, height: 112,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(286), batch: s.n, height: 112,
             width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 414560, gradInput: s.tensor(300), gradWeights: s.f + 415424, pool: pool)
-        s.profiler?.stop(496)
+            weights: s.f + 414560, gradInput: s.tensor(285), gradWeights: s.f + 415424, pool: pool)
+        s.profiler?.stop(481)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 4464)
-        s.profiler?.stop(497)
+        s.profiler?.stop(482)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(300), input: s.tensor(10), pixels: 12544 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(285), input: s.tensor(10), pixels: 12544 &* s.n,
             channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
             activation: .silu, gradGamma: s.g + 4080, gradBeta: s.g + 4176, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(483)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(300), preActivation: s.tensor(10),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(10),
             gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
             reductions: s.f + 410880, input: s.tensor(9), weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16,
-            outChannels: 96, gradInput: s.tensor(302), gradWeights: s.g + 2544, workspace: s.ws, pool: pool)
-        s.profiler?.stop(499)
+            outChannels: 96, gradInput: s.tensor(287), gradWeights: s.g + 2544, workspace: s.ws, pool: pool)
+        s.profiler?.stop(484)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(8), pixels: 12544 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(287), input: s.tensor(8), pixels: 12544 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(485)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu,
-                output: s.tensor(305), pool: pool)
-            s.profiler?.stop(501)
+                output: s.tensor(290), pool: pool)
+            s.profiler?.stop(486)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(305), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(502)
+                activation: .silu, output: s.tensor(290), scratch: s.f + 413504, pool: pool)
+            s.profiler?.stop(487)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(7), batch: s.n,
-                pixels: 12544, channels: 32, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(503)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(290), savedScale: s.tensor(7), batch: s.n,
+                pixels: 12544, channels: 32, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(488)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(287), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
-            activation: .identity, reductions: s.f + 410880, input: s.tensor(304), weights: s.p + 1968,
-            pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(303), gradWeights: s.g + 1968,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(289), weights: s.p + 1968,
+            pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(288), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(504)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]
+        s.profiler?.stop(489)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n,
-            pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(288), seInput: s.tensor(290), batch: s.n,
+            pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(306), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
-            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(505)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(2),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
-            savedInvStd: s.f + 413536, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(506)
+            gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
+            gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
+            savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(490)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .silu,
-                output: s.tensor(308), pool: pool)
-            s.profiler?.stop(507)
+                output: s.tensor(292), pool: pool)
+            s.profiler?.stop(491)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(308), scratch: s.f + 413440, pool: pool)
-            s.profiler?.stop(508)
+                activation: .silu, output: s.tensor(292), scratch: s.f + 413440, pool: pool)
+            s.profiler?.stop(492)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
-        s.profiler?.stop(509)
+        s.profiler?.stop(493)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 112,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(292), batch: s.n, height: 112,
             width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 413568, gradInput: s.tensor(307), gradWeights: s.f + 413856, pool: pool)
-        s.profiler?.stop(510)
+            weights: s.f + 413568, gradInput: s.tensor(291), gradWeights: s.f + 413856, pool: pool)
+        s.profiler?.stop(494)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(511)
+        s.profiler?.stop(495)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(307), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(291), input: s.tensor(0),
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
-            savedInvStd: s.f + 413472, activation: .silu, gradInput: s.tensor(307), gradGamma: s.g + 864,
+            savedInvStd: s.f + 413472, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(496)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(307), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(291), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(497)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -5565,123 +5482,107 @@ public final class EfficientNetB0Training: TrainableModel {
         (5945856, 6905472),  // 189: gradient of features.7.0.block.3 input, 56,448 floats per image
         (15052800, 5475456),  // 190: features.7.0.block.2 output (recomputed), 56,448 floats per image
         (14996352, 5419008),  // 191: features.7.0.block.1 output (recomputed), 56,448 floats per image
-        (11854080, 5475456),  // 192: gradient of features.7.0.block.2 input, 56,448 floats per image
-        (5945856, 6849024),  // 193: gradient of features.7.0.block.1 input, 56,448 floats per image
-        (14883456, 5419008),  // 194: features.7.0.block.0 output (recomputed), 56,448 floats per image
-        (14883456, 5531904),  // 195: gradient of features.7.0.block.0 input, 9,408 floats per image
-        (11854080, 5657344),  // 196: gradient of features.6.3 branch, 9,408 floats per image
-        (5945856, 6792576),  // 197: gradient of features.6.3.block.3 input, 56,448 floats per image
-        (14770560, 5475456),  // 198: features.6.3.block.2 output (recomputed), 56,448 floats per image
-        (14714112, 5419008),  // 199: features.6.3.block.1 output (recomputed), 56,448 floats per image
-        (11854080, 5475456),  // 200: gradient of features.6.3.block.2 input, 56,448 floats per image
-        (5945856, 6736128),  // 201: gradient of features.6.3.block.1 input, 56,448 floats per image
-        (14601216, 5419008),  // 202: features.6.3.block.0 output (recomputed), 56,448 floats per image
-        (14601216, 5657344),  // 203: gradient of features.6.3.block.0 input, 9,408 floats per image
-        (11854080, 5531904),  // 204: gradient of features.6.2 branch, 9,408 floats per image
-        (5945856, 6679680),  // 205: gradient of features.6.2.block.3 input, 56,448 floats per image
-        (14488320, 5475456),  // 206: features.6.2.block.2 output (recomputed), 56,448 floats per image
-        (14431872, 5419008),  // 207: features.6.2.block.1 output (recomputed), 56,448 floats per image
-        (11854080, 5475456),  // 208: gradient of features.6.2.block.2 input, 56,448 floats per image
-        (5945856, 6623232),  // 209: gradient of features.6.2.block.1 input, 56,448 floats per image
-        (14318976, 5419008),  // 210: features.6.2.block.0 output (recomputed), 56,448 floats per image
-        (14318976, 5531904),  // 211: gradient of features.6.2.block.0 input, 9,408 floats per image
-        (11854080, 5657344),  // 212: gradient of features.6.1 branch, 9,408 floats per image
-        (5945856, 6566784),  // 213: gradient of features.6.1.block.3 input, 56,448 floats per image
-        (14206080, 5475456),  // 214: features.6.1.block.2 output (recomputed), 56,448 floats per image
-        (14149632, 5419008),  // 215: features.6.1.block.1 output (recomputed), 56,448 floats per image
-        (11854080, 5475456),  // 216: gradient of features.6.1.block.2 input, 56,448 floats per image
-        (5945856, 5600896),  // 217: gradient of features.6.1.block.1 input, 56,448 floats per image
-        (14036736, 5419008),  // 218: features.6.1.block.0 output (recomputed), 56,448 floats per image
-        (11854080, 5517792),  // 219: gradient of features.6.1.block.0 input, 9,408 floats per image
-        (5945856, 5484864),  // 220: gradient of features.6.0.block.3 input, 32,928 floats per image
-        (15316224, 5451936),  // 221: features.6.0.block.2 output (recomputed), 32,928 floats per image
-        (15283296, 5419008),  // 222: features.6.0.block.1 output (recomputed), 32,928 floats per image
-        (5978784, 6566784),  // 223: gradient of features.6.0.block.2 input, 32,928 floats per image
-        (11854080, 5550720),  // 224: gradient of features.6.0.block.1 input, 131,712 floats per image
-        (11722368, 5419008),  // 225: features.6.0.block.0 output (recomputed), 131,712 floats per image
-        (5945856, 4979968),  // 226: gradient of features.6.0.block.0 input, 21,952 floats per image
-        (5967808, 6566784),  // 227: gradient of features.5.2 branch, 21,952 floats per image
-        (11590656, 5550720),  // 228: gradient of features.5.2.block.3 input, 131,712 floats per image
-        (11458944, 5419008),  // 229: features.5.2.block.2 output (recomputed), 131,712 floats per image
-        (11327232, 4716544),  // 230: features.5.2.block.1 output (recomputed), 131,712 floats per image
-        (11458944, 5419008),  // 231: gradient of features.5.2.block.2 input, 131,712 floats per image
-        (11195520, 4848256),  // 232: gradient of features.5.2.block.1 input, 131,712 floats per image
-        (11063808, 4716544),  // 233: features.5.2.block.0 output (recomputed), 131,712 floats per image
-        (5967808, 5419008),  // 234: gradient of features.5.2.block.0 input, 21,952 floats per image
-        (5945856, 4979968),  // 235: gradient of features.5.1 branch, 21,952 floats per image
-        (10932096, 4848256),  // 236: gradient of features.5.1.block.3 input, 131,712 floats per image
-        (10800384, 4716544),  // 237: features.5.1.block.2 output (recomputed), 131,712 floats per image
-        (10668672, 3255168),  // 238: features.5.1.block.1 output (recomputed), 131,712 floats per image
-        (10800384, 4716544),  // 239: gradient of features.5.1.block.2 input, 131,712 floats per image
-        (10536960, 3386880),  // 240: gradient of features.5.1.block.1 input, 131,712 floats per image
-        (10405248, 3255168),  // 241: features.5.1.block.0 output (recomputed), 131,712 floats per image
-        (5945856, 4716544),  // 242: gradient of features.5.1.block.0 input, 21,952 floats per image
-        (10273536, 3311616),  // 243: gradient of features.5.0.block.3 input, 94,080 floats per image
-        (13641600, 3217536),  // 244: features.5.0.block.2 output (recomputed), 94,080 floats per image
-        (13547520, 3123456),  // 245: features.5.0.block.1 output (recomputed), 94,080 floats per image
-        (10367616, 3217536),  // 246: gradient of features.5.0.block.2 input, 94,080 floats per image
-        (10273536, 3311616),  // 247: gradient of features.5.0.block.1 input, 94,080 floats per image
-        (13359360, 3123456),  // 248: features.5.0.block.0 output (recomputed), 94,080 floats per image
-        (5945856, 3405696),  // 249: gradient of features.5.0.block.0 input, 15,680 floats per image
-        (5961536, 3421376),  // 250: gradient of features.4.2 branch, 15,680 floats per image
-        (10273536, 3311616),  // 251: gradient of features.4.2.block.3 input, 94,080 floats per image
-        (13171200, 3217536),  // 252: features.4.2.block.2 output (recomputed), 94,080 floats per image
-        (13077120, 3123456),  // 253: features.4.2.block.1 output (recomputed), 94,080 floats per image
-        (10367616, 3217536),  // 254: gradient of features.4.2.block.2 input, 94,080 floats per image
-        (10273536, 3311616),  // 255: gradient of features.4.2.block.1 input, 94,080 floats per image
-        (12888960, 3123456),  // 256: features.4.2.block.0 output (recomputed), 94,080 floats per image
-        (5961536, 3421376),  // 257: gradient of features.4.2.block.0 input, 15,680 floats per image
-        (5945856, 3405696),  // 258: gradient of features.4.1 branch, 15,680 floats per image
-        (10273536, 3311616),  // 259: gradient of features.4.1.block.3 input, 94,080 floats per image
-        (12700800, 3217536),  // 260: features.4.1.block.2 output (recomputed), 94,080 floats per image
-        (12606720, 3123456),  // 261: features.4.1.block.1 output (recomputed), 94,080 floats per image
-        (10367616, 3217536),  // 262: gradient of features.4.1.block.2 input, 94,080 floats per image
-        (10273536, 3311616),  // 263: gradient of features.4.1.block.1 input, 94,080 floats per image
-        (12418560, 3123456),  // 264: features.4.1.block.0 output (recomputed), 94,080 floats per image
-        (5992896, 3264576),  // 265: gradient of features.4.1.block.0 input, 15,680 floats per image
-        (5945856, 3217536),  // 266: gradient of features.4.0.block.3 input, 47,040 floats per image
-        (15203328, 3170496),  // 267: features.4.0.block.2 output (recomputed), 47,040 floats per image
-        (15156288, 3123456),  // 268: features.4.0.block.1 output (recomputed), 47,040 floats per image
-        (10461696, 3499776),  // 269: gradient of features.4.0.block.2 input, 47,040 floats per image
-        (10273536, 3311616),  // 270: gradient of features.4.0.block.1 input, 188,160 floats per image
-        (10085376, 3123456),  // 271: features.4.0.block.0 output (recomputed), 188,160 floats per image
-        (5945856, 3499776),  // 272: gradient of features.4.0.block.0 input, 31,360 floats per image
-        (5977216, 3531136),  // 273: gradient of features.3.1 branch, 31,360 floats per image
-        (9897216, 3311616),  // 274: gradient of features.3.1.block.3 input, 188,160 floats per image
-        (9709056, 3123456),  // 275: features.3.1.block.2 output (recomputed), 188,160 floats per image
-        (9520896, 2747136),  // 276: features.3.1.block.1 output (recomputed), 188,160 floats per image
-        (9709056, 3123456),  // 277: gradient of features.3.1.block.2 input, 188,160 floats per image
-        (9332736, 2935296),  // 278: gradient of features.3.1.block.1 input, 188,160 floats per image
-        (5757696, 2747136),  // 279: features.3.1.block.0 output (recomputed), 188,160 floats per image
-        (5757696, 2897664),  // 280: gradient of features.3.1.block.0 input, 31,360 floats per image
-        (5569536, 2784768),  // 281: gradient of features.3.0.block.3 input, 112,896 floats per image
-        (12211584, 2671872),  // 282: features.3.0.block.2 output (recomputed), 112,896 floats per image
-        (12098688, 2558976),  // 283: features.3.0.block.1 output (recomputed), 112,896 floats per image
-        (9332736, 3462144),  // 284: gradient of features.3.0.block.2 input, 112,896 floats per image
-        (5569536, 3010560),  // 285: gradient of features.3.0.block.1 input, 451,584 floats per image
-        (5117952, 2558976),  // 286: features.3.0.block.0 output (recomputed), 451,584 floats per image
-        (5117952, 3462144),  // 287: gradient of features.3.0.block.0 input, 75,264 floats per image
-        (5193216, 3537408),  // 288: gradient of features.2.1 branch, 75,264 floats per image
-        (4666368, 3010560),  // 289: gradient of features.2.1.block.3 input, 451,584 floats per image
-        (4214784, 2558976),  // 290: features.2.1.block.2 output (recomputed), 451,584 floats per image
-        (3763200, 1655808),  // 291: features.2.1.block.1 output (recomputed), 451,584 floats per image
-        (4214784, 2558976),  // 292: gradient of features.2.1.block.2 input, 451,584 floats per image
-        (3311616, 2107392),  // 293: gradient of features.2.1.block.1 input, 451,584 floats per image
-        (2860032, 1655808),  // 294: features.2.1.block.0 output (recomputed), 451,584 floats per image
-        (2860032, 2558976),  // 295: gradient of features.2.1.block.0 input, 75,264 floats per image
-        (2408448, 1806336),  // 296: gradient of features.2.0.block.3 input, 301,056 floats per image
-        (8630272, 1505280),  // 297: features.2.0.block.2 output (recomputed), 301,056 floats per image
-        (8329216, 1204224),  // 298: features.2.0.block.1 output (recomputed), 301,056 floats per image
-        (3612672, 4716544),  // 299: gradient of features.2.0.block.2 input, 301,056 floats per image
-        (2408448, 2408448),  // 300: gradient of features.2.0.block.1 input, 1,204,224 floats per image
-        (1204224, 1204224),  // 301: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
-        (1204224, 1204224),  // 302: gradient of features.2.0.block.0 input, 200,704 floats per image
-        (0, 802816),  // 303: gradient of features.1.0.block.2 input, 401,408 floats per image
-        (7626752, 401408),  // 304: features.1.0.block.1 output (recomputed), 401,408 floats per image
-        (7225344, 0),  // 305: features.1.0.block.0 output (recomputed), 401,408 floats per image
-        (401408, 401408),  // 306: gradient of features.1.0.block.1 input, 401,408 floats per image
-        (0, 802816),  // 307: gradient of features.1.0.block.0 input, 401,408 floats per image
-        (6422528, 0),  // 308: features.0 output (recomputed), 401,408 floats per image
+        (11854080, 5475456),  // 192: gradient of features.7.0.block.1 input, 56,448 floats per image
+        (14883456, 5419008),  // 193: features.7.0.block.0 output (recomputed), 56,448 floats per image
+        (14883456, 5531904),  // 194: gradient of features.7.0.block.0 input, 9,408 floats per image
+        (11854080, 5657344),  // 195: gradient of features.6.3 branch, 9,408 floats per image
+        (5945856, 6792576),  // 196: gradient of features.6.3.block.3 input, 56,448 floats per image
+        (14770560, 5475456),  // 197: features.6.3.block.2 output (recomputed), 56,448 floats per image
+        (14714112, 5419008),  // 198: features.6.3.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 199: gradient of features.6.3.block.1 input, 56,448 floats per image
+        (14601216, 5419008),  // 200: features.6.3.block.0 output (recomputed), 56,448 floats per image
+        (14601216, 5657344),  // 201: gradient of features.6.3.block.0 input, 9,408 floats per image
+        (11854080, 5531904),  // 202: gradient of features.6.2 branch, 9,408 floats per image
+        (5945856, 6679680),  // 203: gradient of features.6.2.block.3 input, 56,448 floats per image
+        (14488320, 5475456),  // 204: features.6.2.block.2 output (recomputed), 56,448 floats per image
+        (14431872, 5419008),  // 205: features.6.2.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 206: gradient of features.6.2.block.1 input, 56,448 floats per image
+        (14318976, 5419008),  // 207: features.6.2.block.0 output (recomputed), 56,448 floats per image
+        (14318976, 5531904),  // 208: gradient of features.6.2.block.0 input, 9,408 floats per image
+        (11854080, 5657344),  // 209: gradient of features.6.1 branch, 9,408 floats per image
+        (5945856, 6566784),  // 210: gradient of features.6.1.block.3 input, 56,448 floats per image
+        (14206080, 5475456),  // 211: features.6.1.block.2 output (recomputed), 56,448 floats per image
+        (14149632, 5419008),  // 212: features.6.1.block.1 output (recomputed), 56,448 floats per image
+        (11854080, 5475456),  // 213: gradient of features.6.1.block.1 input, 56,448 floats per image
+        (14036736, 5419008),  // 214: features.6.1.block.0 output (recomputed), 56,448 floats per image
+        (5978784, 5600896),  // 215: gradient of features.6.1.block.0 input, 9,408 floats per image
+        (5945856, 6566784),  // 216: gradient of features.6.0.block.3 input, 32,928 floats per image
+        (15316224, 5451936),  // 217: features.6.0.block.2 output (recomputed), 32,928 floats per image
+        (15283296, 5419008),  // 218: features.6.0.block.1 output (recomputed), 32,928 floats per image
+        (11854080, 5550720),  // 219: gradient of features.6.0.block.1 input, 131,712 floats per image
+        (11722368, 5419008),  // 220: features.6.0.block.0 output (recomputed), 131,712 floats per image
+        (5945856, 4979968),  // 221: gradient of features.6.0.block.0 input, 21,952 floats per image
+        (5967808, 6566784),  // 222: gradient of features.5.2 branch, 21,952 floats per image
+        (11590656, 5550720),  // 223: gradient of features.5.2.block.3 input, 131,712 floats per image
+        (11458944, 5419008),  // 224: features.5.2.block.2 output (recomputed), 131,712 floats per image
+        (11327232, 4716544),  // 225: features.5.2.block.1 output (recomputed), 131,712 floats per image
+        (11195520, 4848256),  // 226: gradient of features.5.2.block.1 input, 131,712 floats per image
+        (11063808, 4716544),  // 227: features.5.2.block.0 output (recomputed), 131,712 floats per image
+        (5967808, 5419008),  // 228: gradient of features.5.2.block.0 input, 21,952 floats per image
+        (5945856, 4979968),  // 229: gradient of features.5.1 branch, 21,952 floats per image
+        (10932096, 4848256),  // 230: gradient of features.5.1.block.3 input, 131,712 floats per image
+        (10800384, 4716544),  // 231: features.5.1.block.2 output (recomputed), 131,712 floats per image
+        (10668672, 3255168),  // 232: features.5.1.block.1 output (recomputed), 131,712 floats per image
+        (10536960, 3386880),  // 233: gradient of features.5.1.block.1 input, 131,712 floats per image
+        (10405248, 3255168),  // 234: features.5.1.block.0 output (recomputed), 131,712 floats per image
+        (5945856, 4716544),  // 235: gradient of features.5.1.block.0 input, 21,952 floats per image
+        (10273536, 3311616),  // 236: gradient of features.5.0.block.3 input, 94,080 floats per image
+        (13641600, 3217536),  // 237: features.5.0.block.2 output (recomputed), 94,080 floats per image
+        (13547520, 3123456),  // 238: features.5.0.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 239: gradient of features.5.0.block.1 input, 94,080 floats per image
+        (13359360, 3123456),  // 240: features.5.0.block.0 output (recomputed), 94,080 floats per image
+        (5945856, 3405696),  // 241: gradient of features.5.0.block.0 input, 15,680 floats per image
+        (5961536, 3421376),  // 242: gradient of features.4.2 branch, 15,680 floats per image
+        (10273536, 3311616),  // 243: gradient of features.4.2.block.3 input, 94,080 floats per image
+        (13171200, 3217536),  // 244: features.4.2.block.2 output (recomputed), 94,080 floats per image
+        (13077120, 3123456),  // 245: features.4.2.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 246: gradient of features.4.2.block.1 input, 94,080 floats per image
+        (12888960, 3123456),  // 247: features.4.2.block.0 output (recomputed), 94,080 floats per image
+        (5961536, 3421376),  // 248: gradient of features.4.2.block.0 input, 15,680 floats per image
+        (5945856, 3405696),  // 249: gradient of features.4.1 branch, 15,680 floats per image
+        (10273536, 3311616),  // 250: gradient of features.4.1.block.3 input, 94,080 floats per image
+        (12700800, 3217536),  // 251: features.4.1.block.2 output (recomputed), 94,080 floats per image
+        (12606720, 3123456),  // 252: features.4.1.block.1 output (recomputed), 94,080 floats per image
+        (10367616, 3217536),  // 253: gradient of features.4.1.block.1 input, 94,080 floats per image
+        (12418560, 3123456),  // 254: features.4.1.block.0 output (recomputed), 94,080 floats per image
+        (5992896, 3311616),  // 255: gradient of features.4.1.block.0 input, 15,680 floats per image
+        (5945856, 3499776),  // 256: gradient of features.4.0.block.3 input, 47,040 floats per image
+        (15203328, 3170496),  // 257: features.4.0.block.2 output (recomputed), 47,040 floats per image
+        (15156288, 3123456),  // 258: features.4.0.block.1 output (recomputed), 47,040 floats per image
+        (10273536, 3311616),  // 259: gradient of features.4.0.block.1 input, 188,160 floats per image
+        (10085376, 3123456),  // 260: features.4.0.block.0 output (recomputed), 188,160 floats per image
+        (5945856, 3499776),  // 261: gradient of features.4.0.block.0 input, 31,360 floats per image
+        (5977216, 3531136),  // 262: gradient of features.3.1 branch, 31,360 floats per image
+        (9897216, 3311616),  // 263: gradient of features.3.1.block.3 input, 188,160 floats per image
+        (9709056, 3123456),  // 264: features.3.1.block.2 output (recomputed), 188,160 floats per image
+        (9520896, 2747136),  // 265: features.3.1.block.1 output (recomputed), 188,160 floats per image
+        (9332736, 2935296),  // 266: gradient of features.3.1.block.1 input, 188,160 floats per image
+        (5757696, 2747136),  // 267: features.3.1.block.0 output (recomputed), 188,160 floats per image
+        (5757696, 2784768),  // 268: gradient of features.3.1.block.0 input, 31,360 floats per image
+        (9332736, 3462144),  // 269: gradient of features.3.0.block.3 input, 112,896 floats per image
+        (12211584, 2671872),  // 270: features.3.0.block.2 output (recomputed), 112,896 floats per image
+        (12098688, 2558976),  // 271: features.3.0.block.1 output (recomputed), 112,896 floats per image
+        (5569536, 3010560),  // 272: gradient of features.3.0.block.1 input, 451,584 floats per image
+        (5117952, 2558976),  // 273: features.3.0.block.0 output (recomputed), 451,584 floats per image
+        (5117952, 3462144),  // 274: gradient of features.3.0.block.0 input, 75,264 floats per image
+        (5193216, 3537408),  // 275: gradient of features.2.1 branch, 75,264 floats per image
+        (4666368, 3010560),  // 276: gradient of features.2.1.block.3 input, 451,584 floats per image
+        (4214784, 2558976),  // 277: features.2.1.block.2 output (recomputed), 451,584 floats per image
+        (3763200, 1655808),  // 278: features.2.1.block.1 output (recomputed), 451,584 floats per image
+        (3311616, 2107392),  // 279: gradient of features.2.1.block.1 input, 451,584 floats per image
+        (2860032, 1655808),  // 280: features.2.1.block.0 output (recomputed), 451,584 floats per image
+        (2860032, 1806336),  // 281: gradient of features.2.1.block.0 input, 75,264 floats per image
+        (3612672, 4716544),  // 282: gradient of features.2.0.block.3 input, 301,056 floats per image
+        (8630272, 1505280),  // 283: features.2.0.block.2 output (recomputed), 301,056 floats per image
+        (8329216, 1204224),  // 284: features.2.0.block.1 output (recomputed), 301,056 floats per image
+        (2408448, 2408448),  // 285: gradient of features.2.0.block.1 input, 1,204,224 floats per image
+        (1204224, 1204224),  // 286: features.2.0.block.0 output (recomputed), 1,204,224 floats per image
+        (1204224, 1204224),  // 287: gradient of features.2.0.block.0 input, 200,704 floats per image
+        (0, 802816),  // 288: gradient of features.1.0.block.2 input, 401,408 floats per image
+        (7626752, 401408),  // 289: features.1.0.block.1 output (recomputed), 401,408 floats per image
+        (7225344, 0),  // 290: features.1.0.block.0 output (recomputed), 401,408 floats per image
+        (401408, 401408),  // 291: gradient of features.1.0.block.0 input, 401,408 floats per image
+        (6422528, 0),  // 292: features.0 output (recomputed), 401,408 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -6241,10 +6142,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6271,10 +6170,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6303,10 +6200,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6335,10 +6230,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 7, 7, 1152]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6365,10 +6258,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 7, 7, 672]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 7, 7, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6395,10 +6286,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6427,10 +6316,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 14, 14, 672]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6457,10 +6344,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6487,10 +6372,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6519,10 +6402,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 14, 14, 480]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6549,10 +6430,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 14, 14, 240]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 14, 14, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6579,10 +6458,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 28, 28, 240]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 28, 28, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6609,10 +6486,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 28, 28, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 28, 28, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6639,10 +6514,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 56, 56, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 56, 56, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6669,10 +6542,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 56, 56, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 56, 56, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -6697,10 +6568,8 @@ public final class EfficientNetB0Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 112, 112, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 112, 112, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 112, 112, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

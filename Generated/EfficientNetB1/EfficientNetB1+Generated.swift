@@ -5136,2430 +5136,2303 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
-        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]
+        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 64,
-            channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
+            pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, seActivation: .silu,
             expandWeights: s.p + 5389648, savedPooled: s.tensor(253), savedHidden: s.tensor(254),
-            savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 5235968,
-            gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648, gradExpandBias: s.g + 5543248,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(255), gradReduceWeights: s.g + 5235968, gradReduceBias: s.g + 5389568,
+            gradExpandWeights: s.g + 5389648, gradExpandBias: s.g + 5543248, preActivation: s.tensor(250),
+            gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
+            activation: .silu, gradGamma: s.g + 5228288, gradBeta: s.g + 5230208, workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 64 &* s.n,
-            channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920,
-            savedInvStd: s.f + 1155840, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 5228288,
-            gradBeta: s.g + 5230208, pool: pool)
-        s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
-                activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(394)
+                activation: .silu, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(393)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(395)
+                eps: 1e-05, activation: .silu, output: s.tensor(276), scratch: s.f + 1150080, pool: pool)
+            s.profiler?.stop(394)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1175040, count: 17280)
-        s.profiler?.stop(396)
+        s.profiler?.stop(395)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(276), batch: s.n, height: 8,
             width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1157760, gradInput: s.tensor(276), gradWeights: s.f + 1175040, pool: pool)
-        s.profiler?.stop(397)
+            weights: s.f + 1157760, gradInput: s.tensor(275), gradWeights: s.f + 1175040, pool: pool)
+        s.profiler?.stop(396)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1175040, channels: 1920, kernel: 3, into: s.g + 5211008)
-        s.profiler?.stop(398)
+        s.profiler?.stop(397)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(248), pixels: 64 &* s.n,
             channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080,
             savedInvStd: s.f + 1152000, activation: .silu, gradGamma: s.g + 5203328, gradBeta: s.g + 5205248,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(398)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(248),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(248),
             gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(247), weights: s.p + 4588928,
-            pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(278),
+            pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(277),
             gradWeights: s.g + 4588928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(399)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 20480 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.accumulate(s.tensor(277), s.tensor(270), count: 20480 &* s.n, pool: pool)
+        s.profiler?.stop(400)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(277), input: s.tensor(246), pixels: 64 &* s.n,
             channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440,
             savedInvStd: s.f + 1149760, activation: .identity, gradGamma: s.g + 4587648, gradBeta: s.g + 4587968,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(401)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
-                activation: .silu, output: s.tensor(281), pool: pool)
-            s.profiler?.stop(403)
+                activation: .silu, output: s.tensor(280), pool: pool)
+            s.profiler?.stop(402)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
-                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1126400, pool: pool)
-            s.profiler?.stop(404)
+                eps: 1e-05, activation: .silu, output: s.tensor(280), scratch: s.f + 1126400, pool: pool)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 64,
-                channels: 1152, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(405)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(279), pool: pool)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(246),
             gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(280), weights: s.p + 4219008,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(279),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(279), weights: s.p + 4219008,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(278),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.stop(405)
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 64,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, seActivation: .silu,
             expandWeights: s.p + 4162560, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4107216,
-            gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560, gradExpandBias: s.g + 4217856,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400,
-            savedInvStd: s.f + 1127552, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4102608,
-            gradBeta: s.g + 4103760, pool: pool)
-        s.profiler?.stop(408)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 4107216, gradReduceBias: s.g + 4162512,
+            gradExpandWeights: s.g + 4162560, gradExpandBias: s.g + 4217856, preActivation: s.tensor(240),
+            gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
+            activation: .silu, gradGamma: s.g + 4102608, gradBeta: s.g + 4103760, workspace: s.ws, pool: pool)
+        s.profiler?.stop(406)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
-                activation: .silu, output: s.tensor(284), pool: pool)
-            s.profiler?.stop(409)
+                activation: .silu, output: s.tensor(282), pool: pool)
+            s.profiler?.stop(407)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
-                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1124096, pool: pool)
-            s.profiler?.stop(410)
+                eps: 1e-05, activation: .silu, output: s.tensor(282), scratch: s.f + 1124096, pool: pool)
+            s.profiler?.stop(408)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1139072, count: 10368)
-        s.profiler?.stop(411)
+        s.profiler?.stop(409)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(282), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1128704, gradInput: s.tensor(283), gradWeights: s.f + 1139072, pool: pool)
-        s.profiler?.stop(412)
+            weights: s.f + 1128704, gradInput: s.tensor(281), gradWeights: s.f + 1139072, pool: pool)
+        s.profiler?.stop(410)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1139072, channels: 1152, kernel: 3, into: s.g + 4092240)
-        s.profiler?.stop(413)
+        s.profiler?.stop(411)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(238), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096,
             savedInvStd: s.f + 1125248, activation: .silu, gradGamma: s.g + 4087632, gradBeta: s.g + 4088784,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(412)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(283), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(238),
             gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(236), weights: s.p + 3866448,
-            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(285),
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(283),
             gradWeights: s.g + 3866448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(413)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.tensor(286), pool: pool)
-        s.profiler?.stop(416)
+            perImage: 12288, gradBranch: s.tensor(284), pool: pool)
+        s.profiler?.stop(414)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(234), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712,
             savedInvStd: s.f + 1123904, activation: .identity, gradGamma: s.g + 3865680, gradBeta: s.g + 3865872,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(415)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
-                activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(418)
+                activation: .silu, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(416)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
-                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1063808, pool: pool)
-            s.profiler?.stop(419)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1063808, pool: pool)
+            s.profiler?.stop(417)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 64,
-                channels: 1152, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(420)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(286), pool: pool)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(234),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(234),
             gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(288), weights: s.p + 3644496,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(287),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(286), weights: s.p + 3644496,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(285),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(421)
-        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.stop(419)
+        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 64,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, seActivation: .silu,
             expandWeights: s.p + 3588048, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
-            savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 3532704,
-            gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048, gradExpandBias: s.g + 3643344,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808,
-            savedInvStd: s.f + 1064960, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 3528096,
-            gradBeta: s.g + 3529248, pool: pool)
-        s.profiler?.stop(423)
+            savedScale: s.tensor(233), gradReduceWeights: s.g + 3532704, gradReduceBias: s.g + 3588000,
+            gradExpandWeights: s.g + 3588048, gradExpandBias: s.g + 3643344, preActivation: s.tensor(228),
+            gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
+            activation: .silu, gradGamma: s.g + 3528096, gradBeta: s.g + 3529248, workspace: s.ws, pool: pool)
+        s.profiler?.stop(420)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
-                activation: .silu, output: s.tensor(292), pool: pool)
-            s.profiler?.stop(424)
+                activation: .silu, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(421)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
-                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1061504, pool: pool)
-            s.profiler?.stop(425)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1061504, pool: pool)
+            s.profiler?.stop(422)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1094912, count: 28800)
-        s.profiler?.stop(426)
+        s.profiler?.stop(423)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(289), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 1066112, gradInput: s.tensor(291), gradWeights: s.f + 1094912, pool: pool)
-        s.profiler?.stop(427)
+            weights: s.f + 1066112, gradInput: s.tensor(288), gradWeights: s.f + 1094912, pool: pool)
+        s.profiler?.stop(424)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1094912, channels: 1152, kernel: 5, into: s.g + 3499296)
-        s.profiler?.stop(428)
+        s.profiler?.stop(425)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(226), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504,
             savedInvStd: s.f + 1062656, activation: .silu, gradGamma: s.g + 3494688, gradBeta: s.g + 3495840,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(426)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(226),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(226),
             gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(224), weights: s.p + 3273504,
-            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(293),
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(290),
             gradWeights: s.g + 3273504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(427)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.accumulate(s.tensor(290), s.tensor(283), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(428)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(290),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.tensor(294), pool: pool)
-        s.profiler?.stop(432)
+            perImage: 12288, gradBranch: s.tensor(291), pool: pool)
+        s.profiler?.stop(429)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(222), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120,
             savedInvStd: s.f + 1061312, activation: .identity, gradGamma: s.g + 3272736, gradBeta: s.g + 3272928,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(430)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
-                activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(434)
+                activation: .silu, output: s.tensor(294), pool: pool)
+            s.profiler?.stop(431)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
-                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1001216, pool: pool)
-            s.profiler?.stop(435)
+                eps: 1e-05, activation: .silu, output: s.tensor(294), scratch: s.f + 1001216, pool: pool)
+            s.profiler?.stop(432)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 64,
-                channels: 1152, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(436)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(293), pool: pool)
+            s.profiler?.stop(433)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(222),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(222),
             gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(296), weights: s.p + 3051552,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(295),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(293), weights: s.p + 3051552,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(292),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(437)
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.stop(434)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 64,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, seActivation: .silu,
             expandWeights: s.p + 2995104, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
-            savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 2939760,
-            gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104, gradExpandBias: s.g + 3050400,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(438)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216,
-            savedInvStd: s.f + 1002368, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 2935152,
-            gradBeta: s.g + 2936304, pool: pool)
-        s.profiler?.stop(439)
+            savedScale: s.tensor(221), gradReduceWeights: s.g + 2939760, gradReduceBias: s.g + 2995056,
+            gradExpandWeights: s.g + 2995104, gradExpandBias: s.g + 3050400, preActivation: s.tensor(216),
+            gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
+            activation: .silu, gradGamma: s.g + 2935152, gradBeta: s.g + 2936304, workspace: s.ws, pool: pool)
+        s.profiler?.stop(435)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
-                activation: .silu, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(440)
+                activation: .silu, output: s.tensor(296), pool: pool)
+            s.profiler?.stop(436)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
-                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 998912, pool: pool)
-            s.profiler?.stop(441)
+                eps: 1e-05, activation: .silu, output: s.tensor(296), scratch: s.f + 998912, pool: pool)
+            s.profiler?.stop(437)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1032320, count: 28800)
-        s.profiler?.stop(442)
+        s.profiler?.stop(438)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(296), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 1003520, gradInput: s.tensor(299), gradWeights: s.f + 1032320, pool: pool)
-        s.profiler?.stop(443)
+            weights: s.f + 1003520, gradInput: s.tensor(295), gradWeights: s.f + 1032320, pool: pool)
+        s.profiler?.stop(439)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1032320, channels: 1152, kernel: 5, into: s.g + 2906352)
-        s.profiler?.stop(444)
+        s.profiler?.stop(440)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(214), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912,
             savedInvStd: s.f + 1000064, activation: .silu, gradGamma: s.g + 2901744, gradBeta: s.g + 2902896,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(441)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(214),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(214),
             gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(212), weights: s.p + 2680560,
-            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(301),
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(297),
             gradWeights: s.g + 2680560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(442)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.accumulate(s.tensor(297), s.tensor(290), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(297),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.tensor(302), pool: pool)
-        s.profiler?.stop(448)
+            perImage: 12288, gradBranch: s.tensor(298), pool: pool)
+        s.profiler?.stop(444)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(210), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528,
             savedInvStd: s.f + 998720, activation: .identity, gradGamma: s.g + 2679792, gradBeta: s.g + 2679984,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(445)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
-                activation: .silu, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(450)
+                activation: .silu, output: s.tensor(301), pool: pool)
+            s.profiler?.stop(446)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
-                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 938624, pool: pool)
-            s.profiler?.stop(451)
+                eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 938624, pool: pool)
+            s.profiler?.stop(447)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 64,
-                channels: 1152, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(452)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(448)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(210),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(210),
             gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(304), weights: s.p + 2458608,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(303),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(300), weights: s.p + 2458608,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(299),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.stop(449)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 64,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, seActivation: .silu,
             expandWeights: s.p + 2402160, savedPooled: s.tensor(207), savedHidden: s.tensor(208),
-            savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2346816,
-            gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160, gradExpandBias: s.g + 2457456,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624,
-            savedInvStd: s.f + 939776, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2342208,
-            gradBeta: s.g + 2343360, pool: pool)
-        s.profiler?.stop(455)
+            savedScale: s.tensor(209), gradReduceWeights: s.g + 2346816, gradReduceBias: s.g + 2402112,
+            gradExpandWeights: s.g + 2402160, gradExpandBias: s.g + 2457456, preActivation: s.tensor(204),
+            gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
+            activation: .silu, gradGamma: s.g + 2342208, gradBeta: s.g + 2343360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(450)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
-                activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(456)
+                activation: .silu, output: s.tensor(303), pool: pool)
+            s.profiler?.stop(451)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
-                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 936320, pool: pool)
-            s.profiler?.stop(457)
+                eps: 1e-05, activation: .silu, output: s.tensor(303), scratch: s.f + 936320, pool: pool)
+            s.profiler?.stop(452)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 969728, count: 28800)
-        s.profiler?.stop(458)
+        s.profiler?.stop(453)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(303), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 940928, gradInput: s.tensor(307), gradWeights: s.f + 969728, pool: pool)
-        s.profiler?.stop(459)
+            weights: s.f + 940928, gradInput: s.tensor(302), gradWeights: s.f + 969728, pool: pool)
+        s.profiler?.stop(454)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 969728, channels: 1152, kernel: 5, into: s.g + 2313408)
-        s.profiler?.stop(460)
+        s.profiler?.stop(455)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(202), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320,
             savedInvStd: s.f + 937472, activation: .silu, gradGamma: s.g + 2308800, gradBeta: s.g + 2309952,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(456)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(202),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(202),
             gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(200), weights: s.p + 2087616,
-            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(309),
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(304),
             gradWeights: s.g + 2087616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(457)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(463)
+        TrainingKernels.accumulate(s.tensor(304), s.tensor(297), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(458)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(304),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
-            perImage: 12288, gradBranch: s.tensor(310), pool: pool)
-        s.profiler?.stop(464)
+            perImage: 12288, gradBranch: s.tensor(305), pool: pool)
+        s.profiler?.stop(459)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(198), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936,
             savedInvStd: s.f + 936128, activation: .identity, gradGamma: s.g + 2086848, gradBeta: s.g + 2087040,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(460)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
-                activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(466)
+                activation: .silu, output: s.tensor(308), pool: pool)
+            s.profiler?.stop(461)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 876032, pool: pool)
-            s.profiler?.stop(467)
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 876032, pool: pool)
+            s.profiler?.stop(462)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 64,
-                channels: 1152, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(468)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 64,
+                channels: 1152, output: s.tensor(307), pool: pool)
+            s.profiler?.stop(463)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(198),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(198),
             gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(312), weights: s.p + 1865664,
-            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(311),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(307), weights: s.p + 1865664,
+            pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(306),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]
+        s.profiler?.stop(464)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 64,
-            channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
+            pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, seActivation: .silu,
             expandWeights: s.p + 1809216, savedPooled: s.tensor(195), savedHidden: s.tensor(196),
-            savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 1753872,
-            gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216, gradExpandBias: s.g + 1864512,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 64 &* s.n,
-            channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032,
-            savedInvStd: s.f + 877184, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 1749264,
-            gradBeta: s.g + 1750416, pool: pool)
-        s.profiler?.stop(471)
+            savedScale: s.tensor(197), gradReduceWeights: s.g + 1753872, gradReduceBias: s.g + 1809168,
+            gradExpandWeights: s.g + 1809216, gradExpandBias: s.g + 1864512, preActivation: s.tensor(192),
+            gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
+            activation: .silu, gradGamma: s.g + 1749264, gradBeta: s.g + 1750416, workspace: s.ws, pool: pool)
+        s.profiler?.stop(465)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
-                activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(472)
+                activation: .silu, output: s.tensor(310), pool: pool)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
-                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 873728, pool: pool)
-            s.profiler?.stop(473)
+                eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 873728, pool: pool)
+            s.profiler?.stop(467)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 907136, count: 28800)
-        s.profiler?.stop(474)
+        s.profiler?.stop(468)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 8,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(310), batch: s.n, height: 8,
             width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 878336, gradInput: s.tensor(315), gradWeights: s.f + 907136, pool: pool)
-        s.profiler?.stop(475)
+            weights: s.f + 878336, gradInput: s.tensor(309), gradWeights: s.f + 907136, pool: pool)
+        s.profiler?.stop(469)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 907136, channels: 1152, kernel: 5, into: s.g + 1720464)
-        s.profiler?.stop(476)
+        s.profiler?.stop(470)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(309), input: s.tensor(190), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728,
             savedInvStd: s.f + 874880, activation: .silu, gradGamma: s.g + 1715856, gradBeta: s.g + 1717008,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(471)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(190),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(309), preActivation: s.tensor(190),
             gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(189), weights: s.p + 1494672,
-            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(317),
+            pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(311),
             gradWeights: s.g + 1494672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(472)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(479)
+        TrainingKernels.accumulate(s.tensor(311), s.tensor(304), count: 12288 &* s.n, pool: pool)
+        s.profiler?.stop(473)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(188), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344,
             savedInvStd: s.f + 873536, activation: .identity, gradGamma: s.g + 1493904, gradBeta: s.g + 1494096,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(474)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
-                activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(481)
+                activation: .silu, output: s.tensor(314), pool: pool)
+            s.profiler?.stop(475)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 838400, pool: pool)
-            s.profiler?.stop(482)
+                eps: 1e-05, activation: .silu, output: s.tensor(314), scratch: s.f + 838400, pool: pool)
+            s.profiler?.stop(476)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 64,
-                channels: 672, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(483)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 64,
+                channels: 672, output: s.tensor(313), pool: pool)
+            s.profiler?.stop(477)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(188),
             gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(319), weights: s.p + 1364880,
-            pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(318), gradWeights: s.g + 1364880,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(313), weights: s.p + 1364880,
+            pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(312), gradWeights: s.g + 1364880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(484)
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]
+        s.profiler?.stop(478)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 64,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
+            pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, seActivation: .silu,
             expandWeights: s.p + 1345392, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1326544,
-            gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392, gradExpandBias: s.g + 1364208,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(485)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 8, 8, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 64 &* s.n,
-            channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400,
-            savedInvStd: s.f + 839072, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1323856,
-            gradBeta: s.g + 1324528, pool: pool)
-        s.profiler?.stop(486)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 1326544, gradReduceBias: s.g + 1345360,
+            gradExpandWeights: s.g + 1345392, gradExpandBias: s.g + 1364208, preActivation: s.tensor(182),
+            gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
+            activation: .silu, gradGamma: s.g + 1323856, gradBeta: s.g + 1324528, workspace: s.ws, pool: pool)
+        s.profiler?.stop(479)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(487)
+                activation: .silu, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(480)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
-                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 837056, pool: pool)
-            s.profiler?.stop(488)
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 837056, pool: pool)
+            s.profiler?.stop(481)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 856544, count: 16800)
-        s.profiler?.stop(489)
+        s.profiler?.stop(482)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(316), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 839744, gradInput: s.tensor(322), gradWeights: s.f + 856544, pool: pool)
-        s.profiler?.stop(490)
+            weights: s.f + 839744, gradInput: s.tensor(315), gradWeights: s.f + 856544, pool: pool)
+        s.profiler?.stop(483)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 856544, channels: 672, kernel: 5, into: s.g + 1307056)
-        s.profiler?.stop(491)
+        s.profiler?.stop(484)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(180), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(180), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056,
             savedInvStd: s.f + 837728, activation: .silu, gradGamma: s.g + 1304368, gradBeta: s.g + 1305040,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(485)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(180),
             gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(178), weights: s.p + 1229104,
-            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(317),
             gradWeights: s.g + 1229104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(486)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(317),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(494)
+            perImage: 25200, gradBranch: s.tensor(318), pool: pool)
+        s.profiler?.stop(487)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(176), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(176), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832,
             savedInvStd: s.f + 836944, activation: .identity, gradGamma: s.g + 1228656, gradBeta: s.g + 1228768,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(488)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
-                activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(496)
+                activation: .silu, output: s.tensor(321), pool: pool)
+            s.profiler?.stop(489)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 801888, pool: pool)
-            s.profiler?.stop(497)
+                eps: 1e-05, activation: .silu, output: s.tensor(321), scratch: s.f + 801888, pool: pool)
+            s.profiler?.stop(490)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
-                pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(498)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(491)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(176),
             gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(327), weights: s.p + 1153392,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326),
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(320), weights: s.p + 1153392,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(319),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(499)
-        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.stop(492)
+        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 225,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, seActivation: .silu,
             expandWeights: s.p + 1133904, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1115056,
-            gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904, gradExpandBias: s.g + 1152720,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888,
-            savedInvStd: s.f + 802560, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1112368,
-            gradBeta: s.g + 1113040, pool: pool)
-        s.profiler?.stop(501)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 1115056, gradReduceBias: s.g + 1133872,
+            gradExpandWeights: s.g + 1133904, gradExpandBias: s.g + 1152720, preActivation: s.tensor(170),
+            gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
+            activation: .silu, gradGamma: s.g + 1112368, gradBeta: s.g + 1113040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(493)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
-                activation: .silu, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(502)
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(494)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
-                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(503)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 800544, pool: pool)
+            s.profiler?.stop(495)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 820032, count: 16800)
-        s.profiler?.stop(504)
+        s.profiler?.stop(496)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(323), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 803232, gradInput: s.tensor(330), gradWeights: s.f + 820032, pool: pool)
-        s.profiler?.stop(505)
+            weights: s.f + 803232, gradInput: s.tensor(322), gradWeights: s.f + 820032, pool: pool)
+        s.profiler?.stop(497)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 820032, channels: 672, kernel: 5, into: s.g + 1095568)
-        s.profiler?.stop(506)
+        s.profiler?.stop(498)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(168), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(168), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544,
             savedInvStd: s.f + 801216, activation: .silu, gradGamma: s.g + 1092880, gradBeta: s.g + 1093552,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(499)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(168),
             gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(166), weights: s.p + 1017616,
-            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(332),
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
             gradWeights: s.g + 1017616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(500)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(509)
+        TrainingKernels.accumulate(s.tensor(324), s.tensor(317), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(501)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.tensor(333), pool: pool)
-        s.profiler?.stop(510)
+            perImage: 25200, gradBranch: s.tensor(325), pool: pool)
+        s.profiler?.stop(502)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(164), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(164), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320,
             savedInvStd: s.f + 800432, activation: .identity, gradGamma: s.g + 1017168, gradBeta: s.g + 1017280,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(503)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
-                activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(512)
+                activation: .silu, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(504)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 765376, pool: pool)
-            s.profiler?.stop(513)
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 765376, pool: pool)
+            s.profiler?.stop(505)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
-                pixels: 225, channels: 672, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(514)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
+            s.profiler?.stop(506)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(164),
             gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(335), weights: s.p + 941904,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(334), gradWeights: s.g + 941904,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(327), weights: s.p + 941904,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326), gradWeights: s.g + 941904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.stop(507)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 225,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, seActivation: .silu,
             expandWeights: s.p + 922416, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 903568,
-            gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416, gradExpandBias: s.g + 941232,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376,
-            savedInvStd: s.f + 766048, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 900880,
-            gradBeta: s.g + 901552, pool: pool)
-        s.profiler?.stop(517)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 903568, gradReduceBias: s.g + 922384,
+            gradExpandWeights: s.g + 922416, gradExpandBias: s.g + 941232, preActivation: s.tensor(158),
+            gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
+            activation: .silu, gradGamma: s.g + 900880, gradBeta: s.g + 901552, workspace: s.ws, pool: pool)
+        s.profiler?.stop(508)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
-                activation: .silu, output: s.tensor(339), pool: pool)
-            s.profiler?.stop(518)
+                activation: .silu, output: s.tensor(330), pool: pool)
+            s.profiler?.stop(509)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
-                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(519)
+                eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 764032, pool: pool)
+            s.profiler?.stop(510)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 783520, count: 16800)
-        s.profiler?.stop(520)
+        s.profiler?.stop(511)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(330), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 766720, gradInput: s.tensor(338), gradWeights: s.f + 783520, pool: pool)
-        s.profiler?.stop(521)
+            weights: s.f + 766720, gradInput: s.tensor(329), gradWeights: s.f + 783520, pool: pool)
+        s.profiler?.stop(512)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 783520, channels: 672, kernel: 5, into: s.g + 884080)
-        s.profiler?.stop(522)
+        s.profiler?.stop(513)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(156), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(329), input: s.tensor(156), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
             activation: .silu, gradGamma: s.g + 881392, gradBeta: s.g + 882064, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(514)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(329), preActivation: s.tensor(156),
             gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(154), weights: s.p + 806128,
-            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(340), gradWeights: s.g + 806128,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(331), gradWeights: s.g + 806128,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(515)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.accumulate(s.tensor(331), s.tensor(324), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(516)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
-            perImage: 25200, gradBranch: s.tensor(341), pool: pool)
-        s.profiler?.stop(526)
+            perImage: 25200, gradBranch: s.tensor(332), pool: pool)
+        s.profiler?.stop(517)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(152), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(332), input: s.tensor(152), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
             activation: .identity, gradGamma: s.g + 805680, gradBeta: s.g + 805792, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(518)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
-                activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(528)
+                activation: .silu, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(519)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 728864, pool: pool)
-            s.profiler?.stop(529)
+                eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 728864, pool: pool)
+            s.profiler?.stop(520)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
-                pixels: 225, channels: 672, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(530)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
+                pixels: 225, channels: 672, output: s.tensor(334), pool: pool)
+            s.profiler?.stop(521)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(152),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(332), preActivation: s.tensor(152),
             gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(343), weights: s.p + 730416,
-            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(342), gradWeights: s.g + 730416,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(334), weights: s.p + 730416,
+            pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(333), gradWeights: s.g + 730416,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(531)
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]
+        s.profiler?.stop(522)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 225,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
+            pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, seActivation: .silu,
             expandWeights: s.p + 710928, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
-            savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 692080,
-            gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928, gradExpandBias: s.g + 729744,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864,
-            savedInvStd: s.f + 729536, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 689392,
-            gradBeta: s.g + 690064, pool: pool)
-        s.profiler?.stop(533)
+            savedScale: s.tensor(151), gradReduceWeights: s.g + 692080, gradReduceBias: s.g + 710896,
+            gradExpandWeights: s.g + 710928, gradExpandBias: s.g + 729744, preActivation: s.tensor(146),
+            gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
+            activation: .silu, gradGamma: s.g + 689392, gradBeta: s.g + 690064, workspace: s.ws, pool: pool)
+        s.profiler?.stop(523)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
-                activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(534)
+                activation: .silu, output: s.tensor(337), pool: pool)
+            s.profiler?.stop(524)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
-                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 727520, pool: pool)
-            s.profiler?.stop(535)
+                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 727520, pool: pool)
+            s.profiler?.stop(525)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 747008, count: 16800)
-        s.profiler?.stop(536)
+        s.profiler?.stop(526)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(337), batch: s.n, height: 15,
             width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 730208, gradInput: s.tensor(346), gradWeights: s.f + 747008, pool: pool)
-        s.profiler?.stop(537)
+            weights: s.f + 730208, gradInput: s.tensor(336), gradWeights: s.f + 747008, pool: pool)
+        s.profiler?.stop(527)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 747008, channels: 672, kernel: 5, into: s.g + 672592)
-        s.profiler?.stop(538)
+        s.profiler?.stop(528)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(144), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(144), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
             activation: .silu, gradGamma: s.g + 669904, gradBeta: s.g + 670576, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(529)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(144),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(336), preActivation: s.tensor(144),
             gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(143), weights: s.p + 594640,
-            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(348), gradWeights: s.g + 594640,
+            pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(338), gradWeights: s.g + 594640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(530)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(541)
+        TrainingKernels.accumulate(s.tensor(338), s.tensor(331), count: 25200 &* s.n, pool: pool)
+        s.profiler?.stop(531)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(142), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(142), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
             activation: .identity, gradGamma: s.g + 594192, gradBeta: s.g + 594304, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(532)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
-                activation: .silu, output: s.tensor(351), pool: pool)
-            s.profiler?.stop(543)
+                activation: .silu, output: s.tensor(341), pool: pool)
+            s.profiler?.stop(533)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
-                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 702336, pool: pool)
-            s.profiler?.stop(544)
+                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 702336, pool: pool)
+            s.profiler?.stop(534)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
-                pixels: 225, channels: 480, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(545)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(340), pool: pool)
+            s.profiler?.stop(535)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(142),
             gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(350), weights: s.p + 540432,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 540432,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(340), weights: s.p + 540432,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(339), gradWeights: s.g + 540432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(546)
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.stop(536)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 225,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, seActivation: .silu,
             expandWeights: s.p + 530352, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 520720,
-            gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352, gradExpandBias: s.g + 539952,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(547)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336,
-            savedInvStd: s.f + 702816, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 518800,
-            gradBeta: s.g + 519280, pool: pool)
-        s.profiler?.stop(548)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 520720, gradReduceBias: s.g + 530320,
+            gradExpandWeights: s.g + 530352, gradExpandBias: s.g + 539952, preActivation: s.tensor(136),
+            gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
+            activation: .silu, gradGamma: s.g + 518800, gradBeta: s.g + 519280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(537)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
-                activation: .silu, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(549)
+                activation: .silu, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(538)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
-                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 701376, pool: pool)
-            s.profiler?.stop(550)
+                eps: 1e-05, activation: .silu, output: s.tensor(343), scratch: s.f + 701376, pool: pool)
+            s.profiler?.stop(539)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 715296, count: 12000)
-        s.profiler?.stop(551)
+        s.profiler?.stop(540)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(343), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 703296, gradInput: s.tensor(353), gradWeights: s.f + 715296, pool: pool)
-        s.profiler?.stop(552)
+            weights: s.f + 703296, gradInput: s.tensor(342), gradWeights: s.f + 715296, pool: pool)
+        s.profiler?.stop(541)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 715296, channels: 480, kernel: 5, into: s.g + 506800)
-        s.profiler?.stop(553)
+        s.profiler?.stop(542)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(353), input: s.tensor(134), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(134), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
             activation: .silu, gradGamma: s.g + 504880, gradBeta: s.g + 505360, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(543)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(134),
             gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(132), weights: s.p + 466480,
-            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(355), gradWeights: s.g + 466480,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(344), gradWeights: s.g + 466480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(544)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(344),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.tensor(356), pool: pool)
-        s.profiler?.stop(556)
+            perImage: 18000, gradBranch: s.tensor(345), pool: pool)
+        s.profiler?.stop(545)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(130), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(130), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
             activation: .identity, gradGamma: s.g + 466160, gradBeta: s.g + 466240, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(546)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
-                activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(558)
+                activation: .silu, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(547)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
-                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 691616, pool: pool)
-            s.profiler?.stop(559)
+                eps: 1e-05, activation: .silu, output: s.tensor(348), scratch: s.f + 691616, pool: pool)
+            s.profiler?.stop(548)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
-                pixels: 225, channels: 480, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(560)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(549)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(130),
             gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(358), weights: s.p + 427760,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(357), gradWeights: s.g + 427760,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(347), weights: s.p + 427760,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(346), gradWeights: s.g + 427760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(561)
-        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.stop(550)
+        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 225,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, seActivation: .silu,
             expandWeights: s.p + 417680, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 408048,
-            gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680, gradExpandBias: s.g + 427280,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(562)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616,
-            savedInvStd: s.f + 692096, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 406128,
-            gradBeta: s.g + 406608, pool: pool)
-        s.profiler?.stop(563)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 408048, gradReduceBias: s.g + 417648,
+            gradExpandWeights: s.g + 417680, gradExpandBias: s.g + 427280, preActivation: s.tensor(124),
+            gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
+            activation: .silu, gradGamma: s.g + 406128, gradBeta: s.g + 406608, workspace: s.ws, pool: pool)
+        s.profiler?.stop(551)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
-                activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(564)
+                activation: .silu, output: s.tensor(350), pool: pool)
+            s.profiler?.stop(552)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
-                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 690656, pool: pool)
-            s.profiler?.stop(565)
+                eps: 1e-05, activation: .silu, output: s.tensor(350), scratch: s.f + 690656, pool: pool)
+            s.profiler?.stop(553)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 696896, count: 4320)
-        s.profiler?.stop(566)
+        s.profiler?.stop(554)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(350), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 692576, gradInput: s.tensor(361), gradWeights: s.f + 696896, pool: pool)
-        s.profiler?.stop(567)
+            weights: s.f + 692576, gradInput: s.tensor(349), gradWeights: s.f + 696896, pool: pool)
+        s.profiler?.stop(555)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 696896, channels: 480, kernel: 3, into: s.g + 401808)
-        s.profiler?.stop(568)
+        s.profiler?.stop(556)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(122), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(122), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
             activation: .silu, gradGamma: s.g + 399888, gradBeta: s.g + 400368, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(557)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(122),
             gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(120), weights: s.p + 361488,
-            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(363), gradWeights: s.g + 361488,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(351), gradWeights: s.g + 361488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(558)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(571)
+        TrainingKernels.accumulate(s.tensor(351), s.tensor(344), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(559)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(351),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.tensor(364), pool: pool)
-        s.profiler?.stop(572)
+            perImage: 18000, gradBranch: s.tensor(352), pool: pool)
+        s.profiler?.stop(560)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(364), input: s.tensor(118), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(118), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
             activation: .identity, gradGamma: s.g + 361168, gradBeta: s.g + 361248, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(561)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
-                activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(574)
+                activation: .silu, output: s.tensor(355), pool: pool)
+            s.profiler?.stop(562)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 680896, pool: pool)
-            s.profiler?.stop(575)
+                eps: 1e-05, activation: .silu, output: s.tensor(355), scratch: s.f + 680896, pool: pool)
+            s.profiler?.stop(563)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
-                pixels: 225, channels: 480, output: s.tensor(366), pool: pool)
-            s.profiler?.stop(576)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(354), pool: pool)
+            s.profiler?.stop(564)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(364), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(118),
             gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(366), weights: s.p + 322768,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(365), gradWeights: s.g + 322768,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(354), weights: s.p + 322768,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(353), gradWeights: s.g + 322768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(577)
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.stop(565)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 225,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, seActivation: .silu,
             expandWeights: s.p + 312688, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 303056,
-            gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688, gradExpandBias: s.g + 322288,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896,
-            savedInvStd: s.f + 681376, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 301136,
-            gradBeta: s.g + 301616, pool: pool)
-        s.profiler?.stop(579)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 303056, gradReduceBias: s.g + 312656,
+            gradExpandWeights: s.g + 312688, gradExpandBias: s.g + 322288, preActivation: s.tensor(112),
+            gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
+            activation: .silu, gradGamma: s.g + 301136, gradBeta: s.g + 301616, workspace: s.ws, pool: pool)
+        s.profiler?.stop(566)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
-                activation: .silu, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(580)
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(567)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
-                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 679936, pool: pool)
-            s.profiler?.stop(581)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 679936, pool: pool)
+            s.profiler?.stop(568)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 686176, count: 4320)
-        s.profiler?.stop(582)
+        s.profiler?.stop(569)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(357), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 681856, gradInput: s.tensor(369), gradWeights: s.f + 686176, pool: pool)
-        s.profiler?.stop(583)
+            weights: s.f + 681856, gradInput: s.tensor(356), gradWeights: s.f + 686176, pool: pool)
+        s.profiler?.stop(570)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 686176, channels: 480, kernel: 3, into: s.g + 296816)
-        s.profiler?.stop(584)
+        s.profiler?.stop(571)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(110), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(110), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
             activation: .silu, gradGamma: s.g + 294896, gradBeta: s.g + 295376, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(572)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(110),
             gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(108), weights: s.p + 256496,
-            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(371), gradWeights: s.g + 256496,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(358), gradWeights: s.g + 256496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(573)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(587)
+        TrainingKernels.accumulate(s.tensor(358), s.tensor(351), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(574)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 18000, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(588)
+            perImage: 18000, gradBranch: s.tensor(359), pool: pool)
+        s.profiler?.stop(575)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(106), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(106), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
             activation: .identity, gradGamma: s.g + 256176, gradBeta: s.g + 256256, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(576)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
-                activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(590)
+                activation: .silu, output: s.tensor(362), pool: pool)
+            s.profiler?.stop(577)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 670176, pool: pool)
-            s.profiler?.stop(591)
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 670176, pool: pool)
+            s.profiler?.stop(578)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
-                pixels: 225, channels: 480, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(592)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
+                pixels: 225, channels: 480, output: s.tensor(361), pool: pool)
+            s.profiler?.stop(579)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(106),
             gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(374), weights: s.p + 217776,
-            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(373), gradWeights: s.g + 217776,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(361), weights: s.p + 217776,
+            pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(360), gradWeights: s.g + 217776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(593)
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]
+        s.profiler?.stop(580)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 225,
-            channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
+            pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, seActivation: .silu,
             expandWeights: s.p + 207696, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 198064,
-            gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696, gradExpandBias: s.g + 217296,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
-            pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176,
-            savedInvStd: s.f + 670656, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 196144,
-            gradBeta: s.g + 196624, pool: pool)
-        s.profiler?.stop(595)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 198064, gradReduceBias: s.g + 207664,
+            gradExpandWeights: s.g + 207696, gradExpandBias: s.g + 217296, preActivation: s.tensor(100),
+            gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
+            activation: .silu, gradGamma: s.g + 196144, gradBeta: s.g + 196624, workspace: s.ws, pool: pool)
+        s.profiler?.stop(581)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
                 beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu,
-                output: s.tensor(378), pool: pool)
-            s.profiler?.stop(596)
+                output: s.tensor(364), pool: pool)
+            s.profiler?.stop(582)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
-                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 669216, pool: pool)
-            s.profiler?.stop(597)
+                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 669216, pool: pool)
+            s.profiler?.stop(583)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 675456, count: 4320)
-        s.profiler?.stop(598)
+        s.profiler?.stop(584)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(364), batch: s.n, height: 15,
             width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 671136, gradInput: s.tensor(377), gradWeights: s.f + 675456, pool: pool)
-        s.profiler?.stop(599)
+            weights: s.f + 671136, gradInput: s.tensor(363), gradWeights: s.f + 675456, pool: pool)
+        s.profiler?.stop(585)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 675456, channels: 480, kernel: 3, into: s.g + 191824)
-        s.profiler?.stop(600)
+        s.profiler?.stop(586)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(363), input: s.tensor(98), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
             activation: .silu, gradGamma: s.g + 189904, gradBeta: s.g + 190384, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(587)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(363), preActivation: s.tensor(98),
             gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(97), weights: s.p + 151504,
-            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(379), gradWeights: s.g + 151504,
+            pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(365), gradWeights: s.g + 151504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(588)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(603)
+        TrainingKernels.accumulate(s.tensor(365), s.tensor(358), count: 18000 &* s.n, pool: pool)
+        s.profiler?.stop(589)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(96), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
             activation: .identity, gradGamma: s.g + 151184, gradBeta: s.g + 151264, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(590)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
                 beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
-                output: s.tensor(382), pool: pool)
-            s.profiler?.stop(605)
+                output: s.tensor(368), pool: pool)
+            s.profiler?.stop(591)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
-                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 664256, pool: pool)
-            s.profiler?.stop(606)
+                eps: 1e-05, activation: .silu, output: s.tensor(368), scratch: s.f + 664256, pool: pool)
+            s.profiler?.stop(592)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 225,
-                channels: 240, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(607)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 225,
+                channels: 240, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(593)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(96),
             gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(381), weights: s.p + 131984,
-            pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(380), gradWeights: s.g + 131984,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(367), weights: s.p + 131984,
+            pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(366), gradWeights: s.g + 131984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]
+        s.profiler?.stop(594)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 225,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
+            pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, seActivation: .silu,
             expandWeights: s.p + 129344, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 126928,
-            gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344, gradExpandBias: s.g + 131744,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 225 &* s.n,
-            channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
-            activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 125968, gradBeta: s.g + 126208, pool: pool)
-        s.profiler?.stop(610)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 126928, gradReduceBias: s.g + 129328,
+            gradExpandWeights: s.g + 129344, gradExpandBias: s.g + 131744, preActivation: s.tensor(90),
+            gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
+            activation: .silu, gradGamma: s.g + 125968, gradBeta: s.g + 126208, workspace: s.ws, pool: pool)
+        s.profiler?.stop(595)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
                 beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu,
-                output: s.tensor(385), pool: pool)
-            s.profiler?.stop(611)
+                output: s.tensor(370), pool: pool)
+            s.profiler?.stop(596)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 663776, pool: pool)
-            s.profiler?.stop(612)
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 663776, pool: pool)
+            s.profiler?.stop(597)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 666896, count: 2160)
-        s.profiler?.stop(613)
+        s.profiler?.stop(598)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 30,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(370), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 664736, gradInput: s.tensor(384), gradWeights: s.f + 666896, pool: pool)
-        s.profiler?.stop(614)
+            weights: s.f + 664736, gradInput: s.tensor(369), gradWeights: s.f + 666896, pool: pool)
+        s.profiler?.stop(599)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 666896, channels: 240, kernel: 3, into: s.g + 123808)
-        s.profiler?.stop(615)
+        s.profiler?.stop(600)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(88), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
             activation: .silu, gradGamma: s.g + 122848, gradBeta: s.g + 123088, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(601)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(88),
             gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(86), weights: s.p + 113248,
-            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(386), gradWeights: s.g + 113248,
+            pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(371), gradWeights: s.g + 113248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(602)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.tensor(387), pool: pool)
-        s.profiler?.stop(618)
+            perImage: 36000, gradBranch: s.tensor(372), pool: pool)
+        s.profiler?.stop(603)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(84), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
             activation: .identity, gradGamma: s.g + 113056, gradBeta: s.g + 113104, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(604)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
                 beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
-                output: s.tensor(390), pool: pool)
-            s.profiler?.stop(620)
+                output: s.tensor(375), pool: pool)
+            s.profiler?.stop(605)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
-                activation: .silu, output: s.tensor(390), scratch: s.f + 651216, pool: pool)
-            s.profiler?.stop(621)
+                activation: .silu, output: s.tensor(375), scratch: s.f + 651216, pool: pool)
+            s.profiler?.stop(606)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n, pixels: 900,
-                channels: 240, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(622)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n, pixels: 900,
+                channels: 240, output: s.tensor(374), pool: pool)
+            s.profiler?.stop(607)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(387), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(84),
             gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(389), weights: s.p + 103456,
-            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(388), gradWeights: s.g + 103456,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(374), weights: s.p + 103456,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(373), gradWeights: s.g + 103456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
-        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
+        s.profiler?.stop(608)
+        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n, pixels: 900,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
+            pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, seActivation: .silu,
             expandWeights: s.p + 100816, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 98400,
-            gradReduceBias: s.g + 100800, gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
-            activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 97440, gradBeta: s.g + 97680, pool: pool)
-        s.profiler?.stop(625)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 98400, gradReduceBias: s.g + 100800,
+            gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216, preActivation: s.tensor(78),
+            gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
+            activation: .silu, gradGamma: s.g + 97440, gradBeta: s.g + 97680, workspace: s.ws, pool: pool)
+        s.profiler?.stop(609)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
                 beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu,
-                output: s.tensor(393), pool: pool)
-            s.profiler?.stop(626)
+                output: s.tensor(377), pool: pool)
+            s.profiler?.stop(610)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
-                activation: .silu, output: s.tensor(393), scratch: s.f + 650736, pool: pool)
-            s.profiler?.stop(627)
+                activation: .silu, output: s.tensor(377), scratch: s.f + 650736, pool: pool)
+            s.profiler?.stop(611)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 657696, count: 6000)
-        s.profiler?.stop(628)
+        s.profiler?.stop(612)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 30,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(377), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 651696, gradInput: s.tensor(392), gradWeights: s.f + 657696, pool: pool)
-        s.profiler?.stop(629)
+            weights: s.f + 651696, gradInput: s.tensor(376), gradWeights: s.f + 657696, pool: pool)
+        s.profiler?.stop(613)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 657696, channels: 240, kernel: 5, into: s.g + 91440)
-        s.profiler?.stop(630)
+        s.profiler?.stop(614)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(376), input: s.tensor(76), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
             activation: .silu, gradGamma: s.g + 90480, gradBeta: s.g + 90720, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(615)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(76),
             gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(74), weights: s.p + 80880, pixels: 900 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(394), gradWeights: s.g + 80880, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(378), gradWeights: s.g + 80880, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(616)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(633)
+        TrainingKernels.accumulate(s.tensor(378), s.tensor(371), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(617)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 36000, gradBranch: s.tensor(395), pool: pool)
-        s.profiler?.stop(634)
+            perImage: 36000, gradBranch: s.tensor(379), pool: pool)
+        s.profiler?.stop(618)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(72), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
             activation: .identity, gradGamma: s.g + 80688, gradBeta: s.g + 80736, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(619)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
                 beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
-                output: s.tensor(398), pool: pool)
-            s.profiler?.stop(636)
+                output: s.tensor(382), pool: pool)
+            s.profiler?.stop(620)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
-                activation: .silu, output: s.tensor(398), scratch: s.f + 638176, pool: pool)
-            s.profiler?.stop(637)
+                activation: .silu, output: s.tensor(382), scratch: s.f + 638176, pool: pool)
+            s.profiler?.stop(621)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n, pixels: 900,
-                channels: 240, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(638)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n, pixels: 900,
+                channels: 240, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(622)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(72),
             gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(397), weights: s.p + 71088,
-            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(396), gradWeights: s.g + 71088,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(381), weights: s.p + 71088,
+            pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(380), gradWeights: s.g + 71088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(639)
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]
+        s.profiler?.stop(623)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n, pixels: 900,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
+            pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, seActivation: .silu,
             expandWeights: s.p + 68448, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
-            gradInput: s.tensor(399), gradReduceWeights: s.g + 66032, gradReduceBias: s.g + 68432,
-            gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66), pixels: 900 &* s.n,
-            channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416,
-            activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 65072, gradBeta: s.g + 65312, pool: pool)
-        s.profiler?.stop(641)
+            gradReduceWeights: s.g + 66032, gradReduceBias: s.g + 68432, gradExpandWeights: s.g + 68448,
+            gradExpandBias: s.g + 70848, preActivation: s.tensor(66), gamma: s.p + 65072, beta: s.p + 65312,
+            savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu, gradGamma: s.g + 65072,
+            gradBeta: s.g + 65312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(624)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
                 beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu,
-                output: s.tensor(401), pool: pool)
-            s.profiler?.stop(642)
+                output: s.tensor(384), pool: pool)
+            s.profiler?.stop(625)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
-                activation: .silu, output: s.tensor(401), scratch: s.f + 637696, pool: pool)
-            s.profiler?.stop(643)
+                activation: .silu, output: s.tensor(384), scratch: s.f + 637696, pool: pool)
+            s.profiler?.stop(626)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 644656, count: 6000)
-        s.profiler?.stop(644)
+        s.profiler?.stop(627)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 30,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 30,
             width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 638656, gradInput: s.tensor(400), gradWeights: s.f + 644656, pool: pool)
-        s.profiler?.stop(645)
+            weights: s.f + 638656, gradInput: s.tensor(383), gradWeights: s.f + 644656, pool: pool)
+        s.profiler?.stop(628)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 644656, channels: 240, kernel: 5, into: s.g + 59072)
-        s.profiler?.stop(646)
+        s.profiler?.stop(629)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(64), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
             activation: .silu, gradGamma: s.g + 58112, gradBeta: s.g + 58352, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(630)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(64),
             gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(63), weights: s.p + 48512, pixels: 900 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(402), gradWeights: s.g + 48512, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(385), gradWeights: s.g + 48512, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(631)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(649)
+        TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 36000 &* s.n, pool: pool)
+        s.profiler?.stop(632)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(62), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
             activation: .identity, gradGamma: s.g + 48320, gradBeta: s.g + 48368, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(633)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
-                output: s.tensor(405), pool: pool)
-            s.profiler?.stop(651)
+                output: s.tensor(388), pool: pool)
+            s.profiler?.stop(634)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(405), scratch: s.f + 630128, pool: pool)
-            s.profiler?.stop(652)
+                activation: .silu, output: s.tensor(388), scratch: s.f + 630128, pool: pool)
+            s.profiler?.stop(635)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n, pixels: 900,
-                channels: 144, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(653)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n, pixels: 900,
+                channels: 144, output: s.tensor(387), pool: pool)
+            s.profiler?.stop(636)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(62),
             gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(404), weights: s.p + 42560,
-            pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(403), gradWeights: s.g + 42560,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(387), weights: s.p + 42560,
+            pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]
+        s.profiler?.stop(637)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 900,
-            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
+            pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, seActivation: .silu,
             expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
-            gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
-            gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 30, 30, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56), pixels: 900 &* s.n,
-            channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272,
-            activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096, gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(656)
+            gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552,
+            gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
+            savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu, gradGamma: s.g + 40096,
+            gradBeta: s.g + 40240, workspace: s.ws, pool: pool)
+        s.profiler?.stop(638)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu,
-                output: s.tensor(408), pool: pool)
-            s.profiler?.stop(657)
+                output: s.tensor(390), pool: pool)
+            s.profiler?.stop(639)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(408), scratch: s.f + 629840, pool: pool)
-            s.profiler?.stop(658)
+                activation: .silu, output: s.tensor(390), scratch: s.f + 629840, pool: pool)
+            s.profiler?.stop(640)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 634016, count: 3600)
-        s.profiler?.stop(659)
+        s.profiler?.stop(641)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 60,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 630416, gradInput: s.tensor(407), gradWeights: s.f + 634016, pool: pool)
-        s.profiler?.stop(660)
+            weights: s.f + 630416, gradInput: s.tensor(389), gradWeights: s.f + 634016, pool: pool)
+        s.profiler?.stop(642)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(661)
+        s.profiler?.stop(643)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(54), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(54), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
             activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(644)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(54),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(54),
             gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(52), weights: s.p + 32464,
-            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(391), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(645)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(664)
+            perImage: 86400, gradBranch: s.tensor(392), pool: pool)
+        s.profiler?.stop(646)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(50), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(50), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
             activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(647)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
-                output: s.tensor(413), pool: pool)
-            s.profiler?.stop(666)
+                output: s.tensor(395), pool: pool)
+            s.profiler?.stop(648)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(413), scratch: s.f + 626912, pool: pool)
-            s.profiler?.stop(667)
+                activation: .silu, output: s.tensor(395), scratch: s.f + 626912, pool: pool)
+            s.profiler?.stop(649)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
-                pixels: 3600, channels: 144, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(668)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
+                pixels: 3600, channels: 144, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(650)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(50),
             gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(412), weights: s.p + 28880,
-            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(394), weights: s.p + 28880,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
+        s.profiler?.stop(651)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
-            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, seActivation: .silu,
             expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
-            gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
-            gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 626912,
-            savedInvStd: s.f + 627056, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
-            gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(671)
+            gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872,
+            gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
+            savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu, gradGamma: s.g + 26416,
+            gradBeta: s.g + 26560, workspace: s.ws, pool: pool)
+        s.profiler?.stop(652)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu,
-                output: s.tensor(416), pool: pool)
-            s.profiler?.stop(672)
+                output: s.tensor(397), pool: pool)
+            s.profiler?.stop(653)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(416), scratch: s.f + 626624, pool: pool)
-            s.profiler?.stop(673)
+                activation: .silu, output: s.tensor(397), scratch: s.f + 626624, pool: pool)
+            s.profiler?.stop(654)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 628496, count: 1296)
-        s.profiler?.stop(674)
+        s.profiler?.stop(655)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 60,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 627200, gradInput: s.tensor(415), gradWeights: s.f + 628496, pool: pool)
-        s.profiler?.stop(675)
+            weights: s.f + 627200, gradInput: s.tensor(396), gradWeights: s.f + 628496, pool: pool)
+        s.profiler?.stop(656)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 628496, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(676)
+        s.profiler?.stop(657)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(42), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(42), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
             activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(658)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(42),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(42),
             gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(40), weights: s.p + 21088,
-            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
+            pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(398), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(659)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(679)
+        TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(660)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
-            perImage: 86400, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(680)
+            perImage: 86400, gradBranch: s.tensor(399), pool: pool)
+        s.profiler?.stop(661)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(38), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(38), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
             activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(662)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
-                output: s.tensor(421), pool: pool)
-            s.profiler?.stop(682)
+                output: s.tensor(402), pool: pool)
+            s.profiler?.stop(663)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(421), scratch: s.f + 623696, pool: pool)
-            s.profiler?.stop(683)
+                activation: .silu, output: s.tensor(402), scratch: s.f + 623696, pool: pool)
+            s.profiler?.stop(664)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
-                pixels: 3600, channels: 144, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(684)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
+                pixels: 3600, channels: 144, output: s.tensor(401), pool: pool)
+            s.profiler?.stop(665)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(38),
             gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(420), weights: s.p + 17504,
-            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(401), weights: s.p + 17504,
+            pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]
+        s.profiler?.stop(666)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
-            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
+            pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, seActivation: .silu,
             expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
-            gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(686)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 623696,
-            savedInvStd: s.f + 623840, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
-            gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(687)
+            gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496,
+            gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
+            savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu, gradGamma: s.g + 15040,
+            gradBeta: s.g + 15184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(667)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu,
-                output: s.tensor(424), pool: pool)
-            s.profiler?.stop(688)
+                output: s.tensor(404), pool: pool)
+            s.profiler?.stop(668)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(424), scratch: s.f + 623408, pool: pool)
-            s.profiler?.stop(689)
+                activation: .silu, output: s.tensor(404), scratch: s.f + 623408, pool: pool)
+            s.profiler?.stop(669)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 625280, count: 1296)
-        s.profiler?.stop(690)
+        s.profiler?.stop(670)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 60,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 60,
             width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 623984, gradInput: s.tensor(423), gradWeights: s.f + 625280, pool: pool)
-        s.profiler?.stop(691)
+            weights: s.f + 623984, gradInput: s.tensor(403), gradWeights: s.f + 625280, pool: pool)
+        s.profiler?.stop(671)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 625280, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(692)
+        s.profiler?.stop(672)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(30), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(30), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
             activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(673)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(30),
             gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
             activation: .silu, reductions: s.f + 616320, input: s.tensor(29), weights: s.p + 9712, pixels: 3600 &* s.n,
-            inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712, workspace: s.ws,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(405), gradWeights: s.g + 9712, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(674)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(695)
+        TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 86400 &* s.n, pool: pool)
+        s.profiler?.stop(675)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(425), input: s.tensor(28), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(28), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
             activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(676)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
-                output: s.tensor(428), pool: pool)
-            s.profiler?.stop(697)
+                output: s.tensor(408), pool: pool)
+            s.profiler?.stop(677)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(428), scratch: s.f + 621440, pool: pool)
-            s.profiler?.stop(698)
+                activation: .silu, output: s.tensor(408), scratch: s.f + 621440, pool: pool)
+            s.profiler?.stop(678)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
-                pixels: 3600, channels: 96, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(699)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
+                pixels: 3600, channels: 96, output: s.tensor(407), pool: pool)
+            s.profiler?.stop(679)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(425), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(28),
             gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(427), weights: s.p + 7280,
-            pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(407), weights: s.p + 7280,
+            pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(700)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]
+        s.profiler?.stop(680)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
-            pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
+            pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, seActivation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
-            gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
-            gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 60, 60, 96]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
-            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 621440,
-            savedInvStd: s.f + 621536, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
-            gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(702)
+            gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
+            gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
+            savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu, gradGamma: s.g + 6016,
+            gradBeta: s.g + 6112, workspace: s.ws, pool: pool)
+        s.profiler?.stop(681)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
-                output: s.tensor(431), pool: pool)
-            s.profiler?.stop(703)
+                output: s.tensor(410), pool: pool)
+            s.profiler?.stop(682)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(431), scratch: s.f + 621248, pool: pool)
-            s.profiler?.stop(704)
+                activation: .silu, output: s.tensor(410), scratch: s.f + 621248, pool: pool)
+            s.profiler?.stop(683)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 622496, count: 864)
-        s.profiler?.stop(705)
+        s.profiler?.stop(684)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 120,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(410), batch: s.n, height: 120,
             width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 621632, gradInput: s.tensor(430), gradWeights: s.f + 622496, pool: pool)
-        s.profiler?.stop(706)
+            weights: s.f + 621632, gradInput: s.tensor(409), gradWeights: s.f + 622496, pool: pool)
+        s.profiler?.stop(685)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 622496, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(707)
+        s.profiler?.stop(686)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(430), input: s.tensor(20), pixels: 14400 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(20), pixels: 14400 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344,
             activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(687)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(20),
             gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
             reductions: s.f + 616320, input: s.tensor(18), weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16,
-            outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+            outChannels: 96, gradInput: s.tensor(411), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
+        s.profiler?.stop(688)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(411),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 230400, gradBranch: s.tensor(433), pool: pool)
-        s.profiler?.stop(710)
+            perImage: 230400, gradBranch: s.tensor(412), pool: pool)
+        s.profiler?.stop(689)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(16), pixels: 14400 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(412), input: s.tensor(16), pixels: 14400 &* s.n,
             channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
             activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(690)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu,
-                output: s.tensor(436), pool: pool)
-            s.profiler?.stop(712)
+                output: s.tensor(415), pool: pool)
+            s.profiler?.stop(691)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(436), scratch: s.f + 620896, pool: pool)
-            s.profiler?.stop(713)
+                activation: .silu, output: s.tensor(415), scratch: s.f + 620896, pool: pool)
+            s.profiler?.stop(692)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
-                pixels: 14400, channels: 16, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(714)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
+                pixels: 14400, channels: 16, output: s.tensor(414), pool: pool)
+            s.profiler?.stop(693)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(412), preActivation: s.tensor(16),
             gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(435), weights: s.p + 2912,
-            pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(414), weights: s.p + 2912,
+            pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(715)
-        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]
+        s.profiler?.stop(694)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
-            pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
+            pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, seActivation: .silu,
             expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
-            gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 16]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
-            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 620896,
-            savedInvStd: s.f + 620912, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
-            gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(717)
+            gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832,
+            gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
+            savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu, gradGamma: s.g + 2688,
+            gradBeta: s.g + 2704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(695)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 621072, count: 144)
-        s.profiler?.stop(718)
+        s.profiler?.stop(696)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 120,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(9), batch: s.n, height: 120,
             width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 620928, gradInput: s.tensor(438), gradWeights: s.f + 621072, pool: pool)
-        s.profiler?.stop(719)
+            weights: s.f + 620928, gradInput: s.tensor(416), gradWeights: s.f + 621072, pool: pool)
+        s.profiler?.stop(697)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 621072, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(720)
+        s.profiler?.stop(698)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 230400 &* s.n, pool: pool)
-        s.profiler?.stop(721)
+        TrainingKernels.accumulate(s.tensor(416), s.tensor(411), count: 230400 &* s.n, pool: pool)
+        s.profiler?.stop(699)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(8), pixels: 14400 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(8), pixels: 14400 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(722)
+        s.profiler?.stop(700)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu,
-                output: s.tensor(441), pool: pool)
-            s.profiler?.stop(723)
+                output: s.tensor(419), pool: pool)
+            s.profiler?.stop(701)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(441), scratch: s.f + 620224, pool: pool)
-            s.profiler?.stop(724)
+                activation: .silu, output: s.tensor(419), scratch: s.f + 620224, pool: pool)
+            s.profiler?.stop(702)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
-                pixels: 14400, channels: 32, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(725)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
+                pixels: 14400, channels: 32, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(703)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
-            activation: .identity, reductions: s.f + 616320, input: s.tensor(440), weights: s.p + 1968,
-            pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(418), weights: s.p + 1968,
+            pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(726)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]
+        s.profiler?.stop(704)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
-            pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
+            pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
-            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(727)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 620224,
-            savedInvStd: s.f + 620256, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(728)
+            gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
+            gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
+            savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(705)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 620160, savedInvStd: s.f + 620192, activation: .silu,
-                output: s.tensor(444), pool: pool)
-            s.profiler?.stop(729)
+                output: s.tensor(421), pool: pool)
+            s.profiler?.stop(706)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(444), scratch: s.f + 620160, pool: pool)
-            s.profiler?.stop(730)
+                activation: .silu, output: s.tensor(421), scratch: s.f + 620160, pool: pool)
+            s.profiler?.stop(707)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 620576, count: 288)
-        s.profiler?.stop(731)
+        s.profiler?.stop(708)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 120,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 120,
             width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 620288, gradInput: s.tensor(443), gradWeights: s.f + 620576, pool: pool)
-        s.profiler?.stop(732)
+            weights: s.f + 620288, gradInput: s.tensor(420), gradWeights: s.f + 620576, pool: pool)
+        s.profiler?.stop(709)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 620576, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(733)
+        s.profiler?.stop(710)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(0),
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 620160,
-            savedInvStd: s.f + 620192, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            savedInvStd: s.f + 620192, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(711)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(420), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(712)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7841,176 +7714,153 @@ public final class EfficientNetB1Training: TrainableModel {
         (20219520, 9231360),  // 272: gradient of features.7.1.block.3 input, 122,880 floats per image
         (20096640, 9108480),  // 273: features.7.1.block.2 output (recomputed), 122,880 floats per image
         (19973760, 8676480),  // 274: features.7.1.block.1 output (recomputed), 122,880 floats per image
-        (20096640, 9108480),  // 275: gradient of features.7.1.block.2 input, 122,880 floats per image
-        (19850880, 8985600),  // 276: gradient of features.7.1.block.1 input, 122,880 floats per image
-        (19728000, 8676480),  // 277: features.7.1.block.0 output (recomputed), 122,880 floats per image
-        (19728000, 8774784),  // 278: gradient of features.7.1.block.0 input, 20,480 floats per image
-        (9417600, 8701056),  // 279: gradient of features.7.0.block.3 input, 73,728 floats per image
-        (24790272, 8627328),  // 280: features.7.0.block.2 output (recomputed), 73,728 floats per image
-        (24716544, 8553600),  // 281: features.7.0.block.1 output (recomputed), 73,728 floats per image
-        (19188000, 8627328),  // 282: gradient of features.7.0.block.2 input, 73,728 floats per image
-        (9417600, 8701056),  // 283: gradient of features.7.0.block.1 input, 73,728 floats per image
-        (24569088, 8553600),  // 284: features.7.0.block.0 output (recomputed), 73,728 floats per image
-        (9491328, 4989600),  // 285: gradient of features.7.0.block.0 input, 12,288 floats per image
-        (19188000, 8774784),  // 286: gradient of features.6.4 branch, 12,288 floats per image
-        (9417600, 8701056),  // 287: gradient of features.6.4.block.3 input, 73,728 floats per image
-        (24421632, 8627328),  // 288: features.6.4.block.2 output (recomputed), 73,728 floats per image
-        (24347904, 8553600),  // 289: features.6.4.block.1 output (recomputed), 73,728 floats per image
-        (19188000, 8627328),  // 290: gradient of features.6.4.block.2 input, 73,728 floats per image
-        (9417600, 8701056),  // 291: gradient of features.6.4.block.1 input, 73,728 floats per image
-        (24200448, 8553600),  // 292: features.6.4.block.0 output (recomputed), 73,728 floats per image
-        (19261728, 8774784),  // 293: gradient of features.6.4.block.0 input, 12,288 floats per image
-        (9491328, 4989600),  // 294: gradient of features.6.3 branch, 12,288 floats per image
-        (9417600, 8701056),  // 295: gradient of features.6.3.block.3 input, 73,728 floats per image
-        (24052992, 8627328),  // 296: features.6.3.block.2 output (recomputed), 73,728 floats per image
-        (23979264, 8553600),  // 297: features.6.3.block.1 output (recomputed), 73,728 floats per image
-        (19188000, 8627328),  // 298: gradient of features.6.3.block.2 input, 73,728 floats per image
-        (9417600, 8701056),  // 299: gradient of features.6.3.block.1 input, 73,728 floats per image
-        (23831808, 8553600),  // 300: features.6.3.block.0 output (recomputed), 73,728 floats per image
-        (9491328, 4989600),  // 301: gradient of features.6.3.block.0 input, 12,288 floats per image
-        (19188000, 8774784),  // 302: gradient of features.6.2 branch, 12,288 floats per image
-        (9417600, 8701056),  // 303: gradient of features.6.2.block.3 input, 73,728 floats per image
-        (23684352, 8627328),  // 304: features.6.2.block.2 output (recomputed), 73,728 floats per image
-        (23610624, 8553600),  // 305: features.6.2.block.1 output (recomputed), 73,728 floats per image
-        (19188000, 8627328),  // 306: gradient of features.6.2.block.2 input, 73,728 floats per image
-        (9417600, 8701056),  // 307: gradient of features.6.2.block.1 input, 73,728 floats per image
-        (23463168, 8553600),  // 308: features.6.2.block.0 output (recomputed), 73,728 floats per image
-        (19261728, 8774784),  // 309: gradient of features.6.2.block.0 input, 12,288 floats per image
-        (9491328, 4989600),  // 310: gradient of features.6.1 branch, 12,288 floats per image
-        (9417600, 8701056),  // 311: gradient of features.6.1.block.3 input, 73,728 floats per image
-        (23315712, 8627328),  // 312: features.6.1.block.2 output (recomputed), 73,728 floats per image
-        (23241984, 8553600),  // 313: features.6.1.block.1 output (recomputed), 73,728 floats per image
-        (19188000, 8627328),  // 314: gradient of features.6.1.block.2 input, 73,728 floats per image
-        (9417600, 8701056),  // 315: gradient of features.6.1.block.1 input, 73,728 floats per image
-        (23094528, 8553600),  // 316: features.6.1.block.0 output (recomputed), 73,728 floats per image
-        (9491328, 4989600),  // 317: gradient of features.6.1.block.0 input, 12,288 floats per image
-        (9417600, 8639616),  // 318: gradient of features.6.0.block.3 input, 43,008 floats per image
-        (25112016, 8596608),  // 319: features.6.0.block.2 output (recomputed), 43,008 floats per image
-        (25069008, 8553600),  // 320: features.6.0.block.1 output (recomputed), 43,008 floats per image
-        (9460608, 8985600),  // 321: gradient of features.6.0.block.2 input, 43,008 floats per image
-        (19188000, 8704800),  // 322: gradient of features.6.0.block.1 input, 151,200 floats per image
-        (19036800, 8553600),  // 323: features.6.0.block.0 output (recomputed), 151,200 floats per image
-        (9417600, 8985600),  // 324: gradient of features.6.0.block.0 input, 25,200 floats per image
-        (9442800, 9010800),  // 325: gradient of features.5.3 branch, 25,200 floats per image
-        (18885600, 8704800),  // 326: gradient of features.5.3.block.3 input, 151,200 floats per image
-        (18734400, 8553600),  // 327: features.5.3.block.2 output (recomputed), 151,200 floats per image
-        (18583200, 8251200),  // 328: features.5.3.block.1 output (recomputed), 151,200 floats per image
-        (18734400, 8553600),  // 329: gradient of features.5.3.block.2 input, 151,200 floats per image
-        (18432000, 8402400),  // 330: gradient of features.5.3.block.1 input, 151,200 floats per image
-        (18280800, 8251200),  // 331: features.5.3.block.0 output (recomputed), 151,200 floats per image
-        (9442800, 8553600),  // 332: gradient of features.5.3.block.0 input, 25,200 floats per image
-        (9417600, 8578800),  // 333: gradient of features.5.2 branch, 25,200 floats per image
-        (18129600, 8402400),  // 334: gradient of features.5.2.block.3 input, 151,200 floats per image
-        (17978400, 8251200),  // 335: features.5.2.block.2 output (recomputed), 151,200 floats per image
-        (17827200, 7948800),  // 336: features.5.2.block.1 output (recomputed), 151,200 floats per image
-        (17978400, 8251200),  // 337: gradient of features.5.2.block.2 input, 151,200 floats per image
-        (17676000, 8100000),  // 338: gradient of features.5.2.block.1 input, 151,200 floats per image
-        (17524800, 7948800),  // 339: features.5.2.block.0 output (recomputed), 151,200 floats per image
-        (9417600, 8251200),  // 340: gradient of features.5.2.block.0 input, 25,200 floats per image
-        (9442800, 8276400),  // 341: gradient of features.5.1 branch, 25,200 floats per image
-        (17373600, 8100000),  // 342: gradient of features.5.1.block.3 input, 151,200 floats per image
-        (17222400, 7948800),  // 343: features.5.1.block.2 output (recomputed), 151,200 floats per image
-        (17071200, 7646400),  // 344: features.5.1.block.1 output (recomputed), 151,200 floats per image
-        (17222400, 7948800),  // 345: gradient of features.5.1.block.2 input, 151,200 floats per image
-        (16920000, 7797600),  // 346: gradient of features.5.1.block.1 input, 151,200 floats per image
-        (16768800, 7646400),  // 347: features.5.1.block.0 output (recomputed), 151,200 floats per image
-        (9442800, 7948800),  // 348: gradient of features.5.1.block.0 input, 25,200 floats per image
-        (16617600, 7754400),  // 349: gradient of features.5.0.block.3 input, 108,000 floats per image
-        (22394400, 7646400),  // 350: features.5.0.block.2 output (recomputed), 108,000 floats per image
-        (22286400, 4838400),  // 351: features.5.0.block.1 output (recomputed), 108,000 floats per image
-        (16725600, 7646400),  // 352: gradient of features.5.0.block.2 input, 108,000 floats per image
-        (16617600, 7754400),  // 353: gradient of features.5.0.block.1 input, 108,000 floats per image
-        (22070400, 4838400),  // 354: features.5.0.block.0 output (recomputed), 108,000 floats per image
-        (9417600, 4946400),  // 355: gradient of features.5.0.block.0 input, 18,000 floats per image
-        (9435600, 4964400),  // 356: gradient of features.4.3 branch, 18,000 floats per image
-        (16617600, 7754400),  // 357: gradient of features.4.3.block.3 input, 108,000 floats per image
-        (21854400, 7646400),  // 358: features.4.3.block.2 output (recomputed), 108,000 floats per image
-        (21746400, 4838400),  // 359: features.4.3.block.1 output (recomputed), 108,000 floats per image
-        (16725600, 7646400),  // 360: gradient of features.4.3.block.2 input, 108,000 floats per image
-        (16617600, 7754400),  // 361: gradient of features.4.3.block.1 input, 108,000 floats per image
-        (21530400, 4838400),  // 362: features.4.3.block.0 output (recomputed), 108,000 floats per image
-        (9435600, 4964400),  // 363: gradient of features.4.3.block.0 input, 18,000 floats per image
-        (9417600, 4946400),  // 364: gradient of features.4.2 branch, 18,000 floats per image
-        (16617600, 7754400),  // 365: gradient of features.4.2.block.3 input, 108,000 floats per image
-        (21314400, 7646400),  // 366: features.4.2.block.2 output (recomputed), 108,000 floats per image
-        (21206400, 4838400),  // 367: features.4.2.block.1 output (recomputed), 108,000 floats per image
-        (16725600, 7646400),  // 368: gradient of features.4.2.block.2 input, 108,000 floats per image
-        (16617600, 7754400),  // 369: gradient of features.4.2.block.1 input, 108,000 floats per image
-        (20990400, 4838400),  // 370: features.4.2.block.0 output (recomputed), 108,000 floats per image
-        (9417600, 4946400),  // 371: gradient of features.4.2.block.0 input, 18,000 floats per image
-        (9435600, 4964400),  // 372: gradient of features.4.1 branch, 18,000 floats per image
-        (16617600, 7754400),  // 373: gradient of features.4.1.block.3 input, 108,000 floats per image
-        (20774400, 7646400),  // 374: features.4.1.block.2 output (recomputed), 108,000 floats per image
-        (20666400, 4838400),  // 375: features.4.1.block.1 output (recomputed), 108,000 floats per image
-        (16725600, 7646400),  // 376: gradient of features.4.1.block.2 input, 108,000 floats per image
-        (16617600, 7754400),  // 377: gradient of features.4.1.block.1 input, 108,000 floats per image
-        (20450400, 4838400),  // 378: features.4.1.block.0 output (recomputed), 108,000 floats per image
-        (9471600, 7646400),  // 379: gradient of features.4.1.block.0 input, 18,000 floats per image
-        (9417600, 4946400),  // 380: gradient of features.4.0.block.3 input, 54,000 floats per image
-        (24972000, 4892400),  // 381: features.4.0.block.2 output (recomputed), 54,000 floats per image
-        (24918000, 4838400),  // 382: features.4.0.block.1 output (recomputed), 54,000 floats per image
-        (16833600, 4892400),  // 383: gradient of features.4.0.block.2 input, 54,000 floats per image
-        (16617600, 7862400),  // 384: gradient of features.4.0.block.1 input, 216,000 floats per image
-        (16401600, 7646400),  // 385: features.4.0.block.0 output (recomputed), 216,000 floats per image
-        (9417600, 4838400),  // 386: gradient of features.4.0.block.0 input, 36,000 floats per image
-        (9453600, 4874400),  // 387: gradient of features.3.2 branch, 36,000 floats per image
-        (16185600, 7862400),  // 388: gradient of features.3.2.block.3 input, 216,000 floats per image
-        (15969600, 7646400),  // 389: features.3.2.block.2 output (recomputed), 216,000 floats per image
-        (15753600, 4622400),  // 390: features.3.2.block.1 output (recomputed), 216,000 floats per image
-        (15969600, 7646400),  // 391: gradient of features.3.2.block.2 input, 216,000 floats per image
-        (15537600, 7430400),  // 392: gradient of features.3.2.block.1 input, 216,000 floats per image
-        (15321600, 4622400),  // 393: features.3.2.block.0 output (recomputed), 216,000 floats per image
-        (9453600, 4874400),  // 394: gradient of features.3.2.block.0 input, 36,000 floats per image
-        (9417600, 4838400),  // 395: gradient of features.3.1 branch, 36,000 floats per image
-        (15105600, 7430400),  // 396: gradient of features.3.1.block.3 input, 216,000 floats per image
-        (14889600, 4622400),  // 397: features.3.1.block.2 output (recomputed), 216,000 floats per image
-        (14673600, 4190400),  // 398: features.3.1.block.1 output (recomputed), 216,000 floats per image
-        (14889600, 4622400),  // 399: gradient of features.3.1.block.2 input, 216,000 floats per image
-        (14457600, 4406400),  // 400: gradient of features.3.1.block.1 input, 216,000 floats per image
-        (9201600, 4190400),  // 401: features.3.1.block.0 output (recomputed), 216,000 floats per image
-        (9201600, 4363200),  // 402: gradient of features.3.1.block.0 input, 36,000 floats per image
-        (8985600, 4233600),  // 403: gradient of features.3.0.block.3 input, 129,600 floats per image
-        (19598400, 4104000),  // 404: features.3.0.block.2 output (recomputed), 129,600 floats per image
-        (19468800, 3974400),  // 405: features.3.0.block.1 output (recomputed), 129,600 floats per image
-        (14457600, 7430400),  // 406: gradient of features.3.0.block.2 input, 129,600 floats per image
-        (8985600, 4492800),  // 407: gradient of features.3.0.block.1 input, 518,400 floats per image
-        (8467200, 3974400),  // 408: features.3.0.block.0 output (recomputed), 518,400 floats per image
-        (8467200, 7430400),  // 409: gradient of features.3.0.block.0 input, 86,400 floats per image
-        (8553600, 7516800),  // 410: gradient of features.2.2 branch, 86,400 floats per image
-        (7948800, 4492800),  // 411: gradient of features.2.2.block.3 input, 518,400 floats per image
-        (7430400, 3974400),  // 412: features.2.2.block.2 output (recomputed), 518,400 floats per image
-        (6912000, 2937600),  // 413: features.2.2.block.1 output (recomputed), 518,400 floats per image
-        (7430400, 3974400),  // 414: gradient of features.2.2.block.2 input, 518,400 floats per image
-        (6393600, 3456000),  // 415: gradient of features.2.2.block.1 input, 518,400 floats per image
-        (5875200, 2937600),  // 416: features.2.2.block.0 output (recomputed), 518,400 floats per image
-        (5875200, 3974400),  // 417: gradient of features.2.2.block.0 input, 86,400 floats per image
-        (5961600, 4060800),  // 418: gradient of features.2.1 branch, 86,400 floats per image
-        (5356800, 3456000),  // 419: gradient of features.2.1.block.3 input, 518,400 floats per image
-        (4838400, 2937600),  // 420: features.2.1.block.2 output (recomputed), 518,400 floats per image
-        (4320000, 1900800),  // 421: features.2.1.block.1 output (recomputed), 518,400 floats per image
-        (4838400, 2937600),  // 422: gradient of features.2.1.block.2 input, 518,400 floats per image
-        (3801600, 2419200),  // 423: gradient of features.2.1.block.1 input, 518,400 floats per image
-        (3283200, 1900800),  // 424: features.2.1.block.0 output (recomputed), 518,400 floats per image
-        (3283200, 2937600),  // 425: gradient of features.2.1.block.0 input, 86,400 floats per image
-        (2764800, 2073600),  // 426: gradient of features.2.0.block.3 input, 345,600 floats per image
-        (12499200, 1728000),  // 427: features.2.0.block.2 output (recomputed), 345,600 floats per image
-        (12153600, 1382400),  // 428: features.2.0.block.1 output (recomputed), 345,600 floats per image
-        (4147200, 4147200),  // 429: gradient of features.2.0.block.2 input, 345,600 floats per image
-        (2764800, 2764800),  // 430: gradient of features.2.0.block.1 input, 1,382,400 floats per image
-        (1382400, 1382400),  // 431: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
-        (1382400, 1382400),  // 432: gradient of features.2.0.block.0 input, 230,400 floats per image
-        (0, 0),  // 433: gradient of features.1.1 branch, 230,400 floats per image
-        (230400, 691200),  // 434: gradient of features.1.1.block.2 input, 230,400 floats per image
-        (13766400, 460800),  // 435: features.1.1.block.1 output (recomputed), 230,400 floats per image
-        (13536000, 230400),  // 436: features.1.1.block.0 output (recomputed), 230,400 floats per image
-        (0, 0),  // 437: gradient of features.1.1.block.1 input, 230,400 floats per image
-        (460800, 1612800),  // 438: gradient of features.1.1.block.0 input, 230,400 floats per image
-        (0, 921600),  // 439: gradient of features.1.0.block.2 input, 460,800 floats per image
-        (11347200, 460800),  // 440: features.1.0.block.1 output (recomputed), 460,800 floats per image
-        (10886400, 0),  // 441: features.1.0.block.0 output (recomputed), 460,800 floats per image
-        (460800, 460800),  // 442: gradient of features.1.0.block.1 input, 460,800 floats per image
-        (0, 921600),  // 443: gradient of features.1.0.block.0 input, 460,800 floats per image
-        (9964800, 0),  // 444: features.0 output (recomputed), 460,800 floats per image
+        (19850880, 8985600),  // 275: gradient of features.7.1.block.1 input, 122,880 floats per image
+        (19728000, 8676480),  // 276: features.7.1.block.0 output (recomputed), 122,880 floats per image
+        (19728000, 8774784),  // 277: gradient of features.7.1.block.0 input, 20,480 floats per image
+        (9417600, 8701056),  // 278: gradient of features.7.0.block.3 input, 73,728 floats per image
+        (24790272, 8627328),  // 279: features.7.0.block.2 output (recomputed), 73,728 floats per image
+        (24716544, 8553600),  // 280: features.7.0.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 281: gradient of features.7.0.block.1 input, 73,728 floats per image
+        (24569088, 8553600),  // 282: features.7.0.block.0 output (recomputed), 73,728 floats per image
+        (9491328, 4989600),  // 283: gradient of features.7.0.block.0 input, 12,288 floats per image
+        (19188000, 8774784),  // 284: gradient of features.6.4 branch, 12,288 floats per image
+        (9417600, 8701056),  // 285: gradient of features.6.4.block.3 input, 73,728 floats per image
+        (24421632, 8627328),  // 286: features.6.4.block.2 output (recomputed), 73,728 floats per image
+        (24347904, 8553600),  // 287: features.6.4.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 288: gradient of features.6.4.block.1 input, 73,728 floats per image
+        (24200448, 8553600),  // 289: features.6.4.block.0 output (recomputed), 73,728 floats per image
+        (19261728, 8774784),  // 290: gradient of features.6.4.block.0 input, 12,288 floats per image
+        (9491328, 4989600),  // 291: gradient of features.6.3 branch, 12,288 floats per image
+        (9417600, 8701056),  // 292: gradient of features.6.3.block.3 input, 73,728 floats per image
+        (24052992, 8627328),  // 293: features.6.3.block.2 output (recomputed), 73,728 floats per image
+        (23979264, 8553600),  // 294: features.6.3.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 295: gradient of features.6.3.block.1 input, 73,728 floats per image
+        (23831808, 8553600),  // 296: features.6.3.block.0 output (recomputed), 73,728 floats per image
+        (9491328, 4989600),  // 297: gradient of features.6.3.block.0 input, 12,288 floats per image
+        (19188000, 8774784),  // 298: gradient of features.6.2 branch, 12,288 floats per image
+        (9417600, 8701056),  // 299: gradient of features.6.2.block.3 input, 73,728 floats per image
+        (23684352, 8627328),  // 300: features.6.2.block.2 output (recomputed), 73,728 floats per image
+        (23610624, 8553600),  // 301: features.6.2.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 302: gradient of features.6.2.block.1 input, 73,728 floats per image
+        (23463168, 8553600),  // 303: features.6.2.block.0 output (recomputed), 73,728 floats per image
+        (19261728, 8774784),  // 304: gradient of features.6.2.block.0 input, 12,288 floats per image
+        (9491328, 4989600),  // 305: gradient of features.6.1 branch, 12,288 floats per image
+        (9417600, 8701056),  // 306: gradient of features.6.1.block.3 input, 73,728 floats per image
+        (23315712, 8627328),  // 307: features.6.1.block.2 output (recomputed), 73,728 floats per image
+        (23241984, 8553600),  // 308: features.6.1.block.1 output (recomputed), 73,728 floats per image
+        (19188000, 8627328),  // 309: gradient of features.6.1.block.1 input, 73,728 floats per image
+        (23094528, 8553600),  // 310: features.6.1.block.0 output (recomputed), 73,728 floats per image
+        (9460608, 4989600),  // 311: gradient of features.6.1.block.0 input, 12,288 floats per image
+        (9417600, 8985600),  // 312: gradient of features.6.0.block.3 input, 43,008 floats per image
+        (25112016, 8596608),  // 313: features.6.0.block.2 output (recomputed), 43,008 floats per image
+        (25069008, 8553600),  // 314: features.6.0.block.1 output (recomputed), 43,008 floats per image
+        (19188000, 8704800),  // 315: gradient of features.6.0.block.1 input, 151,200 floats per image
+        (19036800, 8553600),  // 316: features.6.0.block.0 output (recomputed), 151,200 floats per image
+        (9417600, 8985600),  // 317: gradient of features.6.0.block.0 input, 25,200 floats per image
+        (9442800, 9010800),  // 318: gradient of features.5.3 branch, 25,200 floats per image
+        (18885600, 8704800),  // 319: gradient of features.5.3.block.3 input, 151,200 floats per image
+        (18734400, 8553600),  // 320: features.5.3.block.2 output (recomputed), 151,200 floats per image
+        (18583200, 8251200),  // 321: features.5.3.block.1 output (recomputed), 151,200 floats per image
+        (18432000, 8402400),  // 322: gradient of features.5.3.block.1 input, 151,200 floats per image
+        (18280800, 8251200),  // 323: features.5.3.block.0 output (recomputed), 151,200 floats per image
+        (9442800, 8553600),  // 324: gradient of features.5.3.block.0 input, 25,200 floats per image
+        (9417600, 8578800),  // 325: gradient of features.5.2 branch, 25,200 floats per image
+        (18129600, 8402400),  // 326: gradient of features.5.2.block.3 input, 151,200 floats per image
+        (17978400, 8251200),  // 327: features.5.2.block.2 output (recomputed), 151,200 floats per image
+        (17827200, 7948800),  // 328: features.5.2.block.1 output (recomputed), 151,200 floats per image
+        (17676000, 8100000),  // 329: gradient of features.5.2.block.1 input, 151,200 floats per image
+        (17524800, 7948800),  // 330: features.5.2.block.0 output (recomputed), 151,200 floats per image
+        (9417600, 8251200),  // 331: gradient of features.5.2.block.0 input, 25,200 floats per image
+        (9442800, 8276400),  // 332: gradient of features.5.1 branch, 25,200 floats per image
+        (17373600, 8100000),  // 333: gradient of features.5.1.block.3 input, 151,200 floats per image
+        (17222400, 7948800),  // 334: features.5.1.block.2 output (recomputed), 151,200 floats per image
+        (17071200, 7646400),  // 335: features.5.1.block.1 output (recomputed), 151,200 floats per image
+        (16920000, 7797600),  // 336: gradient of features.5.1.block.1 input, 151,200 floats per image
+        (16768800, 7646400),  // 337: features.5.1.block.0 output (recomputed), 151,200 floats per image
+        (9442800, 7948800),  // 338: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (16617600, 7754400),  // 339: gradient of features.5.0.block.3 input, 108,000 floats per image
+        (22394400, 7646400),  // 340: features.5.0.block.2 output (recomputed), 108,000 floats per image
+        (22286400, 4838400),  // 341: features.5.0.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 342: gradient of features.5.0.block.1 input, 108,000 floats per image
+        (22070400, 4838400),  // 343: features.5.0.block.0 output (recomputed), 108,000 floats per image
+        (9417600, 4946400),  // 344: gradient of features.5.0.block.0 input, 18,000 floats per image
+        (9435600, 4964400),  // 345: gradient of features.4.3 branch, 18,000 floats per image
+        (16617600, 7754400),  // 346: gradient of features.4.3.block.3 input, 108,000 floats per image
+        (21854400, 7646400),  // 347: features.4.3.block.2 output (recomputed), 108,000 floats per image
+        (21746400, 4838400),  // 348: features.4.3.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 349: gradient of features.4.3.block.1 input, 108,000 floats per image
+        (21530400, 4838400),  // 350: features.4.3.block.0 output (recomputed), 108,000 floats per image
+        (9435600, 4964400),  // 351: gradient of features.4.3.block.0 input, 18,000 floats per image
+        (9417600, 4946400),  // 352: gradient of features.4.2 branch, 18,000 floats per image
+        (16617600, 7754400),  // 353: gradient of features.4.2.block.3 input, 108,000 floats per image
+        (21314400, 7646400),  // 354: features.4.2.block.2 output (recomputed), 108,000 floats per image
+        (21206400, 4838400),  // 355: features.4.2.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 356: gradient of features.4.2.block.1 input, 108,000 floats per image
+        (20990400, 4838400),  // 357: features.4.2.block.0 output (recomputed), 108,000 floats per image
+        (9417600, 4946400),  // 358: gradient of features.4.2.block.0 input, 18,000 floats per image
+        (9435600, 4964400),  // 359: gradient of features.4.1 branch, 18,000 floats per image
+        (16617600, 7754400),  // 360: gradient of features.4.1.block.3 input, 108,000 floats per image
+        (20774400, 7646400),  // 361: features.4.1.block.2 output (recomputed), 108,000 floats per image
+        (20666400, 4838400),  // 362: features.4.1.block.1 output (recomputed), 108,000 floats per image
+        (16725600, 7646400),  // 363: gradient of features.4.1.block.1 input, 108,000 floats per image
+        (20450400, 4838400),  // 364: features.4.1.block.0 output (recomputed), 108,000 floats per image
+        (9471600, 7754400),  // 365: gradient of features.4.1.block.0 input, 18,000 floats per image
+        (9417600, 4946400),  // 366: gradient of features.4.0.block.3 input, 54,000 floats per image
+        (24972000, 4892400),  // 367: features.4.0.block.2 output (recomputed), 54,000 floats per image
+        (24918000, 4838400),  // 368: features.4.0.block.1 output (recomputed), 54,000 floats per image
+        (16617600, 7862400),  // 369: gradient of features.4.0.block.1 input, 216,000 floats per image
+        (16401600, 7646400),  // 370: features.4.0.block.0 output (recomputed), 216,000 floats per image
+        (9417600, 4838400),  // 371: gradient of features.4.0.block.0 input, 36,000 floats per image
+        (9453600, 4874400),  // 372: gradient of features.3.2 branch, 36,000 floats per image
+        (16185600, 7862400),  // 373: gradient of features.3.2.block.3 input, 216,000 floats per image
+        (15969600, 7646400),  // 374: features.3.2.block.2 output (recomputed), 216,000 floats per image
+        (15753600, 4622400),  // 375: features.3.2.block.1 output (recomputed), 216,000 floats per image
+        (15537600, 7430400),  // 376: gradient of features.3.2.block.1 input, 216,000 floats per image
+        (15321600, 4622400),  // 377: features.3.2.block.0 output (recomputed), 216,000 floats per image
+        (9453600, 4874400),  // 378: gradient of features.3.2.block.0 input, 36,000 floats per image
+        (9417600, 4838400),  // 379: gradient of features.3.1 branch, 36,000 floats per image
+        (15105600, 7430400),  // 380: gradient of features.3.1.block.3 input, 216,000 floats per image
+        (14889600, 4622400),  // 381: features.3.1.block.2 output (recomputed), 216,000 floats per image
+        (14673600, 4190400),  // 382: features.3.1.block.1 output (recomputed), 216,000 floats per image
+        (14457600, 4406400),  // 383: gradient of features.3.1.block.1 input, 216,000 floats per image
+        (9201600, 4190400),  // 384: features.3.1.block.0 output (recomputed), 216,000 floats per image
+        (9201600, 4233600),  // 385: gradient of features.3.1.block.0 input, 36,000 floats per image
+        (14457600, 7430400),  // 386: gradient of features.3.0.block.3 input, 129,600 floats per image
+        (19598400, 4104000),  // 387: features.3.0.block.2 output (recomputed), 129,600 floats per image
+        (19468800, 3974400),  // 388: features.3.0.block.1 output (recomputed), 129,600 floats per image
+        (8985600, 4492800),  // 389: gradient of features.3.0.block.1 input, 518,400 floats per image
+        (8467200, 3974400),  // 390: features.3.0.block.0 output (recomputed), 518,400 floats per image
+        (8467200, 7430400),  // 391: gradient of features.3.0.block.0 input, 86,400 floats per image
+        (8553600, 7516800),  // 392: gradient of features.2.2 branch, 86,400 floats per image
+        (7948800, 4492800),  // 393: gradient of features.2.2.block.3 input, 518,400 floats per image
+        (7430400, 3974400),  // 394: features.2.2.block.2 output (recomputed), 518,400 floats per image
+        (6912000, 2937600),  // 395: features.2.2.block.1 output (recomputed), 518,400 floats per image
+        (6393600, 3456000),  // 396: gradient of features.2.2.block.1 input, 518,400 floats per image
+        (5875200, 2937600),  // 397: features.2.2.block.0 output (recomputed), 518,400 floats per image
+        (5875200, 3974400),  // 398: gradient of features.2.2.block.0 input, 86,400 floats per image
+        (5961600, 4060800),  // 399: gradient of features.2.1 branch, 86,400 floats per image
+        (5356800, 3456000),  // 400: gradient of features.2.1.block.3 input, 518,400 floats per image
+        (4838400, 2937600),  // 401: features.2.1.block.2 output (recomputed), 518,400 floats per image
+        (4320000, 1900800),  // 402: features.2.1.block.1 output (recomputed), 518,400 floats per image
+        (3801600, 2419200),  // 403: gradient of features.2.1.block.1 input, 518,400 floats per image
+        (3283200, 1900800),  // 404: features.2.1.block.0 output (recomputed), 518,400 floats per image
+        (3283200, 2073600),  // 405: gradient of features.2.1.block.0 input, 86,400 floats per image
+        (4147200, 4147200),  // 406: gradient of features.2.0.block.3 input, 345,600 floats per image
+        (12499200, 1728000),  // 407: features.2.0.block.2 output (recomputed), 345,600 floats per image
+        (12153600, 1382400),  // 408: features.2.0.block.1 output (recomputed), 345,600 floats per image
+        (2764800, 2764800),  // 409: gradient of features.2.0.block.1 input, 1,382,400 floats per image
+        (1382400, 1382400),  // 410: features.2.0.block.0 output (recomputed), 1,382,400 floats per image
+        (1382400, 1382400),  // 411: gradient of features.2.0.block.0 input, 230,400 floats per image
+        (0, 0),  // 412: gradient of features.1.1 branch, 230,400 floats per image
+        (230400, 691200),  // 413: gradient of features.1.1.block.2 input, 230,400 floats per image
+        (13766400, 460800),  // 414: features.1.1.block.1 output (recomputed), 230,400 floats per image
+        (13536000, 230400),  // 415: features.1.1.block.0 output (recomputed), 230,400 floats per image
+        (460800, 1612800),  // 416: gradient of features.1.1.block.0 input, 230,400 floats per image
+        (0, 921600),  // 417: gradient of features.1.0.block.2 input, 460,800 floats per image
+        (11347200, 460800),  // 418: features.1.0.block.1 output (recomputed), 460,800 floats per image
+        (10886400, 0),  // 419: features.1.0.block.0 output (recomputed), 460,800 floats per image
+        (460800, 460800),  // 420: gradient of features.1.0.block.0 input, 460,800 floats per image
+        (9964800, 0),  // 421: features.0 output (recomputed), 460,800 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -8800,10 +8650,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 78643200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 614400,
-              "squeeze-excitation 1920 -> 80 -> 1920 backward on [n, 8, 8, 1920]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1920]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 614400,
+              "squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8830,10 +8678,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8860,10 +8706,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8892,10 +8736,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8924,10 +8766,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8956,10 +8796,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward on [n, 8, 8, 1152]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 1152]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8986,10 +8824,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 8, 8, 672]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 8, 8, 672]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9016,10 +8852,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9048,10 +8882,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9080,10 +8912,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 15, 15, 672]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 672]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9110,10 +8940,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9140,10 +8968,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9172,10 +8998,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9204,10 +9028,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 15, 15, 480]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 480]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9234,10 +9056,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 15, 15, 240]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 240]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9264,10 +9084,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9296,10 +9114,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 30, 30, 240]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 240]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9326,10 +9142,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 30, 30, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 30, 30, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9356,10 +9170,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9388,10 +9200,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 60, 60, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9418,10 +9228,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 60, 60, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 60, 60, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9448,10 +9256,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7372800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 120, 120, 16]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 120, 120, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 4147200,
@@ -9470,10 +9276,8 @@ public final class EfficientNetB1Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 120, 120, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 120, 120, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -5138,2434 +5138,2304 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
-        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]
+        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(272), input: s.tensor(274), batch: s.n, pixels: 81,
-            channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
+            pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, seActivation: .silu,
             expandWeights: s.p + 6335056, savedPooled: s.tensor(253), savedHidden: s.tensor(254),
-            savedScale: s.tensor(255), gradInput: s.tensor(275), gradReduceWeights: s.g + 6149104,
-            gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056, gradExpandBias: s.g + 6520912,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(255), gradReduceWeights: s.g + 6149104, gradReduceBias: s.g + 6334960,
+            gradExpandWeights: s.g + 6335056, gradExpandBias: s.g + 6520912, preActivation: s.tensor(250),
+            gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
+            activation: .silu, gradGamma: s.g + 6140656, gradBeta: s.g + 6142768, workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(275), input: s.tensor(250), pixels: 81 &* s.n,
-            channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520,
-            savedInvStd: s.f + 1331632, activation: .silu, gradInput: s.tensor(275), gradGamma: s.g + 6140656,
-            gradBeta: s.g + 6142768, pool: pool)
-        s.profiler?.stop(393)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
-                activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(394)
+                activation: .silu, output: s.tensor(276), pool: pool)
+            s.profiler?.stop(393)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
-                eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(395)
+                eps: 1e-05, activation: .silu, output: s.tensor(276), scratch: s.f + 1325296, pool: pool)
+            s.profiler?.stop(394)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1352752, count: 19008)
-        s.profiler?.stop(396)
+        s.profiler?.stop(395)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(275), input: s.tensor(277), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(276), batch: s.n, height: 9,
             width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1333744, gradInput: s.tensor(276), gradWeights: s.f + 1352752, pool: pool)
-        s.profiler?.stop(397)
+            weights: s.f + 1333744, gradInput: s.tensor(275), gradWeights: s.f + 1352752, pool: pool)
+        s.profiler?.stop(396)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1352752, channels: 2112, kernel: 3, into: s.g + 6121648)
-        s.profiler?.stop(398)
+        s.profiler?.stop(397)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(248), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(248), pixels: 81 &* s.n,
             channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296,
             savedInvStd: s.f + 1327408, activation: .silu, gradGamma: s.g + 6113200, gradBeta: s.g + 6115312,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(398)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(248),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(248),
             gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(247), weights: s.p + 5369776,
-            pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(278),
+            pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(277),
             gradWeights: s.g + 5369776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(399)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(278), s.tensor(270), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(401)
+        TrainingKernels.accumulate(s.tensor(277), s.tensor(270), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(400)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(246), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(277), input: s.tensor(246), pixels: 81 &* s.n,
             channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592,
             savedInvStd: s.f + 1324944, activation: .identity, gradGamma: s.g + 5368368, gradBeta: s.g + 5368720,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(401)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
-                activation: .silu, output: s.tensor(281), pool: pool)
-            s.profiler?.stop(403)
+                activation: .silu, output: s.tensor(280), pool: pool)
+            s.profiler?.stop(402)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
-                eps: 1e-05, activation: .silu, output: s.tensor(281), scratch: s.f + 1299632, pool: pool)
-            s.profiler?.stop(404)
+                eps: 1e-05, activation: .silu, output: s.tensor(280), scratch: s.f + 1299632, pool: pool)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(281), savedScale: s.tensor(245), batch: s.n, pixels: 81,
-                channels: 1248, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(405)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(279), pool: pool)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(246),
             gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(280), weights: s.p + 4929072,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(279),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(279), weights: s.p + 4929072,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(278),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
-        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.stop(405)
+        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(279), input: s.tensor(281), batch: s.n, pixels: 81,
-            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, seActivation: .silu,
             expandWeights: s.p + 4862928, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(282), gradReduceWeights: s.g + 4797968,
-            gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928, gradExpandBias: s.g + 4927824,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(240), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632,
-            savedInvStd: s.f + 1300880, activation: .silu, gradInput: s.tensor(282), gradGamma: s.g + 4792976,
-            gradBeta: s.g + 4794224, pool: pool)
-        s.profiler?.stop(408)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 4797968, gradReduceBias: s.g + 4862864,
+            gradExpandWeights: s.g + 4862928, gradExpandBias: s.g + 4927824, preActivation: s.tensor(240),
+            gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
+            activation: .silu, gradGamma: s.g + 4792976, gradBeta: s.g + 4794224, workspace: s.ws, pool: pool)
+        s.profiler?.stop(406)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
-                activation: .silu, output: s.tensor(284), pool: pool)
-            s.profiler?.stop(409)
+                activation: .silu, output: s.tensor(282), pool: pool)
+            s.profiler?.stop(407)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
-                eps: 1e-05, activation: .silu, output: s.tensor(284), scratch: s.f + 1297136, pool: pool)
-            s.profiler?.stop(410)
+                eps: 1e-05, activation: .silu, output: s.tensor(282), scratch: s.f + 1297136, pool: pool)
+            s.profiler?.stop(408)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1313360, count: 11232)
-        s.profiler?.stop(411)
+        s.profiler?.stop(409)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(284), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(282), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1302128, gradInput: s.tensor(283), gradWeights: s.f + 1313360, pool: pool)
-        s.profiler?.stop(412)
+            weights: s.f + 1302128, gradInput: s.tensor(281), gradWeights: s.f + 1313360, pool: pool)
+        s.profiler?.stop(410)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1313360, channels: 1248, kernel: 3, into: s.g + 4781744)
-        s.profiler?.stop(413)
+        s.profiler?.stop(411)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(283), input: s.tensor(238), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(238), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136,
             savedInvStd: s.f + 1298384, activation: .silu, gradGamma: s.g + 4776752, gradBeta: s.g + 4778000,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(412)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(283), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(238),
             gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(236), weights: s.p + 4517168,
-            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(285),
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(283),
             gradWeights: s.g + 4517168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(413)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(285),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.tensor(286), pool: pool)
-        s.profiler?.stop(416)
+            perImage: 16848, gradBranch: s.tensor(284), pool: pool)
+        s.profiler?.stop(414)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(234), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(234), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720,
             savedInvStd: s.f + 1296928, activation: .identity, gradGamma: s.g + 4516336, gradBeta: s.g + 4516544,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(415)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
-                activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(418)
+                activation: .silu, output: s.tensor(287), pool: pool)
+            s.profiler?.stop(416)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
-                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1231824, pool: pool)
-            s.profiler?.stop(419)
+                eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1231824, pool: pool)
+            s.profiler?.stop(417)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(289), savedScale: s.tensor(233), batch: s.n, pixels: 81,
-                channels: 1248, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(420)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(286), pool: pool)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(234),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(234),
             gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(288), weights: s.p + 4256752,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(287),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(286), weights: s.p + 4256752,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(285),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(421)
-        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.stop(419)
+        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(287), input: s.tensor(289), batch: s.n, pixels: 81,
-            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, seActivation: .silu,
             expandWeights: s.p + 4190608, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
-            savedScale: s.tensor(233), gradInput: s.tensor(290), gradReduceWeights: s.g + 4125648,
-            gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608, gradExpandBias: s.g + 4255504,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(228), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824,
-            savedInvStd: s.f + 1233072, activation: .silu, gradInput: s.tensor(290), gradGamma: s.g + 4120656,
-            gradBeta: s.g + 4121904, pool: pool)
-        s.profiler?.stop(423)
+            savedScale: s.tensor(233), gradReduceWeights: s.g + 4125648, gradReduceBias: s.g + 4190544,
+            gradExpandWeights: s.g + 4190608, gradExpandBias: s.g + 4255504, preActivation: s.tensor(228),
+            gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
+            activation: .silu, gradGamma: s.g + 4120656, gradBeta: s.g + 4121904, workspace: s.ws, pool: pool)
+        s.profiler?.stop(420)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
-                activation: .silu, output: s.tensor(292), pool: pool)
-            s.profiler?.stop(424)
+                activation: .silu, output: s.tensor(289), pool: pool)
+            s.profiler?.stop(421)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
-                eps: 1e-05, activation: .silu, output: s.tensor(292), scratch: s.f + 1229328, pool: pool)
-            s.profiler?.stop(425)
+                eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1229328, pool: pool)
+            s.profiler?.stop(422)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1265520, count: 31200)
-        s.profiler?.stop(426)
+        s.profiler?.stop(423)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(292), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(289), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1234320, gradInput: s.tensor(291), gradWeights: s.f + 1265520, pool: pool)
-        s.profiler?.stop(427)
+            weights: s.f + 1234320, gradInput: s.tensor(288), gradWeights: s.f + 1265520, pool: pool)
+        s.profiler?.stop(424)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1265520, channels: 1248, kernel: 5, into: s.g + 4089456)
-        s.profiler?.stop(428)
+        s.profiler?.stop(425)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(226), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(226), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328,
             savedInvStd: s.f + 1230576, activation: .silu, gradGamma: s.g + 4084464, gradBeta: s.g + 4085712,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(426)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(226),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(226),
             gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(224), weights: s.p + 3824880,
-            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(293),
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(290),
             gradWeights: s.g + 3824880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(427)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(293), s.tensor(285), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(431)
+        TrainingKernels.accumulate(s.tensor(290), s.tensor(283), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(428)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(293),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(290),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.tensor(294), pool: pool)
-        s.profiler?.stop(432)
+            perImage: 16848, gradBranch: s.tensor(291), pool: pool)
+        s.profiler?.stop(429)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(222), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(222), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912,
             savedInvStd: s.f + 1229120, activation: .identity, gradGamma: s.g + 3824048, gradBeta: s.g + 3824256,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(430)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
-                activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(434)
+                activation: .silu, output: s.tensor(294), pool: pool)
+            s.profiler?.stop(431)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
-                eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1164016, pool: pool)
-            s.profiler?.stop(435)
+                eps: 1e-05, activation: .silu, output: s.tensor(294), scratch: s.f + 1164016, pool: pool)
+            s.profiler?.stop(432)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(297), savedScale: s.tensor(221), batch: s.n, pixels: 81,
-                channels: 1248, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(436)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(293), pool: pool)
+            s.profiler?.stop(433)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(222),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(291), preActivation: s.tensor(222),
             gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(296), weights: s.p + 3564464,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(295),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(293), weights: s.p + 3564464,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(292),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(437)
-        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.stop(434)
+        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(295), input: s.tensor(297), batch: s.n, pixels: 81,
-            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, seActivation: .silu,
             expandWeights: s.p + 3498320, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
-            savedScale: s.tensor(221), gradInput: s.tensor(298), gradReduceWeights: s.g + 3433360,
-            gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320, gradExpandBias: s.g + 3563216,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(438)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(298), input: s.tensor(216), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016,
-            savedInvStd: s.f + 1165264, activation: .silu, gradInput: s.tensor(298), gradGamma: s.g + 3428368,
-            gradBeta: s.g + 3429616, pool: pool)
-        s.profiler?.stop(439)
+            savedScale: s.tensor(221), gradReduceWeights: s.g + 3433360, gradReduceBias: s.g + 3498256,
+            gradExpandWeights: s.g + 3498320, gradExpandBias: s.g + 3563216, preActivation: s.tensor(216),
+            gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
+            activation: .silu, gradGamma: s.g + 3428368, gradBeta: s.g + 3429616, workspace: s.ws, pool: pool)
+        s.profiler?.stop(435)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
-                activation: .silu, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(440)
+                activation: .silu, output: s.tensor(296), pool: pool)
+            s.profiler?.stop(436)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
-                eps: 1e-05, activation: .silu, output: s.tensor(300), scratch: s.f + 1161520, pool: pool)
-            s.profiler?.stop(441)
+                eps: 1e-05, activation: .silu, output: s.tensor(296), scratch: s.f + 1161520, pool: pool)
+            s.profiler?.stop(437)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1197712, count: 31200)
-        s.profiler?.stop(442)
+        s.profiler?.stop(438)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(298), input: s.tensor(300), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(296), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1166512, gradInput: s.tensor(299), gradWeights: s.f + 1197712, pool: pool)
-        s.profiler?.stop(443)
+            weights: s.f + 1166512, gradInput: s.tensor(295), gradWeights: s.f + 1197712, pool: pool)
+        s.profiler?.stop(439)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1197712, channels: 1248, kernel: 5, into: s.g + 3397168)
-        s.profiler?.stop(444)
+        s.profiler?.stop(440)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(214), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(214), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520,
             savedInvStd: s.f + 1162768, activation: .silu, gradGamma: s.g + 3392176, gradBeta: s.g + 3393424,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(441)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(214),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(214),
             gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(212), weights: s.p + 3132592,
-            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(301),
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(297),
             gradWeights: s.g + 3132592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(442)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(301), s.tensor(293), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(447)
+        TrainingKernels.accumulate(s.tensor(297), s.tensor(290), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(443)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(301),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(297),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.tensor(302), pool: pool)
-        s.profiler?.stop(448)
+            perImage: 16848, gradBranch: s.tensor(298), pool: pool)
+        s.profiler?.stop(444)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(210), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(210), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104,
             savedInvStd: s.f + 1161312, activation: .identity, gradGamma: s.g + 3131760, gradBeta: s.g + 3131968,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(445)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
-                activation: .silu, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(450)
+                activation: .silu, output: s.tensor(301), pool: pool)
+            s.profiler?.stop(446)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
-                eps: 1e-05, activation: .silu, output: s.tensor(305), scratch: s.f + 1096208, pool: pool)
-            s.profiler?.stop(451)
+                eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1096208, pool: pool)
+            s.profiler?.stop(447)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(305), savedScale: s.tensor(209), batch: s.n, pixels: 81,
-                channels: 1248, output: s.tensor(304), pool: pool)
-            s.profiler?.stop(452)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(300), pool: pool)
+            s.profiler?.stop(448)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(210),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(210),
             gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(304), weights: s.p + 2872176,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(303),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(300), weights: s.p + 2872176,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(299),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
-        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.stop(449)
+        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(303), input: s.tensor(305), batch: s.n, pixels: 81,
-            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, seActivation: .silu,
             expandWeights: s.p + 2806032, savedPooled: s.tensor(207), savedHidden: s.tensor(208),
-            savedScale: s.tensor(209), gradInput: s.tensor(306), gradReduceWeights: s.g + 2741072,
-            gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032, gradExpandBias: s.g + 2870928,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(306), input: s.tensor(204), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208,
-            savedInvStd: s.f + 1097456, activation: .silu, gradInput: s.tensor(306), gradGamma: s.g + 2736080,
-            gradBeta: s.g + 2737328, pool: pool)
-        s.profiler?.stop(455)
+            savedScale: s.tensor(209), gradReduceWeights: s.g + 2741072, gradReduceBias: s.g + 2805968,
+            gradExpandWeights: s.g + 2806032, gradExpandBias: s.g + 2870928, preActivation: s.tensor(204),
+            gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
+            activation: .silu, gradGamma: s.g + 2736080, gradBeta: s.g + 2737328, workspace: s.ws, pool: pool)
+        s.profiler?.stop(450)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
-                activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(456)
+                activation: .silu, output: s.tensor(303), pool: pool)
+            s.profiler?.stop(451)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
-                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1093712, pool: pool)
-            s.profiler?.stop(457)
+                eps: 1e-05, activation: .silu, output: s.tensor(303), scratch: s.f + 1093712, pool: pool)
+            s.profiler?.stop(452)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1129904, count: 31200)
-        s.profiler?.stop(458)
+        s.profiler?.stop(453)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(308), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(303), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1098704, gradInput: s.tensor(307), gradWeights: s.f + 1129904, pool: pool)
-        s.profiler?.stop(459)
+            weights: s.f + 1098704, gradInput: s.tensor(302), gradWeights: s.f + 1129904, pool: pool)
+        s.profiler?.stop(454)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1129904, channels: 1248, kernel: 5, into: s.g + 2704880)
-        s.profiler?.stop(460)
+        s.profiler?.stop(455)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(202), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(202), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712,
             savedInvStd: s.f + 1094960, activation: .silu, gradGamma: s.g + 2699888, gradBeta: s.g + 2701136,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(456)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(202),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(202),
             gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(200), weights: s.p + 2440304,
-            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(309),
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(304),
             gradWeights: s.g + 2440304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(457)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(309), s.tensor(301), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(463)
+        TrainingKernels.accumulate(s.tensor(304), s.tensor(297), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(458)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(304),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
-            perImage: 16848, gradBranch: s.tensor(310), pool: pool)
-        s.profiler?.stop(464)
+            perImage: 16848, gradBranch: s.tensor(305), pool: pool)
+        s.profiler?.stop(459)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(198), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(198), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296,
             savedInvStd: s.f + 1093504, activation: .identity, gradGamma: s.g + 2439472, gradBeta: s.g + 2439680,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(460)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
-                activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(466)
+                activation: .silu, output: s.tensor(308), pool: pool)
+            s.profiler?.stop(461)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1028400, pool: pool)
-            s.profiler?.stop(467)
+                eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1028400, pool: pool)
+            s.profiler?.stop(462)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(313), savedScale: s.tensor(197), batch: s.n, pixels: 81,
-                channels: 1248, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(468)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 81,
+                channels: 1248, output: s.tensor(307), pool: pool)
+            s.profiler?.stop(463)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(198),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(198),
             gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(312), weights: s.p + 2179888,
-            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(311),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(307), weights: s.p + 2179888,
+            pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(306),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
-        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]
+        s.profiler?.stop(464)
+        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, pixels: 81,
-            channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
+            pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, seActivation: .silu,
             expandWeights: s.p + 2113744, savedPooled: s.tensor(195), savedHidden: s.tensor(196),
-            savedScale: s.tensor(197), gradInput: s.tensor(314), gradReduceWeights: s.g + 2048784,
-            gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744, gradExpandBias: s.g + 2178640,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(192), pixels: 81 &* s.n,
-            channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400,
-            savedInvStd: s.f + 1029648, activation: .silu, gradInput: s.tensor(314), gradGamma: s.g + 2043792,
-            gradBeta: s.g + 2045040, pool: pool)
-        s.profiler?.stop(471)
+            savedScale: s.tensor(197), gradReduceWeights: s.g + 2048784, gradReduceBias: s.g + 2113680,
+            gradExpandWeights: s.g + 2113744, gradExpandBias: s.g + 2178640, preActivation: s.tensor(192),
+            gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
+            activation: .silu, gradGamma: s.g + 2043792, gradBeta: s.g + 2045040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(465)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
-                activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(472)
+                activation: .silu, output: s.tensor(310), pool: pool)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
-                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1025904, pool: pool)
-            s.profiler?.stop(473)
+                eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1025904, pool: pool)
+            s.profiler?.stop(467)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1062096, count: 31200)
-        s.profiler?.stop(474)
+        s.profiler?.stop(468)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(316), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(310), batch: s.n, height: 9,
             width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1030896, gradInput: s.tensor(315), gradWeights: s.f + 1062096, pool: pool)
-        s.profiler?.stop(475)
+            weights: s.f + 1030896, gradInput: s.tensor(309), gradWeights: s.f + 1062096, pool: pool)
+        s.profiler?.stop(469)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1062096, channels: 1248, kernel: 5, into: s.g + 2012592)
-        s.profiler?.stop(476)
+        s.profiler?.stop(470)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(190), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(309), input: s.tensor(190), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904,
             savedInvStd: s.f + 1027152, activation: .silu, gradGamma: s.g + 2007600, gradBeta: s.g + 2008848,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(471)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(190),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(309), preActivation: s.tensor(190),
             gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(189), weights: s.p + 1748016,
-            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(317),
+            pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(311),
             gradWeights: s.g + 1748016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(472)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(317), s.tensor(309), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(479)
+        TrainingKernels.accumulate(s.tensor(311), s.tensor(304), count: 16848 &* s.n, pool: pool)
+        s.profiler?.stop(473)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(188), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(188), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488,
             savedInvStd: s.f + 1025696, activation: .identity, gradGamma: s.g + 1747184, gradBeta: s.g + 1747392,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(474)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
-                activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(481)
+                activation: .silu, output: s.tensor(314), pool: pool)
+            s.profiler?.stop(475)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 988048, pool: pool)
-            s.profiler?.stop(482)
+                eps: 1e-05, activation: .silu, output: s.tensor(314), scratch: s.f + 988048, pool: pool)
+            s.profiler?.stop(476)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(320), savedScale: s.tensor(187), batch: s.n, pixels: 81,
-                channels: 720, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(483)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 81,
+                channels: 720, output: s.tensor(313), pool: pool)
+            s.profiler?.stop(477)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(188),
             gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(319), weights: s.p + 1597424,
-            pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(318), gradWeights: s.g + 1597424,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(313), weights: s.p + 1597424,
+            pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(312), gradWeights: s.g + 1597424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(484)
-        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]
+        s.profiler?.stop(478)
+        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, pixels: 81,
-            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
+            pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, seActivation: .silu,
             expandWeights: s.p + 1575104, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(321), gradReduceWeights: s.g + 1553472,
-            gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104, gradExpandBias: s.g + 1596704,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(485)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 720]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(182), pixels: 81 &* s.n,
-            channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048,
-            savedInvStd: s.f + 988768, activation: .silu, gradInput: s.tensor(321), gradGamma: s.g + 1550592,
-            gradBeta: s.g + 1551312, pool: pool)
-        s.profiler?.stop(486)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 1553472, gradReduceBias: s.g + 1575072,
+            gradExpandWeights: s.g + 1575104, gradExpandBias: s.g + 1596704, preActivation: s.tensor(182),
+            gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
+            activation: .silu, gradGamma: s.g + 1550592, gradBeta: s.g + 1551312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(479)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
-                activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(487)
+                activation: .silu, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(480)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
-                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 986608, pool: pool)
-            s.profiler?.stop(488)
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 986608, pool: pool)
+            s.profiler?.stop(481)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1007488, count: 18000)
-        s.profiler?.stop(489)
+        s.profiler?.stop(482)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(323), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(316), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 989488, gradInput: s.tensor(322), gradWeights: s.f + 1007488, pool: pool)
-        s.profiler?.stop(490)
+            weights: s.f + 989488, gradInput: s.tensor(315), gradWeights: s.f + 1007488, pool: pool)
+        s.profiler?.stop(483)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1007488, channels: 720, kernel: 5, into: s.g + 1532592)
-        s.profiler?.stop(491)
+        s.profiler?.stop(484)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(180), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(180), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608,
             savedInvStd: s.f + 987328, activation: .silu, gradGamma: s.g + 1529712, gradBeta: s.g + 1530432,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(485)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(180),
             gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(178), weights: s.p + 1443312,
-            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(317),
             gradWeights: s.g + 1443312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(486)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(317),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(494)
+            perImage: 38880, gradBranch: s.tensor(318), pool: pool)
+        s.profiler?.stop(487)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(176), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(176), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368,
             savedInvStd: s.f + 986488, activation: .identity, gradGamma: s.g + 1442800, gradBeta: s.g + 1442928,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(488)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
-                activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(496)
+                activation: .silu, output: s.tensor(321), pool: pool)
+            s.profiler?.stop(489)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 948928, pool: pool)
-            s.profiler?.stop(497)
+                eps: 1e-05, activation: .silu, output: s.tensor(321), scratch: s.f + 948928, pool: pool)
+            s.profiler?.stop(490)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(175), batch: s.n,
-                pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(498)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(320), pool: pool)
+            s.profiler?.stop(491)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(176),
             gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(327), weights: s.p + 1356400,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(320), weights: s.p + 1356400,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(319),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(499)
-        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.stop(492)
+        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, pixels: 324,
-            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, seActivation: .silu,
             expandWeights: s.p + 1334080, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(329), gradReduceWeights: s.g + 1312448,
-            gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080, gradExpandBias: s.g + 1355680,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(329), input: s.tensor(170),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928,
-            savedInvStd: s.f + 949648, activation: .silu, gradInput: s.tensor(329), gradGamma: s.g + 1309568,
-            gradBeta: s.g + 1310288, pool: pool)
-        s.profiler?.stop(501)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 1312448, gradReduceBias: s.g + 1334048,
+            gradExpandWeights: s.g + 1334080, gradExpandBias: s.g + 1355680, preActivation: s.tensor(170),
+            gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
+            activation: .silu, gradGamma: s.g + 1309568, gradBeta: s.g + 1310288, workspace: s.ws, pool: pool)
+        s.profiler?.stop(493)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
-                activation: .silu, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(502)
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(494)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
-                eps: 1e-05, activation: .silu, output: s.tensor(331), scratch: s.f + 947488, pool: pool)
-            s.profiler?.stop(503)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 947488, pool: pool)
+            s.profiler?.stop(495)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 968368, count: 18000)
-        s.profiler?.stop(504)
+        s.profiler?.stop(496)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(329), input: s.tensor(331), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(323), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 950368, gradInput: s.tensor(330), gradWeights: s.f + 968368, pool: pool)
-        s.profiler?.stop(505)
+            weights: s.f + 950368, gradInput: s.tensor(322), gradWeights: s.f + 968368, pool: pool)
+        s.profiler?.stop(497)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 968368, channels: 720, kernel: 5, into: s.g + 1291568)
-        s.profiler?.stop(506)
+        s.profiler?.stop(498)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(168), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(168), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488,
             savedInvStd: s.f + 948208, activation: .silu, gradGamma: s.g + 1288688, gradBeta: s.g + 1289408,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(499)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(168),
             gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(166), weights: s.p + 1202288,
-            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(332),
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
             gradWeights: s.g + 1202288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(500)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(332), s.tensor(324), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(509)
+        TrainingKernels.accumulate(s.tensor(324), s.tensor(317), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(501)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(332),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.tensor(333), pool: pool)
-        s.profiler?.stop(510)
+            perImage: 38880, gradBranch: s.tensor(325), pool: pool)
+        s.profiler?.stop(502)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(164), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(164), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248,
             savedInvStd: s.f + 947368, activation: .identity, gradGamma: s.g + 1201776, gradBeta: s.g + 1201904,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(503)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
-                activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(512)
+                activation: .silu, output: s.tensor(328), pool: pool)
+            s.profiler?.stop(504)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 909808, pool: pool)
-            s.profiler?.stop(513)
+                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 909808, pool: pool)
+            s.profiler?.stop(505)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(336), savedScale: s.tensor(163), batch: s.n,
-                pixels: 324, channels: 720, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(514)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
+            s.profiler?.stop(506)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(164),
             gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(335), weights: s.p + 1115376,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(334),
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(327), weights: s.p + 1115376,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
-        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.stop(507)
+        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, pixels: 324,
-            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, seActivation: .silu,
             expandWeights: s.p + 1093056, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(337), gradReduceWeights: s.g + 1071424,
-            gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056, gradExpandBias: s.g + 1114656,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(158),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808,
-            savedInvStd: s.f + 910528, activation: .silu, gradInput: s.tensor(337), gradGamma: s.g + 1068544,
-            gradBeta: s.g + 1069264, pool: pool)
-        s.profiler?.stop(517)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 1071424, gradReduceBias: s.g + 1093024,
+            gradExpandWeights: s.g + 1093056, gradExpandBias: s.g + 1114656, preActivation: s.tensor(158),
+            gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
+            activation: .silu, gradGamma: s.g + 1068544, gradBeta: s.g + 1069264, workspace: s.ws, pool: pool)
+        s.profiler?.stop(508)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
-                activation: .silu, output: s.tensor(339), pool: pool)
-            s.profiler?.stop(518)
+                activation: .silu, output: s.tensor(330), pool: pool)
+            s.profiler?.stop(509)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
-                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 908368, pool: pool)
-            s.profiler?.stop(519)
+                eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 908368, pool: pool)
+            s.profiler?.stop(510)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 929248, count: 18000)
-        s.profiler?.stop(520)
+        s.profiler?.stop(511)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(339), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(330), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 911248, gradInput: s.tensor(338), gradWeights: s.f + 929248, pool: pool)
-        s.profiler?.stop(521)
+            weights: s.f + 911248, gradInput: s.tensor(329), gradWeights: s.f + 929248, pool: pool)
+        s.profiler?.stop(512)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 929248, channels: 720, kernel: 5, into: s.g + 1050544)
-        s.profiler?.stop(522)
+        s.profiler?.stop(513)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(156), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(329), input: s.tensor(156), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368,
             savedInvStd: s.f + 909088, activation: .silu, gradGamma: s.g + 1047664, gradBeta: s.g + 1048384,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(514)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(329), preActivation: s.tensor(156),
             gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(154), weights: s.p + 961264,
-            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(340), gradWeights: s.g + 961264,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(331), gradWeights: s.g + 961264,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(515)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(340), s.tensor(332), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(525)
+        TrainingKernels.accumulate(s.tensor(331), s.tensor(324), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(516)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
-            perImage: 38880, gradBranch: s.tensor(341), pool: pool)
-        s.profiler?.stop(526)
+            perImage: 38880, gradBranch: s.tensor(332), pool: pool)
+        s.profiler?.stop(517)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(152), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(332), input: s.tensor(152), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
             activation: .identity, gradGamma: s.g + 960752, gradBeta: s.g + 960880, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(518)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
-                activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(528)
+                activation: .silu, output: s.tensor(335), pool: pool)
+            s.profiler?.stop(519)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 870688, pool: pool)
-            s.profiler?.stop(529)
+                eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 870688, pool: pool)
+            s.profiler?.stop(520)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(151), batch: s.n,
-                pixels: 324, channels: 720, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(530)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
+                pixels: 324, channels: 720, output: s.tensor(334), pool: pool)
+            s.profiler?.stop(521)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(152),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(332), preActivation: s.tensor(152),
             gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(343), weights: s.p + 874352,
-            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(342), gradWeights: s.g + 874352,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(334), weights: s.p + 874352,
+            pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(333), gradWeights: s.g + 874352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(531)
-        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]
+        s.profiler?.stop(522)
+        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, pixels: 324,
-            channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
+            pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, seActivation: .silu,
             expandWeights: s.p + 852032, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
-            savedScale: s.tensor(151), gradInput: s.tensor(345), gradReduceWeights: s.g + 830400,
-            gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032, gradExpandBias: s.g + 873632,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 720]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(345), input: s.tensor(146),
-            pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688,
-            savedInvStd: s.f + 871408, activation: .silu, gradInput: s.tensor(345), gradGamma: s.g + 827520,
-            gradBeta: s.g + 828240, pool: pool)
-        s.profiler?.stop(533)
+            savedScale: s.tensor(151), gradReduceWeights: s.g + 830400, gradReduceBias: s.g + 852000,
+            gradExpandWeights: s.g + 852032, gradExpandBias: s.g + 873632, preActivation: s.tensor(146),
+            gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
+            activation: .silu, gradGamma: s.g + 827520, gradBeta: s.g + 828240, workspace: s.ws, pool: pool)
+        s.profiler?.stop(523)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
-                activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(534)
+                activation: .silu, output: s.tensor(337), pool: pool)
+            s.profiler?.stop(524)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
-                eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 869248, pool: pool)
-            s.profiler?.stop(535)
+                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 869248, pool: pool)
+            s.profiler?.stop(525)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 890128, count: 18000)
-        s.profiler?.stop(536)
+        s.profiler?.stop(526)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(345), input: s.tensor(347), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(337), batch: s.n, height: 18,
             width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 872128, gradInput: s.tensor(346), gradWeights: s.f + 890128, pool: pool)
-        s.profiler?.stop(537)
+            weights: s.f + 872128, gradInput: s.tensor(336), gradWeights: s.f + 890128, pool: pool)
+        s.profiler?.stop(527)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 890128, channels: 720, kernel: 5, into: s.g + 809520)
-        s.profiler?.stop(538)
+        s.profiler?.stop(528)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(144), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(144), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
             activation: .silu, gradGamma: s.g + 806640, gradBeta: s.g + 807360, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(529)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(144),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(336), preActivation: s.tensor(144),
             gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(143), weights: s.p + 720240,
-            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(348), gradWeights: s.g + 720240,
+            pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(338), gradWeights: s.g + 720240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(530)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(348), s.tensor(340), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(541)
+        TrainingKernels.accumulate(s.tensor(338), s.tensor(331), count: 38880 &* s.n, pool: pool)
+        s.profiler?.stop(531)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(142), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(142), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
             activation: .identity, gradGamma: s.g + 719728, gradBeta: s.g + 719856, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(532)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
-                activation: .silu, output: s.tensor(351), pool: pool)
-            s.profiler?.stop(543)
+                activation: .silu, output: s.tensor(341), pool: pool)
+            s.profiler?.stop(533)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
-                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 841552, pool: pool)
-            s.profiler?.stop(544)
+                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 841552, pool: pool)
+            s.profiler?.stop(534)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(141), batch: s.n,
-                pixels: 324, channels: 528, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(545)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(340), pool: pool)
+            s.profiler?.stop(535)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(142),
             gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(350), weights: s.p + 656368,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(349), gradWeights: s.g + 656368,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(340), weights: s.p + 656368,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(339), gradWeights: s.g + 656368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(546)
-        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.stop(536)
+        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(349), input: s.tensor(351), batch: s.n, pixels: 324,
-            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, seActivation: .silu,
             expandWeights: s.p + 644224, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(352), gradReduceWeights: s.g + 632576,
-            gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224, gradExpandBias: s.g + 655840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(547)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(352), input: s.tensor(136),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552,
-            savedInvStd: s.f + 842080, activation: .silu, gradInput: s.tensor(352), gradGamma: s.g + 630464,
-            gradBeta: s.g + 630992, pool: pool)
-        s.profiler?.stop(548)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 632576, gradReduceBias: s.g + 644192,
+            gradExpandWeights: s.g + 644224, gradExpandBias: s.g + 655840, preActivation: s.tensor(136),
+            gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
+            activation: .silu, gradGamma: s.g + 630464, gradBeta: s.g + 630992, workspace: s.ws, pool: pool)
+        s.profiler?.stop(537)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
-                activation: .silu, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(549)
+                activation: .silu, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(538)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
-                eps: 1e-05, activation: .silu, output: s.tensor(354), scratch: s.f + 840496, pool: pool)
-            s.profiler?.stop(550)
+                eps: 1e-05, activation: .silu, output: s.tensor(343), scratch: s.f + 840496, pool: pool)
+            s.profiler?.stop(539)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 855808, count: 13200)
-        s.profiler?.stop(551)
+        s.profiler?.stop(540)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(352), input: s.tensor(354), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(343), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 842608, gradInput: s.tensor(353), gradWeights: s.f + 855808, pool: pool)
-        s.profiler?.stop(552)
+            weights: s.f + 842608, gradInput: s.tensor(342), gradWeights: s.f + 855808, pool: pool)
+        s.profiler?.stop(541)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 855808, channels: 528, kernel: 5, into: s.g + 617264)
-        s.profiler?.stop(553)
+        s.profiler?.stop(542)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(353), input: s.tensor(134), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(134), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
             activation: .silu, gradGamma: s.g + 615152, gradBeta: s.g + 615680, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(543)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(134),
             gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(132), weights: s.p + 568688,
-            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(355), gradWeights: s.g + 568688,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(344), gradWeights: s.g + 568688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(544)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(355),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(344),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.tensor(356), pool: pool)
-        s.profiler?.stop(556)
+            perImage: 28512, gradBranch: s.tensor(345), pool: pool)
+        s.profiler?.stop(545)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(130), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(130), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
             activation: .identity, gradGamma: s.g + 568304, gradBeta: s.g + 568400, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(546)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
-                activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(558)
+                activation: .silu, output: s.tensor(348), pool: pool)
+            s.profiler?.stop(547)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
-                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 829760, pool: pool)
-            s.profiler?.stop(559)
+                eps: 1e-05, activation: .silu, output: s.tensor(348), scratch: s.f + 829760, pool: pool)
+            s.profiler?.stop(548)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(359), savedScale: s.tensor(129), batch: s.n,
-                pixels: 324, channels: 528, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(560)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(347), pool: pool)
+            s.profiler?.stop(549)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(130),
             gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(358), weights: s.p + 521840,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(357), gradWeights: s.g + 521840,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(347), weights: s.p + 521840,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(346), gradWeights: s.g + 521840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(561)
-        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.stop(550)
+        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(357), input: s.tensor(359), batch: s.n, pixels: 324,
-            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, seActivation: .silu,
             expandWeights: s.p + 509696, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(360), gradReduceWeights: s.g + 498048,
-            gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696, gradExpandBias: s.g + 521312,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(562)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(124),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760,
-            savedInvStd: s.f + 830288, activation: .silu, gradInput: s.tensor(360), gradGamma: s.g + 495936,
-            gradBeta: s.g + 496464, pool: pool)
-        s.profiler?.stop(563)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 498048, gradReduceBias: s.g + 509664,
+            gradExpandWeights: s.g + 509696, gradExpandBias: s.g + 521312, preActivation: s.tensor(124),
+            gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
+            activation: .silu, gradGamma: s.g + 495936, gradBeta: s.g + 496464, workspace: s.ws, pool: pool)
+        s.profiler?.stop(551)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
-                activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(564)
+                activation: .silu, output: s.tensor(350), pool: pool)
+            s.profiler?.stop(552)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
-                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 828704, pool: pool)
-            s.profiler?.stop(565)
+                eps: 1e-05, activation: .silu, output: s.tensor(350), scratch: s.f + 828704, pool: pool)
+            s.profiler?.stop(553)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 835568, count: 4752)
-        s.profiler?.stop(566)
+        s.profiler?.stop(554)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(362), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(350), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 830816, gradInput: s.tensor(361), gradWeights: s.f + 835568, pool: pool)
-        s.profiler?.stop(567)
+            weights: s.f + 830816, gradInput: s.tensor(349), gradWeights: s.f + 835568, pool: pool)
+        s.profiler?.stop(555)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 835568, channels: 528, kernel: 3, into: s.g + 491184)
-        s.profiler?.stop(568)
+        s.profiler?.stop(556)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(122), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(122), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
             activation: .silu, gradGamma: s.g + 489072, gradBeta: s.g + 489600, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(557)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(122),
             gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(120), weights: s.p + 442608,
-            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(363), gradWeights: s.g + 442608,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(351), gradWeights: s.g + 442608,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(558)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(363), s.tensor(355), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(571)
+        TrainingKernels.accumulate(s.tensor(351), s.tensor(344), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(559)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(363),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(351),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.tensor(364), pool: pool)
-        s.profiler?.stop(572)
+            perImage: 28512, gradBranch: s.tensor(352), pool: pool)
+        s.profiler?.stop(560)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(364), input: s.tensor(118), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(118), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
             activation: .identity, gradGamma: s.g + 442224, gradBeta: s.g + 442320, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(561)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
-                activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(574)
+                activation: .silu, output: s.tensor(355), pool: pool)
+            s.profiler?.stop(562)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 817968, pool: pool)
-            s.profiler?.stop(575)
+                eps: 1e-05, activation: .silu, output: s.tensor(355), scratch: s.f + 817968, pool: pool)
+            s.profiler?.stop(563)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(367), savedScale: s.tensor(117), batch: s.n,
-                pixels: 324, channels: 528, output: s.tensor(366), pool: pool)
-            s.profiler?.stop(576)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(354), pool: pool)
+            s.profiler?.stop(564)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(364), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(118),
             gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(366), weights: s.p + 395760,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(365), gradWeights: s.g + 395760,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(354), weights: s.p + 395760,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(353), gradWeights: s.g + 395760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(577)
-        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.stop(565)
+        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, pixels: 324,
-            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, seActivation: .silu,
             expandWeights: s.p + 383616, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(368), gradReduceWeights: s.g + 371968,
-            gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616, gradExpandBias: s.g + 395232,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(368), input: s.tensor(112),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968,
-            savedInvStd: s.f + 818496, activation: .silu, gradInput: s.tensor(368), gradGamma: s.g + 369856,
-            gradBeta: s.g + 370384, pool: pool)
-        s.profiler?.stop(579)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 371968, gradReduceBias: s.g + 383584,
+            gradExpandWeights: s.g + 383616, gradExpandBias: s.g + 395232, preActivation: s.tensor(112),
+            gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
+            activation: .silu, gradGamma: s.g + 369856, gradBeta: s.g + 370384, workspace: s.ws, pool: pool)
+        s.profiler?.stop(566)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
-                activation: .silu, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(580)
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(567)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
-                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 816912, pool: pool)
-            s.profiler?.stop(581)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 816912, pool: pool)
+            s.profiler?.stop(568)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 823776, count: 4752)
-        s.profiler?.stop(582)
+        s.profiler?.stop(569)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(368), input: s.tensor(370), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(357), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 819024, gradInput: s.tensor(369), gradWeights: s.f + 823776, pool: pool)
-        s.profiler?.stop(583)
+            weights: s.f + 819024, gradInput: s.tensor(356), gradWeights: s.f + 823776, pool: pool)
+        s.profiler?.stop(570)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 823776, channels: 528, kernel: 3, into: s.g + 365104)
-        s.profiler?.stop(584)
+        s.profiler?.stop(571)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(110), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(110), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
             activation: .silu, gradGamma: s.g + 362992, gradBeta: s.g + 363520, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(572)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(110),
             gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(108), weights: s.p + 316528,
-            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(371), gradWeights: s.g + 316528,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(358), gradWeights: s.g + 316528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(573)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(371), s.tensor(363), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(587)
+        TrainingKernels.accumulate(s.tensor(358), s.tensor(351), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(574)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 28512, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(588)
+            perImage: 28512, gradBranch: s.tensor(359), pool: pool)
+        s.profiler?.stop(575)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(106), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(106), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
             activation: .identity, gradGamma: s.g + 316144, gradBeta: s.g + 316240, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(576)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
-                activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(590)
+                activation: .silu, output: s.tensor(362), pool: pool)
+            s.profiler?.stop(577)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 806176, pool: pool)
-            s.profiler?.stop(591)
+                eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 806176, pool: pool)
+            s.profiler?.stop(578)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(105), batch: s.n,
-                pixels: 324, channels: 528, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(592)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
+                pixels: 324, channels: 528, output: s.tensor(361), pool: pool)
+            s.profiler?.stop(579)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(106),
             gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(374), weights: s.p + 269680,
-            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(373), gradWeights: s.g + 269680,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(361), weights: s.p + 269680,
+            pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(360), gradWeights: s.g + 269680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(593)
-        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]
+        s.profiler?.stop(580)
+        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, pixels: 324,
-            channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
+            pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, seActivation: .silu,
             expandWeights: s.p + 257536, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(376), gradReduceWeights: s.g + 245888,
-            gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536, gradExpandBias: s.g + 269152,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(376), input: s.tensor(100),
-            pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176,
-            savedInvStd: s.f + 806704, activation: .silu, gradInput: s.tensor(376), gradGamma: s.g + 243776,
-            gradBeta: s.g + 244304, pool: pool)
-        s.profiler?.stop(595)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 245888, gradReduceBias: s.g + 257504,
+            gradExpandWeights: s.g + 257536, gradExpandBias: s.g + 269152, preActivation: s.tensor(100),
+            gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
+            activation: .silu, gradGamma: s.g + 243776, gradBeta: s.g + 244304, workspace: s.ws, pool: pool)
+        s.profiler?.stop(581)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
                 beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu,
-                output: s.tensor(378), pool: pool)
-            s.profiler?.stop(596)
+                output: s.tensor(364), pool: pool)
+            s.profiler?.stop(582)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
-                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 805120, pool: pool)
-            s.profiler?.stop(597)
+                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 805120, pool: pool)
+            s.profiler?.stop(583)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 811984, count: 4752)
-        s.profiler?.stop(598)
+        s.profiler?.stop(584)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(378), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(364), batch: s.n, height: 18,
             width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 807232, gradInput: s.tensor(377), gradWeights: s.f + 811984, pool: pool)
-        s.profiler?.stop(599)
+            weights: s.f + 807232, gradInput: s.tensor(363), gradWeights: s.f + 811984, pool: pool)
+        s.profiler?.stop(585)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 811984, channels: 528, kernel: 3, into: s.g + 239024)
-        s.profiler?.stop(600)
+        s.profiler?.stop(586)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(98), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(363), input: s.tensor(98), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
             activation: .silu, gradGamma: s.g + 236912, gradBeta: s.g + 237440, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(587)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(363), preActivation: s.tensor(98),
             gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(97), weights: s.p + 190448,
-            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(379), gradWeights: s.g + 190448,
+            pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(365), gradWeights: s.g + 190448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(588)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(379), s.tensor(371), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(603)
+        TrainingKernels.accumulate(s.tensor(365), s.tensor(358), count: 28512 &* s.n, pool: pool)
+        s.profiler?.stop(589)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(96), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(96), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
             activation: .identity, gradGamma: s.g + 190064, gradBeta: s.g + 190160, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(590)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
                 beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
-                output: s.tensor(382), pool: pool)
-            s.profiler?.stop(605)
+                output: s.tensor(368), pool: pool)
+            s.profiler?.stop(591)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
-                eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 799184, pool: pool)
-            s.profiler?.stop(606)
+                eps: 1e-05, activation: .silu, output: s.tensor(368), scratch: s.f + 799184, pool: pool)
+            s.profiler?.stop(592)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(95), batch: s.n, pixels: 324,
-                channels: 288, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(607)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 324,
+                channels: 288, output: s.tensor(367), pool: pool)
+            s.profiler?.stop(593)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(96),
             gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(381), weights: s.p + 164720,
-            pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(380), gradWeights: s.g + 164720,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(367), weights: s.p + 164720,
+            pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(366), gradWeights: s.g + 164720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]
+        s.profiler?.stop(594)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 324,
-            channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
+            pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, seActivation: .silu,
             expandWeights: s.p + 160976, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(383), gradReduceWeights: s.g + 157504,
-            gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976, gradExpandBias: s.g + 164432,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(90), pixels: 324 &* s.n,
-            channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
-            activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 156352, gradBeta: s.g + 156640, pool: pool)
-        s.profiler?.stop(610)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 157504, gradReduceBias: s.g + 160960,
+            gradExpandWeights: s.g + 160976, gradExpandBias: s.g + 164432, preActivation: s.tensor(90),
+            gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
+            activation: .silu, gradGamma: s.g + 156352, gradBeta: s.g + 156640, workspace: s.ws, pool: pool)
+        s.profiler?.stop(595)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
-                activation: .silu, output: s.tensor(385), pool: pool)
-            s.profiler?.stop(611)
+                activation: .silu, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(596)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 798608, pool: pool)
-            s.profiler?.stop(612)
+                eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 798608, pool: pool)
+            s.profiler?.stop(597)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 802352, count: 2592)
-        s.profiler?.stop(613)
+        s.profiler?.stop(598)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(370), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 799760, gradInput: s.tensor(384), gradWeights: s.f + 802352, pool: pool)
-        s.profiler?.stop(614)
+            weights: s.f + 799760, gradInput: s.tensor(369), gradWeights: s.f + 802352, pool: pool)
+        s.profiler?.stop(599)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 802352, channels: 288, kernel: 3, into: s.g + 153760)
-        s.profiler?.stop(615)
+        s.profiler?.stop(600)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(88), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(88), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
             activation: .silu, gradGamma: s.g + 152608, gradBeta: s.g + 152896, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(601)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(88),
             gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(86), weights: s.p + 138784,
-            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(386), gradWeights: s.g + 138784,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(371), gradWeights: s.g + 138784,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(602)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(386),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 62208, gradBranch: s.tensor(387), pool: pool)
-        s.profiler?.stop(618)
+            perImage: 62208, gradBranch: s.tensor(372), pool: pool)
+        s.profiler?.stop(603)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(387), input: s.tensor(84), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(84), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
             activation: .identity, gradGamma: s.g + 138592, gradBeta: s.g + 138640, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(604)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
-                activation: .silu, output: s.tensor(390), pool: pool)
-            s.profiler?.stop(620)
+                activation: .silu, output: s.tensor(375), pool: pool)
+            s.profiler?.stop(605)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
-                eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 783536, pool: pool)
-            s.profiler?.stop(621)
+                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 783536, pool: pool)
+            s.profiler?.stop(606)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(390), savedScale: s.tensor(83), batch: s.n,
-                pixels: 1296, channels: 288, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(622)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n,
+                pixels: 1296, channels: 288, output: s.tensor(374), pool: pool)
+            s.profiler?.stop(607)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(387), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(84),
             gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(389), weights: s.p + 124768,
-            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(388), gradWeights: s.g + 124768,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(374), weights: s.p + 124768,
+            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(373), gradWeights: s.g + 124768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
+        s.profiler?.stop(608)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(388), input: s.tensor(390), batch: s.n,
-            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, seActivation: .silu,
             expandWeights: s.p + 121024, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(391), gradReduceWeights: s.g + 117552,
-            gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024, gradExpandBias: s.g + 124480,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(391), input: s.tensor(78),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536,
-            savedInvStd: s.f + 783824, activation: .silu, gradInput: s.tensor(391), gradGamma: s.g + 116400,
-            gradBeta: s.g + 116688, pool: pool)
-        s.profiler?.stop(625)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 117552, gradReduceBias: s.g + 121008,
+            gradExpandWeights: s.g + 121024, gradExpandBias: s.g + 124480, preActivation: s.tensor(78),
+            gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
+            activation: .silu, gradGamma: s.g + 116400, gradBeta: s.g + 116688, workspace: s.ws, pool: pool)
+        s.profiler?.stop(609)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
-                activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(626)
+                activation: .silu, output: s.tensor(377), pool: pool)
+            s.profiler?.stop(610)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
-                eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 782960, pool: pool)
-            s.profiler?.stop(627)
+                eps: 1e-05, activation: .silu, output: s.tensor(377), scratch: s.f + 782960, pool: pool)
+            s.profiler?.stop(611)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 791312, count: 7200)
-        s.profiler?.stop(628)
+        s.profiler?.stop(612)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(391), input: s.tensor(393), batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(377), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 784112, gradInput: s.tensor(392), gradWeights: s.f + 791312, pool: pool)
-        s.profiler?.stop(629)
+            weights: s.f + 784112, gradInput: s.tensor(376), gradWeights: s.f + 791312, pool: pool)
+        s.profiler?.stop(613)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 791312, channels: 288, kernel: 5, into: s.g + 109200)
-        s.profiler?.stop(630)
+        s.profiler?.stop(614)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(76), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(376), input: s.tensor(76), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
             activation: .silu, gradGamma: s.g + 108048, gradBeta: s.g + 108336, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(615)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(76),
             gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(74), weights: s.p + 94224,
-            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(394), gradWeights: s.g + 94224,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(378), gradWeights: s.g + 94224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(616)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(394), s.tensor(386), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(633)
+        TrainingKernels.accumulate(s.tensor(378), s.tensor(371), count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(617)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 62208, gradBranch: s.tensor(395), pool: pool)
-        s.profiler?.stop(634)
+            perImage: 62208, gradBranch: s.tensor(379), pool: pool)
+        s.profiler?.stop(618)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(72), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(72), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
             activation: .identity, gradGamma: s.g + 94032, gradBeta: s.g + 94080, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(619)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
                 beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
-                output: s.tensor(398), pool: pool)
-            s.profiler?.stop(636)
+                output: s.tensor(382), pool: pool)
+            s.profiler?.stop(620)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
-                activation: .silu, output: s.tensor(398), scratch: s.f + 767888, pool: pool)
-            s.profiler?.stop(637)
+                activation: .silu, output: s.tensor(382), scratch: s.f + 767888, pool: pool)
+            s.profiler?.stop(621)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(71), batch: s.n,
-                pixels: 1296, channels: 288, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(638)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n,
+                pixels: 1296, channels: 288, output: s.tensor(381), pool: pool)
+            s.profiler?.stop(622)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(72),
             gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(397), weights: s.p + 80208,
-            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(396), gradWeights: s.g + 80208,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(381), weights: s.p + 80208,
+            pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(380), gradWeights: s.g + 80208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(639)
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]
+        s.profiler?.stop(623)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(396), input: s.tensor(398), batch: s.n,
-            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
+            pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, seActivation: .silu,
             expandWeights: s.p + 76464, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
-            gradInput: s.tensor(399), gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448,
-            gradExpandWeights: s.g + 76464, gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(399), input: s.tensor(66),
-            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 767888,
-            savedInvStd: s.f + 768176, activation: .silu, gradInput: s.tensor(399), gradGamma: s.g + 71840,
-            gradBeta: s.g + 72128, pool: pool)
-        s.profiler?.stop(641)
+            gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448, gradExpandWeights: s.g + 76464,
+            gradExpandBias: s.g + 79920, preActivation: s.tensor(66), gamma: s.p + 71840, beta: s.p + 72128,
+            savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu, gradGamma: s.g + 71840,
+            gradBeta: s.g + 72128, workspace: s.ws, pool: pool)
+        s.profiler?.stop(624)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
                 beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu,
-                output: s.tensor(401), pool: pool)
-            s.profiler?.stop(642)
+                output: s.tensor(384), pool: pool)
+            s.profiler?.stop(625)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
-                activation: .silu, output: s.tensor(401), scratch: s.f + 767312, pool: pool)
-            s.profiler?.stop(643)
+                activation: .silu, output: s.tensor(384), scratch: s.f + 767312, pool: pool)
+            s.profiler?.stop(626)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 775664, count: 7200)
-        s.profiler?.stop(644)
+        s.profiler?.stop(627)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(399), input: s.tensor(401), batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 36,
             width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 768464, gradInput: s.tensor(400), gradWeights: s.f + 775664, pool: pool)
-        s.profiler?.stop(645)
+            weights: s.f + 768464, gradInput: s.tensor(383), gradWeights: s.f + 775664, pool: pool)
+        s.profiler?.stop(628)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 775664, channels: 288, kernel: 5, into: s.g + 64640)
-        s.profiler?.stop(646)
+        s.profiler?.stop(629)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(64), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(64), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
             activation: .silu, gradGamma: s.g + 63488, gradBeta: s.g + 63776, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(630)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(64),
             gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(63), weights: s.p + 49664,
-            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(402), gradWeights: s.g + 49664,
+            pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(385), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(631)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(402), s.tensor(394), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(649)
+        TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 62208 &* s.n, pool: pool)
+        s.profiler?.stop(632)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(62), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(62), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
             activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(633)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
-                output: s.tensor(405), pool: pool)
-            s.profiler?.stop(651)
+                output: s.tensor(388), pool: pool)
+            s.profiler?.stop(634)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
-                activation: .silu, output: s.tensor(405), scratch: s.f + 759728, pool: pool)
-            s.profiler?.stop(652)
+                activation: .silu, output: s.tensor(388), scratch: s.f + 759728, pool: pool)
+            s.profiler?.stop(635)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(61), batch: s.n,
-                pixels: 1296, channels: 144, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(653)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n,
+                pixels: 1296, channels: 144, output: s.tensor(387), pool: pool)
+            s.profiler?.stop(636)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(62),
             gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(404), weights: s.p + 42560,
-            pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(403), gradWeights: s.g + 42560,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(387), weights: s.p + 42560,
+            pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]
+        s.profiler?.stop(637)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n,
-            pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
+            pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, seActivation: .silu,
             expandWeights: s.p + 41552, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
-            gradInput: s.tensor(406), gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536,
-            gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 36, 36, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(56),
-            pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 759728,
-            savedInvStd: s.f + 759872, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 40096,
-            gradBeta: s.g + 40240, pool: pool)
-        s.profiler?.stop(656)
+            gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552,
+            gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
+            savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu, gradGamma: s.g + 40096,
+            gradBeta: s.g + 40240, workspace: s.ws, pool: pool)
+        s.profiler?.stop(638)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu,
-                output: s.tensor(408), pool: pool)
-            s.profiler?.stop(657)
+                output: s.tensor(390), pool: pool)
+            s.profiler?.stop(639)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
-                activation: .silu, output: s.tensor(408), scratch: s.f + 759440, pool: pool)
-            s.profiler?.stop(658)
+                activation: .silu, output: s.tensor(390), scratch: s.f + 759440, pool: pool)
+            s.profiler?.stop(640)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 763616, count: 3600)
-        s.profiler?.stop(659)
+        s.profiler?.stop(641)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 72,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 760016, gradInput: s.tensor(407), gradWeights: s.f + 763616, pool: pool)
-        s.profiler?.stop(660)
+            weights: s.f + 760016, gradInput: s.tensor(389), gradWeights: s.f + 763616, pool: pool)
+        s.profiler?.stop(642)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 763616, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(661)
+        s.profiler?.stop(643)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(54), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(54), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
             activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(644)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(54),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(54),
             gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(52), weights: s.p + 32464,
-            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(409), gradWeights: s.g + 32464,
+            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(391), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(645)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
-            perImage: 124416, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(664)
+            perImage: 124416, gradBranch: s.tensor(392), pool: pool)
+        s.profiler?.stop(646)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(50), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(50), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
             activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(647)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
-                output: s.tensor(413), pool: pool)
-            s.profiler?.stop(666)
+                output: s.tensor(395), pool: pool)
+            s.profiler?.stop(648)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
-                activation: .silu, output: s.tensor(413), scratch: s.f + 756512, pool: pool)
-            s.profiler?.stop(667)
+                activation: .silu, output: s.tensor(395), scratch: s.f + 756512, pool: pool)
+            s.profiler?.stop(649)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(49), batch: s.n,
-                pixels: 5184, channels: 144, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(668)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
+                pixels: 5184, channels: 144, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(650)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(50),
             gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(412), weights: s.p + 28880,
-            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(411), gradWeights: s.g + 28880,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(394), weights: s.p + 28880,
+            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
+        s.profiler?.stop(651)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n,
-            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, seActivation: .silu,
             expandWeights: s.p + 27872, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
-            gradInput: s.tensor(414), gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856,
-            gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(44),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 756512,
-            savedInvStd: s.f + 756656, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 26416,
-            gradBeta: s.g + 26560, pool: pool)
-        s.profiler?.stop(671)
+            gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872,
+            gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
+            savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu, gradGamma: s.g + 26416,
+            gradBeta: s.g + 26560, workspace: s.ws, pool: pool)
+        s.profiler?.stop(652)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu,
-                output: s.tensor(416), pool: pool)
-            s.profiler?.stop(672)
+                output: s.tensor(397), pool: pool)
+            s.profiler?.stop(653)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
-                activation: .silu, output: s.tensor(416), scratch: s.f + 756224, pool: pool)
-            s.profiler?.stop(673)
+                activation: .silu, output: s.tensor(397), scratch: s.f + 756224, pool: pool)
+            s.profiler?.stop(654)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 758096, count: 1296)
-        s.profiler?.stop(674)
+        s.profiler?.stop(655)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 72,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 756800, gradInput: s.tensor(415), gradWeights: s.f + 758096, pool: pool)
-        s.profiler?.stop(675)
+            weights: s.f + 756800, gradInput: s.tensor(396), gradWeights: s.f + 758096, pool: pool)
+        s.profiler?.stop(656)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 758096, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(676)
+        s.profiler?.stop(657)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(42), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(42), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
             activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(658)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(42),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(42),
             gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(40), weights: s.p + 21088,
-            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(417), gradWeights: s.g + 21088,
+            pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(398), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(659)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(679)
+        TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(660)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
-            perImage: 124416, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(680)
+            perImage: 124416, gradBranch: s.tensor(399), pool: pool)
+        s.profiler?.stop(661)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(38), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(38), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
             activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(662)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
-                output: s.tensor(421), pool: pool)
-            s.profiler?.stop(682)
+                output: s.tensor(402), pool: pool)
+            s.profiler?.stop(663)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
-                activation: .silu, output: s.tensor(421), scratch: s.f + 753296, pool: pool)
-            s.profiler?.stop(683)
+                activation: .silu, output: s.tensor(402), scratch: s.f + 753296, pool: pool)
+            s.profiler?.stop(664)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(37), batch: s.n,
-                pixels: 5184, channels: 144, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(684)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
+                pixels: 5184, channels: 144, output: s.tensor(401), pool: pool)
+            s.profiler?.stop(665)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(38),
             gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(420), weights: s.p + 17504,
-            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(419), gradWeights: s.g + 17504,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(401), weights: s.p + 17504,
+            pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]
+        s.profiler?.stop(666)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n,
-            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
+            pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, seActivation: .silu,
             expandWeights: s.p + 16496, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(422), gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480,
-            gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(686)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(32),
-            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 753296,
-            savedInvStd: s.f + 753440, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 15040,
-            gradBeta: s.g + 15184, pool: pool)
-        s.profiler?.stop(687)
+            gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496,
+            gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
+            savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu, gradGamma: s.g + 15040,
+            gradBeta: s.g + 15184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(667)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu,
-                output: s.tensor(424), pool: pool)
-            s.profiler?.stop(688)
+                output: s.tensor(404), pool: pool)
+            s.profiler?.stop(668)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
-                activation: .silu, output: s.tensor(424), scratch: s.f + 753008, pool: pool)
-            s.profiler?.stop(689)
+                activation: .silu, output: s.tensor(404), scratch: s.f + 753008, pool: pool)
+            s.profiler?.stop(669)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 754880, count: 1296)
-        s.profiler?.stop(690)
+        s.profiler?.stop(670)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 72,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 72,
             width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 753584, gradInput: s.tensor(423), gradWeights: s.f + 754880, pool: pool)
-        s.profiler?.stop(691)
+            weights: s.f + 753584, gradInput: s.tensor(403), gradWeights: s.f + 754880, pool: pool)
+        s.profiler?.stop(671)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 754880, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(692)
+        s.profiler?.stop(672)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(30), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(30), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
             activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(673)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(30),
             gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
             activation: .silu, reductions: s.f + 745536, input: s.tensor(29), weights: s.p + 9712, pixels: 5184 &* s.n,
-            inChannels: 24, outChannels: 144, gradInput: s.tensor(425), gradWeights: s.g + 9712, workspace: s.ws,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(405), gradWeights: s.g + 9712, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(674)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(695)
+        TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 124416 &* s.n, pool: pool)
+        s.profiler?.stop(675)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(425), input: s.tensor(28), pixels: 5184 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(28), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
             activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(676)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
-                output: s.tensor(428), pool: pool)
-            s.profiler?.stop(697)
+                output: s.tensor(408), pool: pool)
+            s.profiler?.stop(677)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
-                activation: .silu, output: s.tensor(428), scratch: s.f + 751040, pool: pool)
-            s.profiler?.stop(698)
+                activation: .silu, output: s.tensor(408), scratch: s.f + 751040, pool: pool)
+            s.profiler?.stop(678)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(428), savedScale: s.tensor(27), batch: s.n,
-                pixels: 5184, channels: 96, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(699)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
+                pixels: 5184, channels: 96, output: s.tensor(407), pool: pool)
+            s.profiler?.stop(679)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(425), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(28),
             gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(427), weights: s.p + 7280,
-            pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(426), gradWeights: s.g + 7280,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(407), weights: s.p + 7280,
+            pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(700)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]
+        s.profiler?.stop(680)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(426), input: s.tensor(428), batch: s.n,
-            pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
+            pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, seActivation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
-            gradInput: s.tensor(429), gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784,
-            gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 72, 72, 96]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(429), input: s.tensor(22),
-            pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 751040,
-            savedInvStd: s.f + 751136, activation: .silu, gradInput: s.tensor(429), gradGamma: s.g + 6016,
-            gradBeta: s.g + 6112, pool: pool)
-        s.profiler?.stop(702)
+            gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
+            gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
+            savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu, gradGamma: s.g + 6016,
+            gradBeta: s.g + 6112, workspace: s.ws, pool: pool)
+        s.profiler?.stop(681)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
-                output: s.tensor(431), pool: pool)
-            s.profiler?.stop(703)
+                output: s.tensor(410), pool: pool)
+            s.profiler?.stop(682)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
-                activation: .silu, output: s.tensor(431), scratch: s.f + 750848, pool: pool)
-            s.profiler?.stop(704)
+                activation: .silu, output: s.tensor(410), scratch: s.f + 750848, pool: pool)
+            s.profiler?.stop(683)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 752096, count: 864)
-        s.profiler?.stop(705)
+        s.profiler?.stop(684)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(429), input: s.tensor(431), batch: s.n, height: 144,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(410), batch: s.n, height: 144,
             width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 751232, gradInput: s.tensor(430), gradWeights: s.f + 752096, pool: pool)
-        s.profiler?.stop(706)
+            weights: s.f + 751232, gradInput: s.tensor(409), gradWeights: s.f + 752096, pool: pool)
+        s.profiler?.stop(685)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 752096, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(707)
+        s.profiler?.stop(686)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(430), input: s.tensor(20), pixels: 20736 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(20), pixels: 20736 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944,
             activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(687)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(20),
             gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
             reductions: s.f + 745536, input: s.tensor(18), weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16,
-            outChannels: 96, gradInput: s.tensor(432), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+            outChannels: 96, gradInput: s.tensor(411), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
+        s.profiler?.stop(688)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(432),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(411),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 331776, gradBranch: s.tensor(433), pool: pool)
-        s.profiler?.stop(710)
+            perImage: 331776, gradBranch: s.tensor(412), pool: pool)
+        s.profiler?.stop(689)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(16), pixels: 20736 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(412), input: s.tensor(16), pixels: 20736 &* s.n,
             channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
             activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(690)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu,
-                output: s.tensor(436), pool: pool)
-            s.profiler?.stop(712)
+                output: s.tensor(415), pool: pool)
+            s.profiler?.stop(691)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
-                activation: .silu, output: s.tensor(436), scratch: s.f + 750496, pool: pool)
-            s.profiler?.stop(713)
+                activation: .silu, output: s.tensor(415), scratch: s.f + 750496, pool: pool)
+            s.profiler?.stop(692)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(436), savedScale: s.tensor(15), batch: s.n,
-                pixels: 20736, channels: 16, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(714)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
+                pixels: 20736, channels: 16, output: s.tensor(414), pool: pool)
+            s.profiler?.stop(693)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(412), preActivation: s.tensor(16),
             gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(435), weights: s.p + 2912,
-            pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(434), gradWeights: s.g + 2912,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(414), weights: s.p + 2912,
+            pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(715)
-        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]
+        s.profiler?.stop(694)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(434), input: s.tensor(436), batch: s.n,
-            pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
+            pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, seActivation: .silu,
             expandWeights: s.p + 2832, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(437), gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816,
-            gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 16]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(437), input: s.tensor(10),
-            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 750496,
-            savedInvStd: s.f + 750512, activation: .silu, gradInput: s.tensor(437), gradGamma: s.g + 2688,
-            gradBeta: s.g + 2704, pool: pool)
-        s.profiler?.stop(717)
+            gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832,
+            gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
+            savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu, gradGamma: s.g + 2688,
+            gradBeta: s.g + 2704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(695)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750672, count: 144)
-        s.profiler?.stop(718)
+        s.profiler?.stop(696)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(9), batch: s.n, height: 144,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(9), batch: s.n, height: 144,
             width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 750528, gradInput: s.tensor(438), gradWeights: s.f + 750672, pool: pool)
-        s.profiler?.stop(719)
+            weights: s.f + 750528, gradInput: s.tensor(416), gradWeights: s.f + 750672, pool: pool)
+        s.profiler?.stop(697)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750672, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(720)
+        s.profiler?.stop(698)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(438), s.tensor(432), count: 331776 &* s.n, pool: pool)
-        s.profiler?.stop(721)
+        TrainingKernels.accumulate(s.tensor(416), s.tensor(411), count: 331776 &* s.n, pool: pool)
+        s.profiler?.stop(699)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(8), pixels: 20736 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(8), pixels: 20736 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(722)
+        s.profiler?.stop(700)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu,
-                output: s.tensor(441), pool: pool)
-            s.profiler?.stop(723)
+                output: s.tensor(419), pool: pool)
+            s.profiler?.stop(701)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
-                activation: .silu, output: s.tensor(441), scratch: s.f + 749824, pool: pool)
-            s.profiler?.stop(724)
+                activation: .silu, output: s.tensor(419), scratch: s.f + 749824, pool: pool)
+            s.profiler?.stop(702)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(441), savedScale: s.tensor(7), batch: s.n,
-                pixels: 20736, channels: 32, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(725)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
+                pixels: 20736, channels: 32, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(703)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(8),
             gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
-            activation: .identity, reductions: s.f + 745536, input: s.tensor(440), weights: s.p + 1968,
-            pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(439), gradWeights: s.g + 1968,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(418), weights: s.p + 1968,
+            pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(726)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]
+        s.profiler?.stop(704)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(439), input: s.tensor(441), batch: s.n,
-            pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
+            pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
             expandWeights: s.p + 1680, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(442), gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
-            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(727)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(442), input: s.tensor(2),
-            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 749824,
-            savedInvStd: s.f + 749856, activation: .silu, gradInput: s.tensor(442), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
-        s.profiler?.stop(728)
+            gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
+            gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
+            savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(705)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 749760, savedInvStd: s.f + 749792, activation: .silu,
-                output: s.tensor(444), pool: pool)
-            s.profiler?.stop(729)
+                output: s.tensor(421), pool: pool)
+            s.profiler?.stop(706)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
-                activation: .silu, output: s.tensor(444), scratch: s.f + 749760, pool: pool)
-            s.profiler?.stop(730)
+                activation: .silu, output: s.tensor(421), scratch: s.f + 749760, pool: pool)
+            s.profiler?.stop(707)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750176, count: 288)
-        s.profiler?.stop(731)
+        s.profiler?.stop(708)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(442), input: s.tensor(444), batch: s.n, height: 144,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 144,
             width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 749888, gradInput: s.tensor(443), gradWeights: s.f + 750176, pool: pool)
-        s.profiler?.stop(732)
+            weights: s.f + 749888, gradInput: s.tensor(420), gradWeights: s.f + 750176, pool: pool)
+        s.profiler?.stop(709)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750176, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(733)
+        s.profiler?.stop(710)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(0),
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 749760,
-            savedInvStd: s.f + 749792, activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 864,
+            savedInvStd: s.f + 749792, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(711)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(443), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(420), input: s.x, batch: s.n, inChannels: 3,
             height: 288, width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(712)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7847,176 +7717,153 @@ public final class EfficientNetB2Training: TrainableModel {
         (33556032, 15116544),  // 272: gradient of features.7.1.block.3 input, 171,072 floats per image
         (33384960, 14945472),  // 273: features.7.1.block.2 output (recomputed), 171,072 floats per image
         (33213888, 12923712),  // 274: features.7.1.block.1 output (recomputed), 171,072 floats per image
-        (33384960, 14945472),  // 275: gradient of features.7.1.block.2 input, 171,072 floats per image
-        (33042816, 14774400),  // 276: gradient of features.7.1.block.1 input, 171,072 floats per image
-        (32871744, 12923712),  // 277: features.7.1.block.0 output (recomputed), 171,072 floats per image
-        (22563360, 13055904),  // 278: gradient of features.7.1.block.0 input, 28,512 floats per image
-        (22462272, 12954816),  // 279: gradient of features.7.0.block.3 input, 101,088 floats per image
-        (36899712, 12853728),  // 280: features.7.0.block.2 output (recomputed), 101,088 floats per image
-        (36798624, 12752640),  // 281: features.7.0.block.1 output (recomputed), 101,088 floats per image
-        (28657152, 12853728),  // 282: gradient of features.7.0.block.2 input, 101,088 floats per image
-        (22462272, 12954816),  // 283: gradient of features.7.0.block.1 input, 101,088 floats per image
-        (36596448, 12752640),  // 284: features.7.0.block.0 output (recomputed), 101,088 floats per image
-        (22563360, 13055904),  // 285: gradient of features.7.0.block.0 input, 16,848 floats per image
-        (22580208, 13072752),  // 286: gradient of features.6.4 branch, 16,848 floats per image
-        (22462272, 12954816),  // 287: gradient of features.6.4.block.3 input, 101,088 floats per image
-        (36394272, 12853728),  // 288: features.6.4.block.2 output (recomputed), 101,088 floats per image
-        (36293184, 12752640),  // 289: features.6.4.block.1 output (recomputed), 101,088 floats per image
-        (28657152, 12853728),  // 290: gradient of features.6.4.block.2 input, 101,088 floats per image
-        (22462272, 12954816),  // 291: gradient of features.6.4.block.1 input, 101,088 floats per image
-        (36091008, 12752640),  // 292: features.6.4.block.0 output (recomputed), 101,088 floats per image
-        (22580208, 13072752),  // 293: gradient of features.6.4.block.0 input, 16,848 floats per image
-        (22563360, 13055904),  // 294: gradient of features.6.3 branch, 16,848 floats per image
-        (22462272, 12954816),  // 295: gradient of features.6.3.block.3 input, 101,088 floats per image
-        (35888832, 12853728),  // 296: features.6.3.block.2 output (recomputed), 101,088 floats per image
-        (35787744, 12752640),  // 297: features.6.3.block.1 output (recomputed), 101,088 floats per image
-        (28657152, 12853728),  // 298: gradient of features.6.3.block.2 input, 101,088 floats per image
-        (22462272, 12954816),  // 299: gradient of features.6.3.block.1 input, 101,088 floats per image
-        (35585568, 12752640),  // 300: features.6.3.block.0 output (recomputed), 101,088 floats per image
-        (22563360, 13055904),  // 301: gradient of features.6.3.block.0 input, 16,848 floats per image
-        (22580208, 13072752),  // 302: gradient of features.6.2 branch, 16,848 floats per image
-        (22462272, 12954816),  // 303: gradient of features.6.2.block.3 input, 101,088 floats per image
-        (35383392, 12853728),  // 304: features.6.2.block.2 output (recomputed), 101,088 floats per image
-        (35282304, 12752640),  // 305: features.6.2.block.1 output (recomputed), 101,088 floats per image
-        (28657152, 12853728),  // 306: gradient of features.6.2.block.2 input, 101,088 floats per image
-        (22462272, 12954816),  // 307: gradient of features.6.2.block.1 input, 101,088 floats per image
-        (35080128, 12752640),  // 308: features.6.2.block.0 output (recomputed), 101,088 floats per image
-        (22580208, 13072752),  // 309: gradient of features.6.2.block.0 input, 16,848 floats per image
-        (22563360, 13055904),  // 310: gradient of features.6.1 branch, 16,848 floats per image
-        (22462272, 12954816),  // 311: gradient of features.6.1.block.3 input, 101,088 floats per image
-        (34877952, 12853728),  // 312: features.6.1.block.2 output (recomputed), 101,088 floats per image
-        (34776864, 12752640),  // 313: features.6.1.block.1 output (recomputed), 101,088 floats per image
-        (28657152, 12853728),  // 314: gradient of features.6.1.block.2 input, 101,088 floats per image
-        (22462272, 12954816),  // 315: gradient of features.6.1.block.1 input, 101,088 floats per image
-        (34574688, 12752640),  // 316: features.6.1.block.0 output (recomputed), 101,088 floats per image
-        (22563360, 12927600),  // 317: gradient of features.6.1.block.0 input, 16,848 floats per image
-        (22462272, 12869280),  // 318: gradient of features.6.0.block.3 input, 58,320 floats per image
-        (37712304, 12810960),  // 319: features.6.0.block.2 output (recomputed), 58,320 floats per image
-        (37653984, 12752640),  // 320: features.6.0.block.1 output (recomputed), 58,320 floats per image
-        (22520592, 14774400),  // 321: gradient of features.6.0.block.2 input, 58,320 floats per image
-        (28657152, 12985920),  // 322: gradient of features.6.0.block.1 input, 233,280 floats per image
-        (28423872, 12752640),  // 323: features.6.0.block.0 output (recomputed), 233,280 floats per image
-        (22462272, 14774400),  // 324: gradient of features.6.0.block.0 input, 38,880 floats per image
-        (22501152, 14813280),  // 325: gradient of features.5.3 branch, 38,880 floats per image
-        (28190592, 12985920),  // 326: gradient of features.5.3.block.3 input, 233,280 floats per image
-        (27957312, 12752640),  // 327: features.5.3.block.2 output (recomputed), 233,280 floats per image
-        (27724032, 12286080),  // 328: features.5.3.block.1 output (recomputed), 233,280 floats per image
-        (27957312, 12752640),  // 329: gradient of features.5.3.block.2 input, 233,280 floats per image
-        (27490752, 12519360),  // 330: gradient of features.5.3.block.1 input, 233,280 floats per image
-        (27257472, 12286080),  // 331: features.5.3.block.0 output (recomputed), 233,280 floats per image
-        (22501152, 12752640),  // 332: gradient of features.5.3.block.0 input, 38,880 floats per image
-        (22462272, 12791520),  // 333: gradient of features.5.2 branch, 38,880 floats per image
-        (27024192, 12519360),  // 334: gradient of features.5.2.block.3 input, 233,280 floats per image
-        (26790912, 12286080),  // 335: features.5.2.block.2 output (recomputed), 233,280 floats per image
-        (26557632, 11819520),  // 336: features.5.2.block.1 output (recomputed), 233,280 floats per image
-        (26790912, 12286080),  // 337: gradient of features.5.2.block.2 input, 233,280 floats per image
-        (26324352, 12052800),  // 338: gradient of features.5.2.block.1 input, 233,280 floats per image
-        (26091072, 11819520),  // 339: features.5.2.block.0 output (recomputed), 233,280 floats per image
-        (22462272, 12286080),  // 340: gradient of features.5.2.block.0 input, 38,880 floats per image
-        (22501152, 12324960),  // 341: gradient of features.5.1 branch, 38,880 floats per image
-        (25857792, 12052800),  // 342: gradient of features.5.1.block.3 input, 233,280 floats per image
-        (25624512, 11819520),  // 343: features.5.1.block.2 output (recomputed), 233,280 floats per image
-        (25391232, 9647424),  // 344: features.5.1.block.1 output (recomputed), 233,280 floats per image
-        (25624512, 11819520),  // 345: gradient of features.5.1.block.2 input, 233,280 floats per image
-        (25157952, 9880704),  // 346: gradient of features.5.1.block.1 input, 233,280 floats per image
-        (24924672, 9647424),  // 347: features.5.1.block.0 output (recomputed), 233,280 floats per image
-        (22501152, 11819520),  // 348: gradient of features.5.1.block.0 input, 38,880 floats per image
-        (22228992, 9756288),  // 349: gradient of features.5.0.block.3 input, 171,072 floats per image
-        (32700672, 9585216),  // 350: features.5.0.block.2 output (recomputed), 171,072 floats per image
-        (32529600, 9414144),  // 351: features.5.0.block.1 output (recomputed), 171,072 floats per image
-        (22400064, 9585216),  // 352: gradient of features.5.0.block.2 input, 171,072 floats per image
-        (22228992, 9756288),  // 353: gradient of features.5.0.block.1 input, 171,072 floats per image
-        (32187456, 9414144),  // 354: features.5.0.block.0 output (recomputed), 171,072 floats per image
-        (22571136, 9927360),  // 355: gradient of features.5.0.block.0 input, 28,512 floats per image
-        (22400064, 9955872),  // 356: gradient of features.4.3 branch, 28,512 floats per image
-        (22228992, 9756288),  // 357: gradient of features.4.3.block.3 input, 171,072 floats per image
-        (31845312, 9585216),  // 358: features.4.3.block.2 output (recomputed), 171,072 floats per image
-        (31674240, 9414144),  // 359: features.4.3.block.1 output (recomputed), 171,072 floats per image
-        (22400064, 9585216),  // 360: gradient of features.4.3.block.2 input, 171,072 floats per image
-        (22228992, 9756288),  // 361: gradient of features.4.3.block.1 input, 171,072 floats per image
-        (31332096, 9414144),  // 362: features.4.3.block.0 output (recomputed), 171,072 floats per image
-        (24924672, 9955872),  // 363: gradient of features.4.3.block.0 input, 28,512 floats per image
-        (22400064, 9927360),  // 364: gradient of features.4.2 branch, 28,512 floats per image
-        (22228992, 9756288),  // 365: gradient of features.4.2.block.3 input, 171,072 floats per image
-        (30989952, 9585216),  // 366: features.4.2.block.2 output (recomputed), 171,072 floats per image
-        (30818880, 9414144),  // 367: features.4.2.block.1 output (recomputed), 171,072 floats per image
-        (22400064, 9585216),  // 368: gradient of features.4.2.block.2 input, 171,072 floats per image
-        (22228992, 9756288),  // 369: gradient of features.4.2.block.1 input, 171,072 floats per image
-        (30476736, 9414144),  // 370: features.4.2.block.0 output (recomputed), 171,072 floats per image
-        (22571136, 9927360),  // 371: gradient of features.4.2.block.0 input, 28,512 floats per image
-        (22400064, 9955872),  // 372: gradient of features.4.1 branch, 28,512 floats per image
-        (22228992, 9756288),  // 373: gradient of features.4.1.block.3 input, 171,072 floats per image
-        (30134592, 9585216),  // 374: features.4.1.block.2 output (recomputed), 171,072 floats per image
-        (29963520, 9414144),  // 375: features.4.1.block.1 output (recomputed), 171,072 floats per image
-        (22400064, 9585216),  // 376: gradient of features.4.1.block.2 input, 171,072 floats per image
-        (22228992, 9756288),  // 377: gradient of features.4.1.block.1 input, 171,072 floats per image
-        (29621376, 9414144),  // 378: features.4.1.block.0 output (recomputed), 171,072 floats per image
-        (22400064, 9694080),  // 379: gradient of features.4.1.block.0 input, 28,512 floats per image
-        (22228992, 9600768),  // 380: gradient of features.4.0.block.3 input, 93,312 floats per image
-        (37187424, 9507456),  // 381: features.4.0.block.2 output (recomputed), 93,312 floats per image
-        (37094112, 9414144),  // 382: features.4.0.block.1 output (recomputed), 93,312 floats per image
-        (24924672, 11819520),  // 383: gradient of features.4.0.block.2 input, 93,312 floats per image
-        (22228992, 9787392),  // 384: gradient of features.4.0.block.1 input, 373,248 floats per image
-        (21855744, 9414144),  // 385: features.4.0.block.0 output (recomputed), 373,248 floats per image
-        (21855744, 11819520),  // 386: gradient of features.4.0.block.0 input, 62,208 floats per image
-        (21917952, 11881728),  // 387: gradient of features.3.2 branch, 62,208 floats per image
-        (21482496, 9787392),  // 388: gradient of features.3.2.block.3 input, 373,248 floats per image
-        (21109248, 9414144),  // 389: features.3.2.block.2 output (recomputed), 373,248 floats per image
-        (20736000, 6842880),  // 390: features.3.2.block.1 output (recomputed), 373,248 floats per image
-        (21109248, 9414144),  // 391: gradient of features.3.2.block.2 input, 373,248 floats per image
-        (20362752, 9040896),  // 392: gradient of features.3.2.block.1 input, 373,248 floats per image
-        (19989504, 6842880),  // 393: features.3.2.block.0 output (recomputed), 373,248 floats per image
-        (19989504, 9414144),  // 394: gradient of features.3.2.block.0 input, 62,208 floats per image
-        (20051712, 9476352),  // 395: gradient of features.3.1 branch, 62,208 floats per image
-        (19616256, 9040896),  // 396: gradient of features.3.1.block.3 input, 373,248 floats per image
-        (19243008, 6842880),  // 397: features.3.1.block.2 output (recomputed), 373,248 floats per image
-        (18869760, 6096384),  // 398: features.3.1.block.1 output (recomputed), 373,248 floats per image
-        (19243008, 6842880),  // 399: gradient of features.3.1.block.2 input, 373,248 floats per image
-        (18496512, 6469632),  // 400: gradient of features.3.1.block.1 input, 373,248 floats per image
-        (13312512, 6096384),  // 401: features.3.1.block.0 output (recomputed), 373,248 floats per image
-        (13312512, 6283008),  // 402: gradient of features.3.1.block.0 input, 62,208 floats per image
-        (12939264, 6096384),  // 403: gradient of features.3.0.block.3 input, 186,624 floats per image
-        (29263680, 5909760),  // 404: features.3.0.block.2 output (recomputed), 186,624 floats per image
-        (29077056, 5723136),  // 405: features.3.0.block.1 output (recomputed), 186,624 floats per image
-        (18496512, 9040896),  // 406: gradient of features.3.0.block.2 input, 186,624 floats per image
-        (12939264, 6469632),  // 407: gradient of features.3.0.block.1 input, 746,496 floats per image
-        (12192768, 5723136),  // 408: features.3.0.block.0 output (recomputed), 746,496 floats per image
-        (12192768, 9040896),  // 409: gradient of features.3.0.block.0 input, 124,416 floats per image
-        (12317184, 9165312),  // 410: gradient of features.2.2 branch, 124,416 floats per image
-        (11446272, 6469632),  // 411: gradient of features.2.2.block.3 input, 746,496 floats per image
-        (10699776, 5723136),  // 412: features.2.2.block.2 output (recomputed), 746,496 floats per image
-        (9953280, 4230144),  // 413: features.2.2.block.1 output (recomputed), 746,496 floats per image
-        (10699776, 5723136),  // 414: gradient of features.2.2.block.2 input, 746,496 floats per image
-        (9206784, 4976640),  // 415: gradient of features.2.2.block.1 input, 746,496 floats per image
-        (8460288, 4230144),  // 416: features.2.2.block.0 output (recomputed), 746,496 floats per image
-        (8460288, 5723136),  // 417: gradient of features.2.2.block.0 input, 124,416 floats per image
-        (8584704, 5847552),  // 418: gradient of features.2.1 branch, 124,416 floats per image
-        (7713792, 4976640),  // 419: gradient of features.2.1.block.3 input, 746,496 floats per image
-        (6967296, 4230144),  // 420: features.2.1.block.2 output (recomputed), 746,496 floats per image
-        (6220800, 2737152),  // 421: features.2.1.block.1 output (recomputed), 746,496 floats per image
-        (6967296, 4230144),  // 422: gradient of features.2.1.block.2 input, 746,496 floats per image
-        (5474304, 3483648),  // 423: gradient of features.2.1.block.1 input, 746,496 floats per image
-        (4727808, 2737152),  // 424: features.2.1.block.0 output (recomputed), 746,496 floats per image
-        (4727808, 4230144),  // 425: gradient of features.2.1.block.0 input, 124,416 floats per image
-        (3981312, 2985984),  // 426: gradient of features.2.0.block.3 input, 497,664 floats per image
-        (17998848, 2488320),  // 427: features.2.0.block.2 output (recomputed), 497,664 floats per image
-        (17501184, 1990656),  // 428: features.2.0.block.1 output (recomputed), 497,664 floats per image
-        (5971968, 5971968),  // 429: gradient of features.2.0.block.2 input, 497,664 floats per image
-        (3981312, 3981312),  // 430: gradient of features.2.0.block.1 input, 1,990,656 floats per image
-        (1990656, 1990656),  // 431: features.2.0.block.0 output (recomputed), 1,990,656 floats per image
-        (1990656, 1990656),  // 432: gradient of features.2.0.block.0 input, 331,776 floats per image
-        (0, 0),  // 433: gradient of features.1.1 branch, 331,776 floats per image
-        (331776, 995328),  // 434: gradient of features.1.1.block.2 input, 331,776 floats per image
-        (23929344, 663552),  // 435: features.1.1.block.1 output (recomputed), 331,776 floats per image
-        (23597568, 331776),  // 436: features.1.1.block.0 output (recomputed), 331,776 floats per image
-        (0, 0),  // 437: gradient of features.1.1.block.1 input, 331,776 floats per image
-        (663552, 2322432),  // 438: gradient of features.1.1.block.0 input, 331,776 floats per image
-        (0, 1327104),  // 439: gradient of features.1.0.block.2 input, 663,552 floats per image
-        (16339968, 663552),  // 440: features.1.0.block.1 output (recomputed), 663,552 floats per image
-        (15676416, 0),  // 441: features.1.0.block.0 output (recomputed), 663,552 floats per image
-        (663552, 663552),  // 442: gradient of features.1.0.block.1 input, 663,552 floats per image
-        (0, 1327104),  // 443: gradient of features.1.0.block.0 input, 663,552 floats per image
-        (14349312, 0),  // 444: features.0 output (recomputed), 663,552 floats per image
+        (33042816, 14774400),  // 275: gradient of features.7.1.block.1 input, 171,072 floats per image
+        (32871744, 12923712),  // 276: features.7.1.block.0 output (recomputed), 171,072 floats per image
+        (22563360, 13055904),  // 277: gradient of features.7.1.block.0 input, 28,512 floats per image
+        (22462272, 12954816),  // 278: gradient of features.7.0.block.3 input, 101,088 floats per image
+        (36899712, 12853728),  // 279: features.7.0.block.2 output (recomputed), 101,088 floats per image
+        (36798624, 12752640),  // 280: features.7.0.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 281: gradient of features.7.0.block.1 input, 101,088 floats per image
+        (36596448, 12752640),  // 282: features.7.0.block.0 output (recomputed), 101,088 floats per image
+        (22563360, 13055904),  // 283: gradient of features.7.0.block.0 input, 16,848 floats per image
+        (22580208, 13072752),  // 284: gradient of features.6.4 branch, 16,848 floats per image
+        (22462272, 12954816),  // 285: gradient of features.6.4.block.3 input, 101,088 floats per image
+        (36394272, 12853728),  // 286: features.6.4.block.2 output (recomputed), 101,088 floats per image
+        (36293184, 12752640),  // 287: features.6.4.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 288: gradient of features.6.4.block.1 input, 101,088 floats per image
+        (36091008, 12752640),  // 289: features.6.4.block.0 output (recomputed), 101,088 floats per image
+        (22580208, 13072752),  // 290: gradient of features.6.4.block.0 input, 16,848 floats per image
+        (22563360, 13055904),  // 291: gradient of features.6.3 branch, 16,848 floats per image
+        (22462272, 12954816),  // 292: gradient of features.6.3.block.3 input, 101,088 floats per image
+        (35888832, 12853728),  // 293: features.6.3.block.2 output (recomputed), 101,088 floats per image
+        (35787744, 12752640),  // 294: features.6.3.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 295: gradient of features.6.3.block.1 input, 101,088 floats per image
+        (35585568, 12752640),  // 296: features.6.3.block.0 output (recomputed), 101,088 floats per image
+        (22563360, 13055904),  // 297: gradient of features.6.3.block.0 input, 16,848 floats per image
+        (22580208, 13072752),  // 298: gradient of features.6.2 branch, 16,848 floats per image
+        (22462272, 12954816),  // 299: gradient of features.6.2.block.3 input, 101,088 floats per image
+        (35383392, 12853728),  // 300: features.6.2.block.2 output (recomputed), 101,088 floats per image
+        (35282304, 12752640),  // 301: features.6.2.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 302: gradient of features.6.2.block.1 input, 101,088 floats per image
+        (35080128, 12752640),  // 303: features.6.2.block.0 output (recomputed), 101,088 floats per image
+        (22580208, 13072752),  // 304: gradient of features.6.2.block.0 input, 16,848 floats per image
+        (22563360, 13055904),  // 305: gradient of features.6.1 branch, 16,848 floats per image
+        (22462272, 12954816),  // 306: gradient of features.6.1.block.3 input, 101,088 floats per image
+        (34877952, 12853728),  // 307: features.6.1.block.2 output (recomputed), 101,088 floats per image
+        (34776864, 12752640),  // 308: features.6.1.block.1 output (recomputed), 101,088 floats per image
+        (28657152, 12853728),  // 309: gradient of features.6.1.block.1 input, 101,088 floats per image
+        (34574688, 12752640),  // 310: features.6.1.block.0 output (recomputed), 101,088 floats per image
+        (22520592, 12954816),  // 311: gradient of features.6.1.block.0 input, 16,848 floats per image
+        (22462272, 14774400),  // 312: gradient of features.6.0.block.3 input, 58,320 floats per image
+        (37712304, 12810960),  // 313: features.6.0.block.2 output (recomputed), 58,320 floats per image
+        (37653984, 12752640),  // 314: features.6.0.block.1 output (recomputed), 58,320 floats per image
+        (28657152, 12985920),  // 315: gradient of features.6.0.block.1 input, 233,280 floats per image
+        (28423872, 12752640),  // 316: features.6.0.block.0 output (recomputed), 233,280 floats per image
+        (22462272, 14774400),  // 317: gradient of features.6.0.block.0 input, 38,880 floats per image
+        (22501152, 14813280),  // 318: gradient of features.5.3 branch, 38,880 floats per image
+        (28190592, 12985920),  // 319: gradient of features.5.3.block.3 input, 233,280 floats per image
+        (27957312, 12752640),  // 320: features.5.3.block.2 output (recomputed), 233,280 floats per image
+        (27724032, 12286080),  // 321: features.5.3.block.1 output (recomputed), 233,280 floats per image
+        (27490752, 12519360),  // 322: gradient of features.5.3.block.1 input, 233,280 floats per image
+        (27257472, 12286080),  // 323: features.5.3.block.0 output (recomputed), 233,280 floats per image
+        (22501152, 12752640),  // 324: gradient of features.5.3.block.0 input, 38,880 floats per image
+        (22462272, 12791520),  // 325: gradient of features.5.2 branch, 38,880 floats per image
+        (27024192, 12519360),  // 326: gradient of features.5.2.block.3 input, 233,280 floats per image
+        (26790912, 12286080),  // 327: features.5.2.block.2 output (recomputed), 233,280 floats per image
+        (26557632, 11819520),  // 328: features.5.2.block.1 output (recomputed), 233,280 floats per image
+        (26324352, 12052800),  // 329: gradient of features.5.2.block.1 input, 233,280 floats per image
+        (26091072, 11819520),  // 330: features.5.2.block.0 output (recomputed), 233,280 floats per image
+        (22462272, 12286080),  // 331: gradient of features.5.2.block.0 input, 38,880 floats per image
+        (22501152, 12324960),  // 332: gradient of features.5.1 branch, 38,880 floats per image
+        (25857792, 12052800),  // 333: gradient of features.5.1.block.3 input, 233,280 floats per image
+        (25624512, 11819520),  // 334: features.5.1.block.2 output (recomputed), 233,280 floats per image
+        (25391232, 9647424),  // 335: features.5.1.block.1 output (recomputed), 233,280 floats per image
+        (25157952, 9880704),  // 336: gradient of features.5.1.block.1 input, 233,280 floats per image
+        (24924672, 9647424),  // 337: features.5.1.block.0 output (recomputed), 233,280 floats per image
+        (22501152, 11819520),  // 338: gradient of features.5.1.block.0 input, 38,880 floats per image
+        (22228992, 9756288),  // 339: gradient of features.5.0.block.3 input, 171,072 floats per image
+        (32700672, 9585216),  // 340: features.5.0.block.2 output (recomputed), 171,072 floats per image
+        (32529600, 9414144),  // 341: features.5.0.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 342: gradient of features.5.0.block.1 input, 171,072 floats per image
+        (32187456, 9414144),  // 343: features.5.0.block.0 output (recomputed), 171,072 floats per image
+        (22571136, 9927360),  // 344: gradient of features.5.0.block.0 input, 28,512 floats per image
+        (22400064, 9955872),  // 345: gradient of features.4.3 branch, 28,512 floats per image
+        (22228992, 9756288),  // 346: gradient of features.4.3.block.3 input, 171,072 floats per image
+        (31845312, 9585216),  // 347: features.4.3.block.2 output (recomputed), 171,072 floats per image
+        (31674240, 9414144),  // 348: features.4.3.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 349: gradient of features.4.3.block.1 input, 171,072 floats per image
+        (31332096, 9414144),  // 350: features.4.3.block.0 output (recomputed), 171,072 floats per image
+        (24924672, 9955872),  // 351: gradient of features.4.3.block.0 input, 28,512 floats per image
+        (22400064, 9927360),  // 352: gradient of features.4.2 branch, 28,512 floats per image
+        (22228992, 9756288),  // 353: gradient of features.4.2.block.3 input, 171,072 floats per image
+        (30989952, 9585216),  // 354: features.4.2.block.2 output (recomputed), 171,072 floats per image
+        (30818880, 9414144),  // 355: features.4.2.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 356: gradient of features.4.2.block.1 input, 171,072 floats per image
+        (30476736, 9414144),  // 357: features.4.2.block.0 output (recomputed), 171,072 floats per image
+        (22571136, 9927360),  // 358: gradient of features.4.2.block.0 input, 28,512 floats per image
+        (22400064, 9955872),  // 359: gradient of features.4.1 branch, 28,512 floats per image
+        (22228992, 9756288),  // 360: gradient of features.4.1.block.3 input, 171,072 floats per image
+        (30134592, 9585216),  // 361: features.4.1.block.2 output (recomputed), 171,072 floats per image
+        (29963520, 9414144),  // 362: features.4.1.block.1 output (recomputed), 171,072 floats per image
+        (22400064, 9585216),  // 363: gradient of features.4.1.block.1 input, 171,072 floats per image
+        (29621376, 9414144),  // 364: features.4.1.block.0 output (recomputed), 171,072 floats per image
+        (22228992, 9756288),  // 365: gradient of features.4.1.block.0 input, 28,512 floats per image
+        (24924672, 11819520),  // 366: gradient of features.4.0.block.3 input, 93,312 floats per image
+        (37187424, 9507456),  // 367: features.4.0.block.2 output (recomputed), 93,312 floats per image
+        (37094112, 9414144),  // 368: features.4.0.block.1 output (recomputed), 93,312 floats per image
+        (22228992, 9787392),  // 369: gradient of features.4.0.block.1 input, 373,248 floats per image
+        (21855744, 9414144),  // 370: features.4.0.block.0 output (recomputed), 373,248 floats per image
+        (21855744, 11819520),  // 371: gradient of features.4.0.block.0 input, 62,208 floats per image
+        (21917952, 11881728),  // 372: gradient of features.3.2 branch, 62,208 floats per image
+        (21482496, 9787392),  // 373: gradient of features.3.2.block.3 input, 373,248 floats per image
+        (21109248, 9414144),  // 374: features.3.2.block.2 output (recomputed), 373,248 floats per image
+        (20736000, 6842880),  // 375: features.3.2.block.1 output (recomputed), 373,248 floats per image
+        (20362752, 9040896),  // 376: gradient of features.3.2.block.1 input, 373,248 floats per image
+        (19989504, 6842880),  // 377: features.3.2.block.0 output (recomputed), 373,248 floats per image
+        (19989504, 9414144),  // 378: gradient of features.3.2.block.0 input, 62,208 floats per image
+        (20051712, 9476352),  // 379: gradient of features.3.1 branch, 62,208 floats per image
+        (19616256, 9040896),  // 380: gradient of features.3.1.block.3 input, 373,248 floats per image
+        (19243008, 6842880),  // 381: features.3.1.block.2 output (recomputed), 373,248 floats per image
+        (18869760, 6096384),  // 382: features.3.1.block.1 output (recomputed), 373,248 floats per image
+        (18496512, 6469632),  // 383: gradient of features.3.1.block.1 input, 373,248 floats per image
+        (13312512, 6096384),  // 384: features.3.1.block.0 output (recomputed), 373,248 floats per image
+        (13312512, 6096384),  // 385: gradient of features.3.1.block.0 input, 62,208 floats per image
+        (18496512, 9040896),  // 386: gradient of features.3.0.block.3 input, 186,624 floats per image
+        (29263680, 5909760),  // 387: features.3.0.block.2 output (recomputed), 186,624 floats per image
+        (29077056, 5723136),  // 388: features.3.0.block.1 output (recomputed), 186,624 floats per image
+        (12939264, 6469632),  // 389: gradient of features.3.0.block.1 input, 746,496 floats per image
+        (12192768, 5723136),  // 390: features.3.0.block.0 output (recomputed), 746,496 floats per image
+        (12192768, 9040896),  // 391: gradient of features.3.0.block.0 input, 124,416 floats per image
+        (12317184, 9165312),  // 392: gradient of features.2.2 branch, 124,416 floats per image
+        (11446272, 6469632),  // 393: gradient of features.2.2.block.3 input, 746,496 floats per image
+        (10699776, 5723136),  // 394: features.2.2.block.2 output (recomputed), 746,496 floats per image
+        (9953280, 4230144),  // 395: features.2.2.block.1 output (recomputed), 746,496 floats per image
+        (9206784, 4976640),  // 396: gradient of features.2.2.block.1 input, 746,496 floats per image
+        (8460288, 4230144),  // 397: features.2.2.block.0 output (recomputed), 746,496 floats per image
+        (8460288, 5723136),  // 398: gradient of features.2.2.block.0 input, 124,416 floats per image
+        (8584704, 5847552),  // 399: gradient of features.2.1 branch, 124,416 floats per image
+        (7713792, 4976640),  // 400: gradient of features.2.1.block.3 input, 746,496 floats per image
+        (6967296, 4230144),  // 401: features.2.1.block.2 output (recomputed), 746,496 floats per image
+        (6220800, 2737152),  // 402: features.2.1.block.1 output (recomputed), 746,496 floats per image
+        (5474304, 3483648),  // 403: gradient of features.2.1.block.1 input, 746,496 floats per image
+        (4727808, 2737152),  // 404: features.2.1.block.0 output (recomputed), 746,496 floats per image
+        (4727808, 2985984),  // 405: gradient of features.2.1.block.0 input, 124,416 floats per image
+        (5971968, 5971968),  // 406: gradient of features.2.0.block.3 input, 497,664 floats per image
+        (17998848, 2488320),  // 407: features.2.0.block.2 output (recomputed), 497,664 floats per image
+        (17501184, 1990656),  // 408: features.2.0.block.1 output (recomputed), 497,664 floats per image
+        (3981312, 3981312),  // 409: gradient of features.2.0.block.1 input, 1,990,656 floats per image
+        (1990656, 1990656),  // 410: features.2.0.block.0 output (recomputed), 1,990,656 floats per image
+        (1990656, 1990656),  // 411: gradient of features.2.0.block.0 input, 331,776 floats per image
+        (0, 0),  // 412: gradient of features.1.1 branch, 331,776 floats per image
+        (331776, 995328),  // 413: gradient of features.1.1.block.2 input, 331,776 floats per image
+        (23929344, 663552),  // 414: features.1.1.block.1 output (recomputed), 331,776 floats per image
+        (23597568, 331776),  // 415: features.1.1.block.0 output (recomputed), 331,776 floats per image
+        (663552, 2322432),  // 416: gradient of features.1.1.block.0 input, 331,776 floats per image
+        (0, 1327104),  // 417: gradient of features.1.0.block.2 input, 663,552 floats per image
+        (16339968, 663552),  // 418: features.1.0.block.1 output (recomputed), 663,552 floats per image
+        (15676416, 0),  // 419: features.1.0.block.0 output (recomputed), 663,552 floats per image
+        (663552, 663552),  // 420: gradient of features.1.0.block.0 input, 663,552 floats per image
+        (14349312, 0),  // 421: features.0 output (recomputed), 663,552 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -8806,10 +8653,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 120434688,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 743424,
-              "squeeze-excitation 2112 -> 88 -> 2112 backward on [n, 9, 9, 2112]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 2112]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 743424,
+              "squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8836,10 +8681,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8866,10 +8709,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8898,10 +8739,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8930,10 +8769,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8962,10 +8799,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward on [n, 9, 9, 1248]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 1248]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -8992,10 +8827,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 9, 9, 720]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 720]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 720]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9022,10 +8855,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9054,10 +8885,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9086,10 +8915,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward on [n, 18, 18, 720]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 720]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9116,10 +8943,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41057280,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9146,10 +8971,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9178,10 +9001,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9210,10 +9031,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 18, 18, 528]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 528]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9240,10 +9059,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16422912,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 18, 18, 288]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9270,10 +9087,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9302,10 +9117,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 36, 36, 288]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9332,10 +9145,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 36, 36, 144]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 144]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9362,10 +9173,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9394,10 +9203,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 72, 72, 144]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 144]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9424,10 +9231,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 23887872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 72, 72, 96]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 72, 72, 96]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9454,10 +9259,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10616832,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 144, 144, 16]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 144, 144, 16]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 5971968,
@@ -9476,10 +9279,8 @@ public final class EfficientNetB2Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21233664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 144, 144, 32]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 144, 144, 32]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -5773,2776 +5773,2627 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
-        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]
+        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(308), input: s.tensor(310), batch: s.n, pixels: 100,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(308), seInput: s.tensor(310), batch: s.n,
+            pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, seActivation: .silu,
             expandWeights: s.p + 9078560, savedPooled: s.tensor(289), savedHidden: s.tensor(290),
-            savedScale: s.tensor(291), gradInput: s.tensor(311), gradReduceWeights: s.g + 8857280,
-            gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560, gradExpandBias: s.g + 9299744,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(291), gradReduceWeights: s.g + 8857280, gradReduceBias: s.g + 9078464,
+            gradExpandWeights: s.g + 9078560, gradExpandBias: s.g + 9299744, preActivation: s.tensor(286),
+            gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
+            activation: .silu, gradGamma: s.g + 8848064, gradBeta: s.g + 8850368, workspace: s.ws, pool: pool)
         s.profiler?.stop(443)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(286),
-            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064,
-            savedInvStd: s.f + 1674368, activation: .silu, gradInput: s.tensor(311), gradGamma: s.g + 8848064,
-            gradBeta: s.g + 8850368, pool: pool)
-        s.profiler?.stop(444)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
-                activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(445)
+                activation: .silu, output: s.tensor(312), pool: pool)
+            s.profiler?.stop(444)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
-                eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(446)
+                eps: 1e-05, activation: .silu, output: s.tensor(312), scratch: s.f + 1667456, pool: pool)
+            s.profiler?.stop(445)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1697408, count: 20736)
-        s.profiler?.stop(447)
+        s.profiler?.stop(446)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(313), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(312), batch: s.n, height: 10,
             width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1676672, gradInput: s.tensor(312), gradWeights: s.f + 1697408, pool: pool)
-        s.profiler?.stop(448)
+            weights: s.f + 1676672, gradInput: s.tensor(311), gradWeights: s.f + 1697408, pool: pool)
+        s.profiler?.stop(447)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1697408, channels: 2304, kernel: 3, into: s.g + 8827328)
-        s.profiler?.stop(449)
+        s.profiler?.stop(448)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(312), input: s.tensor(284), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(284), pixels: 100 &* s.n,
             channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456,
             savedInvStd: s.f + 1669760, activation: .silu, gradGamma: s.g + 8818112, gradBeta: s.g + 8820416,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(449)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(284),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(284),
             gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(283), weights: s.p + 7933376,
-            pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(314),
+            pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(313),
             gradWeights: s.g + 7933376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(450)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(314), s.tensor(306), count: 38400 &* s.n, pool: pool)
-        s.profiler?.stop(452)
+        TrainingKernels.accumulate(s.tensor(313), s.tensor(306), count: 38400 &* s.n, pool: pool)
+        s.profiler?.stop(451)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(314), input: s.tensor(282), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(313), input: s.tensor(282), pixels: 100 &* s.n,
             channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688,
             savedInvStd: s.f + 1667072, activation: .identity, gradGamma: s.g + 7931840, gradBeta: s.g + 7932224,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(452)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
-                activation: .silu, output: s.tensor(317), pool: pool)
-            s.profiler?.stop(454)
+                activation: .silu, output: s.tensor(316), pool: pool)
+            s.profiler?.stop(453)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
-                eps: 1e-05, activation: .silu, output: s.tensor(317), scratch: s.f + 1638848, pool: pool)
-            s.profiler?.stop(455)
+                eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1638848, pool: pool)
+            s.profiler?.stop(454)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(317), savedScale: s.tensor(281), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(456)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(316), savedScale: s.tensor(281), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(315), pool: pool)
+            s.profiler?.stop(455)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(313), preActivation: s.tensor(282),
             gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(316), weights: s.p + 7397312,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(315),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(315), weights: s.p + 7397312,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(314),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(457)
-        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(456)
+        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(315), input: s.tensor(317), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(314), seInput: s.tensor(316), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, seActivation: .silu,
             expandWeights: s.p + 7315184, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(318), gradReduceWeights: s.g + 7234384,
-            gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184, gradExpandBias: s.g + 7395920,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(458)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(318), input: s.tensor(276),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848,
-            savedInvStd: s.f + 1640240, activation: .silu, gradInput: s.tensor(318), gradGamma: s.g + 7228816,
-            gradBeta: s.g + 7230208, pool: pool)
-        s.profiler?.stop(459)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 7234384, gradReduceBias: s.g + 7315120,
+            gradExpandWeights: s.g + 7315184, gradExpandBias: s.g + 7395920, preActivation: s.tensor(276),
+            gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
+            activation: .silu, gradGamma: s.g + 7228816, gradBeta: s.g + 7230208, workspace: s.ws, pool: pool)
+        s.profiler?.stop(457)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
-                activation: .silu, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(460)
+                activation: .silu, output: s.tensor(318), pool: pool)
+            s.profiler?.stop(458)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
-                eps: 1e-05, activation: .silu, output: s.tensor(320), scratch: s.f + 1636064, pool: pool)
-            s.profiler?.stop(461)
+                eps: 1e-05, activation: .silu, output: s.tensor(318), scratch: s.f + 1636064, pool: pool)
+            s.profiler?.stop(459)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654160, count: 12528)
-        s.profiler?.stop(462)
+        s.profiler?.stop(460)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(318), input: s.tensor(320), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(318), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1641632, gradInput: s.tensor(319), gradWeights: s.f + 1654160, pool: pool)
-        s.profiler?.stop(463)
+            weights: s.f + 1641632, gradInput: s.tensor(317), gradWeights: s.f + 1654160, pool: pool)
+        s.profiler?.stop(461)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1654160, channels: 1392, kernel: 3, into: s.g + 7216288)
-        s.profiler?.stop(464)
+        s.profiler?.stop(462)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(319), input: s.tensor(274), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(274), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064,
             savedInvStd: s.f + 1637456, activation: .silu, gradGamma: s.g + 7210720, gradBeta: s.g + 7212112,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(463)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(274),
             gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(272), weights: s.p + 6887776,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(321),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(319),
             gradWeights: s.g + 6887776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(464)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(321),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.tensor(322), pool: pool)
-        s.profiler?.stop(467)
+            perImage: 23200, gradBranch: s.tensor(320), pool: pool)
+        s.profiler?.stop(465)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(270), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(320), input: s.tensor(270), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600,
             savedInvStd: s.f + 1635832, activation: .identity, gradGamma: s.g + 6886816, gradBeta: s.g + 6887056,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(466)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
-                activation: .silu, output: s.tensor(325), pool: pool)
-            s.profiler?.stop(469)
+                activation: .silu, output: s.tensor(323), pool: pool)
+            s.profiler?.stop(467)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
-                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1563216, pool: pool)
-            s.profiler?.stop(470)
+                eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 1563216, pool: pool)
+            s.profiler?.stop(468)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(325), savedScale: s.tensor(269), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(324), pool: pool)
-            s.profiler?.stop(471)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(323), savedScale: s.tensor(269), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(322), pool: pool)
+            s.profiler?.stop(469)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(270),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(320), preActivation: s.tensor(270),
             gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(324), weights: s.p + 6563872,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(323),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(322), weights: s.p + 6563872,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(321),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(472)
-        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(470)
+        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(323), input: s.tensor(325), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(321), seInput: s.tensor(323), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, seActivation: .silu,
             expandWeights: s.p + 6481744, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
-            savedScale: s.tensor(269), gradInput: s.tensor(326), gradReduceWeights: s.g + 6400944,
-            gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744, gradExpandBias: s.g + 6562480,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(473)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(326), input: s.tensor(264),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216,
-            savedInvStd: s.f + 1564608, activation: .silu, gradInput: s.tensor(326), gradGamma: s.g + 6395376,
-            gradBeta: s.g + 6396768, pool: pool)
-        s.profiler?.stop(474)
+            savedScale: s.tensor(269), gradReduceWeights: s.g + 6400944, gradReduceBias: s.g + 6481680,
+            gradExpandWeights: s.g + 6481744, gradExpandBias: s.g + 6562480, preActivation: s.tensor(264),
+            gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
+            activation: .silu, gradGamma: s.g + 6395376, gradBeta: s.g + 6396768, workspace: s.ws, pool: pool)
+        s.profiler?.stop(471)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
-                activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(475)
+                activation: .silu, output: s.tensor(325), pool: pool)
+            s.profiler?.stop(472)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
-                eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 1560432, pool: pool)
-            s.profiler?.stop(476)
+                eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1560432, pool: pool)
+            s.profiler?.stop(473)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1600800, count: 34800)
-        s.profiler?.stop(477)
+        s.profiler?.stop(474)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(328), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(325), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1566000, gradInput: s.tensor(327), gradWeights: s.f + 1600800, pool: pool)
-        s.profiler?.stop(478)
+            weights: s.f + 1566000, gradInput: s.tensor(324), gradWeights: s.f + 1600800, pool: pool)
+        s.profiler?.stop(475)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1600800, channels: 1392, kernel: 5, into: s.g + 6360576)
-        s.profiler?.stop(479)
+        s.profiler?.stop(476)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(262), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(324), input: s.tensor(262), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432,
             savedInvStd: s.f + 1561824, activation: .silu, gradGamma: s.g + 6355008, gradBeta: s.g + 6356400,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(477)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(262),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(324), preActivation: s.tensor(262),
             gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(260), weights: s.p + 6032064,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(329),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(326),
             gradWeights: s.g + 6032064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(478)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(329), s.tensor(321), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(482)
+        TrainingKernels.accumulate(s.tensor(326), s.tensor(319), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(479)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(326),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.tensor(330), pool: pool)
-        s.profiler?.stop(483)
+            perImage: 23200, gradBranch: s.tensor(327), pool: pool)
+        s.profiler?.stop(480)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(258), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(258), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968,
             savedInvStd: s.f + 1560200, activation: .identity, gradGamma: s.g + 6031104, gradBeta: s.g + 6031344,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(481)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
-                activation: .silu, output: s.tensor(333), pool: pool)
-            s.profiler?.stop(485)
+                activation: .silu, output: s.tensor(330), pool: pool)
+            s.profiler?.stop(482)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
-                eps: 1e-05, activation: .silu, output: s.tensor(333), scratch: s.f + 1487584, pool: pool)
-            s.profiler?.stop(486)
+                eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 1487584, pool: pool)
+            s.profiler?.stop(483)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(333), savedScale: s.tensor(257), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(332), pool: pool)
-            s.profiler?.stop(487)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(330), savedScale: s.tensor(257), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(329), pool: pool)
+            s.profiler?.stop(484)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(330), preActivation: s.tensor(258),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(258),
             gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(332), weights: s.p + 5708160,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(331),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(329), weights: s.p + 5708160,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(328),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(488)
-        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(485)
+        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(331), input: s.tensor(333), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(328), seInput: s.tensor(330), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, seActivation: .silu,
             expandWeights: s.p + 5626032, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
-            savedScale: s.tensor(257), gradInput: s.tensor(334), gradReduceWeights: s.g + 5545232,
-            gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032, gradExpandBias: s.g + 5706768,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(489)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(334), input: s.tensor(252),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584,
-            savedInvStd: s.f + 1488976, activation: .silu, gradInput: s.tensor(334), gradGamma: s.g + 5539664,
-            gradBeta: s.g + 5541056, pool: pool)
-        s.profiler?.stop(490)
+            savedScale: s.tensor(257), gradReduceWeights: s.g + 5545232, gradReduceBias: s.g + 5625968,
+            gradExpandWeights: s.g + 5626032, gradExpandBias: s.g + 5706768, preActivation: s.tensor(252),
+            gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
+            activation: .silu, gradGamma: s.g + 5539664, gradBeta: s.g + 5541056, workspace: s.ws, pool: pool)
+        s.profiler?.stop(486)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
-                activation: .silu, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(491)
+                activation: .silu, output: s.tensor(332), pool: pool)
+            s.profiler?.stop(487)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
-                eps: 1e-05, activation: .silu, output: s.tensor(336), scratch: s.f + 1484800, pool: pool)
-            s.profiler?.stop(492)
+                eps: 1e-05, activation: .silu, output: s.tensor(332), scratch: s.f + 1484800, pool: pool)
+            s.profiler?.stop(488)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1525168, count: 34800)
-        s.profiler?.stop(493)
+        s.profiler?.stop(489)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(334), input: s.tensor(336), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(328), input: s.tensor(332), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1490368, gradInput: s.tensor(335), gradWeights: s.f + 1525168, pool: pool)
-        s.profiler?.stop(494)
+            weights: s.f + 1490368, gradInput: s.tensor(331), gradWeights: s.f + 1525168, pool: pool)
+        s.profiler?.stop(490)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1525168, channels: 1392, kernel: 5, into: s.g + 5504864)
-        s.profiler?.stop(495)
+        s.profiler?.stop(491)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(335), input: s.tensor(250), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(331), input: s.tensor(250), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800,
             savedInvStd: s.f + 1486192, activation: .silu, gradGamma: s.g + 5499296, gradBeta: s.g + 5500688,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(492)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(335), preActivation: s.tensor(250),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(331), preActivation: s.tensor(250),
             gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(248), weights: s.p + 5176352,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(337),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(333),
             gradWeights: s.g + 5176352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(493)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(337), s.tensor(329), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(498)
+        TrainingKernels.accumulate(s.tensor(333), s.tensor(326), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(494)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(337),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(333),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.tensor(338), pool: pool)
-        s.profiler?.stop(499)
+            perImage: 23200, gradBranch: s.tensor(334), pool: pool)
+        s.profiler?.stop(495)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(246), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(334), input: s.tensor(246), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336,
             savedInvStd: s.f + 1484568, activation: .identity, gradGamma: s.g + 5175392, gradBeta: s.g + 5175632,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(496)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
-                activation: .silu, output: s.tensor(341), pool: pool)
-            s.profiler?.stop(501)
+                activation: .silu, output: s.tensor(337), pool: pool)
+            s.profiler?.stop(497)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
-                eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 1411952, pool: pool)
-            s.profiler?.stop(502)
+                eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 1411952, pool: pool)
+            s.profiler?.stop(498)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(245), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(340), pool: pool)
-            s.profiler?.stop(503)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(337), savedScale: s.tensor(245), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(336), pool: pool)
+            s.profiler?.stop(499)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(334), preActivation: s.tensor(246),
             gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(340), weights: s.p + 4852448,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(339),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(336), weights: s.p + 4852448,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(335),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(504)
-        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(500)
+        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(339), input: s.tensor(341), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(335), seInput: s.tensor(337), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, seActivation: .silu,
             expandWeights: s.p + 4770320, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(342), gradReduceWeights: s.g + 4689520,
-            gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320, gradExpandBias: s.g + 4851056,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(505)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(342), input: s.tensor(240),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952,
-            savedInvStd: s.f + 1413344, activation: .silu, gradInput: s.tensor(342), gradGamma: s.g + 4683952,
-            gradBeta: s.g + 4685344, pool: pool)
-        s.profiler?.stop(506)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 4689520, gradReduceBias: s.g + 4770256,
+            gradExpandWeights: s.g + 4770320, gradExpandBias: s.g + 4851056, preActivation: s.tensor(240),
+            gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
+            activation: .silu, gradGamma: s.g + 4683952, gradBeta: s.g + 4685344, workspace: s.ws, pool: pool)
+        s.profiler?.stop(501)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
-                activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(507)
+                activation: .silu, output: s.tensor(339), pool: pool)
+            s.profiler?.stop(502)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
-                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1409168, pool: pool)
-            s.profiler?.stop(508)
+                eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 1409168, pool: pool)
+            s.profiler?.stop(503)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1449536, count: 34800)
-        s.profiler?.stop(509)
+        s.profiler?.stop(504)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(344), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(339), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1414736, gradInput: s.tensor(343), gradWeights: s.f + 1449536, pool: pool)
-        s.profiler?.stop(510)
+            weights: s.f + 1414736, gradInput: s.tensor(338), gradWeights: s.f + 1449536, pool: pool)
+        s.profiler?.stop(505)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1449536, channels: 1392, kernel: 5, into: s.g + 4649152)
-        s.profiler?.stop(511)
+        s.profiler?.stop(506)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(343), input: s.tensor(238), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(238), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168,
             savedInvStd: s.f + 1410560, activation: .silu, gradGamma: s.g + 4643584, gradBeta: s.g + 4644976,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(507)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(343), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(238),
             gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(236), weights: s.p + 4320640,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(345),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(340),
             gradWeights: s.g + 4320640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(508)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(345), s.tensor(337), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(514)
+        TrainingKernels.accumulate(s.tensor(340), s.tensor(333), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(509)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(345),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.tensor(346), pool: pool)
-        s.profiler?.stop(515)
+            perImage: 23200, gradBranch: s.tensor(341), pool: pool)
+        s.profiler?.stop(510)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(346), input: s.tensor(234), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(234), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704,
             savedInvStd: s.f + 1408936, activation: .identity, gradGamma: s.g + 4319680, gradBeta: s.g + 4319920,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(511)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
-                activation: .silu, output: s.tensor(349), pool: pool)
-            s.profiler?.stop(517)
+                activation: .silu, output: s.tensor(344), pool: pool)
+            s.profiler?.stop(512)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
-                eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 1336320, pool: pool)
-            s.profiler?.stop(518)
+                eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1336320, pool: pool)
+            s.profiler?.stop(513)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(349), savedScale: s.tensor(233), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(519)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(233), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(343), pool: pool)
+            s.profiler?.stop(514)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(234),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(341), preActivation: s.tensor(234),
             gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(348), weights: s.p + 3996736,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(347),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(343), weights: s.p + 3996736,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(342),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
-        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(515)
+        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(347), input: s.tensor(349), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(342), seInput: s.tensor(344), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, seActivation: .silu,
             expandWeights: s.p + 3914608, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
-            savedScale: s.tensor(233), gradInput: s.tensor(350), gradReduceWeights: s.g + 3833808,
-            gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608, gradExpandBias: s.g + 3995344,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(521)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(350), input: s.tensor(228),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320,
-            savedInvStd: s.f + 1337712, activation: .silu, gradInput: s.tensor(350), gradGamma: s.g + 3828240,
-            gradBeta: s.g + 3829632, pool: pool)
-        s.profiler?.stop(522)
+            savedScale: s.tensor(233), gradReduceWeights: s.g + 3833808, gradReduceBias: s.g + 3914544,
+            gradExpandWeights: s.g + 3914608, gradExpandBias: s.g + 3995344, preActivation: s.tensor(228),
+            gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
+            activation: .silu, gradGamma: s.g + 3828240, gradBeta: s.g + 3829632, workspace: s.ws, pool: pool)
+        s.profiler?.stop(516)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
-                activation: .silu, output: s.tensor(352), pool: pool)
-            s.profiler?.stop(523)
+                activation: .silu, output: s.tensor(346), pool: pool)
+            s.profiler?.stop(517)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
-                eps: 1e-05, activation: .silu, output: s.tensor(352), scratch: s.f + 1333536, pool: pool)
-            s.profiler?.stop(524)
+                eps: 1e-05, activation: .silu, output: s.tensor(346), scratch: s.f + 1333536, pool: pool)
+            s.profiler?.stop(518)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1373904, count: 34800)
-        s.profiler?.stop(525)
+        s.profiler?.stop(519)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(350), input: s.tensor(352), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(346), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1339104, gradInput: s.tensor(351), gradWeights: s.f + 1373904, pool: pool)
-        s.profiler?.stop(526)
+            weights: s.f + 1339104, gradInput: s.tensor(345), gradWeights: s.f + 1373904, pool: pool)
+        s.profiler?.stop(520)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1373904, channels: 1392, kernel: 5, into: s.g + 3793440)
-        s.profiler?.stop(527)
+        s.profiler?.stop(521)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(351), input: s.tensor(226), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(226), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536,
             savedInvStd: s.f + 1334928, activation: .silu, gradGamma: s.g + 3787872, gradBeta: s.g + 3789264,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(522)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(351), preActivation: s.tensor(226),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(226),
             gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(224), weights: s.p + 3464928,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(353),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(347),
             gradWeights: s.g + 3464928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(523)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(353), s.tensor(345), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(530)
+        TrainingKernels.accumulate(s.tensor(347), s.tensor(340), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(524)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(353),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(347),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
-            perImage: 23200, gradBranch: s.tensor(354), pool: pool)
-        s.profiler?.stop(531)
+            perImage: 23200, gradBranch: s.tensor(348), pool: pool)
+        s.profiler?.stop(525)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(354), input: s.tensor(222), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(222), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072,
             savedInvStd: s.f + 1333304, activation: .identity, gradGamma: s.g + 3463968, gradBeta: s.g + 3464208,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(526)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
-                activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(533)
+                activation: .silu, output: s.tensor(351), pool: pool)
+            s.profiler?.stop(527)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
-                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1260688, pool: pool)
-            s.profiler?.stop(534)
+                eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 1260688, pool: pool)
+            s.profiler?.stop(528)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(221), batch: s.n,
-                pixels: 100, channels: 1392, output: s.tensor(356), pool: pool)
-            s.profiler?.stop(535)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(221), batch: s.n,
+                pixels: 100, channels: 1392, output: s.tensor(350), pool: pool)
+            s.profiler?.stop(529)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(222),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(348), preActivation: s.tensor(222),
             gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(356), weights: s.p + 3141024,
-            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(355),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(350), weights: s.p + 3141024,
+            pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(349),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
-        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]
+        s.profiler?.stop(530)
+        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(355), input: s.tensor(357), batch: s.n, pixels: 100,
-            channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(349), seInput: s.tensor(351), batch: s.n,
+            pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, seActivation: .silu,
             expandWeights: s.p + 3058896, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
-            savedScale: s.tensor(221), gradInput: s.tensor(358), gradReduceWeights: s.g + 2978096,
-            gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896, gradExpandBias: s.g + 3139632,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(537)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(358), input: s.tensor(216),
-            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688,
-            savedInvStd: s.f + 1262080, activation: .silu, gradInput: s.tensor(358), gradGamma: s.g + 2972528,
-            gradBeta: s.g + 2973920, pool: pool)
-        s.profiler?.stop(538)
+            savedScale: s.tensor(221), gradReduceWeights: s.g + 2978096, gradReduceBias: s.g + 3058832,
+            gradExpandWeights: s.g + 3058896, gradExpandBias: s.g + 3139632, preActivation: s.tensor(216),
+            gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
+            activation: .silu, gradGamma: s.g + 2972528, gradBeta: s.g + 2973920, workspace: s.ws, pool: pool)
+        s.profiler?.stop(531)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
-                activation: .silu, output: s.tensor(360), pool: pool)
-            s.profiler?.stop(539)
+                activation: .silu, output: s.tensor(353), pool: pool)
+            s.profiler?.stop(532)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
-                eps: 1e-05, activation: .silu, output: s.tensor(360), scratch: s.f + 1257904, pool: pool)
-            s.profiler?.stop(540)
+                eps: 1e-05, activation: .silu, output: s.tensor(353), scratch: s.f + 1257904, pool: pool)
+            s.profiler?.stop(533)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1298272, count: 34800)
-        s.profiler?.stop(541)
+        s.profiler?.stop(534)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(358), input: s.tensor(360), batch: s.n, height: 10,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(353), batch: s.n, height: 10,
             width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1263472, gradInput: s.tensor(359), gradWeights: s.f + 1298272, pool: pool)
-        s.profiler?.stop(542)
+            weights: s.f + 1263472, gradInput: s.tensor(352), gradWeights: s.f + 1298272, pool: pool)
+        s.profiler?.stop(535)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1298272, channels: 1392, kernel: 5, into: s.g + 2937728)
-        s.profiler?.stop(543)
+        s.profiler?.stop(536)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(214), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(214), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904,
             savedInvStd: s.f + 1259296, activation: .silu, gradGamma: s.g + 2932160, gradBeta: s.g + 2933552,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(537)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(359), preActivation: s.tensor(214),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(214),
             gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(213), weights: s.p + 2609216,
-            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(361),
+            pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(354),
             gradWeights: s.g + 2609216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(538)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(361), s.tensor(353), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(546)
+        TrainingKernels.accumulate(s.tensor(354), s.tensor(347), count: 23200 &* s.n, pool: pool)
+        s.profiler?.stop(539)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(212), pixels: 100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(354), input: s.tensor(212), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440,
             savedInvStd: s.f + 1257672, activation: .identity, gradGamma: s.g + 2608256, gradBeta: s.g + 2608496,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(540)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
-                activation: .silu, output: s.tensor(364), pool: pool)
-            s.profiler?.stop(548)
+                activation: .silu, output: s.tensor(357), pool: pool)
+            s.profiler?.stop(541)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
-                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1215008, pool: pool)
-            s.profiler?.stop(549)
+                eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1215008, pool: pool)
+            s.profiler?.stop(542)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(211), batch: s.n,
-                pixels: 100, channels: 816, output: s.tensor(363), pool: pool)
-            s.profiler?.stop(550)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(211), batch: s.n,
+                pixels: 100, channels: 816, output: s.tensor(356), pool: pool)
+            s.profiler?.stop(543)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(212),
             gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(363), weights: s.p + 2418944,
-            pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(362),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(356), weights: s.p + 2418944,
+            pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(551)
-        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]
+        s.profiler?.stop(544)
+        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(362), input: s.tensor(364), batch: s.n, pixels: 100,
-            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(355), seInput: s.tensor(357), batch: s.n,
+            pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, seActivation: .silu,
             expandWeights: s.p + 2390384, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(365), gradReduceWeights: s.g + 2362592,
-            gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384, gradExpandBias: s.g + 2418128,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(552)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 10, 10, 816]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(365), input: s.tensor(206),
-            pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008,
-            savedInvStd: s.f + 1215824, activation: .silu, gradInput: s.tensor(365), gradGamma: s.g + 2359328,
-            gradBeta: s.g + 2360144, pool: pool)
-        s.profiler?.stop(553)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 2362592, gradReduceBias: s.g + 2390336,
+            gradExpandWeights: s.g + 2390384, gradExpandBias: s.g + 2418128, preActivation: s.tensor(206),
+            gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
+            activation: .silu, gradGamma: s.g + 2359328, gradBeta: s.g + 2360144, workspace: s.ws, pool: pool)
+        s.profiler?.stop(545)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
-                activation: .silu, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(554)
+                activation: .silu, output: s.tensor(359), pool: pool)
+            s.profiler?.stop(546)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
-                eps: 1e-05, activation: .silu, output: s.tensor(367), scratch: s.f + 1213376, pool: pool)
-            s.profiler?.stop(555)
+                eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 1213376, pool: pool)
+            s.profiler?.stop(547)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1237040, count: 20400)
-        s.profiler?.stop(556)
+        s.profiler?.stop(548)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(365), input: s.tensor(367), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(355), input: s.tensor(359), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1216640, gradInput: s.tensor(366), gradWeights: s.f + 1237040, pool: pool)
-        s.profiler?.stop(557)
+            weights: s.f + 1216640, gradInput: s.tensor(358), gradWeights: s.f + 1237040, pool: pool)
+        s.profiler?.stop(549)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1237040, channels: 816, kernel: 5, into: s.g + 2338928)
-        s.profiler?.stop(558)
+        s.profiler?.stop(550)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(366), input: s.tensor(204), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(358), input: s.tensor(204), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376,
             savedInvStd: s.f + 1214192, activation: .silu, gradGamma: s.g + 2335664, gradBeta: s.g + 2336480,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(551)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(358), preActivation: s.tensor(204),
             gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(202), weights: s.p + 2224688,
-            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(368),
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(360),
             gradWeights: s.g + 2224688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(552)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(368),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(360),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.tensor(369), pool: pool)
-        s.profiler?.stop(561)
+            perImage: 49096, gradBranch: s.tensor(361), pool: pool)
+        s.profiler?.stop(553)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(200), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(200), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104,
             savedInvStd: s.f + 1213240, activation: .identity, gradGamma: s.g + 2224112, gradBeta: s.g + 2224256,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(554)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
-                activation: .silu, output: s.tensor(372), pool: pool)
-            s.profiler?.stop(563)
+                activation: .silu, output: s.tensor(364), pool: pool)
+            s.profiler?.stop(555)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
-                eps: 1e-05, activation: .silu, output: s.tensor(372), scratch: s.f + 1170672, pool: pool)
-            s.profiler?.stop(564)
+                eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1170672, pool: pool)
+            s.profiler?.stop(556)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(372), savedScale: s.tensor(199), batch: s.n,
-                pixels: 361, channels: 816, output: s.tensor(371), pool: pool)
-            s.profiler?.stop(565)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(199), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(363), pool: pool)
+            s.profiler?.stop(557)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(361), preActivation: s.tensor(200),
             gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(371), weights: s.p + 2113136,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(370),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(363), weights: s.p + 2113136,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(362),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
-        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.stop(558)
+        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(370), input: s.tensor(372), batch: s.n, pixels: 361,
-            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(362), seInput: s.tensor(364), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, seActivation: .silu,
             expandWeights: s.p + 2084576, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(373), gradReduceWeights: s.g + 2056784,
-            gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576, gradExpandBias: s.g + 2112320,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(567)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(373), input: s.tensor(194),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672,
-            savedInvStd: s.f + 1171488, activation: .silu, gradInput: s.tensor(373), gradGamma: s.g + 2053520,
-            gradBeta: s.g + 2054336, pool: pool)
-        s.profiler?.stop(568)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 2056784, gradReduceBias: s.g + 2084528,
+            gradExpandWeights: s.g + 2084576, gradExpandBias: s.g + 2112320, preActivation: s.tensor(194),
+            gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
+            activation: .silu, gradGamma: s.g + 2053520, gradBeta: s.g + 2054336, workspace: s.ws, pool: pool)
+        s.profiler?.stop(559)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
-                activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(569)
+                activation: .silu, output: s.tensor(366), pool: pool)
+            s.profiler?.stop(560)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
-                eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 1169040, pool: pool)
-            s.profiler?.stop(570)
+                eps: 1e-05, activation: .silu, output: s.tensor(366), scratch: s.f + 1169040, pool: pool)
+            s.profiler?.stop(561)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1192704, count: 20400)
-        s.profiler?.stop(571)
+        s.profiler?.stop(562)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(375), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(366), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1172304, gradInput: s.tensor(374), gradWeights: s.f + 1192704, pool: pool)
-        s.profiler?.stop(572)
+            weights: s.f + 1172304, gradInput: s.tensor(365), gradWeights: s.f + 1192704, pool: pool)
+        s.profiler?.stop(563)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1192704, channels: 816, kernel: 5, into: s.g + 2033120)
-        s.profiler?.stop(573)
+        s.profiler?.stop(564)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(374), input: s.tensor(192), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(192), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040,
             savedInvStd: s.f + 1169856, activation: .silu, gradGamma: s.g + 2029856, gradBeta: s.g + 2030672,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(565)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(374), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(192),
             gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(190), weights: s.p + 1918880,
-            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(376),
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(367),
             gradWeights: s.g + 1918880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(566)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(376), s.tensor(368), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(576)
+        TrainingKernels.accumulate(s.tensor(367), s.tensor(360), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(567)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(376),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(367),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.tensor(377), pool: pool)
-        s.profiler?.stop(577)
+            perImage: 49096, gradBranch: s.tensor(368), pool: pool)
+        s.profiler?.stop(568)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(188), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(368), input: s.tensor(188), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768,
             savedInvStd: s.f + 1168904, activation: .identity, gradGamma: s.g + 1918304, gradBeta: s.g + 1918448,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(569)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
-                activation: .silu, output: s.tensor(380), pool: pool)
-            s.profiler?.stop(579)
+                activation: .silu, output: s.tensor(371), pool: pool)
+            s.profiler?.stop(570)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
-                eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1126336, pool: pool)
-            s.profiler?.stop(580)
+                eps: 1e-05, activation: .silu, output: s.tensor(371), scratch: s.f + 1126336, pool: pool)
+            s.profiler?.stop(571)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(380), savedScale: s.tensor(187), batch: s.n,
-                pixels: 361, channels: 816, output: s.tensor(379), pool: pool)
-            s.profiler?.stop(581)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(371), savedScale: s.tensor(187), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(370), pool: pool)
+            s.profiler?.stop(572)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(368), preActivation: s.tensor(188),
             gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(379), weights: s.p + 1807328,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(378),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(370), weights: s.p + 1807328,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(369),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(582)
-        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.stop(573)
+        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(378), input: s.tensor(380), batch: s.n, pixels: 361,
-            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(369), seInput: s.tensor(371), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, seActivation: .silu,
             expandWeights: s.p + 1778768, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(381), gradReduceWeights: s.g + 1750976,
-            gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768, gradExpandBias: s.g + 1806512,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(583)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(381), input: s.tensor(182),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336,
-            savedInvStd: s.f + 1127152, activation: .silu, gradInput: s.tensor(381), gradGamma: s.g + 1747712,
-            gradBeta: s.g + 1748528, pool: pool)
-        s.profiler?.stop(584)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 1750976, gradReduceBias: s.g + 1778720,
+            gradExpandWeights: s.g + 1778768, gradExpandBias: s.g + 1806512, preActivation: s.tensor(182),
+            gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
+            activation: .silu, gradGamma: s.g + 1747712, gradBeta: s.g + 1748528, workspace: s.ws, pool: pool)
+        s.profiler?.stop(574)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
-                activation: .silu, output: s.tensor(383), pool: pool)
-            s.profiler?.stop(585)
+                activation: .silu, output: s.tensor(373), pool: pool)
+            s.profiler?.stop(575)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
-                eps: 1e-05, activation: .silu, output: s.tensor(383), scratch: s.f + 1124704, pool: pool)
-            s.profiler?.stop(586)
+                eps: 1e-05, activation: .silu, output: s.tensor(373), scratch: s.f + 1124704, pool: pool)
+            s.profiler?.stop(576)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1148368, count: 20400)
-        s.profiler?.stop(587)
+        s.profiler?.stop(577)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(381), input: s.tensor(383), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(373), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1127968, gradInput: s.tensor(382), gradWeights: s.f + 1148368, pool: pool)
-        s.profiler?.stop(588)
+            weights: s.f + 1127968, gradInput: s.tensor(372), gradWeights: s.f + 1148368, pool: pool)
+        s.profiler?.stop(578)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1148368, channels: 816, kernel: 5, into: s.g + 1727312)
-        s.profiler?.stop(589)
+        s.profiler?.stop(579)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(180), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(180), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704,
             savedInvStd: s.f + 1125520, activation: .silu, gradGamma: s.g + 1724048, gradBeta: s.g + 1724864,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(580)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(382), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(180),
             gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(178), weights: s.p + 1613072,
-            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(384),
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(374),
             gradWeights: s.g + 1613072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(581)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(384), s.tensor(376), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(592)
+        TrainingKernels.accumulate(s.tensor(374), s.tensor(367), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(582)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(384),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(374),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.tensor(385), pool: pool)
-        s.profiler?.stop(593)
+            perImage: 49096, gradBranch: s.tensor(375), pool: pool)
+        s.profiler?.stop(583)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(176), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(375), input: s.tensor(176), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432,
             savedInvStd: s.f + 1124568, activation: .identity, gradGamma: s.g + 1612496, gradBeta: s.g + 1612640,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(584)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
-                activation: .silu, output: s.tensor(388), pool: pool)
-            s.profiler?.stop(595)
+                activation: .silu, output: s.tensor(378), pool: pool)
+            s.profiler?.stop(585)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
-                eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 1082000, pool: pool)
-            s.profiler?.stop(596)
+                eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 1082000, pool: pool)
+            s.profiler?.stop(586)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(175), batch: s.n,
-                pixels: 361, channels: 816, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(597)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(378), savedScale: s.tensor(175), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(377), pool: pool)
+            s.profiler?.stop(587)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(375), preActivation: s.tensor(176),
             gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(387), weights: s.p + 1501520,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(386),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(377), weights: s.p + 1501520,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(376),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(598)
-        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.stop(588)
+        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(386), input: s.tensor(388), batch: s.n, pixels: 361,
-            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(376), seInput: s.tensor(378), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, seActivation: .silu,
             expandWeights: s.p + 1472960, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(389), gradReduceWeights: s.g + 1445168,
-            gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960, gradExpandBias: s.g + 1500704,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(599)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(170),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000,
-            savedInvStd: s.f + 1082816, activation: .silu, gradInput: s.tensor(389), gradGamma: s.g + 1441904,
-            gradBeta: s.g + 1442720, pool: pool)
-        s.profiler?.stop(600)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 1445168, gradReduceBias: s.g + 1472912,
+            gradExpandWeights: s.g + 1472960, gradExpandBias: s.g + 1500704, preActivation: s.tensor(170),
+            gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
+            activation: .silu, gradGamma: s.g + 1441904, gradBeta: s.g + 1442720, workspace: s.ws, pool: pool)
+        s.profiler?.stop(589)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
-                activation: .silu, output: s.tensor(391), pool: pool)
-            s.profiler?.stop(601)
+                activation: .silu, output: s.tensor(380), pool: pool)
+            s.profiler?.stop(590)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
-                eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1080368, pool: pool)
-            s.profiler?.stop(602)
+                eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1080368, pool: pool)
+            s.profiler?.stop(591)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1104032, count: 20400)
-        s.profiler?.stop(603)
+        s.profiler?.stop(592)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(391), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(380), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1083632, gradInput: s.tensor(390), gradWeights: s.f + 1104032, pool: pool)
-        s.profiler?.stop(604)
+            weights: s.f + 1083632, gradInput: s.tensor(379), gradWeights: s.f + 1104032, pool: pool)
+        s.profiler?.stop(593)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1104032, channels: 816, kernel: 5, into: s.g + 1421504)
-        s.profiler?.stop(605)
+        s.profiler?.stop(594)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(390), input: s.tensor(168), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(168), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368,
             savedInvStd: s.f + 1081184, activation: .silu, gradGamma: s.g + 1418240, gradBeta: s.g + 1419056,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(606)
+        s.profiler?.stop(595)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(390), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(168),
             gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(166), weights: s.p + 1307264,
-            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(392),
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(381),
             gradWeights: s.g + 1307264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(596)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(392), s.tensor(384), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(608)
+        TrainingKernels.accumulate(s.tensor(381), s.tensor(374), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(597)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(392),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(381),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 49096, gradBranch: s.tensor(393), pool: pool)
-        s.profiler?.stop(609)
+            perImage: 49096, gradBranch: s.tensor(382), pool: pool)
+        s.profiler?.stop(598)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(393), input: s.tensor(164), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(164), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096,
             savedInvStd: s.f + 1080232, activation: .identity, gradGamma: s.g + 1306688, gradBeta: s.g + 1306832,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(599)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
-                activation: .silu, output: s.tensor(396), pool: pool)
-            s.profiler?.stop(611)
+                activation: .silu, output: s.tensor(385), pool: pool)
+            s.profiler?.stop(600)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
-                eps: 1e-05, activation: .silu, output: s.tensor(396), scratch: s.f + 1037664, pool: pool)
-            s.profiler?.stop(612)
+                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 1037664, pool: pool)
+            s.profiler?.stop(601)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(396), savedScale: s.tensor(163), batch: s.n,
-                pixels: 361, channels: 816, output: s.tensor(395), pool: pool)
-            s.profiler?.stop(613)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(385), savedScale: s.tensor(163), batch: s.n,
+                pixels: 361, channels: 816, output: s.tensor(384), pool: pool)
+            s.profiler?.stop(602)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(382), preActivation: s.tensor(164),
             gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(395), weights: s.p + 1195712,
-            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(394),
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(384), weights: s.p + 1195712,
+            pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(383),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(614)
-        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]
+        s.profiler?.stop(603)
+        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(394), input: s.tensor(396), batch: s.n, pixels: 361,
-            channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(383), seInput: s.tensor(385), batch: s.n,
+            pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, seActivation: .silu,
             expandWeights: s.p + 1167152, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(397), gradReduceWeights: s.g + 1139360,
-            gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152, gradExpandBias: s.g + 1194896,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(615)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 816]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(397), input: s.tensor(158),
-            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664,
-            savedInvStd: s.f + 1038480, activation: .silu, gradInput: s.tensor(397), gradGamma: s.g + 1136096,
-            gradBeta: s.g + 1136912, pool: pool)
-        s.profiler?.stop(616)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 1139360, gradReduceBias: s.g + 1167104,
+            gradExpandWeights: s.g + 1167152, gradExpandBias: s.g + 1194896, preActivation: s.tensor(158),
+            gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
+            activation: .silu, gradGamma: s.g + 1136096, gradBeta: s.g + 1136912, workspace: s.ws, pool: pool)
+        s.profiler?.stop(604)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
-                activation: .silu, output: s.tensor(399), pool: pool)
-            s.profiler?.stop(617)
+                activation: .silu, output: s.tensor(387), pool: pool)
+            s.profiler?.stop(605)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
-                eps: 1e-05, activation: .silu, output: s.tensor(399), scratch: s.f + 1036032, pool: pool)
-            s.profiler?.stop(618)
+                eps: 1e-05, activation: .silu, output: s.tensor(387), scratch: s.f + 1036032, pool: pool)
+            s.profiler?.stop(606)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1059696, count: 20400)
-        s.profiler?.stop(619)
+        s.profiler?.stop(607)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(397), input: s.tensor(399), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(387), batch: s.n, height: 19,
             width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1039296, gradInput: s.tensor(398), gradWeights: s.f + 1059696, pool: pool)
-        s.profiler?.stop(620)
+            weights: s.f + 1039296, gradInput: s.tensor(386), gradWeights: s.f + 1059696, pool: pool)
+        s.profiler?.stop(608)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1059696, channels: 816, kernel: 5, into: s.g + 1115696)
-        s.profiler?.stop(621)
+        s.profiler?.stop(609)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(398), input: s.tensor(156), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(386), input: s.tensor(156), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032,
             savedInvStd: s.f + 1036848, activation: .silu, gradGamma: s.g + 1112432, gradBeta: s.g + 1113248,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(610)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(398), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(156),
             gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(155), weights: s.p + 1001456,
-            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(400),
+            pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(388),
             gradWeights: s.g + 1001456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(611)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(400), s.tensor(392), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(624)
+        TrainingKernels.accumulate(s.tensor(388), s.tensor(381), count: 49096 &* s.n, pool: pool)
+        s.profiler?.stop(612)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(154), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(388), input: s.tensor(154), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760,
             savedInvStd: s.f + 1035896, activation: .identity, gradGamma: s.g + 1000880, gradBeta: s.g + 1001024,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(613)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
-                activation: .silu, output: s.tensor(403), pool: pool)
-            s.profiler?.stop(626)
+                activation: .silu, output: s.tensor(391), pool: pool)
+            s.profiler?.stop(614)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
-                eps: 1e-05, activation: .silu, output: s.tensor(403), scratch: s.f + 1005808, pool: pool)
-            s.profiler?.stop(627)
+                eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1005808, pool: pool)
+            s.profiler?.stop(615)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(403), savedScale: s.tensor(153), batch: s.n,
-                pixels: 361, channels: 576, output: s.tensor(402), pool: pool)
-            s.profiler?.stop(628)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(391), savedScale: s.tensor(153), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(390), pool: pool)
+            s.profiler?.stop(616)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(154),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(388), preActivation: s.tensor(154),
             gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(402), weights: s.p + 922544,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(401), gradWeights: s.g + 922544,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(390), weights: s.p + 922544,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(389), gradWeights: s.g + 922544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(629)
-        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.stop(617)
+        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(401), input: s.tensor(403), batch: s.n, pixels: 361,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(389), seInput: s.tensor(391), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, seActivation: .silu,
             expandWeights: s.p + 908144, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
-            savedScale: s.tensor(153), gradInput: s.tensor(404), gradReduceWeights: s.g + 894288,
-            gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144, gradExpandBias: s.g + 921968,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(630)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(404), input: s.tensor(148),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808,
-            savedInvStd: s.f + 1006384, activation: .silu, gradInput: s.tensor(404), gradGamma: s.g + 891984,
-            gradBeta: s.g + 892560, pool: pool)
-        s.profiler?.stop(631)
+            savedScale: s.tensor(153), gradReduceWeights: s.g + 894288, gradReduceBias: s.g + 908112,
+            gradExpandWeights: s.g + 908144, gradExpandBias: s.g + 921968, preActivation: s.tensor(148),
+            gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
+            activation: .silu, gradGamma: s.g + 891984, gradBeta: s.g + 892560, workspace: s.ws, pool: pool)
+        s.profiler?.stop(618)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
-                activation: .silu, output: s.tensor(406), pool: pool)
-            s.profiler?.stop(632)
+                activation: .silu, output: s.tensor(393), pool: pool)
+            s.profiler?.stop(619)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
-                eps: 1e-05, activation: .silu, output: s.tensor(406), scratch: s.f + 1004656, pool: pool)
-            s.profiler?.stop(633)
+                eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 1004656, pool: pool)
+            s.profiler?.stop(620)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1021360, count: 14400)
-        s.profiler?.stop(634)
+        s.profiler?.stop(621)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(404), input: s.tensor(406), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(393), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1006960, gradInput: s.tensor(405), gradWeights: s.f + 1021360, pool: pool)
-        s.profiler?.stop(635)
+            weights: s.f + 1006960, gradInput: s.tensor(392), gradWeights: s.f + 1021360, pool: pool)
+        s.profiler?.stop(622)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1021360, channels: 576, kernel: 5, into: s.g + 877584)
-        s.profiler?.stop(636)
+        s.profiler?.stop(623)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(146), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(146), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656,
             savedInvStd: s.f + 1005232, activation: .silu, gradGamma: s.g + 875280, gradBeta: s.g + 875856,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(624)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(146),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(146),
             gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(144), weights: s.p + 819984,
-            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(407), gradWeights: s.g + 819984,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(394), gradWeights: s.g + 819984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(625)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(407),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.tensor(408), pool: pool)
-        s.profiler?.stop(639)
+            perImage: 34656, gradBranch: s.tensor(395), pool: pool)
+        s.profiler?.stop(626)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(408), input: s.tensor(142), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(142), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464,
             savedInvStd: s.f + 1004560, activation: .identity, gradGamma: s.g + 819600, gradBeta: s.g + 819696,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(627)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
-                activation: .silu, output: s.tensor(411), pool: pool)
-            s.profiler?.stop(641)
+                activation: .silu, output: s.tensor(398), pool: pool)
+            s.profiler?.stop(628)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
-                eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 992944, pool: pool)
-            s.profiler?.stop(642)
+                eps: 1e-05, activation: .silu, output: s.tensor(398), scratch: s.f + 992944, pool: pool)
+            s.profiler?.stop(629)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(411), savedScale: s.tensor(141), batch: s.n,
-                pixels: 361, channels: 576, output: s.tensor(410), pool: pool)
-            s.profiler?.stop(643)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(141), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(397), pool: pool)
+            s.profiler?.stop(630)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(408), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(142),
             gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(410), weights: s.p + 764304,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(409), gradWeights: s.g + 764304,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(397), weights: s.p + 764304,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(396), gradWeights: s.g + 764304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(644)
-        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.stop(631)
+        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(409), input: s.tensor(411), batch: s.n, pixels: 361,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(396), seInput: s.tensor(398), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, seActivation: .silu,
             expandWeights: s.p + 749904, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(412), gradReduceWeights: s.g + 736048,
-            gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904, gradExpandBias: s.g + 763728,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(412), input: s.tensor(136),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944,
-            savedInvStd: s.f + 993520, activation: .silu, gradInput: s.tensor(412), gradGamma: s.g + 733744,
-            gradBeta: s.g + 734320, pool: pool)
-        s.profiler?.stop(646)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 736048, gradReduceBias: s.g + 749872,
+            gradExpandWeights: s.g + 749904, gradExpandBias: s.g + 763728, preActivation: s.tensor(136),
+            gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
+            activation: .silu, gradGamma: s.g + 733744, gradBeta: s.g + 734320, workspace: s.ws, pool: pool)
+        s.profiler?.stop(632)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
-                activation: .silu, output: s.tensor(414), pool: pool)
-            s.profiler?.stop(647)
+                activation: .silu, output: s.tensor(400), pool: pool)
+            s.profiler?.stop(633)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
-                eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 991792, pool: pool)
-            s.profiler?.stop(648)
+                eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 991792, pool: pool)
+            s.profiler?.stop(634)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 999280, count: 5184)
-        s.profiler?.stop(649)
+        s.profiler?.stop(635)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(412), input: s.tensor(414), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(396), input: s.tensor(400), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 994096, gradInput: s.tensor(413), gradWeights: s.f + 999280, pool: pool)
-        s.profiler?.stop(650)
+            weights: s.f + 994096, gradInput: s.tensor(399), gradWeights: s.f + 999280, pool: pool)
+        s.profiler?.stop(636)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 999280, channels: 576, kernel: 3, into: s.g + 728560)
-        s.profiler?.stop(651)
+        s.profiler?.stop(637)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(134), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(134), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
             activation: .silu, gradGamma: s.g + 726256, gradBeta: s.g + 726832, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(638)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(134),
             gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(132), weights: s.p + 670960,
-            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 670960,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(401), gradWeights: s.g + 670960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(639)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(415), s.tensor(407), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(654)
+        TrainingKernels.accumulate(s.tensor(401), s.tensor(394), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(640)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(415),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.tensor(416), pool: pool)
-        s.profiler?.stop(655)
+            perImage: 34656, gradBranch: s.tensor(402), pool: pool)
+        s.profiler?.stop(641)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(130), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(130), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
             activation: .identity, gradGamma: s.g + 670576, gradBeta: s.g + 670672, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(642)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
-                activation: .silu, output: s.tensor(419), pool: pool)
-            s.profiler?.stop(657)
+                activation: .silu, output: s.tensor(405), pool: pool)
+            s.profiler?.stop(643)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
-                eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 980080, pool: pool)
-            s.profiler?.stop(658)
+                eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 980080, pool: pool)
+            s.profiler?.stop(644)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(129), batch: s.n,
-                pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(659)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(129), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(645)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(130),
             gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(418), weights: s.p + 615280,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 615280,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(404), weights: s.p + 615280,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(403), gradWeights: s.g + 615280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(660)
-        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.stop(646)
+        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(417), input: s.tensor(419), batch: s.n, pixels: 361,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(403), seInput: s.tensor(405), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, seActivation: .silu,
             expandWeights: s.p + 600880, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(420), gradReduceWeights: s.g + 587024,
-            gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880, gradExpandBias: s.g + 614704,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(661)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(420), input: s.tensor(124),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080,
-            savedInvStd: s.f + 980656, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 584720,
-            gradBeta: s.g + 585296, pool: pool)
-        s.profiler?.stop(662)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 587024, gradReduceBias: s.g + 600848,
+            gradExpandWeights: s.g + 600880, gradExpandBias: s.g + 614704, preActivation: s.tensor(124),
+            gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
+            activation: .silu, gradGamma: s.g + 584720, gradBeta: s.g + 585296, workspace: s.ws, pool: pool)
+        s.profiler?.stop(647)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
-                activation: .silu, output: s.tensor(422), pool: pool)
-            s.profiler?.stop(663)
+                activation: .silu, output: s.tensor(407), pool: pool)
+            s.profiler?.stop(648)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
-                eps: 1e-05, activation: .silu, output: s.tensor(422), scratch: s.f + 978928, pool: pool)
-            s.profiler?.stop(664)
+                eps: 1e-05, activation: .silu, output: s.tensor(407), scratch: s.f + 978928, pool: pool)
+            s.profiler?.stop(649)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 986416, count: 5184)
-        s.profiler?.stop(665)
+        s.profiler?.stop(650)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(420), input: s.tensor(422), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(403), input: s.tensor(407), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 981232, gradInput: s.tensor(421), gradWeights: s.f + 986416, pool: pool)
-        s.profiler?.stop(666)
+            weights: s.f + 981232, gradInput: s.tensor(406), gradWeights: s.f + 986416, pool: pool)
+        s.profiler?.stop(651)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 986416, channels: 576, kernel: 3, into: s.g + 579536)
-        s.profiler?.stop(667)
+        s.profiler?.stop(652)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(421), input: s.tensor(122), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(406), input: s.tensor(122), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
             activation: .silu, gradGamma: s.g + 577232, gradBeta: s.g + 577808, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(653)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(421), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(122),
             gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(120), weights: s.p + 521936,
-            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(423), gradWeights: s.g + 521936,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(408), gradWeights: s.g + 521936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(654)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(423), s.tensor(415), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(670)
+        TrainingKernels.accumulate(s.tensor(408), s.tensor(401), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(655)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(423),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(408),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.tensor(424), pool: pool)
-        s.profiler?.stop(671)
+            perImage: 34656, gradBranch: s.tensor(409), pool: pool)
+        s.profiler?.stop(656)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(424), input: s.tensor(118), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(118), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
             activation: .identity, gradGamma: s.g + 521552, gradBeta: s.g + 521648, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(657)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
-                activation: .silu, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(673)
+                activation: .silu, output: s.tensor(412), pool: pool)
+            s.profiler?.stop(658)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
-                eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 967216, pool: pool)
-            s.profiler?.stop(674)
+                eps: 1e-05, activation: .silu, output: s.tensor(412), scratch: s.f + 967216, pool: pool)
+            s.profiler?.stop(659)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(427), savedScale: s.tensor(117), batch: s.n,
-                pixels: 361, channels: 576, output: s.tensor(426), pool: pool)
-            s.profiler?.stop(675)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(412), savedScale: s.tensor(117), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(411), pool: pool)
+            s.profiler?.stop(660)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(424), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(118),
             gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(426), weights: s.p + 466256,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(425), gradWeights: s.g + 466256,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(411), weights: s.p + 466256,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(410), gradWeights: s.g + 466256,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(676)
-        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.stop(661)
+        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(425), input: s.tensor(427), batch: s.n, pixels: 361,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(410), seInput: s.tensor(412), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, seActivation: .silu,
             expandWeights: s.p + 451856, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(428), gradReduceWeights: s.g + 438000,
-            gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856, gradExpandBias: s.g + 465680,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(677)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(428), input: s.tensor(112),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216,
-            savedInvStd: s.f + 967792, activation: .silu, gradInput: s.tensor(428), gradGamma: s.g + 435696,
-            gradBeta: s.g + 436272, pool: pool)
-        s.profiler?.stop(678)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 438000, gradReduceBias: s.g + 451824,
+            gradExpandWeights: s.g + 451856, gradExpandBias: s.g + 465680, preActivation: s.tensor(112),
+            gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
+            activation: .silu, gradGamma: s.g + 435696, gradBeta: s.g + 436272, workspace: s.ws, pool: pool)
+        s.profiler?.stop(662)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
-                activation: .silu, output: s.tensor(430), pool: pool)
-            s.profiler?.stop(679)
+                activation: .silu, output: s.tensor(414), pool: pool)
+            s.profiler?.stop(663)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
-                eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 966064, pool: pool)
-            s.profiler?.stop(680)
+                eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 966064, pool: pool)
+            s.profiler?.stop(664)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 973552, count: 5184)
-        s.profiler?.stop(681)
+        s.profiler?.stop(665)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(430), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(414), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 968368, gradInput: s.tensor(429), gradWeights: s.f + 973552, pool: pool)
-        s.profiler?.stop(682)
+            weights: s.f + 968368, gradInput: s.tensor(413), gradWeights: s.f + 973552, pool: pool)
+        s.profiler?.stop(666)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 973552, channels: 576, kernel: 3, into: s.g + 430512)
-        s.profiler?.stop(683)
+        s.profiler?.stop(667)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(429), input: s.tensor(110), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(110), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
             activation: .silu, gradGamma: s.g + 428208, gradBeta: s.g + 428784, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(668)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(429), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(110),
             gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(108), weights: s.p + 372912,
-            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(431), gradWeights: s.g + 372912,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(669)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(431), s.tensor(423), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(686)
+        TrainingKernels.accumulate(s.tensor(415), s.tensor(408), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(670)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(431),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(415),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 34656, gradBranch: s.tensor(432), pool: pool)
-        s.profiler?.stop(687)
+            perImage: 34656, gradBranch: s.tensor(416), pool: pool)
+        s.profiler?.stop(671)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(432), input: s.tensor(106), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(106), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
             activation: .identity, gradGamma: s.g + 372528, gradBeta: s.g + 372624, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(672)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
-                activation: .silu, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(689)
+                activation: .silu, output: s.tensor(419), pool: pool)
+            s.profiler?.stop(673)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
-                eps: 1e-05, activation: .silu, output: s.tensor(435), scratch: s.f + 954352, pool: pool)
-            s.profiler?.stop(690)
+                eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 954352, pool: pool)
+            s.profiler?.stop(674)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(435), savedScale: s.tensor(105), batch: s.n,
-                pixels: 361, channels: 576, output: s.tensor(434), pool: pool)
-            s.profiler?.stop(691)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(105), batch: s.n,
+                pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(675)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(432), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(416), preActivation: s.tensor(106),
             gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(434), weights: s.p + 317232,
-            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(433), gradWeights: s.g + 317232,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(418), weights: s.p + 317232,
+            pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 317232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(692)
-        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]
+        s.profiler?.stop(676)
+        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(433), input: s.tensor(435), batch: s.n, pixels: 361,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
+            pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, seActivation: .silu,
             expandWeights: s.p + 302832, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(436), gradReduceWeights: s.g + 288976,
-            gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832, gradExpandBias: s.g + 316656,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(693)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(436), input: s.tensor(100),
-            pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352,
-            savedInvStd: s.f + 954928, activation: .silu, gradInput: s.tensor(436), gradGamma: s.g + 286672,
-            gradBeta: s.g + 287248, pool: pool)
-        s.profiler?.stop(694)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 288976, gradReduceBias: s.g + 302800,
+            gradExpandWeights: s.g + 302832, gradExpandBias: s.g + 316656, preActivation: s.tensor(100),
+            gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
+            activation: .silu, gradGamma: s.g + 286672, gradBeta: s.g + 287248, workspace: s.ws, pool: pool)
+        s.profiler?.stop(677)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
                 beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu,
-                output: s.tensor(438), pool: pool)
-            s.profiler?.stop(695)
+                output: s.tensor(421), pool: pool)
+            s.profiler?.stop(678)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
-                eps: 1e-05, activation: .silu, output: s.tensor(438), scratch: s.f + 953200, pool: pool)
-            s.profiler?.stop(696)
+                eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 953200, pool: pool)
+            s.profiler?.stop(679)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 960688, count: 5184)
-        s.profiler?.stop(697)
+        s.profiler?.stop(680)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(436), input: s.tensor(438), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 19,
             width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 955504, gradInput: s.tensor(437), gradWeights: s.f + 960688, pool: pool)
-        s.profiler?.stop(698)
+            weights: s.f + 955504, gradInput: s.tensor(420), gradWeights: s.f + 960688, pool: pool)
+        s.profiler?.stop(681)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 960688, channels: 576, kernel: 3, into: s.g + 281488)
-        s.profiler?.stop(699)
+        s.profiler?.stop(682)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(437), input: s.tensor(98), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(420), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
             activation: .silu, gradGamma: s.g + 279184, gradBeta: s.g + 279760, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(683)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(437), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(420), preActivation: s.tensor(98),
             gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(97), weights: s.p + 223888,
-            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(439), gradWeights: s.g + 223888,
+            pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(422), gradWeights: s.g + 223888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(684)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(439), s.tensor(431), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(702)
+        TrainingKernels.accumulate(s.tensor(422), s.tensor(415), count: 34656 &* s.n, pool: pool)
+        s.profiler?.stop(685)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(439), input: s.tensor(96), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(422), input: s.tensor(96), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
             activation: .identity, gradGamma: s.g + 223504, gradBeta: s.g + 223600, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(686)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
                 beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
-                output: s.tensor(442), pool: pool)
-            s.profiler?.stop(704)
+                output: s.tensor(425), pool: pool)
+            s.profiler?.stop(687)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
-                eps: 1e-05, activation: .silu, output: s.tensor(442), scratch: s.f + 947248, pool: pool)
-            s.profiler?.stop(705)
+                eps: 1e-05, activation: .silu, output: s.tensor(425), scratch: s.f + 947248, pool: pool)
+            s.profiler?.stop(688)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(442), savedScale: s.tensor(95), batch: s.n, pixels: 361,
-                channels: 288, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(706)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(425), savedScale: s.tensor(95), batch: s.n, pixels: 361,
+                channels: 288, output: s.tensor(424), pool: pool)
+            s.profiler?.stop(689)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(439), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(422), preActivation: s.tensor(96),
             gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(441), weights: s.p + 195856,
-            pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(440), gradWeights: s.g + 195856,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(424), weights: s.p + 195856,
+            pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(423), gradWeights: s.g + 195856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(707)
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]
+        s.profiler?.stop(690)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(440), input: s.tensor(442), batch: s.n, pixels: 361,
-            channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(423), seInput: s.tensor(425), batch: s.n,
+            pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, seActivation: .silu,
             expandWeights: s.p + 192112, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(443), gradReduceWeights: s.g + 188640,
-            gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112, gradExpandBias: s.g + 195568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(708)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(443), input: s.tensor(90), pixels: 361 &* s.n,
-            channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
-            activation: .silu, gradInput: s.tensor(443), gradGamma: s.g + 187488, gradBeta: s.g + 187776, pool: pool)
-        s.profiler?.stop(709)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 188640, gradReduceBias: s.g + 192096,
+            gradExpandWeights: s.g + 192112, gradExpandBias: s.g + 195568, preActivation: s.tensor(90),
+            gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
+            activation: .silu, gradGamma: s.g + 187488, gradBeta: s.g + 187776, workspace: s.ws, pool: pool)
+        s.profiler?.stop(691)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
-                activation: .silu, output: s.tensor(445), pool: pool)
-            s.profiler?.stop(710)
+                activation: .silu, output: s.tensor(427), pool: pool)
+            s.profiler?.stop(692)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
-                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 946672, pool: pool)
-            s.profiler?.stop(711)
+                eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 946672, pool: pool)
+            s.profiler?.stop(693)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 950416, count: 2592)
-        s.profiler?.stop(712)
+        s.profiler?.stop(694)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(427), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 947824, gradInput: s.tensor(444), gradWeights: s.f + 950416, pool: pool)
-        s.profiler?.stop(713)
+            weights: s.f + 947824, gradInput: s.tensor(426), gradWeights: s.f + 950416, pool: pool)
+        s.profiler?.stop(695)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 950416, channels: 288, kernel: 3, into: s.g + 184896)
-        s.profiler?.stop(714)
+        s.profiler?.stop(696)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(444), input: s.tensor(88), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(426), input: s.tensor(88), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
             activation: .silu, gradGamma: s.g + 183744, gradBeta: s.g + 184032, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(697)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(444), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(426), preActivation: s.tensor(88),
             gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(86), weights: s.p + 169920,
-            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(446), gradWeights: s.g + 169920,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(428), gradWeights: s.g + 169920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(698)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(446),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(428),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 69312, gradBranch: s.tensor(447), pool: pool)
-        s.profiler?.stop(717)
+            perImage: 69312, gradBranch: s.tensor(429), pool: pool)
+        s.profiler?.stop(699)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(84), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(429), input: s.tensor(84), pixels: 1444 &* s.n,
             channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
             activation: .identity, gradGamma: s.g + 169728, gradBeta: s.g + 169776, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(718)
+        s.profiler?.stop(700)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
-                activation: .silu, output: s.tensor(450), pool: pool)
-            s.profiler?.stop(719)
+                activation: .silu, output: s.tensor(432), pool: pool)
+            s.profiler?.stop(701)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
-                eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 931600, pool: pool)
-            s.profiler?.stop(720)
+                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 931600, pool: pool)
+            s.profiler?.stop(702)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(83), batch: s.n,
-                pixels: 1444, channels: 288, output: s.tensor(449), pool: pool)
-            s.profiler?.stop(721)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(432), savedScale: s.tensor(83), batch: s.n,
+                pixels: 1444, channels: 288, output: s.tensor(431), pool: pool)
+            s.profiler?.stop(703)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(429), preActivation: s.tensor(84),
             gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(449), weights: s.p + 155904,
-            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(448), gradWeights: s.g + 155904,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(431), weights: s.p + 155904,
+            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(430), gradWeights: s.g + 155904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(722)
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
+        s.profiler?.stop(704)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(448), input: s.tensor(450), batch: s.n,
-            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(430), seInput: s.tensor(432), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, seActivation: .silu,
             expandWeights: s.p + 152160, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(451), gradReduceWeights: s.g + 148688,
-            gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160, gradExpandBias: s.g + 155616,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(723)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(451), input: s.tensor(78),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600,
-            savedInvStd: s.f + 931888, activation: .silu, gradInput: s.tensor(451), gradGamma: s.g + 147536,
-            gradBeta: s.g + 147824, pool: pool)
-        s.profiler?.stop(724)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 148688, gradReduceBias: s.g + 152144,
+            gradExpandWeights: s.g + 152160, gradExpandBias: s.g + 155616, preActivation: s.tensor(78),
+            gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
+            activation: .silu, gradGamma: s.g + 147536, gradBeta: s.g + 147824, workspace: s.ws, pool: pool)
+        s.profiler?.stop(705)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
-                activation: .silu, output: s.tensor(453), pool: pool)
-            s.profiler?.stop(725)
+                activation: .silu, output: s.tensor(434), pool: pool)
+            s.profiler?.stop(706)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
-                eps: 1e-05, activation: .silu, output: s.tensor(453), scratch: s.f + 931024, pool: pool)
-            s.profiler?.stop(726)
+                eps: 1e-05, activation: .silu, output: s.tensor(434), scratch: s.f + 931024, pool: pool)
+            s.profiler?.stop(707)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 939376, count: 7200)
-        s.profiler?.stop(727)
+        s.profiler?.stop(708)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(451), input: s.tensor(453), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(434), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 932176, gradInput: s.tensor(452), gradWeights: s.f + 939376, pool: pool)
-        s.profiler?.stop(728)
+            weights: s.f + 932176, gradInput: s.tensor(433), gradWeights: s.f + 939376, pool: pool)
+        s.profiler?.stop(709)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 939376, channels: 288, kernel: 5, into: s.g + 140336)
-        s.profiler?.stop(729)
+        s.profiler?.stop(710)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(452), input: s.tensor(76), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(76), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
             activation: .silu, gradGamma: s.g + 139184, gradBeta: s.g + 139472, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(711)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(452), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(76),
             gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(74), weights: s.p + 125360,
-            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(454), gradWeights: s.g + 125360,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(435), gradWeights: s.g + 125360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(712)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(454), s.tensor(446), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(732)
+        TrainingKernels.accumulate(s.tensor(435), s.tensor(428), count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(713)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(454),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(435),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 69312, gradBranch: s.tensor(455), pool: pool)
-        s.profiler?.stop(733)
+            perImage: 69312, gradBranch: s.tensor(436), pool: pool)
+        s.profiler?.stop(714)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(455), input: s.tensor(72), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(436), input: s.tensor(72), pixels: 1444 &* s.n,
             channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
             activation: .identity, gradGamma: s.g + 125168, gradBeta: s.g + 125216, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(715)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
-                activation: .silu, output: s.tensor(458), pool: pool)
-            s.profiler?.stop(735)
+                activation: .silu, output: s.tensor(439), pool: pool)
+            s.profiler?.stop(716)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
-                eps: 1e-05, activation: .silu, output: s.tensor(458), scratch: s.f + 915952, pool: pool)
-            s.profiler?.stop(736)
+                eps: 1e-05, activation: .silu, output: s.tensor(439), scratch: s.f + 915952, pool: pool)
+            s.profiler?.stop(717)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(458), savedScale: s.tensor(71), batch: s.n,
-                pixels: 1444, channels: 288, output: s.tensor(457), pool: pool)
-            s.profiler?.stop(737)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(439), savedScale: s.tensor(71), batch: s.n,
+                pixels: 1444, channels: 288, output: s.tensor(438), pool: pool)
+            s.profiler?.stop(718)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(455), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(436), preActivation: s.tensor(72),
             gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(457), weights: s.p + 111344,
-            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(456), gradWeights: s.g + 111344,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(438), weights: s.p + 111344,
+            pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(437), gradWeights: s.g + 111344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(738)
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]
+        s.profiler?.stop(719)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(456), input: s.tensor(458), batch: s.n,
-            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(437), seInput: s.tensor(439), batch: s.n,
+            pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, seActivation: .silu,
             expandWeights: s.p + 107600, savedPooled: s.tensor(69), savedHidden: s.tensor(70),
-            savedScale: s.tensor(71), gradInput: s.tensor(459), gradReduceWeights: s.g + 104128,
-            gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600, gradExpandBias: s.g + 111056,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(739)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(459), input: s.tensor(66),
-            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952,
-            savedInvStd: s.f + 916240, activation: .silu, gradInput: s.tensor(459), gradGamma: s.g + 102976,
-            gradBeta: s.g + 103264, pool: pool)
-        s.profiler?.stop(740)
+            savedScale: s.tensor(71), gradReduceWeights: s.g + 104128, gradReduceBias: s.g + 107584,
+            gradExpandWeights: s.g + 107600, gradExpandBias: s.g + 111056, preActivation: s.tensor(66),
+            gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
+            activation: .silu, gradGamma: s.g + 102976, gradBeta: s.g + 103264, workspace: s.ws, pool: pool)
+        s.profiler?.stop(720)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
                 beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu,
-                output: s.tensor(461), pool: pool)
-            s.profiler?.stop(741)
+                output: s.tensor(441), pool: pool)
+            s.profiler?.stop(721)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
-                activation: .silu, output: s.tensor(461), scratch: s.f + 915376, pool: pool)
-            s.profiler?.stop(742)
+                activation: .silu, output: s.tensor(441), scratch: s.f + 915376, pool: pool)
+            s.profiler?.stop(722)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 923728, count: 7200)
-        s.profiler?.stop(743)
+        s.profiler?.stop(723)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(459), input: s.tensor(461), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(441), batch: s.n, height: 38,
             width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 916528, gradInput: s.tensor(460), gradWeights: s.f + 923728, pool: pool)
-        s.profiler?.stop(744)
+            weights: s.f + 916528, gradInput: s.tensor(440), gradWeights: s.f + 923728, pool: pool)
+        s.profiler?.stop(724)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 923728, channels: 288, kernel: 5, into: s.g + 95776)
-        s.profiler?.stop(745)
+        s.profiler?.stop(725)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(460), input: s.tensor(64), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(440), input: s.tensor(64), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
             activation: .silu, gradGamma: s.g + 94624, gradBeta: s.g + 94912, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(726)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(460), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(440), preActivation: s.tensor(64),
             gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(63), weights: s.p + 80800,
-            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(462), gradWeights: s.g + 80800,
+            pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(442), gradWeights: s.g + 80800,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(727)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(462), s.tensor(454), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(748)
+        TrainingKernels.accumulate(s.tensor(442), s.tensor(435), count: 69312 &* s.n, pool: pool)
+        s.profiler?.stop(728)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(462), input: s.tensor(62), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(442), input: s.tensor(62), pixels: 1444 &* s.n,
             channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
             activation: .identity, gradGamma: s.g + 80608, gradBeta: s.g + 80656, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(749)
+        s.profiler?.stop(729)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
                 beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
-                output: s.tensor(465), pool: pool)
-            s.profiler?.stop(750)
+                output: s.tensor(445), pool: pool)
+            s.profiler?.stop(730)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
-                activation: .silu, output: s.tensor(465), scratch: s.f + 905296, pool: pool)
-            s.profiler?.stop(751)
+                activation: .silu, output: s.tensor(445), scratch: s.f + 905296, pool: pool)
+            s.profiler?.stop(731)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(61), batch: s.n,
-                pixels: 1444, channels: 192, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(752)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(61), batch: s.n,
+                pixels: 1444, channels: 192, output: s.tensor(444), pool: pool)
+            s.profiler?.stop(732)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(442), preActivation: s.tensor(62),
             gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(464), weights: s.p + 71392,
-            pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(463), gradWeights: s.g + 71392,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(444), weights: s.p + 71392,
+            pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(443), gradWeights: s.g + 71392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(753)
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]
+        s.profiler?.stop(733)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(463), input: s.tensor(465), batch: s.n,
-            pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(443), seInput: s.tensor(445), batch: s.n,
+            pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, seActivation: .silu,
             expandWeights: s.p + 69664, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
-            gradInput: s.tensor(466), gradReduceWeights: s.g + 68112, gradReduceBias: s.g + 69648,
-            gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(754)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(466), input: s.tensor(56),
-            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 905296,
-            savedInvStd: s.f + 905488, activation: .silu, gradInput: s.tensor(466), gradGamma: s.g + 67344,
-            gradBeta: s.g + 67536, pool: pool)
-        s.profiler?.stop(755)
+            gradReduceWeights: s.g + 68112, gradReduceBias: s.g + 69648, gradExpandWeights: s.g + 69664,
+            gradExpandBias: s.g + 71200, preActivation: s.tensor(56), gamma: s.p + 67344, beta: s.p + 67536,
+            savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu, gradGamma: s.g + 67344,
+            gradBeta: s.g + 67536, workspace: s.ws, pool: pool)
+        s.profiler?.stop(734)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
                 beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu,
-                output: s.tensor(468), pool: pool)
-            s.profiler?.stop(756)
+                output: s.tensor(447), pool: pool)
+            s.profiler?.stop(735)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
-                activation: .silu, output: s.tensor(468), scratch: s.f + 904912, pool: pool)
-            s.profiler?.stop(757)
+                activation: .silu, output: s.tensor(447), scratch: s.f + 904912, pool: pool)
+            s.profiler?.stop(736)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 910480, count: 4800)
-        s.profiler?.stop(758)
+        s.profiler?.stop(737)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(447), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 905680, gradInput: s.tensor(467), gradWeights: s.f + 910480, pool: pool)
-        s.profiler?.stop(759)
+            weights: s.f + 905680, gradInput: s.tensor(446), gradWeights: s.f + 910480, pool: pool)
+        s.profiler?.stop(738)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 910480, channels: 192, kernel: 5, into: s.g + 62544)
-        s.profiler?.stop(760)
+        s.profiler?.stop(739)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(467), input: s.tensor(54), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(446), input: s.tensor(54), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
             activation: .silu, gradGamma: s.g + 61776, gradBeta: s.g + 61968, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(740)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(467), preActivation: s.tensor(54),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(446), preActivation: s.tensor(54),
             gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(52), weights: s.p + 55632,
-            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(469), gradWeights: s.g + 55632,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(448), gradWeights: s.g + 55632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(762)
+        s.profiler?.stop(741)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(469),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(448),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.tensor(470), pool: pool)
-        s.profiler?.stop(763)
+            perImage: 180000, gradBranch: s.tensor(449), pool: pool)
+        s.profiler?.stop(742)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(470), input: s.tensor(50), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(449), input: s.tensor(50), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
             activation: .identity, gradGamma: s.g + 55504, gradBeta: s.g + 55536, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(743)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
                 beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
-                output: s.tensor(473), pool: pool)
-            s.profiler?.stop(765)
+                output: s.tensor(452), pool: pool)
+            s.profiler?.stop(744)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
-                activation: .silu, output: s.tensor(473), scratch: s.f + 901008, pool: pool)
-            s.profiler?.stop(766)
+                activation: .silu, output: s.tensor(452), scratch: s.f + 901008, pool: pool)
+            s.profiler?.stop(745)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(473), savedScale: s.tensor(49), batch: s.n,
-                pixels: 5625, channels: 192, output: s.tensor(472), pool: pool)
-            s.profiler?.stop(767)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(49), batch: s.n,
+                pixels: 5625, channels: 192, output: s.tensor(451), pool: pool)
+            s.profiler?.stop(746)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(449), preActivation: s.tensor(50),
             gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(472), weights: s.p + 49360,
-            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(471), gradWeights: s.g + 49360,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(451), weights: s.p + 49360,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(450), gradWeights: s.g + 49360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(768)
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
+        s.profiler?.stop(747)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(471), input: s.tensor(473), batch: s.n,
-            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(450), seInput: s.tensor(452), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, seActivation: .silu,
             expandWeights: s.p + 47632, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
-            gradInput: s.tensor(474), gradReduceWeights: s.g + 46080, gradReduceBias: s.g + 47616,
-            gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(769)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(474), input: s.tensor(44),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 901008,
-            savedInvStd: s.f + 901200, activation: .silu, gradInput: s.tensor(474), gradGamma: s.g + 45312,
-            gradBeta: s.g + 45504, pool: pool)
-        s.profiler?.stop(770)
+            gradReduceWeights: s.g + 46080, gradReduceBias: s.g + 47616, gradExpandWeights: s.g + 47632,
+            gradExpandBias: s.g + 49168, preActivation: s.tensor(44), gamma: s.p + 45312, beta: s.p + 45504,
+            savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu, gradGamma: s.g + 45312,
+            gradBeta: s.g + 45504, workspace: s.ws, pool: pool)
+        s.profiler?.stop(748)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
                 beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu,
-                output: s.tensor(476), pool: pool)
-            s.profiler?.stop(771)
+                output: s.tensor(454), pool: pool)
+            s.profiler?.stop(749)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
-                activation: .silu, output: s.tensor(476), scratch: s.f + 900624, pool: pool)
-            s.profiler?.stop(772)
+                activation: .silu, output: s.tensor(454), scratch: s.f + 900624, pool: pool)
+            s.profiler?.stop(750)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 903120, count: 1728)
-        s.profiler?.stop(773)
+        s.profiler?.stop(751)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(450), input: s.tensor(454), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 901392, gradInput: s.tensor(475), gradWeights: s.f + 903120, pool: pool)
-        s.profiler?.stop(774)
+            weights: s.f + 901392, gradInput: s.tensor(453), gradWeights: s.f + 903120, pool: pool)
+        s.profiler?.stop(752)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 903120, channels: 192, kernel: 3, into: s.g + 43584)
-        s.profiler?.stop(775)
+        s.profiler?.stop(753)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(475), input: s.tensor(42), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(453), input: s.tensor(42), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
             activation: .silu, gradGamma: s.g + 42816, gradBeta: s.g + 43008, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(754)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(42),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(453), preActivation: s.tensor(42),
             gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(40), weights: s.p + 36672,
-            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(477), gradWeights: s.g + 36672,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(455), gradWeights: s.g + 36672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(755)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(477), s.tensor(469), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(778)
+        TrainingKernels.accumulate(s.tensor(455), s.tensor(448), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(756)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(477),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(455),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
-            perImage: 180000, gradBranch: s.tensor(478), pool: pool)
-        s.profiler?.stop(779)
+            perImage: 180000, gradBranch: s.tensor(456), pool: pool)
+        s.profiler?.stop(757)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(38), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(456), input: s.tensor(38), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
             activation: .identity, gradGamma: s.g + 36544, gradBeta: s.g + 36576, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(758)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
                 beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
-                output: s.tensor(481), pool: pool)
-            s.profiler?.stop(781)
+                output: s.tensor(459), pool: pool)
+            s.profiler?.stop(759)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
-                activation: .silu, output: s.tensor(481), scratch: s.f + 896720, pool: pool)
-            s.profiler?.stop(782)
+                activation: .silu, output: s.tensor(459), scratch: s.f + 896720, pool: pool)
+            s.profiler?.stop(760)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(481), savedScale: s.tensor(37), batch: s.n,
-                pixels: 5625, channels: 192, output: s.tensor(480), pool: pool)
-            s.profiler?.stop(783)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(459), savedScale: s.tensor(37), batch: s.n,
+                pixels: 5625, channels: 192, output: s.tensor(458), pool: pool)
+            s.profiler?.stop(761)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(456), preActivation: s.tensor(38),
             gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(480), weights: s.p + 30400,
-            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(479), gradWeights: s.g + 30400,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(458), weights: s.p + 30400,
+            pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(457), gradWeights: s.g + 30400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(784)
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]
+        s.profiler?.stop(762)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(479), input: s.tensor(481), batch: s.n,
-            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(457), seInput: s.tensor(459), batch: s.n,
+            pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, seActivation: .silu,
             expandWeights: s.p + 28672, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(482), gradReduceWeights: s.g + 27120, gradReduceBias: s.g + 28656,
-            gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(785)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(482), input: s.tensor(32),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 896720,
-            savedInvStd: s.f + 896912, activation: .silu, gradInput: s.tensor(482), gradGamma: s.g + 26352,
-            gradBeta: s.g + 26544, pool: pool)
-        s.profiler?.stop(786)
+            gradReduceWeights: s.g + 27120, gradReduceBias: s.g + 28656, gradExpandWeights: s.g + 28672,
+            gradExpandBias: s.g + 30208, preActivation: s.tensor(32), gamma: s.p + 26352, beta: s.p + 26544,
+            savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu, gradGamma: s.g + 26352,
+            gradBeta: s.g + 26544, workspace: s.ws, pool: pool)
+        s.profiler?.stop(763)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
                 beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu,
-                output: s.tensor(484), pool: pool)
-            s.profiler?.stop(787)
+                output: s.tensor(461), pool: pool)
+            s.profiler?.stop(764)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
-                activation: .silu, output: s.tensor(484), scratch: s.f + 896336, pool: pool)
-            s.profiler?.stop(788)
+                activation: .silu, output: s.tensor(461), scratch: s.f + 896336, pool: pool)
+            s.profiler?.stop(765)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 898832, count: 1728)
-        s.profiler?.stop(789)
+        s.profiler?.stop(766)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(461), batch: s.n, height: 75,
             width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 897104, gradInput: s.tensor(483), gradWeights: s.f + 898832, pool: pool)
-        s.profiler?.stop(790)
+            weights: s.f + 897104, gradInput: s.tensor(460), gradWeights: s.f + 898832, pool: pool)
+        s.profiler?.stop(767)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 898832, channels: 192, kernel: 3, into: s.g + 24624)
-        s.profiler?.stop(791)
+        s.profiler?.stop(768)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(483), input: s.tensor(30), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(460), input: s.tensor(30), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
             activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24048, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(769)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(483), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(460), preActivation: s.tensor(30),
             gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
             activation: .silu, reductions: s.f + 887040, input: s.tensor(29), weights: s.p + 17712,
-            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(485), gradWeights: s.g + 17712,
+            pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(462), gradWeights: s.g + 17712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(770)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(485), s.tensor(477), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(794)
+        TrainingKernels.accumulate(s.tensor(462), s.tensor(455), count: 180000 &* s.n, pool: pool)
+        s.profiler?.stop(771)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(28), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(462), input: s.tensor(28), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
             activation: .identity, gradGamma: s.g + 17584, gradBeta: s.g + 17616, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(795)
+        s.profiler?.stop(772)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
                 beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
-                output: s.tensor(488), pool: pool)
-            s.profiler?.stop(796)
+                output: s.tensor(465), pool: pool)
+            s.profiler?.stop(773)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
-                activation: .silu, output: s.tensor(488), scratch: s.f + 893392, pool: pool)
-            s.profiler?.stop(797)
+                activation: .silu, output: s.tensor(465), scratch: s.f + 893392, pool: pool)
+            s.profiler?.stop(774)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(488), savedScale: s.tensor(27), batch: s.n,
-                pixels: 5625, channels: 144, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(798)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(27), batch: s.n,
+                pixels: 5625, channels: 144, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(775)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(28),
             gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(487), weights: s.p + 12976,
-            pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(486), gradWeights: s.g + 12976,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(464), weights: s.p + 12976,
+            pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(463), gradWeights: s.g + 12976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(799)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]
+        s.profiler?.stop(776)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(486), input: s.tensor(488), batch: s.n,
-            pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(463), seInput: s.tensor(465), batch: s.n,
+            pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, seActivation: .silu,
             expandWeights: s.p + 11968, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
-            gradInput: s.tensor(489), gradReduceWeights: s.g + 11088, gradReduceBias: s.g + 11952,
-            gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(800)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(489), input: s.tensor(22),
-            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 893392,
-            savedInvStd: s.f + 893536, activation: .silu, gradInput: s.tensor(489), gradGamma: s.g + 10512,
-            gradBeta: s.g + 10656, pool: pool)
-        s.profiler?.stop(801)
+            gradReduceWeights: s.g + 11088, gradReduceBias: s.g + 11952, gradExpandWeights: s.g + 11968,
+            gradExpandBias: s.g + 12832, preActivation: s.tensor(22), gamma: s.p + 10512, beta: s.p + 10656,
+            savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu, gradGamma: s.g + 10512,
+            gradBeta: s.g + 10656, workspace: s.ws, pool: pool)
+        s.profiler?.stop(777)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
                 beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
-                output: s.tensor(491), pool: pool)
-            s.profiler?.stop(802)
+                output: s.tensor(467), pool: pool)
+            s.profiler?.stop(778)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
-                activation: .silu, output: s.tensor(491), scratch: s.f + 893104, pool: pool)
-            s.profiler?.stop(803)
+                activation: .silu, output: s.tensor(467), scratch: s.f + 893104, pool: pool)
+            s.profiler?.stop(779)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894976, count: 1296)
-        s.profiler?.stop(804)
+        s.profiler?.stop(780)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(491), batch: s.n, height: 150,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(463), input: s.tensor(467), batch: s.n, height: 150,
             width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 893680, gradInput: s.tensor(490), gradWeights: s.f + 894976, pool: pool)
-        s.profiler?.stop(805)
+            weights: s.f + 893680, gradInput: s.tensor(466), gradWeights: s.f + 894976, pool: pool)
+        s.profiler?.stop(781)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 894976, channels: 144, kernel: 3, into: s.g + 9216)
-        s.profiler?.stop(806)
+        s.profiler?.stop(782)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(490), input: s.tensor(20), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(466), input: s.tensor(20), pixels: 22500 &* s.n,
             channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248,
             activation: .silu, gradGamma: s.g + 8640, gradBeta: s.g + 8784, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(807)
+        s.profiler?.stop(783)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(490), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(466), preActivation: s.tensor(20),
             gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
             reductions: s.f + 887040, input: s.tensor(18), weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24,
-            outChannels: 144, gradInput: s.tensor(492), gradWeights: s.g + 5184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(808)
+            outChannels: 144, gradInput: s.tensor(468), gradWeights: s.g + 5184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(784)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(492),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(468),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 540000, gradBranch: s.tensor(493), pool: pool)
-        s.profiler?.stop(809)
+            perImage: 540000, gradBranch: s.tensor(469), pool: pool)
+        s.profiler?.stop(785)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(493), input: s.tensor(16), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(469), input: s.tensor(16), pixels: 22500 &* s.n,
             channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
             activation: .identity, gradGamma: s.g + 5056, gradBeta: s.g + 5088, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(786)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016,
                 beta: s.p + 4048, savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu,
-                output: s.tensor(496), pool: pool)
-            s.profiler?.stop(811)
+                output: s.tensor(472), pool: pool)
+            s.profiler?.stop(787)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
-                activation: .silu, output: s.tensor(496), scratch: s.f + 892576, pool: pool)
-            s.profiler?.stop(812)
+                activation: .silu, output: s.tensor(472), scratch: s.f + 892576, pool: pool)
+            s.profiler?.stop(788)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(496), savedScale: s.tensor(15), batch: s.n,
-                pixels: 22500, channels: 24, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(813)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(15), batch: s.n,
+                pixels: 22500, channels: 24, output: s.tensor(471), pool: pool)
+            s.profiler?.stop(789)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(493), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(16),
             gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(495), weights: s.p + 4480,
-            pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(494), gradWeights: s.g + 4480,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(471), weights: s.p + 4480,
+            pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(470), gradWeights: s.g + 4480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(814)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]
+        s.profiler?.stop(790)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(494), input: s.tensor(496), batch: s.n,
-            pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(470), seInput: s.tensor(472), batch: s.n,
+            pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, seActivation: .silu,
             expandWeights: s.p + 4304, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(497), gradReduceWeights: s.g + 4144, gradReduceBias: s.g + 4288,
-            gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(815)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 24]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(497), input: s.tensor(10),
-            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 892576,
-            savedInvStd: s.f + 892600, activation: .silu, gradInput: s.tensor(497), gradGamma: s.g + 4016,
-            gradBeta: s.g + 4048, pool: pool)
-        s.profiler?.stop(816)
+            gradReduceWeights: s.g + 4144, gradReduceBias: s.g + 4288, gradExpandWeights: s.g + 4304,
+            gradExpandBias: s.g + 4448, preActivation: s.tensor(10), gamma: s.p + 4016, beta: s.p + 4048,
+            savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu, gradGamma: s.g + 4016,
+            gradBeta: s.g + 4048, workspace: s.ws, pool: pool)
+        s.profiler?.stop(791)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892840, count: 216)
-        s.profiler?.stop(817)
+        s.profiler?.stop(792)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(497), input: s.tensor(9), batch: s.n, height: 150,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(9), batch: s.n, height: 150,
             width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 892624, gradInput: s.tensor(498), gradWeights: s.f + 892840, pool: pool)
-        s.profiler?.stop(818)
+            weights: s.f + 892624, gradInput: s.tensor(473), gradWeights: s.f + 892840, pool: pool)
+        s.profiler?.stop(793)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 892840, channels: 24, kernel: 3, into: s.g + 3792)
-        s.profiler?.stop(819)
+        s.profiler?.stop(794)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(498), s.tensor(492), count: 540000 &* s.n, pool: pool)
-        s.profiler?.stop(820)
+        TrainingKernels.accumulate(s.tensor(473), s.tensor(468), count: 540000 &* s.n, pool: pool)
+        s.profiler?.stop(795)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(498), input: s.tensor(8), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(473), input: s.tensor(8), pixels: 22500 &* s.n,
             channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
             activation: .identity, gradGamma: s.g + 3664, gradBeta: s.g + 3696, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(821)
+        s.profiler?.stop(796)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
                 beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu,
-                output: s.tensor(501), pool: pool)
-            s.profiler?.stop(822)
+                output: s.tensor(476), pool: pool)
+            s.profiler?.stop(797)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
-                activation: .silu, output: s.tensor(501), scratch: s.f + 891728, pool: pool)
-            s.profiler?.stop(823)
+                activation: .silu, output: s.tensor(476), scratch: s.f + 891728, pool: pool)
+            s.profiler?.stop(798)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(501), savedScale: s.tensor(7), batch: s.n,
-                pixels: 22500, channels: 40, output: s.tensor(500), pool: pool)
-            s.profiler?.stop(824)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(7), batch: s.n,
+                pixels: 22500, channels: 40, output: s.tensor(475), pool: pool)
+            s.profiler?.stop(799)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(498), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(473), preActivation: s.tensor(8),
             gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
-            activation: .identity, reductions: s.f + 887040, input: s.tensor(500), weights: s.p + 2704,
-            pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(499), gradWeights: s.g + 2704,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(475), weights: s.p + 2704,
+            pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(474), gradWeights: s.g + 2704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
-        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]
+        s.profiler?.stop(800)
+        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(499), input: s.tensor(501), batch: s.n,
-            pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(474), seInput: s.tensor(476), batch: s.n,
+            pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, seActivation: .silu,
             expandWeights: s.p + 2256, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(502), gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
-            gradExpandWeights: s.g + 2256, gradExpandBias: s.g + 2656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(826)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(502), input: s.tensor(2),
-            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 891728,
-            savedInvStd: s.f + 891768, activation: .silu, gradInput: s.tensor(502), gradGamma: s.g + 1648,
-            gradBeta: s.g + 1696, pool: pool)
-        s.profiler?.stop(827)
+            gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240, gradExpandWeights: s.g + 2256,
+            gradExpandBias: s.g + 2656, preActivation: s.tensor(2), gamma: s.p + 1648, beta: s.p + 1696,
+            savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu, gradGamma: s.g + 1648,
+            gradBeta: s.g + 1696, workspace: s.ws, pool: pool)
+        s.profiler?.stop(801)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088,
                 beta: s.p + 1136, savedMean: s.f + 891648, savedInvStd: s.f + 891688, activation: .silu,
-                output: s.tensor(504), pool: pool)
-            s.profiler?.stop(828)
+                output: s.tensor(478), pool: pool)
+            s.profiler?.stop(802)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
-                activation: .silu, output: s.tensor(504), scratch: s.f + 891648, pool: pool)
-            s.profiler?.stop(829)
+                activation: .silu, output: s.tensor(478), scratch: s.f + 891648, pool: pool)
+            s.profiler?.stop(803)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892168, count: 360)
-        s.profiler?.stop(830)
+        s.profiler?.stop(804)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(502), input: s.tensor(504), batch: s.n, height: 150,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(478), batch: s.n, height: 150,
             width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 891808, gradInput: s.tensor(503), gradWeights: s.f + 892168, pool: pool)
-        s.profiler?.stop(831)
+            weights: s.f + 891808, gradInput: s.tensor(477), gradWeights: s.f + 892168, pool: pool)
+        s.profiler?.stop(805)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 892168, channels: 40, kernel: 3, into: s.g + 1280)
-        s.profiler?.stop(832)
+        s.profiler?.stop(806)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(503), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(477), input: s.tensor(0),
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 891648,
-            savedInvStd: s.f + 891688, activation: .silu, gradInput: s.tensor(503), gradGamma: s.g + 1088,
+            savedInvStd: s.f + 891688, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 1088,
             gradBeta: s.g + 1136, pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(807)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(503), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(477), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             outChannels: 40, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(808)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -8860,200 +8711,174 @@ public final class EfficientNetB3Training: TrainableModel {
         (43686912, 20088384),  // 308: gradient of features.7.1.block.3 input, 230,400 floats per image
         (43456512, 19857984),  // 309: features.7.1.block.2 output (recomputed), 230,400 floats per image
         (43226112, 18991584),  // 310: features.7.1.block.1 output (recomputed), 230,400 floats per image
-        (43456512, 19857984),  // 311: gradient of features.7.1.block.2 input, 230,400 floats per image
-        (42995712, 19627584),  // 312: gradient of features.7.1.block.1 input, 230,400 floats per image
-        (41869392, 18991584),  // 313: features.7.1.block.0 output (recomputed), 230,400 floats per image
-        (41869392, 19178784),  // 314: gradient of features.7.1.block.0 input, 38,400 floats per image
-        (20271744, 19039584),  // 315: gradient of features.7.0.block.3 input, 139,200 floats per image
-        (54386112, 18900384),  // 316: features.7.0.block.2 output (recomputed), 139,200 floats per image
-        (54246912, 18761184),  // 317: features.7.0.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 318: gradient of features.7.0.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 319: gradient of features.7.0.block.1 input, 139,200 floats per image
-        (53968512, 18761184),  // 320: features.7.0.block.0 output (recomputed), 139,200 floats per image
-        (20410944, 19178784),  // 321: gradient of features.7.0.block.0 input, 23,200 floats per image
-        (20434144, 19201984),  // 322: gradient of features.6.5 branch, 23,200 floats per image
-        (20271744, 19039584),  // 323: gradient of features.6.5.block.3 input, 139,200 floats per image
-        (53690112, 18900384),  // 324: features.6.5.block.2 output (recomputed), 139,200 floats per image
-        (53550912, 18761184),  // 325: features.6.5.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 326: gradient of features.6.5.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 327: gradient of features.6.5.block.1 input, 139,200 floats per image
-        (53272512, 18761184),  // 328: features.6.5.block.0 output (recomputed), 139,200 floats per image
-        (20434144, 19201984),  // 329: gradient of features.6.5.block.0 input, 23,200 floats per image
-        (20410944, 19178784),  // 330: gradient of features.6.4 branch, 23,200 floats per image
-        (20271744, 19039584),  // 331: gradient of features.6.4.block.3 input, 139,200 floats per image
-        (52994112, 18900384),  // 332: features.6.4.block.2 output (recomputed), 139,200 floats per image
-        (52854912, 18761184),  // 333: features.6.4.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 334: gradient of features.6.4.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 335: gradient of features.6.4.block.1 input, 139,200 floats per image
-        (52576512, 18761184),  // 336: features.6.4.block.0 output (recomputed), 139,200 floats per image
-        (20410944, 19178784),  // 337: gradient of features.6.4.block.0 input, 23,200 floats per image
-        (20434144, 19201984),  // 338: gradient of features.6.3 branch, 23,200 floats per image
-        (20271744, 19039584),  // 339: gradient of features.6.3.block.3 input, 139,200 floats per image
-        (52298112, 18900384),  // 340: features.6.3.block.2 output (recomputed), 139,200 floats per image
-        (52158912, 18761184),  // 341: features.6.3.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 342: gradient of features.6.3.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 343: gradient of features.6.3.block.1 input, 139,200 floats per image
-        (51880512, 18761184),  // 344: features.6.3.block.0 output (recomputed), 139,200 floats per image
-        (20434144, 19201984),  // 345: gradient of features.6.3.block.0 input, 23,200 floats per image
-        (20410944, 19178784),  // 346: gradient of features.6.2 branch, 23,200 floats per image
-        (20271744, 19039584),  // 347: gradient of features.6.2.block.3 input, 139,200 floats per image
-        (51602112, 18900384),  // 348: features.6.2.block.2 output (recomputed), 139,200 floats per image
-        (51462912, 18761184),  // 349: features.6.2.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 350: gradient of features.6.2.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 351: gradient of features.6.2.block.1 input, 139,200 floats per image
-        (51184512, 18761184),  // 352: features.6.2.block.0 output (recomputed), 139,200 floats per image
-        (20410944, 19178784),  // 353: gradient of features.6.2.block.0 input, 23,200 floats per image
-        (20434144, 19201984),  // 354: gradient of features.6.1 branch, 23,200 floats per image
-        (20271744, 19039584),  // 355: gradient of features.6.1.block.3 input, 139,200 floats per image
-        (50906112, 18900384),  // 356: features.6.1.block.2 output (recomputed), 139,200 floats per image
-        (50766912, 18761184),  // 357: features.6.1.block.1 output (recomputed), 139,200 floats per image
-        (41869392, 18900384),  // 358: gradient of features.6.1.block.2 input, 139,200 floats per image
-        (20271744, 19039584),  // 359: gradient of features.6.1.block.1 input, 139,200 floats per image
-        (50488512, 18761184),  // 360: features.6.1.block.0 output (recomputed), 139,200 floats per image
-        (20434144, 19005984),  // 361: gradient of features.6.1.block.0 input, 23,200 floats per image
-        (20271744, 18924384),  // 362: gradient of features.6.0.block.3 input, 81,600 floats per image
-        (55000416, 18842784),  // 363: features.6.0.block.2 output (recomputed), 81,600 floats per image
-        (54918816, 18761184),  // 364: features.6.0.block.1 output (recomputed), 81,600 floats per image
-        (20353344, 19627584),  // 365: gradient of features.6.0.block.2 input, 81,600 floats per image
-        (41869392, 19055760),  // 366: gradient of features.6.0.block.1 input, 294,576 floats per image
-        (41574816, 18761184),  // 367: features.6.0.block.0 output (recomputed), 294,576 floats per image
-        (20271744, 19627584),  // 368: gradient of features.6.0.block.0 input, 49,096 floats per image
-        (20320848, 19676688),  // 369: gradient of features.5.4 branch, 49,096 floats per image
-        (41280240, 19055760),  // 370: gradient of features.5.4.block.3 input, 294,576 floats per image
-        (40985664, 18761184),  // 371: features.5.4.block.2 output (recomputed), 294,576 floats per image
-        (40691088, 18172032),  // 372: features.5.4.block.1 output (recomputed), 294,576 floats per image
-        (40985664, 18761184),  // 373: gradient of features.5.4.block.2 input, 294,576 floats per image
-        (40396512, 18466608),  // 374: gradient of features.5.4.block.1 input, 294,576 floats per image
-        (40101936, 18172032),  // 375: features.5.4.block.0 output (recomputed), 294,576 floats per image
-        (20320848, 18761184),  // 376: gradient of features.5.4.block.0 input, 49,096 floats per image
-        (20271744, 18810288),  // 377: gradient of features.5.3 branch, 49,096 floats per image
-        (39807360, 18466608),  // 378: gradient of features.5.3.block.3 input, 294,576 floats per image
-        (39512784, 18172032),  // 379: features.5.3.block.2 output (recomputed), 294,576 floats per image
-        (39218208, 17582880),  // 380: features.5.3.block.1 output (recomputed), 294,576 floats per image
-        (39512784, 18172032),  // 381: gradient of features.5.3.block.2 input, 294,576 floats per image
-        (38923632, 17877456),  // 382: gradient of features.5.3.block.1 input, 294,576 floats per image
-        (38629056, 17582880),  // 383: features.5.3.block.0 output (recomputed), 294,576 floats per image
-        (20271744, 18172032),  // 384: gradient of features.5.3.block.0 input, 49,096 floats per image
-        (20320848, 18221136),  // 385: gradient of features.5.2 branch, 49,096 floats per image
-        (38334480, 17877456),  // 386: gradient of features.5.2.block.3 input, 294,576 floats per image
-        (38039904, 17582880),  // 387: features.5.2.block.2 output (recomputed), 294,576 floats per image
-        (37745328, 16993728),  // 388: features.5.2.block.1 output (recomputed), 294,576 floats per image
-        (38039904, 17582880),  // 389: gradient of features.5.2.block.2 input, 294,576 floats per image
-        (37450752, 17288304),  // 390: gradient of features.5.2.block.1 input, 294,576 floats per image
-        (37156176, 16993728),  // 391: features.5.2.block.0 output (recomputed), 294,576 floats per image
-        (20320848, 17582880),  // 392: gradient of features.5.2.block.0 input, 49,096 floats per image
-        (20271744, 17631984),  // 393: gradient of features.5.1 branch, 49,096 floats per image
-        (36861600, 17288304),  // 394: gradient of features.5.1.block.3 input, 294,576 floats per image
-        (36567024, 16993728),  // 395: features.5.1.block.2 output (recomputed), 294,576 floats per image
-        (36272448, 16404576),  // 396: features.5.1.block.1 output (recomputed), 294,576 floats per image
-        (36567024, 16993728),  // 397: gradient of features.5.1.block.2 input, 294,576 floats per image
-        (35977872, 16699152),  // 398: gradient of features.5.1.block.1 input, 294,576 floats per image
-        (35683296, 16404576),  // 399: features.5.1.block.0 output (recomputed), 294,576 floats per image
-        (35683296, 16993728),  // 400: gradient of features.5.1.block.0 input, 49,096 floats per image
-        (20271744, 16525872),  // 401: gradient of features.5.0.block.3 input, 207,936 floats per image
-        (48907776, 16317936),  // 402: features.5.0.block.2 output (recomputed), 207,936 floats per image
-        (48699840, 16110000),  // 403: features.5.0.block.1 output (recomputed), 207,936 floats per image
-        (35388720, 16317936),  // 404: gradient of features.5.0.block.2 input, 207,936 floats per image
-        (20271744, 16525872),  // 405: gradient of features.5.0.block.1 input, 207,936 floats per image
-        (48283968, 16110000),  // 406: features.5.0.block.0 output (recomputed), 207,936 floats per image
-        (20479680, 16733808),  // 407: gradient of features.5.0.block.0 input, 34,656 floats per image
-        (35388720, 16768464),  // 408: gradient of features.4.4 branch, 34,656 floats per image
-        (20271744, 16525872),  // 409: gradient of features.4.4.block.3 input, 207,936 floats per image
-        (47868096, 16317936),  // 410: features.4.4.block.2 output (recomputed), 207,936 floats per image
-        (47660160, 16110000),  // 411: features.4.4.block.1 output (recomputed), 207,936 floats per image
-        (35388720, 16317936),  // 412: gradient of features.4.4.block.2 input, 207,936 floats per image
-        (20271744, 16525872),  // 413: gradient of features.4.4.block.1 input, 207,936 floats per image
-        (47244288, 16110000),  // 414: features.4.4.block.0 output (recomputed), 207,936 floats per image
-        (35596656, 16768464),  // 415: gradient of features.4.4.block.0 input, 34,656 floats per image
-        (20479680, 16733808),  // 416: gradient of features.4.3 branch, 34,656 floats per image
-        (20271744, 16525872),  // 417: gradient of features.4.3.block.3 input, 207,936 floats per image
-        (46828416, 16317936),  // 418: features.4.3.block.2 output (recomputed), 207,936 floats per image
-        (46620480, 16110000),  // 419: features.4.3.block.1 output (recomputed), 207,936 floats per image
-        (35388720, 16317936),  // 420: gradient of features.4.3.block.2 input, 207,936 floats per image
-        (20271744, 16525872),  // 421: gradient of features.4.3.block.1 input, 207,936 floats per image
-        (46204608, 16110000),  // 422: features.4.3.block.0 output (recomputed), 207,936 floats per image
-        (20479680, 16733808),  // 423: gradient of features.4.3.block.0 input, 34,656 floats per image
-        (35388720, 16768464),  // 424: gradient of features.4.2 branch, 34,656 floats per image
-        (20271744, 16525872),  // 425: gradient of features.4.2.block.3 input, 207,936 floats per image
-        (45788736, 16317936),  // 426: features.4.2.block.2 output (recomputed), 207,936 floats per image
-        (45580800, 16110000),  // 427: features.4.2.block.1 output (recomputed), 207,936 floats per image
-        (35388720, 16317936),  // 428: gradient of features.4.2.block.2 input, 207,936 floats per image
-        (20271744, 16525872),  // 429: gradient of features.4.2.block.1 input, 207,936 floats per image
-        (45164928, 16110000),  // 430: features.4.2.block.0 output (recomputed), 207,936 floats per image
-        (35596656, 16768464),  // 431: gradient of features.4.2.block.0 input, 34,656 floats per image
-        (20479680, 16733808),  // 432: gradient of features.4.1 branch, 34,656 floats per image
-        (20271744, 16525872),  // 433: gradient of features.4.1.block.3 input, 207,936 floats per image
-        (44749056, 16317936),  // 434: features.4.1.block.2 output (recomputed), 207,936 floats per image
-        (44541120, 16110000),  // 435: features.4.1.block.1 output (recomputed), 207,936 floats per image
-        (35388720, 16317936),  // 436: gradient of features.4.1.block.2 input, 207,936 floats per image
-        (20271744, 16525872),  // 437: gradient of features.4.1.block.1 input, 207,936 floats per image
-        (44125248, 16110000),  // 438: features.4.1.block.0 output (recomputed), 207,936 floats per image
-        (20479680, 16421904),  // 439: gradient of features.4.1.block.0 input, 34,656 floats per image
-        (20271744, 16317936),  // 440: gradient of features.4.0.block.3 input, 103,968 floats per image
-        (54733248, 16213968),  // 441: features.4.0.block.2 output (recomputed), 103,968 floats per image
-        (54629280, 16110000),  // 442: features.4.0.block.1 output (recomputed), 103,968 floats per image
-        (20375712, 16941744),  // 443: gradient of features.4.0.block.2 input, 103,968 floats per image
-        (35388720, 16525872),  // 444: gradient of features.4.0.block.1 input, 415,872 floats per image
-        (34972848, 16110000),  // 445: features.4.0.block.0 output (recomputed), 415,872 floats per image
-        (20271744, 16941744),  // 446: gradient of features.4.0.block.0 input, 69,312 floats per image
-        (20341056, 17011056),  // 447: gradient of features.3.2 branch, 69,312 floats per image
-        (34556976, 16525872),  // 448: gradient of features.3.2.block.3 input, 415,872 floats per image
-        (34141104, 16110000),  // 449: features.3.2.block.2 output (recomputed), 415,872 floats per image
-        (33725232, 9887616),  // 450: features.3.2.block.1 output (recomputed), 415,872 floats per image
-        (34141104, 16110000),  // 451: gradient of features.3.2.block.2 input, 415,872 floats per image
-        (33309360, 10303488),  // 452: gradient of features.3.2.block.1 input, 415,872 floats per image
-        (32893488, 9887616),  // 453: features.3.2.block.0 output (recomputed), 415,872 floats per image
-        (20341056, 16110000),  // 454: gradient of features.3.2.block.0 input, 69,312 floats per image
-        (20271744, 16179312),  // 455: gradient of features.3.1 branch, 69,312 floats per image
-        (32477616, 10303488),  // 456: gradient of features.3.1.block.3 input, 415,872 floats per image
-        (32061744, 9887616),  // 457: features.3.1.block.2 output (recomputed), 415,872 floats per image
-        (31645872, 9055872),  // 458: features.3.1.block.1 output (recomputed), 415,872 floats per image
-        (32061744, 9887616),  // 459: gradient of features.3.1.block.2 input, 415,872 floats per image
-        (31230000, 9471744),  // 460: gradient of features.3.1.block.1 input, 415,872 floats per image
-        (19855872, 9055872),  // 461: features.3.1.block.0 output (recomputed), 415,872 floats per image
-        (19855872, 9887616),  // 462: gradient of features.3.1.block.0 input, 69,312 floats per image
-        (19440000, 9194496),  // 463: gradient of features.3.0.block.3 input, 277,248 floats per image
-        (42718464, 8917248),  // 464: features.3.0.block.2 output (recomputed), 277,248 floats per image
-        (42441216, 8640000),  // 465: features.3.0.block.1 output (recomputed), 277,248 floats per image
-        (31230000, 16110000),  // 466: gradient of features.3.0.block.2 input, 277,248 floats per image
-        (19440000, 9720000),  // 467: gradient of features.3.0.block.1 input, 1,080,000 floats per image
-        (18360000, 8640000),  // 468: features.3.0.block.0 output (recomputed), 1,080,000 floats per image
-        (18360000, 16110000),  // 469: gradient of features.3.0.block.0 input, 180,000 floats per image
-        (18540000, 16290000),  // 470: gradient of features.2.2 branch, 180,000 floats per image
-        (17280000, 9720000),  // 471: gradient of features.2.2.block.3 input, 1,080,000 floats per image
-        (16200000, 8640000),  // 472: features.2.2.block.2 output (recomputed), 1,080,000 floats per image
-        (15120000, 6480000),  // 473: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
-        (16200000, 8640000),  // 474: gradient of features.2.2.block.2 input, 1,080,000 floats per image
-        (14040000, 7560000),  // 475: gradient of features.2.2.block.1 input, 1,080,000 floats per image
-        (12960000, 6480000),  // 476: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
-        (12960000, 8640000),  // 477: gradient of features.2.2.block.0 input, 180,000 floats per image
-        (13140000, 8820000),  // 478: gradient of features.2.1 branch, 180,000 floats per image
-        (11880000, 7560000),  // 479: gradient of features.2.1.block.3 input, 1,080,000 floats per image
-        (10800000, 6480000),  // 480: features.2.1.block.2 output (recomputed), 1,080,000 floats per image
-        (9720000, 4320000),  // 481: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
-        (10800000, 6480000),  // 482: gradient of features.2.1.block.2 input, 1,080,000 floats per image
-        (8640000, 5400000),  // 483: gradient of features.2.1.block.1 input, 1,080,000 floats per image
-        (7560000, 4320000),  // 484: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
-        (7560000, 6480000),  // 485: gradient of features.2.1.block.0 input, 180,000 floats per image
-        (6480000, 4860000),  // 486: gradient of features.2.0.block.3 input, 810,000 floats per image
-        (26640000, 4050000),  // 487: features.2.0.block.2 output (recomputed), 810,000 floats per image
-        (25830000, 3240000),  // 488: features.2.0.block.1 output (recomputed), 810,000 floats per image
-        (9720000, 9720000),  // 489: gradient of features.2.0.block.2 input, 810,000 floats per image
-        (6480000, 6480000),  // 490: gradient of features.2.0.block.1 input, 3,240,000 floats per image
-        (3240000, 3240000),  // 491: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
-        (3240000, 3240000),  // 492: gradient of features.2.0.block.0 input, 540,000 floats per image
-        (0, 0),  // 493: gradient of features.1.1 branch, 540,000 floats per image
-        (540000, 1620000),  // 494: gradient of features.1.1.block.2 input, 540,000 floats per image
-        (29610000, 1080000),  // 495: features.1.1.block.1 output (recomputed), 540,000 floats per image
-        (29070000, 540000),  // 496: features.1.1.block.0 output (recomputed), 540,000 floats per image
-        (0, 0),  // 497: gradient of features.1.1.block.1 input, 540,000 floats per image
-        (900000, 2700000),  // 498: gradient of features.1.1.block.0 input, 540,000 floats per image
-        (0, 1800000),  // 499: gradient of features.1.0.block.2 input, 900,000 floats per image
-        (24120000, 900000),  // 500: features.1.0.block.1 output (recomputed), 900,000 floats per image
-        (23220000, 0),  // 501: features.1.0.block.0 output (recomputed), 900,000 floats per image
-        (900000, 900000),  // 502: gradient of features.1.0.block.1 input, 900,000 floats per image
-        (0, 1800000),  // 503: gradient of features.1.0.block.0 input, 900,000 floats per image
-        (21420000, 0),  // 504: features.0 output (recomputed), 900,000 floats per image
+        (42995712, 19627584),  // 311: gradient of features.7.1.block.1 input, 230,400 floats per image
+        (41869392, 18991584),  // 312: features.7.1.block.0 output (recomputed), 230,400 floats per image
+        (41869392, 19178784),  // 313: gradient of features.7.1.block.0 input, 38,400 floats per image
+        (20271744, 19039584),  // 314: gradient of features.7.0.block.3 input, 139,200 floats per image
+        (54386112, 18900384),  // 315: features.7.0.block.2 output (recomputed), 139,200 floats per image
+        (54246912, 18761184),  // 316: features.7.0.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 317: gradient of features.7.0.block.1 input, 139,200 floats per image
+        (53968512, 18761184),  // 318: features.7.0.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 319: gradient of features.7.0.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 320: gradient of features.6.5 branch, 23,200 floats per image
+        (20271744, 19039584),  // 321: gradient of features.6.5.block.3 input, 139,200 floats per image
+        (53690112, 18900384),  // 322: features.6.5.block.2 output (recomputed), 139,200 floats per image
+        (53550912, 18761184),  // 323: features.6.5.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 324: gradient of features.6.5.block.1 input, 139,200 floats per image
+        (53272512, 18761184),  // 325: features.6.5.block.0 output (recomputed), 139,200 floats per image
+        (20434144, 19201984),  // 326: gradient of features.6.5.block.0 input, 23,200 floats per image
+        (20410944, 19178784),  // 327: gradient of features.6.4 branch, 23,200 floats per image
+        (20271744, 19039584),  // 328: gradient of features.6.4.block.3 input, 139,200 floats per image
+        (52994112, 18900384),  // 329: features.6.4.block.2 output (recomputed), 139,200 floats per image
+        (52854912, 18761184),  // 330: features.6.4.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 331: gradient of features.6.4.block.1 input, 139,200 floats per image
+        (52576512, 18761184),  // 332: features.6.4.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 333: gradient of features.6.4.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 334: gradient of features.6.3 branch, 23,200 floats per image
+        (20271744, 19039584),  // 335: gradient of features.6.3.block.3 input, 139,200 floats per image
+        (52298112, 18900384),  // 336: features.6.3.block.2 output (recomputed), 139,200 floats per image
+        (52158912, 18761184),  // 337: features.6.3.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 338: gradient of features.6.3.block.1 input, 139,200 floats per image
+        (51880512, 18761184),  // 339: features.6.3.block.0 output (recomputed), 139,200 floats per image
+        (20434144, 19201984),  // 340: gradient of features.6.3.block.0 input, 23,200 floats per image
+        (20410944, 19178784),  // 341: gradient of features.6.2 branch, 23,200 floats per image
+        (20271744, 19039584),  // 342: gradient of features.6.2.block.3 input, 139,200 floats per image
+        (51602112, 18900384),  // 343: features.6.2.block.2 output (recomputed), 139,200 floats per image
+        (51462912, 18761184),  // 344: features.6.2.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 345: gradient of features.6.2.block.1 input, 139,200 floats per image
+        (51184512, 18761184),  // 346: features.6.2.block.0 output (recomputed), 139,200 floats per image
+        (20410944, 19178784),  // 347: gradient of features.6.2.block.0 input, 23,200 floats per image
+        (20434144, 19201984),  // 348: gradient of features.6.1 branch, 23,200 floats per image
+        (20271744, 19039584),  // 349: gradient of features.6.1.block.3 input, 139,200 floats per image
+        (50906112, 18900384),  // 350: features.6.1.block.2 output (recomputed), 139,200 floats per image
+        (50766912, 18761184),  // 351: features.6.1.block.1 output (recomputed), 139,200 floats per image
+        (41869392, 18900384),  // 352: gradient of features.6.1.block.1 input, 139,200 floats per image
+        (50488512, 18761184),  // 353: features.6.1.block.0 output (recomputed), 139,200 floats per image
+        (20353344, 19039584),  // 354: gradient of features.6.1.block.0 input, 23,200 floats per image
+        (20271744, 19627584),  // 355: gradient of features.6.0.block.3 input, 81,600 floats per image
+        (55000416, 18842784),  // 356: features.6.0.block.2 output (recomputed), 81,600 floats per image
+        (54918816, 18761184),  // 357: features.6.0.block.1 output (recomputed), 81,600 floats per image
+        (41869392, 19055760),  // 358: gradient of features.6.0.block.1 input, 294,576 floats per image
+        (41574816, 18761184),  // 359: features.6.0.block.0 output (recomputed), 294,576 floats per image
+        (20271744, 19627584),  // 360: gradient of features.6.0.block.0 input, 49,096 floats per image
+        (20320848, 19676688),  // 361: gradient of features.5.4 branch, 49,096 floats per image
+        (41280240, 19055760),  // 362: gradient of features.5.4.block.3 input, 294,576 floats per image
+        (40985664, 18761184),  // 363: features.5.4.block.2 output (recomputed), 294,576 floats per image
+        (40691088, 18172032),  // 364: features.5.4.block.1 output (recomputed), 294,576 floats per image
+        (40396512, 18466608),  // 365: gradient of features.5.4.block.1 input, 294,576 floats per image
+        (40101936, 18172032),  // 366: features.5.4.block.0 output (recomputed), 294,576 floats per image
+        (20320848, 18761184),  // 367: gradient of features.5.4.block.0 input, 49,096 floats per image
+        (20271744, 18810288),  // 368: gradient of features.5.3 branch, 49,096 floats per image
+        (39807360, 18466608),  // 369: gradient of features.5.3.block.3 input, 294,576 floats per image
+        (39512784, 18172032),  // 370: features.5.3.block.2 output (recomputed), 294,576 floats per image
+        (39218208, 17582880),  // 371: features.5.3.block.1 output (recomputed), 294,576 floats per image
+        (38923632, 17877456),  // 372: gradient of features.5.3.block.1 input, 294,576 floats per image
+        (38629056, 17582880),  // 373: features.5.3.block.0 output (recomputed), 294,576 floats per image
+        (20271744, 18172032),  // 374: gradient of features.5.3.block.0 input, 49,096 floats per image
+        (20320848, 18221136),  // 375: gradient of features.5.2 branch, 49,096 floats per image
+        (38334480, 17877456),  // 376: gradient of features.5.2.block.3 input, 294,576 floats per image
+        (38039904, 17582880),  // 377: features.5.2.block.2 output (recomputed), 294,576 floats per image
+        (37745328, 16993728),  // 378: features.5.2.block.1 output (recomputed), 294,576 floats per image
+        (37450752, 17288304),  // 379: gradient of features.5.2.block.1 input, 294,576 floats per image
+        (37156176, 16993728),  // 380: features.5.2.block.0 output (recomputed), 294,576 floats per image
+        (20320848, 17582880),  // 381: gradient of features.5.2.block.0 input, 49,096 floats per image
+        (20271744, 17631984),  // 382: gradient of features.5.1 branch, 49,096 floats per image
+        (36861600, 17288304),  // 383: gradient of features.5.1.block.3 input, 294,576 floats per image
+        (36567024, 16993728),  // 384: features.5.1.block.2 output (recomputed), 294,576 floats per image
+        (36272448, 16404576),  // 385: features.5.1.block.1 output (recomputed), 294,576 floats per image
+        (35977872, 16699152),  // 386: gradient of features.5.1.block.1 input, 294,576 floats per image
+        (35683296, 16404576),  // 387: features.5.1.block.0 output (recomputed), 294,576 floats per image
+        (35683296, 16993728),  // 388: gradient of features.5.1.block.0 input, 49,096 floats per image
+        (20271744, 16525872),  // 389: gradient of features.5.0.block.3 input, 207,936 floats per image
+        (48907776, 16317936),  // 390: features.5.0.block.2 output (recomputed), 207,936 floats per image
+        (48699840, 16110000),  // 391: features.5.0.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 392: gradient of features.5.0.block.1 input, 207,936 floats per image
+        (48283968, 16110000),  // 393: features.5.0.block.0 output (recomputed), 207,936 floats per image
+        (20479680, 16733808),  // 394: gradient of features.5.0.block.0 input, 34,656 floats per image
+        (35388720, 16768464),  // 395: gradient of features.4.4 branch, 34,656 floats per image
+        (20271744, 16525872),  // 396: gradient of features.4.4.block.3 input, 207,936 floats per image
+        (47868096, 16317936),  // 397: features.4.4.block.2 output (recomputed), 207,936 floats per image
+        (47660160, 16110000),  // 398: features.4.4.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 399: gradient of features.4.4.block.1 input, 207,936 floats per image
+        (47244288, 16110000),  // 400: features.4.4.block.0 output (recomputed), 207,936 floats per image
+        (35596656, 16768464),  // 401: gradient of features.4.4.block.0 input, 34,656 floats per image
+        (20479680, 16733808),  // 402: gradient of features.4.3 branch, 34,656 floats per image
+        (20271744, 16525872),  // 403: gradient of features.4.3.block.3 input, 207,936 floats per image
+        (46828416, 16317936),  // 404: features.4.3.block.2 output (recomputed), 207,936 floats per image
+        (46620480, 16110000),  // 405: features.4.3.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 406: gradient of features.4.3.block.1 input, 207,936 floats per image
+        (46204608, 16110000),  // 407: features.4.3.block.0 output (recomputed), 207,936 floats per image
+        (20479680, 16733808),  // 408: gradient of features.4.3.block.0 input, 34,656 floats per image
+        (35388720, 16768464),  // 409: gradient of features.4.2 branch, 34,656 floats per image
+        (20271744, 16525872),  // 410: gradient of features.4.2.block.3 input, 207,936 floats per image
+        (45788736, 16317936),  // 411: features.4.2.block.2 output (recomputed), 207,936 floats per image
+        (45580800, 16110000),  // 412: features.4.2.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 413: gradient of features.4.2.block.1 input, 207,936 floats per image
+        (45164928, 16110000),  // 414: features.4.2.block.0 output (recomputed), 207,936 floats per image
+        (35596656, 16768464),  // 415: gradient of features.4.2.block.0 input, 34,656 floats per image
+        (20479680, 16733808),  // 416: gradient of features.4.1 branch, 34,656 floats per image
+        (20271744, 16525872),  // 417: gradient of features.4.1.block.3 input, 207,936 floats per image
+        (44749056, 16317936),  // 418: features.4.1.block.2 output (recomputed), 207,936 floats per image
+        (44541120, 16110000),  // 419: features.4.1.block.1 output (recomputed), 207,936 floats per image
+        (35388720, 16317936),  // 420: gradient of features.4.1.block.1 input, 207,936 floats per image
+        (44125248, 16110000),  // 421: features.4.1.block.0 output (recomputed), 207,936 floats per image
+        (20375712, 16525872),  // 422: gradient of features.4.1.block.0 input, 34,656 floats per image
+        (20271744, 16941744),  // 423: gradient of features.4.0.block.3 input, 103,968 floats per image
+        (54733248, 16213968),  // 424: features.4.0.block.2 output (recomputed), 103,968 floats per image
+        (54629280, 16110000),  // 425: features.4.0.block.1 output (recomputed), 103,968 floats per image
+        (35388720, 16525872),  // 426: gradient of features.4.0.block.1 input, 415,872 floats per image
+        (34972848, 16110000),  // 427: features.4.0.block.0 output (recomputed), 415,872 floats per image
+        (20271744, 16941744),  // 428: gradient of features.4.0.block.0 input, 69,312 floats per image
+        (20341056, 17011056),  // 429: gradient of features.3.2 branch, 69,312 floats per image
+        (34556976, 16525872),  // 430: gradient of features.3.2.block.3 input, 415,872 floats per image
+        (34141104, 16110000),  // 431: features.3.2.block.2 output (recomputed), 415,872 floats per image
+        (33725232, 9887616),  // 432: features.3.2.block.1 output (recomputed), 415,872 floats per image
+        (33309360, 10303488),  // 433: gradient of features.3.2.block.1 input, 415,872 floats per image
+        (32893488, 9887616),  // 434: features.3.2.block.0 output (recomputed), 415,872 floats per image
+        (20341056, 16110000),  // 435: gradient of features.3.2.block.0 input, 69,312 floats per image
+        (20271744, 16179312),  // 436: gradient of features.3.1 branch, 69,312 floats per image
+        (32477616, 10303488),  // 437: gradient of features.3.1.block.3 input, 415,872 floats per image
+        (32061744, 9887616),  // 438: features.3.1.block.2 output (recomputed), 415,872 floats per image
+        (31645872, 9055872),  // 439: features.3.1.block.1 output (recomputed), 415,872 floats per image
+        (31230000, 9471744),  // 440: gradient of features.3.1.block.1 input, 415,872 floats per image
+        (19855872, 9055872),  // 441: features.3.1.block.0 output (recomputed), 415,872 floats per image
+        (19855872, 9194496),  // 442: gradient of features.3.1.block.0 input, 69,312 floats per image
+        (31230000, 16110000),  // 443: gradient of features.3.0.block.3 input, 277,248 floats per image
+        (42718464, 8917248),  // 444: features.3.0.block.2 output (recomputed), 277,248 floats per image
+        (42441216, 8640000),  // 445: features.3.0.block.1 output (recomputed), 277,248 floats per image
+        (19440000, 9720000),  // 446: gradient of features.3.0.block.1 input, 1,080,000 floats per image
+        (18360000, 8640000),  // 447: features.3.0.block.0 output (recomputed), 1,080,000 floats per image
+        (18360000, 16110000),  // 448: gradient of features.3.0.block.0 input, 180,000 floats per image
+        (18540000, 16290000),  // 449: gradient of features.2.2 branch, 180,000 floats per image
+        (17280000, 9720000),  // 450: gradient of features.2.2.block.3 input, 1,080,000 floats per image
+        (16200000, 8640000),  // 451: features.2.2.block.2 output (recomputed), 1,080,000 floats per image
+        (15120000, 6480000),  // 452: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
+        (14040000, 7560000),  // 453: gradient of features.2.2.block.1 input, 1,080,000 floats per image
+        (12960000, 6480000),  // 454: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
+        (12960000, 8640000),  // 455: gradient of features.2.2.block.0 input, 180,000 floats per image
+        (13140000, 8820000),  // 456: gradient of features.2.1 branch, 180,000 floats per image
+        (11880000, 7560000),  // 457: gradient of features.2.1.block.3 input, 1,080,000 floats per image
+        (10800000, 6480000),  // 458: features.2.1.block.2 output (recomputed), 1,080,000 floats per image
+        (9720000, 4320000),  // 459: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
+        (8640000, 5400000),  // 460: gradient of features.2.1.block.1 input, 1,080,000 floats per image
+        (7560000, 4320000),  // 461: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
+        (7560000, 4860000),  // 462: gradient of features.2.1.block.0 input, 180,000 floats per image
+        (9720000, 9720000),  // 463: gradient of features.2.0.block.3 input, 810,000 floats per image
+        (26640000, 4050000),  // 464: features.2.0.block.2 output (recomputed), 810,000 floats per image
+        (25830000, 3240000),  // 465: features.2.0.block.1 output (recomputed), 810,000 floats per image
+        (6480000, 6480000),  // 466: gradient of features.2.0.block.1 input, 3,240,000 floats per image
+        (3240000, 3240000),  // 467: features.2.0.block.0 output (recomputed), 3,240,000 floats per image
+        (3240000, 3240000),  // 468: gradient of features.2.0.block.0 input, 540,000 floats per image
+        (0, 0),  // 469: gradient of features.1.1 branch, 540,000 floats per image
+        (540000, 1620000),  // 470: gradient of features.1.1.block.2 input, 540,000 floats per image
+        (29610000, 1080000),  // 471: features.1.1.block.1 output (recomputed), 540,000 floats per image
+        (29070000, 540000),  // 472: features.1.1.block.0 output (recomputed), 540,000 floats per image
+        (1080000, 2700000),  // 473: gradient of features.1.1.block.0 input, 540,000 floats per image
+        (0, 1800000),  // 474: gradient of features.1.0.block.2 input, 900,000 floats per image
+        (24120000, 900000),  // 475: features.1.0.block.1 output (recomputed), 900,000 floats per image
+        (23220000, 0),  // 476: features.1.0.block.0 output (recomputed), 900,000 floats per image
+        (900000, 900000),  // 477: gradient of features.1.0.block.0 input, 900,000 floats per image
+        (21420000, 0),  // 478: features.0 output (recomputed), 900,000 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -9945,10 +9770,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 10, 10, 2304]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 2304]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -9975,10 +9798,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 106905600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10005,10 +9826,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10037,10 +9856,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10069,10 +9886,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10101,10 +9916,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10133,10 +9946,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward on [n, 10, 10, 1392]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 1392]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10163,10 +9974,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 37862400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 10, 10, 816]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 10, 10, 816]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 816]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10193,10 +10002,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10225,10 +10032,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10257,10 +10062,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10289,10 +10092,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward on [n, 19, 19, 816]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 816]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10319,10 +10120,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 56558592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10349,10 +10148,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10381,10 +10178,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10413,10 +10208,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10445,10 +10238,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 19, 19, 576]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 576]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10475,10 +10266,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19961856,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 19, 19, 288]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 288]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10505,10 +10294,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10537,10 +10324,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 38, 38, 288]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 288]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10567,10 +10352,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26615808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 38, 38, 192]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10597,10 +10380,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10629,10 +10410,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 75, 75, 192]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10659,10 +10438,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 75, 75, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -10689,10 +10466,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 25920000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 150, 150, 24]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 9720000,
@@ -10711,10 +10486,8 @@ public final class EfficientNetB3Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43200000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 1600,
-              "squeeze-excitation 40 -> 10 -> 40 backward on [n, 150, 150, 40]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 40]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1600,
+              "squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 40]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

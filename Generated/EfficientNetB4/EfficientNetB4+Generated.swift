@@ -7044,3461 +7044,3276 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
         s.profiler?.stop(544)
-        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]
+        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(380), input: s.tensor(382), batch: s.n, pixels: 144,
-            channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
+            pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376, seActivation: .silu,
             expandWeights: s.p + 15354544, savedPooled: s.tensor(361), savedHidden: s.tensor(362),
-            savedScale: s.tensor(363), gradInput: s.tensor(383), gradReduceWeights: s.g + 15053376,
-            gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544, gradExpandBias: s.g + 15655600,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(363), gradReduceWeights: s.g + 15053376, gradReduceBias: s.g + 15354432,
+            gradExpandWeights: s.g + 15354544, gradExpandBias: s.g + 15655600, preActivation: s.tensor(358),
+            gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
+            activation: .silu, gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, workspace: s.ws, pool: pool)
         s.profiler?.stop(545)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(358),
-            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592,
-            savedInvStd: s.f + 2393280, activation: .silu, gradInput: s.tensor(383), gradGamma: s.g + 15042624,
-            gradBeta: s.g + 15045312, pool: pool)
-        s.profiler?.stop(546)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
-                activation: .silu, output: s.tensor(385), pool: pool)
-            s.profiler?.stop(547)
+                activation: .silu, output: s.tensor(384), pool: pool)
+            s.profiler?.stop(546)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
-                eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(548)
+                eps: 1e-05, activation: .silu, output: s.tensor(384), scratch: s.f + 2385216, pool: pool)
+            s.profiler?.stop(547)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2420160, count: 24192)
-        s.profiler?.stop(549)
+        s.profiler?.stop(548)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(385), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 12,
             width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2395968, gradInput: s.tensor(384), gradWeights: s.f + 2420160, pool: pool)
-        s.profiler?.stop(550)
+            weights: s.f + 2395968, gradInput: s.tensor(383), gradWeights: s.f + 2420160, pool: pool)
+        s.profiler?.stop(549)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2420160, channels: 2688, kernel: 3, into: s.g + 15018432)
-        s.profiler?.stop(551)
+        s.profiler?.stop(550)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(384), input: s.tensor(356), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(356), pixels: 144 &* s.n,
             channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216,
             savedInvStd: s.f + 2387904, activation: .silu, gradGamma: s.g + 15007680, gradBeta: s.g + 15010368,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(551)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(384), preActivation: s.tensor(356),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(356),
             gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(355), weights: s.p + 13803456,
-            pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(386),
+            pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(385),
             gradWeights: s.g + 13803456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(552)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(386), s.tensor(378), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(554)
+        TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(553)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(386), input: s.tensor(354), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(354), pixels: 144 &* s.n,
             channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320,
             savedInvStd: s.f + 2384768, activation: .identity, gradGamma: s.g + 13801664, gradBeta: s.g + 13802112,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(554)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
-                activation: .silu, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(556)
+                activation: .silu, output: s.tensor(388), pool: pool)
+            s.profiler?.stop(555)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
-                eps: 1e-05, activation: .silu, output: s.tensor(389), scratch: s.f + 2351680, pool: pool)
-            s.profiler?.stop(557)
+                eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 2351680, pool: pool)
+            s.profiler?.stop(556)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(389), savedScale: s.tensor(353), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(388), pool: pool)
-            s.profiler?.stop(558)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(353), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(387), pool: pool)
+            s.profiler?.stop(557)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(354),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(354),
             gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(388), weights: s.p + 13070528,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(387),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(387), weights: s.p + 13070528,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(386),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(559)
-        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(558)
+        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(387), input: s.tensor(389), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864, seActivation: .silu,
             expandWeights: s.p + 12957920, savedPooled: s.tensor(351), savedHidden: s.tensor(352),
-            savedScale: s.tensor(353), gradInput: s.tensor(390), gradReduceWeights: s.g + 12846864,
-            gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920, gradExpandBias: s.g + 13068896,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(390), input: s.tensor(348),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680,
-            savedInvStd: s.f + 2353312, activation: .silu, gradInput: s.tensor(390), gradGamma: s.g + 12840336,
-            gradBeta: s.g + 12841968, pool: pool)
-        s.profiler?.stop(561)
+            savedScale: s.tensor(353), gradReduceWeights: s.g + 12846864, gradReduceBias: s.g + 12957840,
+            gradExpandWeights: s.g + 12957920, gradExpandBias: s.g + 13068896, preActivation: s.tensor(348),
+            gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
+            activation: .silu, gradGamma: s.g + 12840336, gradBeta: s.g + 12841968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(559)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
-                activation: .silu, output: s.tensor(392), pool: pool)
-            s.profiler?.stop(562)
+                activation: .silu, output: s.tensor(390), pool: pool)
+            s.profiler?.stop(560)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
-                eps: 1e-05, activation: .silu, output: s.tensor(392), scratch: s.f + 2348416, pool: pool)
-            s.profiler?.stop(563)
+                eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 2348416, pool: pool)
+            s.profiler?.stop(561)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2369632, count: 14688)
-        s.profiler?.stop(564)
+        s.profiler?.stop(562)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(390), input: s.tensor(392), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2354944, gradInput: s.tensor(391), gradWeights: s.f + 2369632, pool: pool)
-        s.profiler?.stop(565)
+            weights: s.f + 2354944, gradInput: s.tensor(389), gradWeights: s.f + 2369632, pool: pool)
+        s.profiler?.stop(563)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2369632, channels: 1632, kernel: 3, into: s.g + 12825648)
-        s.profiler?.stop(566)
+        s.profiler?.stop(564)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(391), input: s.tensor(346), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(346), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416,
             savedInvStd: s.f + 2350048, activation: .silu, gradGamma: s.g + 12819120, gradBeta: s.g + 12820752,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(565)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(391), preActivation: s.tensor(346),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(346),
             gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(344), weights: s.p + 12375216,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(393),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(391),
             gradWeights: s.g + 12375216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(566)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(394), pool: pool)
-        s.profiler?.stop(569)
+            perImage: 39168, gradBranch: s.tensor(392), pool: pool)
+        s.profiler?.stop(567)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(394), input: s.tensor(342), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(342), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872,
             savedInvStd: s.f + 2348144, activation: .identity, gradGamma: s.g + 12374128, gradBeta: s.g + 12374400,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(568)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
-                activation: .silu, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(571)
+                activation: .silu, output: s.tensor(395), pool: pool)
+            s.profiler?.stop(569)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
-                eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2263008, pool: pool)
-            s.profiler?.stop(572)
+                eps: 1e-05, activation: .silu, output: s.tensor(395), scratch: s.f + 2263008, pool: pool)
+            s.profiler?.stop(570)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(397), savedScale: s.tensor(341), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(396), pool: pool)
-            s.profiler?.stop(573)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(341), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(394), pool: pool)
+            s.profiler?.stop(571)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(394), preActivation: s.tensor(342),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(342),
             gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(396), weights: s.p + 11930224,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(395),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(394), weights: s.p + 11930224,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(393),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(574)
-        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(572)
+        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(395), input: s.tensor(397), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560, seActivation: .silu,
             expandWeights: s.p + 11817616, savedPooled: s.tensor(339), savedHidden: s.tensor(340),
-            savedScale: s.tensor(341), gradInput: s.tensor(398), gradReduceWeights: s.g + 11706560,
-            gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616, gradExpandBias: s.g + 11928592,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(575)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(398), input: s.tensor(336),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008,
-            savedInvStd: s.f + 2264640, activation: .silu, gradInput: s.tensor(398), gradGamma: s.g + 11700032,
-            gradBeta: s.g + 11701664, pool: pool)
-        s.profiler?.stop(576)
+            savedScale: s.tensor(341), gradReduceWeights: s.g + 11706560, gradReduceBias: s.g + 11817536,
+            gradExpandWeights: s.g + 11817616, gradExpandBias: s.g + 11928592, preActivation: s.tensor(336),
+            gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
+            activation: .silu, gradGamma: s.g + 11700032, gradBeta: s.g + 11701664, workspace: s.ws, pool: pool)
+        s.profiler?.stop(573)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
-                activation: .silu, output: s.tensor(400), pool: pool)
-            s.profiler?.stop(577)
+                activation: .silu, output: s.tensor(397), pool: pool)
+            s.profiler?.stop(574)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
-                eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 2259744, pool: pool)
-            s.profiler?.stop(578)
+                eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2259744, pool: pool)
+            s.profiler?.stop(575)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2307072, count: 40800)
-        s.profiler?.stop(579)
+        s.profiler?.stop(576)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(398), input: s.tensor(400), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2266272, gradInput: s.tensor(399), gradWeights: s.f + 2307072, pool: pool)
-        s.profiler?.stop(580)
+            weights: s.f + 2266272, gradInput: s.tensor(396), gradWeights: s.f + 2307072, pool: pool)
+        s.profiler?.stop(577)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2307072, channels: 1632, kernel: 5, into: s.g + 11659232)
-        s.profiler?.stop(581)
+        s.profiler?.stop(578)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(334), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(334), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744,
             savedInvStd: s.f + 2261376, activation: .silu, gradGamma: s.g + 11652704, gradBeta: s.g + 11654336,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(579)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(334),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(334),
             gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(332), weights: s.p + 11208800,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(401),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(398),
             gradWeights: s.g + 11208800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(580)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(401), s.tensor(393), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(584)
+        TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(581)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(401),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(402), pool: pool)
-        s.profiler?.stop(585)
+            perImage: 39168, gradBranch: s.tensor(399), pool: pool)
+        s.profiler?.stop(582)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(330), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(330), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200,
             savedInvStd: s.f + 2259472, activation: .identity, gradGamma: s.g + 11207712, gradBeta: s.g + 11207984,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(583)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
-                activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(587)
+                activation: .silu, output: s.tensor(402), pool: pool)
+            s.profiler?.stop(584)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
-                eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 2174336, pool: pool)
-            s.profiler?.stop(588)
+                eps: 1e-05, activation: .silu, output: s.tensor(402), scratch: s.f + 2174336, pool: pool)
+            s.profiler?.stop(585)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(329), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(589)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(329), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(401), pool: pool)
+            s.profiler?.stop(586)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(330),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(330),
             gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(404), weights: s.p + 10763808,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(403),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(401), weights: s.p + 10763808,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(400),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(590)
-        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(587)
+        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(403), input: s.tensor(405), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144, seActivation: .silu,
             expandWeights: s.p + 10651200, savedPooled: s.tensor(327), savedHidden: s.tensor(328),
-            savedScale: s.tensor(329), gradInput: s.tensor(406), gradReduceWeights: s.g + 10540144,
-            gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200, gradExpandBias: s.g + 10762176,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(591)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(406), input: s.tensor(324),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336,
-            savedInvStd: s.f + 2175968, activation: .silu, gradInput: s.tensor(406), gradGamma: s.g + 10533616,
-            gradBeta: s.g + 10535248, pool: pool)
-        s.profiler?.stop(592)
+            savedScale: s.tensor(329), gradReduceWeights: s.g + 10540144, gradReduceBias: s.g + 10651120,
+            gradExpandWeights: s.g + 10651200, gradExpandBias: s.g + 10762176, preActivation: s.tensor(324),
+            gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
+            activation: .silu, gradGamma: s.g + 10533616, gradBeta: s.g + 10535248, workspace: s.ws, pool: pool)
+        s.profiler?.stop(588)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
-                activation: .silu, output: s.tensor(408), pool: pool)
-            s.profiler?.stop(593)
+                activation: .silu, output: s.tensor(404), pool: pool)
+            s.profiler?.stop(589)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
-                eps: 1e-05, activation: .silu, output: s.tensor(408), scratch: s.f + 2171072, pool: pool)
-            s.profiler?.stop(594)
+                eps: 1e-05, activation: .silu, output: s.tensor(404), scratch: s.f + 2171072, pool: pool)
+            s.profiler?.stop(590)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2218400, count: 40800)
-        s.profiler?.stop(595)
+        s.profiler?.stop(591)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(408), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2177600, gradInput: s.tensor(407), gradWeights: s.f + 2218400, pool: pool)
-        s.profiler?.stop(596)
+            weights: s.f + 2177600, gradInput: s.tensor(403), gradWeights: s.f + 2218400, pool: pool)
+        s.profiler?.stop(592)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2218400, channels: 1632, kernel: 5, into: s.g + 10492816)
-        s.profiler?.stop(597)
+        s.profiler?.stop(593)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(407), input: s.tensor(322), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(322), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072,
             savedInvStd: s.f + 2172704, activation: .silu, gradGamma: s.g + 10486288, gradBeta: s.g + 10487920,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(594)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(322),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(322),
             gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(320), weights: s.p + 10042384,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(409),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(405),
             gradWeights: s.g + 10042384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(595)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(409), s.tensor(401), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(600)
+        TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(596)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(409),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(405),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(410), pool: pool)
-        s.profiler?.stop(601)
+            perImage: 39168, gradBranch: s.tensor(406), pool: pool)
+        s.profiler?.stop(597)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(318), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(406), input: s.tensor(318), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528,
             savedInvStd: s.f + 2170800, activation: .identity, gradGamma: s.g + 10041296, gradBeta: s.g + 10041568,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(598)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
-                activation: .silu, output: s.tensor(413), pool: pool)
-            s.profiler?.stop(603)
+                activation: .silu, output: s.tensor(409), pool: pool)
+            s.profiler?.stop(599)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
-                eps: 1e-05, activation: .silu, output: s.tensor(413), scratch: s.f + 2085664, pool: pool)
-            s.profiler?.stop(604)
+                eps: 1e-05, activation: .silu, output: s.tensor(409), scratch: s.f + 2085664, pool: pool)
+            s.profiler?.stop(600)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(413), savedScale: s.tensor(317), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(605)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(409), savedScale: s.tensor(317), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(408), pool: pool)
+            s.profiler?.stop(601)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(318),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(318),
             gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(412), weights: s.p + 9597392,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(411),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(408), weights: s.p + 9597392,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(407),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(606)
-        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(602)
+        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(411), input: s.tensor(413), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(407), seInput: s.tensor(409), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, seActivation: .silu,
             expandWeights: s.p + 9484784, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
-            savedScale: s.tensor(317), gradInput: s.tensor(414), gradReduceWeights: s.g + 9373728,
-            gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784, gradExpandBias: s.g + 9595760,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(414), input: s.tensor(312),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664,
-            savedInvStd: s.f + 2087296, activation: .silu, gradInput: s.tensor(414), gradGamma: s.g + 9367200,
-            gradBeta: s.g + 9368832, pool: pool)
-        s.profiler?.stop(608)
+            savedScale: s.tensor(317), gradReduceWeights: s.g + 9373728, gradReduceBias: s.g + 9484704,
+            gradExpandWeights: s.g + 9484784, gradExpandBias: s.g + 9595760, preActivation: s.tensor(312),
+            gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
+            activation: .silu, gradGamma: s.g + 9367200, gradBeta: s.g + 9368832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(603)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
-                activation: .silu, output: s.tensor(416), pool: pool)
-            s.profiler?.stop(609)
+                activation: .silu, output: s.tensor(411), pool: pool)
+            s.profiler?.stop(604)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
-                eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 2082400, pool: pool)
-            s.profiler?.stop(610)
+                eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 2082400, pool: pool)
+            s.profiler?.stop(605)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2129728, count: 40800)
-        s.profiler?.stop(611)
+        s.profiler?.stop(606)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(416), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(411), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2088928, gradInput: s.tensor(415), gradWeights: s.f + 2129728, pool: pool)
-        s.profiler?.stop(612)
+            weights: s.f + 2088928, gradInput: s.tensor(410), gradWeights: s.f + 2129728, pool: pool)
+        s.profiler?.stop(607)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2129728, channels: 1632, kernel: 5, into: s.g + 9326400)
-        s.profiler?.stop(613)
+        s.profiler?.stop(608)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(415), input: s.tensor(310), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(310), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400,
             savedInvStd: s.f + 2084032, activation: .silu, gradGamma: s.g + 9319872, gradBeta: s.g + 9321504,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(609)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(415), preActivation: s.tensor(310),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(310),
             gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(308), weights: s.p + 8875968,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(417),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(412),
             gradWeights: s.g + 8875968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(610)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(417), s.tensor(409), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(616)
+        TrainingKernels.accumulate(s.tensor(412), s.tensor(405), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(611)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(417),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(412),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(418), pool: pool)
-        s.profiler?.stop(617)
+            perImage: 39168, gradBranch: s.tensor(413), pool: pool)
+        s.profiler?.stop(612)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(418), input: s.tensor(306), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(306), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856,
             savedInvStd: s.f + 2082128, activation: .identity, gradGamma: s.g + 8874880, gradBeta: s.g + 8875152,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(613)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
-                activation: .silu, output: s.tensor(421), pool: pool)
-            s.profiler?.stop(619)
+                activation: .silu, output: s.tensor(416), pool: pool)
+            s.profiler?.stop(614)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
-                eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 1996992, pool: pool)
-            s.profiler?.stop(620)
+                eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 1996992, pool: pool)
+            s.profiler?.stop(615)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(421), savedScale: s.tensor(305), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(420), pool: pool)
-            s.profiler?.stop(621)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(416), savedScale: s.tensor(305), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(415), pool: pool)
+            s.profiler?.stop(616)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(418), preActivation: s.tensor(306),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(306),
             gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(420), weights: s.p + 8430976,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(419),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(415), weights: s.p + 8430976,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(414),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
-        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(617)
+        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(419), input: s.tensor(421), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(414), seInput: s.tensor(416), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, seActivation: .silu,
             expandWeights: s.p + 8318368, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
-            savedScale: s.tensor(305), gradInput: s.tensor(422), gradReduceWeights: s.g + 8207312,
-            gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368, gradExpandBias: s.g + 8429344,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(422), input: s.tensor(300),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992,
-            savedInvStd: s.f + 1998624, activation: .silu, gradInput: s.tensor(422), gradGamma: s.g + 8200784,
-            gradBeta: s.g + 8202416, pool: pool)
-        s.profiler?.stop(624)
+            savedScale: s.tensor(305), gradReduceWeights: s.g + 8207312, gradReduceBias: s.g + 8318288,
+            gradExpandWeights: s.g + 8318368, gradExpandBias: s.g + 8429344, preActivation: s.tensor(300),
+            gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
+            activation: .silu, gradGamma: s.g + 8200784, gradBeta: s.g + 8202416, workspace: s.ws, pool: pool)
+        s.profiler?.stop(618)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
-                activation: .silu, output: s.tensor(424), pool: pool)
-            s.profiler?.stop(625)
+                activation: .silu, output: s.tensor(418), pool: pool)
+            s.profiler?.stop(619)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
-                eps: 1e-05, activation: .silu, output: s.tensor(424), scratch: s.f + 1993728, pool: pool)
-            s.profiler?.stop(626)
+                eps: 1e-05, activation: .silu, output: s.tensor(418), scratch: s.f + 1993728, pool: pool)
+            s.profiler?.stop(620)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041056, count: 40800)
-        s.profiler?.stop(627)
+        s.profiler?.stop(621)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(422), input: s.tensor(424), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(418), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2000256, gradInput: s.tensor(423), gradWeights: s.f + 2041056, pool: pool)
-        s.profiler?.stop(628)
+            weights: s.f + 2000256, gradInput: s.tensor(417), gradWeights: s.f + 2041056, pool: pool)
+        s.profiler?.stop(622)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2041056, channels: 1632, kernel: 5, into: s.g + 8159984)
-        s.profiler?.stop(629)
+        s.profiler?.stop(623)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(423), input: s.tensor(298), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(417), input: s.tensor(298), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728,
             savedInvStd: s.f + 1995360, activation: .silu, gradGamma: s.g + 8153456, gradBeta: s.g + 8155088,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(624)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(298),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(298),
             gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(296), weights: s.p + 7709552,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(425),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(419),
             gradWeights: s.g + 7709552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(625)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(425), s.tensor(417), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(632)
+        TrainingKernels.accumulate(s.tensor(419), s.tensor(412), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(626)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(425),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(419),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(426), pool: pool)
-        s.profiler?.stop(633)
+            perImage: 39168, gradBranch: s.tensor(420), pool: pool)
+        s.profiler?.stop(627)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(426), input: s.tensor(294), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(420), input: s.tensor(294), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184,
             savedInvStd: s.f + 1993456, activation: .identity, gradGamma: s.g + 7708464, gradBeta: s.g + 7708736,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(628)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
-                activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(635)
+                activation: .silu, output: s.tensor(423), pool: pool)
+            s.profiler?.stop(629)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
-                eps: 1e-05, activation: .silu, output: s.tensor(429), scratch: s.f + 1908320, pool: pool)
-            s.profiler?.stop(636)
+                eps: 1e-05, activation: .silu, output: s.tensor(423), scratch: s.f + 1908320, pool: pool)
+            s.profiler?.stop(630)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(429), savedScale: s.tensor(293), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(428), pool: pool)
-            s.profiler?.stop(637)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(423), savedScale: s.tensor(293), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(422), pool: pool)
+            s.profiler?.stop(631)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(426), preActivation: s.tensor(294),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(420), preActivation: s.tensor(294),
             gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(428), weights: s.p + 7264560,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(427),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(422), weights: s.p + 7264560,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(421),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(638)
-        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(632)
+        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(427), input: s.tensor(429), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(421), seInput: s.tensor(423), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, seActivation: .silu,
             expandWeights: s.p + 7151952, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
-            savedScale: s.tensor(293), gradInput: s.tensor(430), gradReduceWeights: s.g + 7040896,
-            gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952, gradExpandBias: s.g + 7262928,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(639)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(430), input: s.tensor(288),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320,
-            savedInvStd: s.f + 1909952, activation: .silu, gradInput: s.tensor(430), gradGamma: s.g + 7034368,
-            gradBeta: s.g + 7036000, pool: pool)
-        s.profiler?.stop(640)
+            savedScale: s.tensor(293), gradReduceWeights: s.g + 7040896, gradReduceBias: s.g + 7151872,
+            gradExpandWeights: s.g + 7151952, gradExpandBias: s.g + 7262928, preActivation: s.tensor(288),
+            gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
+            activation: .silu, gradGamma: s.g + 7034368, gradBeta: s.g + 7036000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(633)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
-                activation: .silu, output: s.tensor(432), pool: pool)
-            s.profiler?.stop(641)
+                activation: .silu, output: s.tensor(425), pool: pool)
+            s.profiler?.stop(634)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
-                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1905056, pool: pool)
-            s.profiler?.stop(642)
+                eps: 1e-05, activation: .silu, output: s.tensor(425), scratch: s.f + 1905056, pool: pool)
+            s.profiler?.stop(635)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1952384, count: 40800)
-        s.profiler?.stop(643)
+        s.profiler?.stop(636)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(432), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(425), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1911584, gradInput: s.tensor(431), gradWeights: s.f + 1952384, pool: pool)
-        s.profiler?.stop(644)
+            weights: s.f + 1911584, gradInput: s.tensor(424), gradWeights: s.f + 1952384, pool: pool)
+        s.profiler?.stop(637)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1952384, channels: 1632, kernel: 5, into: s.g + 6993568)
-        s.profiler?.stop(645)
+        s.profiler?.stop(638)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(431), input: s.tensor(286), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(424), input: s.tensor(286), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056,
             savedInvStd: s.f + 1906688, activation: .silu, gradGamma: s.g + 6987040, gradBeta: s.g + 6988672,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(639)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(431), preActivation: s.tensor(286),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(424), preActivation: s.tensor(286),
             gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(284), weights: s.p + 6543136,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(426),
             gradWeights: s.g + 6543136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(640)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(433), s.tensor(425), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(648)
+        TrainingKernels.accumulate(s.tensor(426), s.tensor(419), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(641)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(433),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(426),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(434), pool: pool)
-        s.profiler?.stop(649)
+            perImage: 39168, gradBranch: s.tensor(427), pool: pool)
+        s.profiler?.stop(642)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(434), input: s.tensor(282), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(427), input: s.tensor(282), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512,
             savedInvStd: s.f + 1904784, activation: .identity, gradGamma: s.g + 6542048, gradBeta: s.g + 6542320,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(643)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
-                activation: .silu, output: s.tensor(437), pool: pool)
-            s.profiler?.stop(651)
+                activation: .silu, output: s.tensor(430), pool: pool)
+            s.profiler?.stop(644)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
-                eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1819648, pool: pool)
-            s.profiler?.stop(652)
+                eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 1819648, pool: pool)
+            s.profiler?.stop(645)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(281), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
-            s.profiler?.stop(653)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(430), savedScale: s.tensor(281), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(429), pool: pool)
+            s.profiler?.stop(646)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(434), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(427), preActivation: s.tensor(282),
             gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(436), weights: s.p + 6098144,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(429), weights: s.p + 6098144,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(428),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
-        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(647)
+        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(435), input: s.tensor(437), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(428), seInput: s.tensor(430), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, seActivation: .silu,
             expandWeights: s.p + 5985536, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(438), gradReduceWeights: s.g + 5874480,
-            gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536, gradExpandBias: s.g + 6096512,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(438), input: s.tensor(276),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648,
-            savedInvStd: s.f + 1821280, activation: .silu, gradInput: s.tensor(438), gradGamma: s.g + 5867952,
-            gradBeta: s.g + 5869584, pool: pool)
-        s.profiler?.stop(656)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 5874480, gradReduceBias: s.g + 5985456,
+            gradExpandWeights: s.g + 5985536, gradExpandBias: s.g + 6096512, preActivation: s.tensor(276),
+            gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
+            activation: .silu, gradGamma: s.g + 5867952, gradBeta: s.g + 5869584, workspace: s.ws, pool: pool)
+        s.profiler?.stop(648)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
-                activation: .silu, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(657)
+                activation: .silu, output: s.tensor(432), pool: pool)
+            s.profiler?.stop(649)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
-                eps: 1e-05, activation: .silu, output: s.tensor(440), scratch: s.f + 1816384, pool: pool)
-            s.profiler?.stop(658)
+                eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1816384, pool: pool)
+            s.profiler?.stop(650)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1863712, count: 40800)
-        s.profiler?.stop(659)
+        s.profiler?.stop(651)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(438), input: s.tensor(440), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(432), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1822912, gradInput: s.tensor(439), gradWeights: s.f + 1863712, pool: pool)
-        s.profiler?.stop(660)
+            weights: s.f + 1822912, gradInput: s.tensor(431), gradWeights: s.f + 1863712, pool: pool)
+        s.profiler?.stop(652)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1863712, channels: 1632, kernel: 5, into: s.g + 5827152)
-        s.profiler?.stop(661)
+        s.profiler?.stop(653)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(439), input: s.tensor(274), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(431), input: s.tensor(274), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384,
             savedInvStd: s.f + 1818016, activation: .silu, gradGamma: s.g + 5820624, gradBeta: s.g + 5822256,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(654)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(439), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(431), preActivation: s.tensor(274),
             gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(272), weights: s.p + 5376720,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(441),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
             gradWeights: s.g + 5376720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(655)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(441), s.tensor(433), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(664)
+        TrainingKernels.accumulate(s.tensor(433), s.tensor(426), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(656)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(441),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(433),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
-            perImage: 39168, gradBranch: s.tensor(442), pool: pool)
-        s.profiler?.stop(665)
+            perImage: 39168, gradBranch: s.tensor(434), pool: pool)
+        s.profiler?.stop(657)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(442), input: s.tensor(270), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(434), input: s.tensor(270), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840,
             savedInvStd: s.f + 1816112, activation: .identity, gradGamma: s.g + 5375632, gradBeta: s.g + 5375904,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(658)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
-                activation: .silu, output: s.tensor(445), pool: pool)
-            s.profiler?.stop(667)
+                activation: .silu, output: s.tensor(437), pool: pool)
+            s.profiler?.stop(659)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
-                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1730976, pool: pool)
-            s.profiler?.stop(668)
+                eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1730976, pool: pool)
+            s.profiler?.stop(660)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(269), batch: s.n,
-                pixels: 144, channels: 1632, output: s.tensor(444), pool: pool)
-            s.profiler?.stop(669)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(269), batch: s.n,
+                pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
+            s.profiler?.stop(661)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(442), preActivation: s.tensor(270),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(434), preActivation: s.tensor(270),
             gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(444), weights: s.p + 4931728,
-            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(443),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(436), weights: s.p + 4931728,
+            pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
-        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]
+        s.profiler?.stop(662)
+        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(443), input: s.tensor(445), batch: s.n, pixels: 144,
-            channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(435), seInput: s.tensor(437), batch: s.n,
+            pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, seActivation: .silu,
             expandWeights: s.p + 4819120, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
-            savedScale: s.tensor(269), gradInput: s.tensor(446), gradReduceWeights: s.g + 4708064,
-            gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120, gradExpandBias: s.g + 4930096,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(446), input: s.tensor(264),
-            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976,
-            savedInvStd: s.f + 1732608, activation: .silu, gradInput: s.tensor(446), gradGamma: s.g + 4701536,
-            gradBeta: s.g + 4703168, pool: pool)
-        s.profiler?.stop(672)
+            savedScale: s.tensor(269), gradReduceWeights: s.g + 4708064, gradReduceBias: s.g + 4819040,
+            gradExpandWeights: s.g + 4819120, gradExpandBias: s.g + 4930096, preActivation: s.tensor(264),
+            gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
+            activation: .silu, gradGamma: s.g + 4701536, gradBeta: s.g + 4703168, workspace: s.ws, pool: pool)
+        s.profiler?.stop(663)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
-                activation: .silu, output: s.tensor(448), pool: pool)
-            s.profiler?.stop(673)
+                activation: .silu, output: s.tensor(439), pool: pool)
+            s.profiler?.stop(664)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
-                eps: 1e-05, activation: .silu, output: s.tensor(448), scratch: s.f + 1727712, pool: pool)
-            s.profiler?.stop(674)
+                eps: 1e-05, activation: .silu, output: s.tensor(439), scratch: s.f + 1727712, pool: pool)
+            s.profiler?.stop(665)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775040, count: 40800)
-        s.profiler?.stop(675)
+        s.profiler?.stop(666)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(446), input: s.tensor(448), batch: s.n, height: 12,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(435), input: s.tensor(439), batch: s.n, height: 12,
             width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1734240, gradInput: s.tensor(447), gradWeights: s.f + 1775040, pool: pool)
-        s.profiler?.stop(676)
+            weights: s.f + 1734240, gradInput: s.tensor(438), gradWeights: s.f + 1775040, pool: pool)
+        s.profiler?.stop(667)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1775040, channels: 1632, kernel: 5, into: s.g + 4660736)
-        s.profiler?.stop(677)
+        s.profiler?.stop(668)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(262), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(262), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712,
             savedInvStd: s.f + 1729344, activation: .silu, gradGamma: s.g + 4654208, gradBeta: s.g + 4655840,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(669)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(262),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(262),
             gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(261), weights: s.p + 4210304,
-            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(449),
+            pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(440),
             gradWeights: s.g + 4210304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(679)
+        s.profiler?.stop(670)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(449), s.tensor(441), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(680)
+        TrainingKernels.accumulate(s.tensor(440), s.tensor(433), count: 39168 &* s.n, pool: pool)
+        s.profiler?.stop(671)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(449), input: s.tensor(260), pixels: 144 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(440), input: s.tensor(260), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168,
             savedInvStd: s.f + 1727440, activation: .identity, gradGamma: s.g + 4209216, gradBeta: s.g + 4209488,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(672)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
-                activation: .silu, output: s.tensor(452), pool: pool)
-            s.profiler?.stop(682)
+                activation: .silu, output: s.tensor(443), pool: pool)
+            s.profiler?.stop(673)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
-                eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1677248, pool: pool)
-            s.profiler?.stop(683)
+                eps: 1e-05, activation: .silu, output: s.tensor(443), scratch: s.f + 1677248, pool: pool)
+            s.profiler?.stop(674)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(259), batch: s.n,
-                pixels: 144, channels: 960, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(684)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(443), savedScale: s.tensor(259), batch: s.n,
+                pixels: 144, channels: 960, output: s.tensor(442), pool: pool)
+            s.profiler?.stop(675)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(449), preActivation: s.tensor(260),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(440), preActivation: s.tensor(260),
             gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(451), weights: s.p + 3948096,
-            pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(450),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(442), weights: s.p + 3948096,
+            pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(441),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
-        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]
+        s.profiler?.stop(676)
+        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(450), input: s.tensor(452), batch: s.n, pixels: 144,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(441), seInput: s.tensor(443), batch: s.n,
+            pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, seActivation: .silu,
             expandWeights: s.p + 3908736, savedPooled: s.tensor(257), savedHidden: s.tensor(258),
-            savedScale: s.tensor(259), gradInput: s.tensor(453), gradReduceWeights: s.g + 3870288,
-            gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736, gradExpandBias: s.g + 3947136,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(686)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 12, 12, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(453), input: s.tensor(254),
-            pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248,
-            savedInvStd: s.f + 1678208, activation: .silu, gradInput: s.tensor(453), gradGamma: s.g + 3866448,
-            gradBeta: s.g + 3867408, pool: pool)
-        s.profiler?.stop(687)
+            savedScale: s.tensor(259), gradReduceWeights: s.g + 3870288, gradReduceBias: s.g + 3908688,
+            gradExpandWeights: s.g + 3908736, gradExpandBias: s.g + 3947136, preActivation: s.tensor(254),
+            gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
+            activation: .silu, gradGamma: s.g + 3866448, gradBeta: s.g + 3867408, workspace: s.ws, pool: pool)
+        s.profiler?.stop(677)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
-                activation: .silu, output: s.tensor(455), pool: pool)
-            s.profiler?.stop(688)
+                activation: .silu, output: s.tensor(445), pool: pool)
+            s.profiler?.stop(678)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
-                eps: 1e-05, activation: .silu, output: s.tensor(455), scratch: s.f + 1675328, pool: pool)
-            s.profiler?.stop(689)
+                eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1675328, pool: pool)
+            s.profiler?.stop(679)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1703168, count: 24000)
-        s.profiler?.stop(690)
+        s.profiler?.stop(680)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(453), input: s.tensor(455), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(441), input: s.tensor(445), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1679168, gradInput: s.tensor(454), gradWeights: s.f + 1703168, pool: pool)
-        s.profiler?.stop(691)
+            weights: s.f + 1679168, gradInput: s.tensor(444), gradWeights: s.f + 1703168, pool: pool)
+        s.profiler?.stop(681)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1703168, channels: 960, kernel: 5, into: s.g + 3842448)
-        s.profiler?.stop(692)
+        s.profiler?.stop(682)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(454), input: s.tensor(252), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(444), input: s.tensor(252), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328,
             savedInvStd: s.f + 1676288, activation: .silu, gradGamma: s.g + 3838608, gradBeta: s.g + 3839568,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(683)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(454), preActivation: s.tensor(252),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(444), preActivation: s.tensor(252),
             gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(250), weights: s.p + 3685008,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(456),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(446),
             gradWeights: s.g + 3685008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(684)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(456),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(446),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.tensor(457), pool: pool)
-        s.profiler?.stop(695)
+            perImage: 92160, gradBranch: s.tensor(447), pool: pool)
+        s.profiler?.stop(685)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(457), input: s.tensor(248), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(248), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008,
             savedInvStd: s.f + 1675168, activation: .identity, gradGamma: s.g + 3684368, gradBeta: s.g + 3684528,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(686)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
-                activation: .silu, output: s.tensor(460), pool: pool)
-            s.profiler?.stop(697)
+                activation: .silu, output: s.tensor(450), pool: pool)
+            s.profiler?.stop(687)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
-                eps: 1e-05, activation: .silu, output: s.tensor(460), scratch: s.f + 1625088, pool: pool)
-            s.profiler?.stop(698)
+                eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 1625088, pool: pool)
+            s.profiler?.stop(688)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(460), savedScale: s.tensor(247), batch: s.n,
-                pixels: 576, channels: 960, output: s.tensor(459), pool: pool)
-            s.profiler?.stop(699)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(247), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(449), pool: pool)
+            s.profiler?.stop(689)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(457), preActivation: s.tensor(248),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(447), preActivation: s.tensor(248),
             gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(459), weights: s.p + 3530768,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(458),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(449), weights: s.p + 3530768,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(448),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(700)
-        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.stop(690)
+        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(458), input: s.tensor(460), batch: s.n, pixels: 576,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(448), seInput: s.tensor(450), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, seActivation: .silu,
             expandWeights: s.p + 3491408, savedPooled: s.tensor(245), savedHidden: s.tensor(246),
-            savedScale: s.tensor(247), gradInput: s.tensor(461), gradReduceWeights: s.g + 3452960,
-            gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408, gradExpandBias: s.g + 3529808,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(461), input: s.tensor(242),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088,
-            savedInvStd: s.f + 1626048, activation: .silu, gradInput: s.tensor(461), gradGamma: s.g + 3449120,
-            gradBeta: s.g + 3450080, pool: pool)
-        s.profiler?.stop(702)
+            savedScale: s.tensor(247), gradReduceWeights: s.g + 3452960, gradReduceBias: s.g + 3491360,
+            gradExpandWeights: s.g + 3491408, gradExpandBias: s.g + 3529808, preActivation: s.tensor(242),
+            gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
+            activation: .silu, gradGamma: s.g + 3449120, gradBeta: s.g + 3450080, workspace: s.ws, pool: pool)
+        s.profiler?.stop(691)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
-                activation: .silu, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(703)
+                activation: .silu, output: s.tensor(452), pool: pool)
+            s.profiler?.stop(692)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
-                eps: 1e-05, activation: .silu, output: s.tensor(463), scratch: s.f + 1623168, pool: pool)
-            s.profiler?.stop(704)
+                eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1623168, pool: pool)
+            s.profiler?.stop(693)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1651008, count: 24000)
-        s.profiler?.stop(705)
+        s.profiler?.stop(694)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(461), input: s.tensor(463), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(448), input: s.tensor(452), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1627008, gradInput: s.tensor(462), gradWeights: s.f + 1651008, pool: pool)
-        s.profiler?.stop(706)
+            weights: s.f + 1627008, gradInput: s.tensor(451), gradWeights: s.f + 1651008, pool: pool)
+        s.profiler?.stop(695)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1651008, channels: 960, kernel: 5, into: s.g + 3425120)
-        s.profiler?.stop(707)
+        s.profiler?.stop(696)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(462), input: s.tensor(240), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(451), input: s.tensor(240), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168,
             savedInvStd: s.f + 1624128, activation: .silu, gradGamma: s.g + 3421280, gradBeta: s.g + 3422240,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(697)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(240),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(451), preActivation: s.tensor(240),
             gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(238), weights: s.p + 3267680,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(464),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(453),
             gradWeights: s.g + 3267680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(698)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(464), s.tensor(456), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(710)
+        TrainingKernels.accumulate(s.tensor(453), s.tensor(446), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(699)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(464),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(453),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.tensor(465), pool: pool)
-        s.profiler?.stop(711)
+            perImage: 92160, gradBranch: s.tensor(454), pool: pool)
+        s.profiler?.stop(700)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(236), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(454), input: s.tensor(236), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848,
             savedInvStd: s.f + 1623008, activation: .identity, gradGamma: s.g + 3267040, gradBeta: s.g + 3267200,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(701)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
-                activation: .silu, output: s.tensor(468), pool: pool)
-            s.profiler?.stop(713)
+                activation: .silu, output: s.tensor(457), pool: pool)
+            s.profiler?.stop(702)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
-                eps: 1e-05, activation: .silu, output: s.tensor(468), scratch: s.f + 1572928, pool: pool)
-            s.profiler?.stop(714)
+                eps: 1e-05, activation: .silu, output: s.tensor(457), scratch: s.f + 1572928, pool: pool)
+            s.profiler?.stop(703)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(468), savedScale: s.tensor(235), batch: s.n,
-                pixels: 576, channels: 960, output: s.tensor(467), pool: pool)
-            s.profiler?.stop(715)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(457), savedScale: s.tensor(235), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(456), pool: pool)
+            s.profiler?.stop(704)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(236),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(454), preActivation: s.tensor(236),
             gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(467), weights: s.p + 3113440,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(466),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(456), weights: s.p + 3113440,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(455),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
-        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.stop(705)
+        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(466), input: s.tensor(468), batch: s.n, pixels: 576,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(455), seInput: s.tensor(457), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, seActivation: .silu,
             expandWeights: s.p + 3074080, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
-            savedScale: s.tensor(235), gradInput: s.tensor(469), gradReduceWeights: s.g + 3035632,
-            gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080, gradExpandBias: s.g + 3112480,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(717)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(469), input: s.tensor(230),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928,
-            savedInvStd: s.f + 1573888, activation: .silu, gradInput: s.tensor(469), gradGamma: s.g + 3031792,
-            gradBeta: s.g + 3032752, pool: pool)
-        s.profiler?.stop(718)
+            savedScale: s.tensor(235), gradReduceWeights: s.g + 3035632, gradReduceBias: s.g + 3074032,
+            gradExpandWeights: s.g + 3074080, gradExpandBias: s.g + 3112480, preActivation: s.tensor(230),
+            gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
+            activation: .silu, gradGamma: s.g + 3031792, gradBeta: s.g + 3032752, workspace: s.ws, pool: pool)
+        s.profiler?.stop(706)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
-                activation: .silu, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(719)
+                activation: .silu, output: s.tensor(459), pool: pool)
+            s.profiler?.stop(707)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
-                eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1571008, pool: pool)
-            s.profiler?.stop(720)
+                eps: 1e-05, activation: .silu, output: s.tensor(459), scratch: s.f + 1571008, pool: pool)
+            s.profiler?.stop(708)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1598848, count: 24000)
-        s.profiler?.stop(721)
+        s.profiler?.stop(709)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(471), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(459), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1574848, gradInput: s.tensor(470), gradWeights: s.f + 1598848, pool: pool)
-        s.profiler?.stop(722)
+            weights: s.f + 1574848, gradInput: s.tensor(458), gradWeights: s.f + 1598848, pool: pool)
+        s.profiler?.stop(710)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1598848, channels: 960, kernel: 5, into: s.g + 3007792)
-        s.profiler?.stop(723)
+        s.profiler?.stop(711)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(470), input: s.tensor(228), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(458), input: s.tensor(228), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008,
             savedInvStd: s.f + 1571968, activation: .silu, gradGamma: s.g + 3003952, gradBeta: s.g + 3004912,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(712)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(228),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(458), preActivation: s.tensor(228),
             gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(226), weights: s.p + 2850352,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(472),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(460),
             gradWeights: s.g + 2850352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(713)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(472), s.tensor(464), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(726)
+        TrainingKernels.accumulate(s.tensor(460), s.tensor(453), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(714)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(472),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(460),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.tensor(473), pool: pool)
-        s.profiler?.stop(727)
+            perImage: 92160, gradBranch: s.tensor(461), pool: pool)
+        s.profiler?.stop(715)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(473), input: s.tensor(224), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(461), input: s.tensor(224), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688,
             savedInvStd: s.f + 1570848, activation: .identity, gradGamma: s.g + 2849712, gradBeta: s.g + 2849872,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(716)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
-                activation: .silu, output: s.tensor(476), pool: pool)
-            s.profiler?.stop(729)
+                activation: .silu, output: s.tensor(464), pool: pool)
+            s.profiler?.stop(717)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
-                eps: 1e-05, activation: .silu, output: s.tensor(476), scratch: s.f + 1520768, pool: pool)
-            s.profiler?.stop(730)
+                eps: 1e-05, activation: .silu, output: s.tensor(464), scratch: s.f + 1520768, pool: pool)
+            s.profiler?.stop(718)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(223), batch: s.n,
-                pixels: 576, channels: 960, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(731)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(223), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(463), pool: pool)
+            s.profiler?.stop(719)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(473), preActivation: s.tensor(224),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(461), preActivation: s.tensor(224),
             gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(475), weights: s.p + 2696112,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(474),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(463), weights: s.p + 2696112,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(462),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(732)
-        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.stop(720)
+        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(474), input: s.tensor(476), batch: s.n, pixels: 576,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, seActivation: .silu,
             expandWeights: s.p + 2656752, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
-            savedScale: s.tensor(223), gradInput: s.tensor(477), gradReduceWeights: s.g + 2618304,
-            gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752, gradExpandBias: s.g + 2695152,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(733)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(477), input: s.tensor(218),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768,
-            savedInvStd: s.f + 1521728, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 2614464,
-            gradBeta: s.g + 2615424, pool: pool)
-        s.profiler?.stop(734)
+            savedScale: s.tensor(223), gradReduceWeights: s.g + 2618304, gradReduceBias: s.g + 2656704,
+            gradExpandWeights: s.g + 2656752, gradExpandBias: s.g + 2695152, preActivation: s.tensor(218),
+            gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
+            activation: .silu, gradGamma: s.g + 2614464, gradBeta: s.g + 2615424, workspace: s.ws, pool: pool)
+        s.profiler?.stop(721)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
-                activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(735)
+                activation: .silu, output: s.tensor(466), pool: pool)
+            s.profiler?.stop(722)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
-                eps: 1e-05, activation: .silu, output: s.tensor(479), scratch: s.f + 1518848, pool: pool)
-            s.profiler?.stop(736)
+                eps: 1e-05, activation: .silu, output: s.tensor(466), scratch: s.f + 1518848, pool: pool)
+            s.profiler?.stop(723)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1546688, count: 24000)
-        s.profiler?.stop(737)
+        s.profiler?.stop(724)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(466), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1522688, gradInput: s.tensor(478), gradWeights: s.f + 1546688, pool: pool)
-        s.profiler?.stop(738)
+            weights: s.f + 1522688, gradInput: s.tensor(465), gradWeights: s.f + 1546688, pool: pool)
+        s.profiler?.stop(725)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1546688, channels: 960, kernel: 5, into: s.g + 2590464)
-        s.profiler?.stop(739)
+        s.profiler?.stop(726)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(216), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(216), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848,
             savedInvStd: s.f + 1519808, activation: .silu, gradGamma: s.g + 2586624, gradBeta: s.g + 2587584,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(727)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(216),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(216),
             gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(214), weights: s.p + 2433024,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(480),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(467),
             gradWeights: s.g + 2433024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(728)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(480), s.tensor(472), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(742)
+        TrainingKernels.accumulate(s.tensor(467), s.tensor(460), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(729)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(480),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(467),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.tensor(481), pool: pool)
-        s.profiler?.stop(743)
+            perImage: 92160, gradBranch: s.tensor(468), pool: pool)
+        s.profiler?.stop(730)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(212), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(468), input: s.tensor(212), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528,
             savedInvStd: s.f + 1518688, activation: .identity, gradGamma: s.g + 2432384, gradBeta: s.g + 2432544,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(731)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
-                activation: .silu, output: s.tensor(484), pool: pool)
-            s.profiler?.stop(745)
+                activation: .silu, output: s.tensor(471), pool: pool)
+            s.profiler?.stop(732)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
-                eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1468608, pool: pool)
-            s.profiler?.stop(746)
+                eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1468608, pool: pool)
+            s.profiler?.stop(733)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(211), batch: s.n,
-                pixels: 576, channels: 960, output: s.tensor(483), pool: pool)
-            s.profiler?.stop(747)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(211), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(470), pool: pool)
+            s.profiler?.stop(734)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(468), preActivation: s.tensor(212),
             gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(483), weights: s.p + 2278784,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(482),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(470), weights: s.p + 2278784,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(469),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(748)
-        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.stop(735)
+        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(482), input: s.tensor(484), batch: s.n, pixels: 576,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, seActivation: .silu,
             expandWeights: s.p + 2239424, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(485), gradReduceWeights: s.g + 2200976,
-            gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424, gradExpandBias: s.g + 2277824,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(749)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(485), input: s.tensor(206),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608,
-            savedInvStd: s.f + 1469568, activation: .silu, gradInput: s.tensor(485), gradGamma: s.g + 2197136,
-            gradBeta: s.g + 2198096, pool: pool)
-        s.profiler?.stop(750)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 2200976, gradReduceBias: s.g + 2239376,
+            gradExpandWeights: s.g + 2239424, gradExpandBias: s.g + 2277824, preActivation: s.tensor(206),
+            gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
+            activation: .silu, gradGamma: s.g + 2197136, gradBeta: s.g + 2198096, workspace: s.ws, pool: pool)
+        s.profiler?.stop(736)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
-                activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(751)
+                activation: .silu, output: s.tensor(473), pool: pool)
+            s.profiler?.stop(737)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
-                eps: 1e-05, activation: .silu, output: s.tensor(487), scratch: s.f + 1466688, pool: pool)
-            s.profiler?.stop(752)
+                eps: 1e-05, activation: .silu, output: s.tensor(473), scratch: s.f + 1466688, pool: pool)
+            s.profiler?.stop(738)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1494528, count: 24000)
-        s.profiler?.stop(753)
+        s.profiler?.stop(739)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(473), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1470528, gradInput: s.tensor(486), gradWeights: s.f + 1494528, pool: pool)
-        s.profiler?.stop(754)
+            weights: s.f + 1470528, gradInput: s.tensor(472), gradWeights: s.f + 1494528, pool: pool)
+        s.profiler?.stop(740)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1494528, channels: 960, kernel: 5, into: s.g + 2173136)
-        s.profiler?.stop(755)
+        s.profiler?.stop(741)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(486), input: s.tensor(204), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(472), input: s.tensor(204), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688,
             savedInvStd: s.f + 1467648, activation: .silu, gradGamma: s.g + 2169296, gradBeta: s.g + 2170256,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(742)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(486), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(472), preActivation: s.tensor(204),
             gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(202), weights: s.p + 2015696,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(488),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(474),
             gradWeights: s.g + 2015696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(743)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(488), s.tensor(480), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(758)
+        TrainingKernels.accumulate(s.tensor(474), s.tensor(467), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(744)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(488),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(474),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 92160, gradBranch: s.tensor(489), pool: pool)
-        s.profiler?.stop(759)
+            perImage: 92160, gradBranch: s.tensor(475), pool: pool)
+        s.profiler?.stop(745)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(489), input: s.tensor(200), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(475), input: s.tensor(200), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368,
             savedInvStd: s.f + 1466528, activation: .identity, gradGamma: s.g + 2015056, gradBeta: s.g + 2015216,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(746)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
-                activation: .silu, output: s.tensor(492), pool: pool)
-            s.profiler?.stop(761)
+                activation: .silu, output: s.tensor(478), pool: pool)
+            s.profiler?.stop(747)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
-                eps: 1e-05, activation: .silu, output: s.tensor(492), scratch: s.f + 1416448, pool: pool)
-            s.profiler?.stop(762)
+                eps: 1e-05, activation: .silu, output: s.tensor(478), scratch: s.f + 1416448, pool: pool)
+            s.profiler?.stop(748)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(492), savedScale: s.tensor(199), batch: s.n,
-                pixels: 576, channels: 960, output: s.tensor(491), pool: pool)
-            s.profiler?.stop(763)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(478), savedScale: s.tensor(199), batch: s.n,
+                pixels: 576, channels: 960, output: s.tensor(477), pool: pool)
+            s.profiler?.stop(749)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(200),
             gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(491), weights: s.p + 1861456,
-            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(490),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(477), weights: s.p + 1861456,
+            pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(476),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
-        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]
+        s.profiler?.stop(750)
+        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(490), input: s.tensor(492), batch: s.n, pixels: 576,
-            channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(476), seInput: s.tensor(478), batch: s.n,
+            pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, seActivation: .silu,
             expandWeights: s.p + 1822096, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(493), gradReduceWeights: s.g + 1783648,
-            gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096, gradExpandBias: s.g + 1860496,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(765)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(493), input: s.tensor(194),
-            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448,
-            savedInvStd: s.f + 1417408, activation: .silu, gradInput: s.tensor(493), gradGamma: s.g + 1779808,
-            gradBeta: s.g + 1780768, pool: pool)
-        s.profiler?.stop(766)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 1783648, gradReduceBias: s.g + 1822048,
+            gradExpandWeights: s.g + 1822096, gradExpandBias: s.g + 1860496, preActivation: s.tensor(194),
+            gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
+            activation: .silu, gradGamma: s.g + 1779808, gradBeta: s.g + 1780768, workspace: s.ws, pool: pool)
+        s.profiler?.stop(751)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
-                activation: .silu, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(767)
+                activation: .silu, output: s.tensor(480), pool: pool)
+            s.profiler?.stop(752)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
-                eps: 1e-05, activation: .silu, output: s.tensor(495), scratch: s.f + 1414528, pool: pool)
-            s.profiler?.stop(768)
+                eps: 1e-05, activation: .silu, output: s.tensor(480), scratch: s.f + 1414528, pool: pool)
+            s.profiler?.stop(753)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1442368, count: 24000)
-        s.profiler?.stop(769)
+        s.profiler?.stop(754)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(480), batch: s.n, height: 24,
             width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1418368, gradInput: s.tensor(494), gradWeights: s.f + 1442368, pool: pool)
-        s.profiler?.stop(770)
+            weights: s.f + 1418368, gradInput: s.tensor(479), gradWeights: s.f + 1442368, pool: pool)
+        s.profiler?.stop(755)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1442368, channels: 960, kernel: 5, into: s.g + 1755808)
-        s.profiler?.stop(771)
+        s.profiler?.stop(756)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(494), input: s.tensor(192), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(479), input: s.tensor(192), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528,
             savedInvStd: s.f + 1415488, activation: .silu, gradGamma: s.g + 1751968, gradBeta: s.g + 1752928,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(757)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(494), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(479), preActivation: s.tensor(192),
             gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(191), weights: s.p + 1598368,
-            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(496),
+            pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(481),
             gradWeights: s.g + 1598368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(773)
+        s.profiler?.stop(758)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(496), s.tensor(488), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(774)
+        TrainingKernels.accumulate(s.tensor(481), s.tensor(474), count: 92160 &* s.n, pool: pool)
+        s.profiler?.stop(759)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(496), input: s.tensor(190), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(190), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208,
             savedInvStd: s.f + 1414368, activation: .identity, gradGamma: s.g + 1597728, gradBeta: s.g + 1597888,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(760)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
-                activation: .silu, output: s.tensor(499), pool: pool)
-            s.profiler?.stop(776)
+                activation: .silu, output: s.tensor(484), pool: pool)
+            s.profiler?.stop(761)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
-                eps: 1e-05, activation: .silu, output: s.tensor(499), scratch: s.f + 1379264, pool: pool)
-            s.profiler?.stop(777)
+                eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1379264, pool: pool)
+            s.profiler?.stop(762)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(499), savedScale: s.tensor(189), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(778)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(189), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(483), pool: pool)
+            s.profiler?.stop(763)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(190),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(190),
             gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(498), weights: s.p + 1490208,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(497),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(483), weights: s.p + 1490208,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(779)
-        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(764)
+        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(497), input: s.tensor(499), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, seActivation: .silu,
             expandWeights: s.p + 1470720, savedPooled: s.tensor(187), savedHidden: s.tensor(188),
-            savedScale: s.tensor(189), gradInput: s.tensor(500), gradReduceWeights: s.g + 1451872,
-            gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720, gradExpandBias: s.g + 1489536,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(780)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(500), input: s.tensor(184),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264,
-            savedInvStd: s.f + 1379936, activation: .silu, gradInput: s.tensor(500), gradGamma: s.g + 1449184,
-            gradBeta: s.g + 1449856, pool: pool)
-        s.profiler?.stop(781)
+            savedScale: s.tensor(189), gradReduceWeights: s.g + 1451872, gradReduceBias: s.g + 1470688,
+            gradExpandWeights: s.g + 1470720, gradExpandBias: s.g + 1489536, preActivation: s.tensor(184),
+            gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
+            activation: .silu, gradGamma: s.g + 1449184, gradBeta: s.g + 1449856, workspace: s.ws, pool: pool)
+        s.profiler?.stop(765)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
-                activation: .silu, output: s.tensor(502), pool: pool)
-            s.profiler?.stop(782)
+                activation: .silu, output: s.tensor(486), pool: pool)
+            s.profiler?.stop(766)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
-                eps: 1e-05, activation: .silu, output: s.tensor(502), scratch: s.f + 1377920, pool: pool)
-            s.profiler?.stop(783)
+                eps: 1e-05, activation: .silu, output: s.tensor(486), scratch: s.f + 1377920, pool: pool)
+            s.profiler?.stop(767)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1397408, count: 16800)
-        s.profiler?.stop(784)
+        s.profiler?.stop(768)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(500), input: s.tensor(502), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(486), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1380608, gradInput: s.tensor(501), gradWeights: s.f + 1397408, pool: pool)
-        s.profiler?.stop(785)
+            weights: s.f + 1380608, gradInput: s.tensor(485), gradWeights: s.f + 1397408, pool: pool)
+        s.profiler?.stop(769)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1397408, channels: 672, kernel: 5, into: s.g + 1432384)
-        s.profiler?.stop(786)
+        s.profiler?.stop(770)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(501), input: s.tensor(182), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(182), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920,
             savedInvStd: s.f + 1378592, activation: .silu, gradGamma: s.g + 1429696, gradBeta: s.g + 1430368,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(771)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(501), preActivation: s.tensor(182),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(182),
             gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(180), weights: s.p + 1354432,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(503),
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(487),
             gradWeights: s.g + 1354432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(772)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(503),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(487),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.tensor(504), pool: pool)
-        s.profiler?.stop(789)
+            perImage: 64512, gradBranch: s.tensor(488), pool: pool)
+        s.profiler?.stop(773)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(504), input: s.tensor(178), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(488), input: s.tensor(178), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696,
             savedInvStd: s.f + 1377808, activation: .identity, gradGamma: s.g + 1353984, gradBeta: s.g + 1354096,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(790)
+        s.profiler?.stop(774)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
-                activation: .silu, output: s.tensor(507), pool: pool)
-            s.profiler?.stop(791)
+                activation: .silu, output: s.tensor(491), pool: pool)
+            s.profiler?.stop(775)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
-                eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1364256, pool: pool)
-            s.profiler?.stop(792)
+                eps: 1e-05, activation: .silu, output: s.tensor(491), scratch: s.f + 1364256, pool: pool)
+            s.profiler?.stop(776)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(507), savedScale: s.tensor(177), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(506), pool: pool)
-            s.profiler?.stop(793)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(177), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(490), pool: pool)
+            s.profiler?.stop(777)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(504), preActivation: s.tensor(178),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(488), preActivation: s.tensor(178),
             gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(506), weights: s.p + 1278720,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(505),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(490), weights: s.p + 1278720,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(489),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(794)
-        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(778)
+        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(505), input: s.tensor(507), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, seActivation: .silu,
             expandWeights: s.p + 1259232, savedPooled: s.tensor(175), savedHidden: s.tensor(176),
-            savedScale: s.tensor(177), gradInput: s.tensor(508), gradReduceWeights: s.g + 1240384,
-            gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232, gradExpandBias: s.g + 1278048,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(795)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(508), input: s.tensor(172),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256,
-            savedInvStd: s.f + 1364928, activation: .silu, gradInput: s.tensor(508), gradGamma: s.g + 1237696,
-            gradBeta: s.g + 1238368, pool: pool)
-        s.profiler?.stop(796)
+            savedScale: s.tensor(177), gradReduceWeights: s.g + 1240384, gradReduceBias: s.g + 1259200,
+            gradExpandWeights: s.g + 1259232, gradExpandBias: s.g + 1278048, preActivation: s.tensor(172),
+            gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
+            activation: .silu, gradGamma: s.g + 1237696, gradBeta: s.g + 1238368, workspace: s.ws, pool: pool)
+        s.profiler?.stop(779)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
-                activation: .silu, output: s.tensor(510), pool: pool)
-            s.profiler?.stop(797)
+                activation: .silu, output: s.tensor(493), pool: pool)
+            s.profiler?.stop(780)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
-                eps: 1e-05, activation: .silu, output: s.tensor(510), scratch: s.f + 1362912, pool: pool)
-            s.profiler?.stop(798)
+                eps: 1e-05, activation: .silu, output: s.tensor(493), scratch: s.f + 1362912, pool: pool)
+            s.profiler?.stop(781)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1371648, count: 6048)
-        s.profiler?.stop(799)
+        s.profiler?.stop(782)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(508), input: s.tensor(510), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(493), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1365600, gradInput: s.tensor(509), gradWeights: s.f + 1371648, pool: pool)
-        s.profiler?.stop(800)
+            weights: s.f + 1365600, gradInput: s.tensor(492), gradWeights: s.f + 1371648, pool: pool)
+        s.profiler?.stop(783)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1371648, channels: 672, kernel: 3, into: s.g + 1231648)
-        s.profiler?.stop(801)
+        s.profiler?.stop(784)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(170), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(170), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912,
             savedInvStd: s.f + 1363584, activation: .silu, gradGamma: s.g + 1228960, gradBeta: s.g + 1229632,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(785)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(170),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(170),
             gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(168), weights: s.p + 1153696,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(511),
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(494),
             gradWeights: s.g + 1153696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(786)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(511), s.tensor(503), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(804)
+        TrainingKernels.accumulate(s.tensor(494), s.tensor(487), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(787)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(511),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(494),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.tensor(512), pool: pool)
-        s.profiler?.stop(805)
+            perImage: 64512, gradBranch: s.tensor(495), pool: pool)
+        s.profiler?.stop(788)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(512), input: s.tensor(166), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(495), input: s.tensor(166), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688,
             savedInvStd: s.f + 1362800, activation: .identity, gradGamma: s.g + 1153248, gradBeta: s.g + 1153360,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(789)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
-                activation: .silu, output: s.tensor(515), pool: pool)
-            s.profiler?.stop(807)
+                activation: .silu, output: s.tensor(498), pool: pool)
+            s.profiler?.stop(790)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
-                eps: 1e-05, activation: .silu, output: s.tensor(515), scratch: s.f + 1349248, pool: pool)
-            s.profiler?.stop(808)
+                eps: 1e-05, activation: .silu, output: s.tensor(498), scratch: s.f + 1349248, pool: pool)
+            s.profiler?.stop(791)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(515), savedScale: s.tensor(165), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(809)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(165), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(497), pool: pool)
+            s.profiler?.stop(792)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(512), preActivation: s.tensor(166),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(495), preActivation: s.tensor(166),
             gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(514), weights: s.p + 1077984,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(513),
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(497), weights: s.p + 1077984,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(496),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(810)
-        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(793)
+        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(513), input: s.tensor(515), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, seActivation: .silu,
             expandWeights: s.p + 1058496, savedPooled: s.tensor(163), savedHidden: s.tensor(164),
-            savedScale: s.tensor(165), gradInput: s.tensor(516), gradReduceWeights: s.g + 1039648,
-            gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496, gradExpandBias: s.g + 1077312,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(516), input: s.tensor(160),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248,
-            savedInvStd: s.f + 1349920, activation: .silu, gradInput: s.tensor(516), gradGamma: s.g + 1036960,
-            gradBeta: s.g + 1037632, pool: pool)
-        s.profiler?.stop(812)
+            savedScale: s.tensor(165), gradReduceWeights: s.g + 1039648, gradReduceBias: s.g + 1058464,
+            gradExpandWeights: s.g + 1058496, gradExpandBias: s.g + 1077312, preActivation: s.tensor(160),
+            gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
+            activation: .silu, gradGamma: s.g + 1036960, gradBeta: s.g + 1037632, workspace: s.ws, pool: pool)
+        s.profiler?.stop(794)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
-                activation: .silu, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(813)
+                activation: .silu, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(795)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
-                eps: 1e-05, activation: .silu, output: s.tensor(518), scratch: s.f + 1347904, pool: pool)
-            s.profiler?.stop(814)
+                eps: 1e-05, activation: .silu, output: s.tensor(500), scratch: s.f + 1347904, pool: pool)
+            s.profiler?.stop(796)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1356640, count: 6048)
-        s.profiler?.stop(815)
+        s.profiler?.stop(797)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(516), input: s.tensor(518), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(500), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1350592, gradInput: s.tensor(517), gradWeights: s.f + 1356640, pool: pool)
-        s.profiler?.stop(816)
+            weights: s.f + 1350592, gradInput: s.tensor(499), gradWeights: s.f + 1356640, pool: pool)
+        s.profiler?.stop(798)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1356640, channels: 672, kernel: 3, into: s.g + 1030912)
-        s.profiler?.stop(817)
+        s.profiler?.stop(799)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(517), input: s.tensor(158), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(499), input: s.tensor(158), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904,
             savedInvStd: s.f + 1348576, activation: .silu, gradGamma: s.g + 1028224, gradBeta: s.g + 1028896,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(800)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(158),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(499), preActivation: s.tensor(158),
             gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(156), weights: s.p + 952960,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(519), gradWeights: s.g + 952960,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(501), gradWeights: s.g + 952960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(801)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(519), s.tensor(511), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(820)
+        TrainingKernels.accumulate(s.tensor(501), s.tensor(494), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(802)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(519),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(501),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.tensor(520), pool: pool)
-        s.profiler?.stop(821)
+            perImage: 64512, gradBranch: s.tensor(502), pool: pool)
+        s.profiler?.stop(803)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(154), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(502), input: s.tensor(154), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680,
             savedInvStd: s.f + 1347792, activation: .identity, gradGamma: s.g + 952512, gradBeta: s.g + 952624,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(822)
+        s.profiler?.stop(804)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
-                activation: .silu, output: s.tensor(523), pool: pool)
-            s.profiler?.stop(823)
+                activation: .silu, output: s.tensor(505), pool: pool)
+            s.profiler?.stop(805)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
-                eps: 1e-05, activation: .silu, output: s.tensor(523), scratch: s.f + 1334240, pool: pool)
-            s.profiler?.stop(824)
+                eps: 1e-05, activation: .silu, output: s.tensor(505), scratch: s.f + 1334240, pool: pool)
+            s.profiler?.stop(806)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(523), savedScale: s.tensor(153), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(522), pool: pool)
-            s.profiler?.stop(825)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(153), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(504), pool: pool)
+            s.profiler?.stop(807)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(154),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(502), preActivation: s.tensor(154),
             gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(522), weights: s.p + 877248,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(521), gradWeights: s.g + 877248,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(504), weights: s.p + 877248,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(503), gradWeights: s.g + 877248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(826)
-        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(808)
+        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(521), input: s.tensor(523), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, seActivation: .silu,
             expandWeights: s.p + 857760, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
-            savedScale: s.tensor(153), gradInput: s.tensor(524), gradReduceWeights: s.g + 838912,
-            gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760, gradExpandBias: s.g + 876576,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(827)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(524), input: s.tensor(148),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240,
-            savedInvStd: s.f + 1334912, activation: .silu, gradInput: s.tensor(524), gradGamma: s.g + 836224,
-            gradBeta: s.g + 836896, pool: pool)
-        s.profiler?.stop(828)
+            savedScale: s.tensor(153), gradReduceWeights: s.g + 838912, gradReduceBias: s.g + 857728,
+            gradExpandWeights: s.g + 857760, gradExpandBias: s.g + 876576, preActivation: s.tensor(148),
+            gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
+            activation: .silu, gradGamma: s.g + 836224, gradBeta: s.g + 836896, workspace: s.ws, pool: pool)
+        s.profiler?.stop(809)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
-                activation: .silu, output: s.tensor(526), pool: pool)
-            s.profiler?.stop(829)
+                activation: .silu, output: s.tensor(507), pool: pool)
+            s.profiler?.stop(810)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
-                eps: 1e-05, activation: .silu, output: s.tensor(526), scratch: s.f + 1332896, pool: pool)
-            s.profiler?.stop(830)
+                eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1332896, pool: pool)
+            s.profiler?.stop(811)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1341632, count: 6048)
-        s.profiler?.stop(831)
+        s.profiler?.stop(812)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(526), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(503), input: s.tensor(507), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1335584, gradInput: s.tensor(525), gradWeights: s.f + 1341632, pool: pool)
-        s.profiler?.stop(832)
+            weights: s.f + 1335584, gradInput: s.tensor(506), gradWeights: s.f + 1341632, pool: pool)
+        s.profiler?.stop(813)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1341632, channels: 672, kernel: 3, into: s.g + 830176)
-        s.profiler?.stop(833)
+        s.profiler?.stop(814)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(525), input: s.tensor(146), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(506), input: s.tensor(146), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896,
             savedInvStd: s.f + 1333568, activation: .silu, gradGamma: s.g + 827488, gradBeta: s.g + 828160,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(815)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(525), preActivation: s.tensor(146),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(506), preActivation: s.tensor(146),
             gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(144), weights: s.p + 752224,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(527), gradWeights: s.g + 752224,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(508), gradWeights: s.g + 752224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(835)
+        s.profiler?.stop(816)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(527), s.tensor(519), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(836)
+        TrainingKernels.accumulate(s.tensor(508), s.tensor(501), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(817)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(527),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(508),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.tensor(528), pool: pool)
-        s.profiler?.stop(837)
+            perImage: 64512, gradBranch: s.tensor(509), pool: pool)
+        s.profiler?.stop(818)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(528), input: s.tensor(142), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(142), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672,
             savedInvStd: s.f + 1332784, activation: .identity, gradGamma: s.g + 751776, gradBeta: s.g + 751888,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(838)
+        s.profiler?.stop(819)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
-                activation: .silu, output: s.tensor(531), pool: pool)
-            s.profiler?.stop(839)
+                activation: .silu, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(820)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
-                eps: 1e-05, activation: .silu, output: s.tensor(531), scratch: s.f + 1319232, pool: pool)
-            s.profiler?.stop(840)
+                eps: 1e-05, activation: .silu, output: s.tensor(512), scratch: s.f + 1319232, pool: pool)
+            s.profiler?.stop(821)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(531), savedScale: s.tensor(141), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(530), pool: pool)
-            s.profiler?.stop(841)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(141), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(511), pool: pool)
+            s.profiler?.stop(822)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(528), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(142),
             gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(530), weights: s.p + 676512,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(529), gradWeights: s.g + 676512,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(511), weights: s.p + 676512,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(510), gradWeights: s.g + 676512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(842)
-        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(823)
+        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(529), input: s.tensor(531), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, seActivation: .silu,
             expandWeights: s.p + 657024, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(532), gradReduceWeights: s.g + 638176,
-            gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024, gradExpandBias: s.g + 675840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(843)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(532), input: s.tensor(136),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232,
-            savedInvStd: s.f + 1319904, activation: .silu, gradInput: s.tensor(532), gradGamma: s.g + 635488,
-            gradBeta: s.g + 636160, pool: pool)
-        s.profiler?.stop(844)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 638176, gradReduceBias: s.g + 656992,
+            gradExpandWeights: s.g + 657024, gradExpandBias: s.g + 675840, preActivation: s.tensor(136),
+            gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
+            activation: .silu, gradGamma: s.g + 635488, gradBeta: s.g + 636160, workspace: s.ws, pool: pool)
+        s.profiler?.stop(824)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
-                activation: .silu, output: s.tensor(534), pool: pool)
-            s.profiler?.stop(845)
+                activation: .silu, output: s.tensor(514), pool: pool)
+            s.profiler?.stop(825)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
-                eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1317888, pool: pool)
-            s.profiler?.stop(846)
+                eps: 1e-05, activation: .silu, output: s.tensor(514), scratch: s.f + 1317888, pool: pool)
+            s.profiler?.stop(826)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1326624, count: 6048)
-        s.profiler?.stop(847)
+        s.profiler?.stop(827)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(532), input: s.tensor(534), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(510), input: s.tensor(514), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1320576, gradInput: s.tensor(533), gradWeights: s.f + 1326624, pool: pool)
-        s.profiler?.stop(848)
+            weights: s.f + 1320576, gradInput: s.tensor(513), gradWeights: s.f + 1326624, pool: pool)
+        s.profiler?.stop(828)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1326624, channels: 672, kernel: 3, into: s.g + 629440)
-        s.profiler?.stop(849)
+        s.profiler?.stop(829)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(134), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(134), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888,
             savedInvStd: s.f + 1318560, activation: .silu, gradGamma: s.g + 626752, gradBeta: s.g + 627424,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(850)
+        s.profiler?.stop(830)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(134),
             gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(132), weights: s.p + 551488,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(535), gradWeights: s.g + 551488,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(515), gradWeights: s.g + 551488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(851)
+        s.profiler?.stop(831)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(535), s.tensor(527), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(852)
+        TrainingKernels.accumulate(s.tensor(515), s.tensor(508), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(832)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(535),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 64512, gradBranch: s.tensor(536), pool: pool)
-        s.profiler?.stop(853)
+            perImage: 64512, gradBranch: s.tensor(516), pool: pool)
+        s.profiler?.stop(833)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(536), input: s.tensor(130), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(130), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664,
             savedInvStd: s.f + 1317776, activation: .identity, gradGamma: s.g + 551040, gradBeta: s.g + 551152,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(854)
+        s.profiler?.stop(834)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
-                activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(855)
+                activation: .silu, output: s.tensor(519), pool: pool)
+            s.profiler?.stop(835)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
-                eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1304224, pool: pool)
-            s.profiler?.stop(856)
+                eps: 1e-05, activation: .silu, output: s.tensor(519), scratch: s.f + 1304224, pool: pool)
+            s.profiler?.stop(836)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(129), batch: s.n,
-                pixels: 576, channels: 672, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(857)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(129), batch: s.n,
+                pixels: 576, channels: 672, output: s.tensor(518), pool: pool)
+            s.profiler?.stop(837)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(130),
             gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(538), weights: s.p + 475776,
-            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(537), gradWeights: s.g + 475776,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(518), weights: s.p + 475776,
+            pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(517), gradWeights: s.g + 475776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(858)
-        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]
+        s.profiler?.stop(838)
+        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, pixels: 576,
-            channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
+            pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, seActivation: .silu,
             expandWeights: s.p + 456288, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(540), gradReduceWeights: s.g + 437440,
-            gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288, gradExpandBias: s.g + 475104,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(859)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 672]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(540), input: s.tensor(124),
-            pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224,
-            savedInvStd: s.f + 1304896, activation: .silu, gradInput: s.tensor(540), gradGamma: s.g + 434752,
-            gradBeta: s.g + 435424, pool: pool)
-        s.profiler?.stop(860)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 437440, gradReduceBias: s.g + 456256,
+            gradExpandWeights: s.g + 456288, gradExpandBias: s.g + 475104, preActivation: s.tensor(124),
+            gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
+            activation: .silu, gradGamma: s.g + 434752, gradBeta: s.g + 435424, workspace: s.ws, pool: pool)
+        s.profiler?.stop(839)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
-                activation: .silu, output: s.tensor(542), pool: pool)
-            s.profiler?.stop(861)
+                activation: .silu, output: s.tensor(521), pool: pool)
+            s.profiler?.stop(840)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
-                eps: 1e-05, activation: .silu, output: s.tensor(542), scratch: s.f + 1302880, pool: pool)
-            s.profiler?.stop(862)
+                eps: 1e-05, activation: .silu, output: s.tensor(521), scratch: s.f + 1302880, pool: pool)
+            s.profiler?.stop(841)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1311616, count: 6048)
-        s.profiler?.stop(863)
+        s.profiler?.stop(842)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(540), input: s.tensor(542), batch: s.n, height: 24,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(521), batch: s.n, height: 24,
             width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1305568, gradInput: s.tensor(541), gradWeights: s.f + 1311616, pool: pool)
-        s.profiler?.stop(864)
+            weights: s.f + 1305568, gradInput: s.tensor(520), gradWeights: s.f + 1311616, pool: pool)
+        s.profiler?.stop(843)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1311616, channels: 672, kernel: 3, into: s.g + 428704)
-        s.profiler?.stop(865)
+        s.profiler?.stop(844)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(541), input: s.tensor(122), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(122), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880,
             savedInvStd: s.f + 1303552, activation: .silu, gradGamma: s.g + 426016, gradBeta: s.g + 426688,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(845)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(122),
             gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(121), weights: s.p + 350752,
-            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(543), gradWeights: s.g + 350752,
+            pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(522), gradWeights: s.g + 350752,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(867)
+        s.profiler?.stop(846)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(543), s.tensor(535), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(868)
+        TrainingKernels.accumulate(s.tensor(522), s.tensor(515), count: 64512 &* s.n, pool: pool)
+        s.profiler?.stop(847)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(120), pixels: 576 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(522), input: s.tensor(120), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656,
             savedInvStd: s.f + 1302768, activation: .identity, gradGamma: s.g + 350304, gradBeta: s.g + 350416,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(869)
+        s.profiler?.stop(848)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
-                activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(870)
+                activation: .silu, output: s.tensor(525), pool: pool)
+            s.profiler?.stop(849)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
-                eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1295936, pool: pool)
-            s.profiler?.stop(871)
+                eps: 1e-05, activation: .silu, output: s.tensor(525), scratch: s.f + 1295936, pool: pool)
+            s.profiler?.stop(850)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(119), batch: s.n,
-                pixels: 576, channels: 336, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(872)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(525), savedScale: s.tensor(119), batch: s.n,
+                pixels: 576, channels: 336, output: s.tensor(524), pool: pool)
+            s.profiler?.stop(851)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(120),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(522), preActivation: s.tensor(120),
             gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(545), weights: s.p + 312672,
-            pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(544), gradWeights: s.g + 312672,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(524), weights: s.p + 312672,
+            pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(523), gradWeights: s.g + 312672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(873)
-        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]
+        s.profiler?.stop(852)
+        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, pixels: 576,
-            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(523), seInput: s.tensor(525), batch: s.n,
+            pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, seActivation: .silu,
             expandWeights: s.p + 307632, savedPooled: s.tensor(117), savedHidden: s.tensor(118),
-            savedScale: s.tensor(119), gradInput: s.tensor(547), gradReduceWeights: s.g + 302912,
-            gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632, gradExpandBias: s.g + 312336,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(874)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 24, 24, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(547), input: s.tensor(114),
-            pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936,
-            savedInvStd: s.f + 1296272, activation: .silu, gradInput: s.tensor(547), gradGamma: s.g + 301568,
-            gradBeta: s.g + 301904, pool: pool)
-        s.profiler?.stop(875)
+            savedScale: s.tensor(119), gradReduceWeights: s.g + 302912, gradReduceBias: s.g + 307616,
+            gradExpandWeights: s.g + 307632, gradExpandBias: s.g + 312336, preActivation: s.tensor(114),
+            gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
+            activation: .silu, gradGamma: s.g + 301568, gradBeta: s.g + 301904, workspace: s.ws, pool: pool)
+        s.profiler?.stop(853)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
-                activation: .silu, output: s.tensor(549), pool: pool)
-            s.profiler?.stop(876)
+                activation: .silu, output: s.tensor(527), pool: pool)
+            s.profiler?.stop(854)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
-                eps: 1e-05, activation: .silu, output: s.tensor(549), scratch: s.f + 1295264, pool: pool)
-            s.profiler?.stop(877)
+                eps: 1e-05, activation: .silu, output: s.tensor(527), scratch: s.f + 1295264, pool: pool)
+            s.profiler?.stop(855)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1299632, count: 3024)
-        s.profiler?.stop(878)
+        s.profiler?.stop(856)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(549), batch: s.n, height: 48,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(523), input: s.tensor(527), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1296608, gradInput: s.tensor(548), gradWeights: s.f + 1299632, pool: pool)
-        s.profiler?.stop(879)
+            weights: s.f + 1296608, gradInput: s.tensor(526), gradWeights: s.f + 1299632, pool: pool)
+        s.profiler?.stop(857)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1299632, channels: 336, kernel: 3, into: s.g + 298544)
-        s.profiler?.stop(880)
+        s.profiler?.stop(858)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(548), input: s.tensor(112), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(526), input: s.tensor(112), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264,
             savedInvStd: s.f + 1295600, activation: .silu, gradGamma: s.g + 297200, gradBeta: s.g + 297536,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(881)
+        s.profiler?.stop(859)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(548), preActivation: s.tensor(112),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(526), preActivation: s.tensor(112),
             gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(110), weights: s.p + 278384,
-            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(550), gradWeights: s.g + 278384,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(528), gradWeights: s.g + 278384,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(860)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(550),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(528),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.tensor(551), pool: pool)
-        s.profiler?.stop(883)
+            perImage: 129024, gradBranch: s.tensor(529), pool: pool)
+        s.profiler?.stop(861)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(551), input: s.tensor(108), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(529), input: s.tensor(108), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152,
             savedInvStd: s.f + 1295208, activation: .identity, gradGamma: s.g + 278128, gradBeta: s.g + 278192,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(884)
+        s.profiler?.stop(862)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
-                activation: .silu, output: s.tensor(554), pool: pool)
-            s.profiler?.stop(885)
+                activation: .silu, output: s.tensor(532), pool: pool)
+            s.profiler?.stop(863)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
-                eps: 1e-05, activation: .silu, output: s.tensor(554), scratch: s.f + 1277680, pool: pool)
-            s.profiler?.stop(886)
+                eps: 1e-05, activation: .silu, output: s.tensor(532), scratch: s.f + 1277680, pool: pool)
+            s.profiler?.stop(864)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(554), savedScale: s.tensor(107), batch: s.n,
-                pixels: 2304, channels: 336, output: s.tensor(553), pool: pool)
-            s.profiler?.stop(887)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(532), savedScale: s.tensor(107), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(531), pool: pool)
+            s.profiler?.stop(865)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(551), preActivation: s.tensor(108),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(529), preActivation: s.tensor(108),
             gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(553), weights: s.p + 259312,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(552), gradWeights: s.g + 259312,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(531), weights: s.p + 259312,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(530), gradWeights: s.g + 259312,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(888)
-        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.stop(866)
+        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n,
-            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(530), seInput: s.tensor(532), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, seActivation: .silu,
             expandWeights: s.p + 254272, savedPooled: s.tensor(105), savedHidden: s.tensor(106),
-            savedScale: s.tensor(107), gradInput: s.tensor(555), gradReduceWeights: s.g + 249552,
-            gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272, gradExpandBias: s.g + 258976,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(889)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(555), input: s.tensor(102),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680,
-            savedInvStd: s.f + 1278016, activation: .silu, gradInput: s.tensor(555), gradGamma: s.g + 248208,
-            gradBeta: s.g + 248544, pool: pool)
-        s.profiler?.stop(890)
+            savedScale: s.tensor(107), gradReduceWeights: s.g + 249552, gradReduceBias: s.g + 254256,
+            gradExpandWeights: s.g + 254272, gradExpandBias: s.g + 258976, preActivation: s.tensor(102),
+            gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
+            activation: .silu, gradGamma: s.g + 248208, gradBeta: s.g + 248544, workspace: s.ws, pool: pool)
+        s.profiler?.stop(867)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
-                activation: .silu, output: s.tensor(557), pool: pool)
-            s.profiler?.stop(891)
+                activation: .silu, output: s.tensor(534), pool: pool)
+            s.profiler?.stop(868)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
-                eps: 1e-05, activation: .silu, output: s.tensor(557), scratch: s.f + 1277008, pool: pool)
-            s.profiler?.stop(892)
+                eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1277008, pool: pool)
+            s.profiler?.stop(869)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1286752, count: 8400)
-        s.profiler?.stop(893)
+        s.profiler?.stop(870)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(555), input: s.tensor(557), batch: s.n, height: 48,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(530), input: s.tensor(534), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1278352, gradInput: s.tensor(556), gradWeights: s.f + 1286752, pool: pool)
-        s.profiler?.stop(894)
+            weights: s.f + 1278352, gradInput: s.tensor(533), gradWeights: s.f + 1286752, pool: pool)
+        s.profiler?.stop(871)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1286752, channels: 336, kernel: 5, into: s.g + 239808)
-        s.profiler?.stop(895)
+        s.profiler?.stop(872)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(100), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(100), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008,
             savedInvStd: s.f + 1277344, activation: .silu, gradGamma: s.g + 238464, gradBeta: s.g + 238800,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(896)
+        s.profiler?.stop(873)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(100),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(100),
             gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(98), weights: s.p + 219648,
-            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(558), gradWeights: s.g + 219648,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(535), gradWeights: s.g + 219648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(897)
+        s.profiler?.stop(874)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(558), s.tensor(550), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(898)
+        TrainingKernels.accumulate(s.tensor(535), s.tensor(528), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(875)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(558),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(535),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.tensor(559), pool: pool)
-        s.profiler?.stop(899)
+            perImage: 129024, gradBranch: s.tensor(536), pool: pool)
+        s.profiler?.stop(876)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(559), input: s.tensor(96), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(536), input: s.tensor(96), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896,
             savedInvStd: s.f + 1276952, activation: .identity, gradGamma: s.g + 219392, gradBeta: s.g + 219456,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(900)
+        s.profiler?.stop(877)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
-                activation: .silu, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(901)
+                activation: .silu, output: s.tensor(539), pool: pool)
+            s.profiler?.stop(878)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
-                eps: 1e-05, activation: .silu, output: s.tensor(562), scratch: s.f + 1259424, pool: pool)
-            s.profiler?.stop(902)
+                eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1259424, pool: pool)
+            s.profiler?.stop(879)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(562), savedScale: s.tensor(95), batch: s.n,
-                pixels: 2304, channels: 336, output: s.tensor(561), pool: pool)
-            s.profiler?.stop(903)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(95), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(538), pool: pool)
+            s.profiler?.stop(880)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(559), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(96),
             gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(561), weights: s.p + 200576,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(560), gradWeights: s.g + 200576,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(538), weights: s.p + 200576,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(537), gradWeights: s.g + 200576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(904)
-        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.stop(881)
+        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n,
-            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, seActivation: .silu,
             expandWeights: s.p + 195536, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(563), gradReduceWeights: s.g + 190816,
-            gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536, gradExpandBias: s.g + 200240,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(905)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(563), input: s.tensor(90),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424,
-            savedInvStd: s.f + 1259760, activation: .silu, gradInput: s.tensor(563), gradGamma: s.g + 189472,
-            gradBeta: s.g + 189808, pool: pool)
-        s.profiler?.stop(906)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 190816, gradReduceBias: s.g + 195520,
+            gradExpandWeights: s.g + 195536, gradExpandBias: s.g + 200240, preActivation: s.tensor(90),
+            gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
+            activation: .silu, gradGamma: s.g + 189472, gradBeta: s.g + 189808, workspace: s.ws, pool: pool)
+        s.profiler?.stop(882)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
-                activation: .silu, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(907)
+                activation: .silu, output: s.tensor(541), pool: pool)
+            s.profiler?.stop(883)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
-                eps: 1e-05, activation: .silu, output: s.tensor(565), scratch: s.f + 1258752, pool: pool)
-            s.profiler?.stop(908)
+                eps: 1e-05, activation: .silu, output: s.tensor(541), scratch: s.f + 1258752, pool: pool)
+            s.profiler?.stop(884)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1268496, count: 8400)
-        s.profiler?.stop(909)
+        s.profiler?.stop(885)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(563), input: s.tensor(565), batch: s.n, height: 48,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(541), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1260096, gradInput: s.tensor(564), gradWeights: s.f + 1268496, pool: pool)
-        s.profiler?.stop(910)
+            weights: s.f + 1260096, gradInput: s.tensor(540), gradWeights: s.f + 1268496, pool: pool)
+        s.profiler?.stop(886)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1268496, channels: 336, kernel: 5, into: s.g + 181072)
-        s.profiler?.stop(911)
+        s.profiler?.stop(887)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(88), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(88), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752,
             savedInvStd: s.f + 1259088, activation: .silu, gradGamma: s.g + 179728, gradBeta: s.g + 180064,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(912)
+        s.profiler?.stop(888)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(88),
             gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(86), weights: s.p + 160912,
-            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(566), gradWeights: s.g + 160912,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(542), gradWeights: s.g + 160912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(913)
+        s.profiler?.stop(889)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(566), s.tensor(558), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(914)
+        TrainingKernels.accumulate(s.tensor(542), s.tensor(535), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(890)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(566),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(542),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 129024, gradBranch: s.tensor(567), pool: pool)
-        s.profiler?.stop(915)
+            perImage: 129024, gradBranch: s.tensor(543), pool: pool)
+        s.profiler?.stop(891)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(84), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(84), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640,
             savedInvStd: s.f + 1258696, activation: .identity, gradGamma: s.g + 160656, gradBeta: s.g + 160720,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(916)
+        s.profiler?.stop(892)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
-                activation: .silu, output: s.tensor(570), pool: pool)
-            s.profiler?.stop(917)
+                activation: .silu, output: s.tensor(546), pool: pool)
+            s.profiler?.stop(893)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
-                eps: 1e-05, activation: .silu, output: s.tensor(570), scratch: s.f + 1241168, pool: pool)
-            s.profiler?.stop(918)
+                eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1241168, pool: pool)
+            s.profiler?.stop(894)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(83), batch: s.n,
-                pixels: 2304, channels: 336, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(919)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(83), batch: s.n,
+                pixels: 2304, channels: 336, output: s.tensor(545), pool: pool)
+            s.profiler?.stop(895)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(84),
             gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(569), weights: s.p + 141840,
-            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(568), gradWeights: s.g + 141840,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(545), weights: s.p + 141840,
+            pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(544), gradWeights: s.g + 141840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(920)
-        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]
+        s.profiler?.stop(896)
+        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n,
-            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
+            pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, seActivation: .silu,
             expandWeights: s.p + 136800, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(571), gradReduceWeights: s.g + 132080,
-            gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800, gradExpandBias: s.g + 141504,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(921)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(571), input: s.tensor(78),
-            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168,
-            savedInvStd: s.f + 1241504, activation: .silu, gradInput: s.tensor(571), gradGamma: s.g + 130736,
-            gradBeta: s.g + 131072, pool: pool)
-        s.profiler?.stop(922)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 132080, gradReduceBias: s.g + 136784,
+            gradExpandWeights: s.g + 136800, gradExpandBias: s.g + 141504, preActivation: s.tensor(78),
+            gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
+            activation: .silu, gradGamma: s.g + 130736, gradBeta: s.g + 131072, workspace: s.ws, pool: pool)
+        s.profiler?.stop(897)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
-                activation: .silu, output: s.tensor(573), pool: pool)
-            s.profiler?.stop(923)
+                activation: .silu, output: s.tensor(548), pool: pool)
+            s.profiler?.stop(898)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
-                eps: 1e-05, activation: .silu, output: s.tensor(573), scratch: s.f + 1240496, pool: pool)
-            s.profiler?.stop(924)
+                eps: 1e-05, activation: .silu, output: s.tensor(548), scratch: s.f + 1240496, pool: pool)
+            s.profiler?.stop(899)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1250240, count: 8400)
-        s.profiler?.stop(925)
+        s.profiler?.stop(900)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(573), batch: s.n, height: 48,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(548), batch: s.n, height: 48,
             width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1241840, gradInput: s.tensor(572), gradWeights: s.f + 1250240, pool: pool)
-        s.profiler?.stop(926)
+            weights: s.f + 1241840, gradInput: s.tensor(547), gradWeights: s.f + 1250240, pool: pool)
+        s.profiler?.stop(901)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1250240, channels: 336, kernel: 5, into: s.g + 122336)
-        s.profiler?.stop(927)
+        s.profiler?.stop(902)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(572), input: s.tensor(76), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(76), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496,
             savedInvStd: s.f + 1240832, activation: .silu, gradGamma: s.g + 120992, gradBeta: s.g + 121328,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(928)
+        s.profiler?.stop(903)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(76),
             gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(75), weights: s.p + 102176,
-            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(574), gradWeights: s.g + 102176,
+            pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(549), gradWeights: s.g + 102176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(929)
+        s.profiler?.stop(904)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(574), s.tensor(566), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(930)
+        TrainingKernels.accumulate(s.tensor(549), s.tensor(542), count: 129024 &* s.n, pool: pool)
+        s.profiler?.stop(905)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(74), pixels: 2304 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(549), input: s.tensor(74), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384,
             savedInvStd: s.f + 1240440, activation: .identity, gradGamma: s.g + 101920, gradBeta: s.g + 101984,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(931)
+        s.profiler?.stop(906)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
                 beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
-                output: s.tensor(577), pool: pool)
-            s.profiler?.stop(932)
+                output: s.tensor(552), pool: pool)
+            s.profiler?.stop(907)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
-                activation: .silu, output: s.tensor(577), scratch: s.f + 1230400, pool: pool)
-            s.profiler?.stop(933)
+                activation: .silu, output: s.tensor(552), scratch: s.f + 1230400, pool: pool)
+            s.profiler?.stop(908)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(73), batch: s.n,
-                pixels: 2304, channels: 192, output: s.tensor(576), pool: pool)
-            s.profiler?.stop(934)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(552), savedScale: s.tensor(73), batch: s.n,
+                pixels: 2304, channels: 192, output: s.tensor(551), pool: pool)
+            s.profiler?.stop(909)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(74),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(549), preActivation: s.tensor(74),
             gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(576), weights: s.p + 91168,
-            pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(575), gradWeights: s.g + 91168,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(551), weights: s.p + 91168,
+            pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(550), gradWeights: s.g + 91168,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(935)
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]
+        s.profiler?.stop(910)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n,
-            pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(550), seInput: s.tensor(552), batch: s.n,
+            pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, seActivation: .silu,
             expandWeights: s.p + 89440, savedPooled: s.tensor(71), savedHidden: s.tensor(72), savedScale: s.tensor(73),
-            gradInput: s.tensor(578), gradReduceWeights: s.g + 87888, gradReduceBias: s.g + 89424,
-            gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(936)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 48, 48, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(578), input: s.tensor(68),
-            pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1230400,
-            savedInvStd: s.f + 1230592, activation: .silu, gradInput: s.tensor(578), gradGamma: s.g + 87120,
-            gradBeta: s.g + 87312, pool: pool)
-        s.profiler?.stop(937)
+            gradReduceWeights: s.g + 87888, gradReduceBias: s.g + 89424, gradExpandWeights: s.g + 89440,
+            gradExpandBias: s.g + 90976, preActivation: s.tensor(68), gamma: s.p + 87120, beta: s.p + 87312,
+            savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu, gradGamma: s.g + 87120,
+            gradBeta: s.g + 87312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(911)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
                 beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu,
-                output: s.tensor(580), pool: pool)
-            s.profiler?.stop(938)
+                output: s.tensor(554), pool: pool)
+            s.profiler?.stop(912)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
-                activation: .silu, output: s.tensor(580), scratch: s.f + 1230016, pool: pool)
-            s.profiler?.stop(939)
+                activation: .silu, output: s.tensor(554), scratch: s.f + 1230016, pool: pool)
+            s.profiler?.stop(913)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1235584, count: 4800)
-        s.profiler?.stop(940)
+        s.profiler?.stop(914)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(578), input: s.tensor(580), batch: s.n, height: 95,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(550), input: s.tensor(554), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1230784, gradInput: s.tensor(579), gradWeights: s.f + 1235584, pool: pool)
-        s.profiler?.stop(941)
+            weights: s.f + 1230784, gradInput: s.tensor(553), gradWeights: s.f + 1235584, pool: pool)
+        s.profiler?.stop(915)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1235584, channels: 192, kernel: 5, into: s.g + 82320)
-        s.profiler?.stop(942)
+        s.profiler?.stop(916)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(579), input: s.tensor(66), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(66), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
             activation: .silu, gradGamma: s.g + 81552, gradBeta: s.g + 81744, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(943)
+        s.profiler?.stop(917)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(66),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(66),
             gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(64), weights: s.p + 75408,
-            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(581), gradWeights: s.g + 75408,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(555), gradWeights: s.g + 75408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(944)
+        s.profiler?.stop(918)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(581),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(555),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.tensor(582), pool: pool)
-        s.profiler?.stop(945)
+            perImage: 288800, gradBranch: s.tensor(556), pool: pool)
+        s.profiler?.stop(919)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(582), input: s.tensor(62), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(62), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
             activation: .identity, gradGamma: s.g + 75280, gradBeta: s.g + 75312, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(920)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
                 beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
-                output: s.tensor(585), pool: pool)
-            s.profiler?.stop(947)
+                output: s.tensor(559), pool: pool)
+            s.profiler?.stop(921)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
-                activation: .silu, output: s.tensor(585), scratch: s.f + 1226112, pool: pool)
-            s.profiler?.stop(948)
+                activation: .silu, output: s.tensor(559), scratch: s.f + 1226112, pool: pool)
+            s.profiler?.stop(922)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(585), savedScale: s.tensor(61), batch: s.n,
-                pixels: 9025, channels: 192, output: s.tensor(584), pool: pool)
-            s.profiler?.stop(949)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(559), savedScale: s.tensor(61), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(558), pool: pool)
+            s.profiler?.stop(923)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(62),
             gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(584), weights: s.p + 69136,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(583), gradWeights: s.g + 69136,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(558), weights: s.p + 69136,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(557), gradWeights: s.g + 69136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(950)
-        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.stop(924)
+        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n,
-            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(557), seInput: s.tensor(559), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, seActivation: .silu,
             expandWeights: s.p + 67408, savedPooled: s.tensor(59), savedHidden: s.tensor(60), savedScale: s.tensor(61),
-            gradInput: s.tensor(586), gradReduceWeights: s.g + 65856, gradReduceBias: s.g + 67392,
-            gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(951)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(586), input: s.tensor(56),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1226112,
-            savedInvStd: s.f + 1226304, activation: .silu, gradInput: s.tensor(586), gradGamma: s.g + 65088,
-            gradBeta: s.g + 65280, pool: pool)
-        s.profiler?.stop(952)
+            gradReduceWeights: s.g + 65856, gradReduceBias: s.g + 67392, gradExpandWeights: s.g + 67408,
+            gradExpandBias: s.g + 68944, preActivation: s.tensor(56), gamma: s.p + 65088, beta: s.p + 65280,
+            savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu, gradGamma: s.g + 65088,
+            gradBeta: s.g + 65280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(925)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
                 beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu,
-                output: s.tensor(588), pool: pool)
-            s.profiler?.stop(953)
+                output: s.tensor(561), pool: pool)
+            s.profiler?.stop(926)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
-                activation: .silu, output: s.tensor(588), scratch: s.f + 1225728, pool: pool)
-            s.profiler?.stop(954)
+                activation: .silu, output: s.tensor(561), scratch: s.f + 1225728, pool: pool)
+            s.profiler?.stop(927)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1228224, count: 1728)
-        s.profiler?.stop(955)
+        s.profiler?.stop(928)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(586), input: s.tensor(588), batch: s.n, height: 95,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(557), input: s.tensor(561), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1226496, gradInput: s.tensor(587), gradWeights: s.f + 1228224, pool: pool)
-        s.profiler?.stop(956)
+            weights: s.f + 1226496, gradInput: s.tensor(560), gradWeights: s.f + 1228224, pool: pool)
+        s.profiler?.stop(929)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1228224, channels: 192, kernel: 3, into: s.g + 63360)
-        s.profiler?.stop(957)
+        s.profiler?.stop(930)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(54), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(54), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
             activation: .silu, gradGamma: s.g + 62592, gradBeta: s.g + 62784, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(958)
+        s.profiler?.stop(931)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(54),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(54),
             gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(52), weights: s.p + 56448,
-            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(589), gradWeights: s.g + 56448,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(562), gradWeights: s.g + 56448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(959)
+        s.profiler?.stop(932)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(589), s.tensor(581), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(960)
+        TrainingKernels.accumulate(s.tensor(562), s.tensor(555), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(933)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(589),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(562),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.tensor(590), pool: pool)
-        s.profiler?.stop(961)
+            perImage: 288800, gradBranch: s.tensor(563), pool: pool)
+        s.profiler?.stop(934)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(590), input: s.tensor(50), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(563), input: s.tensor(50), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
             activation: .identity, gradGamma: s.g + 56320, gradBeta: s.g + 56352, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(935)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
                 beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
-                output: s.tensor(593), pool: pool)
-            s.profiler?.stop(963)
+                output: s.tensor(566), pool: pool)
+            s.profiler?.stop(936)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
-                activation: .silu, output: s.tensor(593), scratch: s.f + 1221824, pool: pool)
-            s.profiler?.stop(964)
+                activation: .silu, output: s.tensor(566), scratch: s.f + 1221824, pool: pool)
+            s.profiler?.stop(937)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(593), savedScale: s.tensor(49), batch: s.n,
-                pixels: 9025, channels: 192, output: s.tensor(592), pool: pool)
-            s.profiler?.stop(965)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(49), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(565), pool: pool)
+            s.profiler?.stop(938)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(590), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(563), preActivation: s.tensor(50),
             gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(592), weights: s.p + 50176,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(591), gradWeights: s.g + 50176,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(565), weights: s.p + 50176,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(564), gradWeights: s.g + 50176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(966)
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.stop(939)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n,
-            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(564), seInput: s.tensor(566), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, seActivation: .silu,
             expandWeights: s.p + 48448, savedPooled: s.tensor(47), savedHidden: s.tensor(48), savedScale: s.tensor(49),
-            gradInput: s.tensor(594), gradReduceWeights: s.g + 46896, gradReduceBias: s.g + 48432,
-            gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(967)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(594), input: s.tensor(44),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1221824,
-            savedInvStd: s.f + 1222016, activation: .silu, gradInput: s.tensor(594), gradGamma: s.g + 46128,
-            gradBeta: s.g + 46320, pool: pool)
-        s.profiler?.stop(968)
+            gradReduceWeights: s.g + 46896, gradReduceBias: s.g + 48432, gradExpandWeights: s.g + 48448,
+            gradExpandBias: s.g + 49984, preActivation: s.tensor(44), gamma: s.p + 46128, beta: s.p + 46320,
+            savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu, gradGamma: s.g + 46128,
+            gradBeta: s.g + 46320, workspace: s.ws, pool: pool)
+        s.profiler?.stop(940)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
                 beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu,
-                output: s.tensor(596), pool: pool)
-            s.profiler?.stop(969)
+                output: s.tensor(568), pool: pool)
+            s.profiler?.stop(941)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
-                activation: .silu, output: s.tensor(596), scratch: s.f + 1221440, pool: pool)
-            s.profiler?.stop(970)
+                activation: .silu, output: s.tensor(568), scratch: s.f + 1221440, pool: pool)
+            s.profiler?.stop(942)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1223936, count: 1728)
-        s.profiler?.stop(971)
+        s.profiler?.stop(943)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(594), input: s.tensor(596), batch: s.n, height: 95,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(568), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1222208, gradInput: s.tensor(595), gradWeights: s.f + 1223936, pool: pool)
-        s.profiler?.stop(972)
+            weights: s.f + 1222208, gradInput: s.tensor(567), gradWeights: s.f + 1223936, pool: pool)
+        s.profiler?.stop(944)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1223936, channels: 192, kernel: 3, into: s.g + 44400)
-        s.profiler?.stop(973)
+        s.profiler?.stop(945)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(42), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(42), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
             activation: .silu, gradGamma: s.g + 43632, gradBeta: s.g + 43824, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(974)
+        s.profiler?.stop(946)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(42),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(42),
             gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(40), weights: s.p + 37488,
-            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(597), gradWeights: s.g + 37488,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(569), gradWeights: s.g + 37488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(975)
+        s.profiler?.stop(947)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(597), s.tensor(589), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(976)
+        TrainingKernels.accumulate(s.tensor(569), s.tensor(562), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(948)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(597),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(569),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
-            perImage: 288800, gradBranch: s.tensor(598), pool: pool)
-        s.profiler?.stop(977)
+            perImage: 288800, gradBranch: s.tensor(570), pool: pool)
+        s.profiler?.stop(949)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(598), input: s.tensor(38), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(570), input: s.tensor(38), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
             activation: .identity, gradGamma: s.g + 37360, gradBeta: s.g + 37392, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(978)
+        s.profiler?.stop(950)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
                 beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
-                output: s.tensor(601), pool: pool)
-            s.profiler?.stop(979)
+                output: s.tensor(573), pool: pool)
+            s.profiler?.stop(951)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
-                activation: .silu, output: s.tensor(601), scratch: s.f + 1217536, pool: pool)
-            s.profiler?.stop(980)
+                activation: .silu, output: s.tensor(573), scratch: s.f + 1217536, pool: pool)
+            s.profiler?.stop(952)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(37), batch: s.n,
-                pixels: 9025, channels: 192, output: s.tensor(600), pool: pool)
-            s.profiler?.stop(981)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(573), savedScale: s.tensor(37), batch: s.n,
+                pixels: 9025, channels: 192, output: s.tensor(572), pool: pool)
+            s.profiler?.stop(953)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(598), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(570), preActivation: s.tensor(38),
             gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(600), weights: s.p + 31216,
-            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(599), gradWeights: s.g + 31216,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(572), weights: s.p + 31216,
+            pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(571), gradWeights: s.g + 31216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(982)
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]
+        s.profiler?.stop(954)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n,
-            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(571), seInput: s.tensor(573), batch: s.n,
+            pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, seActivation: .silu,
             expandWeights: s.p + 29488, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(602), gradReduceWeights: s.g + 27936, gradReduceBias: s.g + 29472,
-            gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(983)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(602), input: s.tensor(32),
-            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1217536,
-            savedInvStd: s.f + 1217728, activation: .silu, gradInput: s.tensor(602), gradGamma: s.g + 27168,
-            gradBeta: s.g + 27360, pool: pool)
-        s.profiler?.stop(984)
+            gradReduceWeights: s.g + 27936, gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488,
+            gradExpandBias: s.g + 31024, preActivation: s.tensor(32), gamma: s.p + 27168, beta: s.p + 27360,
+            savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu, gradGamma: s.g + 27168,
+            gradBeta: s.g + 27360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(955)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
                 beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu,
-                output: s.tensor(604), pool: pool)
-            s.profiler?.stop(985)
+                output: s.tensor(575), pool: pool)
+            s.profiler?.stop(956)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
-                activation: .silu, output: s.tensor(604), scratch: s.f + 1217152, pool: pool)
-            s.profiler?.stop(986)
+                activation: .silu, output: s.tensor(575), scratch: s.f + 1217152, pool: pool)
+            s.profiler?.stop(957)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1219648, count: 1728)
-        s.profiler?.stop(987)
+        s.profiler?.stop(958)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(602), input: s.tensor(604), batch: s.n, height: 95,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(575), batch: s.n, height: 95,
             width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1217920, gradInput: s.tensor(603), gradWeights: s.f + 1219648, pool: pool)
-        s.profiler?.stop(988)
+            weights: s.f + 1217920, gradInput: s.tensor(574), gradWeights: s.f + 1219648, pool: pool)
+        s.profiler?.stop(959)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1219648, channels: 192, kernel: 3, into: s.g + 25440)
-        s.profiler?.stop(989)
+        s.profiler?.stop(960)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(603), input: s.tensor(30), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(30), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
             activation: .silu, gradGamma: s.g + 24672, gradBeta: s.g + 24864, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(961)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(603), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(30),
             gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(29), weights: s.p + 18528,
-            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(605), gradWeights: s.g + 18528,
+            pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(576), gradWeights: s.g + 18528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(991)
+        s.profiler?.stop(962)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(605), s.tensor(597), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(992)
+        TrainingKernels.accumulate(s.tensor(576), s.tensor(569), count: 288800 &* s.n, pool: pool)
+        s.profiler?.stop(963)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(605), input: s.tensor(28), pixels: 9025 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(576), input: s.tensor(28), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
             activation: .identity, gradGamma: s.g + 18400, gradBeta: s.g + 18432, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(993)
+        s.profiler?.stop(964)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
                 beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
-                output: s.tensor(608), pool: pool)
-            s.profiler?.stop(994)
+                output: s.tensor(579), pool: pool)
+            s.profiler?.stop(965)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
-                activation: .silu, output: s.tensor(608), scratch: s.f + 1214208, pool: pool)
-            s.profiler?.stop(995)
+                activation: .silu, output: s.tensor(579), scratch: s.f + 1214208, pool: pool)
+            s.profiler?.stop(966)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(27), batch: s.n,
-                pixels: 9025, channels: 144, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(996)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(579), savedScale: s.tensor(27), batch: s.n,
+                pixels: 9025, channels: 144, output: s.tensor(578), pool: pool)
+            s.profiler?.stop(967)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(605), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(576), preActivation: s.tensor(28),
             gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(607), weights: s.p + 13792,
-            pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(606), gradWeights: s.g + 13792,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(578), weights: s.p + 13792,
+            pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(577), gradWeights: s.g + 13792,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]
+        s.profiler?.stop(968)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n,
-            pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(577), seInput: s.tensor(579), batch: s.n,
+            pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, seActivation: .silu,
             expandWeights: s.p + 12784, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
-            gradInput: s.tensor(609), gradReduceWeights: s.g + 11904, gradReduceBias: s.g + 12768,
-            gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(998)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 95, 95, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(609), input: s.tensor(22),
-            pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1214208,
-            savedInvStd: s.f + 1214352, activation: .silu, gradInput: s.tensor(609), gradGamma: s.g + 11328,
-            gradBeta: s.g + 11472, pool: pool)
-        s.profiler?.stop(999)
+            gradReduceWeights: s.g + 11904, gradReduceBias: s.g + 12768, gradExpandWeights: s.g + 12784,
+            gradExpandBias: s.g + 13648, preActivation: s.tensor(22), gamma: s.p + 11328, beta: s.p + 11472,
+            savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu, gradGamma: s.g + 11328,
+            gradBeta: s.g + 11472, workspace: s.ws, pool: pool)
+        s.profiler?.stop(969)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
                 beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu,
-                output: s.tensor(611), pool: pool)
-            s.profiler?.stop(1000)
+                output: s.tensor(581), pool: pool)
+            s.profiler?.stop(970)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
-                activation: .silu, output: s.tensor(611), scratch: s.f + 1213920, pool: pool)
-            s.profiler?.stop(1001)
+                activation: .silu, output: s.tensor(581), scratch: s.f + 1213920, pool: pool)
+            s.profiler?.stop(971)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1215792, count: 1296)
-        s.profiler?.stop(1002)
+        s.profiler?.stop(972)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(609), input: s.tensor(611), batch: s.n, height: 190,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(577), input: s.tensor(581), batch: s.n, height: 190,
             width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1214496, gradInput: s.tensor(610), gradWeights: s.f + 1215792, pool: pool)
-        s.profiler?.stop(1003)
+            weights: s.f + 1214496, gradInput: s.tensor(580), gradWeights: s.f + 1215792, pool: pool)
+        s.profiler?.stop(973)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1215792, channels: 144, kernel: 3, into: s.g + 10032)
-        s.profiler?.stop(1004)
+        s.profiler?.stop(974)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(610), input: s.tensor(20), pixels: 36100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(580), input: s.tensor(20), pixels: 36100 &* s.n,
             channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
             activation: .silu, gradGamma: s.g + 9456, gradBeta: s.g + 9600, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(975)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(580), preActivation: s.tensor(20),
             gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(18), weights: s.p + 6000,
-            pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(612), gradWeights: s.g + 6000,
+            pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(582), gradWeights: s.g + 6000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1006)
+        s.profiler?.stop(976)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(612),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(582),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 866400, gradBranch: s.tensor(613), pool: pool)
-        s.profiler?.stop(1007)
+            perImage: 866400, gradBranch: s.tensor(583), pool: pool)
+        s.profiler?.stop(977)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(613), input: s.tensor(16), pixels: 36100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(583), input: s.tensor(16), pixels: 36100 &* s.n,
             channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
             activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(978)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu,
-                output: s.tensor(616), pool: pool)
-            s.profiler?.stop(1009)
+                output: s.tensor(586), pool: pool)
+            s.profiler?.stop(979)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
-                activation: .silu, output: s.tensor(616), scratch: s.f + 1213392, pool: pool)
-            s.profiler?.stop(1010)
+                activation: .silu, output: s.tensor(586), scratch: s.f + 1213392, pool: pool)
+            s.profiler?.stop(980)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(616), savedScale: s.tensor(15), batch: s.n,
-                pixels: 36100, channels: 24, output: s.tensor(615), pool: pool)
-            s.profiler?.stop(1011)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(586), savedScale: s.tensor(15), batch: s.n,
+                pixels: 36100, channels: 24, output: s.tensor(585), pool: pool)
+            s.profiler?.stop(981)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(583), preActivation: s.tensor(16),
             gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(615), weights: s.p + 5296,
-            pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(614), gradWeights: s.g + 5296,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(585), weights: s.p + 5296,
+            pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(584), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]
+        s.profiler?.stop(982)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n,
-            pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(584), seInput: s.tensor(586), batch: s.n,
+            pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, seActivation: .silu,
             expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(617), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
-            gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1013)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 24]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(617), input: s.tensor(10),
-            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1213392,
-            savedInvStd: s.f + 1213416, activation: .silu, gradInput: s.tensor(617), gradGamma: s.g + 4832,
-            gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(1014)
+            gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120,
+            gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
+            savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu, gradGamma: s.g + 4832,
+            gradBeta: s.g + 4864, workspace: s.ws, pool: pool)
+        s.profiler?.stop(983)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1213656, count: 216)
-        s.profiler?.stop(1015)
+        s.profiler?.stop(984)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(9), batch: s.n, height: 190,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(9), batch: s.n, height: 190,
             width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1213440, gradInput: s.tensor(618), gradWeights: s.f + 1213656, pool: pool)
-        s.profiler?.stop(1016)
+            weights: s.f + 1213440, gradInput: s.tensor(587), gradWeights: s.f + 1213656, pool: pool)
+        s.profiler?.stop(985)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1213656, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(1017)
+        s.profiler?.stop(986)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(618), s.tensor(612), count: 866400 &* s.n, pool: pool)
-        s.profiler?.stop(1018)
+        TrainingKernels.accumulate(s.tensor(587), s.tensor(582), count: 866400 &* s.n, pool: pool)
+        s.profiler?.stop(987)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(618), input: s.tensor(8), pixels: 36100 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(8), pixels: 36100 &* s.n,
             channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
             activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(1019)
+        s.profiler?.stop(988)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu,
-                output: s.tensor(621), pool: pool)
-            s.profiler?.stop(1020)
+                output: s.tensor(590), pool: pool)
+            s.profiler?.stop(989)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
-                activation: .silu, output: s.tensor(621), scratch: s.f + 1212384, pool: pool)
-            s.profiler?.stop(1021)
+                activation: .silu, output: s.tensor(590), scratch: s.f + 1212384, pool: pool)
+            s.profiler?.stop(990)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(7), batch: s.n,
-                pixels: 36100, channels: 48, output: s.tensor(620), pool: pool)
-            s.profiler?.stop(1022)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(7), batch: s.n,
+                pixels: 36100, channels: 48, output: s.tensor(589), pool: pool)
+            s.profiler?.stop(991)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(618), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(8),
             gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
-            activation: .identity, reductions: s.f + 1206912, input: s.tensor(620), weights: s.p + 3328,
-            pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(619), gradWeights: s.g + 3328,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(589), weights: s.p + 3328,
+            pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(588), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1023)
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]
+        s.profiler?.stop(992)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n,
-            pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(588), seInput: s.tensor(590), batch: s.n,
+            pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, seActivation: .silu,
             expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(622), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
-            gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1024)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(2),
-            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1212384,
-            savedInvStd: s.f + 1212432, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1920,
-            gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(1025)
+            gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704,
+            gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
+            savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(993)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1212288, savedInvStd: s.f + 1212336, activation: .silu,
-                output: s.tensor(624), pool: pool)
-            s.profiler?.stop(1026)
+                output: s.tensor(592), pool: pool)
+            s.profiler?.stop(994)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
-                activation: .silu, output: s.tensor(624), scratch: s.f + 1212288, pool: pool)
-            s.profiler?.stop(1027)
+                activation: .silu, output: s.tensor(592), scratch: s.f + 1212288, pool: pool)
+            s.profiler?.stop(995)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1212912, count: 432)
-        s.profiler?.stop(1028)
+        s.profiler?.stop(996)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 190,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(588), input: s.tensor(592), batch: s.n, height: 190,
             width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1212480, gradInput: s.tensor(623), gradWeights: s.f + 1212912, pool: pool)
-        s.profiler?.stop(1029)
+            weights: s.f + 1212480, gradInput: s.tensor(591), gradWeights: s.f + 1212912, pool: pool)
+        s.profiler?.stop(997)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1212912, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(1030)
+        s.profiler?.stop(998)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(623), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(591), input: s.tensor(0),
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1212288,
-            savedInvStd: s.f + 1212336, activation: .silu, gradInput: s.tensor(623), gradGamma: s.g + 1296,
+            savedInvStd: s.f + 1212336, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(1031)
+        s.profiler?.stop(999)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(623), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(591), input: s.x, batch: s.n, inChannels: 3,
             height: 380, width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1000)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -10888,248 +10703,216 @@ public final class EfficientNetB4Training: TrainableModel {
         (101797392, 45263088),  // 380: gradient of features.7.1.block.3 input, 387,072 floats per image
         (101410320, 44876016),  // 381: features.7.1.block.2 output (recomputed), 387,072 floats per image
         (101023248, 38682864),  // 382: features.7.1.block.1 output (recomputed), 387,072 floats per image
-        (101410320, 44876016),  // 383: gradient of features.7.1.block.2 input, 387,072 floats per image
-        (100636176, 44488944),  // 384: gradient of features.7.1.block.1 input, 387,072 floats per image
-        (100249104, 38682864),  // 385: features.7.1.block.0 output (recomputed), 387,072 floats per image
-        (100249104, 38765808),  // 386: gradient of features.7.1.block.0 input, 64,512 floats per image
-        (86756880, 38530800),  // 387: gradient of features.7.0.block.3 input, 235,008 floats per image
-        (113918224, 38295792),  // 388: features.7.0.block.2 output (recomputed), 235,008 floats per image
-        (113683216, 23890176),  // 389: features.7.0.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 390: gradient of features.7.0.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 391: gradient of features.7.0.block.1 input, 235,008 floats per image
-        (113213200, 23890176),  // 392: features.7.0.block.0 output (recomputed), 235,008 floats per image
-        (87226896, 24125184),  // 393: gradient of features.7.0.block.0 input, 39,168 floats per image
-        (86991888, 38765808),  // 394: gradient of features.6.7 branch, 39,168 floats per image
-        (86756880, 38530800),  // 395: gradient of features.6.7.block.3 input, 235,008 floats per image
-        (112743184, 38295792),  // 396: features.6.7.block.2 output (recomputed), 235,008 floats per image
-        (112508176, 23890176),  // 397: features.6.7.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 398: gradient of features.6.7.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 399: gradient of features.6.7.block.1 input, 235,008 floats per image
-        (112038160, 23890176),  // 400: features.6.7.block.0 output (recomputed), 235,008 floats per image
-        (87266064, 38765808),  // 401: gradient of features.6.7.block.0 input, 39,168 floats per image
-        (86991888, 24125184),  // 402: gradient of features.6.6 branch, 39,168 floats per image
-        (86756880, 38530800),  // 403: gradient of features.6.6.block.3 input, 235,008 floats per image
-        (111568144, 38295792),  // 404: features.6.6.block.2 output (recomputed), 235,008 floats per image
-        (111333136, 23890176),  // 405: features.6.6.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 406: gradient of features.6.6.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 407: gradient of features.6.6.block.1 input, 235,008 floats per image
-        (110863120, 23890176),  // 408: features.6.6.block.0 output (recomputed), 235,008 floats per image
-        (87226896, 24125184),  // 409: gradient of features.6.6.block.0 input, 39,168 floats per image
-        (86991888, 38765808),  // 410: gradient of features.6.5 branch, 39,168 floats per image
-        (86756880, 38530800),  // 411: gradient of features.6.5.block.3 input, 235,008 floats per image
-        (110393104, 38295792),  // 412: features.6.5.block.2 output (recomputed), 235,008 floats per image
-        (110158096, 23890176),  // 413: features.6.5.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 414: gradient of features.6.5.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 415: gradient of features.6.5.block.1 input, 235,008 floats per image
-        (109688080, 23890176),  // 416: features.6.5.block.0 output (recomputed), 235,008 floats per image
-        (87266064, 38765808),  // 417: gradient of features.6.5.block.0 input, 39,168 floats per image
-        (86991888, 24125184),  // 418: gradient of features.6.4 branch, 39,168 floats per image
-        (86756880, 38530800),  // 419: gradient of features.6.4.block.3 input, 235,008 floats per image
-        (109218064, 38295792),  // 420: features.6.4.block.2 output (recomputed), 235,008 floats per image
-        (108983056, 23890176),  // 421: features.6.4.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 422: gradient of features.6.4.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 423: gradient of features.6.4.block.1 input, 235,008 floats per image
-        (108513040, 23890176),  // 424: features.6.4.block.0 output (recomputed), 235,008 floats per image
-        (87226896, 24125184),  // 425: gradient of features.6.4.block.0 input, 39,168 floats per image
-        (86991888, 38765808),  // 426: gradient of features.6.3 branch, 39,168 floats per image
-        (86756880, 38530800),  // 427: gradient of features.6.3.block.3 input, 235,008 floats per image
-        (108043024, 38295792),  // 428: features.6.3.block.2 output (recomputed), 235,008 floats per image
-        (107808016, 23890176),  // 429: features.6.3.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 430: gradient of features.6.3.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 431: gradient of features.6.3.block.1 input, 235,008 floats per image
-        (107338000, 23890176),  // 432: features.6.3.block.0 output (recomputed), 235,008 floats per image
-        (87266064, 38765808),  // 433: gradient of features.6.3.block.0 input, 39,168 floats per image
-        (86991888, 24125184),  // 434: gradient of features.6.2 branch, 39,168 floats per image
-        (86756880, 38530800),  // 435: gradient of features.6.2.block.3 input, 235,008 floats per image
-        (106867984, 38295792),  // 436: features.6.2.block.2 output (recomputed), 235,008 floats per image
-        (106632976, 23890176),  // 437: features.6.2.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 438: gradient of features.6.2.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 439: gradient of features.6.2.block.1 input, 235,008 floats per image
-        (106162960, 23890176),  // 440: features.6.2.block.0 output (recomputed), 235,008 floats per image
-        (87226896, 24125184),  // 441: gradient of features.6.2.block.0 input, 39,168 floats per image
-        (86991888, 38765808),  // 442: gradient of features.6.1 branch, 39,168 floats per image
-        (86756880, 38530800),  // 443: gradient of features.6.1.block.3 input, 235,008 floats per image
-        (105692944, 38295792),  // 444: features.6.1.block.2 output (recomputed), 235,008 floats per image
-        (105457936, 23890176),  // 445: features.6.1.block.1 output (recomputed), 235,008 floats per image
-        (86991888, 38295792),  // 446: gradient of features.6.1.block.2 input, 235,008 floats per image
-        (86756880, 38530800),  // 447: gradient of features.6.1.block.1 input, 235,008 floats per image
-        (104987920, 23890176),  // 448: features.6.1.block.0 output (recomputed), 235,008 floats per image
-        (86991888, 38434032),  // 449: gradient of features.6.1.block.0 input, 39,168 floats per image
-        (86756880, 38295792),  // 450: gradient of features.6.0.block.3 input, 138,240 floats per image
-        (114872080, 24028416),  // 451: features.6.0.block.2 output (recomputed), 138,240 floats per image
-        (114733840, 23890176),  // 452: features.6.0.block.1 output (recomputed), 138,240 floats per image
-        (100249104, 24028416),  // 453: gradient of features.6.0.block.2 input, 138,240 floats per image
-        (86756880, 38848752),  // 454: gradient of features.6.0.block.1 input, 552,960 floats per image
-        (86203920, 38295792),  // 455: features.6.0.block.0 output (recomputed), 552,960 floats per image
-        (50066688, 23890176),  // 456: gradient of features.6.0.block.0 input, 92,160 floats per image
-        (50158848, 23982336),  // 457: gradient of features.5.5 branch, 92,160 floats per image
-        (85650960, 38848752),  // 458: gradient of features.5.5.block.3 input, 552,960 floats per image
-        (85098000, 38295792),  // 459: features.5.5.block.2 output (recomputed), 552,960 floats per image
-        (84545040, 37189872),  // 460: features.5.5.block.1 output (recomputed), 552,960 floats per image
-        (85098000, 38295792),  // 461: gradient of features.5.5.block.2 input, 552,960 floats per image
-        (83992080, 37742832),  // 462: gradient of features.5.5.block.1 input, 552,960 floats per image
-        (83439120, 37189872),  // 463: features.5.5.block.0 output (recomputed), 552,960 floats per image
-        (50158848, 23982336),  // 464: gradient of features.5.5.block.0 input, 92,160 floats per image
-        (50066688, 23890176),  // 465: gradient of features.5.4 branch, 92,160 floats per image
-        (82886160, 37742832),  // 466: gradient of features.5.4.block.3 input, 552,960 floats per image
-        (82333200, 37189872),  // 467: features.5.4.block.2 output (recomputed), 552,960 floats per image
-        (81780240, 36083952),  // 468: features.5.4.block.1 output (recomputed), 552,960 floats per image
-        (82333200, 37189872),  // 469: gradient of features.5.4.block.2 input, 552,960 floats per image
-        (81227280, 36636912),  // 470: gradient of features.5.4.block.1 input, 552,960 floats per image
-        (80674320, 36083952),  // 471: features.5.4.block.0 output (recomputed), 552,960 floats per image
-        (50066688, 23890176),  // 472: gradient of features.5.4.block.0 input, 92,160 floats per image
-        (50158848, 23982336),  // 473: gradient of features.5.3 branch, 92,160 floats per image
-        (80121360, 36636912),  // 474: gradient of features.5.3.block.3 input, 552,960 floats per image
-        (79568400, 36083952),  // 475: features.5.3.block.2 output (recomputed), 552,960 floats per image
-        (79015440, 34978032),  // 476: features.5.3.block.1 output (recomputed), 552,960 floats per image
-        (79568400, 36083952),  // 477: gradient of features.5.3.block.2 input, 552,960 floats per image
-        (78462480, 35530992),  // 478: gradient of features.5.3.block.1 input, 552,960 floats per image
-        (77909520, 34978032),  // 479: features.5.3.block.0 output (recomputed), 552,960 floats per image
-        (50158848, 23982336),  // 480: gradient of features.5.3.block.0 input, 92,160 floats per image
-        (50066688, 23890176),  // 481: gradient of features.5.2 branch, 92,160 floats per image
-        (77356560, 35530992),  // 482: gradient of features.5.2.block.3 input, 552,960 floats per image
-        (76803600, 34978032),  // 483: features.5.2.block.2 output (recomputed), 552,960 floats per image
-        (76250640, 33872112),  // 484: features.5.2.block.1 output (recomputed), 552,960 floats per image
-        (76803600, 34978032),  // 485: gradient of features.5.2.block.2 input, 552,960 floats per image
-        (75697680, 34425072),  // 486: gradient of features.5.2.block.1 input, 552,960 floats per image
-        (75144720, 33872112),  // 487: features.5.2.block.0 output (recomputed), 552,960 floats per image
-        (50066688, 23890176),  // 488: gradient of features.5.2.block.0 input, 92,160 floats per image
-        (50158848, 23982336),  // 489: gradient of features.5.1 branch, 92,160 floats per image
-        (74591760, 34425072),  // 490: gradient of features.5.1.block.3 input, 552,960 floats per image
-        (74038800, 33872112),  // 491: features.5.1.block.2 output (recomputed), 552,960 floats per image
-        (73485840, 32766192),  // 492: features.5.1.block.1 output (recomputed), 552,960 floats per image
-        (74038800, 33872112),  // 493: gradient of features.5.1.block.2 input, 552,960 floats per image
-        (72932880, 33319152),  // 494: gradient of features.5.1.block.1 input, 552,960 floats per image
-        (72379920, 32766192),  // 495: features.5.1.block.0 output (recomputed), 552,960 floats per image
-        (50158848, 23982336),  // 496: gradient of features.5.1.block.0 input, 92,160 floats per image
-        (71826960, 32987376),  // 497: gradient of features.5.0.block.3 input, 387,072 floats per image
-        (99862032, 32600304),  // 498: features.5.0.block.2 output (recomputed), 387,072 floats per image
-        (99474960, 32213232),  // 499: features.5.0.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 500: gradient of features.5.0.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 501: gradient of features.5.0.block.1 input, 387,072 floats per image
-        (98700816, 32213232),  // 502: features.5.0.block.0 output (recomputed), 387,072 floats per image
-        (50066688, 23890176),  // 503: gradient of features.5.0.block.0 input, 64,512 floats per image
-        (50131200, 23954688),  // 504: gradient of features.4.5 branch, 64,512 floats per image
-        (71826960, 32987376),  // 505: gradient of features.4.5.block.3 input, 387,072 floats per image
-        (97926672, 32600304),  // 506: features.4.5.block.2 output (recomputed), 387,072 floats per image
-        (97539600, 32213232),  // 507: features.4.5.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 508: gradient of features.4.5.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 509: gradient of features.4.5.block.1 input, 387,072 floats per image
-        (96765456, 32213232),  // 510: features.4.5.block.0 output (recomputed), 387,072 floats per image
-        (50131200, 23954688),  // 511: gradient of features.4.5.block.0 input, 64,512 floats per image
-        (50066688, 23890176),  // 512: gradient of features.4.4 branch, 64,512 floats per image
-        (71826960, 32987376),  // 513: gradient of features.4.4.block.3 input, 387,072 floats per image
-        (95991312, 32600304),  // 514: features.4.4.block.2 output (recomputed), 387,072 floats per image
-        (95604240, 32213232),  // 515: features.4.4.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 516: gradient of features.4.4.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 517: gradient of features.4.4.block.1 input, 387,072 floats per image
-        (94830096, 32213232),  // 518: features.4.4.block.0 output (recomputed), 387,072 floats per image
-        (50066688, 23890176),  // 519: gradient of features.4.4.block.0 input, 64,512 floats per image
-        (50131200, 23954688),  // 520: gradient of features.4.3 branch, 64,512 floats per image
-        (71826960, 32987376),  // 521: gradient of features.4.3.block.3 input, 387,072 floats per image
-        (94055952, 32600304),  // 522: features.4.3.block.2 output (recomputed), 387,072 floats per image
-        (93668880, 32213232),  // 523: features.4.3.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 524: gradient of features.4.3.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 525: gradient of features.4.3.block.1 input, 387,072 floats per image
-        (92894736, 32213232),  // 526: features.4.3.block.0 output (recomputed), 387,072 floats per image
-        (50131200, 23954688),  // 527: gradient of features.4.3.block.0 input, 64,512 floats per image
-        (50066688, 23890176),  // 528: gradient of features.4.2 branch, 64,512 floats per image
-        (71826960, 32987376),  // 529: gradient of features.4.2.block.3 input, 387,072 floats per image
-        (92120592, 32600304),  // 530: features.4.2.block.2 output (recomputed), 387,072 floats per image
-        (91733520, 32213232),  // 531: features.4.2.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 532: gradient of features.4.2.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 533: gradient of features.4.2.block.1 input, 387,072 floats per image
-        (90959376, 32213232),  // 534: features.4.2.block.0 output (recomputed), 387,072 floats per image
-        (50066688, 23890176),  // 535: gradient of features.4.2.block.0 input, 64,512 floats per image
-        (50131200, 23954688),  // 536: gradient of features.4.1 branch, 64,512 floats per image
-        (71826960, 32987376),  // 537: gradient of features.4.1.block.3 input, 387,072 floats per image
-        (90185232, 32600304),  // 538: features.4.1.block.2 output (recomputed), 387,072 floats per image
-        (89798160, 32213232),  // 539: features.4.1.block.1 output (recomputed), 387,072 floats per image
-        (72214032, 32600304),  // 540: gradient of features.4.1.block.2 input, 387,072 floats per image
-        (71826960, 32987376),  // 541: gradient of features.4.1.block.1 input, 387,072 floats per image
-        (89024016, 32213232),  // 542: features.4.1.block.0 output (recomputed), 387,072 floats per image
-        (50131200, 24083712),  // 543: gradient of features.4.1.block.0 input, 64,512 floats per image
-        (71826960, 32406768),  // 544: gradient of features.4.0.block.3 input, 193,536 floats per image
-        (114540304, 32213232),  // 545: features.4.0.block.2 output (recomputed), 193,536 floats per image
-        (114346768, 23890176),  // 546: features.4.0.block.1 output (recomputed), 193,536 floats per image
-        (72601104, 33761520),  // 547: gradient of features.4.0.block.2 input, 193,536 floats per image
-        (71826960, 32987376),  // 548: gradient of features.4.0.block.1 input, 774,144 floats per image
-        (71052816, 32213232),  // 549: features.4.0.block.0 output (recomputed), 774,144 floats per image
-        (50066688, 23890176),  // 550: gradient of features.4.0.block.0 input, 129,024 floats per image
-        (71052816, 24019200),  // 551: gradient of features.3.3 branch, 129,024 floats per image
-        (70278672, 32987376),  // 552: gradient of features.3.3.block.3 input, 774,144 floats per image
-        (69504528, 32213232),  // 553: features.3.3.block.2 output (recomputed), 774,144 floats per image
-        (68730384, 30664944),  // 554: features.3.3.block.1 output (recomputed), 774,144 floats per image
-        (69504528, 32213232),  // 555: gradient of features.3.3.block.2 input, 774,144 floats per image
-        (67956240, 31439088),  // 556: gradient of features.3.3.block.1 input, 774,144 floats per image
-        (67182096, 30664944),  // 557: features.3.3.block.0 output (recomputed), 774,144 floats per image
-        (67182096, 24019200),  // 558: gradient of features.3.3.block.0 input, 129,024 floats per image
-        (50066688, 23890176),  // 559: gradient of features.3.2 branch, 129,024 floats per image
-        (66407952, 31439088),  // 560: gradient of features.3.2.block.3 input, 774,144 floats per image
-        (65633808, 30664944),  // 561: features.3.2.block.2 output (recomputed), 774,144 floats per image
-        (64859664, 23116032),  // 562: features.3.2.block.1 output (recomputed), 774,144 floats per image
-        (65633808, 30664944),  // 563: gradient of features.3.2.block.2 input, 774,144 floats per image
-        (64085520, 29890800),  // 564: gradient of features.3.2.block.1 input, 774,144 floats per image
-        (63311376, 23116032),  // 565: features.3.2.block.0 output (recomputed), 774,144 floats per image
-        (50066688, 23890176),  // 566: gradient of features.3.2.block.0 input, 129,024 floats per image
-        (63311376, 24019200),  // 567: gradient of features.3.1 branch, 129,024 floats per image
-        (62537232, 29890800),  // 568: gradient of features.3.1.block.3 input, 774,144 floats per image
-        (61763088, 23116032),  // 569: features.3.1.block.2 output (recomputed), 774,144 floats per image
-        (60988944, 21567744),  // 570: features.3.1.block.1 output (recomputed), 774,144 floats per image
-        (61763088, 23116032),  // 571: gradient of features.3.1.block.2 input, 774,144 floats per image
-        (60214800, 22341888),  // 572: gradient of features.3.1.block.1 input, 774,144 floats per image
-        (49292544, 21567744),  // 573: features.3.1.block.0 output (recomputed), 774,144 floats per image
-        (49292544, 22120704),  // 574: gradient of features.3.1.block.0 input, 129,024 floats per image
-        (48518400, 21678336),  // 575: gradient of features.3.0.block.3 input, 442,368 floats per image
-        (88194576, 21235968),  // 576: features.3.0.block.2 output (recomputed), 442,368 floats per image
-        (87752208, 20793600),  // 577: features.3.0.block.1 output (recomputed), 442,368 floats per image
-        (60214800, 29890800),  // 578: gradient of features.3.0.block.2 input, 442,368 floats per image
-        (48518400, 22526400),  // 579: gradient of features.3.0.block.1 input, 1,732,800 floats per image
-        (46785600, 20793600),  // 580: features.3.0.block.0 output (recomputed), 1,732,800 floats per image
-        (46785600, 29890800),  // 581: gradient of features.3.0.block.0 input, 288,800 floats per image
-        (47074400, 30179600),  // 582: gradient of features.2.3 branch, 288,800 floats per image
-        (45052800, 22526400),  // 583: gradient of features.2.3.block.3 input, 1,732,800 floats per image
-        (43320000, 20793600),  // 584: features.2.3.block.2 output (recomputed), 1,732,800 floats per image
-        (41587200, 13862400),  // 585: features.2.3.block.1 output (recomputed), 1,732,800 floats per image
-        (43320000, 20793600),  // 586: gradient of features.2.3.block.2 input, 1,732,800 floats per image
-        (39854400, 19060800),  // 587: gradient of features.2.3.block.1 input, 1,732,800 floats per image
-        (38121600, 13862400),  // 588: features.2.3.block.0 output (recomputed), 1,732,800 floats per image
-        (38121600, 20793600),  // 589: gradient of features.2.3.block.0 input, 288,800 floats per image
-        (38410400, 21082400),  // 590: gradient of features.2.2 branch, 288,800 floats per image
-        (36388800, 19060800),  // 591: gradient of features.2.2.block.3 input, 1,732,800 floats per image
-        (34656000, 13862400),  // 592: features.2.2.block.2 output (recomputed), 1,732,800 floats per image
-        (32923200, 10396800),  // 593: features.2.2.block.1 output (recomputed), 1,732,800 floats per image
-        (34656000, 13862400),  // 594: gradient of features.2.2.block.2 input, 1,732,800 floats per image
-        (31190400, 12129600),  // 595: gradient of features.2.2.block.1 input, 1,732,800 floats per image
-        (29457600, 10396800),  // 596: features.2.2.block.0 output (recomputed), 1,732,800 floats per image
-        (29457600, 13862400),  // 597: gradient of features.2.2.block.0 input, 288,800 floats per image
-        (29746400, 14151200),  // 598: gradient of features.2.1 branch, 288,800 floats per image
-        (27724800, 12129600),  // 599: gradient of features.2.1.block.3 input, 1,732,800 floats per image
-        (25992000, 10396800),  // 600: features.2.1.block.2 output (recomputed), 1,732,800 floats per image
-        (24259200, 6931200),  // 601: features.2.1.block.1 output (recomputed), 1,732,800 floats per image
-        (25992000, 10396800),  // 602: gradient of features.2.1.block.2 input, 1,732,800 floats per image
-        (13862400, 8664000),  // 603: gradient of features.2.1.block.1 input, 1,732,800 floats per image
-        (12129600, 6931200),  // 604: features.2.1.block.0 output (recomputed), 1,732,800 floats per image
-        (12129600, 10396800),  // 605: gradient of features.2.1.block.0 input, 288,800 floats per image
-        (10396800, 7797600),  // 606: gradient of features.2.0.block.3 input, 1,299,600 floats per image
-        (52850400, 6498000),  // 607: features.2.0.block.2 output (recomputed), 1,299,600 floats per image
-        (51550800, 5198400),  // 608: features.2.0.block.1 output (recomputed), 1,299,600 floats per image
-        (24259200, 19060800),  // 609: gradient of features.2.0.block.2 input, 1,299,600 floats per image
-        (10396800, 10396800),  // 610: gradient of features.2.0.block.1 input, 5,198,400 floats per image
-        (5198400, 5198400),  // 611: features.2.0.block.0 output (recomputed), 5,198,400 floats per image
-        (5198400, 5198400),  // 612: gradient of features.2.0.block.0 input, 866,400 floats per image
-        (0, 0),  // 613: gradient of features.1.1 branch, 866,400 floats per image
-        (866400, 2599200),  // 614: gradient of features.1.1.block.2 input, 866,400 floats per image
-        (57615600, 1732800),  // 615: features.1.1.block.1 output (recomputed), 866,400 floats per image
-        (56749200, 866400),  // 616: features.1.1.block.0 output (recomputed), 866,400 floats per image
-        (0, 0),  // 617: gradient of features.1.1.block.1 input, 866,400 floats per image
-        (1732800, 6064800),  // 618: gradient of features.1.1.block.0 input, 866,400 floats per image
-        (0, 3465600),  // 619: gradient of features.1.0.block.2 input, 1,732,800 floats per image
-        (22526400, 1732800),  // 620: features.1.0.block.1 output (recomputed), 1,732,800 floats per image
-        (20793600, 0),  // 621: features.1.0.block.0 output (recomputed), 1,732,800 floats per image
-        (1732800, 1732800),  // 622: gradient of features.1.0.block.1 input, 1,732,800 floats per image
-        (0, 3465600),  // 623: gradient of features.1.0.block.0 input, 1,732,800 floats per image
-        (17328000, 0),  // 624: features.0 output (recomputed), 1,732,800 floats per image
+        (100636176, 44488944),  // 383: gradient of features.7.1.block.1 input, 387,072 floats per image
+        (100249104, 38682864),  // 384: features.7.1.block.0 output (recomputed), 387,072 floats per image
+        (100249104, 38765808),  // 385: gradient of features.7.1.block.0 input, 64,512 floats per image
+        (86756880, 38530800),  // 386: gradient of features.7.0.block.3 input, 235,008 floats per image
+        (113918224, 38295792),  // 387: features.7.0.block.2 output (recomputed), 235,008 floats per image
+        (113683216, 23890176),  // 388: features.7.0.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 389: gradient of features.7.0.block.1 input, 235,008 floats per image
+        (113213200, 23890176),  // 390: features.7.0.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 391: gradient of features.7.0.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 392: gradient of features.6.7 branch, 39,168 floats per image
+        (86756880, 38530800),  // 393: gradient of features.6.7.block.3 input, 235,008 floats per image
+        (112743184, 38295792),  // 394: features.6.7.block.2 output (recomputed), 235,008 floats per image
+        (112508176, 23890176),  // 395: features.6.7.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 396: gradient of features.6.7.block.1 input, 235,008 floats per image
+        (112038160, 23890176),  // 397: features.6.7.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 398: gradient of features.6.7.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 399: gradient of features.6.6 branch, 39,168 floats per image
+        (86756880, 38530800),  // 400: gradient of features.6.6.block.3 input, 235,008 floats per image
+        (111568144, 38295792),  // 401: features.6.6.block.2 output (recomputed), 235,008 floats per image
+        (111333136, 23890176),  // 402: features.6.6.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 403: gradient of features.6.6.block.1 input, 235,008 floats per image
+        (110863120, 23890176),  // 404: features.6.6.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 405: gradient of features.6.6.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 406: gradient of features.6.5 branch, 39,168 floats per image
+        (86756880, 38530800),  // 407: gradient of features.6.5.block.3 input, 235,008 floats per image
+        (110393104, 38295792),  // 408: features.6.5.block.2 output (recomputed), 235,008 floats per image
+        (110158096, 23890176),  // 409: features.6.5.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 410: gradient of features.6.5.block.1 input, 235,008 floats per image
+        (109688080, 23890176),  // 411: features.6.5.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 412: gradient of features.6.5.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 413: gradient of features.6.4 branch, 39,168 floats per image
+        (86756880, 38530800),  // 414: gradient of features.6.4.block.3 input, 235,008 floats per image
+        (109218064, 38295792),  // 415: features.6.4.block.2 output (recomputed), 235,008 floats per image
+        (108983056, 23890176),  // 416: features.6.4.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 417: gradient of features.6.4.block.1 input, 235,008 floats per image
+        (108513040, 23890176),  // 418: features.6.4.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 419: gradient of features.6.4.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 420: gradient of features.6.3 branch, 39,168 floats per image
+        (86756880, 38530800),  // 421: gradient of features.6.3.block.3 input, 235,008 floats per image
+        (108043024, 38295792),  // 422: features.6.3.block.2 output (recomputed), 235,008 floats per image
+        (107808016, 23890176),  // 423: features.6.3.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 424: gradient of features.6.3.block.1 input, 235,008 floats per image
+        (107338000, 23890176),  // 425: features.6.3.block.0 output (recomputed), 235,008 floats per image
+        (87266064, 38765808),  // 426: gradient of features.6.3.block.0 input, 39,168 floats per image
+        (86991888, 24125184),  // 427: gradient of features.6.2 branch, 39,168 floats per image
+        (86756880, 38530800),  // 428: gradient of features.6.2.block.3 input, 235,008 floats per image
+        (106867984, 38295792),  // 429: features.6.2.block.2 output (recomputed), 235,008 floats per image
+        (106632976, 23890176),  // 430: features.6.2.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 431: gradient of features.6.2.block.1 input, 235,008 floats per image
+        (106162960, 23890176),  // 432: features.6.2.block.0 output (recomputed), 235,008 floats per image
+        (87226896, 24125184),  // 433: gradient of features.6.2.block.0 input, 39,168 floats per image
+        (86991888, 38765808),  // 434: gradient of features.6.1 branch, 39,168 floats per image
+        (86756880, 38530800),  // 435: gradient of features.6.1.block.3 input, 235,008 floats per image
+        (105692944, 38295792),  // 436: features.6.1.block.2 output (recomputed), 235,008 floats per image
+        (105457936, 23890176),  // 437: features.6.1.block.1 output (recomputed), 235,008 floats per image
+        (86991888, 38295792),  // 438: gradient of features.6.1.block.1 input, 235,008 floats per image
+        (104987920, 23890176),  // 439: features.6.1.block.0 output (recomputed), 235,008 floats per image
+        (86756880, 38530800),  // 440: gradient of features.6.1.block.0 input, 39,168 floats per image
+        (100249104, 44488944),  // 441: gradient of features.6.0.block.3 input, 138,240 floats per image
+        (114872080, 24028416),  // 442: features.6.0.block.2 output (recomputed), 138,240 floats per image
+        (114733840, 23890176),  // 443: features.6.0.block.1 output (recomputed), 138,240 floats per image
+        (86756880, 38848752),  // 444: gradient of features.6.0.block.1 input, 552,960 floats per image
+        (86203920, 38295792),  // 445: features.6.0.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 446: gradient of features.6.0.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 447: gradient of features.5.5 branch, 92,160 floats per image
+        (85650960, 38848752),  // 448: gradient of features.5.5.block.3 input, 552,960 floats per image
+        (85098000, 38295792),  // 449: features.5.5.block.2 output (recomputed), 552,960 floats per image
+        (84545040, 37189872),  // 450: features.5.5.block.1 output (recomputed), 552,960 floats per image
+        (83992080, 37742832),  // 451: gradient of features.5.5.block.1 input, 552,960 floats per image
+        (83439120, 37189872),  // 452: features.5.5.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 453: gradient of features.5.5.block.0 input, 92,160 floats per image
+        (50066688, 23890176),  // 454: gradient of features.5.4 branch, 92,160 floats per image
+        (82886160, 37742832),  // 455: gradient of features.5.4.block.3 input, 552,960 floats per image
+        (82333200, 37189872),  // 456: features.5.4.block.2 output (recomputed), 552,960 floats per image
+        (81780240, 36083952),  // 457: features.5.4.block.1 output (recomputed), 552,960 floats per image
+        (81227280, 36636912),  // 458: gradient of features.5.4.block.1 input, 552,960 floats per image
+        (80674320, 36083952),  // 459: features.5.4.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 460: gradient of features.5.4.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 461: gradient of features.5.3 branch, 92,160 floats per image
+        (80121360, 36636912),  // 462: gradient of features.5.3.block.3 input, 552,960 floats per image
+        (79568400, 36083952),  // 463: features.5.3.block.2 output (recomputed), 552,960 floats per image
+        (79015440, 34978032),  // 464: features.5.3.block.1 output (recomputed), 552,960 floats per image
+        (78462480, 35530992),  // 465: gradient of features.5.3.block.1 input, 552,960 floats per image
+        (77909520, 34978032),  // 466: features.5.3.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 467: gradient of features.5.3.block.0 input, 92,160 floats per image
+        (50066688, 23890176),  // 468: gradient of features.5.2 branch, 92,160 floats per image
+        (77356560, 35530992),  // 469: gradient of features.5.2.block.3 input, 552,960 floats per image
+        (76803600, 34978032),  // 470: features.5.2.block.2 output (recomputed), 552,960 floats per image
+        (76250640, 33872112),  // 471: features.5.2.block.1 output (recomputed), 552,960 floats per image
+        (75697680, 34425072),  // 472: gradient of features.5.2.block.1 input, 552,960 floats per image
+        (75144720, 33872112),  // 473: features.5.2.block.0 output (recomputed), 552,960 floats per image
+        (50066688, 23890176),  // 474: gradient of features.5.2.block.0 input, 92,160 floats per image
+        (50158848, 23982336),  // 475: gradient of features.5.1 branch, 92,160 floats per image
+        (74591760, 34425072),  // 476: gradient of features.5.1.block.3 input, 552,960 floats per image
+        (74038800, 33872112),  // 477: features.5.1.block.2 output (recomputed), 552,960 floats per image
+        (73485840, 32766192),  // 478: features.5.1.block.1 output (recomputed), 552,960 floats per image
+        (72932880, 33319152),  // 479: gradient of features.5.1.block.1 input, 552,960 floats per image
+        (72379920, 32766192),  // 480: features.5.1.block.0 output (recomputed), 552,960 floats per image
+        (50158848, 23982336),  // 481: gradient of features.5.1.block.0 input, 92,160 floats per image
+        (71826960, 32987376),  // 482: gradient of features.5.0.block.3 input, 387,072 floats per image
+        (99862032, 32600304),  // 483: features.5.0.block.2 output (recomputed), 387,072 floats per image
+        (99474960, 32213232),  // 484: features.5.0.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 485: gradient of features.5.0.block.1 input, 387,072 floats per image
+        (98700816, 32213232),  // 486: features.5.0.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 487: gradient of features.5.0.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 488: gradient of features.4.5 branch, 64,512 floats per image
+        (71826960, 32987376),  // 489: gradient of features.4.5.block.3 input, 387,072 floats per image
+        (97926672, 32600304),  // 490: features.4.5.block.2 output (recomputed), 387,072 floats per image
+        (97539600, 32213232),  // 491: features.4.5.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 492: gradient of features.4.5.block.1 input, 387,072 floats per image
+        (96765456, 32213232),  // 493: features.4.5.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 23954688),  // 494: gradient of features.4.5.block.0 input, 64,512 floats per image
+        (50066688, 23890176),  // 495: gradient of features.4.4 branch, 64,512 floats per image
+        (71826960, 32987376),  // 496: gradient of features.4.4.block.3 input, 387,072 floats per image
+        (95991312, 32600304),  // 497: features.4.4.block.2 output (recomputed), 387,072 floats per image
+        (95604240, 32213232),  // 498: features.4.4.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 499: gradient of features.4.4.block.1 input, 387,072 floats per image
+        (94830096, 32213232),  // 500: features.4.4.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 501: gradient of features.4.4.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 502: gradient of features.4.3 branch, 64,512 floats per image
+        (71826960, 32987376),  // 503: gradient of features.4.3.block.3 input, 387,072 floats per image
+        (94055952, 32600304),  // 504: features.4.3.block.2 output (recomputed), 387,072 floats per image
+        (93668880, 32213232),  // 505: features.4.3.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 506: gradient of features.4.3.block.1 input, 387,072 floats per image
+        (92894736, 32213232),  // 507: features.4.3.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 23954688),  // 508: gradient of features.4.3.block.0 input, 64,512 floats per image
+        (50066688, 23890176),  // 509: gradient of features.4.2 branch, 64,512 floats per image
+        (71826960, 32987376),  // 510: gradient of features.4.2.block.3 input, 387,072 floats per image
+        (92120592, 32600304),  // 511: features.4.2.block.2 output (recomputed), 387,072 floats per image
+        (91733520, 32213232),  // 512: features.4.2.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 513: gradient of features.4.2.block.1 input, 387,072 floats per image
+        (90959376, 32213232),  // 514: features.4.2.block.0 output (recomputed), 387,072 floats per image
+        (50066688, 23890176),  // 515: gradient of features.4.2.block.0 input, 64,512 floats per image
+        (50131200, 23954688),  // 516: gradient of features.4.1 branch, 64,512 floats per image
+        (71826960, 32987376),  // 517: gradient of features.4.1.block.3 input, 387,072 floats per image
+        (90185232, 32600304),  // 518: features.4.1.block.2 output (recomputed), 387,072 floats per image
+        (89798160, 32213232),  // 519: features.4.1.block.1 output (recomputed), 387,072 floats per image
+        (72214032, 32600304),  // 520: gradient of features.4.1.block.1 input, 387,072 floats per image
+        (89024016, 32213232),  // 521: features.4.1.block.0 output (recomputed), 387,072 floats per image
+        (50131200, 24083712),  // 522: gradient of features.4.1.block.0 input, 64,512 floats per image
+        (72601104, 33761520),  // 523: gradient of features.4.0.block.3 input, 193,536 floats per image
+        (114540304, 32213232),  // 524: features.4.0.block.2 output (recomputed), 193,536 floats per image
+        (114346768, 23890176),  // 525: features.4.0.block.1 output (recomputed), 193,536 floats per image
+        (71826960, 32987376),  // 526: gradient of features.4.0.block.1 input, 774,144 floats per image
+        (71052816, 32213232),  // 527: features.4.0.block.0 output (recomputed), 774,144 floats per image
+        (50066688, 23890176),  // 528: gradient of features.4.0.block.0 input, 129,024 floats per image
+        (71052816, 24019200),  // 529: gradient of features.3.3 branch, 129,024 floats per image
+        (70278672, 32987376),  // 530: gradient of features.3.3.block.3 input, 774,144 floats per image
+        (69504528, 32213232),  // 531: features.3.3.block.2 output (recomputed), 774,144 floats per image
+        (68730384, 30664944),  // 532: features.3.3.block.1 output (recomputed), 774,144 floats per image
+        (67956240, 31439088),  // 533: gradient of features.3.3.block.1 input, 774,144 floats per image
+        (67182096, 30664944),  // 534: features.3.3.block.0 output (recomputed), 774,144 floats per image
+        (67182096, 24019200),  // 535: gradient of features.3.3.block.0 input, 129,024 floats per image
+        (50066688, 23890176),  // 536: gradient of features.3.2 branch, 129,024 floats per image
+        (66407952, 31439088),  // 537: gradient of features.3.2.block.3 input, 774,144 floats per image
+        (65633808, 30664944),  // 538: features.3.2.block.2 output (recomputed), 774,144 floats per image
+        (64859664, 23116032),  // 539: features.3.2.block.1 output (recomputed), 774,144 floats per image
+        (64085520, 29890800),  // 540: gradient of features.3.2.block.1 input, 774,144 floats per image
+        (63311376, 23116032),  // 541: features.3.2.block.0 output (recomputed), 774,144 floats per image
+        (50066688, 23890176),  // 542: gradient of features.3.2.block.0 input, 129,024 floats per image
+        (63311376, 24019200),  // 543: gradient of features.3.1 branch, 129,024 floats per image
+        (62537232, 29890800),  // 544: gradient of features.3.1.block.3 input, 774,144 floats per image
+        (61763088, 23116032),  // 545: features.3.1.block.2 output (recomputed), 774,144 floats per image
+        (60988944, 21567744),  // 546: features.3.1.block.1 output (recomputed), 774,144 floats per image
+        (60214800, 22341888),  // 547: gradient of features.3.1.block.1 input, 774,144 floats per image
+        (49292544, 21567744),  // 548: features.3.1.block.0 output (recomputed), 774,144 floats per image
+        (49292544, 21678336),  // 549: gradient of features.3.1.block.0 input, 129,024 floats per image
+        (60214800, 29890800),  // 550: gradient of features.3.0.block.3 input, 442,368 floats per image
+        (88194576, 21235968),  // 551: features.3.0.block.2 output (recomputed), 442,368 floats per image
+        (87752208, 20793600),  // 552: features.3.0.block.1 output (recomputed), 442,368 floats per image
+        (48518400, 22526400),  // 553: gradient of features.3.0.block.1 input, 1,732,800 floats per image
+        (46785600, 20793600),  // 554: features.3.0.block.0 output (recomputed), 1,732,800 floats per image
+        (46785600, 29890800),  // 555: gradient of features.3.0.block.0 input, 288,800 floats per image
+        (47074400, 30179600),  // 556: gradient of features.2.3 branch, 288,800 floats per image
+        (45052800, 22526400),  // 557: gradient of features.2.3.block.3 input, 1,732,800 floats per image
+        (43320000, 20793600),  // 558: features.2.3.block.2 output (recomputed), 1,732,800 floats per image
+        (41587200, 13862400),  // 559: features.2.3.block.1 output (recomputed), 1,732,800 floats per image
+        (39854400, 19060800),  // 560: gradient of features.2.3.block.1 input, 1,732,800 floats per image
+        (38121600, 13862400),  // 561: features.2.3.block.0 output (recomputed), 1,732,800 floats per image
+        (38121600, 20793600),  // 562: gradient of features.2.3.block.0 input, 288,800 floats per image
+        (38410400, 21082400),  // 563: gradient of features.2.2 branch, 288,800 floats per image
+        (36388800, 19060800),  // 564: gradient of features.2.2.block.3 input, 1,732,800 floats per image
+        (34656000, 13862400),  // 565: features.2.2.block.2 output (recomputed), 1,732,800 floats per image
+        (32923200, 10396800),  // 566: features.2.2.block.1 output (recomputed), 1,732,800 floats per image
+        (31190400, 12129600),  // 567: gradient of features.2.2.block.1 input, 1,732,800 floats per image
+        (29457600, 10396800),  // 568: features.2.2.block.0 output (recomputed), 1,732,800 floats per image
+        (29457600, 13862400),  // 569: gradient of features.2.2.block.0 input, 288,800 floats per image
+        (29746400, 14151200),  // 570: gradient of features.2.1 branch, 288,800 floats per image
+        (27724800, 12129600),  // 571: gradient of features.2.1.block.3 input, 1,732,800 floats per image
+        (25992000, 10396800),  // 572: features.2.1.block.2 output (recomputed), 1,732,800 floats per image
+        (24259200, 6931200),  // 573: features.2.1.block.1 output (recomputed), 1,732,800 floats per image
+        (13862400, 8664000),  // 574: gradient of features.2.1.block.1 input, 1,732,800 floats per image
+        (12129600, 6931200),  // 575: features.2.1.block.0 output (recomputed), 1,732,800 floats per image
+        (12129600, 7797600),  // 576: gradient of features.2.1.block.0 input, 288,800 floats per image
+        (24259200, 19060800),  // 577: gradient of features.2.0.block.3 input, 1,299,600 floats per image
+        (52850400, 6498000),  // 578: features.2.0.block.2 output (recomputed), 1,299,600 floats per image
+        (51550800, 5198400),  // 579: features.2.0.block.1 output (recomputed), 1,299,600 floats per image
+        (10396800, 10396800),  // 580: gradient of features.2.0.block.1 input, 5,198,400 floats per image
+        (5198400, 5198400),  // 581: features.2.0.block.0 output (recomputed), 5,198,400 floats per image
+        (5198400, 5198400),  // 582: gradient of features.2.0.block.0 input, 866,400 floats per image
+        (0, 0),  // 583: gradient of features.1.1 branch, 866,400 floats per image
+        (866400, 2599200),  // 584: gradient of features.1.1.block.2 input, 866,400 floats per image
+        (57615600, 1732800),  // 585: features.1.1.block.1 output (recomputed), 866,400 floats per image
+        (56749200, 866400),  // 586: features.1.1.block.0 output (recomputed), 866,400 floats per image
+        (1732800, 6064800),  // 587: gradient of features.1.1.block.0 input, 866,400 floats per image
+        (0, 3465600),  // 588: gradient of features.1.0.block.2 input, 1,732,800 floats per image
+        (22526400, 1732800),  // 589: features.1.0.block.1 output (recomputed), 1,732,800 floats per image
+        (20793600, 0),  // 590: features.1.0.block.0 output (recomputed), 1,732,800 floats per image
+        (1732800, 1732800),  // 591: gradient of features.1.0.block.0 input, 1,732,800 floats per image
+        (17328000, 0),  // 592: features.0 output (recomputed), 1,732,800 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -12225,10 +12008,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 346816512,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1204224,
-              "squeeze-excitation 2688 -> 112 -> 2688 backward on [n, 12, 12, 2688]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 2688]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1204224,
+              "squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12255,10 +12036,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 210567168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12285,10 +12064,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12317,10 +12094,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12349,10 +12124,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12381,10 +12154,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12413,10 +12184,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12445,10 +12214,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12477,10 +12244,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward on [n, 12, 12, 1632]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 1632]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12507,10 +12272,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 75202560,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 12, 12, 960]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 12, 12, 960]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 960]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12537,10 +12300,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
-        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
-        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12569,10 +12330,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12601,10 +12360,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12633,10 +12390,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12665,10 +12420,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 24, 24, 960]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 960]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12695,10 +12448,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 123863040,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12725,10 +12476,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
-        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12757,10 +12506,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12789,10 +12536,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12821,10 +12566,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12853,10 +12596,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward on [n, 24, 24, 672]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 672]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12883,10 +12624,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43352064,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 24, 24, 336]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 24, 24, 336]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 336]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12913,10 +12652,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
-        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
-        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12945,10 +12682,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -12977,10 +12712,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 48, 48, 336]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 336]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13007,10 +12740,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49545216,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 48, 48, 192]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 48, 48, 192]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13037,10 +12768,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
-        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
-        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13069,10 +12798,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13101,10 +12828,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 95, 95, 192]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 192]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13131,10 +12856,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 95, 95, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 95, 95, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -13161,10 +12884,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41587200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 190, 190, 24]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 190, 190, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 15595200,
@@ -13183,10 +12904,8 @@ public final class EfficientNetB4Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
-              "squeeze-excitation 48 -> 12 -> 48 backward on [n, 190, 190, 48]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 190, 190, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
+              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -8495,4221 +8495,3994 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
         s.profiler?.stop(658)
-        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
+        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(462), input: s.tensor(464), batch: s.n, pixels: 225,
-            channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
+            pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688, seActivation: .silu,
             expandWeights: s.p + 25486032, savedPooled: s.tensor(443), savedHidden: s.tensor(444),
-            savedScale: s.tensor(445), gradInput: s.tensor(465), gradReduceWeights: s.g + 25092688,
-            gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032, gradExpandBias: s.g + 25879248,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(445), gradReduceWeights: s.g + 25092688, gradReduceBias: s.g + 25485904,
+            gradExpandWeights: s.g + 25486032, gradExpandBias: s.g + 25879248, preActivation: s.tensor(440),
+            gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
+            activation: .silu, gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, workspace: s.ws, pool: pool)
         s.profiler?.stop(659)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(465), input: s.tensor(440),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536,
-            savedInvStd: s.f + 3172608, activation: .silu, gradInput: s.tensor(465), gradGamma: s.g + 25080400,
-            gradBeta: s.g + 25083472, pool: pool)
-        s.profiler?.stop(660)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
-                activation: .silu, output: s.tensor(467), pool: pool)
-            s.profiler?.stop(661)
+                activation: .silu, output: s.tensor(466), pool: pool)
+            s.profiler?.stop(660)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
-                eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(662)
+                eps: 0.001, activation: .silu, output: s.tensor(466), scratch: s.f + 3163392, pool: pool)
+            s.profiler?.stop(661)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3203328, count: 27648)
-        s.profiler?.stop(663)
+        s.profiler?.stop(662)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(465), input: s.tensor(467), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(466), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3175680, gradInput: s.tensor(466), gradWeights: s.f + 3203328, pool: pool)
-        s.profiler?.stop(664)
+            weights: s.f + 3175680, gradInput: s.tensor(465), gradWeights: s.f + 3203328, pool: pool)
+        s.profiler?.stop(663)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3203328, channels: 3072, kernel: 3, into: s.g + 25052752)
-        s.profiler?.stop(665)
+        s.profiler?.stop(664)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(466), input: s.tensor(438), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(438), pixels: 225 &* s.n,
             channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392,
             savedInvStd: s.f + 3166464, activation: .silu, gradGamma: s.g + 25040464, gradBeta: s.g + 25043536,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(665)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(466), preActivation: s.tensor(438),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(438),
             gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(436), weights: s.p + 23467600,
-            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(468),
+            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(467),
             gradWeights: s.g + 23467600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(666)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(468), s.tensor(460), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(668)
+        TrainingKernels.accumulate(s.tensor(467), s.tensor(460), count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(667)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(468),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(467),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
-            perImage: 115200, gradBranch: s.tensor(469), pool: pool)
-        s.profiler?.stop(669)
+            perImage: 115200, gradBranch: s.tensor(468), pool: pool)
+        s.profiler?.stop(668)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(469), input: s.tensor(434), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(468), input: s.tensor(434), pixels: 225 &* s.n,
             channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368,
             savedInvStd: s.f + 3162880, activation: .identity, gradGamma: s.g + 23465552, gradBeta: s.g + 23466064,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(669)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
-                activation: .silu, output: s.tensor(472), pool: pool)
-            s.profiler?.stop(671)
+                activation: .silu, output: s.tensor(471), pool: pool)
+            s.profiler?.stop(670)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
-                eps: 0.001, activation: .silu, output: s.tensor(472), scratch: s.f + 3100928, pool: pool)
-            s.profiler?.stop(672)
+                eps: 0.001, activation: .silu, output: s.tensor(471), scratch: s.f + 3100928, pool: pool)
+            s.profiler?.stop(671)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(433), batch: s.n,
-                pixels: 225, channels: 3072, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(673)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(433), batch: s.n,
+                pixels: 225, channels: 3072, output: s.tensor(470), pool: pool)
+            s.profiler?.stop(672)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(434),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(468), preActivation: s.tensor(434),
             gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(471), weights: s.p + 21892688,
-            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(470),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(470), weights: s.p + 21892688,
+            pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(469),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(674)
-        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]
+        s.profiler?.stop(673)
+        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(470), input: s.tensor(472), batch: s.n, pixels: 225,
-            channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
+            pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056, seActivation: .silu,
             expandWeights: s.p + 21496400, savedPooled: s.tensor(431), savedHidden: s.tensor(432),
-            savedScale: s.tensor(433), gradInput: s.tensor(473), gradReduceWeights: s.g + 21103056,
-            gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400, gradExpandBias: s.g + 21889616,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(675)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(473), input: s.tensor(428),
-            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928,
-            savedInvStd: s.f + 3104000, activation: .silu, gradInput: s.tensor(473), gradGamma: s.g + 21090768,
-            gradBeta: s.g + 21093840, pool: pool)
-        s.profiler?.stop(676)
+            savedScale: s.tensor(433), gradReduceWeights: s.g + 21103056, gradReduceBias: s.g + 21496272,
+            gradExpandWeights: s.g + 21496400, gradExpandBias: s.g + 21889616, preActivation: s.tensor(428),
+            gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
+            activation: .silu, gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, workspace: s.ws, pool: pool)
+        s.profiler?.stop(674)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
-                activation: .silu, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(677)
+                activation: .silu, output: s.tensor(473), pool: pool)
+            s.profiler?.stop(675)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
-                eps: 0.001, activation: .silu, output: s.tensor(475), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(678)
+                eps: 0.001, activation: .silu, output: s.tensor(473), scratch: s.f + 3094784, pool: pool)
+            s.profiler?.stop(676)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3134720, count: 27648)
-        s.profiler?.stop(679)
+        s.profiler?.stop(677)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(473), input: s.tensor(475), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(473), batch: s.n, height: 15,
             width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3107072, gradInput: s.tensor(474), gradWeights: s.f + 3134720, pool: pool)
-        s.profiler?.stop(680)
+            weights: s.f + 3107072, gradInput: s.tensor(472), gradWeights: s.f + 3134720, pool: pool)
+        s.profiler?.stop(678)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3134720, channels: 3072, kernel: 3, into: s.g + 21063120)
-        s.profiler?.stop(681)
+        s.profiler?.stop(679)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(474), input: s.tensor(426), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(472), input: s.tensor(426), pixels: 225 &* s.n,
             channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784,
             savedInvStd: s.f + 3097856, activation: .silu, gradGamma: s.g + 21050832, gradBeta: s.g + 21053904,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(680)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(426),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(472), preActivation: s.tensor(426),
             gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(425), weights: s.p + 19477968,
-            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(476),
+            pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(474),
             gradWeights: s.g + 19477968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(681)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(476), s.tensor(468), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(684)
+        TrainingKernels.accumulate(s.tensor(474), s.tensor(467), count: 115200 &* s.n, pool: pool)
+        s.profiler?.stop(682)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(476), input: s.tensor(424), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(474), input: s.tensor(424), pixels: 225 &* s.n,
             channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760,
             savedInvStd: s.f + 3094272, activation: .identity, gradGamma: s.g + 19475920, gradBeta: s.g + 19476432,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(683)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
-                activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(686)
+                activation: .silu, output: s.tensor(477), pool: pool)
+            s.profiler?.stop(684)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
-                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3057280, pool: pool)
-            s.profiler?.stop(687)
+                eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3057280, pool: pool)
+            s.profiler?.stop(685)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(479), savedScale: s.tensor(423), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(478), pool: pool)
-            s.profiler?.stop(688)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(477), savedScale: s.tensor(423), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(476), pool: pool)
+            s.profiler?.stop(686)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(476), preActivation: s.tensor(424),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(424),
             gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(478), weights: s.p + 18542032,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(477),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(476), weights: s.p + 18542032,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(475),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(689)
-        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(687)
+        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(477), input: s.tensor(479), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(475), seInput: s.tensor(477), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880, seActivation: .silu,
             expandWeights: s.p + 18401584, savedPooled: s.tensor(421), savedHidden: s.tensor(422),
-            savedScale: s.tensor(423), gradInput: s.tensor(480), gradReduceWeights: s.g + 18262880,
-            gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584, gradExpandBias: s.g + 18540208,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(480), input: s.tensor(418),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280,
-            savedInvStd: s.f + 3059104, activation: .silu, gradInput: s.tensor(480), gradGamma: s.g + 18255584,
-            gradBeta: s.g + 18257408, pool: pool)
-        s.profiler?.stop(691)
+            savedScale: s.tensor(423), gradReduceWeights: s.g + 18262880, gradReduceBias: s.g + 18401504,
+            gradExpandWeights: s.g + 18401584, gradExpandBias: s.g + 18540208, preActivation: s.tensor(418),
+            gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
+            activation: .silu, gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, workspace: s.ws, pool: pool)
+        s.profiler?.stop(688)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
-                activation: .silu, output: s.tensor(482), pool: pool)
-            s.profiler?.stop(692)
+                activation: .silu, output: s.tensor(479), pool: pool)
+            s.profiler?.stop(689)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
-                eps: 0.001, activation: .silu, output: s.tensor(482), scratch: s.f + 3053632, pool: pool)
-            s.profiler?.stop(693)
+                eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3053632, pool: pool)
+            s.profiler?.stop(690)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3077344, count: 16416)
-        s.profiler?.stop(694)
+        s.profiler?.stop(691)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(480), input: s.tensor(482), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(479), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3060928, gradInput: s.tensor(481), gradWeights: s.f + 3077344, pool: pool)
-        s.profiler?.stop(695)
+            weights: s.f + 3060928, gradInput: s.tensor(478), gradWeights: s.f + 3077344, pool: pool)
+        s.profiler?.stop(692)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3077344, channels: 1824, kernel: 3, into: s.g + 18239168)
-        s.profiler?.stop(696)
+        s.profiler?.stop(693)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(416), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(416), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632,
             savedInvStd: s.f + 3055456, activation: .silu, gradGamma: s.g + 18231872, gradBeta: s.g + 18233696,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(694)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(416),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(416),
             gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(414), weights: s.p + 17677376,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(483),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(480),
             gradWeights: s.g + 17677376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(695)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(483),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(480),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(484), pool: pool)
-        s.profiler?.stop(699)
+            perImage: 68400, gradBranch: s.tensor(481), pool: pool)
+        s.profiler?.stop(696)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(484), input: s.tensor(412), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(412), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024,
             savedInvStd: s.f + 3053328, activation: .identity, gradGamma: s.g + 17676160, gradBeta: s.g + 17676464,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(697)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
-                activation: .silu, output: s.tensor(487), pool: pool)
-            s.profiler?.stop(701)
+                activation: .silu, output: s.tensor(484), pool: pool)
+            s.profiler?.stop(698)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
-                eps: 0.001, activation: .silu, output: s.tensor(487), scratch: s.f + 2958176, pool: pool)
-            s.profiler?.stop(702)
+                eps: 0.001, activation: .silu, output: s.tensor(484), scratch: s.f + 2958176, pool: pool)
+            s.profiler?.stop(699)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(487), savedScale: s.tensor(411), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(486), pool: pool)
-            s.profiler?.stop(703)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(411), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(483), pool: pool)
+            s.profiler?.stop(700)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(484), preActivation: s.tensor(412),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(481), preActivation: s.tensor(412),
             gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(486), weights: s.p + 17121664,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(485),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(483), weights: s.p + 17121664,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(482),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(704)
-        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(701)
+        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(485), input: s.tensor(487), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512, seActivation: .silu,
             expandWeights: s.p + 16981216, savedPooled: s.tensor(409), savedHidden: s.tensor(410),
-            savedScale: s.tensor(411), gradInput: s.tensor(488), gradReduceWeights: s.g + 16842512,
-            gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216, gradExpandBias: s.g + 17119840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(488), input: s.tensor(406),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176,
-            savedInvStd: s.f + 2960000, activation: .silu, gradInput: s.tensor(488), gradGamma: s.g + 16835216,
-            gradBeta: s.g + 16837040, pool: pool)
-        s.profiler?.stop(706)
+            savedScale: s.tensor(411), gradReduceWeights: s.g + 16842512, gradReduceBias: s.g + 16981136,
+            gradExpandWeights: s.g + 16981216, gradExpandBias: s.g + 17119840, preActivation: s.tensor(406),
+            gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
+            activation: .silu, gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(702)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
-                activation: .silu, output: s.tensor(490), pool: pool)
-            s.profiler?.stop(707)
+                activation: .silu, output: s.tensor(486), pool: pool)
+            s.profiler?.stop(703)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
-                eps: 0.001, activation: .silu, output: s.tensor(490), scratch: s.f + 2954528, pool: pool)
-            s.profiler?.stop(708)
+                eps: 0.001, activation: .silu, output: s.tensor(486), scratch: s.f + 2954528, pool: pool)
+            s.profiler?.stop(704)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3007424, count: 45600)
-        s.profiler?.stop(709)
+        s.profiler?.stop(705)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(488), input: s.tensor(490), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(486), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2961824, gradInput: s.tensor(489), gradWeights: s.f + 3007424, pool: pool)
-        s.profiler?.stop(710)
+            weights: s.f + 2961824, gradInput: s.tensor(485), gradWeights: s.f + 3007424, pool: pool)
+        s.profiler?.stop(706)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3007424, channels: 1824, kernel: 5, into: s.g + 16789616)
-        s.profiler?.stop(711)
+        s.profiler?.stop(707)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(489), input: s.tensor(404), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(404), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528,
             savedInvStd: s.f + 2956352, activation: .silu, gradGamma: s.g + 16782320, gradBeta: s.g + 16784144,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(708)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(404),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(404),
             gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(402), weights: s.p + 16227824,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(491),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(487),
             gradWeights: s.g + 16227824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(709)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(491), s.tensor(483), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(714)
+        TrainingKernels.accumulate(s.tensor(487), s.tensor(480), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(710)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(491),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(487),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(492), pool: pool)
-        s.profiler?.stop(715)
+            perImage: 68400, gradBranch: s.tensor(488), pool: pool)
+        s.profiler?.stop(711)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(400), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(488), input: s.tensor(400), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920,
             savedInvStd: s.f + 2954224, activation: .identity, gradGamma: s.g + 16226608, gradBeta: s.g + 16226912,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(712)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
-                activation: .silu, output: s.tensor(495), pool: pool)
-            s.profiler?.stop(717)
+                activation: .silu, output: s.tensor(491), pool: pool)
+            s.profiler?.stop(713)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
-                eps: 0.001, activation: .silu, output: s.tensor(495), scratch: s.f + 2859072, pool: pool)
-            s.profiler?.stop(718)
+                eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 2859072, pool: pool)
+            s.profiler?.stop(714)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(495), savedScale: s.tensor(399), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(494), pool: pool)
-            s.profiler?.stop(719)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(399), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(490), pool: pool)
+            s.profiler?.stop(715)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(400),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(488), preActivation: s.tensor(400),
             gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(494), weights: s.p + 15672112,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(493),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(490), weights: s.p + 15672112,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(489),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(720)
-        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(716)
+        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(493), input: s.tensor(495), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960, seActivation: .silu,
             expandWeights: s.p + 15531664, savedPooled: s.tensor(397), savedHidden: s.tensor(398),
-            savedScale: s.tensor(399), gradInput: s.tensor(496), gradReduceWeights: s.g + 15392960,
-            gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664, gradExpandBias: s.g + 15670288,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(721)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(496), input: s.tensor(394),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072,
-            savedInvStd: s.f + 2860896, activation: .silu, gradInput: s.tensor(496), gradGamma: s.g + 15385664,
-            gradBeta: s.g + 15387488, pool: pool)
-        s.profiler?.stop(722)
+            savedScale: s.tensor(399), gradReduceWeights: s.g + 15392960, gradReduceBias: s.g + 15531584,
+            gradExpandWeights: s.g + 15531664, gradExpandBias: s.g + 15670288, preActivation: s.tensor(394),
+            gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
+            activation: .silu, gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, workspace: s.ws, pool: pool)
+        s.profiler?.stop(717)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
-                activation: .silu, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(723)
+                activation: .silu, output: s.tensor(493), pool: pool)
+            s.profiler?.stop(718)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
-                eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2855424, pool: pool)
-            s.profiler?.stop(724)
+                eps: 0.001, activation: .silu, output: s.tensor(493), scratch: s.f + 2855424, pool: pool)
+            s.profiler?.stop(719)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2908320, count: 45600)
-        s.profiler?.stop(725)
+        s.profiler?.stop(720)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(498), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(493), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2862720, gradInput: s.tensor(497), gradWeights: s.f + 2908320, pool: pool)
-        s.profiler?.stop(726)
+            weights: s.f + 2862720, gradInput: s.tensor(492), gradWeights: s.f + 2908320, pool: pool)
+        s.profiler?.stop(721)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2908320, channels: 1824, kernel: 5, into: s.g + 15340064)
-        s.profiler?.stop(727)
+        s.profiler?.stop(722)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(497), input: s.tensor(392), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(392), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424,
             savedInvStd: s.f + 2857248, activation: .silu, gradGamma: s.g + 15332768, gradBeta: s.g + 15334592,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(723)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(497), preActivation: s.tensor(392),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(392),
             gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(390), weights: s.p + 14778272,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(499),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(494),
             gradWeights: s.g + 14778272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(724)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(499), s.tensor(491), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(730)
+        TrainingKernels.accumulate(s.tensor(494), s.tensor(487), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(725)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(499),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(494),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(500), pool: pool)
-        s.profiler?.stop(731)
+            perImage: 68400, gradBranch: s.tensor(495), pool: pool)
+        s.profiler?.stop(726)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(500), input: s.tensor(388), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(495), input: s.tensor(388), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816,
             savedInvStd: s.f + 2855120, activation: .identity, gradGamma: s.g + 14777056, gradBeta: s.g + 14777360,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(727)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
-                activation: .silu, output: s.tensor(503), pool: pool)
-            s.profiler?.stop(733)
+                activation: .silu, output: s.tensor(498), pool: pool)
+            s.profiler?.stop(728)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
-                eps: 0.001, activation: .silu, output: s.tensor(503), scratch: s.f + 2759968, pool: pool)
-            s.profiler?.stop(734)
+                eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2759968, pool: pool)
+            s.profiler?.stop(729)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(503), savedScale: s.tensor(387), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(502), pool: pool)
-            s.profiler?.stop(735)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(387), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(497), pool: pool)
+            s.profiler?.stop(730)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(500), preActivation: s.tensor(388),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(495), preActivation: s.tensor(388),
             gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(502), weights: s.p + 14222560,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(501),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(497), weights: s.p + 14222560,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(496),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(736)
-        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(731)
+        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(501), input: s.tensor(503), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408, seActivation: .silu,
             expandWeights: s.p + 14082112, savedPooled: s.tensor(385), savedHidden: s.tensor(386),
-            savedScale: s.tensor(387), gradInput: s.tensor(504), gradReduceWeights: s.g + 13943408,
-            gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112, gradExpandBias: s.g + 14220736,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(737)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(504), input: s.tensor(382),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968,
-            savedInvStd: s.f + 2761792, activation: .silu, gradInput: s.tensor(504), gradGamma: s.g + 13936112,
-            gradBeta: s.g + 13937936, pool: pool)
-        s.profiler?.stop(738)
+            savedScale: s.tensor(387), gradReduceWeights: s.g + 13943408, gradReduceBias: s.g + 14082032,
+            gradExpandWeights: s.g + 14082112, gradExpandBias: s.g + 14220736, preActivation: s.tensor(382),
+            gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
+            activation: .silu, gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, workspace: s.ws, pool: pool)
+        s.profiler?.stop(732)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
-                activation: .silu, output: s.tensor(506), pool: pool)
-            s.profiler?.stop(739)
+                activation: .silu, output: s.tensor(500), pool: pool)
+            s.profiler?.stop(733)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
-                eps: 0.001, activation: .silu, output: s.tensor(506), scratch: s.f + 2756320, pool: pool)
-            s.profiler?.stop(740)
+                eps: 0.001, activation: .silu, output: s.tensor(500), scratch: s.f + 2756320, pool: pool)
+            s.profiler?.stop(734)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2809216, count: 45600)
-        s.profiler?.stop(741)
+        s.profiler?.stop(735)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(504), input: s.tensor(506), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(500), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2763616, gradInput: s.tensor(505), gradWeights: s.f + 2809216, pool: pool)
-        s.profiler?.stop(742)
+            weights: s.f + 2763616, gradInput: s.tensor(499), gradWeights: s.f + 2809216, pool: pool)
+        s.profiler?.stop(736)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2809216, channels: 1824, kernel: 5, into: s.g + 13890512)
-        s.profiler?.stop(743)
+        s.profiler?.stop(737)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(505), input: s.tensor(380), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(499), input: s.tensor(380), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320,
             savedInvStd: s.f + 2758144, activation: .silu, gradGamma: s.g + 13883216, gradBeta: s.g + 13885040,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(738)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(505), preActivation: s.tensor(380),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(499), preActivation: s.tensor(380),
             gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(378), weights: s.p + 13328720,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(507),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(501),
             gradWeights: s.g + 13328720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(739)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(507), s.tensor(499), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(746)
+        TrainingKernels.accumulate(s.tensor(501), s.tensor(494), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(740)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(507),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(501),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(508), pool: pool)
-        s.profiler?.stop(747)
+            perImage: 68400, gradBranch: s.tensor(502), pool: pool)
+        s.profiler?.stop(741)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(508), input: s.tensor(376), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(502), input: s.tensor(376), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712,
             savedInvStd: s.f + 2756016, activation: .identity, gradGamma: s.g + 13327504, gradBeta: s.g + 13327808,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(742)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
-                activation: .silu, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(749)
+                activation: .silu, output: s.tensor(505), pool: pool)
+            s.profiler?.stop(743)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
-                eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 2660864, pool: pool)
-            s.profiler?.stop(750)
+                eps: 0.001, activation: .silu, output: s.tensor(505), scratch: s.f + 2660864, pool: pool)
+            s.profiler?.stop(744)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(511), savedScale: s.tensor(375), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(510), pool: pool)
-            s.profiler?.stop(751)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(375), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(504), pool: pool)
+            s.profiler?.stop(745)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(508), preActivation: s.tensor(376),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(502), preActivation: s.tensor(376),
             gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(510), weights: s.p + 12773008,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(509),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(504), weights: s.p + 12773008,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(503),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(752)
-        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(746)
+        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(509), input: s.tensor(511), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856, seActivation: .silu,
             expandWeights: s.p + 12632560, savedPooled: s.tensor(373), savedHidden: s.tensor(374),
-            savedScale: s.tensor(375), gradInput: s.tensor(512), gradReduceWeights: s.g + 12493856,
-            gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560, gradExpandBias: s.g + 12771184,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(753)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(512), input: s.tensor(370),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864,
-            savedInvStd: s.f + 2662688, activation: .silu, gradInput: s.tensor(512), gradGamma: s.g + 12486560,
-            gradBeta: s.g + 12488384, pool: pool)
-        s.profiler?.stop(754)
+            savedScale: s.tensor(375), gradReduceWeights: s.g + 12493856, gradReduceBias: s.g + 12632480,
+            gradExpandWeights: s.g + 12632560, gradExpandBias: s.g + 12771184, preActivation: s.tensor(370),
+            gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
+            activation: .silu, gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, workspace: s.ws, pool: pool)
+        s.profiler?.stop(747)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
-                activation: .silu, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(755)
+                activation: .silu, output: s.tensor(507), pool: pool)
+            s.profiler?.stop(748)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
-                eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2657216, pool: pool)
-            s.profiler?.stop(756)
+                eps: 0.001, activation: .silu, output: s.tensor(507), scratch: s.f + 2657216, pool: pool)
+            s.profiler?.stop(749)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2710112, count: 45600)
-        s.profiler?.stop(757)
+        s.profiler?.stop(750)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(512), input: s.tensor(514), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(503), input: s.tensor(507), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2664512, gradInput: s.tensor(513), gradWeights: s.f + 2710112, pool: pool)
-        s.profiler?.stop(758)
+            weights: s.f + 2664512, gradInput: s.tensor(506), gradWeights: s.f + 2710112, pool: pool)
+        s.profiler?.stop(751)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2710112, channels: 1824, kernel: 5, into: s.g + 12440960)
-        s.profiler?.stop(759)
+        s.profiler?.stop(752)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(368), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(506), input: s.tensor(368), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216,
             savedInvStd: s.f + 2659040, activation: .silu, gradGamma: s.g + 12433664, gradBeta: s.g + 12435488,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(753)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(368),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(506), preActivation: s.tensor(368),
             gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(366), weights: s.p + 11879168,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(508),
             gradWeights: s.g + 11879168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(754)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(515), s.tensor(507), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(762)
+        TrainingKernels.accumulate(s.tensor(508), s.tensor(501), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(755)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(508),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(516), pool: pool)
-        s.profiler?.stop(763)
+            perImage: 68400, gradBranch: s.tensor(509), pool: pool)
+        s.profiler?.stop(756)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(364), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(364), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608,
             savedInvStd: s.f + 2656912, activation: .identity, gradGamma: s.g + 11877952, gradBeta: s.g + 11878256,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(757)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
-                activation: .silu, output: s.tensor(519), pool: pool)
-            s.profiler?.stop(765)
+                activation: .silu, output: s.tensor(512), pool: pool)
+            s.profiler?.stop(758)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
-                eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2561760, pool: pool)
-            s.profiler?.stop(766)
+                eps: 0.001, activation: .silu, output: s.tensor(512), scratch: s.f + 2561760, pool: pool)
+            s.profiler?.stop(759)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(363), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(767)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(363), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(511), pool: pool)
+            s.profiler?.stop(760)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(364),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(509), preActivation: s.tensor(364),
             gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(518), weights: s.p + 11323456,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(511), weights: s.p + 11323456,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(510),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(768)
-        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(761)
+        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(517), input: s.tensor(519), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304, seActivation: .silu,
             expandWeights: s.p + 11183008, savedPooled: s.tensor(361), savedHidden: s.tensor(362),
-            savedScale: s.tensor(363), gradInput: s.tensor(520), gradReduceWeights: s.g + 11044304,
-            gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008, gradExpandBias: s.g + 11321632,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(769)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(520), input: s.tensor(358),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760,
-            savedInvStd: s.f + 2563584, activation: .silu, gradInput: s.tensor(520), gradGamma: s.g + 11037008,
-            gradBeta: s.g + 11038832, pool: pool)
-        s.profiler?.stop(770)
+            savedScale: s.tensor(363), gradReduceWeights: s.g + 11044304, gradReduceBias: s.g + 11182928,
+            gradExpandWeights: s.g + 11183008, gradExpandBias: s.g + 11321632, preActivation: s.tensor(358),
+            gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
+            activation: .silu, gradGamma: s.g + 11037008, gradBeta: s.g + 11038832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(762)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
-                activation: .silu, output: s.tensor(522), pool: pool)
-            s.profiler?.stop(771)
+                activation: .silu, output: s.tensor(514), pool: pool)
+            s.profiler?.stop(763)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
-                eps: 0.001, activation: .silu, output: s.tensor(522), scratch: s.f + 2558112, pool: pool)
-            s.profiler?.stop(772)
+                eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2558112, pool: pool)
+            s.profiler?.stop(764)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2611008, count: 45600)
-        s.profiler?.stop(773)
+        s.profiler?.stop(765)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(520), input: s.tensor(522), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(510), input: s.tensor(514), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2565408, gradInput: s.tensor(521), gradWeights: s.f + 2611008, pool: pool)
-        s.profiler?.stop(774)
+            weights: s.f + 2565408, gradInput: s.tensor(513), gradWeights: s.f + 2611008, pool: pool)
+        s.profiler?.stop(766)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2611008, channels: 1824, kernel: 5, into: s.g + 10991408)
-        s.profiler?.stop(775)
+        s.profiler?.stop(767)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(521), input: s.tensor(356), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(356), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112,
             savedInvStd: s.f + 2559936, activation: .silu, gradGamma: s.g + 10984112, gradBeta: s.g + 10985936,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(768)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(521), preActivation: s.tensor(356),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(356),
             gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(354), weights: s.p + 10429616,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(523),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
             gradWeights: s.g + 10429616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(769)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(523), s.tensor(515), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(778)
+        TrainingKernels.accumulate(s.tensor(515), s.tensor(508), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(770)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(523),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(524), pool: pool)
-        s.profiler?.stop(779)
+            perImage: 68400, gradBranch: s.tensor(516), pool: pool)
+        s.profiler?.stop(771)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(524), input: s.tensor(352), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(352), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504,
             savedInvStd: s.f + 2557808, activation: .identity, gradGamma: s.g + 10428400, gradBeta: s.g + 10428704,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(772)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
-                activation: .silu, output: s.tensor(527), pool: pool)
-            s.profiler?.stop(781)
+                activation: .silu, output: s.tensor(519), pool: pool)
+            s.profiler?.stop(773)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
-                eps: 0.001, activation: .silu, output: s.tensor(527), scratch: s.f + 2462656, pool: pool)
-            s.profiler?.stop(782)
+                eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2462656, pool: pool)
+            s.profiler?.stop(774)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(527), savedScale: s.tensor(351), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(526), pool: pool)
-            s.profiler?.stop(783)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(351), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
+            s.profiler?.stop(775)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(524), preActivation: s.tensor(352),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(516), preActivation: s.tensor(352),
             gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(526), weights: s.p + 9873904,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(525),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(518), weights: s.p + 9873904,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(784)
-        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(776)
+        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(525), input: s.tensor(527), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, seActivation: .silu,
             expandWeights: s.p + 9733456, savedPooled: s.tensor(349), savedHidden: s.tensor(350),
-            savedScale: s.tensor(351), gradInput: s.tensor(528), gradReduceWeights: s.g + 9594752,
-            gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456, gradExpandBias: s.g + 9872080,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(785)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(528), input: s.tensor(346),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656,
-            savedInvStd: s.f + 2464480, activation: .silu, gradInput: s.tensor(528), gradGamma: s.g + 9587456,
-            gradBeta: s.g + 9589280, pool: pool)
-        s.profiler?.stop(786)
+            savedScale: s.tensor(351), gradReduceWeights: s.g + 9594752, gradReduceBias: s.g + 9733376,
+            gradExpandWeights: s.g + 9733456, gradExpandBias: s.g + 9872080, preActivation: s.tensor(346),
+            gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
+            activation: .silu, gradGamma: s.g + 9587456, gradBeta: s.g + 9589280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(777)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
-                activation: .silu, output: s.tensor(530), pool: pool)
-            s.profiler?.stop(787)
+                activation: .silu, output: s.tensor(521), pool: pool)
+            s.profiler?.stop(778)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
-                eps: 0.001, activation: .silu, output: s.tensor(530), scratch: s.f + 2459008, pool: pool)
-            s.profiler?.stop(788)
+                eps: 0.001, activation: .silu, output: s.tensor(521), scratch: s.f + 2459008, pool: pool)
+            s.profiler?.stop(779)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2511904, count: 45600)
-        s.profiler?.stop(789)
+        s.profiler?.stop(780)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(528), input: s.tensor(530), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(521), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2466304, gradInput: s.tensor(529), gradWeights: s.f + 2511904, pool: pool)
-        s.profiler?.stop(790)
+            weights: s.f + 2466304, gradInput: s.tensor(520), gradWeights: s.f + 2511904, pool: pool)
+        s.profiler?.stop(781)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2511904, channels: 1824, kernel: 5, into: s.g + 9541856)
-        s.profiler?.stop(791)
+        s.profiler?.stop(782)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(529), input: s.tensor(344), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(344), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008,
             savedInvStd: s.f + 2460832, activation: .silu, gradGamma: s.g + 9534560, gradBeta: s.g + 9536384,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(783)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(529), preActivation: s.tensor(344),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(344),
             gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(342), weights: s.p + 8980064,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(531),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(522),
             gradWeights: s.g + 8980064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(784)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(531), s.tensor(523), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(794)
+        TrainingKernels.accumulate(s.tensor(522), s.tensor(515), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(785)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(531),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(522),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(532), pool: pool)
-        s.profiler?.stop(795)
+            perImage: 68400, gradBranch: s.tensor(523), pool: pool)
+        s.profiler?.stop(786)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(532), input: s.tensor(340), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(523), input: s.tensor(340), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400,
             savedInvStd: s.f + 2458704, activation: .identity, gradGamma: s.g + 8978848, gradBeta: s.g + 8979152,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(787)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
-                activation: .silu, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(797)
+                activation: .silu, output: s.tensor(526), pool: pool)
+            s.profiler?.stop(788)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
-                eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2363552, pool: pool)
-            s.profiler?.stop(798)
+                eps: 0.001, activation: .silu, output: s.tensor(526), scratch: s.f + 2363552, pool: pool)
+            s.profiler?.stop(789)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(535), savedScale: s.tensor(339), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(534), pool: pool)
-            s.profiler?.stop(799)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(526), savedScale: s.tensor(339), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(525), pool: pool)
+            s.profiler?.stop(790)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(532), preActivation: s.tensor(340),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(523), preActivation: s.tensor(340),
             gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(534), weights: s.p + 8424352,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(533),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(525), weights: s.p + 8424352,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(524),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(800)
-        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(791)
+        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(533), input: s.tensor(535), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(524), seInput: s.tensor(526), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, seActivation: .silu,
             expandWeights: s.p + 8283904, savedPooled: s.tensor(337), savedHidden: s.tensor(338),
-            savedScale: s.tensor(339), gradInput: s.tensor(536), gradReduceWeights: s.g + 8145200,
-            gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904, gradExpandBias: s.g + 8422528,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(801)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(536), input: s.tensor(334),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552,
-            savedInvStd: s.f + 2365376, activation: .silu, gradInput: s.tensor(536), gradGamma: s.g + 8137904,
-            gradBeta: s.g + 8139728, pool: pool)
-        s.profiler?.stop(802)
+            savedScale: s.tensor(339), gradReduceWeights: s.g + 8145200, gradReduceBias: s.g + 8283824,
+            gradExpandWeights: s.g + 8283904, gradExpandBias: s.g + 8422528, preActivation: s.tensor(334),
+            gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
+            activation: .silu, gradGamma: s.g + 8137904, gradBeta: s.g + 8139728, workspace: s.ws, pool: pool)
+        s.profiler?.stop(792)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
-                activation: .silu, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(803)
+                activation: .silu, output: s.tensor(528), pool: pool)
+            s.profiler?.stop(793)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
-                eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 2359904, pool: pool)
-            s.profiler?.stop(804)
+                eps: 0.001, activation: .silu, output: s.tensor(528), scratch: s.f + 2359904, pool: pool)
+            s.profiler?.stop(794)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2412800, count: 45600)
-        s.profiler?.stop(805)
+        s.profiler?.stop(795)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(536), input: s.tensor(538), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(528), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2367200, gradInput: s.tensor(537), gradWeights: s.f + 2412800, pool: pool)
-        s.profiler?.stop(806)
+            weights: s.f + 2367200, gradInput: s.tensor(527), gradWeights: s.f + 2412800, pool: pool)
+        s.profiler?.stop(796)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2412800, channels: 1824, kernel: 5, into: s.g + 8092304)
-        s.profiler?.stop(807)
+        s.profiler?.stop(797)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(537), input: s.tensor(332), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(527), input: s.tensor(332), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904,
             savedInvStd: s.f + 2361728, activation: .silu, gradGamma: s.g + 8085008, gradBeta: s.g + 8086832,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(798)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(332),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(527), preActivation: s.tensor(332),
             gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(330), weights: s.p + 7530512,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(539),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(529),
             gradWeights: s.g + 7530512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(809)
+        s.profiler?.stop(799)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(539), s.tensor(531), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(810)
+        TrainingKernels.accumulate(s.tensor(529), s.tensor(522), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(800)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(539),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(529),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
-            perImage: 68400, gradBranch: s.tensor(540), pool: pool)
-        s.profiler?.stop(811)
+            perImage: 68400, gradBranch: s.tensor(530), pool: pool)
+        s.profiler?.stop(801)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(328), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(530), input: s.tensor(328), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296,
             savedInvStd: s.f + 2359600, activation: .identity, gradGamma: s.g + 7529296, gradBeta: s.g + 7529600,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(802)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
-                activation: .silu, output: s.tensor(543), pool: pool)
-            s.profiler?.stop(813)
+                activation: .silu, output: s.tensor(533), pool: pool)
+            s.profiler?.stop(803)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
-                eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 2264448, pool: pool)
-            s.profiler?.stop(814)
+                eps: 0.001, activation: .silu, output: s.tensor(533), scratch: s.f + 2264448, pool: pool)
+            s.profiler?.stop(804)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(327), batch: s.n,
-                pixels: 225, channels: 1824, output: s.tensor(542), pool: pool)
-            s.profiler?.stop(815)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(533), savedScale: s.tensor(327), batch: s.n,
+                pixels: 225, channels: 1824, output: s.tensor(532), pool: pool)
+            s.profiler?.stop(805)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(328),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(530), preActivation: s.tensor(328),
             gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(542), weights: s.p + 6974800,
-            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(541),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(532), weights: s.p + 6974800,
+            pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(531),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(816)
-        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]
+        s.profiler?.stop(806)
+        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(541), input: s.tensor(543), batch: s.n, pixels: 225,
-            channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(531), seInput: s.tensor(533), batch: s.n,
+            pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, seActivation: .silu,
             expandWeights: s.p + 6834352, savedPooled: s.tensor(325), savedHidden: s.tensor(326),
-            savedScale: s.tensor(327), gradInput: s.tensor(544), gradReduceWeights: s.g + 6695648,
-            gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352, gradExpandBias: s.g + 6972976,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(817)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(544), input: s.tensor(322),
-            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448,
-            savedInvStd: s.f + 2266272, activation: .silu, gradInput: s.tensor(544), gradGamma: s.g + 6688352,
-            gradBeta: s.g + 6690176, pool: pool)
-        s.profiler?.stop(818)
+            savedScale: s.tensor(327), gradReduceWeights: s.g + 6695648, gradReduceBias: s.g + 6834272,
+            gradExpandWeights: s.g + 6834352, gradExpandBias: s.g + 6972976, preActivation: s.tensor(322),
+            gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
+            activation: .silu, gradGamma: s.g + 6688352, gradBeta: s.g + 6690176, workspace: s.ws, pool: pool)
+        s.profiler?.stop(807)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
-                activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(819)
+                activation: .silu, output: s.tensor(535), pool: pool)
+            s.profiler?.stop(808)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
-                eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2260800, pool: pool)
-            s.profiler?.stop(820)
+                eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2260800, pool: pool)
+            s.profiler?.stop(809)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2313696, count: 45600)
-        s.profiler?.stop(821)
+        s.profiler?.stop(810)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(546), batch: s.n, height: 15,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(531), input: s.tensor(535), batch: s.n, height: 15,
             width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2268096, gradInput: s.tensor(545), gradWeights: s.f + 2313696, pool: pool)
-        s.profiler?.stop(822)
+            weights: s.f + 2268096, gradInput: s.tensor(534), gradWeights: s.f + 2313696, pool: pool)
+        s.profiler?.stop(811)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2313696, channels: 1824, kernel: 5, into: s.g + 6642752)
-        s.profiler?.stop(823)
+        s.profiler?.stop(812)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(545), input: s.tensor(320), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(534), input: s.tensor(320), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800,
             savedInvStd: s.f + 2262624, activation: .silu, gradGamma: s.g + 6635456, gradBeta: s.g + 6637280,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(813)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(545), preActivation: s.tensor(320),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(534), preActivation: s.tensor(320),
             gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(319), weights: s.p + 6080960,
-            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(547),
+            pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(536),
             gradWeights: s.g + 6080960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(814)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(547), s.tensor(539), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(826)
+        TrainingKernels.accumulate(s.tensor(536), s.tensor(529), count: 68400 &* s.n, pool: pool)
+        s.profiler?.stop(815)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(318), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(536), input: s.tensor(318), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192,
             savedInvStd: s.f + 2260496, activation: .identity, gradGamma: s.g + 6079744, gradBeta: s.g + 6080048,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(827)
+        s.profiler?.stop(816)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
-                activation: .silu, output: s.tensor(550), pool: pool)
-            s.profiler?.stop(828)
+                activation: .silu, output: s.tensor(539), pool: pool)
+            s.profiler?.stop(817)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
-                eps: 0.001, activation: .silu, output: s.tensor(550), scratch: s.f + 2205280, pool: pool)
-            s.profiler?.stop(829)
+                eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 2205280, pool: pool)
+            s.profiler?.stop(818)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(550), savedScale: s.tensor(317), batch: s.n,
-                pixels: 225, channels: 1056, output: s.tensor(549), pool: pool)
-            s.profiler?.stop(830)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(317), batch: s.n,
+                pixels: 225, channels: 1056, output: s.tensor(538), pool: pool)
+            s.profiler?.stop(819)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(318),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(536), preActivation: s.tensor(318),
             gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(549), weights: s.p + 5758720,
-            pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(548),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(538), weights: s.p + 5758720,
+            pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(537),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(831)
-        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]
+        s.profiler?.stop(820)
+        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(548), input: s.tensor(550), batch: s.n, pixels: 225,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
+            pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, seActivation: .silu,
             expandWeights: s.p + 5711200, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
-            savedScale: s.tensor(317), gradInput: s.tensor(551), gradReduceWeights: s.g + 5664688,
-            gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200, gradExpandBias: s.g + 5757664,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(832)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(551), input: s.tensor(312),
-            pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280,
-            savedInvStd: s.f + 2206336, activation: .silu, gradInput: s.tensor(551), gradGamma: s.g + 5660464,
-            gradBeta: s.g + 5661520, pool: pool)
-        s.profiler?.stop(833)
+            savedScale: s.tensor(317), gradReduceWeights: s.g + 5664688, gradReduceBias: s.g + 5711152,
+            gradExpandWeights: s.g + 5711200, gradExpandBias: s.g + 5757664, preActivation: s.tensor(312),
+            gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
+            activation: .silu, gradGamma: s.g + 5660464, gradBeta: s.g + 5661520, workspace: s.ws, pool: pool)
+        s.profiler?.stop(821)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
-                activation: .silu, output: s.tensor(553), pool: pool)
-            s.profiler?.stop(834)
+                activation: .silu, output: s.tensor(541), pool: pool)
+            s.profiler?.stop(822)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
-                eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2203168, pool: pool)
-            s.profiler?.stop(835)
+                eps: 0.001, activation: .silu, output: s.tensor(541), scratch: s.f + 2203168, pool: pool)
+            s.profiler?.stop(823)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2233792, count: 26400)
-        s.profiler?.stop(836)
+        s.profiler?.stop(824)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(553), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(541), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2207392, gradInput: s.tensor(552), gradWeights: s.f + 2233792, pool: pool)
-        s.profiler?.stop(837)
+            weights: s.f + 2207392, gradInput: s.tensor(540), gradWeights: s.f + 2233792, pool: pool)
+        s.profiler?.stop(825)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2233792, channels: 1056, kernel: 5, into: s.g + 5634064)
-        s.profiler?.stop(838)
+        s.profiler?.stop(826)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(552), input: s.tensor(310), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(310), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168,
             savedInvStd: s.f + 2204224, activation: .silu, gradGamma: s.g + 5629840, gradBeta: s.g + 5630896,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(839)
+        s.profiler?.stop(827)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(552), preActivation: s.tensor(310),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(310),
             gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(308), weights: s.p + 5443984,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(554),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(542),
             gradWeights: s.g + 5443984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(840)
+        s.profiler?.stop(828)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(554),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(542),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(555), pool: pool)
-        s.profiler?.stop(841)
+            perImage: 148016, gradBranch: s.tensor(543), pool: pool)
+        s.profiler?.stop(829)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(555), input: s.tensor(306), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(306), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816,
             savedInvStd: s.f + 2202992, activation: .identity, gradGamma: s.g + 5443280, gradBeta: s.g + 5443456,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(830)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
-                activation: .silu, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(843)
+                activation: .silu, output: s.tensor(546), pool: pool)
+            s.profiler?.stop(831)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
-                eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 2147904, pool: pool)
-            s.profiler?.stop(844)
+                eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2147904, pool: pool)
+            s.profiler?.stop(832)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(558), savedScale: s.tensor(305), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(557), pool: pool)
-            s.profiler?.stop(845)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(305), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(545), pool: pool)
+            s.profiler?.stop(833)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(555), preActivation: s.tensor(306),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(543), preActivation: s.tensor(306),
             gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(557), weights: s.p + 5257424,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(556),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(545), weights: s.p + 5257424,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(544),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(846)
-        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(834)
+        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(556), input: s.tensor(558), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, seActivation: .silu,
             expandWeights: s.p + 5209904, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
-            savedScale: s.tensor(305), gradInput: s.tensor(559), gradReduceWeights: s.g + 5163392,
-            gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904, gradExpandBias: s.g + 5256368,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(847)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(559), input: s.tensor(300),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904,
-            savedInvStd: s.f + 2148960, activation: .silu, gradInput: s.tensor(559), gradGamma: s.g + 5159168,
-            gradBeta: s.g + 5160224, pool: pool)
-        s.profiler?.stop(848)
+            savedScale: s.tensor(305), gradReduceWeights: s.g + 5163392, gradReduceBias: s.g + 5209856,
+            gradExpandWeights: s.g + 5209904, gradExpandBias: s.g + 5256368, preActivation: s.tensor(300),
+            gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
+            activation: .silu, gradGamma: s.g + 5159168, gradBeta: s.g + 5160224, workspace: s.ws, pool: pool)
+        s.profiler?.stop(835)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
-                activation: .silu, output: s.tensor(561), pool: pool)
-            s.profiler?.stop(849)
+                activation: .silu, output: s.tensor(548), pool: pool)
+            s.profiler?.stop(836)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
-                eps: 0.001, activation: .silu, output: s.tensor(561), scratch: s.f + 2145792, pool: pool)
-            s.profiler?.stop(850)
+                eps: 0.001, activation: .silu, output: s.tensor(548), scratch: s.f + 2145792, pool: pool)
+            s.profiler?.stop(837)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2176416, count: 26400)
-        s.profiler?.stop(851)
+        s.profiler?.stop(838)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(559), input: s.tensor(561), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(548), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2150016, gradInput: s.tensor(560), gradWeights: s.f + 2176416, pool: pool)
-        s.profiler?.stop(852)
+            weights: s.f + 2150016, gradInput: s.tensor(547), gradWeights: s.f + 2176416, pool: pool)
+        s.profiler?.stop(839)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2176416, channels: 1056, kernel: 5, into: s.g + 5132768)
-        s.profiler?.stop(853)
+        s.profiler?.stop(840)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(298), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(298), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792,
             savedInvStd: s.f + 2146848, activation: .silu, gradGamma: s.g + 5128544, gradBeta: s.g + 5129600,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(854)
+        s.profiler?.stop(841)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(298),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(298),
             gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(296), weights: s.p + 4942688,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(562),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(549),
             gradWeights: s.g + 4942688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(855)
+        s.profiler?.stop(842)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(562), s.tensor(554), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(856)
+        TrainingKernels.accumulate(s.tensor(549), s.tensor(542), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(843)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(562),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(549),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(563), pool: pool)
-        s.profiler?.stop(857)
+            perImage: 148016, gradBranch: s.tensor(550), pool: pool)
+        s.profiler?.stop(844)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(563), input: s.tensor(294), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(550), input: s.tensor(294), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440,
             savedInvStd: s.f + 2145616, activation: .identity, gradGamma: s.g + 4941984, gradBeta: s.g + 4942160,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(845)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
-                activation: .silu, output: s.tensor(566), pool: pool)
-            s.profiler?.stop(859)
+                activation: .silu, output: s.tensor(553), pool: pool)
+            s.profiler?.stop(846)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
-                eps: 0.001, activation: .silu, output: s.tensor(566), scratch: s.f + 2090528, pool: pool)
-            s.profiler?.stop(860)
+                eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2090528, pool: pool)
+            s.profiler?.stop(847)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(293), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(861)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(553), savedScale: s.tensor(293), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(552), pool: pool)
+            s.profiler?.stop(848)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(563), preActivation: s.tensor(294),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(294),
             gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(565), weights: s.p + 4756128,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(564),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(552), weights: s.p + 4756128,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(551),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(862)
-        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(849)
+        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(564), input: s.tensor(566), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(551), seInput: s.tensor(553), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, seActivation: .silu,
             expandWeights: s.p + 4708608, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
-            savedScale: s.tensor(293), gradInput: s.tensor(567), gradReduceWeights: s.g + 4662096,
-            gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608, gradExpandBias: s.g + 4755072,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(863)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(567), input: s.tensor(288),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528,
-            savedInvStd: s.f + 2091584, activation: .silu, gradInput: s.tensor(567), gradGamma: s.g + 4657872,
-            gradBeta: s.g + 4658928, pool: pool)
-        s.profiler?.stop(864)
+            savedScale: s.tensor(293), gradReduceWeights: s.g + 4662096, gradReduceBias: s.g + 4708560,
+            gradExpandWeights: s.g + 4708608, gradExpandBias: s.g + 4755072, preActivation: s.tensor(288),
+            gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
+            activation: .silu, gradGamma: s.g + 4657872, gradBeta: s.g + 4658928, workspace: s.ws, pool: pool)
+        s.profiler?.stop(850)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
-                activation: .silu, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(865)
+                activation: .silu, output: s.tensor(555), pool: pool)
+            s.profiler?.stop(851)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
-                eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 2088416, pool: pool)
-            s.profiler?.stop(866)
+                eps: 0.001, activation: .silu, output: s.tensor(555), scratch: s.f + 2088416, pool: pool)
+            s.profiler?.stop(852)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2119040, count: 26400)
-        s.profiler?.stop(867)
+        s.profiler?.stop(853)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(567), input: s.tensor(569), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(555), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2092640, gradInput: s.tensor(568), gradWeights: s.f + 2119040, pool: pool)
-        s.profiler?.stop(868)
+            weights: s.f + 2092640, gradInput: s.tensor(554), gradWeights: s.f + 2119040, pool: pool)
+        s.profiler?.stop(854)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2119040, channels: 1056, kernel: 5, into: s.g + 4631472)
-        s.profiler?.stop(869)
+        s.profiler?.stop(855)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(568), input: s.tensor(286), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(554), input: s.tensor(286), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416,
             savedInvStd: s.f + 2089472, activation: .silu, gradGamma: s.g + 4627248, gradBeta: s.g + 4628304,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(870)
+        s.profiler?.stop(856)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(286),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(554), preActivation: s.tensor(286),
             gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(284), weights: s.p + 4441392,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(556),
             gradWeights: s.g + 4441392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(857)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(570), s.tensor(562), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(872)
+        TrainingKernels.accumulate(s.tensor(556), s.tensor(549), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(858)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(570),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(556),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(571), pool: pool)
-        s.profiler?.stop(873)
+            perImage: 148016, gradBranch: s.tensor(557), pool: pool)
+        s.profiler?.stop(859)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(282), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(557), input: s.tensor(282), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064,
             savedInvStd: s.f + 2088240, activation: .identity, gradGamma: s.g + 4440688, gradBeta: s.g + 4440864,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(860)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
-                activation: .silu, output: s.tensor(574), pool: pool)
-            s.profiler?.stop(875)
+                activation: .silu, output: s.tensor(560), pool: pool)
+            s.profiler?.stop(861)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
-                eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 2033152, pool: pool)
-            s.profiler?.stop(876)
+                eps: 0.001, activation: .silu, output: s.tensor(560), scratch: s.f + 2033152, pool: pool)
+            s.profiler?.stop(862)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(281), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
-            s.profiler?.stop(877)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(560), savedScale: s.tensor(281), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(559), pool: pool)
+            s.profiler?.stop(863)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(282),
             gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(573), weights: s.p + 4254832,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(559), weights: s.p + 4254832,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(558),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(878)
-        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(864)
+        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(572), input: s.tensor(574), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(558), seInput: s.tensor(560), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, seActivation: .silu,
             expandWeights: s.p + 4207312, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(575), gradReduceWeights: s.g + 4160800,
-            gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312, gradExpandBias: s.g + 4253776,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(879)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(575), input: s.tensor(276),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152,
-            savedInvStd: s.f + 2034208, activation: .silu, gradInput: s.tensor(575), gradGamma: s.g + 4156576,
-            gradBeta: s.g + 4157632, pool: pool)
-        s.profiler?.stop(880)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 4160800, gradReduceBias: s.g + 4207264,
+            gradExpandWeights: s.g + 4207312, gradExpandBias: s.g + 4253776, preActivation: s.tensor(276),
+            gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
+            activation: .silu, gradGamma: s.g + 4156576, gradBeta: s.g + 4157632, workspace: s.ws, pool: pool)
+        s.profiler?.stop(865)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
-                activation: .silu, output: s.tensor(577), pool: pool)
-            s.profiler?.stop(881)
+                activation: .silu, output: s.tensor(562), pool: pool)
+            s.profiler?.stop(866)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
-                eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 2031040, pool: pool)
-            s.profiler?.stop(882)
+                eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 2031040, pool: pool)
+            s.profiler?.stop(867)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2061664, count: 26400)
-        s.profiler?.stop(883)
+        s.profiler?.stop(868)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(577), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(558), input: s.tensor(562), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2035264, gradInput: s.tensor(576), gradWeights: s.f + 2061664, pool: pool)
-        s.profiler?.stop(884)
+            weights: s.f + 2035264, gradInput: s.tensor(561), gradWeights: s.f + 2061664, pool: pool)
+        s.profiler?.stop(869)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2061664, channels: 1056, kernel: 5, into: s.g + 4130176)
-        s.profiler?.stop(885)
+        s.profiler?.stop(870)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(576), input: s.tensor(274), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(561), input: s.tensor(274), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040,
             savedInvStd: s.f + 2032096, activation: .silu, gradGamma: s.g + 4125952, gradBeta: s.g + 4127008,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(871)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(576), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(274),
             gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(272), weights: s.p + 3940096,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(578),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(563),
             gradWeights: s.g + 3940096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(887)
+        s.profiler?.stop(872)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(578), s.tensor(570), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(888)
+        TrainingKernels.accumulate(s.tensor(563), s.tensor(556), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(873)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(578),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(563),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(579), pool: pool)
-        s.profiler?.stop(889)
+            perImage: 148016, gradBranch: s.tensor(564), pool: pool)
+        s.profiler?.stop(874)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(579), input: s.tensor(270), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(270), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688,
             savedInvStd: s.f + 2030864, activation: .identity, gradGamma: s.g + 3939392, gradBeta: s.g + 3939568,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(890)
+        s.profiler?.stop(875)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
-                activation: .silu, output: s.tensor(582), pool: pool)
-            s.profiler?.stop(891)
+                activation: .silu, output: s.tensor(567), pool: pool)
+            s.profiler?.stop(876)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
-                eps: 0.001, activation: .silu, output: s.tensor(582), scratch: s.f + 1975776, pool: pool)
-            s.profiler?.stop(892)
+                eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 1975776, pool: pool)
+            s.profiler?.stop(877)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(582), savedScale: s.tensor(269), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(581), pool: pool)
-            s.profiler?.stop(893)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(567), savedScale: s.tensor(269), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(566), pool: pool)
+            s.profiler?.stop(878)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(270),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(270),
             gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(581), weights: s.p + 3753536,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(580),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(566), weights: s.p + 3753536,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(565),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(894)
-        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(879)
+        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(580), input: s.tensor(582), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(565), seInput: s.tensor(567), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, seActivation: .silu,
             expandWeights: s.p + 3706016, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
-            savedScale: s.tensor(269), gradInput: s.tensor(583), gradReduceWeights: s.g + 3659504,
-            gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016, gradExpandBias: s.g + 3752480,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(895)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(583), input: s.tensor(264),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776,
-            savedInvStd: s.f + 1976832, activation: .silu, gradInput: s.tensor(583), gradGamma: s.g + 3655280,
-            gradBeta: s.g + 3656336, pool: pool)
-        s.profiler?.stop(896)
+            savedScale: s.tensor(269), gradReduceWeights: s.g + 3659504, gradReduceBias: s.g + 3705968,
+            gradExpandWeights: s.g + 3706016, gradExpandBias: s.g + 3752480, preActivation: s.tensor(264),
+            gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
+            activation: .silu, gradGamma: s.g + 3655280, gradBeta: s.g + 3656336, workspace: s.ws, pool: pool)
+        s.profiler?.stop(880)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
-                activation: .silu, output: s.tensor(585), pool: pool)
-            s.profiler?.stop(897)
+                activation: .silu, output: s.tensor(569), pool: pool)
+            s.profiler?.stop(881)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
-                eps: 0.001, activation: .silu, output: s.tensor(585), scratch: s.f + 1973664, pool: pool)
-            s.profiler?.stop(898)
+                eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 1973664, pool: pool)
+            s.profiler?.stop(882)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2004288, count: 26400)
-        s.profiler?.stop(899)
+        s.profiler?.stop(883)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(583), input: s.tensor(585), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(565), input: s.tensor(569), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1977888, gradInput: s.tensor(584), gradWeights: s.f + 2004288, pool: pool)
-        s.profiler?.stop(900)
+            weights: s.f + 1977888, gradInput: s.tensor(568), gradWeights: s.f + 2004288, pool: pool)
+        s.profiler?.stop(884)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2004288, channels: 1056, kernel: 5, into: s.g + 3628880)
-        s.profiler?.stop(901)
+        s.profiler?.stop(885)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(584), input: s.tensor(262), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(568), input: s.tensor(262), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664,
             savedInvStd: s.f + 1974720, activation: .silu, gradGamma: s.g + 3624656, gradBeta: s.g + 3625712,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(902)
+        s.profiler?.stop(886)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(262),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(262),
             gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(260), weights: s.p + 3438800,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(586),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
             gradWeights: s.g + 3438800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(887)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(586), s.tensor(578), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(904)
+        TrainingKernels.accumulate(s.tensor(570), s.tensor(563), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(888)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(586),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(570),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(587), pool: pool)
-        s.profiler?.stop(905)
+            perImage: 148016, gradBranch: s.tensor(571), pool: pool)
+        s.profiler?.stop(889)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(258), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(258), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312,
             savedInvStd: s.f + 1973488, activation: .identity, gradGamma: s.g + 3438096, gradBeta: s.g + 3438272,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(906)
+        s.profiler?.stop(890)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
-                activation: .silu, output: s.tensor(590), pool: pool)
-            s.profiler?.stop(907)
+                activation: .silu, output: s.tensor(574), pool: pool)
+            s.profiler?.stop(891)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
-                eps: 0.001, activation: .silu, output: s.tensor(590), scratch: s.f + 1918400, pool: pool)
-            s.profiler?.stop(908)
+                eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 1918400, pool: pool)
+            s.profiler?.stop(892)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(257), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(589), pool: pool)
-            s.profiler?.stop(909)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(257), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
+            s.profiler?.stop(893)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(587), preActivation: s.tensor(258),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(258),
             gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(589), weights: s.p + 3252240,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(588),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(573), weights: s.p + 3252240,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(910)
-        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(894)
+        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(588), input: s.tensor(590), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(572), seInput: s.tensor(574), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, seActivation: .silu,
             expandWeights: s.p + 3204720, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
-            savedScale: s.tensor(257), gradInput: s.tensor(591), gradReduceWeights: s.g + 3158208,
-            gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720, gradExpandBias: s.g + 3251184,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(911)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(591), input: s.tensor(252),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400,
-            savedInvStd: s.f + 1919456, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 3153984,
-            gradBeta: s.g + 3155040, pool: pool)
-        s.profiler?.stop(912)
+            savedScale: s.tensor(257), gradReduceWeights: s.g + 3158208, gradReduceBias: s.g + 3204672,
+            gradExpandWeights: s.g + 3204720, gradExpandBias: s.g + 3251184, preActivation: s.tensor(252),
+            gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
+            activation: .silu, gradGamma: s.g + 3153984, gradBeta: s.g + 3155040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(895)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
-                activation: .silu, output: s.tensor(593), pool: pool)
-            s.profiler?.stop(913)
+                activation: .silu, output: s.tensor(576), pool: pool)
+            s.profiler?.stop(896)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
-                eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 1916288, pool: pool)
-            s.profiler?.stop(914)
+                eps: 0.001, activation: .silu, output: s.tensor(576), scratch: s.f + 1916288, pool: pool)
+            s.profiler?.stop(897)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1946912, count: 26400)
-        s.profiler?.stop(915)
+        s.profiler?.stop(898)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(591), input: s.tensor(593), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(576), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1920512, gradInput: s.tensor(592), gradWeights: s.f + 1946912, pool: pool)
-        s.profiler?.stop(916)
+            weights: s.f + 1920512, gradInput: s.tensor(575), gradWeights: s.f + 1946912, pool: pool)
+        s.profiler?.stop(899)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1946912, channels: 1056, kernel: 5, into: s.g + 3127584)
-        s.profiler?.stop(917)
+        s.profiler?.stop(900)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(592), input: s.tensor(250), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(575), input: s.tensor(250), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288,
             savedInvStd: s.f + 1917344, activation: .silu, gradGamma: s.g + 3123360, gradBeta: s.g + 3124416,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(901)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(250),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(575), preActivation: s.tensor(250),
             gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(248), weights: s.p + 2937504,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(594),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(577),
             gradWeights: s.g + 2937504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(902)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(594), s.tensor(586), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(920)
+        TrainingKernels.accumulate(s.tensor(577), s.tensor(570), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(903)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(594),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(577),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
-            perImage: 148016, gradBranch: s.tensor(595), pool: pool)
-        s.profiler?.stop(921)
+            perImage: 148016, gradBranch: s.tensor(578), pool: pool)
+        s.profiler?.stop(904)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(246), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(578), input: s.tensor(246), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936,
             savedInvStd: s.f + 1916112, activation: .identity, gradGamma: s.g + 2936800, gradBeta: s.g + 2936976,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(922)
+        s.profiler?.stop(905)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
-                activation: .silu, output: s.tensor(598), pool: pool)
-            s.profiler?.stop(923)
+                activation: .silu, output: s.tensor(581), pool: pool)
+            s.profiler?.stop(906)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
-                eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 1861024, pool: pool)
-            s.profiler?.stop(924)
+                eps: 0.001, activation: .silu, output: s.tensor(581), scratch: s.f + 1861024, pool: pool)
+            s.profiler?.stop(907)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(245), batch: s.n,
-                pixels: 841, channels: 1056, output: s.tensor(597), pool: pool)
-            s.profiler?.stop(925)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(581), savedScale: s.tensor(245), batch: s.n,
+                pixels: 841, channels: 1056, output: s.tensor(580), pool: pool)
+            s.profiler?.stop(908)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(578), preActivation: s.tensor(246),
             gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(597), weights: s.p + 2750944,
-            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(596),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(580), weights: s.p + 2750944,
+            pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(579),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(926)
-        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]
+        s.profiler?.stop(909)
+        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(596), input: s.tensor(598), batch: s.n, pixels: 841,
-            channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(579), seInput: s.tensor(581), batch: s.n,
+            pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, seActivation: .silu,
             expandWeights: s.p + 2703424, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(599), gradReduceWeights: s.g + 2656912,
-            gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424, gradExpandBias: s.g + 2749888,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(927)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(599), input: s.tensor(240),
-            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024,
-            savedInvStd: s.f + 1862080, activation: .silu, gradInput: s.tensor(599), gradGamma: s.g + 2652688,
-            gradBeta: s.g + 2653744, pool: pool)
-        s.profiler?.stop(928)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 2656912, gradReduceBias: s.g + 2703376,
+            gradExpandWeights: s.g + 2703424, gradExpandBias: s.g + 2749888, preActivation: s.tensor(240),
+            gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
+            activation: .silu, gradGamma: s.g + 2652688, gradBeta: s.g + 2653744, workspace: s.ws, pool: pool)
+        s.profiler?.stop(910)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
-                activation: .silu, output: s.tensor(601), pool: pool)
-            s.profiler?.stop(929)
+                activation: .silu, output: s.tensor(583), pool: pool)
+            s.profiler?.stop(911)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
-                eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1858912, pool: pool)
-            s.profiler?.stop(930)
+                eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 1858912, pool: pool)
+            s.profiler?.stop(912)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1889536, count: 26400)
-        s.profiler?.stop(931)
+        s.profiler?.stop(913)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(601), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(583), batch: s.n, height: 29,
             width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1863136, gradInput: s.tensor(600), gradWeights: s.f + 1889536, pool: pool)
-        s.profiler?.stop(932)
+            weights: s.f + 1863136, gradInput: s.tensor(582), gradWeights: s.f + 1889536, pool: pool)
+        s.profiler?.stop(914)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1889536, channels: 1056, kernel: 5, into: s.g + 2626288)
-        s.profiler?.stop(933)
+        s.profiler?.stop(915)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(600), input: s.tensor(238), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(582), input: s.tensor(238), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912,
             savedInvStd: s.f + 1859968, activation: .silu, gradGamma: s.g + 2622064, gradBeta: s.g + 2623120,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(916)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(600), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(238),
             gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(237), weights: s.p + 2436208,
-            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(602),
+            pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(584),
             gradWeights: s.g + 2436208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(935)
+        s.profiler?.stop(917)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(602), s.tensor(594), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(936)
+        TrainingKernels.accumulate(s.tensor(584), s.tensor(577), count: 148016 &* s.n, pool: pool)
+        s.profiler?.stop(918)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(236), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(584), input: s.tensor(236), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560,
             savedInvStd: s.f + 1858736, activation: .identity, gradGamma: s.g + 2435504, gradBeta: s.g + 2435680,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(937)
+        s.profiler?.stop(919)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
-                activation: .silu, output: s.tensor(605), pool: pool)
-            s.profiler?.stop(938)
+                activation: .silu, output: s.tensor(587), pool: pool)
+            s.profiler?.stop(920)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
-                eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 1818624, pool: pool)
-            s.profiler?.stop(939)
+                eps: 0.001, activation: .silu, output: s.tensor(587), scratch: s.f + 1818624, pool: pool)
+            s.profiler?.stop(921)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(235), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(604), pool: pool)
-            s.profiler?.stop(940)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(587), savedScale: s.tensor(235), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(586), pool: pool)
+            s.profiler?.stop(922)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(236),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(236),
             gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(604), weights: s.p + 2300336,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(603),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(586), weights: s.p + 2300336,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(585),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(941)
-        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(923)
+        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(603), input: s.tensor(605), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(585), seInput: s.tensor(587), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, seActivation: .silu,
             expandWeights: s.p + 2274992, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
-            savedScale: s.tensor(235), gradInput: s.tensor(606), gradReduceWeights: s.g + 2250384,
-            gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992, gradExpandBias: s.g + 2299568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(942)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(606), input: s.tensor(230),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624,
-            savedInvStd: s.f + 1819392, activation: .silu, gradInput: s.tensor(606), gradGamma: s.g + 2247312,
-            gradBeta: s.g + 2248080, pool: pool)
-        s.profiler?.stop(943)
+            savedScale: s.tensor(235), gradReduceWeights: s.g + 2250384, gradReduceBias: s.g + 2274960,
+            gradExpandWeights: s.g + 2274992, gradExpandBias: s.g + 2299568, preActivation: s.tensor(230),
+            gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
+            activation: .silu, gradGamma: s.g + 2247312, gradBeta: s.g + 2248080, workspace: s.ws, pool: pool)
+        s.profiler?.stop(924)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
-                activation: .silu, output: s.tensor(608), pool: pool)
-            s.profiler?.stop(944)
+                activation: .silu, output: s.tensor(589), pool: pool)
+            s.profiler?.stop(925)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
-                eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1817088, pool: pool)
-            s.profiler?.stop(945)
+                eps: 0.001, activation: .silu, output: s.tensor(589), scratch: s.f + 1817088, pool: pool)
+            s.profiler?.stop(926)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1839360, count: 19200)
-        s.profiler?.stop(946)
+        s.profiler?.stop(927)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(608), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(585), input: s.tensor(589), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1820160, gradInput: s.tensor(607), gradWeights: s.f + 1839360, pool: pool)
-        s.profiler?.stop(947)
+            weights: s.f + 1820160, gradInput: s.tensor(588), gradWeights: s.f + 1839360, pool: pool)
+        s.profiler?.stop(928)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1839360, channels: 768, kernel: 5, into: s.g + 2228112)
-        s.profiler?.stop(948)
+        s.profiler?.stop(929)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(607), input: s.tensor(228), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(228), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088,
             savedInvStd: s.f + 1817856, activation: .silu, gradGamma: s.g + 2225040, gradBeta: s.g + 2225808,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(949)
+        s.profiler?.stop(930)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(607), preActivation: s.tensor(228),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(228),
             gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(226), weights: s.p + 2126736,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(609),
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(590),
             gradWeights: s.g + 2126736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(931)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(609),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(590),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(610), pool: pool)
-        s.profiler?.stop(951)
+            perImage: 107648, gradBranch: s.tensor(591), pool: pool)
+        s.profiler?.stop(932)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(610), input: s.tensor(224), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(591), input: s.tensor(224), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832,
             savedInvStd: s.f + 1816960, activation: .identity, gradGamma: s.g + 2126224, gradBeta: s.g + 2126352,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(952)
+        s.profiler?.stop(933)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
-                activation: .silu, output: s.tensor(613), pool: pool)
-            s.profiler?.stop(953)
+                activation: .silu, output: s.tensor(594), pool: pool)
+            s.profiler?.stop(934)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
-                eps: 0.001, activation: .silu, output: s.tensor(613), scratch: s.f + 1801472, pool: pool)
-            s.profiler?.stop(954)
+                eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 1801472, pool: pool)
+            s.profiler?.stop(935)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(613), savedScale: s.tensor(223), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(612), pool: pool)
-            s.profiler?.stop(955)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(594), savedScale: s.tensor(223), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(593), pool: pool)
+            s.profiler?.stop(936)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(224),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(591), preActivation: s.tensor(224),
             gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(612), weights: s.p + 2027920,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(611),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(593), weights: s.p + 2027920,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(592),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(956)
-        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(937)
+        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(611), input: s.tensor(613), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(592), seInput: s.tensor(594), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, seActivation: .silu,
             expandWeights: s.p + 2002576, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
-            savedScale: s.tensor(223), gradInput: s.tensor(614), gradReduceWeights: s.g + 1977968,
-            gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576, gradExpandBias: s.g + 2027152,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(957)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(614), input: s.tensor(218),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472,
-            savedInvStd: s.f + 1802240, activation: .silu, gradInput: s.tensor(614), gradGamma: s.g + 1974896,
-            gradBeta: s.g + 1975664, pool: pool)
-        s.profiler?.stop(958)
+            savedScale: s.tensor(223), gradReduceWeights: s.g + 1977968, gradReduceBias: s.g + 2002544,
+            gradExpandWeights: s.g + 2002576, gradExpandBias: s.g + 2027152, preActivation: s.tensor(218),
+            gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
+            activation: .silu, gradGamma: s.g + 1974896, gradBeta: s.g + 1975664, workspace: s.ws, pool: pool)
+        s.profiler?.stop(938)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
-                activation: .silu, output: s.tensor(616), pool: pool)
-            s.profiler?.stop(959)
+                activation: .silu, output: s.tensor(596), pool: pool)
+            s.profiler?.stop(939)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
-                eps: 0.001, activation: .silu, output: s.tensor(616), scratch: s.f + 1799936, pool: pool)
-            s.profiler?.stop(960)
+                eps: 0.001, activation: .silu, output: s.tensor(596), scratch: s.f + 1799936, pool: pool)
+            s.profiler?.stop(940)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1809920, count: 6912)
-        s.profiler?.stop(961)
+        s.profiler?.stop(941)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(614), input: s.tensor(616), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(596), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1803008, gradInput: s.tensor(615), gradWeights: s.f + 1809920, pool: pool)
-        s.profiler?.stop(962)
+            weights: s.f + 1803008, gradInput: s.tensor(595), gradWeights: s.f + 1809920, pool: pool)
+        s.profiler?.stop(942)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1809920, channels: 768, kernel: 3, into: s.g + 1967984)
-        s.profiler?.stop(963)
+        s.profiler?.stop(943)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(615), input: s.tensor(216), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(216), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936,
             savedInvStd: s.f + 1800704, activation: .silu, gradGamma: s.g + 1964912, gradBeta: s.g + 1965680,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(964)
+        s.profiler?.stop(944)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(615), preActivation: s.tensor(216),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(216),
             gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(214), weights: s.p + 1866608,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(617),
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(597),
             gradWeights: s.g + 1866608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(965)
+        s.profiler?.stop(945)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(617), s.tensor(609), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(966)
+        TrainingKernels.accumulate(s.tensor(597), s.tensor(590), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(946)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(617),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(597),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(618), pool: pool)
-        s.profiler?.stop(967)
+            perImage: 107648, gradBranch: s.tensor(598), pool: pool)
+        s.profiler?.stop(947)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(618), input: s.tensor(212), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(598), input: s.tensor(212), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680,
             savedInvStd: s.f + 1799808, activation: .identity, gradGamma: s.g + 1866096, gradBeta: s.g + 1866224,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(948)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
-                activation: .silu, output: s.tensor(621), pool: pool)
-            s.profiler?.stop(969)
+                activation: .silu, output: s.tensor(601), pool: pool)
+            s.profiler?.stop(949)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
-                eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 1784320, pool: pool)
-            s.profiler?.stop(970)
+                eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1784320, pool: pool)
+            s.profiler?.stop(950)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(621), savedScale: s.tensor(211), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(620), pool: pool)
-            s.profiler?.stop(971)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(211), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(600), pool: pool)
+            s.profiler?.stop(951)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(618), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(598), preActivation: s.tensor(212),
             gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(620), weights: s.p + 1767792,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(619),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(600), weights: s.p + 1767792,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(599),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(972)
-        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(952)
+        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(619), input: s.tensor(621), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(599), seInput: s.tensor(601), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, seActivation: .silu,
             expandWeights: s.p + 1742448, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(622), gradReduceWeights: s.g + 1717840,
-            gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448, gradExpandBias: s.g + 1767024,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(973)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(622), input: s.tensor(206),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320,
-            savedInvStd: s.f + 1785088, activation: .silu, gradInput: s.tensor(622), gradGamma: s.g + 1714768,
-            gradBeta: s.g + 1715536, pool: pool)
-        s.profiler?.stop(974)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 1717840, gradReduceBias: s.g + 1742416,
+            gradExpandWeights: s.g + 1742448, gradExpandBias: s.g + 1767024, preActivation: s.tensor(206),
+            gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
+            activation: .silu, gradGamma: s.g + 1714768, gradBeta: s.g + 1715536, workspace: s.ws, pool: pool)
+        s.profiler?.stop(953)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
-                activation: .silu, output: s.tensor(624), pool: pool)
-            s.profiler?.stop(975)
+                activation: .silu, output: s.tensor(603), pool: pool)
+            s.profiler?.stop(954)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
-                eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1782784, pool: pool)
-            s.profiler?.stop(976)
+                eps: 0.001, activation: .silu, output: s.tensor(603), scratch: s.f + 1782784, pool: pool)
+            s.profiler?.stop(955)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1792768, count: 6912)
-        s.profiler?.stop(977)
+        s.profiler?.stop(956)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(622), input: s.tensor(624), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(603), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1785856, gradInput: s.tensor(623), gradWeights: s.f + 1792768, pool: pool)
-        s.profiler?.stop(978)
+            weights: s.f + 1785856, gradInput: s.tensor(602), gradWeights: s.f + 1792768, pool: pool)
+        s.profiler?.stop(957)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1792768, channels: 768, kernel: 3, into: s.g + 1707856)
-        s.profiler?.stop(979)
+        s.profiler?.stop(958)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(623), input: s.tensor(204), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(204), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784,
             savedInvStd: s.f + 1783552, activation: .silu, gradGamma: s.g + 1704784, gradBeta: s.g + 1705552,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(980)
+        s.profiler?.stop(959)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(204),
             gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(202), weights: s.p + 1606480,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625),
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(604),
             gradWeights: s.g + 1606480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(981)
+        s.profiler?.stop(960)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(625), s.tensor(617), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(982)
+        TrainingKernels.accumulate(s.tensor(604), s.tensor(597), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(961)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(625),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(604),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(626), pool: pool)
-        s.profiler?.stop(983)
+            perImage: 107648, gradBranch: s.tensor(605), pool: pool)
+        s.profiler?.stop(962)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(200), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(605), input: s.tensor(200), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528,
             savedInvStd: s.f + 1782656, activation: .identity, gradGamma: s.g + 1605968, gradBeta: s.g + 1606096,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(984)
+        s.profiler?.stop(963)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
-                activation: .silu, output: s.tensor(629), pool: pool)
-            s.profiler?.stop(985)
+                activation: .silu, output: s.tensor(608), pool: pool)
+            s.profiler?.stop(964)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
-                eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1767168, pool: pool)
-            s.profiler?.stop(986)
+                eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1767168, pool: pool)
+            s.profiler?.stop(965)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(199), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
-            s.profiler?.stop(987)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(199), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(607), pool: pool)
+            s.profiler?.stop(966)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(605), preActivation: s.tensor(200),
             gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(628), weights: s.p + 1507664,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(607), weights: s.p + 1507664,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(606),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(988)
-        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(967)
+        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(627), input: s.tensor(629), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(606), seInput: s.tensor(608), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, seActivation: .silu,
             expandWeights: s.p + 1482320, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(630), gradReduceWeights: s.g + 1457712,
-            gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320, gradExpandBias: s.g + 1506896,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(989)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(630), input: s.tensor(194),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168,
-            savedInvStd: s.f + 1767936, activation: .silu, gradInput: s.tensor(630), gradGamma: s.g + 1454640,
-            gradBeta: s.g + 1455408, pool: pool)
-        s.profiler?.stop(990)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 1457712, gradReduceBias: s.g + 1482288,
+            gradExpandWeights: s.g + 1482320, gradExpandBias: s.g + 1506896, preActivation: s.tensor(194),
+            gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
+            activation: .silu, gradGamma: s.g + 1454640, gradBeta: s.g + 1455408, workspace: s.ws, pool: pool)
+        s.profiler?.stop(968)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
-                activation: .silu, output: s.tensor(632), pool: pool)
-            s.profiler?.stop(991)
+                activation: .silu, output: s.tensor(610), pool: pool)
+            s.profiler?.stop(969)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
-                eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 1765632, pool: pool)
-            s.profiler?.stop(992)
+                eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 1765632, pool: pool)
+            s.profiler?.stop(970)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775616, count: 6912)
-        s.profiler?.stop(993)
+        s.profiler?.stop(971)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(632), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(610), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1768704, gradInput: s.tensor(631), gradWeights: s.f + 1775616, pool: pool)
-        s.profiler?.stop(994)
+            weights: s.f + 1768704, gradInput: s.tensor(609), gradWeights: s.f + 1775616, pool: pool)
+        s.profiler?.stop(972)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1775616, channels: 768, kernel: 3, into: s.g + 1447728)
-        s.profiler?.stop(995)
+        s.profiler?.stop(973)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(631), input: s.tensor(192), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(192), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632,
             savedInvStd: s.f + 1766400, activation: .silu, gradGamma: s.g + 1444656, gradBeta: s.g + 1445424,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(974)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(631), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(192),
             gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(190), weights: s.p + 1346352,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(633),
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(611),
             gradWeights: s.g + 1346352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
+        s.profiler?.stop(975)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(633), s.tensor(625), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(998)
+        TrainingKernels.accumulate(s.tensor(611), s.tensor(604), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(976)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(633),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(611),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(634), pool: pool)
-        s.profiler?.stop(999)
+            perImage: 107648, gradBranch: s.tensor(612), pool: pool)
+        s.profiler?.stop(977)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(634), input: s.tensor(188), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(612), input: s.tensor(188), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376,
             savedInvStd: s.f + 1765504, activation: .identity, gradGamma: s.g + 1345840, gradBeta: s.g + 1345968,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1000)
+        s.profiler?.stop(978)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
-                activation: .silu, output: s.tensor(637), pool: pool)
-            s.profiler?.stop(1001)
+                activation: .silu, output: s.tensor(615), pool: pool)
+            s.profiler?.stop(979)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
-                eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1750016, pool: pool)
-            s.profiler?.stop(1002)
+                eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 1750016, pool: pool)
+            s.profiler?.stop(980)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(637), savedScale: s.tensor(187), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(636), pool: pool)
-            s.profiler?.stop(1003)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(615), savedScale: s.tensor(187), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(614), pool: pool)
+            s.profiler?.stop(981)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(634), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(612), preActivation: s.tensor(188),
             gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(636), weights: s.p + 1247536,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(635),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(614), weights: s.p + 1247536,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(613),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1004)
-        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(982)
+        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(635), input: s.tensor(637), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(613), seInput: s.tensor(615), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, seActivation: .silu,
             expandWeights: s.p + 1222192, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(638), gradReduceWeights: s.g + 1197584,
-            gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192, gradExpandBias: s.g + 1246768,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1005)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(638), input: s.tensor(182),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016,
-            savedInvStd: s.f + 1750784, activation: .silu, gradInput: s.tensor(638), gradGamma: s.g + 1194512,
-            gradBeta: s.g + 1195280, pool: pool)
-        s.profiler?.stop(1006)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 1197584, gradReduceBias: s.g + 1222160,
+            gradExpandWeights: s.g + 1222192, gradExpandBias: s.g + 1246768, preActivation: s.tensor(182),
+            gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
+            activation: .silu, gradGamma: s.g + 1194512, gradBeta: s.g + 1195280, workspace: s.ws, pool: pool)
+        s.profiler?.stop(983)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
-                activation: .silu, output: s.tensor(640), pool: pool)
-            s.profiler?.stop(1007)
+                activation: .silu, output: s.tensor(617), pool: pool)
+            s.profiler?.stop(984)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
-                eps: 0.001, activation: .silu, output: s.tensor(640), scratch: s.f + 1748480, pool: pool)
-            s.profiler?.stop(1008)
+                eps: 0.001, activation: .silu, output: s.tensor(617), scratch: s.f + 1748480, pool: pool)
+            s.profiler?.stop(985)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1758464, count: 6912)
-        s.profiler?.stop(1009)
+        s.profiler?.stop(986)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(638), input: s.tensor(640), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(617), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1751552, gradInput: s.tensor(639), gradWeights: s.f + 1758464, pool: pool)
-        s.profiler?.stop(1010)
+            weights: s.f + 1751552, gradInput: s.tensor(616), gradWeights: s.f + 1758464, pool: pool)
+        s.profiler?.stop(987)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1758464, channels: 768, kernel: 3, into: s.g + 1187600)
-        s.profiler?.stop(1011)
+        s.profiler?.stop(988)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(639), input: s.tensor(180), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(616), input: s.tensor(180), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480,
             savedInvStd: s.f + 1749248, activation: .silu, gradGamma: s.g + 1184528, gradBeta: s.g + 1185296,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(989)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(639), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(616), preActivation: s.tensor(180),
             gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(178), weights: s.p + 1086224,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(641),
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(618),
             gradWeights: s.g + 1086224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1013)
+        s.profiler?.stop(990)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(641), s.tensor(633), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(1014)
+        TrainingKernels.accumulate(s.tensor(618), s.tensor(611), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(991)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(641),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(618),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(642), pool: pool)
-        s.profiler?.stop(1015)
+            perImage: 107648, gradBranch: s.tensor(619), pool: pool)
+        s.profiler?.stop(992)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(642), input: s.tensor(176), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(619), input: s.tensor(176), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224,
             savedInvStd: s.f + 1748352, activation: .identity, gradGamma: s.g + 1085712, gradBeta: s.g + 1085840,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1016)
+        s.profiler?.stop(993)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
-                activation: .silu, output: s.tensor(645), pool: pool)
-            s.profiler?.stop(1017)
+                activation: .silu, output: s.tensor(622), pool: pool)
+            s.profiler?.stop(994)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
-                eps: 0.001, activation: .silu, output: s.tensor(645), scratch: s.f + 1732864, pool: pool)
-            s.profiler?.stop(1018)
+                eps: 0.001, activation: .silu, output: s.tensor(622), scratch: s.f + 1732864, pool: pool)
+            s.profiler?.stop(995)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(645), savedScale: s.tensor(175), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(644), pool: pool)
-            s.profiler?.stop(1019)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(622), savedScale: s.tensor(175), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(621), pool: pool)
+            s.profiler?.stop(996)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(642), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(619), preActivation: s.tensor(176),
             gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(644), weights: s.p + 987408,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(643), gradWeights: s.g + 987408,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(621), weights: s.p + 987408,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(620), gradWeights: s.g + 987408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1020)
-        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(997)
+        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(643), input: s.tensor(645), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(620), seInput: s.tensor(622), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, seActivation: .silu,
             expandWeights: s.p + 962064, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(646), gradReduceWeights: s.g + 937456,
-            gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064, gradExpandBias: s.g + 986640,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1021)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(646), input: s.tensor(170),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864,
-            savedInvStd: s.f + 1733632, activation: .silu, gradInput: s.tensor(646), gradGamma: s.g + 934384,
-            gradBeta: s.g + 935152, pool: pool)
-        s.profiler?.stop(1022)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 937456, gradReduceBias: s.g + 962032,
+            gradExpandWeights: s.g + 962064, gradExpandBias: s.g + 986640, preActivation: s.tensor(170),
+            gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
+            activation: .silu, gradGamma: s.g + 934384, gradBeta: s.g + 935152, workspace: s.ws, pool: pool)
+        s.profiler?.stop(998)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
-                activation: .silu, output: s.tensor(648), pool: pool)
-            s.profiler?.stop(1023)
+                activation: .silu, output: s.tensor(624), pool: pool)
+            s.profiler?.stop(999)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
-                eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 1731328, pool: pool)
-            s.profiler?.stop(1024)
+                eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1731328, pool: pool)
+            s.profiler?.stop(1000)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1741312, count: 6912)
-        s.profiler?.stop(1025)
+        s.profiler?.stop(1001)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(646), input: s.tensor(648), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(620), input: s.tensor(624), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1734400, gradInput: s.tensor(647), gradWeights: s.f + 1741312, pool: pool)
-        s.profiler?.stop(1026)
+            weights: s.f + 1734400, gradInput: s.tensor(623), gradWeights: s.f + 1741312, pool: pool)
+        s.profiler?.stop(1002)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1741312, channels: 768, kernel: 3, into: s.g + 927472)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1003)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(647), input: s.tensor(168), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(623), input: s.tensor(168), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328,
             savedInvStd: s.f + 1732096, activation: .silu, gradGamma: s.g + 924400, gradBeta: s.g + 925168,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1028)
+        s.profiler?.stop(1004)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(168),
             gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(166), weights: s.p + 826096,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(649), gradWeights: s.g + 826096,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625), gradWeights: s.g + 826096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1029)
+        s.profiler?.stop(1005)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(649), s.tensor(641), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(1030)
+        TrainingKernels.accumulate(s.tensor(625), s.tensor(618), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(1006)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(649),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(625),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 107648, gradBranch: s.tensor(650), pool: pool)
-        s.profiler?.stop(1031)
+            perImage: 107648, gradBranch: s.tensor(626), pool: pool)
+        s.profiler?.stop(1007)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(164), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(164), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072,
             savedInvStd: s.f + 1731200, activation: .identity, gradGamma: s.g + 825584, gradBeta: s.g + 825712,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1008)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
-                activation: .silu, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(1033)
+                activation: .silu, output: s.tensor(629), pool: pool)
+            s.profiler?.stop(1009)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
-                eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 1715712, pool: pool)
-            s.profiler?.stop(1034)
+                eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1715712, pool: pool)
+            s.profiler?.stop(1010)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(163), batch: s.n,
-                pixels: 841, channels: 768, output: s.tensor(652), pool: pool)
-            s.profiler?.stop(1035)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(163), batch: s.n,
+                pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
+            s.profiler?.stop(1011)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(164),
             gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(652), weights: s.p + 727280,
-            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(651), gradWeights: s.g + 727280,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(628), weights: s.p + 727280,
+            pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627), gradWeights: s.g + 727280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1036)
-        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]
+        s.profiler?.stop(1012)
+        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(651), input: s.tensor(653), batch: s.n, pixels: 841,
-            channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(627), seInput: s.tensor(629), batch: s.n,
+            pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, seActivation: .silu,
             expandWeights: s.p + 701936, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(654), gradReduceWeights: s.g + 677328,
-            gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936, gradExpandBias: s.g + 726512,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1037)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 768]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(654), input: s.tensor(158),
-            pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712,
-            savedInvStd: s.f + 1716480, activation: .silu, gradInput: s.tensor(654), gradGamma: s.g + 674256,
-            gradBeta: s.g + 675024, pool: pool)
-        s.profiler?.stop(1038)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 677328, gradReduceBias: s.g + 701904,
+            gradExpandWeights: s.g + 701936, gradExpandBias: s.g + 726512, preActivation: s.tensor(158),
+            gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
+            activation: .silu, gradGamma: s.g + 674256, gradBeta: s.g + 675024, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1013)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
-                activation: .silu, output: s.tensor(656), pool: pool)
-            s.profiler?.stop(1039)
+                activation: .silu, output: s.tensor(631), pool: pool)
+            s.profiler?.stop(1014)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
-                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1714176, pool: pool)
-            s.profiler?.stop(1040)
+                eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 1714176, pool: pool)
+            s.profiler?.stop(1015)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1724160, count: 6912)
-        s.profiler?.stop(1041)
+        s.profiler?.stop(1016)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(656), batch: s.n, height: 29,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(627), input: s.tensor(631), batch: s.n, height: 29,
             width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1717248, gradInput: s.tensor(655), gradWeights: s.f + 1724160, pool: pool)
-        s.profiler?.stop(1042)
+            weights: s.f + 1717248, gradInput: s.tensor(630), gradWeights: s.f + 1724160, pool: pool)
+        s.profiler?.stop(1017)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1724160, channels: 768, kernel: 3, into: s.g + 667344)
-        s.profiler?.stop(1043)
+        s.profiler?.stop(1018)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(655), input: s.tensor(156), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(630), input: s.tensor(156), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176,
             savedInvStd: s.f + 1714944, activation: .silu, gradGamma: s.g + 664272, gradBeta: s.g + 665040,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1044)
+        s.profiler?.stop(1019)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(655), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(630), preActivation: s.tensor(156),
             gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(155), weights: s.p + 565968,
-            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(657), gradWeights: s.g + 565968,
+            pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(632), gradWeights: s.g + 565968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1045)
+        s.profiler?.stop(1020)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(657), s.tensor(649), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(1046)
+        TrainingKernels.accumulate(s.tensor(632), s.tensor(625), count: 107648 &* s.n, pool: pool)
+        s.profiler?.stop(1021)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(154), pixels: 841 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(632), input: s.tensor(154), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920,
             savedInvStd: s.f + 1714048, activation: .identity, gradGamma: s.g + 565456, gradBeta: s.g + 565584,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1047)
+        s.profiler?.stop(1022)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
-                activation: .silu, output: s.tensor(660), pool: pool)
-            s.profiler?.stop(1048)
+                activation: .silu, output: s.tensor(635), pool: pool)
+            s.profiler?.stop(1023)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
-                eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 1706240, pool: pool)
-            s.profiler?.stop(1049)
+                eps: 0.001, activation: .silu, output: s.tensor(635), scratch: s.f + 1706240, pool: pool)
+            s.profiler?.stop(1024)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(153), batch: s.n,
-                pixels: 841, channels: 384, output: s.tensor(659), pool: pool)
-            s.profiler?.stop(1050)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(635), savedScale: s.tensor(153), batch: s.n,
+                pixels: 841, channels: 384, output: s.tensor(634), pool: pool)
+            s.profiler?.stop(1025)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(154),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(632), preActivation: s.tensor(154),
             gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(659), weights: s.p + 516304,
-            pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(658), gradWeights: s.g + 516304,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(634), weights: s.p + 516304,
+            pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(633), gradWeights: s.g + 516304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1051)
-        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]
+        s.profiler?.stop(1026)
+        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(658), input: s.tensor(660), batch: s.n, pixels: 841,
-            channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(633), seInput: s.tensor(635), batch: s.n,
+            pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, seActivation: .silu,
             expandWeights: s.p + 509776, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
-            savedScale: s.tensor(153), gradInput: s.tensor(661), gradReduceWeights: s.g + 503616,
-            gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776, gradExpandBias: s.g + 515920,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1052)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 29, 29, 384]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(661), input: s.tensor(148),
-            pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240,
-            savedInvStd: s.f + 1706624, activation: .silu, gradInput: s.tensor(661), gradGamma: s.g + 502080,
-            gradBeta: s.g + 502464, pool: pool)
-        s.profiler?.stop(1053)
+            savedScale: s.tensor(153), gradReduceWeights: s.g + 503616, gradReduceBias: s.g + 509760,
+            gradExpandWeights: s.g + 509776, gradExpandBias: s.g + 515920, preActivation: s.tensor(148),
+            gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
+            activation: .silu, gradGamma: s.g + 502080, gradBeta: s.g + 502464, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1027)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
-                activation: .silu, output: s.tensor(663), pool: pool)
-            s.profiler?.stop(1054)
+                activation: .silu, output: s.tensor(637), pool: pool)
+            s.profiler?.stop(1028)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
-                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1705472, pool: pool)
-            s.profiler?.stop(1055)
+                eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1705472, pool: pool)
+            s.profiler?.stop(1029)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1710464, count: 3456)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1030)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(663), batch: s.n, height: 57,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(633), input: s.tensor(637), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1707008, gradInput: s.tensor(662), gradWeights: s.f + 1710464, pool: pool)
-        s.profiler?.stop(1057)
+            weights: s.f + 1707008, gradInput: s.tensor(636), gradWeights: s.f + 1710464, pool: pool)
+        s.profiler?.stop(1031)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1710464, channels: 384, kernel: 3, into: s.g + 498624)
-        s.profiler?.stop(1058)
+        s.profiler?.stop(1032)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(662), input: s.tensor(146), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(636), input: s.tensor(146), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472,
             savedInvStd: s.f + 1705856, activation: .silu, gradGamma: s.g + 497088, gradBeta: s.g + 497472,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1059)
+        s.profiler?.stop(1033)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(662), preActivation: s.tensor(146),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(636), preActivation: s.tensor(146),
             gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(144), weights: s.p + 472512,
-            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(664), gradWeights: s.g + 472512,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(638), gradWeights: s.g + 472512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1034)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(664),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(638),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.tensor(665), pool: pool)
-        s.profiler?.stop(1061)
+            perImage: 207936, gradBranch: s.tensor(639), pool: pool)
+        s.profiler?.stop(1035)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(665), input: s.tensor(142), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(639), input: s.tensor(142), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344,
             savedInvStd: s.f + 1705408, activation: .identity, gradGamma: s.g + 472256, gradBeta: s.g + 472320,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1062)
+        s.profiler?.stop(1036)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
-                activation: .silu, output: s.tensor(668), pool: pool)
-            s.profiler?.stop(1063)
+                activation: .silu, output: s.tensor(642), pool: pool)
+            s.profiler?.stop(1037)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
-                eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 1685376, pool: pool)
-            s.profiler?.stop(1064)
+                eps: 0.001, activation: .silu, output: s.tensor(642), scratch: s.f + 1685376, pool: pool)
+            s.profiler?.stop(1038)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(668), savedScale: s.tensor(141), batch: s.n,
-                pixels: 3249, channels: 384, output: s.tensor(667), pool: pool)
-            s.profiler?.stop(1065)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(642), savedScale: s.tensor(141), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(641), pool: pool)
+            s.profiler?.stop(1039)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(639), preActivation: s.tensor(142),
             gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(667), weights: s.p + 447680,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(666), gradWeights: s.g + 447680,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(641), weights: s.p + 447680,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(640), gradWeights: s.g + 447680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1066)
-        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.stop(1040)
+        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(666), input: s.tensor(668), batch: s.n,
-            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(640), seInput: s.tensor(642), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, seActivation: .silu,
             expandWeights: s.p + 441152, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(669), gradReduceWeights: s.g + 434992,
-            gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152, gradExpandBias: s.g + 447296,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1067)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(669), input: s.tensor(136),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376,
-            savedInvStd: s.f + 1685760, activation: .silu, gradInput: s.tensor(669), gradGamma: s.g + 433456,
-            gradBeta: s.g + 433840, pool: pool)
-        s.profiler?.stop(1068)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 434992, gradReduceBias: s.g + 441136,
+            gradExpandWeights: s.g + 441152, gradExpandBias: s.g + 447296, preActivation: s.tensor(136),
+            gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
+            activation: .silu, gradGamma: s.g + 433456, gradBeta: s.g + 433840, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1041)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
-                activation: .silu, output: s.tensor(671), pool: pool)
-            s.profiler?.stop(1069)
+                activation: .silu, output: s.tensor(644), pool: pool)
+            s.profiler?.stop(1042)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
-                eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1684608, pool: pool)
-            s.profiler?.stop(1070)
+                eps: 0.001, activation: .silu, output: s.tensor(644), scratch: s.f + 1684608, pool: pool)
+            s.profiler?.stop(1043)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1695744, count: 9600)
-        s.profiler?.stop(1071)
+        s.profiler?.stop(1044)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(669), input: s.tensor(671), batch: s.n, height: 57,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(640), input: s.tensor(644), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1686144, gradInput: s.tensor(670), gradWeights: s.f + 1695744, pool: pool)
-        s.profiler?.stop(1072)
+            weights: s.f + 1686144, gradInput: s.tensor(643), gradWeights: s.f + 1695744, pool: pool)
+        s.profiler?.stop(1045)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1695744, channels: 384, kernel: 5, into: s.g + 423856)
-        s.profiler?.stop(1073)
+        s.profiler?.stop(1046)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(670), input: s.tensor(134), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(134), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608,
             savedInvStd: s.f + 1684992, activation: .silu, gradGamma: s.g + 422320, gradBeta: s.g + 422704,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1047)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(670), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(134),
             gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(132), weights: s.p + 397744,
-            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(672), gradWeights: s.g + 397744,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(645), gradWeights: s.g + 397744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1048)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(672), s.tensor(664), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1076)
+        TrainingKernels.accumulate(s.tensor(645), s.tensor(638), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(1049)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(672),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(645),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.tensor(673), pool: pool)
-        s.profiler?.stop(1077)
+            perImage: 207936, gradBranch: s.tensor(646), pool: pool)
+        s.profiler?.stop(1050)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(673), input: s.tensor(130), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(646), input: s.tensor(130), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480,
             savedInvStd: s.f + 1684544, activation: .identity, gradGamma: s.g + 397488, gradBeta: s.g + 397552,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1078)
+        s.profiler?.stop(1051)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
-                activation: .silu, output: s.tensor(676), pool: pool)
-            s.profiler?.stop(1079)
+                activation: .silu, output: s.tensor(649), pool: pool)
+            s.profiler?.stop(1052)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
-                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1664512, pool: pool)
-            s.profiler?.stop(1080)
+                eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 1664512, pool: pool)
+            s.profiler?.stop(1053)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(129), batch: s.n,
-                pixels: 3249, channels: 384, output: s.tensor(675), pool: pool)
-            s.profiler?.stop(1081)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(649), savedScale: s.tensor(129), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(648), pool: pool)
+            s.profiler?.stop(1054)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(673), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(646), preActivation: s.tensor(130),
             gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(675), weights: s.p + 372912,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(674), gradWeights: s.g + 372912,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(648), weights: s.p + 372912,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(647), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1082)
-        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.stop(1055)
+        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(674), input: s.tensor(676), batch: s.n,
-            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(647), seInput: s.tensor(649), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, seActivation: .silu,
             expandWeights: s.p + 366384, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(677), gradReduceWeights: s.g + 360224,
-            gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384, gradExpandBias: s.g + 372528,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1083)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(677), input: s.tensor(124),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512,
-            savedInvStd: s.f + 1664896, activation: .silu, gradInput: s.tensor(677), gradGamma: s.g + 358688,
-            gradBeta: s.g + 359072, pool: pool)
-        s.profiler?.stop(1084)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 360224, gradReduceBias: s.g + 366368,
+            gradExpandWeights: s.g + 366384, gradExpandBias: s.g + 372528, preActivation: s.tensor(124),
+            gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
+            activation: .silu, gradGamma: s.g + 358688, gradBeta: s.g + 359072, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1056)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
-                activation: .silu, output: s.tensor(679), pool: pool)
-            s.profiler?.stop(1085)
+                activation: .silu, output: s.tensor(651), pool: pool)
+            s.profiler?.stop(1057)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
-                eps: 0.001, activation: .silu, output: s.tensor(679), scratch: s.f + 1663744, pool: pool)
-            s.profiler?.stop(1086)
+                eps: 0.001, activation: .silu, output: s.tensor(651), scratch: s.f + 1663744, pool: pool)
+            s.profiler?.stop(1058)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1674880, count: 9600)
-        s.profiler?.stop(1087)
+        s.profiler?.stop(1059)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(677), input: s.tensor(679), batch: s.n, height: 57,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(651), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1665280, gradInput: s.tensor(678), gradWeights: s.f + 1674880, pool: pool)
-        s.profiler?.stop(1088)
+            weights: s.f + 1665280, gradInput: s.tensor(650), gradWeights: s.f + 1674880, pool: pool)
+        s.profiler?.stop(1060)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1674880, channels: 384, kernel: 5, into: s.g + 349088)
-        s.profiler?.stop(1089)
+        s.profiler?.stop(1061)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(678), input: s.tensor(122), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(122), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744,
             savedInvStd: s.f + 1664128, activation: .silu, gradGamma: s.g + 347552, gradBeta: s.g + 347936,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1062)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(122),
             gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(120), weights: s.p + 322976,
-            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(680), gradWeights: s.g + 322976,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(652), gradWeights: s.g + 322976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1063)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(680), s.tensor(672), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1092)
+        TrainingKernels.accumulate(s.tensor(652), s.tensor(645), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(1064)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(680),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(652),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.tensor(681), pool: pool)
-        s.profiler?.stop(1093)
+            perImage: 207936, gradBranch: s.tensor(653), pool: pool)
+        s.profiler?.stop(1065)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(681), input: s.tensor(118), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(653), input: s.tensor(118), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616,
             savedInvStd: s.f + 1663680, activation: .identity, gradGamma: s.g + 322720, gradBeta: s.g + 322784,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1066)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
-                activation: .silu, output: s.tensor(684), pool: pool)
-            s.profiler?.stop(1095)
+                activation: .silu, output: s.tensor(656), pool: pool)
+            s.profiler?.stop(1067)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
-                eps: 0.001, activation: .silu, output: s.tensor(684), scratch: s.f + 1643648, pool: pool)
-            s.profiler?.stop(1096)
+                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1643648, pool: pool)
+            s.profiler?.stop(1068)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(684), savedScale: s.tensor(117), batch: s.n,
-                pixels: 3249, channels: 384, output: s.tensor(683), pool: pool)
-            s.profiler?.stop(1097)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(656), savedScale: s.tensor(117), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(655), pool: pool)
+            s.profiler?.stop(1069)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(653), preActivation: s.tensor(118),
             gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(683), weights: s.p + 298144,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(682), gradWeights: s.g + 298144,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(655), weights: s.p + 298144,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(654), gradWeights: s.g + 298144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1098)
-        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.stop(1070)
+        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(682), input: s.tensor(684), batch: s.n,
-            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(654), seInput: s.tensor(656), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, seActivation: .silu,
             expandWeights: s.p + 291616, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(685), gradReduceWeights: s.g + 285456,
-            gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616, gradExpandBias: s.g + 297760,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1099)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(685), input: s.tensor(112),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648,
-            savedInvStd: s.f + 1644032, activation: .silu, gradInput: s.tensor(685), gradGamma: s.g + 283920,
-            gradBeta: s.g + 284304, pool: pool)
-        s.profiler?.stop(1100)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 285456, gradReduceBias: s.g + 291600,
+            gradExpandWeights: s.g + 291616, gradExpandBias: s.g + 297760, preActivation: s.tensor(112),
+            gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
+            activation: .silu, gradGamma: s.g + 283920, gradBeta: s.g + 284304, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1071)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
-                activation: .silu, output: s.tensor(687), pool: pool)
-            s.profiler?.stop(1101)
+                activation: .silu, output: s.tensor(658), pool: pool)
+            s.profiler?.stop(1072)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
-                eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 1642880, pool: pool)
-            s.profiler?.stop(1102)
+                eps: 0.001, activation: .silu, output: s.tensor(658), scratch: s.f + 1642880, pool: pool)
+            s.profiler?.stop(1073)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654016, count: 9600)
-        s.profiler?.stop(1103)
+        s.profiler?.stop(1074)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(687), batch: s.n, height: 57,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(658), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1644416, gradInput: s.tensor(686), gradWeights: s.f + 1654016, pool: pool)
-        s.profiler?.stop(1104)
+            weights: s.f + 1644416, gradInput: s.tensor(657), gradWeights: s.f + 1654016, pool: pool)
+        s.profiler?.stop(1075)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1654016, channels: 384, kernel: 5, into: s.g + 274320)
-        s.profiler?.stop(1105)
+        s.profiler?.stop(1076)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(686), input: s.tensor(110), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(110), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880,
             savedInvStd: s.f + 1643264, activation: .silu, gradGamma: s.g + 272784, gradBeta: s.g + 273168,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1077)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(686), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(110),
             gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(108), weights: s.p + 248208,
-            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(688), gradWeights: s.g + 248208,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(659), gradWeights: s.g + 248208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1078)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(688), s.tensor(680), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1108)
+        TrainingKernels.accumulate(s.tensor(659), s.tensor(652), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(1079)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(688),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(659),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 207936, gradBranch: s.tensor(689), pool: pool)
-        s.profiler?.stop(1109)
+            perImage: 207936, gradBranch: s.tensor(660), pool: pool)
+        s.profiler?.stop(1080)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(689), input: s.tensor(106), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(660), input: s.tensor(106), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752,
             savedInvStd: s.f + 1642816, activation: .identity, gradGamma: s.g + 247952, gradBeta: s.g + 248016,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1110)
+        s.profiler?.stop(1081)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
-                activation: .silu, output: s.tensor(692), pool: pool)
-            s.profiler?.stop(1111)
+                activation: .silu, output: s.tensor(663), pool: pool)
+            s.profiler?.stop(1082)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
-                eps: 0.001, activation: .silu, output: s.tensor(692), scratch: s.f + 1622784, pool: pool)
-            s.profiler?.stop(1112)
+                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1622784, pool: pool)
+            s.profiler?.stop(1083)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(692), savedScale: s.tensor(105), batch: s.n,
-                pixels: 3249, channels: 384, output: s.tensor(691), pool: pool)
-            s.profiler?.stop(1113)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(663), savedScale: s.tensor(105), batch: s.n,
+                pixels: 3249, channels: 384, output: s.tensor(662), pool: pool)
+            s.profiler?.stop(1084)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(689), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(660), preActivation: s.tensor(106),
             gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(691), weights: s.p + 223376,
-            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(690), gradWeights: s.g + 223376,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(662), weights: s.p + 223376,
+            pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(661), gradWeights: s.g + 223376,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1114)
-        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]
+        s.profiler?.stop(1085)
+        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(690), input: s.tensor(692), batch: s.n,
-            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(661), seInput: s.tensor(663), batch: s.n,
+            pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, seActivation: .silu,
             expandWeights: s.p + 216848, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(693), gradReduceWeights: s.g + 210688,
-            gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848, gradExpandBias: s.g + 222992,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1115)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 384]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(693), input: s.tensor(100),
-            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784,
-            savedInvStd: s.f + 1623168, activation: .silu, gradInput: s.tensor(693), gradGamma: s.g + 209152,
-            gradBeta: s.g + 209536, pool: pool)
-        s.profiler?.stop(1116)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 210688, gradReduceBias: s.g + 216832,
+            gradExpandWeights: s.g + 216848, gradExpandBias: s.g + 222992, preActivation: s.tensor(100),
+            gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
+            activation: .silu, gradGamma: s.g + 209152, gradBeta: s.g + 209536, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1086)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
-                activation: .silu, output: s.tensor(695), pool: pool)
-            s.profiler?.stop(1117)
+                activation: .silu, output: s.tensor(665), pool: pool)
+            s.profiler?.stop(1087)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
-                eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 1622016, pool: pool)
-            s.profiler?.stop(1118)
+                eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 1622016, pool: pool)
+            s.profiler?.stop(1088)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1633152, count: 9600)
-        s.profiler?.stop(1119)
+        s.profiler?.stop(1089)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(695), batch: s.n, height: 57,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(665), batch: s.n, height: 57,
             width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1623552, gradInput: s.tensor(694), gradWeights: s.f + 1633152, pool: pool)
-        s.profiler?.stop(1120)
+            weights: s.f + 1623552, gradInput: s.tensor(664), gradWeights: s.f + 1633152, pool: pool)
+        s.profiler?.stop(1090)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1633152, channels: 384, kernel: 5, into: s.g + 199552)
-        s.profiler?.stop(1121)
+        s.profiler?.stop(1091)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(694), input: s.tensor(98), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(98), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016,
             savedInvStd: s.f + 1622400, activation: .silu, gradGamma: s.g + 198016, gradBeta: s.g + 198400,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1092)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(694), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(98),
             gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(97), weights: s.p + 173440,
-            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(696), gradWeights: s.g + 173440,
+            pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(666), gradWeights: s.g + 173440,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1093)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(696), s.tensor(688), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1124)
+        TrainingKernels.accumulate(s.tensor(666), s.tensor(659), count: 207936 &* s.n, pool: pool)
+        s.profiler?.stop(1094)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(696), input: s.tensor(96), pixels: 3249 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(666), input: s.tensor(96), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888,
             savedInvStd: s.f + 1621952, activation: .identity, gradGamma: s.g + 173184, gradBeta: s.g + 173248,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1125)
+        s.profiler?.stop(1095)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
-                activation: .silu, output: s.tensor(699), pool: pool)
-            s.profiler?.stop(1126)
+                activation: .silu, output: s.tensor(669), pool: pool)
+            s.profiler?.stop(1096)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
-                eps: 0.001, activation: .silu, output: s.tensor(699), scratch: s.f + 1609408, pool: pool)
-            s.profiler?.stop(1127)
+                eps: 0.001, activation: .silu, output: s.tensor(669), scratch: s.f + 1609408, pool: pool)
+            s.profiler?.stop(1097)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(699), savedScale: s.tensor(95), batch: s.n,
-                pixels: 3249, channels: 240, output: s.tensor(698), pool: pool)
-            s.profiler?.stop(1128)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(669), savedScale: s.tensor(95), batch: s.n,
+                pixels: 3249, channels: 240, output: s.tensor(668), pool: pool)
+            s.profiler?.stop(1098)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(696), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(666), preActivation: s.tensor(96),
             gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(698), weights: s.p + 157824,
-            pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(697), gradWeights: s.g + 157824,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(668), weights: s.p + 157824,
+            pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(667), gradWeights: s.g + 157824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1129)
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]
+        s.profiler?.stop(1099)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(697), input: s.tensor(699), batch: s.n,
-            pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(667), seInput: s.tensor(669), batch: s.n,
+            pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, seActivation: .silu,
             expandWeights: s.p + 155184, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(700), gradReduceWeights: s.g + 152768,
-            gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184, gradExpandBias: s.g + 157584,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1130)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 57, 57, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(700), input: s.tensor(90),
-            pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408,
-            savedInvStd: s.f + 1609648, activation: .silu, gradInput: s.tensor(700), gradGamma: s.g + 151808,
-            gradBeta: s.g + 152048, pool: pool)
-        s.profiler?.stop(1131)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 152768, gradReduceBias: s.g + 155168,
+            gradExpandWeights: s.g + 155184, gradExpandBias: s.g + 157584, preActivation: s.tensor(90),
+            gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
+            activation: .silu, gradGamma: s.g + 151808, gradBeta: s.g + 152048, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1100)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
-                activation: .silu, output: s.tensor(702), pool: pool)
-            s.profiler?.stop(1132)
+                activation: .silu, output: s.tensor(671), pool: pool)
+            s.profiler?.stop(1101)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
-                eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 1608928, pool: pool)
-            s.profiler?.stop(1133)
+                eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1608928, pool: pool)
+            s.profiler?.stop(1102)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1615888, count: 6000)
-        s.profiler?.stop(1134)
+        s.profiler?.stop(1103)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(702), batch: s.n, height: 114,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(671), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1609888, gradInput: s.tensor(701), gradWeights: s.f + 1615888, pool: pool)
-        s.profiler?.stop(1135)
+            weights: s.f + 1609888, gradInput: s.tensor(670), gradWeights: s.f + 1615888, pool: pool)
+        s.profiler?.stop(1104)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1615888, channels: 240, kernel: 5, into: s.g + 145808)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1105)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(701), input: s.tensor(88), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(670), input: s.tensor(88), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928,
             savedInvStd: s.f + 1609168, activation: .silu, gradGamma: s.g + 144848, gradBeta: s.g + 145088,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1137)
+        s.profiler?.stop(1106)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(701), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(670), preActivation: s.tensor(88),
             gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(86), weights: s.p + 135248,
-            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(703),
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(672),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1107)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(703),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(672),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.tensor(704), pool: pool)
-        s.profiler?.stop(1139)
+            perImage: 519840, gradBranch: s.tensor(673), pool: pool)
+        s.profiler?.stop(1108)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(704), input: s.tensor(84), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(673), input: s.tensor(84), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848,
             savedInvStd: s.f + 1608888, activation: .identity, gradGamma: s.g + 135056, gradBeta: s.g + 135104,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1140)
+        s.profiler?.stop(1109)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
-                activation: .silu, output: s.tensor(707), pool: pool)
-            s.profiler?.stop(1141)
+                activation: .silu, output: s.tensor(676), pool: pool)
+            s.profiler?.stop(1110)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
-                eps: 0.001, activation: .silu, output: s.tensor(707), scratch: s.f + 1604048, pool: pool)
-            s.profiler?.stop(1142)
+                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1604048, pool: pool)
+            s.profiler?.stop(1111)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(707), savedScale: s.tensor(83), batch: s.n,
-                pixels: 12996, channels: 240, output: s.tensor(706), pool: pool)
-            s.profiler?.stop(1143)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(83), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(675), pool: pool)
+            s.profiler?.stop(1112)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(704), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(673), preActivation: s.tensor(84),
             gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(706), weights: s.p + 125456,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(705),
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(675), weights: s.p + 125456,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(674),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1144)
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.stop(1113)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(705), input: s.tensor(707), batch: s.n,
-            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(674), seInput: s.tensor(676), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, seActivation: .silu,
             expandWeights: s.p + 122816, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(708), gradReduceWeights: s.g + 120400,
-            gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816, gradExpandBias: s.g + 125216,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1145)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(708), input: s.tensor(78),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048,
-            savedInvStd: s.f + 1604288, activation: .silu, gradInput: s.tensor(708), gradGamma: s.g + 119440,
-            gradBeta: s.g + 119680, pool: pool)
-        s.profiler?.stop(1146)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 120400, gradReduceBias: s.g + 122800,
+            gradExpandWeights: s.g + 122816, gradExpandBias: s.g + 125216, preActivation: s.tensor(78),
+            gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
+            activation: .silu, gradGamma: s.g + 119440, gradBeta: s.g + 119680, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1114)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
-                activation: .silu, output: s.tensor(710), pool: pool)
-            s.profiler?.stop(1147)
+                activation: .silu, output: s.tensor(678), pool: pool)
+            s.profiler?.stop(1115)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
-                eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 1603568, pool: pool)
-            s.profiler?.stop(1148)
+                eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 1603568, pool: pool)
+            s.profiler?.stop(1116)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1606688, count: 2160)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1117)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(710), batch: s.n, height: 114,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(674), input: s.tensor(678), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1604528, gradInput: s.tensor(709), gradWeights: s.f + 1606688, pool: pool)
-        s.profiler?.stop(1150)
+            weights: s.f + 1604528, gradInput: s.tensor(677), gradWeights: s.f + 1606688, pool: pool)
+        s.profiler?.stop(1118)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1606688, channels: 240, kernel: 3, into: s.g + 117280)
-        s.profiler?.stop(1151)
+        s.profiler?.stop(1119)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(709), input: s.tensor(76), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(677), input: s.tensor(76), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568,
             savedInvStd: s.f + 1603808, activation: .silu, gradGamma: s.g + 116320, gradBeta: s.g + 116560,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1120)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(709), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(677), preActivation: s.tensor(76),
             gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(74), weights: s.p + 106720,
-            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(711),
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(679),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1153)
+        s.profiler?.stop(1121)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(711), s.tensor(703), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1154)
+        TrainingKernels.accumulate(s.tensor(679), s.tensor(672), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1122)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(679),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.tensor(712), pool: pool)
-        s.profiler?.stop(1155)
+            perImage: 519840, gradBranch: s.tensor(680), pool: pool)
+        s.profiler?.stop(1123)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(72), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(680), input: s.tensor(72), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488,
             savedInvStd: s.f + 1603528, activation: .identity, gradGamma: s.g + 106528, gradBeta: s.g + 106576,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1156)
+        s.profiler?.stop(1124)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
-                activation: .silu, output: s.tensor(715), pool: pool)
-            s.profiler?.stop(1157)
+                activation: .silu, output: s.tensor(683), pool: pool)
+            s.profiler?.stop(1125)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
-                activation: .silu, output: s.tensor(715), scratch: s.f + 1598688, pool: pool)
-            s.profiler?.stop(1158)
+                activation: .silu, output: s.tensor(683), scratch: s.f + 1598688, pool: pool)
+            s.profiler?.stop(1126)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(71), batch: s.n,
-                pixels: 12996, channels: 240, output: s.tensor(714), pool: pool)
-            s.profiler?.stop(1159)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(683), savedScale: s.tensor(71), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(682), pool: pool)
+            s.profiler?.stop(1127)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(680), preActivation: s.tensor(72),
             gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(714), weights: s.p + 96928,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(713), gradWeights: s.g + 96928,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(682), weights: s.p + 96928,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(681), gradWeights: s.g + 96928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1160)
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.stop(1128)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(713), input: s.tensor(715), batch: s.n,
-            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(681), seInput: s.tensor(683), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, seActivation: .silu,
             expandWeights: s.p + 94288, savedPooled: s.tensor(69), savedHidden: s.tensor(70), savedScale: s.tensor(71),
-            gradInput: s.tensor(716), gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272,
-            gradExpandWeights: s.g + 94288, gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1161)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(716), input: s.tensor(66),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688,
-            savedInvStd: s.f + 1598928, activation: .silu, gradInput: s.tensor(716), gradGamma: s.g + 90912,
-            gradBeta: s.g + 91152, pool: pool)
-        s.profiler?.stop(1162)
+            gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272, gradExpandWeights: s.g + 94288,
+            gradExpandBias: s.g + 96688, preActivation: s.tensor(66), gamma: s.p + 90912, beta: s.p + 91152,
+            savedMean: s.f + 1598688, savedInvStd: s.f + 1598928, activation: .silu, gradGamma: s.g + 90912,
+            gradBeta: s.g + 91152, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1129)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
-                activation: .silu, output: s.tensor(718), pool: pool)
-            s.profiler?.stop(1163)
+                activation: .silu, output: s.tensor(685), pool: pool)
+            s.profiler?.stop(1130)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
-                activation: .silu, output: s.tensor(718), scratch: s.f + 1598208, pool: pool)
-            s.profiler?.stop(1164)
+                activation: .silu, output: s.tensor(685), scratch: s.f + 1598208, pool: pool)
+            s.profiler?.stop(1131)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1601328, count: 2160)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1132)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(716), input: s.tensor(718), batch: s.n, height: 114,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(685), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1599168, gradInput: s.tensor(717), gradWeights: s.f + 1601328, pool: pool)
-        s.profiler?.stop(1166)
+            weights: s.f + 1599168, gradInput: s.tensor(684), gradWeights: s.f + 1601328, pool: pool)
+        s.profiler?.stop(1133)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1601328, channels: 240, kernel: 3, into: s.g + 88752)
-        s.profiler?.stop(1167)
+        s.profiler?.stop(1134)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(717), input: s.tensor(64), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(684), input: s.tensor(64), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
             activation: .silu, gradGamma: s.g + 87792, gradBeta: s.g + 88032, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1168)
+        s.profiler?.stop(1135)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(717), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(684), preActivation: s.tensor(64),
             gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(62), weights: s.p + 78192,
-            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(719), gradWeights: s.g + 78192,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(686), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1169)
+        s.profiler?.stop(1136)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(719), s.tensor(711), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1170)
+        TrainingKernels.accumulate(s.tensor(686), s.tensor(679), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1137)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(719),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(686),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.tensor(720), pool: pool)
-        s.profiler?.stop(1171)
+            perImage: 519840, gradBranch: s.tensor(687), pool: pool)
+        s.profiler?.stop(1138)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(720), input: s.tensor(60), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(687), input: s.tensor(60), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
             activation: .identity, gradGamma: s.g + 78000, gradBeta: s.g + 78048, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1172)
+        s.profiler?.stop(1139)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
-                activation: .silu, output: s.tensor(723), pool: pool)
-            s.profiler?.stop(1173)
+                activation: .silu, output: s.tensor(690), pool: pool)
+            s.profiler?.stop(1140)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
-                activation: .silu, output: s.tensor(723), scratch: s.f + 1593328, pool: pool)
-            s.profiler?.stop(1174)
+                activation: .silu, output: s.tensor(690), scratch: s.f + 1593328, pool: pool)
+            s.profiler?.stop(1141)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(723), savedScale: s.tensor(59), batch: s.n,
-                pixels: 12996, channels: 240, output: s.tensor(722), pool: pool)
-            s.profiler?.stop(1175)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(690), savedScale: s.tensor(59), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(689), pool: pool)
+            s.profiler?.stop(1142)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(60),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(687), preActivation: s.tensor(60),
             gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(722), weights: s.p + 68400,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(721), gradWeights: s.g + 68400,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(689), weights: s.p + 68400,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(688), gradWeights: s.g + 68400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1176)
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.stop(1143)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(721), input: s.tensor(723), batch: s.n,
-            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(688), seInput: s.tensor(690), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, seActivation: .silu,
             expandWeights: s.p + 65760, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
-            gradInput: s.tensor(724), gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744,
-            gradExpandWeights: s.g + 65760, gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1177)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(724), input: s.tensor(54),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328,
-            savedInvStd: s.f + 1593568, activation: .silu, gradInput: s.tensor(724), gradGamma: s.g + 62384,
-            gradBeta: s.g + 62624, pool: pool)
-        s.profiler?.stop(1178)
+            gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744, gradExpandWeights: s.g + 65760,
+            gradExpandBias: s.g + 68160, preActivation: s.tensor(54), gamma: s.p + 62384, beta: s.p + 62624,
+            savedMean: s.f + 1593328, savedInvStd: s.f + 1593568, activation: .silu, gradGamma: s.g + 62384,
+            gradBeta: s.g + 62624, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1144)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
-                activation: .silu, output: s.tensor(726), pool: pool)
-            s.profiler?.stop(1179)
+                activation: .silu, output: s.tensor(692), pool: pool)
+            s.profiler?.stop(1145)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
-                activation: .silu, output: s.tensor(726), scratch: s.f + 1592848, pool: pool)
-            s.profiler?.stop(1180)
+                activation: .silu, output: s.tensor(692), scratch: s.f + 1592848, pool: pool)
+            s.profiler?.stop(1146)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1595968, count: 2160)
-        s.profiler?.stop(1181)
+        s.profiler?.stop(1147)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(726), batch: s.n, height: 114,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(688), input: s.tensor(692), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1593808, gradInput: s.tensor(725), gradWeights: s.f + 1595968, pool: pool)
-        s.profiler?.stop(1182)
+            weights: s.f + 1593808, gradInput: s.tensor(691), gradWeights: s.f + 1595968, pool: pool)
+        s.profiler?.stop(1148)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1595968, channels: 240, kernel: 3, into: s.g + 60224)
-        s.profiler?.stop(1183)
+        s.profiler?.stop(1149)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(725), input: s.tensor(52), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(52), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
             activation: .silu, gradGamma: s.g + 59264, gradBeta: s.g + 59504, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1184)
+        s.profiler?.stop(1150)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(725), preActivation: s.tensor(52),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(52),
             gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(50), weights: s.p + 49664,
-            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(727), gradWeights: s.g + 49664,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(693), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1185)
+        s.profiler?.stop(1151)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(727), s.tensor(719), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1186)
+        TrainingKernels.accumulate(s.tensor(693), s.tensor(686), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1152)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(727),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(693),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
-            perImage: 519840, gradBranch: s.tensor(728), pool: pool)
-        s.profiler?.stop(1187)
+            perImage: 519840, gradBranch: s.tensor(694), pool: pool)
+        s.profiler?.stop(1153)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(728), input: s.tensor(48), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(694), input: s.tensor(48), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
             activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1188)
+        s.profiler?.stop(1154)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
-                activation: .silu, output: s.tensor(731), pool: pool)
-            s.profiler?.stop(1189)
+                activation: .silu, output: s.tensor(697), pool: pool)
+            s.profiler?.stop(1155)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
-                activation: .silu, output: s.tensor(731), scratch: s.f + 1587968, pool: pool)
-            s.profiler?.stop(1190)
+                activation: .silu, output: s.tensor(697), scratch: s.f + 1587968, pool: pool)
+            s.profiler?.stop(1156)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(731), savedScale: s.tensor(47), batch: s.n,
-                pixels: 12996, channels: 240, output: s.tensor(730), pool: pool)
-            s.profiler?.stop(1191)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(697), savedScale: s.tensor(47), batch: s.n,
+                pixels: 12996, channels: 240, output: s.tensor(696), pool: pool)
+            s.profiler?.stop(1157)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(728), preActivation: s.tensor(48),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(694), preActivation: s.tensor(48),
             gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(730), weights: s.p + 39872,
-            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(729), gradWeights: s.g + 39872,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(696), weights: s.p + 39872,
+            pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(695), gradWeights: s.g + 39872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1192)
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]
+        s.profiler?.stop(1158)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(729), input: s.tensor(731), batch: s.n,
-            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(695), seInput: s.tensor(697), batch: s.n,
+            pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, seActivation: .silu,
             expandWeights: s.p + 37232, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
-            gradInput: s.tensor(732), gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216,
-            gradExpandWeights: s.g + 37232, gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1193)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(732), input: s.tensor(42),
-            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968,
-            savedInvStd: s.f + 1588208, activation: .silu, gradInput: s.tensor(732), gradGamma: s.g + 33856,
-            gradBeta: s.g + 34096, pool: pool)
-        s.profiler?.stop(1194)
+            gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216, gradExpandWeights: s.g + 37232,
+            gradExpandBias: s.g + 39632, preActivation: s.tensor(42), gamma: s.p + 33856, beta: s.p + 34096,
+            savedMean: s.f + 1587968, savedInvStd: s.f + 1588208, activation: .silu, gradGamma: s.g + 33856,
+            gradBeta: s.g + 34096, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1159)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
-                activation: .silu, output: s.tensor(734), pool: pool)
-            s.profiler?.stop(1195)
+                activation: .silu, output: s.tensor(699), pool: pool)
+            s.profiler?.stop(1160)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
-                activation: .silu, output: s.tensor(734), scratch: s.f + 1587488, pool: pool)
-            s.profiler?.stop(1196)
+                activation: .silu, output: s.tensor(699), scratch: s.f + 1587488, pool: pool)
+            s.profiler?.stop(1161)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1590608, count: 2160)
-        s.profiler?.stop(1197)
+        s.profiler?.stop(1162)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(732), input: s.tensor(734), batch: s.n, height: 114,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(699), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1588448, gradInput: s.tensor(733), gradWeights: s.f + 1590608, pool: pool)
-        s.profiler?.stop(1198)
+            weights: s.f + 1588448, gradInput: s.tensor(698), gradWeights: s.f + 1590608, pool: pool)
+        s.profiler?.stop(1163)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1590608, channels: 240, kernel: 3, into: s.g + 31696)
-        s.profiler?.stop(1199)
+        s.profiler?.stop(1164)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(733), input: s.tensor(40), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(40), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
             activation: .silu, gradGamma: s.g + 30736, gradBeta: s.g + 30976, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1200)
+        s.profiler?.stop(1165)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(733), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(40),
             gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(39), weights: s.p + 21136,
-            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(735), gradWeights: s.g + 21136,
+            pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(700), gradWeights: s.g + 21136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1201)
+        s.profiler?.stop(1166)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(735), s.tensor(727), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1202)
+        TrainingKernels.accumulate(s.tensor(700), s.tensor(693), count: 519840 &* s.n, pool: pool)
+        s.profiler?.stop(1167)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(735), input: s.tensor(38), pixels: 12996 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(700), input: s.tensor(38), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
             activation: .identity, gradGamma: s.g + 20944, gradBeta: s.g + 20992, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1203)
+        s.profiler?.stop(1168)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
-                activation: .silu, output: s.tensor(738), pool: pool)
-            s.profiler?.stop(1204)
+                activation: .silu, output: s.tensor(703), pool: pool)
+            s.profiler?.stop(1169)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
-                activation: .silu, output: s.tensor(738), scratch: s.f + 1584528, pool: pool)
-            s.profiler?.stop(1205)
+                activation: .silu, output: s.tensor(703), scratch: s.f + 1584528, pool: pool)
+            s.profiler?.stop(1170)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(738), savedScale: s.tensor(37), batch: s.n,
-                pixels: 12996, channels: 144, output: s.tensor(737), pool: pool)
-            s.profiler?.stop(1206)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(703), savedScale: s.tensor(37), batch: s.n,
+                pixels: 12996, channels: 144, output: s.tensor(702), pool: pool)
+            s.profiler?.stop(1171)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(700), preActivation: s.tensor(38),
             gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(737), weights: s.p + 15184,
-            pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(736), gradWeights: s.g + 15184,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(702), weights: s.p + 15184,
+            pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(701), gradWeights: s.g + 15184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1207)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]
+        s.profiler?.stop(1172)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(736), input: s.tensor(738), batch: s.n,
-            pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(701), seInput: s.tensor(703), batch: s.n,
+            pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, seActivation: .silu,
             expandWeights: s.p + 14176, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(739), gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160,
-            gradExpandWeights: s.g + 14176, gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1208)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 114, 114, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(739), input: s.tensor(32),
-            pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528,
-            savedInvStd: s.f + 1584672, activation: .silu, gradInput: s.tensor(739), gradGamma: s.g + 12720,
-            gradBeta: s.g + 12864, pool: pool)
-        s.profiler?.stop(1209)
+            gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160, gradExpandWeights: s.g + 14176,
+            gradExpandBias: s.g + 15040, preActivation: s.tensor(32), gamma: s.p + 12720, beta: s.p + 12864,
+            savedMean: s.f + 1584528, savedInvStd: s.f + 1584672, activation: .silu, gradGamma: s.g + 12720,
+            gradBeta: s.g + 12864, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1173)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
-                activation: .silu, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1210)
+                activation: .silu, output: s.tensor(705), pool: pool)
+            s.profiler?.stop(1174)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
-                activation: .silu, output: s.tensor(741), scratch: s.f + 1584240, pool: pool)
-            s.profiler?.stop(1211)
+                activation: .silu, output: s.tensor(705), scratch: s.f + 1584240, pool: pool)
+            s.profiler?.stop(1175)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1586112, count: 1296)
-        s.profiler?.stop(1212)
+        s.profiler?.stop(1176)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n, height: 228,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(705), batch: s.n, height: 228,
             width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1584816, gradInput: s.tensor(740), gradWeights: s.f + 1586112, pool: pool)
-        s.profiler?.stop(1213)
+            weights: s.f + 1584816, gradInput: s.tensor(704), gradWeights: s.f + 1586112, pool: pool)
+        s.profiler?.stop(1177)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1586112, channels: 144, kernel: 3, into: s.g + 11424)
-        s.profiler?.stop(1214)
+        s.profiler?.stop(1178)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(740), input: s.tensor(30), pixels: 51984 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(704), input: s.tensor(30), pixels: 51984 &* s.n,
             channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
             activation: .silu, gradGamma: s.g + 10848, gradBeta: s.g + 10992, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1215)
+        s.profiler?.stop(1179)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(740), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(704), preActivation: s.tensor(30),
             gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(28), weights: s.p + 7392,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(742), gradWeights: s.g + 7392,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(706), gradWeights: s.g + 7392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1216)
+        s.profiler?.stop(1180)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(742),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(706),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
-            perImage: 1247616, gradBranch: s.tensor(743), pool: pool)
-        s.profiler?.stop(1217)
+            perImage: 1247616, gradBranch: s.tensor(707), pool: pool)
+        s.profiler?.stop(1181)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(26), pixels: 51984 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(707), input: s.tensor(26), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
             activation: .identity, gradGamma: s.g + 7264, gradBeta: s.g + 7296, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1218)
+        s.profiler?.stop(1182)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224,
                 beta: s.p + 6256, savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu,
-                output: s.tensor(746), pool: pool)
-            s.profiler?.stop(1219)
+                output: s.tensor(710), pool: pool)
+            s.profiler?.stop(1183)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
-                activation: .silu, output: s.tensor(746), scratch: s.f + 1583712, pool: pool)
-            s.profiler?.stop(1220)
+                activation: .silu, output: s.tensor(710), scratch: s.f + 1583712, pool: pool)
+            s.profiler?.stop(1184)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(746), savedScale: s.tensor(25), batch: s.n,
-                pixels: 51984, channels: 24, output: s.tensor(745), pool: pool)
-            s.profiler?.stop(1221)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(710), savedScale: s.tensor(25), batch: s.n,
+                pixels: 51984, channels: 24, output: s.tensor(709), pool: pool)
+            s.profiler?.stop(1185)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(26),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(707), preActivation: s.tensor(26),
             gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(745), weights: s.p + 6688,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(744), gradWeights: s.g + 6688,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(709), weights: s.p + 6688,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(708), gradWeights: s.g + 6688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1222)
-        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
+        s.profiler?.stop(1186)
+        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(744), input: s.tensor(746), batch: s.n,
-            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(708), seInput: s.tensor(710), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, seActivation: .silu,
             expandWeights: s.p + 6512, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
-            gradInput: s.tensor(747), gradReduceWeights: s.g + 6352, gradReduceBias: s.g + 6496,
-            gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1223)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(747), input: s.tensor(20),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 1583712,
-            savedInvStd: s.f + 1583736, activation: .silu, gradInput: s.tensor(747), gradGamma: s.g + 6224,
-            gradBeta: s.g + 6256, pool: pool)
-        s.profiler?.stop(1224)
+            gradReduceWeights: s.g + 6352, gradReduceBias: s.g + 6496, gradExpandWeights: s.g + 6512,
+            gradExpandBias: s.g + 6656, preActivation: s.tensor(20), gamma: s.p + 6224, beta: s.p + 6256,
+            savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu, gradGamma: s.g + 6224,
+            gradBeta: s.g + 6256, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1187)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583976, count: 216)
-        s.profiler?.stop(1225)
+        s.profiler?.stop(1188)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(18), batch: s.n, height: 228,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(18), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1583760, gradInput: s.tensor(748), gradWeights: s.f + 1583976, pool: pool)
-        s.profiler?.stop(1226)
+            weights: s.f + 1583760, gradInput: s.tensor(711), gradWeights: s.f + 1583976, pool: pool)
+        s.profiler?.stop(1189)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1583976, channels: 24, kernel: 3, into: s.g + 6000)
-        s.profiler?.stop(1227)
+        s.profiler?.stop(1190)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(748), s.tensor(742), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1228)
+        TrainingKernels.accumulate(s.tensor(711), s.tensor(706), count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(1191)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(748),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 1247616, gradBranch: s.tensor(749), pool: pool)
-        s.profiler?.stop(1229)
+            perImage: 1247616, gradBranch: s.tensor(712), pool: pool)
+        s.profiler?.stop(1192)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(749), input: s.tensor(16), pixels: 51984 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(16), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
             activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1230)
+        s.profiler?.stop(1193)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu,
-                output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1231)
+                output: s.tensor(715), pool: pool)
+            s.profiler?.stop(1194)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
-                activation: .silu, output: s.tensor(752), scratch: s.f + 1583184, pool: pool)
-            s.profiler?.stop(1232)
+                activation: .silu, output: s.tensor(715), scratch: s.f + 1583184, pool: pool)
+            s.profiler?.stop(1195)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(752), savedScale: s.tensor(15), batch: s.n,
-                pixels: 51984, channels: 24, output: s.tensor(751), pool: pool)
-            s.profiler?.stop(1233)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(15), batch: s.n,
+                pixels: 51984, channels: 24, output: s.tensor(714), pool: pool)
+            s.profiler?.stop(1196)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(749), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(16),
             gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(751), weights: s.p + 5296,
-            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(750), gradWeights: s.g + 5296,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(714), weights: s.p + 5296,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(713), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1234)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]
+        s.profiler?.stop(1197)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n,
-            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
+            pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, seActivation: .silu,
             expandWeights: s.p + 5120, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(753), gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104,
-            gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1235)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 24]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(753), input: s.tensor(10),
-            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1583184,
-            savedInvStd: s.f + 1583208, activation: .silu, gradInput: s.tensor(753), gradGamma: s.g + 4832,
-            gradBeta: s.g + 4864, pool: pool)
-        s.profiler?.stop(1236)
+            gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120,
+            gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
+            savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu, gradGamma: s.g + 4832,
+            gradBeta: s.g + 4864, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1198)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583448, count: 216)
-        s.profiler?.stop(1237)
+        s.profiler?.stop(1199)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(753), input: s.tensor(9), batch: s.n, height: 228,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(713), input: s.tensor(9), batch: s.n, height: 228,
             width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1583232, gradInput: s.tensor(754), gradWeights: s.f + 1583448, pool: pool)
-        s.profiler?.stop(1238)
+            weights: s.f + 1583232, gradInput: s.tensor(716), gradWeights: s.f + 1583448, pool: pool)
+        s.profiler?.stop(1200)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1583448, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(1239)
+        s.profiler?.stop(1201)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(754), s.tensor(748), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1240)
+        TrainingKernels.accumulate(s.tensor(716), s.tensor(711), count: 1247616 &* s.n, pool: pool)
+        s.profiler?.stop(1202)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(8), pixels: 51984 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(716), input: s.tensor(8), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
             activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1241)
+        s.profiler?.stop(1203)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu,
-                output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1242)
+                output: s.tensor(719), pool: pool)
+            s.profiler?.stop(1204)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
-                activation: .silu, output: s.tensor(757), scratch: s.f + 1582176, pool: pool)
-            s.profiler?.stop(1243)
+                activation: .silu, output: s.tensor(719), scratch: s.f + 1582176, pool: pool)
+            s.profiler?.stop(1205)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(7), batch: s.n,
-                pixels: 51984, channels: 48, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1244)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(719), savedScale: s.tensor(7), batch: s.n,
+                pixels: 51984, channels: 48, output: s.tensor(718), pool: pool)
+            s.profiler?.stop(1206)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(716), preActivation: s.tensor(8),
             gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
-            activation: .identity, reductions: s.f + 1575936, input: s.tensor(756), weights: s.p + 3328,
-            pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(755), gradWeights: s.g + 3328,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(718), weights: s.p + 3328,
+            pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(717), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1245)
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]
+        s.profiler?.stop(1207)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n,
-            pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(717), seInput: s.tensor(719), batch: s.n,
+            pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, seActivation: .silu,
             expandWeights: s.p + 2704, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(758), gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688,
-            gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1246)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(2),
-            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1582176,
-            savedInvStd: s.f + 1582224, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 1920,
-            gradBeta: s.g + 1968, pool: pool)
-        s.profiler?.stop(1247)
+            gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704,
+            gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
+            savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1208)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1582080, savedInvStd: s.f + 1582128, activation: .silu,
-                output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1248)
+                output: s.tensor(721), pool: pool)
+            s.profiler?.stop(1209)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
-                activation: .silu, output: s.tensor(760), scratch: s.f + 1582080, pool: pool)
-            s.profiler?.stop(1249)
+                activation: .silu, output: s.tensor(721), scratch: s.f + 1582080, pool: pool)
+            s.profiler?.stop(1210)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1582704, count: 432)
-        s.profiler?.stop(1250)
+        s.profiler?.stop(1211)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 228,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(721), batch: s.n, height: 228,
             width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1582272, gradInput: s.tensor(759), gradWeights: s.f + 1582704, pool: pool)
-        s.profiler?.stop(1251)
+            weights: s.f + 1582272, gradInput: s.tensor(720), gradWeights: s.f + 1582704, pool: pool)
+        s.profiler?.stop(1212)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1582704, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(1252)
+        s.profiler?.stop(1213)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(759), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(720), input: s.tensor(0),
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1582080,
-            savedInvStd: s.f + 1582128, activation: .silu, gradInput: s.tensor(759), gradGamma: s.g + 1296,
+            savedInvStd: s.f + 1582128, activation: .silu, gradInput: s.tensor(720), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(1253)
+        s.profiler?.stop(1214)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(759), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(720), input: s.x, batch: s.n, inChannels: 3,
             height: 456, width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1254)
+        s.profiler?.stop(1215)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -12721,39 +12494,39 @@ public final class EfficientNetB5Training: TrainableModel {
         (91699776, 44290368),  // 2: features.1.0.block.0 conv output, 2,495,232 floats per image
         (94195008, 0),  // 3: features.1.0.block.0 output, 2,495,232 floats per image
         (96690240, 2495232),  // 4: features.1.0.block.1 output, 2,495,232 floats per image
-        (238541536, 110760976),  // 5: features.1.0.block.1 pooled, 48 floats per image
-        (238542320, 110761760),  // 6: features.1.0.block.1 hidden, 12 floats per image
-        (238541584, 110761024),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (238541504, 110760976),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (238542256, 110761760),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (238541552, 110761024),  // 7: features.1.0.block.1 scale, 48 floats per image
         (104799744, 48657024),  // 8: features.1.0.block.2 conv output, 1,247,616 floats per image
         (106047360, 49904640),  // 9: features.1.0.block.2 output, 1,247,616 floats per image
         (107294976, 51152256),  // 10: features.1.1.block.0 conv output, 1,247,616 floats per image
         (108542592, 0),  // 11: features.1.1.block.0 output, 1,247,616 floats per image
         (109790208, 1247616),  // 12: features.1.1.block.1 output, 1,247,616 floats per image
-        (238541968, 110761408),  // 13: features.1.1.block.1 pooled, 24 floats per image
-        (238542336, 110761776),  // 14: features.1.1.block.1 hidden, 6 floats per image
-        (238542000, 110761440),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (238541936, 110761408),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (238542272, 110761776),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (238541968, 110761440),  // 15: features.1.1.block.1 scale, 24 floats per image
         (111037824, 52399872),  // 16: features.1.1.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 1,247,616 floats per image
         (112285440, 53647488),  // 18: features.1.1 output, 1,247,616 floats per image
-        (238542352, 110761792),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (238542288, 110761792),  // 19: features.1.1 drop-path keep, 1 floats per image
         (113533056, 54895104),  // 20: features.1.2.block.0 conv output, 1,247,616 floats per image
         (114780672, 0),  // 21: features.1.2.block.0 output, 1,247,616 floats per image
         (116028288, 1247616),  // 22: features.1.2.block.1 output, 1,247,616 floats per image
-        (238542032, 110761472),  // 23: features.1.2.block.1 pooled, 24 floats per image
-        (238542368, 110761808),  // 24: features.1.2.block.1 hidden, 6 floats per image
-        (238542064, 110761504),  // 25: features.1.2.block.1 scale, 24 floats per image
+        (238542000, 110761472),  // 23: features.1.2.block.1 pooled, 24 floats per image
+        (238542304, 110761808),  // 24: features.1.2.block.1 hidden, 6 floats per image
+        (238542032, 110761504),  // 25: features.1.2.block.1 scale, 24 floats per image
         (117275904, 56142720),  // 26: features.1.2.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 27: features.1.2.block.2 output, 1,247,616 floats per image
         (118523520, 57390336),  // 28: features.1.2 output, 1,247,616 floats per image
-        (238542384, 110761824),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (238542320, 110761824),  // 29: features.1.2 drop-path keep, 1 floats per image
         (0, 0),  // 30: features.2.0.block.0 conv output, 7,485,696 floats per image
         (7485696, 7485696),  // 31: features.2.0.block.0 output, 7,485,696 floats per image
         (99185472, 46785600),  // 32: features.2.0.block.1 conv output, 1,871,424 floats per image
         (101056896, 7485696),  // 33: features.2.0.block.1 output, 1,871,424 floats per image
         (102928320, 9357120),  // 34: features.2.0.block.2 output, 1,871,424 floats per image
-        (238540560, 110760368),  // 35: features.2.0.block.2 pooled, 144 floats per image
-        (238542400, 110761840),  // 36: features.2.0.block.2 hidden, 6 floats per image
-        (238540704, 110760512),  // 37: features.2.0.block.2 scale, 144 floats per image
+        (238540320, 110760368),  // 35: features.2.0.block.2 pooled, 144 floats per image
+        (238542336, 110761840),  // 36: features.2.0.block.2 hidden, 6 floats per image
+        (238540464, 110760512),  // 37: features.2.0.block.2 scale, 144 floats per image
         (205887984, 90228048),  // 38: features.2.0.block.3 conv output, 519,840 floats per image
         (206407824, 90747888),  // 39: features.2.0.block.3 output, 519,840 floats per image
         (14971392, 7485696),  // 40: features.2.1.block.0 conv output, 3,119,040 floats per image
@@ -12762,56 +12535,56 @@ public final class EfficientNetB5Training: TrainableModel {
         (24328512, 10604736),  // 43: features.2.1.block.1 output, 3,119,040 floats per image
         (27447552, 16842816),  // 44: features.2.1.block.2 output, 3,119,040 floats per image
         (238538160, 110757968),  // 45: features.2.1.block.2 pooled, 240 floats per image
-        (238542416, 110761856),  // 46: features.2.1.block.2 hidden, 10 floats per image
+        (238542352, 110761856),  // 46: features.2.1.block.2 hidden, 10 floats per image
         (238538400, 110758208),  // 47: features.2.1.block.2 scale, 240 floats per image
         (206927664, 91267728),  // 48: features.2.1.block.3 conv output, 519,840 floats per image
         (30566592, 10604736),  // 49: features.2.1.block.3 output, 519,840 floats per image
         (207447504, 91787568),  // 50: features.2.1 output, 519,840 floats per image
-        (238542432, 110761872),  // 51: features.2.1 drop-path keep, 1 floats per image
+        (238542368, 110761872),  // 51: features.2.1 drop-path keep, 1 floats per image
         (30566592, 10604736),  // 52: features.2.2.block.0 conv output, 3,119,040 floats per image
         (33685632, 16842816),  // 53: features.2.2.block.0 output, 3,119,040 floats per image
         (36804672, 19961856),  // 54: features.2.2.block.1 conv output, 3,119,040 floats per image
         (39923712, 16842816),  // 55: features.2.2.block.1 output, 3,119,040 floats per image
         (43042752, 23080896),  // 56: features.2.2.block.2 output, 3,119,040 floats per image
         (238538640, 110758448),  // 57: features.2.2.block.2 pooled, 240 floats per image
-        (238542448, 110761888),  // 58: features.2.2.block.2 hidden, 10 floats per image
+        (238542384, 110761888),  // 58: features.2.2.block.2 hidden, 10 floats per image
         (238538880, 110758688),  // 59: features.2.2.block.2 scale, 240 floats per image
         (207967344, 92307408),  // 60: features.2.2.block.3 conv output, 519,840 floats per image
         (46161792, 16842816),  // 61: features.2.2.block.3 output, 519,840 floats per image
         (208487184, 92827248),  // 62: features.2.2 output, 519,840 floats per image
-        (238542464, 110761904),  // 63: features.2.2 drop-path keep, 1 floats per image
+        (238542400, 110761904),  // 63: features.2.2 drop-path keep, 1 floats per image
         (46161792, 16842816),  // 64: features.2.3.block.0 conv output, 3,119,040 floats per image
         (49280832, 23080896),  // 65: features.2.3.block.0 output, 3,119,040 floats per image
         (52399872, 26199936),  // 66: features.2.3.block.1 conv output, 3,119,040 floats per image
         (55518912, 23080896),  // 67: features.2.3.block.1 output, 3,119,040 floats per image
         (58637952, 29318976),  // 68: features.2.3.block.2 output, 3,119,040 floats per image
         (238539120, 110758928),  // 69: features.2.3.block.2 pooled, 240 floats per image
-        (238542480, 110761920),  // 70: features.2.3.block.2 hidden, 10 floats per image
+        (238542416, 110761920),  // 70: features.2.3.block.2 hidden, 10 floats per image
         (238539360, 110759168),  // 71: features.2.3.block.2 scale, 240 floats per image
         (209007024, 93347088),  // 72: features.2.3.block.3 conv output, 519,840 floats per image
         (61756992, 23080896),  // 73: features.2.3.block.3 output, 519,840 floats per image
         (209526864, 93866928),  // 74: features.2.3 output, 519,840 floats per image
-        (238542496, 110761936),  // 75: features.2.3 drop-path keep, 1 floats per image
+        (238542432, 110761936),  // 75: features.2.3 drop-path keep, 1 floats per image
         (61756992, 23080896),  // 76: features.2.4.block.0 conv output, 3,119,040 floats per image
         (64876032, 29318976),  // 77: features.2.4.block.0 output, 3,119,040 floats per image
         (67995072, 32438016),  // 78: features.2.4.block.1 conv output, 3,119,040 floats per image
         (71114112, 29318976),  // 79: features.2.4.block.1 output, 3,119,040 floats per image
         (74233152, 35557056),  // 80: features.2.4.block.2 output, 3,119,040 floats per image
         (238539600, 110759408),  // 81: features.2.4.block.2 pooled, 240 floats per image
-        (238542512, 110761952),  // 82: features.2.4.block.2 hidden, 10 floats per image
+        (238542448, 110761952),  // 82: features.2.4.block.2 hidden, 10 floats per image
         (238539840, 110759648),  // 83: features.2.4.block.2 scale, 240 floats per image
         (210046704, 94386768),  // 84: features.2.4.block.3 conv output, 519,840 floats per image
         (77352192, 29318976),  // 85: features.2.4.block.3 output, 519,840 floats per image
         (210566544, 94906608),  // 86: features.2.4 output, 519,840 floats per image
-        (238542528, 110761968),  // 87: features.2.4 drop-path keep, 1 floats per image
+        (238542464, 110761968),  // 87: features.2.4 drop-path keep, 1 floats per image
         (77352192, 29318976),  // 88: features.3.0.block.0 conv output, 3,119,040 floats per image
         (80471232, 35557056),  // 89: features.3.0.block.0 output, 3,119,040 floats per image
         (174030624, 76949856),  // 90: features.3.0.block.1 conv output, 779,760 floats per image
         (174810384, 35557056),  // 91: features.3.0.block.1 output, 779,760 floats per image
         (175590144, 36336816),  // 92: features.3.0.block.2 output, 779,760 floats per image
-        (238540080, 110759888),  // 93: features.3.0.block.2 pooled, 240 floats per image
-        (238542544, 110761984),  // 94: features.3.0.block.2 hidden, 10 floats per image
-        (238540320, 110760128),  // 95: features.3.0.block.2 scale, 240 floats per image
+        (86709040, 110759888),  // 93: features.3.0.block.2 pooled, 240 floats per image
+        (238542480, 110761984),  // 94: features.3.0.block.2 hidden, 10 floats per image
+        (238540080, 110760128),  // 95: features.3.0.block.2 scale, 240 floats per image
         (231236016, 103136592),  // 96: features.3.0.block.3 conv output, 207,936 floats per image
         (231443952, 103344528),  // 97: features.3.0.block.3 output, 207,936 floats per image
         (83590272, 35557056),  // 98: features.3.1.block.0 conv output, 1,247,616 floats per image
@@ -12819,56 +12592,56 @@ public final class EfficientNetB5Training: TrainableModel {
         (119771136, 38052288),  // 100: features.3.1.block.1 conv output, 1,247,616 floats per image
         (121018752, 36804672),  // 101: features.3.1.block.1 output, 1,247,616 floats per image
         (122266368, 39299904),  // 102: features.3.1.block.2 output, 1,247,616 floats per image
-        (86708720, 110754128),  // 103: features.3.1.block.2 pooled, 384 floats per image
-        (238542560, 110762000),  // 104: features.3.1.block.2 hidden, 16 floats per image
+        (86708656, 110754128),  // 103: features.3.1.block.2 pooled, 384 floats per image
+        (238542496, 110762000),  // 104: features.3.1.block.2 hidden, 16 floats per image
         (238534704, 110754512),  // 105: features.3.1.block.2 scale, 384 floats per image
         (231651888, 103552464),  // 106: features.3.1.block.3 conv output, 207,936 floats per image
         (86085504, 36804672),  // 107: features.3.1.block.3 output, 207,936 floats per image
         (231859824, 103760400),  // 108: features.3.1 output, 207,936 floats per image
-        (238542576, 110762016),  // 109: features.3.1 drop-path keep, 1 floats per image
+        (238542512, 110762016),  // 109: features.3.1 drop-path keep, 1 floats per image
         (123513984, 36804672),  // 110: features.3.2.block.0 conv output, 1,247,616 floats per image
         (124761600, 39299904),  // 111: features.3.2.block.0 output, 1,247,616 floats per image
         (126009216, 40547520),  // 112: features.3.2.block.1 conv output, 1,247,616 floats per image
         (127256832, 39299904),  // 113: features.3.2.block.1 output, 1,247,616 floats per image
         (128504448, 58637952),  // 114: features.3.2.block.2 output, 1,247,616 floats per image
         (238535088, 110754896),  // 115: features.3.2.block.2 pooled, 384 floats per image
-        (238542592, 110762032),  // 116: features.3.2.block.2 hidden, 16 floats per image
+        (238542528, 110762032),  // 116: features.3.2.block.2 hidden, 16 floats per image
         (238535472, 110755280),  // 117: features.3.2.block.2 scale, 384 floats per image
         (232067760, 103968336),  // 118: features.3.2.block.3 conv output, 207,936 floats per image
         (86085504, 39299904),  // 119: features.3.2.block.3 output, 207,936 floats per image
         (232275696, 104176272),  // 120: features.3.2 output, 207,936 floats per image
-        (238542608, 110762048),  // 121: features.3.2 drop-path keep, 1 floats per image
+        (238542544, 110762048),  // 121: features.3.2 drop-path keep, 1 floats per image
         (129752064, 39299904),  // 122: features.3.3.block.0 conv output, 1,247,616 floats per image
         (130999680, 58637952),  // 123: features.3.3.block.0 output, 1,247,616 floats per image
         (132247296, 59885568),  // 124: features.3.3.block.1 conv output, 1,247,616 floats per image
         (133494912, 58637952),  // 125: features.3.3.block.1 output, 1,247,616 floats per image
         (134742528, 61133184),  // 126: features.3.3.block.2 output, 1,247,616 floats per image
         (238535856, 110755664),  // 127: features.3.3.block.2 pooled, 384 floats per image
-        (238542624, 110762064),  // 128: features.3.3.block.2 hidden, 16 floats per image
+        (238542560, 110762064),  // 128: features.3.3.block.2 hidden, 16 floats per image
         (238536240, 110756048),  // 129: features.3.3.block.2 scale, 384 floats per image
         (232483632, 104384208),  // 130: features.3.3.block.3 conv output, 207,936 floats per image
         (86085504, 58637952),  // 131: features.3.3.block.3 output, 207,936 floats per image
         (232691568, 104592144),  // 132: features.3.3 output, 207,936 floats per image
-        (238542640, 110762080),  // 133: features.3.3 drop-path keep, 1 floats per image
+        (238542576, 110762080),  // 133: features.3.3 drop-path keep, 1 floats per image
         (135990144, 58637952),  // 134: features.3.4.block.0 conv output, 1,247,616 floats per image
         (137237760, 61133184),  // 135: features.3.4.block.0 output, 1,247,616 floats per image
         (138485376, 62380800),  // 136: features.3.4.block.1 conv output, 1,247,616 floats per image
         (139732992, 61133184),  // 137: features.3.4.block.1 output, 1,247,616 floats per image
         (140980608, 63628416),  // 138: features.3.4.block.2 output, 1,247,616 floats per image
         (238536624, 110756432),  // 139: features.3.4.block.2 pooled, 384 floats per image
-        (238542656, 110762096),  // 140: features.3.4.block.2 hidden, 16 floats per image
+        (238542592, 110762096),  // 140: features.3.4.block.2 hidden, 16 floats per image
         (238537008, 110756816),  // 141: features.3.4.block.2 scale, 384 floats per image
         (232899504, 104800080),  // 142: features.3.4.block.3 conv output, 207,936 floats per image
         (86085504, 61133184),  // 143: features.3.4.block.3 output, 207,936 floats per image
         (233107440, 105008016),  // 144: features.3.4 output, 207,936 floats per image
-        (238542672, 110762112),  // 145: features.3.4 drop-path keep, 1 floats per image
+        (238542608, 110762112),  // 145: features.3.4 drop-path keep, 1 floats per image
         (142228224, 61133184),  // 146: features.4.0.block.0 conv output, 1,247,616 floats per image
         (143475840, 63628416),  // 147: features.4.0.block.0 output, 1,247,616 floats per image
         (229554384, 102813648),  // 148: features.4.0.block.1 conv output, 322,944 floats per image
         (229877328, 63628416),  // 149: features.4.0.block.1 output, 322,944 floats per image
         (230200272, 63951360),  // 150: features.4.0.block.2 output, 322,944 floats per image
         (238537392, 110757200),  // 151: features.4.0.block.2 pooled, 384 floats per image
-        (238542688, 110762128),  // 152: features.4.0.block.2 hidden, 16 floats per image
+        (238542624, 110762128),  // 152: features.4.0.block.2 hidden, 16 floats per image
         (238537776, 110757584),  // 153: features.4.0.block.2 scale, 384 floats per image
         (235815584, 107979376),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
         (235923232, 108087024),  // 155: features.4.0.block.3 output, 107,648 floats per image
@@ -12878,81 +12651,81 @@ public final class EfficientNetB5Training: TrainableModel {
         (185219568, 63628416),  // 159: features.4.1.block.1 output, 645,888 floats per image
         (185865456, 64274304),  // 160: features.4.1.block.2 output, 645,888 floats per image
         (238523952, 110743376),  // 161: features.4.1.block.2 pooled, 768 floats per image
-        (238542096, 110761536),  // 162: features.4.1.block.2 hidden, 32 floats per image
+        (86709280, 110761536),  // 162: features.4.1.block.2 hidden, 32 floats per image
         (238524720, 110744144),  // 163: features.4.1.block.2 scale, 768 floats per image
         (236030880, 108194672),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 165: features.4.1.block.3 output, 107,648 floats per image
         (236138528, 108302320),  // 166: features.4.1 output, 107,648 floats per image
-        (238542704, 110762144),  // 167: features.4.1 drop-path keep, 1 floats per image
+        (238542640, 110762144),  // 167: features.4.1 drop-path keep, 1 floats per image
         (186511344, 82477392),  // 168: features.4.2.block.0 conv output, 645,888 floats per image
         (187157232, 63628416),  // 169: features.4.2.block.0 output, 645,888 floats per image
         (187803120, 83123280),  // 170: features.4.2.block.1 conv output, 645,888 floats per image
         (188449008, 63628416),  // 171: features.4.2.block.1 output, 645,888 floats per image
         (189094896, 64274304),  // 172: features.4.2.block.2 output, 645,888 floats per image
         (238525488, 110744912),  // 173: features.4.2.block.2 pooled, 768 floats per image
-        (238542128, 110761568),  // 174: features.4.2.block.2 hidden, 32 floats per image
+        (238542064, 110761568),  // 174: features.4.2.block.2 hidden, 32 floats per image
         (238526256, 110745680),  // 175: features.4.2.block.2 scale, 768 floats per image
         (236246176, 108409968),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 177: features.4.2.block.3 output, 107,648 floats per image
         (236353824, 108517616),  // 178: features.4.2 output, 107,648 floats per image
-        (238542720, 110762160),  // 179: features.4.2 drop-path keep, 1 floats per image
+        (238542656, 110762160),  // 179: features.4.2 drop-path keep, 1 floats per image
         (189740784, 83769168),  // 180: features.4.3.block.0 conv output, 645,888 floats per image
         (190386672, 63628416),  // 181: features.4.3.block.0 output, 645,888 floats per image
         (191032560, 84415056),  // 182: features.4.3.block.1 conv output, 645,888 floats per image
         (191678448, 63628416),  // 183: features.4.3.block.1 output, 645,888 floats per image
         (192324336, 64274304),  // 184: features.4.3.block.2 output, 645,888 floats per image
         (238527024, 110746448),  // 185: features.4.3.block.2 pooled, 768 floats per image
-        (238542160, 110761600),  // 186: features.4.3.block.2 hidden, 32 floats per image
+        (238542096, 110761600),  // 186: features.4.3.block.2 hidden, 32 floats per image
         (238527792, 110747216),  // 187: features.4.3.block.2 scale, 768 floats per image
         (236461472, 108625264),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 189: features.4.3.block.3 output, 107,648 floats per image
         (236569120, 108732912),  // 190: features.4.3 output, 107,648 floats per image
-        (238542736, 110762176),  // 191: features.4.3 drop-path keep, 1 floats per image
+        (238542672, 110762176),  // 191: features.4.3 drop-path keep, 1 floats per image
         (192970224, 85060944),  // 192: features.4.4.block.0 conv output, 645,888 floats per image
         (193616112, 63628416),  // 193: features.4.4.block.0 output, 645,888 floats per image
         (194262000, 85706832),  // 194: features.4.4.block.1 conv output, 645,888 floats per image
         (194907888, 63628416),  // 195: features.4.4.block.1 output, 645,888 floats per image
         (195553776, 64274304),  // 196: features.4.4.block.2 output, 645,888 floats per image
         (238528560, 110747984),  // 197: features.4.4.block.2 pooled, 768 floats per image
-        (238542192, 110761632),  // 198: features.4.4.block.2 hidden, 32 floats per image
+        (238542128, 110761632),  // 198: features.4.4.block.2 hidden, 32 floats per image
         (238529328, 110748752),  // 199: features.4.4.block.2 scale, 768 floats per image
         (236676768, 108840560),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 201: features.4.4.block.3 output, 107,648 floats per image
         (236784416, 108948208),  // 202: features.4.4 output, 107,648 floats per image
-        (238542752, 110762192),  // 203: features.4.4 drop-path keep, 1 floats per image
+        (238542688, 110762192),  // 203: features.4.4 drop-path keep, 1 floats per image
         (196199664, 86352720),  // 204: features.4.5.block.0 conv output, 645,888 floats per image
         (196845552, 63628416),  // 205: features.4.5.block.0 output, 645,888 floats per image
         (197491440, 86998608),  // 206: features.4.5.block.1 conv output, 645,888 floats per image
         (198137328, 63628416),  // 207: features.4.5.block.1 output, 645,888 floats per image
         (198783216, 64274304),  // 208: features.4.5.block.2 output, 645,888 floats per image
         (238530096, 110749520),  // 209: features.4.5.block.2 pooled, 768 floats per image
-        (238542224, 110761664),  // 210: features.4.5.block.2 hidden, 32 floats per image
+        (238542160, 110761664),  // 210: features.4.5.block.2 hidden, 32 floats per image
         (238530864, 110750288),  // 211: features.4.5.block.2 scale, 768 floats per image
         (236892064, 109055856),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 213: features.4.5.block.3 output, 107,648 floats per image
         (236999712, 109163504),  // 214: features.4.5 output, 107,648 floats per image
-        (238542768, 110762208),  // 215: features.4.5 drop-path keep, 1 floats per image
+        (238542704, 110762208),  // 215: features.4.5 drop-path keep, 1 floats per image
         (199429104, 87644496),  // 216: features.4.6.block.0 conv output, 645,888 floats per image
         (200074992, 63628416),  // 217: features.4.6.block.0 output, 645,888 floats per image
         (200720880, 88290384),  // 218: features.4.6.block.1 conv output, 645,888 floats per image
         (201366768, 63628416),  // 219: features.4.6.block.1 output, 645,888 floats per image
         (202012656, 64274304),  // 220: features.4.6.block.2 output, 645,888 floats per image
         (238531632, 110751056),  // 221: features.4.6.block.2 pooled, 768 floats per image
-        (238542256, 110761696),  // 222: features.4.6.block.2 hidden, 32 floats per image
+        (238542192, 110761696),  // 222: features.4.6.block.2 hidden, 32 floats per image
         (238532400, 110751824),  // 223: features.4.6.block.2 scale, 768 floats per image
         (237107360, 109271152),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 225: features.4.6.block.3 output, 107,648 floats per image
         (237215008, 109378800),  // 226: features.4.6 output, 107,648 floats per image
-        (238542784, 110762224),  // 227: features.4.6 drop-path keep, 1 floats per image
+        (238542720, 110762224),  // 227: features.4.6 drop-path keep, 1 floats per image
         (202658544, 88936272),  // 228: features.5.0.block.0 conv output, 645,888 floats per image
         (203304432, 63628416),  // 229: features.5.0.block.0 output, 645,888 floats per image
         (203950320, 89582160),  // 230: features.5.0.block.1 conv output, 645,888 floats per image
         (204596208, 63628416),  // 231: features.5.0.block.1 output, 645,888 floats per image
         (205242096, 64274304),  // 232: features.5.0.block.2 output, 645,888 floats per image
         (238533168, 110752592),  // 233: features.5.0.block.2 pooled, 768 floats per image
-        (238542288, 110761728),  // 234: features.5.0.block.2 hidden, 32 floats per image
+        (238542224, 110761728),  // 234: features.5.0.block.2 hidden, 32 floats per image
         (238533936, 110753360),  // 235: features.5.0.block.2 scale, 768 floats per image
-        (86560704, 105215952),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
+        (86546304, 105215952),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
         (233315376, 105363968),  // 237: features.5.0.block.3 output, 148,016 floats per image
         (144723456, 63628416),  // 238: features.5.1.block.0 conv output, 888,096 floats per image
         (145611552, 64516512),  // 239: features.5.1.block.0 output, 888,096 floats per image
@@ -12960,79 +12733,79 @@ public final class EfficientNetB5Training: TrainableModel {
         (147387744, 64516512),  // 241: features.5.1.block.1 output, 888,096 floats per image
         (148275840, 66292704),  // 242: features.5.1.block.2 output, 888,096 floats per image
         (238509168, 110728592),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
-        (238541632, 110761072),  // 244: features.5.1.block.2 hidden, 44 floats per image
+        (238541600, 110761072),  // 244: features.5.1.block.2 hidden, 44 floats per image
         (238510224, 110729648),  // 245: features.5.1.block.2 scale, 1,056 floats per image
         (233463392, 105511984),  // 246: features.5.1.block.3 conv output, 148,016 floats per image
         (86085504, 64516512),  // 247: features.5.1.block.3 output, 148,016 floats per image
         (233611408, 105660000),  // 248: features.5.1 output, 148,016 floats per image
-        (238542800, 110762240),  // 249: features.5.1 drop-path keep, 1 floats per image
+        (238542736, 110762240),  // 249: features.5.1 drop-path keep, 1 floats per image
         (149163936, 64516512),  // 250: features.5.2.block.0 conv output, 888,096 floats per image
         (150052032, 66292704),  // 251: features.5.2.block.0 output, 888,096 floats per image
         (150940128, 67180800),  // 252: features.5.2.block.1 conv output, 888,096 floats per image
         (151828224, 66292704),  // 253: features.5.2.block.1 output, 888,096 floats per image
         (152716320, 68068896),  // 254: features.5.2.block.2 output, 888,096 floats per image
         (238511280, 110730704),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
-        (238541680, 110761120),  // 256: features.5.2.block.2 hidden, 44 floats per image
+        (238541648, 110761120),  // 256: features.5.2.block.2 hidden, 44 floats per image
         (238512336, 110731760),  // 257: features.5.2.block.2 scale, 1,056 floats per image
         (233759424, 105808016),  // 258: features.5.2.block.3 conv output, 148,016 floats per image
         (86085504, 66292704),  // 259: features.5.2.block.3 output, 148,016 floats per image
         (233907440, 105956032),  // 260: features.5.2 output, 148,016 floats per image
-        (238542816, 110762256),  // 261: features.5.2 drop-path keep, 1 floats per image
+        (238542752, 110762256),  // 261: features.5.2 drop-path keep, 1 floats per image
         (153604416, 66292704),  // 262: features.5.3.block.0 conv output, 888,096 floats per image
         (154492512, 68068896),  // 263: features.5.3.block.0 output, 888,096 floats per image
         (155380608, 68956992),  // 264: features.5.3.block.1 conv output, 888,096 floats per image
         (156268704, 68068896),  // 265: features.5.3.block.1 output, 888,096 floats per image
         (157156800, 69845088),  // 266: features.5.3.block.2 output, 888,096 floats per image
         (238513392, 110732816),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
-        (238541728, 110761168),  // 268: features.5.3.block.2 hidden, 44 floats per image
+        (238541696, 110761168),  // 268: features.5.3.block.2 hidden, 44 floats per image
         (238514448, 110733872),  // 269: features.5.3.block.2 scale, 1,056 floats per image
         (234055456, 106104048),  // 270: features.5.3.block.3 conv output, 148,016 floats per image
         (86085504, 68068896),  // 271: features.5.3.block.3 output, 148,016 floats per image
         (234203472, 106252064),  // 272: features.5.3 output, 148,016 floats per image
-        (238542832, 110762272),  // 273: features.5.3 drop-path keep, 1 floats per image
+        (238542768, 110762272),  // 273: features.5.3 drop-path keep, 1 floats per image
         (158044896, 68068896),  // 274: features.5.4.block.0 conv output, 888,096 floats per image
         (158932992, 69845088),  // 275: features.5.4.block.0 output, 888,096 floats per image
         (159821088, 70733184),  // 276: features.5.4.block.1 conv output, 888,096 floats per image
         (160709184, 69845088),  // 277: features.5.4.block.1 output, 888,096 floats per image
         (161597280, 71621280),  // 278: features.5.4.block.2 output, 888,096 floats per image
         (238515504, 110734928),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
-        (238541776, 110761216),  // 280: features.5.4.block.2 hidden, 44 floats per image
+        (238541744, 110761216),  // 280: features.5.4.block.2 hidden, 44 floats per image
         (238516560, 110735984),  // 281: features.5.4.block.2 scale, 1,056 floats per image
         (234351488, 106400080),  // 282: features.5.4.block.3 conv output, 148,016 floats per image
         (86085504, 69845088),  // 283: features.5.4.block.3 output, 148,016 floats per image
         (234499504, 106548096),  // 284: features.5.4 output, 148,016 floats per image
-        (238542848, 110762288),  // 285: features.5.4 drop-path keep, 1 floats per image
+        (238542784, 110762288),  // 285: features.5.4 drop-path keep, 1 floats per image
         (162485376, 69845088),  // 286: features.5.5.block.0 conv output, 888,096 floats per image
         (163373472, 71621280),  // 287: features.5.5.block.0 output, 888,096 floats per image
         (164261568, 72509376),  // 288: features.5.5.block.1 conv output, 888,096 floats per image
         (165149664, 71621280),  // 289: features.5.5.block.1 output, 888,096 floats per image
         (166037760, 73397472),  // 290: features.5.5.block.2 output, 888,096 floats per image
         (238517616, 110737040),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
-        (238541824, 110761264),  // 292: features.5.5.block.2 hidden, 44 floats per image
+        (238541792, 110761264),  // 292: features.5.5.block.2 hidden, 44 floats per image
         (238518672, 110738096),  // 293: features.5.5.block.2 scale, 1,056 floats per image
         (234647520, 106696112),  // 294: features.5.5.block.3 conv output, 148,016 floats per image
         (86085504, 71621280),  // 295: features.5.5.block.3 output, 148,016 floats per image
         (234795536, 106844128),  // 296: features.5.5 output, 148,016 floats per image
-        (238542864, 110762304),  // 297: features.5.5 drop-path keep, 1 floats per image
+        (238542800, 110762304),  // 297: features.5.5 drop-path keep, 1 floats per image
         (166925856, 71621280),  // 298: features.5.6.block.0 conv output, 888,096 floats per image
         (167813952, 73397472),  // 299: features.5.6.block.0 output, 888,096 floats per image
         (168702048, 74285568),  // 300: features.5.6.block.1 conv output, 888,096 floats per image
         (169590144, 73397472),  // 301: features.5.6.block.1 output, 888,096 floats per image
         (170478240, 75173664),  // 302: features.5.6.block.2 output, 888,096 floats per image
         (238519728, 110739152),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
-        (238541872, 110761312),  // 304: features.5.6.block.2 hidden, 44 floats per image
+        (238541840, 110761312),  // 304: features.5.6.block.2 hidden, 44 floats per image
         (238520784, 110740208),  // 305: features.5.6.block.2 scale, 1,056 floats per image
         (234943552, 106992144),  // 306: features.5.6.block.3 conv output, 148,016 floats per image
         (86085504, 73397472),  // 307: features.5.6.block.3 output, 148,016 floats per image
         (235091568, 107140160),  // 308: features.5.6 output, 148,016 floats per image
-        (238542880, 110762320),  // 309: features.5.6 drop-path keep, 1 floats per image
+        (238542816, 110762320),  // 309: features.5.6 drop-path keep, 1 floats per image
         (171366336, 73397472),  // 310: features.6.0.block.0 conv output, 888,096 floats per image
         (172254432, 75173664),  // 311: features.6.0.block.0 output, 888,096 floats per image
         (230523216, 76556064),  // 312: features.6.0.block.1 conv output, 237,600 floats per image
         (230760816, 75173664),  // 313: features.6.0.block.1 output, 237,600 floats per image
         (230998416, 75411264),  // 314: features.6.0.block.2 output, 237,600 floats per image
         (238521840, 110741264),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
-        (238541920, 110761360),  // 316: features.6.0.block.2 hidden, 44 floats per image
+        (238541888, 110761360),  // 316: features.6.0.block.2 hidden, 44 floats per image
         (238522896, 110742320),  // 317: features.6.0.block.2 scale, 1,056 floats per image
         (173948928, 109486448),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
         (237322656, 109554848),  // 319: features.6.0.block.3 output, 68,400 floats per image
@@ -13042,55 +12815,55 @@ public final class EfficientNetB5Training: TrainableModel {
         (212317584, 75173664),  // 323: features.6.1.block.1 output, 410,400 floats per image
         (212727984, 75584064),  // 324: features.6.1.block.2 output, 410,400 floats per image
         (174021424, 76927296),  // 325: features.6.1.block.2 pooled, 1,824 floats per image
-        (86709232, 76949440),  // 326: features.6.1.block.2 hidden, 76 floats per image
+        (174030544, 76949440),  // 326: features.6.1.block.2 hidden, 76 floats per image
         (174023248, 76929120),  // 327: features.6.1.block.2 scale, 1,824 floats per image
         (237391056, 109623248),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 329: features.6.1.block.3 output, 68,400 floats per image
         (237459456, 109691648),  // 330: features.6.1 output, 68,400 floats per image
-        (86560640, 76949840),  // 331: features.6.1 drop-path keep, 1 floats per image
+        (238542832, 76949840),  // 331: features.6.1 drop-path keep, 1 floats per image
         (213138384, 96247248),  // 332: features.6.2.block.0 conv output, 410,400 floats per image
         (213548784, 75173664),  // 333: features.6.2.block.0 output, 410,400 floats per image
         (213959184, 96657648),  // 334: features.6.2.block.1 conv output, 410,400 floats per image
         (214369584, 75173664),  // 335: features.6.2.block.1 output, 410,400 floats per image
         (214779984, 75584064),  // 336: features.6.2.block.2 output, 410,400 floats per image
         (174025072, 76930944),  // 337: features.6.2.block.2 pooled, 1,824 floats per image
-        (174030544, 76949520),  // 338: features.6.2.block.2 hidden, 76 floats per image
+        (238540864, 76949520),  // 338: features.6.2.block.2 hidden, 76 floats per image
         (174026896, 76932768),  // 339: features.6.2.block.2 scale, 1,824 floats per image
         (237527856, 109760048),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 341: features.6.2.block.3 output, 68,400 floats per image
         (237596256, 109828448),  // 342: features.6.2 output, 68,400 floats per image
-        (86560656, 110762336),  // 343: features.6.2 drop-path keep, 1 floats per image
+        (238542848, 110762336),  // 343: features.6.2 drop-path keep, 1 floats per image
         (215190384, 97068048),  // 344: features.6.3.block.0 conv output, 410,400 floats per image
         (215600784, 75173664),  // 345: features.6.3.block.0 output, 410,400 floats per image
         (216011184, 97478448),  // 346: features.6.3.block.1 conv output, 410,400 floats per image
         (216421584, 75173664),  // 347: features.6.3.block.1 output, 410,400 floats per image
         (216831984, 75584064),  // 348: features.6.3.block.2 output, 410,400 floats per image
         (174028720, 76934592),  // 349: features.6.3.block.2 pooled, 1,824 floats per image
-        (238540976, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
+        (238540944, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
         (238485456, 76936416),  // 351: features.6.3.block.2 scale, 1,824 floats per image
         (237664656, 109896848),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 353: features.6.3.block.3 output, 68,400 floats per image
         (237733056, 109965248),  // 354: features.6.3 output, 68,400 floats per image
-        (86560672, 110762352),  // 355: features.6.3 drop-path keep, 1 floats per image
+        (238542864, 110762352),  // 355: features.6.3 drop-path keep, 1 floats per image
         (217242384, 97888848),  // 356: features.6.4.block.0 conv output, 410,400 floats per image
         (217652784, 75173664),  // 357: features.6.4.block.0 output, 410,400 floats per image
         (218063184, 98299248),  // 358: features.6.4.block.1 conv output, 410,400 floats per image
         (218473584, 75173664),  // 359: features.6.4.block.1 output, 410,400 floats per image
         (218883984, 75584064),  // 360: features.6.4.block.2 output, 410,400 floats per image
         (238487280, 76938240),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
-        (238541056, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
+        (238541024, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
         (238489104, 76940064),  // 363: features.6.4.block.2 scale, 1,824 floats per image
         (237801456, 110033648),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 365: features.6.4.block.3 output, 68,400 floats per image
         (237869856, 110102048),  // 366: features.6.4 output, 68,400 floats per image
-        (86560688, 110762368),  // 367: features.6.4 drop-path keep, 1 floats per image
+        (238542880, 110762368),  // 367: features.6.4 drop-path keep, 1 floats per image
         (219294384, 98709648),  // 368: features.6.5.block.0 conv output, 410,400 floats per image
         (219704784, 75173664),  // 369: features.6.5.block.0 output, 410,400 floats per image
         (220115184, 99120048),  // 370: features.6.5.block.1 conv output, 410,400 floats per image
         (220525584, 75173664),  // 371: features.6.5.block.1 output, 410,400 floats per image
         (220935984, 75584064),  // 372: features.6.5.block.2 output, 410,400 floats per image
         (238490928, 76941888),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
-        (238541136, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
+        (238541104, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
         (238492752, 76943712),  // 375: features.6.5.block.2 scale, 1,824 floats per image
         (237938256, 110170448),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 377: features.6.5.block.3 output, 68,400 floats per image
@@ -13102,7 +12875,7 @@ public final class EfficientNetB5Training: TrainableModel {
         (222577584, 75173664),  // 383: features.6.6.block.1 output, 410,400 floats per image
         (222987984, 75584064),  // 384: features.6.6.block.2 output, 410,400 floats per image
         (238494576, 76945536),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
-        (238541216, 110760656),  // 386: features.6.6.block.2 hidden, 76 floats per image
+        (238541184, 110760656),  // 386: features.6.6.block.2 hidden, 76 floats per image
         (238496400, 76947360),  // 387: features.6.6.block.2 scale, 1,824 floats per image
         (238075056, 110307248),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 389: features.6.6.block.3 output, 68,400 floats per image
@@ -13114,7 +12887,7 @@ public final class EfficientNetB5Training: TrainableModel {
         (224629584, 75173664),  // 395: features.6.7.block.1 output, 410,400 floats per image
         (225039984, 75584064),  // 396: features.6.7.block.2 output, 410,400 floats per image
         (238498224, 110717648),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
-        (238541296, 110760736),  // 398: features.6.7.block.2 hidden, 76 floats per image
+        (238541264, 110760736),  // 398: features.6.7.block.2 hidden, 76 floats per image
         (238500048, 110719472),  // 399: features.6.7.block.2 scale, 1,824 floats per image
         (238211856, 110444048),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 401: features.6.7.block.3 output, 68,400 floats per image
@@ -13126,7 +12899,7 @@ public final class EfficientNetB5Training: TrainableModel {
         (226681584, 75173664),  // 407: features.6.8.block.1 output, 410,400 floats per image
         (227091984, 75584064),  // 408: features.6.8.block.2 output, 410,400 floats per image
         (238501872, 110721296),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
-        (238541376, 110760816),  // 410: features.6.8.block.2 hidden, 76 floats per image
+        (238541344, 110760816),  // 410: features.6.8.block.2 hidden, 76 floats per image
         (238503696, 110723120),  // 411: features.6.8.block.2 scale, 1,824 floats per image
         (238348656, 110580848),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 413: features.6.8.block.3 output, 68,400 floats per image
@@ -13138,7 +12911,7 @@ public final class EfficientNetB5Training: TrainableModel {
         (228733584, 75173664),  // 419: features.7.0.block.1 output, 410,400 floats per image
         (229143984, 75584064),  // 420: features.7.0.block.2 output, 410,400 floats per image
         (238505520, 110724944),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
-        (238541456, 110760896),  // 422: features.7.0.block.2 hidden, 76 floats per image
+        (238541424, 110760896),  // 422: features.7.0.block.2 hidden, 76 floats per image
         (238507344, 110726768),  // 423: features.7.0.block.2 scale, 1,824 floats per image
         (173833728, 76793664),  // 424: features.7.0.block.3 conv output, 115,200 floats per image
         (235239584, 107288176),  // 425: features.7.0.block.3 output, 115,200 floats per image
@@ -13147,9 +12920,9 @@ public final class EfficientNetB5Training: TrainableModel {
         (177061104, 77729616),  // 428: features.7.1.block.1 conv output, 691,200 floats per image
         (177752304, 75864864),  // 429: features.7.1.block.1 output, 691,200 floats per image
         (178443504, 78420816),  // 430: features.7.1.block.2 output, 691,200 floats per image
-        (86546304, 76908864),  // 431: features.7.1.block.2 pooled, 3,072 floats per image
-        (86709104, 76949184),  // 432: features.7.1.block.2 hidden, 128 floats per image
-        (86549376, 76911936),  // 433: features.7.1.block.2 scale, 3,072 floats per image
+        (86694320, 76908864),  // 431: features.7.1.block.2 pooled, 3,072 floats per image
+        (238540608, 76949184),  // 432: features.7.1.block.2 hidden, 128 floats per image
+        (86697392, 76911936),  // 433: features.7.1.block.2 scale, 3,072 floats per image
         (235354784, 107403376),  // 434: features.7.1.block.3 conv output, 115,200 floats per image
         (86085504, 75864864),  // 435: features.7.1.block.3 output, 115,200 floats per image
         (235469984, 107518576),  // 436: features.7.1 output, 115,200 floats per image
@@ -13159,21 +12932,21 @@ public final class EfficientNetB5Training: TrainableModel {
         (180517104, 79112016),  // 440: features.7.2.block.1 conv output, 691,200 floats per image
         (181208304, 78420816),  // 441: features.7.2.block.1 output, 691,200 floats per image
         (181899504, 79803216),  // 442: features.7.2.block.2 output, 691,200 floats per image
-        (86552448, 76915008),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
-        (238540848, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
-        (86555520, 76918080),  // 445: features.7.2.block.2 scale, 3,072 floats per image
+        (86700464, 76915008),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
+        (238540736, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
+        (86703536, 76918080),  // 445: features.7.2.block.2 scale, 3,072 floats per image
         (235585184, 107633776),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
         (86085504, 78420816),  // 447: features.7.2.block.3 output, 115,200 floats per image
         (183051504, 78881616),  // 448: features.7.2 output, 115,200 floats per image
         (183166704, 78997824),  // 449: features.7.2 drop-path keep, 1 floats per image
         (86085504, 78420816),  // 450: features.8 conv output, 460,800 floats per image
         (182590704, 79803216),  // 451: features.8 output, 460,800 floats per image
-        (86558592, 76921152),  // 452: avgpool output, 2,048 floats per image
+        (86706608, 76921152),  // 452: avgpool output, 2,048 floats per image
         (174017328, 76923200),  // 453: dropout mask, 2,048 floats per image
         (174019376, 76925248),  // 454: dropout output, 2,048 floats per image
-        (86558592, 76921152),  // 455: logits, 1,000 floats per image
+        (86706608, 76921152),  // 455: logits, 1,000 floats per image
         (182590704, 78996816),  // 456: logits gradient, 1,000 floats per image
-        (86558592, 76921152),  // 457: gradient of dropout output, 2,048 floats per image
+        (86706608, 76921152),  // 457: gradient of dropout output, 2,048 floats per image
         (174019376, 76925248),  // 458: gradient of avgpool, 2,048 floats per image
         (182590704, 79803216),  // 459: gradient of head output, 460,800 floats per image
         (235700384, 107748976),  // 460: gradient of features.8 input, 115,200 floats per image
@@ -13181,302 +12954,263 @@ public final class EfficientNetB5Training: TrainableModel {
         (182590704, 80494416),  // 462: gradient of features.7.2.block.3 input, 691,200 floats per image
         (181899504, 79803216),  // 463: features.7.2.block.2 output (recomputed), 691,200 floats per image
         (181208304, 78420816),  // 464: features.7.2.block.1 output (recomputed), 691,200 floats per image
-        (181899504, 79803216),  // 465: gradient of features.7.2.block.2 input, 691,200 floats per image
-        (180517104, 79112016),  // 466: gradient of features.7.2.block.1 input, 691,200 floats per image
-        (179825904, 78420816),  // 467: features.7.2.block.0 output (recomputed), 691,200 floats per image
-        (86085504, 79803216),  // 468: gradient of features.7.2.block.0 input, 115,200 floats per image
-        (86200704, 79918416),  // 469: gradient of features.7.1 branch, 115,200 floats per image
-        (179134704, 79112016),  // 470: gradient of features.7.1.block.3 input, 691,200 floats per image
-        (178443504, 78420816),  // 471: features.7.1.block.2 output (recomputed), 691,200 floats per image
-        (177752304, 75864864),  // 472: features.7.1.block.1 output (recomputed), 691,200 floats per image
-        (178443504, 78420816),  // 473: gradient of features.7.1.block.2 input, 691,200 floats per image
-        (177061104, 77729616),  // 474: gradient of features.7.1.block.1 input, 691,200 floats per image
-        (176369904, 75864864),  // 475: features.7.1.block.0 output (recomputed), 691,200 floats per image
-        (176369904, 76404864),  // 476: gradient of features.7.1.block.0 input, 115,200 floats per image
-        (86085504, 75994464),  // 477: gradient of features.7.0.block.3 input, 410,400 floats per image
-        (229143984, 75584064),  // 478: features.7.0.block.2 output (recomputed), 410,400 floats per image
-        (228733584, 75173664),  // 479: features.7.0.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 480: gradient of features.7.0.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 481: gradient of features.7.0.block.1 input, 410,400 floats per image
-        (227912784, 75173664),  // 482: features.7.0.block.0 output (recomputed), 410,400 floats per image
-        (173552928, 76404864),  // 483: gradient of features.7.0.block.0 input, 68,400 floats per image
-        (173142528, 76473264),  // 484: gradient of features.6.8 branch, 68,400 floats per image
-        (86085504, 75994464),  // 485: gradient of features.6.8.block.3 input, 410,400 floats per image
-        (227091984, 75584064),  // 486: features.6.8.block.2 output (recomputed), 410,400 floats per image
-        (226681584, 75173664),  // 487: features.6.8.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 488: gradient of features.6.8.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 489: gradient of features.6.8.block.1 input, 410,400 floats per image
-        (225860784, 75173664),  // 490: features.6.8.block.0 output (recomputed), 410,400 floats per image
-        (173621328, 76473264),  // 491: gradient of features.6.8.block.0 input, 68,400 floats per image
-        (173142528, 76404864),  // 492: gradient of features.6.7 branch, 68,400 floats per image
-        (86085504, 75994464),  // 493: gradient of features.6.7.block.3 input, 410,400 floats per image
-        (225039984, 75584064),  // 494: features.6.7.block.2 output (recomputed), 410,400 floats per image
-        (224629584, 75173664),  // 495: features.6.7.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 496: gradient of features.6.7.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 497: gradient of features.6.7.block.1 input, 410,400 floats per image
-        (223808784, 75173664),  // 498: features.6.7.block.0 output (recomputed), 410,400 floats per image
-        (173552928, 76404864),  // 499: gradient of features.6.7.block.0 input, 68,400 floats per image
-        (173142528, 76473264),  // 500: gradient of features.6.6 branch, 68,400 floats per image
-        (86085504, 75994464),  // 501: gradient of features.6.6.block.3 input, 410,400 floats per image
-        (222987984, 75584064),  // 502: features.6.6.block.2 output (recomputed), 410,400 floats per image
-        (222577584, 75173664),  // 503: features.6.6.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 504: gradient of features.6.6.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 505: gradient of features.6.6.block.1 input, 410,400 floats per image
-        (221756784, 75173664),  // 506: features.6.6.block.0 output (recomputed), 410,400 floats per image
-        (173621328, 76473264),  // 507: gradient of features.6.6.block.0 input, 68,400 floats per image
-        (173142528, 76404864),  // 508: gradient of features.6.5 branch, 68,400 floats per image
-        (86085504, 75994464),  // 509: gradient of features.6.5.block.3 input, 410,400 floats per image
-        (220935984, 75584064),  // 510: features.6.5.block.2 output (recomputed), 410,400 floats per image
-        (220525584, 75173664),  // 511: features.6.5.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 512: gradient of features.6.5.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 513: gradient of features.6.5.block.1 input, 410,400 floats per image
-        (219704784, 75173664),  // 514: features.6.5.block.0 output (recomputed), 410,400 floats per image
-        (173552928, 76404864),  // 515: gradient of features.6.5.block.0 input, 68,400 floats per image
-        (173142528, 76473264),  // 516: gradient of features.6.4 branch, 68,400 floats per image
-        (86085504, 75994464),  // 517: gradient of features.6.4.block.3 input, 410,400 floats per image
-        (218883984, 75584064),  // 518: features.6.4.block.2 output (recomputed), 410,400 floats per image
-        (218473584, 75173664),  // 519: features.6.4.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 520: gradient of features.6.4.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 521: gradient of features.6.4.block.1 input, 410,400 floats per image
-        (217652784, 75173664),  // 522: features.6.4.block.0 output (recomputed), 410,400 floats per image
-        (173621328, 76473264),  // 523: gradient of features.6.4.block.0 input, 68,400 floats per image
-        (173142528, 76404864),  // 524: gradient of features.6.3 branch, 68,400 floats per image
-        (86085504, 75994464),  // 525: gradient of features.6.3.block.3 input, 410,400 floats per image
-        (216831984, 75584064),  // 526: features.6.3.block.2 output (recomputed), 410,400 floats per image
-        (216421584, 75173664),  // 527: features.6.3.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 528: gradient of features.6.3.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 529: gradient of features.6.3.block.1 input, 410,400 floats per image
-        (215600784, 75173664),  // 530: features.6.3.block.0 output (recomputed), 410,400 floats per image
-        (173552928, 76404864),  // 531: gradient of features.6.3.block.0 input, 68,400 floats per image
-        (173142528, 76473264),  // 532: gradient of features.6.2 branch, 68,400 floats per image
-        (86085504, 75994464),  // 533: gradient of features.6.2.block.3 input, 410,400 floats per image
-        (214779984, 75584064),  // 534: features.6.2.block.2 output (recomputed), 410,400 floats per image
-        (214369584, 75173664),  // 535: features.6.2.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 536: gradient of features.6.2.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 537: gradient of features.6.2.block.1 input, 410,400 floats per image
-        (213548784, 75173664),  // 538: features.6.2.block.0 output (recomputed), 410,400 floats per image
-        (173621328, 76473264),  // 539: gradient of features.6.2.block.0 input, 68,400 floats per image
-        (173142528, 76404864),  // 540: gradient of features.6.1 branch, 68,400 floats per image
-        (86085504, 75994464),  // 541: gradient of features.6.1.block.3 input, 410,400 floats per image
-        (212727984, 75584064),  // 542: features.6.1.block.2 output (recomputed), 410,400 floats per image
-        (212317584, 75173664),  // 543: features.6.1.block.1 output (recomputed), 410,400 floats per image
-        (173142528, 75584064),  // 544: gradient of features.6.1.block.2 input, 410,400 floats per image
-        (86085504, 75994464),  // 545: gradient of features.6.1.block.1 input, 410,400 floats per image
-        (211496784, 75173664),  // 546: features.6.1.block.0 output (recomputed), 410,400 floats per image
-        (173142528, 75886464),  // 547: gradient of features.6.1.block.0 input, 68,400 floats per image
-        (86085504, 75648864),  // 548: gradient of features.6.0.block.3 input, 237,600 floats per image
-        (230998416, 75411264),  // 549: features.6.0.block.2 output (recomputed), 237,600 floats per image
-        (230760816, 75173664),  // 550: features.6.0.block.1 output (recomputed), 237,600 floats per image
-        (86323104, 77729616),  // 551: gradient of features.6.0.block.2 input, 237,600 floats per image
-        (173142528, 76061760),  // 552: gradient of features.6.0.block.1 input, 888,096 floats per image
-        (172254432, 75173664),  // 553: features.6.0.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 77729616),  // 554: gradient of features.6.0.block.0 input, 148,016 floats per image
-        (86233520, 77877632),  // 555: gradient of features.5.6 branch, 148,016 floats per image
-        (171366336, 76061760),  // 556: gradient of features.5.6.block.3 input, 888,096 floats per image
-        (170478240, 75173664),  // 557: features.5.6.block.2 output (recomputed), 888,096 floats per image
-        (169590144, 73397472),  // 558: features.5.6.block.1 output (recomputed), 888,096 floats per image
-        (170478240, 75173664),  // 559: gradient of features.5.6.block.2 input, 888,096 floats per image
-        (168702048, 74285568),  // 560: gradient of features.5.6.block.1 input, 888,096 floats per image
-        (167813952, 73397472),  // 561: features.5.6.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 75173664),  // 562: gradient of features.5.6.block.0 input, 148,016 floats per image
-        (86085504, 75321680),  // 563: gradient of features.5.5 branch, 148,016 floats per image
-        (166925856, 74285568),  // 564: gradient of features.5.5.block.3 input, 888,096 floats per image
-        (166037760, 73397472),  // 565: features.5.5.block.2 output (recomputed), 888,096 floats per image
-        (165149664, 71621280),  // 566: features.5.5.block.1 output (recomputed), 888,096 floats per image
-        (166037760, 73397472),  // 567: gradient of features.5.5.block.2 input, 888,096 floats per image
-        (164261568, 72509376),  // 568: gradient of features.5.5.block.1 input, 888,096 floats per image
-        (163373472, 71621280),  // 569: features.5.5.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 73397472),  // 570: gradient of features.5.5.block.0 input, 148,016 floats per image
-        (86233520, 73545488),  // 571: gradient of features.5.4 branch, 148,016 floats per image
-        (162485376, 72509376),  // 572: gradient of features.5.4.block.3 input, 888,096 floats per image
-        (161597280, 71621280),  // 573: features.5.4.block.2 output (recomputed), 888,096 floats per image
-        (160709184, 69845088),  // 574: features.5.4.block.1 output (recomputed), 888,096 floats per image
-        (161597280, 71621280),  // 575: gradient of features.5.4.block.2 input, 888,096 floats per image
-        (159821088, 70733184),  // 576: gradient of features.5.4.block.1 input, 888,096 floats per image
-        (158932992, 69845088),  // 577: features.5.4.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 71621280),  // 578: gradient of features.5.4.block.0 input, 148,016 floats per image
-        (86085504, 71769296),  // 579: gradient of features.5.3 branch, 148,016 floats per image
-        (158044896, 70733184),  // 580: gradient of features.5.3.block.3 input, 888,096 floats per image
-        (157156800, 69845088),  // 581: features.5.3.block.2 output (recomputed), 888,096 floats per image
-        (156268704, 68068896),  // 582: features.5.3.block.1 output (recomputed), 888,096 floats per image
-        (157156800, 69845088),  // 583: gradient of features.5.3.block.2 input, 888,096 floats per image
-        (155380608, 68956992),  // 584: gradient of features.5.3.block.1 input, 888,096 floats per image
-        (154492512, 68068896),  // 585: features.5.3.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 69845088),  // 586: gradient of features.5.3.block.0 input, 148,016 floats per image
-        (86233520, 69993104),  // 587: gradient of features.5.2 branch, 148,016 floats per image
-        (153604416, 68956992),  // 588: gradient of features.5.2.block.3 input, 888,096 floats per image
-        (152716320, 68068896),  // 589: features.5.2.block.2 output (recomputed), 888,096 floats per image
-        (151828224, 66292704),  // 590: features.5.2.block.1 output (recomputed), 888,096 floats per image
-        (152716320, 68068896),  // 591: gradient of features.5.2.block.2 input, 888,096 floats per image
-        (150940128, 67180800),  // 592: gradient of features.5.2.block.1 input, 888,096 floats per image
-        (150052032, 66292704),  // 593: features.5.2.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 68068896),  // 594: gradient of features.5.2.block.0 input, 148,016 floats per image
-        (86085504, 68216912),  // 595: gradient of features.5.1 branch, 148,016 floats per image
-        (149163936, 67180800),  // 596: gradient of features.5.1.block.3 input, 888,096 floats per image
-        (148275840, 66292704),  // 597: features.5.1.block.2 output (recomputed), 888,096 floats per image
-        (147387744, 64516512),  // 598: features.5.1.block.1 output (recomputed), 888,096 floats per image
-        (148275840, 66292704),  // 599: gradient of features.5.1.block.2 input, 888,096 floats per image
-        (146499648, 65404608),  // 600: gradient of features.5.1.block.1 input, 888,096 floats per image
-        (145611552, 64516512),  // 601: features.5.1.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 66292704),  // 602: gradient of features.5.1.block.0 input, 148,016 floats per image
-        (144723456, 64920192),  // 603: gradient of features.5.0.block.3 input, 645,888 floats per image
-        (205242096, 64274304),  // 604: features.5.0.block.2 output (recomputed), 645,888 floats per image
-        (204596208, 63628416),  // 605: features.5.0.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 606: gradient of features.5.0.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 607: gradient of features.5.0.block.1 input, 645,888 floats per image
-        (203304432, 63628416),  // 608: features.5.0.block.0 output (recomputed), 645,888 floats per image
-        (86085504, 65566080),  // 609: gradient of features.5.0.block.0 input, 107,648 floats per image
-        (86193152, 65673728),  // 610: gradient of features.4.6 branch, 107,648 floats per image
-        (144723456, 64920192),  // 611: gradient of features.4.6.block.3 input, 645,888 floats per image
-        (202012656, 64274304),  // 612: features.4.6.block.2 output (recomputed), 645,888 floats per image
-        (201366768, 63628416),  // 613: features.4.6.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 614: gradient of features.4.6.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 615: gradient of features.4.6.block.1 input, 645,888 floats per image
-        (200074992, 63628416),  // 616: features.4.6.block.0 output (recomputed), 645,888 floats per image
-        (86193152, 65673728),  // 617: gradient of features.4.6.block.0 input, 107,648 floats per image
-        (86085504, 65566080),  // 618: gradient of features.4.5 branch, 107,648 floats per image
-        (144723456, 64920192),  // 619: gradient of features.4.5.block.3 input, 645,888 floats per image
-        (198783216, 64274304),  // 620: features.4.5.block.2 output (recomputed), 645,888 floats per image
-        (198137328, 63628416),  // 621: features.4.5.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 622: gradient of features.4.5.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 623: gradient of features.4.5.block.1 input, 645,888 floats per image
-        (196845552, 63628416),  // 624: features.4.5.block.0 output (recomputed), 645,888 floats per image
-        (86085504, 65566080),  // 625: gradient of features.4.5.block.0 input, 107,648 floats per image
-        (86193152, 65673728),  // 626: gradient of features.4.4 branch, 107,648 floats per image
-        (144723456, 64920192),  // 627: gradient of features.4.4.block.3 input, 645,888 floats per image
-        (195553776, 64274304),  // 628: features.4.4.block.2 output (recomputed), 645,888 floats per image
-        (194907888, 63628416),  // 629: features.4.4.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 630: gradient of features.4.4.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 631: gradient of features.4.4.block.1 input, 645,888 floats per image
-        (193616112, 63628416),  // 632: features.4.4.block.0 output (recomputed), 645,888 floats per image
-        (86193152, 65673728),  // 633: gradient of features.4.4.block.0 input, 107,648 floats per image
-        (86085504, 65566080),  // 634: gradient of features.4.3 branch, 107,648 floats per image
-        (144723456, 64920192),  // 635: gradient of features.4.3.block.3 input, 645,888 floats per image
-        (192324336, 64274304),  // 636: features.4.3.block.2 output (recomputed), 645,888 floats per image
-        (191678448, 63628416),  // 637: features.4.3.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 638: gradient of features.4.3.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 639: gradient of features.4.3.block.1 input, 645,888 floats per image
-        (190386672, 63628416),  // 640: features.4.3.block.0 output (recomputed), 645,888 floats per image
-        (86085504, 65566080),  // 641: gradient of features.4.3.block.0 input, 107,648 floats per image
-        (86193152, 65673728),  // 642: gradient of features.4.2 branch, 107,648 floats per image
-        (144723456, 64920192),  // 643: gradient of features.4.2.block.3 input, 645,888 floats per image
-        (189094896, 64274304),  // 644: features.4.2.block.2 output (recomputed), 645,888 floats per image
-        (188449008, 63628416),  // 645: features.4.2.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 646: gradient of features.4.2.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 647: gradient of features.4.2.block.1 input, 645,888 floats per image
-        (187157232, 63628416),  // 648: features.4.2.block.0 output (recomputed), 645,888 floats per image
-        (86193152, 65673728),  // 649: gradient of features.4.2.block.0 input, 107,648 floats per image
-        (86085504, 65566080),  // 650: gradient of features.4.1 branch, 107,648 floats per image
-        (144723456, 64920192),  // 651: gradient of features.4.1.block.3 input, 645,888 floats per image
-        (185865456, 64274304),  // 652: features.4.1.block.2 output (recomputed), 645,888 floats per image
-        (185219568, 63628416),  // 653: features.4.1.block.1 output (recomputed), 645,888 floats per image
-        (145369344, 64274304),  // 654: gradient of features.4.1.block.2 input, 645,888 floats per image
-        (144723456, 64920192),  // 655: gradient of features.4.1.block.1 input, 645,888 floats per image
-        (183927792, 63628416),  // 656: features.4.1.block.0 output (recomputed), 645,888 floats per image
-        (86408448, 64597248),  // 657: gradient of features.4.1.block.0 input, 107,648 floats per image
-        (86085504, 64274304),  // 658: gradient of features.4.0.block.3 input, 322,944 floats per image
-        (230200272, 63951360),  // 659: features.4.0.block.2 output (recomputed), 322,944 floats per image
-        (229877328, 63628416),  // 660: features.4.0.block.1 output (recomputed), 322,944 floats per image
-        (145971072, 66123648),  // 661: gradient of features.4.0.block.2 input, 322,944 floats per image
-        (144723456, 64876032),  // 662: gradient of features.4.0.block.1 input, 1,247,616 floats per image
-        (143475840, 63628416),  // 663: features.4.0.block.0 output (recomputed), 1,247,616 floats per image
-        (86085504, 66123648),  // 664: gradient of features.4.0.block.0 input, 207,936 floats per image
-        (86293440, 66331584),  // 665: gradient of features.3.4 branch, 207,936 floats per image
-        (142228224, 64876032),  // 666: gradient of features.3.4.block.3 input, 1,247,616 floats per image
-        (140980608, 63628416),  // 667: features.3.4.block.2 output (recomputed), 1,247,616 floats per image
-        (139732992, 61133184),  // 668: features.3.4.block.1 output (recomputed), 1,247,616 floats per image
-        (140980608, 63628416),  // 669: gradient of features.3.4.block.2 input, 1,247,616 floats per image
-        (138485376, 62380800),  // 670: gradient of features.3.4.block.1 input, 1,247,616 floats per image
-        (137237760, 61133184),  // 671: features.3.4.block.0 output (recomputed), 1,247,616 floats per image
-        (86293440, 63628416),  // 672: gradient of features.3.4.block.0 input, 207,936 floats per image
-        (86085504, 63836352),  // 673: gradient of features.3.3 branch, 207,936 floats per image
-        (135990144, 62380800),  // 674: gradient of features.3.3.block.3 input, 1,247,616 floats per image
-        (134742528, 61133184),  // 675: features.3.3.block.2 output (recomputed), 1,247,616 floats per image
-        (133494912, 58637952),  // 676: features.3.3.block.1 output (recomputed), 1,247,616 floats per image
-        (134742528, 61133184),  // 677: gradient of features.3.3.block.2 input, 1,247,616 floats per image
-        (132247296, 59885568),  // 678: gradient of features.3.3.block.1 input, 1,247,616 floats per image
-        (130999680, 58637952),  // 679: features.3.3.block.0 output (recomputed), 1,247,616 floats per image
-        (86085504, 61133184),  // 680: gradient of features.3.3.block.0 input, 207,936 floats per image
-        (86293440, 61341120),  // 681: gradient of features.3.2 branch, 207,936 floats per image
-        (129752064, 59885568),  // 682: gradient of features.3.2.block.3 input, 1,247,616 floats per image
-        (128504448, 58637952),  // 683: features.3.2.block.2 output (recomputed), 1,247,616 floats per image
-        (127256832, 39299904),  // 684: features.3.2.block.1 output (recomputed), 1,247,616 floats per image
-        (128504448, 58637952),  // 685: gradient of features.3.2.block.2 input, 1,247,616 floats per image
-        (126009216, 40547520),  // 686: gradient of features.3.2.block.1 input, 1,247,616 floats per image
-        (124761600, 39299904),  // 687: features.3.2.block.0 output (recomputed), 1,247,616 floats per image
-        (86293440, 58637952),  // 688: gradient of features.3.2.block.0 input, 207,936 floats per image
-        (86085504, 58845888),  // 689: gradient of features.3.1 branch, 207,936 floats per image
-        (123513984, 40547520),  // 690: gradient of features.3.1.block.3 input, 1,247,616 floats per image
-        (122266368, 39299904),  // 691: features.3.1.block.2 output (recomputed), 1,247,616 floats per image
-        (121018752, 36804672),  // 692: features.3.1.block.1 output (recomputed), 1,247,616 floats per image
-        (122266368, 39299904),  // 693: gradient of features.3.1.block.2 input, 1,247,616 floats per image
-        (119771136, 38052288),  // 694: gradient of features.3.1.block.1 input, 1,247,616 floats per image
-        (84837888, 36804672),  // 695: features.3.1.block.0 output (recomputed), 1,247,616 floats per image
-        (84837888, 39299904),  // 696: gradient of features.3.1.block.0 input, 207,936 floats per image
-        (83590272, 37116576),  // 697: gradient of features.3.0.block.3 input, 779,760 floats per image
-        (175590144, 36336816),  // 698: features.3.0.block.2 output (recomputed), 779,760 floats per image
-        (174810384, 35557056),  // 699: features.3.0.block.1 output (recomputed), 779,760 floats per image
-        (119771136, 58637952),  // 700: gradient of features.3.0.block.2 input, 779,760 floats per image
-        (83590272, 38676096),  // 701: gradient of features.3.0.block.1 input, 3,119,040 floats per image
-        (80471232, 35557056),  // 702: features.3.0.block.0 output (recomputed), 3,119,040 floats per image
-        (80471232, 58637952),  // 703: gradient of features.3.0.block.0 input, 519,840 floats per image
-        (80991072, 59157792),  // 704: gradient of features.2.4 branch, 519,840 floats per image
-        (77352192, 38676096),  // 705: gradient of features.2.4.block.3 input, 3,119,040 floats per image
-        (74233152, 35557056),  // 706: features.2.4.block.2 output (recomputed), 3,119,040 floats per image
-        (71114112, 29318976),  // 707: features.2.4.block.1 output (recomputed), 3,119,040 floats per image
-        (74233152, 35557056),  // 708: gradient of features.2.4.block.2 input, 3,119,040 floats per image
-        (67995072, 32438016),  // 709: gradient of features.2.4.block.1 input, 3,119,040 floats per image
-        (64876032, 29318976),  // 710: features.2.4.block.0 output (recomputed), 3,119,040 floats per image
-        (64876032, 35557056),  // 711: gradient of features.2.4.block.0 input, 519,840 floats per image
-        (65395872, 36076896),  // 712: gradient of features.2.3 branch, 519,840 floats per image
-        (61756992, 32438016),  // 713: gradient of features.2.3.block.3 input, 3,119,040 floats per image
-        (58637952, 29318976),  // 714: features.2.3.block.2 output (recomputed), 3,119,040 floats per image
-        (55518912, 23080896),  // 715: features.2.3.block.1 output (recomputed), 3,119,040 floats per image
-        (58637952, 29318976),  // 716: gradient of features.2.3.block.2 input, 3,119,040 floats per image
-        (52399872, 26199936),  // 717: gradient of features.2.3.block.1 input, 3,119,040 floats per image
-        (49280832, 23080896),  // 718: features.2.3.block.0 output (recomputed), 3,119,040 floats per image
-        (49280832, 29318976),  // 719: gradient of features.2.3.block.0 input, 519,840 floats per image
-        (49800672, 29838816),  // 720: gradient of features.2.2 branch, 519,840 floats per image
-        (46161792, 26199936),  // 721: gradient of features.2.2.block.3 input, 3,119,040 floats per image
-        (43042752, 23080896),  // 722: features.2.2.block.2 output (recomputed), 3,119,040 floats per image
-        (39923712, 16842816),  // 723: features.2.2.block.1 output (recomputed), 3,119,040 floats per image
-        (43042752, 23080896),  // 724: gradient of features.2.2.block.2 input, 3,119,040 floats per image
-        (36804672, 19961856),  // 725: gradient of features.2.2.block.1 input, 3,119,040 floats per image
-        (33685632, 16842816),  // 726: features.2.2.block.0 output (recomputed), 3,119,040 floats per image
-        (33685632, 23080896),  // 727: gradient of features.2.2.block.0 input, 519,840 floats per image
-        (34205472, 23600736),  // 728: gradient of features.2.1 branch, 519,840 floats per image
-        (30566592, 19961856),  // 729: gradient of features.2.1.block.3 input, 3,119,040 floats per image
-        (27447552, 16842816),  // 730: features.2.1.block.2 output (recomputed), 3,119,040 floats per image
-        (24328512, 10604736),  // 731: features.2.1.block.1 output (recomputed), 3,119,040 floats per image
-        (27447552, 16842816),  // 732: gradient of features.2.1.block.2 input, 3,119,040 floats per image
-        (21209472, 13723776),  // 733: gradient of features.2.1.block.1 input, 3,119,040 floats per image
-        (18090432, 10604736),  // 734: features.2.1.block.0 output (recomputed), 3,119,040 floats per image
-        (18090432, 13099968),  // 735: gradient of features.2.1.block.0 input, 519,840 floats per image
-        (14971392, 11228544),  // 736: gradient of features.2.0.block.3 input, 1,871,424 floats per image
-        (102928320, 9357120),  // 737: features.2.0.block.2 output (recomputed), 1,871,424 floats per image
-        (101056896, 7485696),  // 738: features.2.0.block.1 output (recomputed), 1,871,424 floats per image
-        (22457088, 22457088),  // 739: gradient of features.2.0.block.2 input, 1,871,424 floats per image
-        (14971392, 14971392),  // 740: gradient of features.2.0.block.1 input, 7,485,696 floats per image
-        (7485696, 7485696),  // 741: features.2.0.block.0 output (recomputed), 7,485,696 floats per image
-        (7485696, 7485696),  // 742: gradient of features.2.0.block.0 input, 1,247,616 floats per image
-        (0, 0),  // 743: gradient of features.1.2 branch, 1,247,616 floats per image
-        (1247616, 3742848),  // 744: gradient of features.1.2.block.2 input, 1,247,616 floats per image
-        (116028288, 2495232),  // 745: features.1.2.block.1 output (recomputed), 1,247,616 floats per image
-        (114780672, 1247616),  // 746: features.1.2.block.0 output (recomputed), 1,247,616 floats per image
-        (0, 0),  // 747: gradient of features.1.2.block.1 input, 1,247,616 floats per image
-        (1247616, 1247616),  // 748: gradient of features.1.2.block.0 input, 1,247,616 floats per image
-        (0, 0),  // 749: gradient of features.1.1 branch, 1,247,616 floats per image
-        (2495232, 4990464),  // 750: gradient of features.1.1.block.2 input, 1,247,616 floats per image
-        (109790208, 3742848),  // 751: features.1.1.block.1 output (recomputed), 1,247,616 floats per image
-        (108542592, 2495232),  // 752: features.1.1.block.0 output (recomputed), 1,247,616 floats per image
-        (0, 0),  // 753: gradient of features.1.1.block.1 input, 1,247,616 floats per image
-        (2495232, 7485696),  // 754: gradient of features.1.1.block.0 input, 1,247,616 floats per image
-        (0, 4990464),  // 755: gradient of features.1.0.block.2 input, 2,495,232 floats per image
-        (96690240, 2495232),  // 756: features.1.0.block.1 output (recomputed), 2,495,232 floats per image
-        (94195008, 0),  // 757: features.1.0.block.0 output (recomputed), 2,495,232 floats per image
-        (2495232, 2495232),  // 758: gradient of features.1.0.block.1 input, 2,495,232 floats per image
-        (0, 4990464),  // 759: gradient of features.1.0.block.0 input, 2,495,232 floats per image
-        (89204544, 0),  // 760: features.0 output (recomputed), 2,495,232 floats per image
+        (180517104, 79112016),  // 465: gradient of features.7.2.block.1 input, 691,200 floats per image
+        (179825904, 78420816),  // 466: features.7.2.block.0 output (recomputed), 691,200 floats per image
+        (86085504, 79803216),  // 467: gradient of features.7.2.block.0 input, 115,200 floats per image
+        (86200704, 79918416),  // 468: gradient of features.7.1 branch, 115,200 floats per image
+        (179134704, 79112016),  // 469: gradient of features.7.1.block.3 input, 691,200 floats per image
+        (178443504, 78420816),  // 470: features.7.1.block.2 output (recomputed), 691,200 floats per image
+        (177752304, 75864864),  // 471: features.7.1.block.1 output (recomputed), 691,200 floats per image
+        (177061104, 77729616),  // 472: gradient of features.7.1.block.1 input, 691,200 floats per image
+        (176369904, 75864864),  // 473: features.7.1.block.0 output (recomputed), 691,200 floats per image
+        (176369904, 76404864),  // 474: gradient of features.7.1.block.0 input, 115,200 floats per image
+        (86085504, 75994464),  // 475: gradient of features.7.0.block.3 input, 410,400 floats per image
+        (229143984, 75584064),  // 476: features.7.0.block.2 output (recomputed), 410,400 floats per image
+        (228733584, 75173664),  // 477: features.7.0.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 478: gradient of features.7.0.block.1 input, 410,400 floats per image
+        (227912784, 75173664),  // 479: features.7.0.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 480: gradient of features.7.0.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 481: gradient of features.6.8 branch, 68,400 floats per image
+        (86085504, 75994464),  // 482: gradient of features.6.8.block.3 input, 410,400 floats per image
+        (227091984, 75584064),  // 483: features.6.8.block.2 output (recomputed), 410,400 floats per image
+        (226681584, 75173664),  // 484: features.6.8.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 485: gradient of features.6.8.block.1 input, 410,400 floats per image
+        (225860784, 75173664),  // 486: features.6.8.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 487: gradient of features.6.8.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 488: gradient of features.6.7 branch, 68,400 floats per image
+        (86085504, 75994464),  // 489: gradient of features.6.7.block.3 input, 410,400 floats per image
+        (225039984, 75584064),  // 490: features.6.7.block.2 output (recomputed), 410,400 floats per image
+        (224629584, 75173664),  // 491: features.6.7.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 492: gradient of features.6.7.block.1 input, 410,400 floats per image
+        (223808784, 75173664),  // 493: features.6.7.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 494: gradient of features.6.7.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 495: gradient of features.6.6 branch, 68,400 floats per image
+        (86085504, 75994464),  // 496: gradient of features.6.6.block.3 input, 410,400 floats per image
+        (222987984, 75584064),  // 497: features.6.6.block.2 output (recomputed), 410,400 floats per image
+        (222577584, 75173664),  // 498: features.6.6.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 499: gradient of features.6.6.block.1 input, 410,400 floats per image
+        (221756784, 75173664),  // 500: features.6.6.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 501: gradient of features.6.6.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 502: gradient of features.6.5 branch, 68,400 floats per image
+        (86085504, 75994464),  // 503: gradient of features.6.5.block.3 input, 410,400 floats per image
+        (220935984, 75584064),  // 504: features.6.5.block.2 output (recomputed), 410,400 floats per image
+        (220525584, 75173664),  // 505: features.6.5.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 506: gradient of features.6.5.block.1 input, 410,400 floats per image
+        (219704784, 75173664),  // 507: features.6.5.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 508: gradient of features.6.5.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 509: gradient of features.6.4 branch, 68,400 floats per image
+        (86085504, 75994464),  // 510: gradient of features.6.4.block.3 input, 410,400 floats per image
+        (218883984, 75584064),  // 511: features.6.4.block.2 output (recomputed), 410,400 floats per image
+        (218473584, 75173664),  // 512: features.6.4.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 513: gradient of features.6.4.block.1 input, 410,400 floats per image
+        (217652784, 75173664),  // 514: features.6.4.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 515: gradient of features.6.4.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 516: gradient of features.6.3 branch, 68,400 floats per image
+        (86085504, 75994464),  // 517: gradient of features.6.3.block.3 input, 410,400 floats per image
+        (216831984, 75584064),  // 518: features.6.3.block.2 output (recomputed), 410,400 floats per image
+        (216421584, 75173664),  // 519: features.6.3.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 520: gradient of features.6.3.block.1 input, 410,400 floats per image
+        (215600784, 75173664),  // 521: features.6.3.block.0 output (recomputed), 410,400 floats per image
+        (173552928, 76404864),  // 522: gradient of features.6.3.block.0 input, 68,400 floats per image
+        (173142528, 76473264),  // 523: gradient of features.6.2 branch, 68,400 floats per image
+        (86085504, 75994464),  // 524: gradient of features.6.2.block.3 input, 410,400 floats per image
+        (214779984, 75584064),  // 525: features.6.2.block.2 output (recomputed), 410,400 floats per image
+        (214369584, 75173664),  // 526: features.6.2.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 527: gradient of features.6.2.block.1 input, 410,400 floats per image
+        (213548784, 75173664),  // 528: features.6.2.block.0 output (recomputed), 410,400 floats per image
+        (173621328, 76473264),  // 529: gradient of features.6.2.block.0 input, 68,400 floats per image
+        (173142528, 76404864),  // 530: gradient of features.6.1 branch, 68,400 floats per image
+        (86085504, 75994464),  // 531: gradient of features.6.1.block.3 input, 410,400 floats per image
+        (212727984, 75584064),  // 532: features.6.1.block.2 output (recomputed), 410,400 floats per image
+        (212317584, 75173664),  // 533: features.6.1.block.1 output (recomputed), 410,400 floats per image
+        (173142528, 75584064),  // 534: gradient of features.6.1.block.1 input, 410,400 floats per image
+        (211496784, 75173664),  // 535: features.6.1.block.0 output (recomputed), 410,400 floats per image
+        (86323104, 75994464),  // 536: gradient of features.6.1.block.0 input, 68,400 floats per image
+        (86085504, 77729616),  // 537: gradient of features.6.0.block.3 input, 237,600 floats per image
+        (230998416, 75411264),  // 538: features.6.0.block.2 output (recomputed), 237,600 floats per image
+        (230760816, 75173664),  // 539: features.6.0.block.1 output (recomputed), 237,600 floats per image
+        (173142528, 76061760),  // 540: gradient of features.6.0.block.1 input, 888,096 floats per image
+        (172254432, 75173664),  // 541: features.6.0.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 77729616),  // 542: gradient of features.6.0.block.0 input, 148,016 floats per image
+        (86233520, 77877632),  // 543: gradient of features.5.6 branch, 148,016 floats per image
+        (171366336, 76061760),  // 544: gradient of features.5.6.block.3 input, 888,096 floats per image
+        (170478240, 75173664),  // 545: features.5.6.block.2 output (recomputed), 888,096 floats per image
+        (169590144, 73397472),  // 546: features.5.6.block.1 output (recomputed), 888,096 floats per image
+        (168702048, 74285568),  // 547: gradient of features.5.6.block.1 input, 888,096 floats per image
+        (167813952, 73397472),  // 548: features.5.6.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 75173664),  // 549: gradient of features.5.6.block.0 input, 148,016 floats per image
+        (86085504, 75321680),  // 550: gradient of features.5.5 branch, 148,016 floats per image
+        (166925856, 74285568),  // 551: gradient of features.5.5.block.3 input, 888,096 floats per image
+        (166037760, 73397472),  // 552: features.5.5.block.2 output (recomputed), 888,096 floats per image
+        (165149664, 71621280),  // 553: features.5.5.block.1 output (recomputed), 888,096 floats per image
+        (164261568, 72509376),  // 554: gradient of features.5.5.block.1 input, 888,096 floats per image
+        (163373472, 71621280),  // 555: features.5.5.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 73397472),  // 556: gradient of features.5.5.block.0 input, 148,016 floats per image
+        (86233520, 73545488),  // 557: gradient of features.5.4 branch, 148,016 floats per image
+        (162485376, 72509376),  // 558: gradient of features.5.4.block.3 input, 888,096 floats per image
+        (161597280, 71621280),  // 559: features.5.4.block.2 output (recomputed), 888,096 floats per image
+        (160709184, 69845088),  // 560: features.5.4.block.1 output (recomputed), 888,096 floats per image
+        (159821088, 70733184),  // 561: gradient of features.5.4.block.1 input, 888,096 floats per image
+        (158932992, 69845088),  // 562: features.5.4.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 71621280),  // 563: gradient of features.5.4.block.0 input, 148,016 floats per image
+        (86085504, 71769296),  // 564: gradient of features.5.3 branch, 148,016 floats per image
+        (158044896, 70733184),  // 565: gradient of features.5.3.block.3 input, 888,096 floats per image
+        (157156800, 69845088),  // 566: features.5.3.block.2 output (recomputed), 888,096 floats per image
+        (156268704, 68068896),  // 567: features.5.3.block.1 output (recomputed), 888,096 floats per image
+        (155380608, 68956992),  // 568: gradient of features.5.3.block.1 input, 888,096 floats per image
+        (154492512, 68068896),  // 569: features.5.3.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 69845088),  // 570: gradient of features.5.3.block.0 input, 148,016 floats per image
+        (86233520, 69993104),  // 571: gradient of features.5.2 branch, 148,016 floats per image
+        (153604416, 68956992),  // 572: gradient of features.5.2.block.3 input, 888,096 floats per image
+        (152716320, 68068896),  // 573: features.5.2.block.2 output (recomputed), 888,096 floats per image
+        (151828224, 66292704),  // 574: features.5.2.block.1 output (recomputed), 888,096 floats per image
+        (150940128, 67180800),  // 575: gradient of features.5.2.block.1 input, 888,096 floats per image
+        (150052032, 66292704),  // 576: features.5.2.block.0 output (recomputed), 888,096 floats per image
+        (86233520, 68068896),  // 577: gradient of features.5.2.block.0 input, 148,016 floats per image
+        (86085504, 68216912),  // 578: gradient of features.5.1 branch, 148,016 floats per image
+        (149163936, 67180800),  // 579: gradient of features.5.1.block.3 input, 888,096 floats per image
+        (148275840, 66292704),  // 580: features.5.1.block.2 output (recomputed), 888,096 floats per image
+        (147387744, 64516512),  // 581: features.5.1.block.1 output (recomputed), 888,096 floats per image
+        (146499648, 65404608),  // 582: gradient of features.5.1.block.1 input, 888,096 floats per image
+        (145611552, 64516512),  // 583: features.5.1.block.0 output (recomputed), 888,096 floats per image
+        (86085504, 66292704),  // 584: gradient of features.5.1.block.0 input, 148,016 floats per image
+        (144723456, 64920192),  // 585: gradient of features.5.0.block.3 input, 645,888 floats per image
+        (205242096, 64274304),  // 586: features.5.0.block.2 output (recomputed), 645,888 floats per image
+        (204596208, 63628416),  // 587: features.5.0.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 588: gradient of features.5.0.block.1 input, 645,888 floats per image
+        (203304432, 63628416),  // 589: features.5.0.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 590: gradient of features.5.0.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 591: gradient of features.4.6 branch, 107,648 floats per image
+        (144723456, 64920192),  // 592: gradient of features.4.6.block.3 input, 645,888 floats per image
+        (202012656, 64274304),  // 593: features.4.6.block.2 output (recomputed), 645,888 floats per image
+        (201366768, 63628416),  // 594: features.4.6.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 595: gradient of features.4.6.block.1 input, 645,888 floats per image
+        (200074992, 63628416),  // 596: features.4.6.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 597: gradient of features.4.6.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 598: gradient of features.4.5 branch, 107,648 floats per image
+        (144723456, 64920192),  // 599: gradient of features.4.5.block.3 input, 645,888 floats per image
+        (198783216, 64274304),  // 600: features.4.5.block.2 output (recomputed), 645,888 floats per image
+        (198137328, 63628416),  // 601: features.4.5.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 602: gradient of features.4.5.block.1 input, 645,888 floats per image
+        (196845552, 63628416),  // 603: features.4.5.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 604: gradient of features.4.5.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 605: gradient of features.4.4 branch, 107,648 floats per image
+        (144723456, 64920192),  // 606: gradient of features.4.4.block.3 input, 645,888 floats per image
+        (195553776, 64274304),  // 607: features.4.4.block.2 output (recomputed), 645,888 floats per image
+        (194907888, 63628416),  // 608: features.4.4.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 609: gradient of features.4.4.block.1 input, 645,888 floats per image
+        (193616112, 63628416),  // 610: features.4.4.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 611: gradient of features.4.4.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 612: gradient of features.4.3 branch, 107,648 floats per image
+        (144723456, 64920192),  // 613: gradient of features.4.3.block.3 input, 645,888 floats per image
+        (192324336, 64274304),  // 614: features.4.3.block.2 output (recomputed), 645,888 floats per image
+        (191678448, 63628416),  // 615: features.4.3.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 616: gradient of features.4.3.block.1 input, 645,888 floats per image
+        (190386672, 63628416),  // 617: features.4.3.block.0 output (recomputed), 645,888 floats per image
+        (86085504, 65566080),  // 618: gradient of features.4.3.block.0 input, 107,648 floats per image
+        (86193152, 65673728),  // 619: gradient of features.4.2 branch, 107,648 floats per image
+        (144723456, 64920192),  // 620: gradient of features.4.2.block.3 input, 645,888 floats per image
+        (189094896, 64274304),  // 621: features.4.2.block.2 output (recomputed), 645,888 floats per image
+        (188449008, 63628416),  // 622: features.4.2.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 623: gradient of features.4.2.block.1 input, 645,888 floats per image
+        (187157232, 63628416),  // 624: features.4.2.block.0 output (recomputed), 645,888 floats per image
+        (86193152, 65673728),  // 625: gradient of features.4.2.block.0 input, 107,648 floats per image
+        (86085504, 65566080),  // 626: gradient of features.4.1 branch, 107,648 floats per image
+        (144723456, 64920192),  // 627: gradient of features.4.1.block.3 input, 645,888 floats per image
+        (185865456, 64274304),  // 628: features.4.1.block.2 output (recomputed), 645,888 floats per image
+        (185219568, 63628416),  // 629: features.4.1.block.1 output (recomputed), 645,888 floats per image
+        (145369344, 64274304),  // 630: gradient of features.4.1.block.1 input, 645,888 floats per image
+        (183927792, 63628416),  // 631: features.4.1.block.0 output (recomputed), 645,888 floats per image
+        (86408448, 64920192),  // 632: gradient of features.4.1.block.0 input, 107,648 floats per image
+        (86085504, 66123648),  // 633: gradient of features.4.0.block.3 input, 322,944 floats per image
+        (230200272, 63951360),  // 634: features.4.0.block.2 output (recomputed), 322,944 floats per image
+        (229877328, 63628416),  // 635: features.4.0.block.1 output (recomputed), 322,944 floats per image
+        (144723456, 64876032),  // 636: gradient of features.4.0.block.1 input, 1,247,616 floats per image
+        (143475840, 63628416),  // 637: features.4.0.block.0 output (recomputed), 1,247,616 floats per image
+        (86085504, 66123648),  // 638: gradient of features.4.0.block.0 input, 207,936 floats per image
+        (86293440, 66331584),  // 639: gradient of features.3.4 branch, 207,936 floats per image
+        (142228224, 64876032),  // 640: gradient of features.3.4.block.3 input, 1,247,616 floats per image
+        (140980608, 63628416),  // 641: features.3.4.block.2 output (recomputed), 1,247,616 floats per image
+        (139732992, 61133184),  // 642: features.3.4.block.1 output (recomputed), 1,247,616 floats per image
+        (138485376, 62380800),  // 643: gradient of features.3.4.block.1 input, 1,247,616 floats per image
+        (137237760, 61133184),  // 644: features.3.4.block.0 output (recomputed), 1,247,616 floats per image
+        (86293440, 63628416),  // 645: gradient of features.3.4.block.0 input, 207,936 floats per image
+        (86085504, 63836352),  // 646: gradient of features.3.3 branch, 207,936 floats per image
+        (135990144, 62380800),  // 647: gradient of features.3.3.block.3 input, 1,247,616 floats per image
+        (134742528, 61133184),  // 648: features.3.3.block.2 output (recomputed), 1,247,616 floats per image
+        (133494912, 58637952),  // 649: features.3.3.block.1 output (recomputed), 1,247,616 floats per image
+        (132247296, 59885568),  // 650: gradient of features.3.3.block.1 input, 1,247,616 floats per image
+        (130999680, 58637952),  // 651: features.3.3.block.0 output (recomputed), 1,247,616 floats per image
+        (86085504, 61133184),  // 652: gradient of features.3.3.block.0 input, 207,936 floats per image
+        (86293440, 61341120),  // 653: gradient of features.3.2 branch, 207,936 floats per image
+        (129752064, 59885568),  // 654: gradient of features.3.2.block.3 input, 1,247,616 floats per image
+        (128504448, 58637952),  // 655: features.3.2.block.2 output (recomputed), 1,247,616 floats per image
+        (127256832, 39299904),  // 656: features.3.2.block.1 output (recomputed), 1,247,616 floats per image
+        (126009216, 40547520),  // 657: gradient of features.3.2.block.1 input, 1,247,616 floats per image
+        (124761600, 39299904),  // 658: features.3.2.block.0 output (recomputed), 1,247,616 floats per image
+        (86293440, 58637952),  // 659: gradient of features.3.2.block.0 input, 207,936 floats per image
+        (86085504, 58845888),  // 660: gradient of features.3.1 branch, 207,936 floats per image
+        (123513984, 40547520),  // 661: gradient of features.3.1.block.3 input, 1,247,616 floats per image
+        (122266368, 39299904),  // 662: features.3.1.block.2 output (recomputed), 1,247,616 floats per image
+        (121018752, 36804672),  // 663: features.3.1.block.1 output (recomputed), 1,247,616 floats per image
+        (119771136, 38052288),  // 664: gradient of features.3.1.block.1 input, 1,247,616 floats per image
+        (84837888, 36804672),  // 665: features.3.1.block.0 output (recomputed), 1,247,616 floats per image
+        (84837888, 37116576),  // 666: gradient of features.3.1.block.0 input, 207,936 floats per image
+        (119771136, 58637952),  // 667: gradient of features.3.0.block.3 input, 779,760 floats per image
+        (175590144, 36336816),  // 668: features.3.0.block.2 output (recomputed), 779,760 floats per image
+        (174810384, 35557056),  // 669: features.3.0.block.1 output (recomputed), 779,760 floats per image
+        (83590272, 38676096),  // 670: gradient of features.3.0.block.1 input, 3,119,040 floats per image
+        (80471232, 35557056),  // 671: features.3.0.block.0 output (recomputed), 3,119,040 floats per image
+        (80471232, 58637952),  // 672: gradient of features.3.0.block.0 input, 519,840 floats per image
+        (80991072, 59157792),  // 673: gradient of features.2.4 branch, 519,840 floats per image
+        (77352192, 38676096),  // 674: gradient of features.2.4.block.3 input, 3,119,040 floats per image
+        (74233152, 35557056),  // 675: features.2.4.block.2 output (recomputed), 3,119,040 floats per image
+        (71114112, 29318976),  // 676: features.2.4.block.1 output (recomputed), 3,119,040 floats per image
+        (67995072, 32438016),  // 677: gradient of features.2.4.block.1 input, 3,119,040 floats per image
+        (64876032, 29318976),  // 678: features.2.4.block.0 output (recomputed), 3,119,040 floats per image
+        (64876032, 35557056),  // 679: gradient of features.2.4.block.0 input, 519,840 floats per image
+        (65395872, 36076896),  // 680: gradient of features.2.3 branch, 519,840 floats per image
+        (61756992, 32438016),  // 681: gradient of features.2.3.block.3 input, 3,119,040 floats per image
+        (58637952, 29318976),  // 682: features.2.3.block.2 output (recomputed), 3,119,040 floats per image
+        (55518912, 23080896),  // 683: features.2.3.block.1 output (recomputed), 3,119,040 floats per image
+        (52399872, 26199936),  // 684: gradient of features.2.3.block.1 input, 3,119,040 floats per image
+        (49280832, 23080896),  // 685: features.2.3.block.0 output (recomputed), 3,119,040 floats per image
+        (49280832, 29318976),  // 686: gradient of features.2.3.block.0 input, 519,840 floats per image
+        (49800672, 29838816),  // 687: gradient of features.2.2 branch, 519,840 floats per image
+        (46161792, 26199936),  // 688: gradient of features.2.2.block.3 input, 3,119,040 floats per image
+        (43042752, 23080896),  // 689: features.2.2.block.2 output (recomputed), 3,119,040 floats per image
+        (39923712, 16842816),  // 690: features.2.2.block.1 output (recomputed), 3,119,040 floats per image
+        (36804672, 19961856),  // 691: gradient of features.2.2.block.1 input, 3,119,040 floats per image
+        (33685632, 16842816),  // 692: features.2.2.block.0 output (recomputed), 3,119,040 floats per image
+        (33685632, 23080896),  // 693: gradient of features.2.2.block.0 input, 519,840 floats per image
+        (34205472, 23600736),  // 694: gradient of features.2.1 branch, 519,840 floats per image
+        (30566592, 19961856),  // 695: gradient of features.2.1.block.3 input, 3,119,040 floats per image
+        (27447552, 16842816),  // 696: features.2.1.block.2 output (recomputed), 3,119,040 floats per image
+        (24328512, 10604736),  // 697: features.2.1.block.1 output (recomputed), 3,119,040 floats per image
+        (21209472, 13723776),  // 698: gradient of features.2.1.block.1 input, 3,119,040 floats per image
+        (18090432, 10604736),  // 699: features.2.1.block.0 output (recomputed), 3,119,040 floats per image
+        (18090432, 11228544),  // 700: gradient of features.2.1.block.0 input, 519,840 floats per image
+        (22457088, 22457088),  // 701: gradient of features.2.0.block.3 input, 1,871,424 floats per image
+        (102928320, 9357120),  // 702: features.2.0.block.2 output (recomputed), 1,871,424 floats per image
+        (101056896, 7485696),  // 703: features.2.0.block.1 output (recomputed), 1,871,424 floats per image
+        (14971392, 14971392),  // 704: gradient of features.2.0.block.1 input, 7,485,696 floats per image
+        (7485696, 7485696),  // 705: features.2.0.block.0 output (recomputed), 7,485,696 floats per image
+        (7485696, 7485696),  // 706: gradient of features.2.0.block.0 input, 1,247,616 floats per image
+        (0, 0),  // 707: gradient of features.1.2 branch, 1,247,616 floats per image
+        (1247616, 3742848),  // 708: gradient of features.1.2.block.2 input, 1,247,616 floats per image
+        (116028288, 2495232),  // 709: features.1.2.block.1 output (recomputed), 1,247,616 floats per image
+        (114780672, 1247616),  // 710: features.1.2.block.0 output (recomputed), 1,247,616 floats per image
+        (0, 0),  // 711: gradient of features.1.2.block.0 input, 1,247,616 floats per image
+        (1247616, 1247616),  // 712: gradient of features.1.1 branch, 1,247,616 floats per image
+        (2495232, 4990464),  // 713: gradient of features.1.1.block.2 input, 1,247,616 floats per image
+        (109790208, 3742848),  // 714: features.1.1.block.1 output (recomputed), 1,247,616 floats per image
+        (108542592, 2495232),  // 715: features.1.1.block.0 output (recomputed), 1,247,616 floats per image
+        (3742848, 7485696),  // 716: gradient of features.1.1.block.0 input, 1,247,616 floats per image
+        (0, 4990464),  // 717: gradient of features.1.0.block.2 input, 2,495,232 floats per image
+        (96690240, 2495232),  // 718: features.1.0.block.1 output (recomputed), 2,495,232 floats per image
+        (94195008, 0),  // 719: features.1.0.block.0 output (recomputed), 2,495,232 floats per image
+        (2495232, 2495232),  // 720: gradient of features.1.0.block.0 input, 2,495,232 floats per image
+        (89204544, 0),  // 721: features.0 output (recomputed), 2,495,232 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -14800,10 +14534,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
-        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
-              "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
-        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
+              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14832,10 +14564,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1572864,
-              "squeeze-excitation 3072 -> 128 -> 3072 backward on [n, 15, 15, 3072]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 3072]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
+              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14862,10 +14592,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 420249600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14892,10 +14620,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14924,10 +14650,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14956,10 +14680,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -14988,10 +14710,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15020,10 +14740,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15052,10 +14770,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15084,10 +14800,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15116,10 +14830,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward on [n, 15, 15, 1824]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1824]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15146,10 +14858,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 144460800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 15, 15, 1056]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 15, 15, 1056]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1056]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15176,10 +14886,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15208,10 +14916,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15240,10 +14946,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15272,10 +14976,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15304,10 +15006,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15336,10 +15036,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 29, 29, 1056]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 1056]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15366,10 +15064,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 227352576,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15396,10 +15092,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15428,10 +15122,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15460,10 +15152,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15492,10 +15182,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15524,10 +15212,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15556,10 +15242,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward on [n, 29, 29, 768]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 768]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15586,10 +15270,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 82673664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 29, 29, 384]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 29, 29, 384]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 384]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15616,10 +15298,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
-        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
-        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15648,10 +15328,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
-        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
-        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15680,10 +15358,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15712,10 +15388,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward on [n, 57, 57, 384]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 384]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15742,10 +15416,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 99809280,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 57, 57, 240]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 57, 57, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15772,10 +15444,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
-        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
-        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15804,10 +15474,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
-        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
-        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15836,10 +15504,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15868,10 +15534,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 114, 114, 240]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15898,10 +15562,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 149713920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 114, 114, 144]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 114, 114, 144]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -15928,10 +15590,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
-        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
-        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 22457088,
@@ -15952,10 +15612,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward on [n, 228, 228, 24]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 228, 228, 24]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 22457088,
@@ -15974,10 +15632,8 @@ public final class EfficientNetB5Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 119771136,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 2304,
-              "squeeze-excitation 48 -> 12 -> 48 backward on [n, 228, 228, 48]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 228, 228, 48]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
+              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -9771,4901 +9771,4637 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
         s.profiler?.stop(760)
-        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
+        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(534), input: s.tensor(536), batch: s.n, pixels: 289,
-            channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(534), seInput: s.tensor(536), batch: s.n,
+            pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472, seActivation: .silu,
             expandWeights: s.p + 37131280, savedPooled: s.tensor(515), savedHidden: s.tensor(516),
-            savedScale: s.tensor(517), gradInput: s.tensor(537), gradReduceWeights: s.g + 36633472,
-            gradReduceBias: s.g + 37131136, gradExpandWeights: s.g + 37131280, gradExpandBias: s.g + 37628944,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(517), gradReduceWeights: s.g + 36633472, gradReduceBias: s.g + 37131136,
+            gradExpandWeights: s.g + 37131280, gradExpandBias: s.g + 37628944, preActivation: s.tensor(512),
+            gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
+            activation: .silu, gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, workspace: s.ws, pool: pool)
         s.profiler?.stop(761)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(537), input: s.tensor(512),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200,
-            savedInvStd: s.f + 4134656, activation: .silu, gradInput: s.tensor(537), gradGamma: s.g + 36619648,
-            gradBeta: s.g + 36623104, pool: pool)
-        s.profiler?.stop(762)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
-                activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(763)
+                activation: .silu, output: s.tensor(538), pool: pool)
+            s.profiler?.stop(762)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
-                eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(764)
+                eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 4124288, pool: pool)
+            s.profiler?.stop(763)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4169216, count: 31104)
-        s.profiler?.stop(765)
+        s.profiler?.stop(764)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(539), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(534), input: s.tensor(538), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4138112, gradInput: s.tensor(538), gradWeights: s.f + 4169216, pool: pool)
-        s.profiler?.stop(766)
+            weights: s.f + 4138112, gradInput: s.tensor(537), gradWeights: s.f + 4169216, pool: pool)
+        s.profiler?.stop(765)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4169216, channels: 3456, kernel: 3, into: s.g + 36588544)
-        s.profiler?.stop(767)
+        s.profiler?.stop(766)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(538), input: s.tensor(510), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(537), input: s.tensor(510), pixels: 289 &* s.n,
             channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288,
             savedInvStd: s.f + 4127744, activation: .silu, gradGamma: s.g + 36574720, gradBeta: s.g + 36578176,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(768)
+        s.profiler?.stop(767)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(538), preActivation: s.tensor(510),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(510),
             gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(508), weights: s.p + 34584064,
-            pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(540),
+            pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(539),
             gradWeights: s.g + 34584064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(768)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(540), s.tensor(532), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(770)
+        TrainingKernels.accumulate(s.tensor(539), s.tensor(532), count: 166464 &* s.n, pool: pool)
+        s.profiler?.stop(769)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(540),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(539),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
-            perImage: 166464, gradBranch: s.tensor(541), pool: pool)
-        s.profiler?.stop(771)
+            perImage: 166464, gradBranch: s.tensor(540), pool: pool)
+        s.profiler?.stop(770)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(541), input: s.tensor(506), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(506), pixels: 289 &* s.n,
             channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136,
             savedInvStd: s.f + 4123712, activation: .identity, gradGamma: s.g + 34581760, gradBeta: s.g + 34582336,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(771)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
-                activation: .silu, output: s.tensor(544), pool: pool)
-            s.profiler?.stop(773)
+                activation: .silu, output: s.tensor(543), pool: pool)
+            s.profiler?.stop(772)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
-                eps: 0.001, activation: .silu, output: s.tensor(544), scratch: s.f + 4054016, pool: pool)
-            s.profiler?.stop(774)
+                eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 4054016, pool: pool)
+            s.profiler?.stop(773)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(544), savedScale: s.tensor(505), batch: s.n,
-                pixels: 289, channels: 3456, output: s.tensor(543), pool: pool)
-            s.profiler?.stop(775)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(505), batch: s.n,
+                pixels: 289, channels: 3456, output: s.tensor(542), pool: pool)
+            s.profiler?.stop(774)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(506),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(506),
             gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(543), weights: s.p + 32591104,
-            pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(542),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(542), weights: s.p + 32591104,
+            pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(541),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(776)
-        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]
+        s.profiler?.stop(775)
+        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(542), input: s.tensor(544), batch: s.n, pixels: 289,
-            channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(541), seInput: s.tensor(543), batch: s.n,
+            pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176, seActivation: .silu,
             expandWeights: s.p + 32089984, savedPooled: s.tensor(503), savedHidden: s.tensor(504),
-            savedScale: s.tensor(505), gradInput: s.tensor(545), gradReduceWeights: s.g + 31592176,
-            gradReduceBias: s.g + 32089840, gradExpandWeights: s.g + 32089984, gradExpandBias: s.g + 32587648,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(777)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(545), input: s.tensor(500),
-            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016,
-            savedInvStd: s.f + 4057472, activation: .silu, gradInput: s.tensor(545), gradGamma: s.g + 31578352,
-            gradBeta: s.g + 31581808, pool: pool)
-        s.profiler?.stop(778)
+            savedScale: s.tensor(505), gradReduceWeights: s.g + 31592176, gradReduceBias: s.g + 32089840,
+            gradExpandWeights: s.g + 32089984, gradExpandBias: s.g + 32587648, preActivation: s.tensor(500),
+            gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
+            activation: .silu, gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, workspace: s.ws, pool: pool)
+        s.profiler?.stop(776)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
-                activation: .silu, output: s.tensor(547), pool: pool)
-            s.profiler?.stop(779)
+                activation: .silu, output: s.tensor(545), pool: pool)
+            s.profiler?.stop(777)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
-                eps: 0.001, activation: .silu, output: s.tensor(547), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(780)
+                eps: 0.001, activation: .silu, output: s.tensor(545), scratch: s.f + 4047104, pool: pool)
+            s.profiler?.stop(778)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4092032, count: 31104)
-        s.profiler?.stop(781)
+        s.profiler?.stop(779)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(545), input: s.tensor(547), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(545), batch: s.n, height: 17,
             width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4060928, gradInput: s.tensor(546), gradWeights: s.f + 4092032, pool: pool)
-        s.profiler?.stop(782)
+            weights: s.f + 4060928, gradInput: s.tensor(544), gradWeights: s.f + 4092032, pool: pool)
+        s.profiler?.stop(780)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4092032, channels: 3456, kernel: 3, into: s.g + 31547248)
-        s.profiler?.stop(783)
+        s.profiler?.stop(781)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(546), input: s.tensor(498), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(544), input: s.tensor(498), pixels: 289 &* s.n,
             channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104,
             savedInvStd: s.f + 4050560, activation: .silu, gradGamma: s.g + 31533424, gradBeta: s.g + 31536880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(782)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(546), preActivation: s.tensor(498),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(498),
             gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(497), weights: s.p + 29542768,
-            pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(548),
+            pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(546),
             gradWeights: s.g + 29542768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(783)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(548), s.tensor(540), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(786)
+        TrainingKernels.accumulate(s.tensor(546), s.tensor(539), count: 166464 &* s.n, pool: pool)
+        s.profiler?.stop(784)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(548), input: s.tensor(496), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(546), input: s.tensor(496), pixels: 289 &* s.n,
             channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952,
             savedInvStd: s.f + 4046528, activation: .identity, gradGamma: s.g + 29540464, gradBeta: s.g + 29541040,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(785)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
-                activation: .silu, output: s.tensor(551), pool: pool)
-            s.profiler?.stop(788)
+                activation: .silu, output: s.tensor(549), pool: pool)
+            s.profiler?.stop(786)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
-                eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 4004672, pool: pool)
-            s.profiler?.stop(789)
+                eps: 0.001, activation: .silu, output: s.tensor(549), scratch: s.f + 4004672, pool: pool)
+            s.profiler?.stop(787)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(551), savedScale: s.tensor(495), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(550), pool: pool)
-            s.profiler?.stop(790)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(549), savedScale: s.tensor(495), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(548), pool: pool)
+            s.profiler?.stop(788)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(548), preActivation: s.tensor(496),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(546), preActivation: s.tensor(496),
             gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(550), weights: s.p + 28351600,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(549),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(548), weights: s.p + 28351600,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(547),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(791)
-        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(789)
+        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(549), input: s.tensor(551), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(547), seInput: s.tensor(549), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432, seActivation: .silu,
             expandWeights: s.p + 28172032, savedPooled: s.tensor(493), savedHidden: s.tensor(494),
-            savedScale: s.tensor(495), gradInput: s.tensor(552), gradReduceWeights: s.g + 27994432,
-            gradReduceBias: s.g + 28171936, gradExpandWeights: s.g + 28172032, gradExpandBias: s.g + 28349536,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(792)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(552), input: s.tensor(490),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672,
-            savedInvStd: s.f + 4006736, activation: .silu, gradInput: s.tensor(552), gradGamma: s.g + 27986176,
-            gradBeta: s.g + 27988240, pool: pool)
-        s.profiler?.stop(793)
+            savedScale: s.tensor(495), gradReduceWeights: s.g + 27994432, gradReduceBias: s.g + 28171936,
+            gradExpandWeights: s.g + 28172032, gradExpandBias: s.g + 28349536, preActivation: s.tensor(490),
+            gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
+            activation: .silu, gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, workspace: s.ws, pool: pool)
+        s.profiler?.stop(790)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
-                activation: .silu, output: s.tensor(554), pool: pool)
-            s.profiler?.stop(794)
+                activation: .silu, output: s.tensor(551), pool: pool)
+            s.profiler?.stop(791)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
-                eps: 0.001, activation: .silu, output: s.tensor(554), scratch: s.f + 4000544, pool: pool)
-            s.profiler?.stop(795)
+                eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 4000544, pool: pool)
+            s.profiler?.stop(792)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4027376, count: 18576)
-        s.profiler?.stop(796)
+        s.profiler?.stop(793)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(552), input: s.tensor(554), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(551), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4008800, gradInput: s.tensor(553), gradWeights: s.f + 4027376, pool: pool)
-        s.profiler?.stop(797)
+            weights: s.f + 4008800, gradInput: s.tensor(550), gradWeights: s.f + 4027376, pool: pool)
+        s.profiler?.stop(794)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4027376, channels: 2064, kernel: 3, into: s.g + 27967600)
-        s.profiler?.stop(798)
+        s.profiler?.stop(795)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(488), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(550), input: s.tensor(488), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544,
             savedInvStd: s.f + 4002608, activation: .silu, gradGamma: s.g + 27959344, gradBeta: s.g + 27961408,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(796)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(488),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(488),
             gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(486), weights: s.p + 27249328,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(555),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(552),
             gradWeights: s.g + 27249328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(797)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(555),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(552),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(556), pool: pool)
-        s.profiler?.stop(801)
+            perImage: 99416, gradBranch: s.tensor(553), pool: pool)
+        s.profiler?.stop(798)
         // features.6.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(484), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(484), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856,
             savedInvStd: s.f + 4000200, activation: .identity, gradGamma: s.g + 27247920, gradBeta: s.g + 27248272,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(799)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
-                activation: .silu, output: s.tensor(559), pool: pool)
-            s.profiler?.stop(803)
+                activation: .silu, output: s.tensor(556), pool: pool)
+            s.profiler?.stop(800)
         }
         // features.6.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
-                eps: 0.001, activation: .silu, output: s.tensor(559), scratch: s.f + 3892528, pool: pool)
-            s.profiler?.stop(804)
+                eps: 0.001, activation: .silu, output: s.tensor(556), scratch: s.f + 3892528, pool: pool)
+            s.profiler?.stop(801)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(559), savedScale: s.tensor(483), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(805)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(556), savedScale: s.tensor(483), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(555), pool: pool)
+            s.profiler?.stop(802)
         }
         // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(556), preActivation: s.tensor(484),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(484),
             gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(558), weights: s.p + 26537904,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(557),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(555), weights: s.p + 26537904,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(554),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(806)
-        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(803)
+        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(557), input: s.tensor(559), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(554), seInput: s.tensor(556), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736, seActivation: .silu,
             expandWeights: s.p + 26358336, savedPooled: s.tensor(481), savedHidden: s.tensor(482),
-            savedScale: s.tensor(483), gradInput: s.tensor(560), gradReduceWeights: s.g + 26180736,
-            gradReduceBias: s.g + 26358240, gradExpandWeights: s.g + 26358336, gradExpandBias: s.g + 26535840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(807)
-        // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(560), input: s.tensor(478),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528,
-            savedInvStd: s.f + 3894592, activation: .silu, gradInput: s.tensor(560), gradGamma: s.g + 26172480,
-            gradBeta: s.g + 26174544, pool: pool)
-        s.profiler?.stop(808)
+            savedScale: s.tensor(483), gradReduceWeights: s.g + 26180736, gradReduceBias: s.g + 26358240,
+            gradExpandWeights: s.g + 26358336, gradExpandBias: s.g + 26535840, preActivation: s.tensor(478),
+            gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
+            activation: .silu, gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, workspace: s.ws, pool: pool)
+        s.profiler?.stop(804)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
-                activation: .silu, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(809)
+                activation: .silu, output: s.tensor(558), pool: pool)
+            s.profiler?.stop(805)
         }
         // features.6.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
-                eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 3888400, pool: pool)
-            s.profiler?.stop(810)
+                eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 3888400, pool: pool)
+            s.profiler?.stop(806)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3948256, count: 51600)
-        s.profiler?.stop(811)
+        s.profiler?.stop(807)
         // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(560), input: s.tensor(562), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(554), input: s.tensor(558), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3896656, gradInput: s.tensor(561), gradWeights: s.f + 3948256, pool: pool)
-        s.profiler?.stop(812)
+            weights: s.f + 3896656, gradInput: s.tensor(557), gradWeights: s.f + 3948256, pool: pool)
+        s.profiler?.stop(808)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3948256, channels: 2064, kernel: 5, into: s.g + 26120880)
-        s.profiler?.stop(813)
+        s.profiler?.stop(809)
         // features.6.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(561), input: s.tensor(476), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(557), input: s.tensor(476), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400,
             savedInvStd: s.f + 3890464, activation: .silu, gradGamma: s.g + 26112624, gradBeta: s.g + 26114688,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(810)
         // features.6.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(476),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(476),
             gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(474), weights: s.p + 25402608,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(563),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(559),
             gradWeights: s.g + 25402608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(815)
+        s.profiler?.stop(811)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(563), s.tensor(555), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(816)
+        TrainingKernels.accumulate(s.tensor(559), s.tensor(552), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(812)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(563),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(559),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(564), pool: pool)
-        s.profiler?.stop(817)
+            perImage: 99416, gradBranch: s.tensor(560), pool: pool)
+        s.profiler?.stop(813)
         // features.6.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(472), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(472), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712,
             savedInvStd: s.f + 3888056, activation: .identity, gradGamma: s.g + 25401200, gradBeta: s.g + 25401552,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(814)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
-                activation: .silu, output: s.tensor(567), pool: pool)
-            s.profiler?.stop(819)
+                activation: .silu, output: s.tensor(563), pool: pool)
+            s.profiler?.stop(815)
         }
         // features.6.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
-                eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 3780384, pool: pool)
-            s.profiler?.stop(820)
+                eps: 0.001, activation: .silu, output: s.tensor(563), scratch: s.f + 3780384, pool: pool)
+            s.profiler?.stop(816)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(567), savedScale: s.tensor(471), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(566), pool: pool)
-            s.profiler?.stop(821)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(563), savedScale: s.tensor(471), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(562), pool: pool)
+            s.profiler?.stop(817)
         }
         // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(472),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(472),
             gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(566), weights: s.p + 24691184,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(565),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(562), weights: s.p + 24691184,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(561),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(822)
-        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(818)
+        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(565), input: s.tensor(567), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(561), seInput: s.tensor(563), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016, seActivation: .silu,
             expandWeights: s.p + 24511616, savedPooled: s.tensor(469), savedHidden: s.tensor(470),
-            savedScale: s.tensor(471), gradInput: s.tensor(568), gradReduceWeights: s.g + 24334016,
-            gradReduceBias: s.g + 24511520, gradExpandWeights: s.g + 24511616, gradExpandBias: s.g + 24689120,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(823)
-        // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(568), input: s.tensor(466),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384,
-            savedInvStd: s.f + 3782448, activation: .silu, gradInput: s.tensor(568), gradGamma: s.g + 24325760,
-            gradBeta: s.g + 24327824, pool: pool)
-        s.profiler?.stop(824)
+            savedScale: s.tensor(471), gradReduceWeights: s.g + 24334016, gradReduceBias: s.g + 24511520,
+            gradExpandWeights: s.g + 24511616, gradExpandBias: s.g + 24689120, preActivation: s.tensor(466),
+            gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
+            activation: .silu, gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, workspace: s.ws, pool: pool)
+        s.profiler?.stop(819)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
-                activation: .silu, output: s.tensor(570), pool: pool)
-            s.profiler?.stop(825)
+                activation: .silu, output: s.tensor(565), pool: pool)
+            s.profiler?.stop(820)
         }
         // features.6.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
-                eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3776256, pool: pool)
-            s.profiler?.stop(826)
+                eps: 0.001, activation: .silu, output: s.tensor(565), scratch: s.f + 3776256, pool: pool)
+            s.profiler?.stop(821)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3836112, count: 51600)
-        s.profiler?.stop(827)
+        s.profiler?.stop(822)
         // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(570), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(561), input: s.tensor(565), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3784512, gradInput: s.tensor(569), gradWeights: s.f + 3836112, pool: pool)
-        s.profiler?.stop(828)
+            weights: s.f + 3784512, gradInput: s.tensor(564), gradWeights: s.f + 3836112, pool: pool)
+        s.profiler?.stop(823)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3836112, channels: 2064, kernel: 5, into: s.g + 24274160)
-        s.profiler?.stop(829)
+        s.profiler?.stop(824)
         // features.6.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(569), input: s.tensor(464), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(464), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256,
             savedInvStd: s.f + 3778320, activation: .silu, gradGamma: s.g + 24265904, gradBeta: s.g + 24267968,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(825)
         // features.6.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(569), preActivation: s.tensor(464),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(464),
             gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(462), weights: s.p + 23555888,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(571),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(566),
             gradWeights: s.g + 23555888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(831)
+        s.profiler?.stop(826)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(571), s.tensor(563), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(832)
+        TrainingKernels.accumulate(s.tensor(566), s.tensor(559), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(827)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(571),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(566),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(572), pool: pool)
-        s.profiler?.stop(833)
+            perImage: 99416, gradBranch: s.tensor(567), pool: pool)
+        s.profiler?.stop(828)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(572), input: s.tensor(460), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(460), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568,
             savedInvStd: s.f + 3775912, activation: .identity, gradGamma: s.g + 23554480, gradBeta: s.g + 23554832,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(829)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
-                activation: .silu, output: s.tensor(575), pool: pool)
-            s.profiler?.stop(835)
+                activation: .silu, output: s.tensor(570), pool: pool)
+            s.profiler?.stop(830)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
-                eps: 0.001, activation: .silu, output: s.tensor(575), scratch: s.f + 3668240, pool: pool)
-            s.profiler?.stop(836)
+                eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3668240, pool: pool)
+            s.profiler?.stop(831)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(575), savedScale: s.tensor(459), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(574), pool: pool)
-            s.profiler?.stop(837)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(459), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(569), pool: pool)
+            s.profiler?.stop(832)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(460),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(460),
             gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(574), weights: s.p + 22844464,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(573),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(569), weights: s.p + 22844464,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(568),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(838)
-        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(833)
+        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(573), input: s.tensor(575), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(568), seInput: s.tensor(570), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296, seActivation: .silu,
             expandWeights: s.p + 22664896, savedPooled: s.tensor(457), savedHidden: s.tensor(458),
-            savedScale: s.tensor(459), gradInput: s.tensor(576), gradReduceWeights: s.g + 22487296,
-            gradReduceBias: s.g + 22664800, gradExpandWeights: s.g + 22664896, gradExpandBias: s.g + 22842400,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(839)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(576), input: s.tensor(454),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240,
-            savedInvStd: s.f + 3670304, activation: .silu, gradInput: s.tensor(576), gradGamma: s.g + 22479040,
-            gradBeta: s.g + 22481104, pool: pool)
-        s.profiler?.stop(840)
+            savedScale: s.tensor(459), gradReduceWeights: s.g + 22487296, gradReduceBias: s.g + 22664800,
+            gradExpandWeights: s.g + 22664896, gradExpandBias: s.g + 22842400, preActivation: s.tensor(454),
+            gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
+            activation: .silu, gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, workspace: s.ws, pool: pool)
+        s.profiler?.stop(834)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
-                activation: .silu, output: s.tensor(578), pool: pool)
-            s.profiler?.stop(841)
+                activation: .silu, output: s.tensor(572), pool: pool)
+            s.profiler?.stop(835)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
-                eps: 0.001, activation: .silu, output: s.tensor(578), scratch: s.f + 3664112, pool: pool)
-            s.profiler?.stop(842)
+                eps: 0.001, activation: .silu, output: s.tensor(572), scratch: s.f + 3664112, pool: pool)
+            s.profiler?.stop(836)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3723968, count: 51600)
-        s.profiler?.stop(843)
+        s.profiler?.stop(837)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(576), input: s.tensor(578), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(572), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3672368, gradInput: s.tensor(577), gradWeights: s.f + 3723968, pool: pool)
-        s.profiler?.stop(844)
+            weights: s.f + 3672368, gradInput: s.tensor(571), gradWeights: s.f + 3723968, pool: pool)
+        s.profiler?.stop(838)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3723968, channels: 2064, kernel: 5, into: s.g + 22427440)
-        s.profiler?.stop(845)
+        s.profiler?.stop(839)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(577), input: s.tensor(452), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(452), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112,
             savedInvStd: s.f + 3666176, activation: .silu, gradGamma: s.g + 22419184, gradBeta: s.g + 22421248,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(846)
+        s.profiler?.stop(840)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(577), preActivation: s.tensor(452),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(452),
             gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(450), weights: s.p + 21709168,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(579),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(573),
             gradWeights: s.g + 21709168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(841)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(579), s.tensor(571), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(848)
+        TrainingKernels.accumulate(s.tensor(573), s.tensor(566), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(842)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(579),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(573),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(580), pool: pool)
-        s.profiler?.stop(849)
+            perImage: 99416, gradBranch: s.tensor(574), pool: pool)
+        s.profiler?.stop(843)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(580), input: s.tensor(448), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(448), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424,
             savedInvStd: s.f + 3663768, activation: .identity, gradGamma: s.g + 21707760, gradBeta: s.g + 21708112,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(850)
+        s.profiler?.stop(844)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
-                activation: .silu, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(851)
+                activation: .silu, output: s.tensor(577), pool: pool)
+            s.profiler?.stop(845)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
-                eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 3556096, pool: pool)
-            s.profiler?.stop(852)
+                eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 3556096, pool: pool)
+            s.profiler?.stop(846)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(583), savedScale: s.tensor(447), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(582), pool: pool)
-            s.profiler?.stop(853)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(447), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(576), pool: pool)
+            s.profiler?.stop(847)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(580), preActivation: s.tensor(448),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(448),
             gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(582), weights: s.p + 20997744,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(581),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(576), weights: s.p + 20997744,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(575),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(854)
-        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(848)
+        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(581), input: s.tensor(583), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(575), seInput: s.tensor(577), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576, seActivation: .silu,
             expandWeights: s.p + 20818176, savedPooled: s.tensor(445), savedHidden: s.tensor(446),
-            savedScale: s.tensor(447), gradInput: s.tensor(584), gradReduceWeights: s.g + 20640576,
-            gradReduceBias: s.g + 20818080, gradExpandWeights: s.g + 20818176, gradExpandBias: s.g + 20995680,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(855)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(584), input: s.tensor(442),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096,
-            savedInvStd: s.f + 3558160, activation: .silu, gradInput: s.tensor(584), gradGamma: s.g + 20632320,
-            gradBeta: s.g + 20634384, pool: pool)
-        s.profiler?.stop(856)
+            savedScale: s.tensor(447), gradReduceWeights: s.g + 20640576, gradReduceBias: s.g + 20818080,
+            gradExpandWeights: s.g + 20818176, gradExpandBias: s.g + 20995680, preActivation: s.tensor(442),
+            gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
+            activation: .silu, gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, workspace: s.ws, pool: pool)
+        s.profiler?.stop(849)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
-                activation: .silu, output: s.tensor(586), pool: pool)
-            s.profiler?.stop(857)
+                activation: .silu, output: s.tensor(579), pool: pool)
+            s.profiler?.stop(850)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
-                eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3551968, pool: pool)
-            s.profiler?.stop(858)
+                eps: 0.001, activation: .silu, output: s.tensor(579), scratch: s.f + 3551968, pool: pool)
+            s.profiler?.stop(851)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3611824, count: 51600)
-        s.profiler?.stop(859)
+        s.profiler?.stop(852)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(586), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(579), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3560224, gradInput: s.tensor(585), gradWeights: s.f + 3611824, pool: pool)
-        s.profiler?.stop(860)
+            weights: s.f + 3560224, gradInput: s.tensor(578), gradWeights: s.f + 3611824, pool: pool)
+        s.profiler?.stop(853)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3611824, channels: 2064, kernel: 5, into: s.g + 20580720)
-        s.profiler?.stop(861)
+        s.profiler?.stop(854)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(585), input: s.tensor(440), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(578), input: s.tensor(440), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968,
             savedInvStd: s.f + 3554032, activation: .silu, gradGamma: s.g + 20572464, gradBeta: s.g + 20574528,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(855)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(440),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(578), preActivation: s.tensor(440),
             gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(438), weights: s.p + 19862448,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(580),
             gradWeights: s.g + 19862448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(863)
+        s.profiler?.stop(856)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(587), s.tensor(579), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(864)
+        TrainingKernels.accumulate(s.tensor(580), s.tensor(573), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(857)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(587),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(580),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(588), pool: pool)
-        s.profiler?.stop(865)
+            perImage: 99416, gradBranch: s.tensor(581), pool: pool)
+        s.profiler?.stop(858)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(436), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(581), input: s.tensor(436), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280,
             savedInvStd: s.f + 3551624, activation: .identity, gradGamma: s.g + 19861040, gradBeta: s.g + 19861392,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(859)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
-                activation: .silu, output: s.tensor(591), pool: pool)
-            s.profiler?.stop(867)
+                activation: .silu, output: s.tensor(584), pool: pool)
+            s.profiler?.stop(860)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
-                eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3443952, pool: pool)
-            s.profiler?.stop(868)
+                eps: 0.001, activation: .silu, output: s.tensor(584), scratch: s.f + 3443952, pool: pool)
+            s.profiler?.stop(861)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(591), savedScale: s.tensor(435), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
-            s.profiler?.stop(869)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(584), savedScale: s.tensor(435), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(583), pool: pool)
+            s.profiler?.stop(862)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(436),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(581), preActivation: s.tensor(436),
             gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(590), weights: s.p + 19151024,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(583), weights: s.p + 19151024,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(582),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(870)
-        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(863)
+        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(589), input: s.tensor(591), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(582), seInput: s.tensor(584), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856, seActivation: .silu,
             expandWeights: s.p + 18971456, savedPooled: s.tensor(433), savedHidden: s.tensor(434),
-            savedScale: s.tensor(435), gradInput: s.tensor(592), gradReduceWeights: s.g + 18793856,
-            gradReduceBias: s.g + 18971360, gradExpandWeights: s.g + 18971456, gradExpandBias: s.g + 19148960,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(871)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(592), input: s.tensor(430),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952,
-            savedInvStd: s.f + 3446016, activation: .silu, gradInput: s.tensor(592), gradGamma: s.g + 18785600,
-            gradBeta: s.g + 18787664, pool: pool)
-        s.profiler?.stop(872)
+            savedScale: s.tensor(435), gradReduceWeights: s.g + 18793856, gradReduceBias: s.g + 18971360,
+            gradExpandWeights: s.g + 18971456, gradExpandBias: s.g + 19148960, preActivation: s.tensor(430),
+            gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
+            activation: .silu, gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, workspace: s.ws, pool: pool)
+        s.profiler?.stop(864)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
-                activation: .silu, output: s.tensor(594), pool: pool)
-            s.profiler?.stop(873)
+                activation: .silu, output: s.tensor(586), pool: pool)
+            s.profiler?.stop(865)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
-                eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 3439824, pool: pool)
-            s.profiler?.stop(874)
+                eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3439824, pool: pool)
+            s.profiler?.stop(866)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3499680, count: 51600)
-        s.profiler?.stop(875)
+        s.profiler?.stop(867)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(594), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(586), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3448080, gradInput: s.tensor(593), gradWeights: s.f + 3499680, pool: pool)
-        s.profiler?.stop(876)
+            weights: s.f + 3448080, gradInput: s.tensor(585), gradWeights: s.f + 3499680, pool: pool)
+        s.profiler?.stop(868)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3499680, channels: 2064, kernel: 5, into: s.g + 18734000)
-        s.profiler?.stop(877)
+        s.profiler?.stop(869)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(593), input: s.tensor(428), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(585), input: s.tensor(428), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824,
             savedInvStd: s.f + 3441888, activation: .silu, gradGamma: s.g + 18725744, gradBeta: s.g + 18727808,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(878)
+        s.profiler?.stop(870)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(593), preActivation: s.tensor(428),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(428),
             gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(426), weights: s.p + 18015728,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(595),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
             gradWeights: s.g + 18015728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(871)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(595), s.tensor(587), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(880)
+        TrainingKernels.accumulate(s.tensor(587), s.tensor(580), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(872)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(595),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(587),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(596), pool: pool)
-        s.profiler?.stop(881)
+            perImage: 99416, gradBranch: s.tensor(588), pool: pool)
+        s.profiler?.stop(873)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(596), input: s.tensor(424), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(424), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136,
             savedInvStd: s.f + 3439480, activation: .identity, gradGamma: s.g + 18014320, gradBeta: s.g + 18014672,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(874)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
-                activation: .silu, output: s.tensor(599), pool: pool)
-            s.profiler?.stop(883)
+                activation: .silu, output: s.tensor(591), pool: pool)
+            s.profiler?.stop(875)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
-                eps: 0.001, activation: .silu, output: s.tensor(599), scratch: s.f + 3331808, pool: pool)
-            s.profiler?.stop(884)
+                eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3331808, pool: pool)
+            s.profiler?.stop(876)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(599), savedScale: s.tensor(423), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(598), pool: pool)
-            s.profiler?.stop(885)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(591), savedScale: s.tensor(423), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
+            s.profiler?.stop(877)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(596), preActivation: s.tensor(424),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(424),
             gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(598), weights: s.p + 17304304,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(597),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(590), weights: s.p + 17304304,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(886)
-        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(878)
+        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(597), input: s.tensor(599), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(589), seInput: s.tensor(591), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136, seActivation: .silu,
             expandWeights: s.p + 17124736, savedPooled: s.tensor(421), savedHidden: s.tensor(422),
-            savedScale: s.tensor(423), gradInput: s.tensor(600), gradReduceWeights: s.g + 16947136,
-            gradReduceBias: s.g + 17124640, gradExpandWeights: s.g + 17124736, gradExpandBias: s.g + 17302240,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(887)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(600), input: s.tensor(418),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808,
-            savedInvStd: s.f + 3333872, activation: .silu, gradInput: s.tensor(600), gradGamma: s.g + 16938880,
-            gradBeta: s.g + 16940944, pool: pool)
-        s.profiler?.stop(888)
+            savedScale: s.tensor(423), gradReduceWeights: s.g + 16947136, gradReduceBias: s.g + 17124640,
+            gradExpandWeights: s.g + 17124736, gradExpandBias: s.g + 17302240, preActivation: s.tensor(418),
+            gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
+            activation: .silu, gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, workspace: s.ws, pool: pool)
+        s.profiler?.stop(879)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
-                activation: .silu, output: s.tensor(602), pool: pool)
-            s.profiler?.stop(889)
+                activation: .silu, output: s.tensor(593), pool: pool)
+            s.profiler?.stop(880)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
-                eps: 0.001, activation: .silu, output: s.tensor(602), scratch: s.f + 3327680, pool: pool)
-            s.profiler?.stop(890)
+                eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 3327680, pool: pool)
+            s.profiler?.stop(881)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3387536, count: 51600)
-        s.profiler?.stop(891)
+        s.profiler?.stop(882)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(600), input: s.tensor(602), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(589), input: s.tensor(593), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3335936, gradInput: s.tensor(601), gradWeights: s.f + 3387536, pool: pool)
-        s.profiler?.stop(892)
+            weights: s.f + 3335936, gradInput: s.tensor(592), gradWeights: s.f + 3387536, pool: pool)
+        s.profiler?.stop(883)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3387536, channels: 2064, kernel: 5, into: s.g + 16887280)
-        s.profiler?.stop(893)
+        s.profiler?.stop(884)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(601), input: s.tensor(416), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(592), input: s.tensor(416), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680,
             savedInvStd: s.f + 3329744, activation: .silu, gradGamma: s.g + 16879024, gradBeta: s.g + 16881088,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(894)
+        s.profiler?.stop(885)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(601), preActivation: s.tensor(416),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(416),
             gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(414), weights: s.p + 16169008,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(603),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(594),
             gradWeights: s.g + 16169008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(895)
+        s.profiler?.stop(886)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(603), s.tensor(595), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(896)
+        TrainingKernels.accumulate(s.tensor(594), s.tensor(587), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(887)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(603),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(594),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(604), pool: pool)
-        s.profiler?.stop(897)
+            perImage: 99416, gradBranch: s.tensor(595), pool: pool)
+        s.profiler?.stop(888)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(604), input: s.tensor(412), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(412), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992,
             savedInvStd: s.f + 3327336, activation: .identity, gradGamma: s.g + 16167600, gradBeta: s.g + 16167952,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(898)
+        s.profiler?.stop(889)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
-                activation: .silu, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(899)
+                activation: .silu, output: s.tensor(598), pool: pool)
+            s.profiler?.stop(890)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
-                eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3219664, pool: pool)
-            s.profiler?.stop(900)
+                eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 3219664, pool: pool)
+            s.profiler?.stop(891)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(607), savedScale: s.tensor(411), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(606), pool: pool)
-            s.profiler?.stop(901)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(411), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(597), pool: pool)
+            s.profiler?.stop(892)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(604), preActivation: s.tensor(412),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(412),
             gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(606), weights: s.p + 15457584,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(605),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(597), weights: s.p + 15457584,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(596),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(902)
-        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(893)
+        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(605), input: s.tensor(607), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(596), seInput: s.tensor(598), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416, seActivation: .silu,
             expandWeights: s.p + 15278016, savedPooled: s.tensor(409), savedHidden: s.tensor(410),
-            savedScale: s.tensor(411), gradInput: s.tensor(608), gradReduceWeights: s.g + 15100416,
-            gradReduceBias: s.g + 15277920, gradExpandWeights: s.g + 15278016, gradExpandBias: s.g + 15455520,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(903)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(608), input: s.tensor(406),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664,
-            savedInvStd: s.f + 3221728, activation: .silu, gradInput: s.tensor(608), gradGamma: s.g + 15092160,
-            gradBeta: s.g + 15094224, pool: pool)
-        s.profiler?.stop(904)
+            savedScale: s.tensor(411), gradReduceWeights: s.g + 15100416, gradReduceBias: s.g + 15277920,
+            gradExpandWeights: s.g + 15278016, gradExpandBias: s.g + 15455520, preActivation: s.tensor(406),
+            gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
+            activation: .silu, gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, workspace: s.ws, pool: pool)
+        s.profiler?.stop(894)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
-                activation: .silu, output: s.tensor(610), pool: pool)
-            s.profiler?.stop(905)
+                activation: .silu, output: s.tensor(600), pool: pool)
+            s.profiler?.stop(895)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
-                eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 3215536, pool: pool)
-            s.profiler?.stop(906)
+                eps: 0.001, activation: .silu, output: s.tensor(600), scratch: s.f + 3215536, pool: pool)
+            s.profiler?.stop(896)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3275392, count: 51600)
-        s.profiler?.stop(907)
+        s.profiler?.stop(897)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(608), input: s.tensor(610), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(596), input: s.tensor(600), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3223792, gradInput: s.tensor(609), gradWeights: s.f + 3275392, pool: pool)
-        s.profiler?.stop(908)
+            weights: s.f + 3223792, gradInput: s.tensor(599), gradWeights: s.f + 3275392, pool: pool)
+        s.profiler?.stop(898)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3275392, channels: 2064, kernel: 5, into: s.g + 15040560)
-        s.profiler?.stop(909)
+        s.profiler?.stop(899)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(404), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(599), input: s.tensor(404), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536,
             savedInvStd: s.f + 3217600, activation: .silu, gradGamma: s.g + 15032304, gradBeta: s.g + 15034368,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(910)
+        s.profiler?.stop(900)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(404),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(599), preActivation: s.tensor(404),
             gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(402), weights: s.p + 14322288,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(611),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(601),
             gradWeights: s.g + 14322288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(911)
+        s.profiler?.stop(901)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(611), s.tensor(603), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(912)
+        TrainingKernels.accumulate(s.tensor(601), s.tensor(594), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(902)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(611),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(601),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(612), pool: pool)
-        s.profiler?.stop(913)
+            perImage: 99416, gradBranch: s.tensor(602), pool: pool)
+        s.profiler?.stop(903)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(612), input: s.tensor(400), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(400), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848,
             savedInvStd: s.f + 3215192, activation: .identity, gradGamma: s.g + 14320880, gradBeta: s.g + 14321232,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(914)
+        s.profiler?.stop(904)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
-                activation: .silu, output: s.tensor(615), pool: pool)
-            s.profiler?.stop(915)
+                activation: .silu, output: s.tensor(605), pool: pool)
+            s.profiler?.stop(905)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
-                eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 3107520, pool: pool)
-            s.profiler?.stop(916)
+                eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 3107520, pool: pool)
+            s.profiler?.stop(906)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(615), savedScale: s.tensor(399), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(614), pool: pool)
-            s.profiler?.stop(917)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(399), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(604), pool: pool)
+            s.profiler?.stop(907)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(612), preActivation: s.tensor(400),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(400),
             gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(614), weights: s.p + 13610864,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(613),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(604), weights: s.p + 13610864,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(603),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(918)
-        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(908)
+        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(613), input: s.tensor(615), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(603), seInput: s.tensor(605), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696, seActivation: .silu,
             expandWeights: s.p + 13431296, savedPooled: s.tensor(397), savedHidden: s.tensor(398),
-            savedScale: s.tensor(399), gradInput: s.tensor(616), gradReduceWeights: s.g + 13253696,
-            gradReduceBias: s.g + 13431200, gradExpandWeights: s.g + 13431296, gradExpandBias: s.g + 13608800,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(919)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(616), input: s.tensor(394),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520,
-            savedInvStd: s.f + 3109584, activation: .silu, gradInput: s.tensor(616), gradGamma: s.g + 13245440,
-            gradBeta: s.g + 13247504, pool: pool)
-        s.profiler?.stop(920)
+            savedScale: s.tensor(399), gradReduceWeights: s.g + 13253696, gradReduceBias: s.g + 13431200,
+            gradExpandWeights: s.g + 13431296, gradExpandBias: s.g + 13608800, preActivation: s.tensor(394),
+            gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
+            activation: .silu, gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, workspace: s.ws, pool: pool)
+        s.profiler?.stop(909)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
-                activation: .silu, output: s.tensor(618), pool: pool)
-            s.profiler?.stop(921)
+                activation: .silu, output: s.tensor(607), pool: pool)
+            s.profiler?.stop(910)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
-                eps: 0.001, activation: .silu, output: s.tensor(618), scratch: s.f + 3103392, pool: pool)
-            s.profiler?.stop(922)
+                eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3103392, pool: pool)
+            s.profiler?.stop(911)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3163248, count: 51600)
-        s.profiler?.stop(923)
+        s.profiler?.stop(912)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(616), input: s.tensor(618), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(607), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3111648, gradInput: s.tensor(617), gradWeights: s.f + 3163248, pool: pool)
-        s.profiler?.stop(924)
+            weights: s.f + 3111648, gradInput: s.tensor(606), gradWeights: s.f + 3163248, pool: pool)
+        s.profiler?.stop(913)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3163248, channels: 2064, kernel: 5, into: s.g + 13193840)
-        s.profiler?.stop(925)
+        s.profiler?.stop(914)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(617), input: s.tensor(392), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(606), input: s.tensor(392), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392,
             savedInvStd: s.f + 3105456, activation: .silu, gradGamma: s.g + 13185584, gradBeta: s.g + 13187648,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(926)
+        s.profiler?.stop(915)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(617), preActivation: s.tensor(392),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(606), preActivation: s.tensor(392),
             gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(390), weights: s.p + 12475568,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(619),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(608),
             gradWeights: s.g + 12475568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(927)
+        s.profiler?.stop(916)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(619), s.tensor(611), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(928)
+        TrainingKernels.accumulate(s.tensor(608), s.tensor(601), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(917)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(619),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(608),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(620), pool: pool)
-        s.profiler?.stop(929)
+            perImage: 99416, gradBranch: s.tensor(609), pool: pool)
+        s.profiler?.stop(918)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(620), input: s.tensor(388), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(388), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704,
             savedInvStd: s.f + 3103048, activation: .identity, gradGamma: s.g + 12474160, gradBeta: s.g + 12474512,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(919)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
-                activation: .silu, output: s.tensor(623), pool: pool)
-            s.profiler?.stop(931)
+                activation: .silu, output: s.tensor(612), pool: pool)
+            s.profiler?.stop(920)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
-                eps: 0.001, activation: .silu, output: s.tensor(623), scratch: s.f + 2995376, pool: pool)
-            s.profiler?.stop(932)
+                eps: 0.001, activation: .silu, output: s.tensor(612), scratch: s.f + 2995376, pool: pool)
+            s.profiler?.stop(921)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(623), savedScale: s.tensor(387), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(622), pool: pool)
-            s.profiler?.stop(933)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(612), savedScale: s.tensor(387), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(611), pool: pool)
+            s.profiler?.stop(922)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(388),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(388),
             gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(622), weights: s.p + 11764144,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(621),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(611), weights: s.p + 11764144,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(610),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(934)
-        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(923)
+        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(621), input: s.tensor(623), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(610), seInput: s.tensor(612), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976, seActivation: .silu,
             expandWeights: s.p + 11584576, savedPooled: s.tensor(385), savedHidden: s.tensor(386),
-            savedScale: s.tensor(387), gradInput: s.tensor(624), gradReduceWeights: s.g + 11406976,
-            gradReduceBias: s.g + 11584480, gradExpandWeights: s.g + 11584576, gradExpandBias: s.g + 11762080,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(935)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(624), input: s.tensor(382),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376,
-            savedInvStd: s.f + 2997440, activation: .silu, gradInput: s.tensor(624), gradGamma: s.g + 11398720,
-            gradBeta: s.g + 11400784, pool: pool)
-        s.profiler?.stop(936)
+            savedScale: s.tensor(387), gradReduceWeights: s.g + 11406976, gradReduceBias: s.g + 11584480,
+            gradExpandWeights: s.g + 11584576, gradExpandBias: s.g + 11762080, preActivation: s.tensor(382),
+            gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
+            activation: .silu, gradGamma: s.g + 11398720, gradBeta: s.g + 11400784, workspace: s.ws, pool: pool)
+        s.profiler?.stop(924)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
-                activation: .silu, output: s.tensor(626), pool: pool)
-            s.profiler?.stop(937)
+                activation: .silu, output: s.tensor(614), pool: pool)
+            s.profiler?.stop(925)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
-                eps: 0.001, activation: .silu, output: s.tensor(626), scratch: s.f + 2991248, pool: pool)
-            s.profiler?.stop(938)
+                eps: 0.001, activation: .silu, output: s.tensor(614), scratch: s.f + 2991248, pool: pool)
+            s.profiler?.stop(926)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3051104, count: 51600)
-        s.profiler?.stop(939)
+        s.profiler?.stop(927)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(624), input: s.tensor(626), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(614), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2999504, gradInput: s.tensor(625), gradWeights: s.f + 3051104, pool: pool)
-        s.profiler?.stop(940)
+            weights: s.f + 2999504, gradInput: s.tensor(613), gradWeights: s.f + 3051104, pool: pool)
+        s.profiler?.stop(928)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3051104, channels: 2064, kernel: 5, into: s.g + 11347120)
-        s.profiler?.stop(941)
+        s.profiler?.stop(929)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(625), input: s.tensor(380), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(613), input: s.tensor(380), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248,
             savedInvStd: s.f + 2993312, activation: .silu, gradGamma: s.g + 11338864, gradBeta: s.g + 11340928,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(942)
+        s.profiler?.stop(930)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(625), preActivation: s.tensor(380),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(380),
             gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(378), weights: s.p + 10628848,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(627),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(615),
             gradWeights: s.g + 10628848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(943)
+        s.profiler?.stop(931)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(627), s.tensor(619), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(944)
+        TrainingKernels.accumulate(s.tensor(615), s.tensor(608), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(932)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(627),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(615),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
-            perImage: 99416, gradBranch: s.tensor(628), pool: pool)
-        s.profiler?.stop(945)
+            perImage: 99416, gradBranch: s.tensor(616), pool: pool)
+        s.profiler?.stop(933)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(628), input: s.tensor(376), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(616), input: s.tensor(376), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560,
             savedInvStd: s.f + 2990904, activation: .identity, gradGamma: s.g + 10627440, gradBeta: s.g + 10627792,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(934)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
-                activation: .silu, output: s.tensor(631), pool: pool)
-            s.profiler?.stop(947)
+                activation: .silu, output: s.tensor(619), pool: pool)
+            s.profiler?.stop(935)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
-                eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 2883232, pool: pool)
-            s.profiler?.stop(948)
+                eps: 0.001, activation: .silu, output: s.tensor(619), scratch: s.f + 2883232, pool: pool)
+            s.profiler?.stop(936)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(631), savedScale: s.tensor(375), batch: s.n,
-                pixels: 289, channels: 2064, output: s.tensor(630), pool: pool)
-            s.profiler?.stop(949)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(619), savedScale: s.tensor(375), batch: s.n,
+                pixels: 289, channels: 2064, output: s.tensor(618), pool: pool)
+            s.profiler?.stop(937)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(628), preActivation: s.tensor(376),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(616), preActivation: s.tensor(376),
             gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(630), weights: s.p + 9917424,
-            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(629),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(618), weights: s.p + 9917424,
+            pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(617),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(950)
-        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]
+        s.profiler?.stop(938)
+        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(629), input: s.tensor(631), batch: s.n, pixels: 289,
-            channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(617), seInput: s.tensor(619), batch: s.n,
+            pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, seActivation: .silu,
             expandWeights: s.p + 9737856, savedPooled: s.tensor(373), savedHidden: s.tensor(374),
-            savedScale: s.tensor(375), gradInput: s.tensor(632), gradReduceWeights: s.g + 9560256,
-            gradReduceBias: s.g + 9737760, gradExpandWeights: s.g + 9737856, gradExpandBias: s.g + 9915360,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(951)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(632), input: s.tensor(370),
-            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232,
-            savedInvStd: s.f + 2885296, activation: .silu, gradInput: s.tensor(632), gradGamma: s.g + 9552000,
-            gradBeta: s.g + 9554064, pool: pool)
-        s.profiler?.stop(952)
+            savedScale: s.tensor(375), gradReduceWeights: s.g + 9560256, gradReduceBias: s.g + 9737760,
+            gradExpandWeights: s.g + 9737856, gradExpandBias: s.g + 9915360, preActivation: s.tensor(370),
+            gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
+            activation: .silu, gradGamma: s.g + 9552000, gradBeta: s.g + 9554064, workspace: s.ws, pool: pool)
+        s.profiler?.stop(939)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
-                activation: .silu, output: s.tensor(634), pool: pool)
-            s.profiler?.stop(953)
+                activation: .silu, output: s.tensor(621), pool: pool)
+            s.profiler?.stop(940)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
-                eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2879104, pool: pool)
-            s.profiler?.stop(954)
+                eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 2879104, pool: pool)
+            s.profiler?.stop(941)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2938960, count: 51600)
-        s.profiler?.stop(955)
+        s.profiler?.stop(942)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(632), input: s.tensor(634), batch: s.n, height: 17,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(621), batch: s.n, height: 17,
             width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2887360, gradInput: s.tensor(633), gradWeights: s.f + 2938960, pool: pool)
-        s.profiler?.stop(956)
+            weights: s.f + 2887360, gradInput: s.tensor(620), gradWeights: s.f + 2938960, pool: pool)
+        s.profiler?.stop(943)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2938960, channels: 2064, kernel: 5, into: s.g + 9500400)
-        s.profiler?.stop(957)
+        s.profiler?.stop(944)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(633), input: s.tensor(368), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(620), input: s.tensor(368), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104,
             savedInvStd: s.f + 2881168, activation: .silu, gradGamma: s.g + 9492144, gradBeta: s.g + 9494208,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(958)
+        s.profiler?.stop(945)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(368),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(368),
             gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(367), weights: s.p + 8782128,
-            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(635),
+            pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(622),
             gradWeights: s.g + 8782128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(959)
+        s.profiler?.stop(946)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(635), s.tensor(627), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(960)
+        TrainingKernels.accumulate(s.tensor(622), s.tensor(615), count: 99416 &* s.n, pool: pool)
+        s.profiler?.stop(947)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(635), input: s.tensor(366), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(622), input: s.tensor(366), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416,
             savedInvStd: s.f + 2878760, activation: .identity, gradGamma: s.g + 8780720, gradBeta: s.g + 8781072,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(948)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
-                activation: .silu, output: s.tensor(638), pool: pool)
-            s.profiler?.stop(962)
+                activation: .silu, output: s.tensor(625), pool: pool)
+            s.profiler?.stop(949)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
-                eps: 0.001, activation: .silu, output: s.tensor(638), scratch: s.f + 2816016, pool: pool)
-            s.profiler?.stop(963)
+                eps: 0.001, activation: .silu, output: s.tensor(625), scratch: s.f + 2816016, pool: pool)
+            s.profiler?.stop(950)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(638), savedScale: s.tensor(365), batch: s.n,
-                pixels: 289, channels: 1200, output: s.tensor(637), pool: pool)
-            s.profiler?.stop(964)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(625), savedScale: s.tensor(365), batch: s.n,
+                pixels: 289, channels: 1200, output: s.tensor(624), pool: pool)
+            s.profiler?.stop(951)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(635), preActivation: s.tensor(366),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(622), preActivation: s.tensor(366),
             gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(637), weights: s.p + 8367920,
-            pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(636),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(624), weights: s.p + 8367920,
+            pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(623),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(965)
-        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]
+        s.profiler?.stop(952)
+        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(636), input: s.tensor(638), batch: s.n, pixels: 289,
-            channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(623), seInput: s.tensor(625), batch: s.n,
+            pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, seActivation: .silu,
             expandWeights: s.p + 8306720, savedPooled: s.tensor(363), savedHidden: s.tensor(364),
-            savedScale: s.tensor(365), gradInput: s.tensor(639), gradReduceWeights: s.g + 8246656,
-            gradReduceBias: s.g + 8306656, gradExpandWeights: s.g + 8306720, gradExpandBias: s.g + 8366720,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(966)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(639), input: s.tensor(360),
-            pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016,
-            savedInvStd: s.f + 2817216, activation: .silu, gradInput: s.tensor(639), gradGamma: s.g + 8241856,
-            gradBeta: s.g + 8243056, pool: pool)
-        s.profiler?.stop(967)
+            savedScale: s.tensor(365), gradReduceWeights: s.g + 8246656, gradReduceBias: s.g + 8306656,
+            gradExpandWeights: s.g + 8306720, gradExpandBias: s.g + 8366720, preActivation: s.tensor(360),
+            gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
+            activation: .silu, gradGamma: s.g + 8241856, gradBeta: s.g + 8243056, workspace: s.ws, pool: pool)
+        s.profiler?.stop(953)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
-                activation: .silu, output: s.tensor(641), pool: pool)
-            s.profiler?.stop(968)
+                activation: .silu, output: s.tensor(627), pool: pool)
+            s.profiler?.stop(954)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
-                eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2813616, pool: pool)
-            s.profiler?.stop(969)
+                eps: 0.001, activation: .silu, output: s.tensor(627), scratch: s.f + 2813616, pool: pool)
+            s.profiler?.stop(955)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2848416, count: 30000)
-        s.profiler?.stop(970)
+        s.profiler?.stop(956)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(639), input: s.tensor(641), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(627), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2818416, gradInput: s.tensor(640), gradWeights: s.f + 2848416, pool: pool)
-        s.profiler?.stop(971)
+            weights: s.f + 2818416, gradInput: s.tensor(626), gradWeights: s.f + 2848416, pool: pool)
+        s.profiler?.stop(957)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2848416, channels: 1200, kernel: 5, into: s.g + 8211856)
-        s.profiler?.stop(972)
+        s.profiler?.stop(958)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(640), input: s.tensor(358), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(358), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616,
             savedInvStd: s.f + 2814816, activation: .silu, gradGamma: s.g + 8207056, gradBeta: s.g + 8208256,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(973)
+        s.profiler?.stop(959)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(358),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(358),
             gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(356), weights: s.p + 7967056,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(628),
             gradWeights: s.g + 7967056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(974)
+        s.profiler?.stop(960)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(642),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(628),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(643), pool: pool)
-        s.profiler?.stop(975)
+            perImage: 217800, gradBranch: s.tensor(629), pool: pool)
+        s.profiler?.stop(961)
         // features.5.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(354), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(629), input: s.tensor(354), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216,
             savedInvStd: s.f + 2813416, activation: .identity, gradGamma: s.g + 7966224, gradBeta: s.g + 7966432,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(976)
+        s.profiler?.stop(962)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
-                activation: .silu, output: s.tensor(646), pool: pool)
-            s.profiler?.stop(977)
+                activation: .silu, output: s.tensor(632), pool: pool)
+            s.profiler?.stop(963)
         }
         // features.5.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
-                eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2750816, pool: pool)
-            s.profiler?.stop(978)
+                eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 2750816, pool: pool)
+            s.profiler?.stop(964)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(646), savedScale: s.tensor(353), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
-            s.profiler?.stop(979)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(632), savedScale: s.tensor(353), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(631), pool: pool)
+            s.profiler?.stop(965)
         }
         // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(354),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(629), preActivation: s.tensor(354),
             gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(645), weights: s.p + 7726224,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(631), weights: s.p + 7726224,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(630),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(980)
-        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(966)
+        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(644), input: s.tensor(646), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(630), seInput: s.tensor(632), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, seActivation: .silu,
             expandWeights: s.p + 7665024, savedPooled: s.tensor(351), savedHidden: s.tensor(352),
-            savedScale: s.tensor(353), gradInput: s.tensor(647), gradReduceWeights: s.g + 7604960,
-            gradReduceBias: s.g + 7664960, gradExpandWeights: s.g + 7665024, gradExpandBias: s.g + 7725024,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(981)
-        // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(647), input: s.tensor(348),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816,
-            savedInvStd: s.f + 2752016, activation: .silu, gradInput: s.tensor(647), gradGamma: s.g + 7600160,
-            gradBeta: s.g + 7601360, pool: pool)
-        s.profiler?.stop(982)
+            savedScale: s.tensor(353), gradReduceWeights: s.g + 7604960, gradReduceBias: s.g + 7664960,
+            gradExpandWeights: s.g + 7665024, gradExpandBias: s.g + 7725024, preActivation: s.tensor(348),
+            gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
+            activation: .silu, gradGamma: s.g + 7600160, gradBeta: s.g + 7601360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(967)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
-                activation: .silu, output: s.tensor(649), pool: pool)
-            s.profiler?.stop(983)
+                activation: .silu, output: s.tensor(634), pool: pool)
+            s.profiler?.stop(968)
         }
         // features.5.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
-                eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 2748416, pool: pool)
-            s.profiler?.stop(984)
+                eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2748416, pool: pool)
+            s.profiler?.stop(969)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2783216, count: 30000)
-        s.profiler?.stop(985)
+        s.profiler?.stop(970)
         // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(649), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(634), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2753216, gradInput: s.tensor(648), gradWeights: s.f + 2783216, pool: pool)
-        s.profiler?.stop(986)
+            weights: s.f + 2753216, gradInput: s.tensor(633), gradWeights: s.f + 2783216, pool: pool)
+        s.profiler?.stop(971)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2783216, channels: 1200, kernel: 5, into: s.g + 7570160)
-        s.profiler?.stop(987)
+        s.profiler?.stop(972)
         // features.5.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(648), input: s.tensor(346), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(633), input: s.tensor(346), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416,
             savedInvStd: s.f + 2749616, activation: .silu, gradGamma: s.g + 7565360, gradBeta: s.g + 7566560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(988)
+        s.profiler?.stop(973)
         // features.5.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(648), preActivation: s.tensor(346),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(346),
             gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(344), weights: s.p + 7325360,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(650),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(635),
             gradWeights: s.g + 7325360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(989)
+        s.profiler?.stop(974)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(650), s.tensor(642), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(990)
+        TrainingKernels.accumulate(s.tensor(635), s.tensor(628), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(975)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(650),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(635),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(651), pool: pool)
-        s.profiler?.stop(991)
+            perImage: 217800, gradBranch: s.tensor(636), pool: pool)
+        s.profiler?.stop(976)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(651), input: s.tensor(342), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(636), input: s.tensor(342), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016,
             savedInvStd: s.f + 2748216, activation: .identity, gradGamma: s.g + 7324528, gradBeta: s.g + 7324736,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(992)
+        s.profiler?.stop(977)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
-                activation: .silu, output: s.tensor(654), pool: pool)
-            s.profiler?.stop(993)
+                activation: .silu, output: s.tensor(639), pool: pool)
+            s.profiler?.stop(978)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
-                eps: 0.001, activation: .silu, output: s.tensor(654), scratch: s.f + 2685616, pool: pool)
-            s.profiler?.stop(994)
+                eps: 0.001, activation: .silu, output: s.tensor(639), scratch: s.f + 2685616, pool: pool)
+            s.profiler?.stop(979)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(654), savedScale: s.tensor(341), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(995)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(639), savedScale: s.tensor(341), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(638), pool: pool)
+            s.profiler?.stop(980)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(651), preActivation: s.tensor(342),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(636), preActivation: s.tensor(342),
             gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(653), weights: s.p + 7084528,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(652),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(638), weights: s.p + 7084528,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(637),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(996)
-        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(981)
+        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(652), input: s.tensor(654), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(637), seInput: s.tensor(639), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, seActivation: .silu,
             expandWeights: s.p + 7023328, savedPooled: s.tensor(339), savedHidden: s.tensor(340),
-            savedScale: s.tensor(341), gradInput: s.tensor(655), gradReduceWeights: s.g + 6963264,
-            gradReduceBias: s.g + 7023264, gradExpandWeights: s.g + 7023328, gradExpandBias: s.g + 7083328,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(336),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616,
-            savedInvStd: s.f + 2686816, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 6958464,
-            gradBeta: s.g + 6959664, pool: pool)
-        s.profiler?.stop(998)
+            savedScale: s.tensor(341), gradReduceWeights: s.g + 6963264, gradReduceBias: s.g + 7023264,
+            gradExpandWeights: s.g + 7023328, gradExpandBias: s.g + 7083328, preActivation: s.tensor(336),
+            gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
+            activation: .silu, gradGamma: s.g + 6958464, gradBeta: s.g + 6959664, workspace: s.ws, pool: pool)
+        s.profiler?.stop(982)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
-                activation: .silu, output: s.tensor(657), pool: pool)
-            s.profiler?.stop(999)
+                activation: .silu, output: s.tensor(641), pool: pool)
+            s.profiler?.stop(983)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
-                eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 2683216, pool: pool)
-            s.profiler?.stop(1000)
+                eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2683216, pool: pool)
+            s.profiler?.stop(984)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2718016, count: 30000)
-        s.profiler?.stop(1001)
+        s.profiler?.stop(985)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(657), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(637), input: s.tensor(641), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2688016, gradInput: s.tensor(656), gradWeights: s.f + 2718016, pool: pool)
-        s.profiler?.stop(1002)
+            weights: s.f + 2688016, gradInput: s.tensor(640), gradWeights: s.f + 2718016, pool: pool)
+        s.profiler?.stop(986)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2718016, channels: 1200, kernel: 5, into: s.g + 6928464)
-        s.profiler?.stop(1003)
+        s.profiler?.stop(987)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(656), input: s.tensor(334), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(640), input: s.tensor(334), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216,
             savedInvStd: s.f + 2684416, activation: .silu, gradGamma: s.g + 6923664, gradBeta: s.g + 6924864,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1004)
+        s.profiler?.stop(988)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(656), preActivation: s.tensor(334),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(334),
             gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(332), weights: s.p + 6683664,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(658),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
             gradWeights: s.g + 6683664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(989)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(658), s.tensor(650), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1006)
+        TrainingKernels.accumulate(s.tensor(642), s.tensor(635), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(990)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(658),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(642),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(659), pool: pool)
-        s.profiler?.stop(1007)
+            perImage: 217800, gradBranch: s.tensor(643), pool: pool)
+        s.profiler?.stop(991)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(659), input: s.tensor(330), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(330), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816,
             savedInvStd: s.f + 2683016, activation: .identity, gradGamma: s.g + 6682832, gradBeta: s.g + 6683040,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(992)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
-                activation: .silu, output: s.tensor(662), pool: pool)
-            s.profiler?.stop(1009)
+                activation: .silu, output: s.tensor(646), pool: pool)
+            s.profiler?.stop(993)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
-                eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2620416, pool: pool)
-            s.profiler?.stop(1010)
+                eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2620416, pool: pool)
+            s.profiler?.stop(994)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(662), savedScale: s.tensor(329), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(661), pool: pool)
-            s.profiler?.stop(1011)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(646), savedScale: s.tensor(329), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
+            s.profiler?.stop(995)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(659), preActivation: s.tensor(330),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(330),
             gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(661), weights: s.p + 6442832,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(660),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(645), weights: s.p + 6442832,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
-        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(996)
+        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(660), input: s.tensor(662), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(644), seInput: s.tensor(646), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, seActivation: .silu,
             expandWeights: s.p + 6381632, savedPooled: s.tensor(327), savedHidden: s.tensor(328),
-            savedScale: s.tensor(329), gradInput: s.tensor(663), gradReduceWeights: s.g + 6321568,
-            gradReduceBias: s.g + 6381568, gradExpandWeights: s.g + 6381632, gradExpandBias: s.g + 6441632,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1013)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(663), input: s.tensor(324),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416,
-            savedInvStd: s.f + 2621616, activation: .silu, gradInput: s.tensor(663), gradGamma: s.g + 6316768,
-            gradBeta: s.g + 6317968, pool: pool)
-        s.profiler?.stop(1014)
+            savedScale: s.tensor(329), gradReduceWeights: s.g + 6321568, gradReduceBias: s.g + 6381568,
+            gradExpandWeights: s.g + 6381632, gradExpandBias: s.g + 6441632, preActivation: s.tensor(324),
+            gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
+            activation: .silu, gradGamma: s.g + 6316768, gradBeta: s.g + 6317968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(997)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
-                activation: .silu, output: s.tensor(665), pool: pool)
-            s.profiler?.stop(1015)
+                activation: .silu, output: s.tensor(648), pool: pool)
+            s.profiler?.stop(998)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
-                eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 2618016, pool: pool)
-            s.profiler?.stop(1016)
+                eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 2618016, pool: pool)
+            s.profiler?.stop(999)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2652816, count: 30000)
-        s.profiler?.stop(1017)
+        s.profiler?.stop(1000)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(663), input: s.tensor(665), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(644), input: s.tensor(648), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2622816, gradInput: s.tensor(664), gradWeights: s.f + 2652816, pool: pool)
-        s.profiler?.stop(1018)
+            weights: s.f + 2622816, gradInput: s.tensor(647), gradWeights: s.f + 2652816, pool: pool)
+        s.profiler?.stop(1001)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2652816, channels: 1200, kernel: 5, into: s.g + 6286768)
-        s.profiler?.stop(1019)
+        s.profiler?.stop(1002)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(322), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(647), input: s.tensor(322), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016,
             savedInvStd: s.f + 2619216, activation: .silu, gradGamma: s.g + 6281968, gradBeta: s.g + 6283168,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1020)
+        s.profiler?.stop(1003)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(322),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(322),
             gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(320), weights: s.p + 6041968,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(666),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(649),
             gradWeights: s.g + 6041968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1021)
+        s.profiler?.stop(1004)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(666), s.tensor(658), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1022)
+        TrainingKernels.accumulate(s.tensor(649), s.tensor(642), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(1005)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(666),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(649),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(667), pool: pool)
-        s.profiler?.stop(1023)
+            perImage: 217800, gradBranch: s.tensor(650), pool: pool)
+        s.profiler?.stop(1006)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(667), input: s.tensor(318), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(318), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616,
             savedInvStd: s.f + 2617816, activation: .identity, gradGamma: s.g + 6041136, gradBeta: s.g + 6041344,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1024)
+        s.profiler?.stop(1007)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
-                activation: .silu, output: s.tensor(670), pool: pool)
-            s.profiler?.stop(1025)
+                activation: .silu, output: s.tensor(653), pool: pool)
+            s.profiler?.stop(1008)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
-                eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 2555216, pool: pool)
-            s.profiler?.stop(1026)
+                eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 2555216, pool: pool)
+            s.profiler?.stop(1009)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(670), savedScale: s.tensor(317), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(669), pool: pool)
-            s.profiler?.stop(1027)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(317), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(652), pool: pool)
+            s.profiler?.stop(1010)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(667), preActivation: s.tensor(318),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(318),
             gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(669), weights: s.p + 5801136,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(668),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(652), weights: s.p + 5801136,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(651),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1028)
-        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(1011)
+        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(668), input: s.tensor(670), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(651), seInput: s.tensor(653), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, seActivation: .silu,
             expandWeights: s.p + 5739936, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
-            savedScale: s.tensor(317), gradInput: s.tensor(671), gradReduceWeights: s.g + 5679872,
-            gradReduceBias: s.g + 5739872, gradExpandWeights: s.g + 5739936, gradExpandBias: s.g + 5799936,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1029)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(671), input: s.tensor(312),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216,
-            savedInvStd: s.f + 2556416, activation: .silu, gradInput: s.tensor(671), gradGamma: s.g + 5675072,
-            gradBeta: s.g + 5676272, pool: pool)
-        s.profiler?.stop(1030)
+            savedScale: s.tensor(317), gradReduceWeights: s.g + 5679872, gradReduceBias: s.g + 5739872,
+            gradExpandWeights: s.g + 5739936, gradExpandBias: s.g + 5799936, preActivation: s.tensor(312),
+            gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
+            activation: .silu, gradGamma: s.g + 5675072, gradBeta: s.g + 5676272, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1012)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
-                activation: .silu, output: s.tensor(673), pool: pool)
-            s.profiler?.stop(1031)
+                activation: .silu, output: s.tensor(655), pool: pool)
+            s.profiler?.stop(1013)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
-                eps: 0.001, activation: .silu, output: s.tensor(673), scratch: s.f + 2552816, pool: pool)
-            s.profiler?.stop(1032)
+                eps: 0.001, activation: .silu, output: s.tensor(655), scratch: s.f + 2552816, pool: pool)
+            s.profiler?.stop(1014)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2587616, count: 30000)
-        s.profiler?.stop(1033)
+        s.profiler?.stop(1015)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(671), input: s.tensor(673), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(655), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2557616, gradInput: s.tensor(672), gradWeights: s.f + 2587616, pool: pool)
-        s.profiler?.stop(1034)
+            weights: s.f + 2557616, gradInput: s.tensor(654), gradWeights: s.f + 2587616, pool: pool)
+        s.profiler?.stop(1016)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2587616, channels: 1200, kernel: 5, into: s.g + 5645072)
-        s.profiler?.stop(1035)
+        s.profiler?.stop(1017)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(672), input: s.tensor(310), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(654), input: s.tensor(310), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816,
             savedInvStd: s.f + 2554016, activation: .silu, gradGamma: s.g + 5640272, gradBeta: s.g + 5641472,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1036)
+        s.profiler?.stop(1018)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(310),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(654), preActivation: s.tensor(310),
             gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(308), weights: s.p + 5400272,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(674),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(656),
             gradWeights: s.g + 5400272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1037)
+        s.profiler?.stop(1019)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(674), s.tensor(666), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1038)
+        TrainingKernels.accumulate(s.tensor(656), s.tensor(649), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(1020)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(674),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(656),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(675), pool: pool)
-        s.profiler?.stop(1039)
+            perImage: 217800, gradBranch: s.tensor(657), pool: pool)
+        s.profiler?.stop(1021)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(675), input: s.tensor(306), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(306), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416,
             savedInvStd: s.f + 2552616, activation: .identity, gradGamma: s.g + 5399440, gradBeta: s.g + 5399648,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1040)
+        s.profiler?.stop(1022)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
-                activation: .silu, output: s.tensor(678), pool: pool)
-            s.profiler?.stop(1041)
+                activation: .silu, output: s.tensor(660), pool: pool)
+            s.profiler?.stop(1023)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
-                eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 2490016, pool: pool)
-            s.profiler?.stop(1042)
+                eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 2490016, pool: pool)
+            s.profiler?.stop(1024)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(678), savedScale: s.tensor(305), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(677), pool: pool)
-            s.profiler?.stop(1043)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(305), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(659), pool: pool)
+            s.profiler?.stop(1025)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(675), preActivation: s.tensor(306),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(306),
             gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(677), weights: s.p + 5159440,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(676),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(659), weights: s.p + 5159440,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(658),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1044)
-        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(1026)
+        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(676), input: s.tensor(678), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(658), seInput: s.tensor(660), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, seActivation: .silu,
             expandWeights: s.p + 5098240, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
-            savedScale: s.tensor(305), gradInput: s.tensor(679), gradReduceWeights: s.g + 5038176,
-            gradReduceBias: s.g + 5098176, gradExpandWeights: s.g + 5098240, gradExpandBias: s.g + 5158240,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1045)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(679), input: s.tensor(300),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016,
-            savedInvStd: s.f + 2491216, activation: .silu, gradInput: s.tensor(679), gradGamma: s.g + 5033376,
-            gradBeta: s.g + 5034576, pool: pool)
-        s.profiler?.stop(1046)
+            savedScale: s.tensor(305), gradReduceWeights: s.g + 5038176, gradReduceBias: s.g + 5098176,
+            gradExpandWeights: s.g + 5098240, gradExpandBias: s.g + 5158240, preActivation: s.tensor(300),
+            gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
+            activation: .silu, gradGamma: s.g + 5033376, gradBeta: s.g + 5034576, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1027)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
-                activation: .silu, output: s.tensor(681), pool: pool)
-            s.profiler?.stop(1047)
+                activation: .silu, output: s.tensor(662), pool: pool)
+            s.profiler?.stop(1028)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
-                eps: 0.001, activation: .silu, output: s.tensor(681), scratch: s.f + 2487616, pool: pool)
-            s.profiler?.stop(1048)
+                eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2487616, pool: pool)
+            s.profiler?.stop(1029)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2522416, count: 30000)
-        s.profiler?.stop(1049)
+        s.profiler?.stop(1030)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(681), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(658), input: s.tensor(662), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2492416, gradInput: s.tensor(680), gradWeights: s.f + 2522416, pool: pool)
-        s.profiler?.stop(1050)
+            weights: s.f + 2492416, gradInput: s.tensor(661), gradWeights: s.f + 2522416, pool: pool)
+        s.profiler?.stop(1031)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2522416, channels: 1200, kernel: 5, into: s.g + 5003376)
-        s.profiler?.stop(1051)
+        s.profiler?.stop(1032)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(680), input: s.tensor(298), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(661), input: s.tensor(298), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616,
             savedInvStd: s.f + 2488816, activation: .silu, gradGamma: s.g + 4998576, gradBeta: s.g + 4999776,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1052)
+        s.profiler?.stop(1033)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(680), preActivation: s.tensor(298),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(661), preActivation: s.tensor(298),
             gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(296), weights: s.p + 4758576,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(682),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(663),
             gradWeights: s.g + 4758576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1053)
+        s.profiler?.stop(1034)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(682), s.tensor(674), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1054)
+        TrainingKernels.accumulate(s.tensor(663), s.tensor(656), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(1035)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(682),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(663),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(683), pool: pool)
-        s.profiler?.stop(1055)
+            perImage: 217800, gradBranch: s.tensor(664), pool: pool)
+        s.profiler?.stop(1036)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(683), input: s.tensor(294), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(294), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216,
             savedInvStd: s.f + 2487416, activation: .identity, gradGamma: s.g + 4757744, gradBeta: s.g + 4757952,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1037)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
-                activation: .silu, output: s.tensor(686), pool: pool)
-            s.profiler?.stop(1057)
+                activation: .silu, output: s.tensor(667), pool: pool)
+            s.profiler?.stop(1038)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
-                eps: 0.001, activation: .silu, output: s.tensor(686), scratch: s.f + 2424816, pool: pool)
-            s.profiler?.stop(1058)
+                eps: 0.001, activation: .silu, output: s.tensor(667), scratch: s.f + 2424816, pool: pool)
+            s.profiler?.stop(1039)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(686), savedScale: s.tensor(293), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(685), pool: pool)
-            s.profiler?.stop(1059)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(667), savedScale: s.tensor(293), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(666), pool: pool)
+            s.profiler?.stop(1040)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(683), preActivation: s.tensor(294),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(294),
             gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(685), weights: s.p + 4517744,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(684),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(666), weights: s.p + 4517744,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(665),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1060)
-        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(1041)
+        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(684), input: s.tensor(686), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(665), seInput: s.tensor(667), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, seActivation: .silu,
             expandWeights: s.p + 4456544, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
-            savedScale: s.tensor(293), gradInput: s.tensor(687), gradReduceWeights: s.g + 4396480,
-            gradReduceBias: s.g + 4456480, gradExpandWeights: s.g + 4456544, gradExpandBias: s.g + 4516544,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1061)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(687), input: s.tensor(288),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816,
-            savedInvStd: s.f + 2426016, activation: .silu, gradInput: s.tensor(687), gradGamma: s.g + 4391680,
-            gradBeta: s.g + 4392880, pool: pool)
-        s.profiler?.stop(1062)
+            savedScale: s.tensor(293), gradReduceWeights: s.g + 4396480, gradReduceBias: s.g + 4456480,
+            gradExpandWeights: s.g + 4456544, gradExpandBias: s.g + 4516544, preActivation: s.tensor(288),
+            gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
+            activation: .silu, gradGamma: s.g + 4391680, gradBeta: s.g + 4392880, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1042)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
-                activation: .silu, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(1063)
+                activation: .silu, output: s.tensor(669), pool: pool)
+            s.profiler?.stop(1043)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
-                eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2422416, pool: pool)
-            s.profiler?.stop(1064)
+                eps: 0.001, activation: .silu, output: s.tensor(669), scratch: s.f + 2422416, pool: pool)
+            s.profiler?.stop(1044)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2457216, count: 30000)
-        s.profiler?.stop(1065)
+        s.profiler?.stop(1045)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(687), input: s.tensor(689), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(669), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2427216, gradInput: s.tensor(688), gradWeights: s.f + 2457216, pool: pool)
-        s.profiler?.stop(1066)
+            weights: s.f + 2427216, gradInput: s.tensor(668), gradWeights: s.f + 2457216, pool: pool)
+        s.profiler?.stop(1046)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2457216, channels: 1200, kernel: 5, into: s.g + 4361680)
-        s.profiler?.stop(1067)
+        s.profiler?.stop(1047)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(688), input: s.tensor(286), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(668), input: s.tensor(286), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416,
             savedInvStd: s.f + 2423616, activation: .silu, gradGamma: s.g + 4356880, gradBeta: s.g + 4358080,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1068)
+        s.profiler?.stop(1048)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(286),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(668), preActivation: s.tensor(286),
             gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(284), weights: s.p + 4116880,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(690),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(670),
             gradWeights: s.g + 4116880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1069)
+        s.profiler?.stop(1049)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(690), s.tensor(682), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1070)
+        TrainingKernels.accumulate(s.tensor(670), s.tensor(663), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(1050)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(690),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(670),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
-            perImage: 217800, gradBranch: s.tensor(691), pool: pool)
-        s.profiler?.stop(1071)
+            perImage: 217800, gradBranch: s.tensor(671), pool: pool)
+        s.profiler?.stop(1051)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(282), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(671), input: s.tensor(282), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016,
             savedInvStd: s.f + 2422216, activation: .identity, gradGamma: s.g + 4116048, gradBeta: s.g + 4116256,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1072)
+        s.profiler?.stop(1052)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
-                activation: .silu, output: s.tensor(694), pool: pool)
-            s.profiler?.stop(1073)
+                activation: .silu, output: s.tensor(674), pool: pool)
+            s.profiler?.stop(1053)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
-                eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2359616, pool: pool)
-            s.profiler?.stop(1074)
+                eps: 0.001, activation: .silu, output: s.tensor(674), scratch: s.f + 2359616, pool: pool)
+            s.profiler?.stop(1054)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(694), savedScale: s.tensor(281), batch: s.n,
-                pixels: 1089, channels: 1200, output: s.tensor(693), pool: pool)
-            s.profiler?.stop(1075)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(674), savedScale: s.tensor(281), batch: s.n,
+                pixels: 1089, channels: 1200, output: s.tensor(673), pool: pool)
+            s.profiler?.stop(1055)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(671), preActivation: s.tensor(282),
             gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(693), weights: s.p + 3876048,
-            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(692),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(673), weights: s.p + 3876048,
+            pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(672),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1076)
-        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]
+        s.profiler?.stop(1056)
+        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(692), input: s.tensor(694), batch: s.n,
-            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(672), seInput: s.tensor(674), batch: s.n,
+            pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, seActivation: .silu,
             expandWeights: s.p + 3814848, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(695), gradReduceWeights: s.g + 3754784,
-            gradReduceBias: s.g + 3814784, gradExpandWeights: s.g + 3814848, gradExpandBias: s.g + 3874848,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1077)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(695), input: s.tensor(276),
-            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616,
-            savedInvStd: s.f + 2360816, activation: .silu, gradInput: s.tensor(695), gradGamma: s.g + 3749984,
-            gradBeta: s.g + 3751184, pool: pool)
-        s.profiler?.stop(1078)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 3754784, gradReduceBias: s.g + 3814784,
+            gradExpandWeights: s.g + 3814848, gradExpandBias: s.g + 3874848, preActivation: s.tensor(276),
+            gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
+            activation: .silu, gradGamma: s.g + 3749984, gradBeta: s.g + 3751184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1057)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
-                activation: .silu, output: s.tensor(697), pool: pool)
-            s.profiler?.stop(1079)
+                activation: .silu, output: s.tensor(676), pool: pool)
+            s.profiler?.stop(1058)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
-                eps: 0.001, activation: .silu, output: s.tensor(697), scratch: s.f + 2357216, pool: pool)
-            s.profiler?.stop(1080)
+                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 2357216, pool: pool)
+            s.profiler?.stop(1059)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2392016, count: 30000)
-        s.profiler?.stop(1081)
+        s.profiler?.stop(1060)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(697), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(676), batch: s.n, height: 33,
             width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2362016, gradInput: s.tensor(696), gradWeights: s.f + 2392016, pool: pool)
-        s.profiler?.stop(1082)
+            weights: s.f + 2362016, gradInput: s.tensor(675), gradWeights: s.f + 2392016, pool: pool)
+        s.profiler?.stop(1061)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2392016, channels: 1200, kernel: 5, into: s.g + 3719984)
-        s.profiler?.stop(1083)
+        s.profiler?.stop(1062)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(696), input: s.tensor(274), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(675), input: s.tensor(274), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216,
             savedInvStd: s.f + 2358416, activation: .silu, gradGamma: s.g + 3715184, gradBeta: s.g + 3716384,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1084)
+        s.profiler?.stop(1063)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(696), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(675), preActivation: s.tensor(274),
             gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(273), weights: s.p + 3475184,
-            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(698),
+            pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(677),
             gradWeights: s.g + 3475184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1085)
+        s.profiler?.stop(1064)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(698), s.tensor(690), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1086)
+        TrainingKernels.accumulate(s.tensor(677), s.tensor(670), count: 217800 &* s.n, pool: pool)
+        s.profiler?.stop(1065)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(272), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(677), input: s.tensor(272), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816,
             savedInvStd: s.f + 2357016, activation: .identity, gradGamma: s.g + 3474352, gradBeta: s.g + 3474560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1087)
+        s.profiler?.stop(1066)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
-                activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(1088)
+                activation: .silu, output: s.tensor(680), pool: pool)
+            s.profiler?.stop(1067)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
-                eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2311888, pool: pool)
-            s.profiler?.stop(1089)
+                eps: 0.001, activation: .silu, output: s.tensor(680), scratch: s.f + 2311888, pool: pool)
+            s.profiler?.stop(1068)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(271), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
-            s.profiler?.stop(1090)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(680), savedScale: s.tensor(271), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(679), pool: pool)
+            s.profiler?.stop(1069)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(272),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(677), preActivation: s.tensor(272),
             gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(700), weights: s.p + 3301552,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(699),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(679), weights: s.p + 3301552,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(678),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1091)
-        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1070)
+        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(699), input: s.tensor(701), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(678), seInput: s.tensor(680), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, seActivation: .silu,
             expandWeights: s.p + 3269584, savedPooled: s.tensor(269), savedHidden: s.tensor(270),
-            savedScale: s.tensor(271), gradInput: s.tensor(702), gradReduceWeights: s.g + 3238432,
-            gradReduceBias: s.g + 3269536, gradExpandWeights: s.g + 3269584, gradExpandBias: s.g + 3300688,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1092)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(702), input: s.tensor(266),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888,
-            savedInvStd: s.f + 2312752, activation: .silu, gradInput: s.tensor(702), gradGamma: s.g + 3234976,
-            gradBeta: s.g + 3235840, pool: pool)
-        s.profiler?.stop(1093)
+            savedScale: s.tensor(271), gradReduceWeights: s.g + 3238432, gradReduceBias: s.g + 3269536,
+            gradExpandWeights: s.g + 3269584, gradExpandBias: s.g + 3300688, preActivation: s.tensor(266),
+            gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
+            activation: .silu, gradGamma: s.g + 3234976, gradBeta: s.g + 3235840, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1071)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
-                activation: .silu, output: s.tensor(704), pool: pool)
-            s.profiler?.stop(1094)
+                activation: .silu, output: s.tensor(682), pool: pool)
+            s.profiler?.stop(1072)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
-                eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 2310160, pool: pool)
-            s.profiler?.stop(1095)
+                eps: 0.001, activation: .silu, output: s.tensor(682), scratch: s.f + 2310160, pool: pool)
+            s.profiler?.stop(1073)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2335216, count: 21600)
-        s.profiler?.stop(1096)
+        s.profiler?.stop(1074)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(702), input: s.tensor(704), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(682), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2313616, gradInput: s.tensor(703), gradWeights: s.f + 2335216, pool: pool)
-        s.profiler?.stop(1097)
+            weights: s.f + 2313616, gradInput: s.tensor(681), gradWeights: s.f + 2335216, pool: pool)
+        s.profiler?.stop(1075)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2335216, channels: 864, kernel: 5, into: s.g + 3213376)
-        s.profiler?.stop(1098)
+        s.profiler?.stop(1076)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(703), input: s.tensor(264), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(681), input: s.tensor(264), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160,
             savedInvStd: s.f + 2311024, activation: .silu, gradGamma: s.g + 3209920, gradBeta: s.g + 3210784,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1099)
+        s.profiler?.stop(1077)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(703), preActivation: s.tensor(264),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(264),
             gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(262), weights: s.p + 3085504,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(705),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(683),
             gradWeights: s.g + 3085504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1100)
+        s.profiler?.stop(1078)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(705),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(683),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(706), pool: pool)
-        s.profiler?.stop(1101)
+            perImage: 156816, gradBranch: s.tensor(684), pool: pool)
+        s.profiler?.stop(1079)
         // features.4.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(706), input: s.tensor(260), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(684), input: s.tensor(260), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872,
             savedInvStd: s.f + 2310016, activation: .identity, gradGamma: s.g + 3084928, gradBeta: s.g + 3085072,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1102)
+        s.profiler?.stop(1080)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
-                activation: .silu, output: s.tensor(709), pool: pool)
-            s.profiler?.stop(1103)
+                activation: .silu, output: s.tensor(687), pool: pool)
+            s.profiler?.stop(1081)
         }
         // features.4.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
-                eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 2292592, pool: pool)
-            s.profiler?.stop(1104)
+                eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 2292592, pool: pool)
+            s.profiler?.stop(1082)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(709), savedScale: s.tensor(259), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(708), pool: pool)
-            s.profiler?.stop(1105)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(687), savedScale: s.tensor(259), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(686), pool: pool)
+            s.profiler?.stop(1083)
         }
         // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(260),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(684), preActivation: s.tensor(260),
             gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(708), weights: s.p + 2960512,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(707),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(686), weights: s.p + 2960512,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(685),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1106)
-        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1084)
+        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(707), input: s.tensor(709), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(685), seInput: s.tensor(687), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, seActivation: .silu,
             expandWeights: s.p + 2928544, savedPooled: s.tensor(257), savedHidden: s.tensor(258),
-            savedScale: s.tensor(259), gradInput: s.tensor(710), gradReduceWeights: s.g + 2897392,
-            gradReduceBias: s.g + 2928496, gradExpandWeights: s.g + 2928544, gradExpandBias: s.g + 2959648,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1107)
-        // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(710), input: s.tensor(254),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592,
-            savedInvStd: s.f + 2293456, activation: .silu, gradInput: s.tensor(710), gradGamma: s.g + 2893936,
-            gradBeta: s.g + 2894800, pool: pool)
-        s.profiler?.stop(1108)
+            savedScale: s.tensor(259), gradReduceWeights: s.g + 2897392, gradReduceBias: s.g + 2928496,
+            gradExpandWeights: s.g + 2928544, gradExpandBias: s.g + 2959648, preActivation: s.tensor(254),
+            gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
+            activation: .silu, gradGamma: s.g + 2893936, gradBeta: s.g + 2894800, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1085)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
-                activation: .silu, output: s.tensor(712), pool: pool)
-            s.profiler?.stop(1109)
+                activation: .silu, output: s.tensor(689), pool: pool)
+            s.profiler?.stop(1086)
         }
         // features.4.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
-                eps: 0.001, activation: .silu, output: s.tensor(712), scratch: s.f + 2290864, pool: pool)
-            s.profiler?.stop(1110)
+                eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2290864, pool: pool)
+            s.profiler?.stop(1087)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2302096, count: 7776)
-        s.profiler?.stop(1111)
+        s.profiler?.stop(1088)
         // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(710), input: s.tensor(712), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(689), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2294320, gradInput: s.tensor(711), gradWeights: s.f + 2302096, pool: pool)
-        s.profiler?.stop(1112)
+            weights: s.f + 2294320, gradInput: s.tensor(688), gradWeights: s.f + 2302096, pool: pool)
+        s.profiler?.stop(1089)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2302096, channels: 864, kernel: 3, into: s.g + 2886160)
-        s.profiler?.stop(1113)
+        s.profiler?.stop(1090)
         // features.4.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(711), input: s.tensor(252), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(688), input: s.tensor(252), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864,
             savedInvStd: s.f + 2291728, activation: .silu, gradGamma: s.g + 2882704, gradBeta: s.g + 2883568,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1114)
+        s.profiler?.stop(1091)
         // features.4.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(711), preActivation: s.tensor(252),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(252),
             gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(250), weights: s.p + 2758288,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(713),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(690),
             gradWeights: s.g + 2758288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1115)
+        s.profiler?.stop(1092)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(713), s.tensor(705), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1116)
+        TrainingKernels.accumulate(s.tensor(690), s.tensor(683), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1093)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(713),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(690),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(714), pool: pool)
-        s.profiler?.stop(1117)
+            perImage: 156816, gradBranch: s.tensor(691), pool: pool)
+        s.profiler?.stop(1094)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(714), input: s.tensor(248), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(248), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576,
             savedInvStd: s.f + 2290720, activation: .identity, gradGamma: s.g + 2757712, gradBeta: s.g + 2757856,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1118)
+        s.profiler?.stop(1095)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
-                activation: .silu, output: s.tensor(717), pool: pool)
-            s.profiler?.stop(1119)
+                activation: .silu, output: s.tensor(694), pool: pool)
+            s.profiler?.stop(1096)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
-                eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2273296, pool: pool)
-            s.profiler?.stop(1120)
+                eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2273296, pool: pool)
+            s.profiler?.stop(1097)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(717), savedScale: s.tensor(247), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(716), pool: pool)
-            s.profiler?.stop(1121)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(694), savedScale: s.tensor(247), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(693), pool: pool)
+            s.profiler?.stop(1098)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(714), preActivation: s.tensor(248),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(248),
             gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(716), weights: s.p + 2633296,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(715),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(693), weights: s.p + 2633296,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(692),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1122)
-        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1099)
+        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(715), input: s.tensor(717), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(692), seInput: s.tensor(694), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, seActivation: .silu,
             expandWeights: s.p + 2601328, savedPooled: s.tensor(245), savedHidden: s.tensor(246),
-            savedScale: s.tensor(247), gradInput: s.tensor(718), gradReduceWeights: s.g + 2570176,
-            gradReduceBias: s.g + 2601280, gradExpandWeights: s.g + 2601328, gradExpandBias: s.g + 2632432,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1123)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(718), input: s.tensor(242),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296,
-            savedInvStd: s.f + 2274160, activation: .silu, gradInput: s.tensor(718), gradGamma: s.g + 2566720,
-            gradBeta: s.g + 2567584, pool: pool)
-        s.profiler?.stop(1124)
+            savedScale: s.tensor(247), gradReduceWeights: s.g + 2570176, gradReduceBias: s.g + 2601280,
+            gradExpandWeights: s.g + 2601328, gradExpandBias: s.g + 2632432, preActivation: s.tensor(242),
+            gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
+            activation: .silu, gradGamma: s.g + 2566720, gradBeta: s.g + 2567584, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1100)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
-                activation: .silu, output: s.tensor(720), pool: pool)
-            s.profiler?.stop(1125)
+                activation: .silu, output: s.tensor(696), pool: pool)
+            s.profiler?.stop(1101)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
-                eps: 0.001, activation: .silu, output: s.tensor(720), scratch: s.f + 2271568, pool: pool)
-            s.profiler?.stop(1126)
+                eps: 0.001, activation: .silu, output: s.tensor(696), scratch: s.f + 2271568, pool: pool)
+            s.profiler?.stop(1102)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2282800, count: 7776)
-        s.profiler?.stop(1127)
+        s.profiler?.stop(1103)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(718), input: s.tensor(720), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(692), input: s.tensor(696), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2275024, gradInput: s.tensor(719), gradWeights: s.f + 2282800, pool: pool)
-        s.profiler?.stop(1128)
+            weights: s.f + 2275024, gradInput: s.tensor(695), gradWeights: s.f + 2282800, pool: pool)
+        s.profiler?.stop(1104)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2282800, channels: 864, kernel: 3, into: s.g + 2558944)
-        s.profiler?.stop(1129)
+        s.profiler?.stop(1105)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(719), input: s.tensor(240), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(695), input: s.tensor(240), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568,
             savedInvStd: s.f + 2272432, activation: .silu, gradGamma: s.g + 2555488, gradBeta: s.g + 2556352,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1130)
+        s.profiler?.stop(1106)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(719), preActivation: s.tensor(240),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(695), preActivation: s.tensor(240),
             gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(238), weights: s.p + 2431072,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(721),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(697),
             gradWeights: s.g + 2431072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1131)
+        s.profiler?.stop(1107)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(721), s.tensor(713), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1132)
+        TrainingKernels.accumulate(s.tensor(697), s.tensor(690), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1108)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(721),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(697),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(722), pool: pool)
-        s.profiler?.stop(1133)
+            perImage: 156816, gradBranch: s.tensor(698), pool: pool)
+        s.profiler?.stop(1109)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(722), input: s.tensor(236), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(236), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280,
             savedInvStd: s.f + 2271424, activation: .identity, gradGamma: s.g + 2430496, gradBeta: s.g + 2430640,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1134)
+        s.profiler?.stop(1110)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
-                activation: .silu, output: s.tensor(725), pool: pool)
-            s.profiler?.stop(1135)
+                activation: .silu, output: s.tensor(701), pool: pool)
+            s.profiler?.stop(1111)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
-                eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 2254000, pool: pool)
-            s.profiler?.stop(1136)
+                eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2254000, pool: pool)
+            s.profiler?.stop(1112)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(725), savedScale: s.tensor(235), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(724), pool: pool)
-            s.profiler?.stop(1137)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(235), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
+            s.profiler?.stop(1113)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(722), preActivation: s.tensor(236),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(236),
             gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(724), weights: s.p + 2306080,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(723),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(700), weights: s.p + 2306080,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(699),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1138)
-        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1114)
+        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(723), input: s.tensor(725), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(699), seInput: s.tensor(701), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, seActivation: .silu,
             expandWeights: s.p + 2274112, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
-            savedScale: s.tensor(235), gradInput: s.tensor(726), gradReduceWeights: s.g + 2242960,
-            gradReduceBias: s.g + 2274064, gradExpandWeights: s.g + 2274112, gradExpandBias: s.g + 2305216,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1139)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(726), input: s.tensor(230),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000,
-            savedInvStd: s.f + 2254864, activation: .silu, gradInput: s.tensor(726), gradGamma: s.g + 2239504,
-            gradBeta: s.g + 2240368, pool: pool)
-        s.profiler?.stop(1140)
+            savedScale: s.tensor(235), gradReduceWeights: s.g + 2242960, gradReduceBias: s.g + 2274064,
+            gradExpandWeights: s.g + 2274112, gradExpandBias: s.g + 2305216, preActivation: s.tensor(230),
+            gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
+            activation: .silu, gradGamma: s.g + 2239504, gradBeta: s.g + 2240368, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1115)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
-                activation: .silu, output: s.tensor(728), pool: pool)
-            s.profiler?.stop(1141)
+                activation: .silu, output: s.tensor(703), pool: pool)
+            s.profiler?.stop(1116)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
-                eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 2252272, pool: pool)
-            s.profiler?.stop(1142)
+                eps: 0.001, activation: .silu, output: s.tensor(703), scratch: s.f + 2252272, pool: pool)
+            s.profiler?.stop(1117)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2263504, count: 7776)
-        s.profiler?.stop(1143)
+        s.profiler?.stop(1118)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(726), input: s.tensor(728), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(699), input: s.tensor(703), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2255728, gradInput: s.tensor(727), gradWeights: s.f + 2263504, pool: pool)
-        s.profiler?.stop(1144)
+            weights: s.f + 2255728, gradInput: s.tensor(702), gradWeights: s.f + 2263504, pool: pool)
+        s.profiler?.stop(1119)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2263504, channels: 864, kernel: 3, into: s.g + 2231728)
-        s.profiler?.stop(1145)
+        s.profiler?.stop(1120)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(727), input: s.tensor(228), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(702), input: s.tensor(228), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272,
             savedInvStd: s.f + 2253136, activation: .silu, gradGamma: s.g + 2228272, gradBeta: s.g + 2229136,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1146)
+        s.profiler?.stop(1121)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(228),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(702), preActivation: s.tensor(228),
             gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(226), weights: s.p + 2103856,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(729),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(704),
             gradWeights: s.g + 2103856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1147)
+        s.profiler?.stop(1122)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(729), s.tensor(721), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1148)
+        TrainingKernels.accumulate(s.tensor(704), s.tensor(697), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1123)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(729),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(704),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(730), pool: pool)
-        s.profiler?.stop(1149)
+            perImage: 156816, gradBranch: s.tensor(705), pool: pool)
+        s.profiler?.stop(1124)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(224), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(705), input: s.tensor(224), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984,
             savedInvStd: s.f + 2252128, activation: .identity, gradGamma: s.g + 2103280, gradBeta: s.g + 2103424,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1150)
+        s.profiler?.stop(1125)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
-                activation: .silu, output: s.tensor(733), pool: pool)
-            s.profiler?.stop(1151)
+                activation: .silu, output: s.tensor(708), pool: pool)
+            s.profiler?.stop(1126)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
-                eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 2234704, pool: pool)
-            s.profiler?.stop(1152)
+                eps: 0.001, activation: .silu, output: s.tensor(708), scratch: s.f + 2234704, pool: pool)
+            s.profiler?.stop(1127)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(733), savedScale: s.tensor(223), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(732), pool: pool)
-            s.profiler?.stop(1153)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(708), savedScale: s.tensor(223), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(707), pool: pool)
+            s.profiler?.stop(1128)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(224),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(705), preActivation: s.tensor(224),
             gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(732), weights: s.p + 1978864,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(731),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(707), weights: s.p + 1978864,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(706),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1154)
-        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1129)
+        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(731), input: s.tensor(733), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(706), seInput: s.tensor(708), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, seActivation: .silu,
             expandWeights: s.p + 1946896, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
-            savedScale: s.tensor(223), gradInput: s.tensor(734), gradReduceWeights: s.g + 1915744,
-            gradReduceBias: s.g + 1946848, gradExpandWeights: s.g + 1946896, gradExpandBias: s.g + 1978000,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1155)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(734), input: s.tensor(218),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704,
-            savedInvStd: s.f + 2235568, activation: .silu, gradInput: s.tensor(734), gradGamma: s.g + 1912288,
-            gradBeta: s.g + 1913152, pool: pool)
-        s.profiler?.stop(1156)
+            savedScale: s.tensor(223), gradReduceWeights: s.g + 1915744, gradReduceBias: s.g + 1946848,
+            gradExpandWeights: s.g + 1946896, gradExpandBias: s.g + 1978000, preActivation: s.tensor(218),
+            gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
+            activation: .silu, gradGamma: s.g + 1912288, gradBeta: s.g + 1913152, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1130)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
-                activation: .silu, output: s.tensor(736), pool: pool)
-            s.profiler?.stop(1157)
+                activation: .silu, output: s.tensor(710), pool: pool)
+            s.profiler?.stop(1131)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
-                eps: 0.001, activation: .silu, output: s.tensor(736), scratch: s.f + 2232976, pool: pool)
-            s.profiler?.stop(1158)
+                eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 2232976, pool: pool)
+            s.profiler?.stop(1132)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2244208, count: 7776)
-        s.profiler?.stop(1159)
+        s.profiler?.stop(1133)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(734), input: s.tensor(736), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(710), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2236432, gradInput: s.tensor(735), gradWeights: s.f + 2244208, pool: pool)
-        s.profiler?.stop(1160)
+            weights: s.f + 2236432, gradInput: s.tensor(709), gradWeights: s.f + 2244208, pool: pool)
+        s.profiler?.stop(1134)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2244208, channels: 864, kernel: 3, into: s.g + 1904512)
-        s.profiler?.stop(1161)
+        s.profiler?.stop(1135)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(735), input: s.tensor(216), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(709), input: s.tensor(216), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976,
             savedInvStd: s.f + 2233840, activation: .silu, gradGamma: s.g + 1901056, gradBeta: s.g + 1901920,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1162)
+        s.profiler?.stop(1136)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(216),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(709), preActivation: s.tensor(216),
             gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(214), weights: s.p + 1776640,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(737),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(711),
             gradWeights: s.g + 1776640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1163)
+        s.profiler?.stop(1137)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(737), s.tensor(729), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1164)
+        TrainingKernels.accumulate(s.tensor(711), s.tensor(704), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1138)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(737),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(738), pool: pool)
-        s.profiler?.stop(1165)
+            perImage: 156816, gradBranch: s.tensor(712), pool: pool)
+        s.profiler?.stop(1139)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(738), input: s.tensor(212), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(212), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688,
             savedInvStd: s.f + 2232832, activation: .identity, gradGamma: s.g + 1776064, gradBeta: s.g + 1776208,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1166)
+        s.profiler?.stop(1140)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
-                activation: .silu, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1167)
+                activation: .silu, output: s.tensor(715), pool: pool)
+            s.profiler?.stop(1141)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
-                eps: 0.001, activation: .silu, output: s.tensor(741), scratch: s.f + 2215408, pool: pool)
-            s.profiler?.stop(1168)
+                eps: 0.001, activation: .silu, output: s.tensor(715), scratch: s.f + 2215408, pool: pool)
+            s.profiler?.stop(1142)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(741), savedScale: s.tensor(211), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(740), pool: pool)
-            s.profiler?.stop(1169)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(211), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(714), pool: pool)
+            s.profiler?.stop(1143)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(738), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(712), preActivation: s.tensor(212),
             gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(740), weights: s.p + 1651648,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(739),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(714), weights: s.p + 1651648,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(713),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1170)
-        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1144)
+        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, seActivation: .silu,
             expandWeights: s.p + 1619680, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(742), gradReduceWeights: s.g + 1588528,
-            gradReduceBias: s.g + 1619632, gradExpandWeights: s.g + 1619680, gradExpandBias: s.g + 1650784,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1171)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(742), input: s.tensor(206),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408,
-            savedInvStd: s.f + 2216272, activation: .silu, gradInput: s.tensor(742), gradGamma: s.g + 1585072,
-            gradBeta: s.g + 1585936, pool: pool)
-        s.profiler?.stop(1172)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 1588528, gradReduceBias: s.g + 1619632,
+            gradExpandWeights: s.g + 1619680, gradExpandBias: s.g + 1650784, preActivation: s.tensor(206),
+            gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
+            activation: .silu, gradGamma: s.g + 1585072, gradBeta: s.g + 1585936, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1145)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
-                activation: .silu, output: s.tensor(744), pool: pool)
-            s.profiler?.stop(1173)
+                activation: .silu, output: s.tensor(717), pool: pool)
+            s.profiler?.stop(1146)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
-                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2213680, pool: pool)
-            s.profiler?.stop(1174)
+                eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2213680, pool: pool)
+            s.profiler?.stop(1147)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2224912, count: 7776)
-        s.profiler?.stop(1175)
+        s.profiler?.stop(1148)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(744), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(713), input: s.tensor(717), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2217136, gradInput: s.tensor(743), gradWeights: s.f + 2224912, pool: pool)
-        s.profiler?.stop(1176)
+            weights: s.f + 2217136, gradInput: s.tensor(716), gradWeights: s.f + 2224912, pool: pool)
+        s.profiler?.stop(1149)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2224912, channels: 864, kernel: 3, into: s.g + 1577296)
-        s.profiler?.stop(1177)
+        s.profiler?.stop(1150)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(204), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(716), input: s.tensor(204), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680,
             savedInvStd: s.f + 2214544, activation: .silu, gradGamma: s.g + 1573840, gradBeta: s.g + 1574704,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1151)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(716), preActivation: s.tensor(204),
             gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(202), weights: s.p + 1449424,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(745),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(718),
             gradWeights: s.g + 1449424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1179)
+        s.profiler?.stop(1152)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(745), s.tensor(737), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1180)
+        TrainingKernels.accumulate(s.tensor(718), s.tensor(711), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1153)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(745),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(718),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(746), pool: pool)
-        s.profiler?.stop(1181)
+            perImage: 156816, gradBranch: s.tensor(719), pool: pool)
+        s.profiler?.stop(1154)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(200), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(719), input: s.tensor(200), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392,
             savedInvStd: s.f + 2213536, activation: .identity, gradGamma: s.g + 1448848, gradBeta: s.g + 1448992,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1182)
+        s.profiler?.stop(1155)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
-                activation: .silu, output: s.tensor(749), pool: pool)
-            s.profiler?.stop(1183)
+                activation: .silu, output: s.tensor(722), pool: pool)
+            s.profiler?.stop(1156)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
-                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2196112, pool: pool)
-            s.profiler?.stop(1184)
+                eps: 0.001, activation: .silu, output: s.tensor(722), scratch: s.f + 2196112, pool: pool)
+            s.profiler?.stop(1157)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(199), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(748), pool: pool)
-            s.profiler?.stop(1185)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(722), savedScale: s.tensor(199), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(721), pool: pool)
+            s.profiler?.stop(1158)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(719), preActivation: s.tensor(200),
             gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(748), weights: s.p + 1324432,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(747),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(721), weights: s.p + 1324432,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(720),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1186)
-        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1159)
+        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(747), input: s.tensor(749), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(720), seInput: s.tensor(722), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, seActivation: .silu,
             expandWeights: s.p + 1292464, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(750), gradReduceWeights: s.g + 1261312,
-            gradReduceBias: s.g + 1292416, gradExpandWeights: s.g + 1292464, gradExpandBias: s.g + 1323568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1187)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(750), input: s.tensor(194),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112,
-            savedInvStd: s.f + 2196976, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 1257856,
-            gradBeta: s.g + 1258720, pool: pool)
-        s.profiler?.stop(1188)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 1261312, gradReduceBias: s.g + 1292416,
+            gradExpandWeights: s.g + 1292464, gradExpandBias: s.g + 1323568, preActivation: s.tensor(194),
+            gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
+            activation: .silu, gradGamma: s.g + 1257856, gradBeta: s.g + 1258720, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1160)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
-                activation: .silu, output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1189)
+                activation: .silu, output: s.tensor(724), pool: pool)
+            s.profiler?.stop(1161)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
-                eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 2194384, pool: pool)
-            s.profiler?.stop(1190)
+                eps: 0.001, activation: .silu, output: s.tensor(724), scratch: s.f + 2194384, pool: pool)
+            s.profiler?.stop(1162)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2205616, count: 7776)
-        s.profiler?.stop(1191)
+        s.profiler?.stop(1163)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(724), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2197840, gradInput: s.tensor(751), gradWeights: s.f + 2205616, pool: pool)
-        s.profiler?.stop(1192)
+            weights: s.f + 2197840, gradInput: s.tensor(723), gradWeights: s.f + 2205616, pool: pool)
+        s.profiler?.stop(1164)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2205616, channels: 864, kernel: 3, into: s.g + 1250080)
-        s.profiler?.stop(1193)
+        s.profiler?.stop(1165)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(751), input: s.tensor(192), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(723), input: s.tensor(192), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384,
             savedInvStd: s.f + 2195248, activation: .silu, gradGamma: s.g + 1246624, gradBeta: s.g + 1247488,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1194)
+        s.profiler?.stop(1166)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(751), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(723), preActivation: s.tensor(192),
             gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(190), weights: s.p + 1122208,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(753),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(725),
             gradWeights: s.g + 1122208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1195)
+        s.profiler?.stop(1167)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(753), s.tensor(745), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1196)
+        TrainingKernels.accumulate(s.tensor(725), s.tensor(718), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1168)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(753),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(725),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
-            perImage: 156816, gradBranch: s.tensor(754), pool: pool)
-        s.profiler?.stop(1197)
+            perImage: 156816, gradBranch: s.tensor(726), pool: pool)
+        s.profiler?.stop(1169)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(188), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(726), input: s.tensor(188), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096,
             savedInvStd: s.f + 2194240, activation: .identity, gradGamma: s.g + 1121632, gradBeta: s.g + 1121776,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1198)
+        s.profiler?.stop(1170)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
-                activation: .silu, output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1199)
+                activation: .silu, output: s.tensor(729), pool: pool)
+            s.profiler?.stop(1171)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
-                eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 2176816, pool: pool)
-            s.profiler?.stop(1200)
+                eps: 0.001, activation: .silu, output: s.tensor(729), scratch: s.f + 2176816, pool: pool)
+            s.profiler?.stop(1172)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(187), batch: s.n,
-                pixels: 1089, channels: 864, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1201)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(729), savedScale: s.tensor(187), batch: s.n,
+                pixels: 1089, channels: 864, output: s.tensor(728), pool: pool)
+            s.profiler?.stop(1173)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(726), preActivation: s.tensor(188),
             gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(756), weights: s.p + 997216,
-            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(755),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(728), weights: s.p + 997216,
+            pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(727),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1202)
-        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]
+        s.profiler?.stop(1174)
+        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n,
-            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(727), seInput: s.tensor(729), batch: s.n,
+            pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, seActivation: .silu,
             expandWeights: s.p + 965248, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(758), gradReduceWeights: s.g + 934096,
-            gradReduceBias: s.g + 965200, gradExpandWeights: s.g + 965248, gradExpandBias: s.g + 996352,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1203)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 864]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(182),
-            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816,
-            savedInvStd: s.f + 2177680, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 930640,
-            gradBeta: s.g + 931504, pool: pool)
-        s.profiler?.stop(1204)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 934096, gradReduceBias: s.g + 965200,
+            gradExpandWeights: s.g + 965248, gradExpandBias: s.g + 996352, preActivation: s.tensor(182),
+            gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
+            activation: .silu, gradGamma: s.g + 930640, gradBeta: s.g + 931504, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1175)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
-                activation: .silu, output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1205)
+                activation: .silu, output: s.tensor(731), pool: pool)
+            s.profiler?.stop(1176)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
-                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 2175088, pool: pool)
-            s.profiler?.stop(1206)
+                eps: 0.001, activation: .silu, output: s.tensor(731), scratch: s.f + 2175088, pool: pool)
+            s.profiler?.stop(1177)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2186320, count: 7776)
-        s.profiler?.stop(1207)
+        s.profiler?.stop(1178)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 33,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(731), batch: s.n, height: 33,
             width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2178544, gradInput: s.tensor(759), gradWeights: s.f + 2186320, pool: pool)
-        s.profiler?.stop(1208)
+            weights: s.f + 2178544, gradInput: s.tensor(730), gradWeights: s.f + 2186320, pool: pool)
+        s.profiler?.stop(1179)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2186320, channels: 864, kernel: 3, into: s.g + 922864)
-        s.profiler?.stop(1209)
+        s.profiler?.stop(1180)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(759), input: s.tensor(180), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(180), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088,
             savedInvStd: s.f + 2175952, activation: .silu, gradGamma: s.g + 919408, gradBeta: s.g + 920272,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1210)
+        s.profiler?.stop(1181)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(759), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(180),
             gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(179), weights: s.p + 794992,
-            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(761),
+            pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(732),
             gradWeights: s.g + 794992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1211)
+        s.profiler?.stop(1182)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(761), s.tensor(753), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1212)
+        TrainingKernels.accumulate(s.tensor(732), s.tensor(725), count: 156816 &* s.n, pool: pool)
+        s.profiler?.stop(1183)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(761), input: s.tensor(178), pixels: 1089 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(732), input: s.tensor(178), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800,
             savedInvStd: s.f + 2174944, activation: .identity, gradGamma: s.g + 794416, gradBeta: s.g + 794560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1213)
+        s.profiler?.stop(1184)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
-                activation: .silu, output: s.tensor(764), pool: pool)
-            s.profiler?.stop(1214)
+                activation: .silu, output: s.tensor(735), pool: pool)
+            s.profiler?.stop(1185)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
-                eps: 0.001, activation: .silu, output: s.tensor(764), scratch: s.f + 2166160, pool: pool)
-            s.profiler?.stop(1215)
+                eps: 0.001, activation: .silu, output: s.tensor(735), scratch: s.f + 2166160, pool: pool)
+            s.profiler?.stop(1186)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(764), savedScale: s.tensor(177), batch: s.n,
-                pixels: 1089, channels: 432, output: s.tensor(763), pool: pool)
-            s.profiler?.stop(1216)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(735), savedScale: s.tensor(177), batch: s.n,
+                pixels: 1089, channels: 432, output: s.tensor(734), pool: pool)
+            s.profiler?.stop(1187)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(178),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(732), preActivation: s.tensor(178),
             gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(763), weights: s.p + 732208,
-            pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(762),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(734), weights: s.p + 732208,
+            pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(733),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1217)
-        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]
+        s.profiler?.stop(1188)
+        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(762), input: s.tensor(764), batch: s.n,
-            pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(733), seInput: s.tensor(735), batch: s.n,
+            pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, seActivation: .silu,
             expandWeights: s.p + 724000, savedPooled: s.tensor(175), savedHidden: s.tensor(176),
-            savedScale: s.tensor(177), gradInput: s.tensor(765), gradReduceWeights: s.g + 716192,
-            gradReduceBias: s.g + 723968, gradExpandWeights: s.g + 724000, gradExpandBias: s.g + 731776,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1218)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 33, 33, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(765), input: s.tensor(172),
-            pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160,
-            savedInvStd: s.f + 2166592, activation: .silu, gradInput: s.tensor(765), gradGamma: s.g + 714464,
-            gradBeta: s.g + 714896, pool: pool)
-        s.profiler?.stop(1219)
+            savedScale: s.tensor(177), gradReduceWeights: s.g + 716192, gradReduceBias: s.g + 723968,
+            gradExpandWeights: s.g + 724000, gradExpandBias: s.g + 731776, preActivation: s.tensor(172),
+            gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
+            activation: .silu, gradGamma: s.g + 714464, gradBeta: s.g + 714896, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1189)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
-                activation: .silu, output: s.tensor(767), pool: pool)
-            s.profiler?.stop(1220)
+                activation: .silu, output: s.tensor(737), pool: pool)
+            s.profiler?.stop(1190)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
-                eps: 0.001, activation: .silu, output: s.tensor(767), scratch: s.f + 2165296, pool: pool)
-            s.profiler?.stop(1221)
+                eps: 0.001, activation: .silu, output: s.tensor(737), scratch: s.f + 2165296, pool: pool)
+            s.profiler?.stop(1191)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2170912, count: 3888)
-        s.profiler?.stop(1222)
+        s.profiler?.stop(1192)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(765), input: s.tensor(767), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(737), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2167024, gradInput: s.tensor(766), gradWeights: s.f + 2170912, pool: pool)
-        s.profiler?.stop(1223)
+            weights: s.f + 2167024, gradInput: s.tensor(736), gradWeights: s.f + 2170912, pool: pool)
+        s.profiler?.stop(1193)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2170912, channels: 432, kernel: 3, into: s.g + 710576)
-        s.profiler?.stop(1224)
+        s.profiler?.stop(1194)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(766), input: s.tensor(170), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(736), input: s.tensor(170), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296,
             savedInvStd: s.f + 2165728, activation: .silu, gradGamma: s.g + 708848, gradBeta: s.g + 709280,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1225)
+        s.profiler?.stop(1195)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(766), preActivation: s.tensor(170),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(736), preActivation: s.tensor(170),
             gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(168), weights: s.p + 677744,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(768), gradWeights: s.g + 677744,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(738), gradWeights: s.g + 677744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1226)
+        s.profiler?.stop(1196)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(768),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(738),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
-            perImage: 313632, gradBranch: s.tensor(769), pool: pool)
-        s.profiler?.stop(1227)
+            perImage: 313632, gradBranch: s.tensor(739), pool: pool)
+        s.profiler?.stop(1197)
         // features.3.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(769), input: s.tensor(166), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(739), input: s.tensor(166), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152,
             savedInvStd: s.f + 2165224, activation: .identity, gradGamma: s.g + 677424, gradBeta: s.g + 677504,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1228)
+        s.profiler?.stop(1198)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
-                activation: .silu, output: s.tensor(772), pool: pool)
-            s.profiler?.stop(1229)
+                activation: .silu, output: s.tensor(742), pool: pool)
+            s.profiler?.stop(1199)
         }
         // features.3.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
-                eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2142688, pool: pool)
-            s.profiler?.stop(1230)
+                eps: 0.001, activation: .silu, output: s.tensor(742), scratch: s.f + 2142688, pool: pool)
+            s.profiler?.stop(1200)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(772), savedScale: s.tensor(165), batch: s.n,
-                pixels: 4356, channels: 432, output: s.tensor(771), pool: pool)
-            s.profiler?.stop(1231)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(742), savedScale: s.tensor(165), batch: s.n,
+                pixels: 4356, channels: 432, output: s.tensor(741), pool: pool)
+            s.profiler?.stop(1201)
         }
         // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(769), preActivation: s.tensor(166),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(739), preActivation: s.tensor(166),
             gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(771), weights: s.p + 646320,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(770), gradWeights: s.g + 646320,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(741), weights: s.p + 646320,
+            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(740), gradWeights: s.g + 646320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1232)
-        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.stop(1202)
+        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(770), input: s.tensor(772), batch: s.n,
-            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(740), seInput: s.tensor(742), batch: s.n,
+            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, seActivation: .silu,
             expandWeights: s.p + 638112, savedPooled: s.tensor(163), savedHidden: s.tensor(164),
-            savedScale: s.tensor(165), gradInput: s.tensor(773), gradReduceWeights: s.g + 630304,
-            gradReduceBias: s.g + 638080, gradExpandWeights: s.g + 638112, gradExpandBias: s.g + 645888,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1233)
-        // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(773), input: s.tensor(160),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688,
-            savedInvStd: s.f + 2143120, activation: .silu, gradInput: s.tensor(773), gradGamma: s.g + 628576,
-            gradBeta: s.g + 629008, pool: pool)
-        s.profiler?.stop(1234)
+            savedScale: s.tensor(165), gradReduceWeights: s.g + 630304, gradReduceBias: s.g + 638080,
+            gradExpandWeights: s.g + 638112, gradExpandBias: s.g + 645888, preActivation: s.tensor(160),
+            gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
+            activation: .silu, gradGamma: s.g + 628576, gradBeta: s.g + 629008, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1203)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
-                activation: .silu, output: s.tensor(775), pool: pool)
-            s.profiler?.stop(1235)
+                activation: .silu, output: s.tensor(744), pool: pool)
+            s.profiler?.stop(1204)
         }
         // features.3.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
-                eps: 0.001, activation: .silu, output: s.tensor(775), scratch: s.f + 2141824, pool: pool)
-            s.profiler?.stop(1236)
+                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2141824, pool: pool)
+            s.profiler?.stop(1205)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2154352, count: 10800)
-        s.profiler?.stop(1237)
+        s.profiler?.stop(1206)
         // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(773), input: s.tensor(775), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(744), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2143552, gradInput: s.tensor(774), gradWeights: s.f + 2154352, pool: pool)
-        s.profiler?.stop(1238)
+            weights: s.f + 2143552, gradInput: s.tensor(743), gradWeights: s.f + 2154352, pool: pool)
+        s.profiler?.stop(1207)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2154352, channels: 432, kernel: 5, into: s.g + 617776)
-        s.profiler?.stop(1239)
+        s.profiler?.stop(1208)
         // features.3.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(774), input: s.tensor(158), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(158), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824,
             savedInvStd: s.f + 2142256, activation: .silu, gradGamma: s.g + 616048, gradBeta: s.g + 616480,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1240)
+        s.profiler?.stop(1209)
         // features.3.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(774), preActivation: s.tensor(158),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(158),
             gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(156), weights: s.p + 584944,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(776), gradWeights: s.g + 584944,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(745), gradWeights: s.g + 584944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1241)
+        s.profiler?.stop(1210)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(776), s.tensor(768), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1242)
+        TrainingKernels.accumulate(s.tensor(745), s.tensor(738), count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(1211)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(776),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(745),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
-            perImage: 313632, gradBranch: s.tensor(777), pool: pool)
-        s.profiler?.stop(1243)
+            perImage: 313632, gradBranch: s.tensor(746), pool: pool)
+        s.profiler?.stop(1212)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(777), input: s.tensor(154), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(154), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680,
             savedInvStd: s.f + 2141752, activation: .identity, gradGamma: s.g + 584624, gradBeta: s.g + 584704,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1244)
+        s.profiler?.stop(1213)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
-                activation: .silu, output: s.tensor(780), pool: pool)
-            s.profiler?.stop(1245)
+                activation: .silu, output: s.tensor(749), pool: pool)
+            s.profiler?.stop(1214)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
-                eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 2119216, pool: pool)
-            s.profiler?.stop(1246)
+                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2119216, pool: pool)
+            s.profiler?.stop(1215)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(780), savedScale: s.tensor(153), batch: s.n,
-                pixels: 4356, channels: 432, output: s.tensor(779), pool: pool)
-            s.profiler?.stop(1247)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(153), batch: s.n,
+                pixels: 4356, channels: 432, output: s.tensor(748), pool: pool)
+            s.profiler?.stop(1216)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(777), preActivation: s.tensor(154),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(154),
             gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(779), weights: s.p + 553520,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(778), gradWeights: s.g + 553520,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(748), weights: s.p + 553520,
+            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(747), gradWeights: s.g + 553520,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1248)
-        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.stop(1217)
+        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(778), input: s.tensor(780), batch: s.n,
-            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(747), seInput: s.tensor(749), batch: s.n,
+            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, seActivation: .silu,
             expandWeights: s.p + 545312, savedPooled: s.tensor(151), savedHidden: s.tensor(152),
-            savedScale: s.tensor(153), gradInput: s.tensor(781), gradReduceWeights: s.g + 537504,
-            gradReduceBias: s.g + 545280, gradExpandWeights: s.g + 545312, gradExpandBias: s.g + 553088,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1249)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(781), input: s.tensor(148),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216,
-            savedInvStd: s.f + 2119648, activation: .silu, gradInput: s.tensor(781), gradGamma: s.g + 535776,
-            gradBeta: s.g + 536208, pool: pool)
-        s.profiler?.stop(1250)
+            savedScale: s.tensor(153), gradReduceWeights: s.g + 537504, gradReduceBias: s.g + 545280,
+            gradExpandWeights: s.g + 545312, gradExpandBias: s.g + 553088, preActivation: s.tensor(148),
+            gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
+            activation: .silu, gradGamma: s.g + 535776, gradBeta: s.g + 536208, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1218)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
-                activation: .silu, output: s.tensor(783), pool: pool)
-            s.profiler?.stop(1251)
+                activation: .silu, output: s.tensor(751), pool: pool)
+            s.profiler?.stop(1219)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
-                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2118352, pool: pool)
-            s.profiler?.stop(1252)
+                eps: 0.001, activation: .silu, output: s.tensor(751), scratch: s.f + 2118352, pool: pool)
+            s.profiler?.stop(1220)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2130880, count: 10800)
-        s.profiler?.stop(1253)
+        s.profiler?.stop(1221)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(783), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(751), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2120080, gradInput: s.tensor(782), gradWeights: s.f + 2130880, pool: pool)
-        s.profiler?.stop(1254)
+            weights: s.f + 2120080, gradInput: s.tensor(750), gradWeights: s.f + 2130880, pool: pool)
+        s.profiler?.stop(1222)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2130880, channels: 432, kernel: 5, into: s.g + 524976)
-        s.profiler?.stop(1255)
+        s.profiler?.stop(1223)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(782), input: s.tensor(146), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(750), input: s.tensor(146), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352,
             savedInvStd: s.f + 2118784, activation: .silu, gradGamma: s.g + 523248, gradBeta: s.g + 523680,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1256)
+        s.profiler?.stop(1224)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(146),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(750), preActivation: s.tensor(146),
             gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(144), weights: s.p + 492144,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(784), gradWeights: s.g + 492144,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(752), gradWeights: s.g + 492144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1257)
+        s.profiler?.stop(1225)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(784), s.tensor(776), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1258)
+        TrainingKernels.accumulate(s.tensor(752), s.tensor(745), count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(1226)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(784),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(752),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
-            perImage: 313632, gradBranch: s.tensor(785), pool: pool)
-        s.profiler?.stop(1259)
+            perImage: 313632, gradBranch: s.tensor(753), pool: pool)
+        s.profiler?.stop(1227)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(785), input: s.tensor(142), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(753), input: s.tensor(142), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208,
             savedInvStd: s.f + 2118280, activation: .identity, gradGamma: s.g + 491824, gradBeta: s.g + 491904,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1260)
+        s.profiler?.stop(1228)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
-                activation: .silu, output: s.tensor(788), pool: pool)
-            s.profiler?.stop(1261)
+                activation: .silu, output: s.tensor(756), pool: pool)
+            s.profiler?.stop(1229)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
-                eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 2095744, pool: pool)
-            s.profiler?.stop(1262)
+                eps: 0.001, activation: .silu, output: s.tensor(756), scratch: s.f + 2095744, pool: pool)
+            s.profiler?.stop(1230)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(788), savedScale: s.tensor(141), batch: s.n,
-                pixels: 4356, channels: 432, output: s.tensor(787), pool: pool)
-            s.profiler?.stop(1263)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(756), savedScale: s.tensor(141), batch: s.n,
+                pixels: 4356, channels: 432, output: s.tensor(755), pool: pool)
+            s.profiler?.stop(1231)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(785), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(753), preActivation: s.tensor(142),
             gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(787), weights: s.p + 460720,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(786), gradWeights: s.g + 460720,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(755), weights: s.p + 460720,
+            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(754), gradWeights: s.g + 460720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1264)
-        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.stop(1232)
+        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(786), input: s.tensor(788), batch: s.n,
-            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(754), seInput: s.tensor(756), batch: s.n,
+            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, seActivation: .silu,
             expandWeights: s.p + 452512, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(789), gradReduceWeights: s.g + 444704,
-            gradReduceBias: s.g + 452480, gradExpandWeights: s.g + 452512, gradExpandBias: s.g + 460288,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1265)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(789), input: s.tensor(136),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744,
-            savedInvStd: s.f + 2096176, activation: .silu, gradInput: s.tensor(789), gradGamma: s.g + 442976,
-            gradBeta: s.g + 443408, pool: pool)
-        s.profiler?.stop(1266)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 444704, gradReduceBias: s.g + 452480,
+            gradExpandWeights: s.g + 452512, gradExpandBias: s.g + 460288, preActivation: s.tensor(136),
+            gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
+            activation: .silu, gradGamma: s.g + 442976, gradBeta: s.g + 443408, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1233)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
-                activation: .silu, output: s.tensor(791), pool: pool)
-            s.profiler?.stop(1267)
+                activation: .silu, output: s.tensor(758), pool: pool)
+            s.profiler?.stop(1234)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
-                eps: 0.001, activation: .silu, output: s.tensor(791), scratch: s.f + 2094880, pool: pool)
-            s.profiler?.stop(1268)
+                eps: 0.001, activation: .silu, output: s.tensor(758), scratch: s.f + 2094880, pool: pool)
+            s.profiler?.stop(1235)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2107408, count: 10800)
-        s.profiler?.stop(1269)
+        s.profiler?.stop(1236)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(789), input: s.tensor(791), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(758), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2096608, gradInput: s.tensor(790), gradWeights: s.f + 2107408, pool: pool)
-        s.profiler?.stop(1270)
+            weights: s.f + 2096608, gradInput: s.tensor(757), gradWeights: s.f + 2107408, pool: pool)
+        s.profiler?.stop(1237)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2107408, channels: 432, kernel: 5, into: s.g + 432176)
-        s.profiler?.stop(1271)
+        s.profiler?.stop(1238)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(790), input: s.tensor(134), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(757), input: s.tensor(134), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880,
             savedInvStd: s.f + 2095312, activation: .silu, gradGamma: s.g + 430448, gradBeta: s.g + 430880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1272)
+        s.profiler?.stop(1239)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(790), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(757), preActivation: s.tensor(134),
             gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(132), weights: s.p + 399344,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(792), gradWeights: s.g + 399344,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(759), gradWeights: s.g + 399344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1273)
+        s.profiler?.stop(1240)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(792), s.tensor(784), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1274)
+        TrainingKernels.accumulate(s.tensor(759), s.tensor(752), count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(1241)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(792),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(759),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 313632, gradBranch: s.tensor(793), pool: pool)
-        s.profiler?.stop(1275)
+            perImage: 313632, gradBranch: s.tensor(760), pool: pool)
+        s.profiler?.stop(1242)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(793), input: s.tensor(130), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(760), input: s.tensor(130), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736,
             savedInvStd: s.f + 2094808, activation: .identity, gradGamma: s.g + 399024, gradBeta: s.g + 399104,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1276)
+        s.profiler?.stop(1243)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
-                activation: .silu, output: s.tensor(796), pool: pool)
-            s.profiler?.stop(1277)
+                activation: .silu, output: s.tensor(763), pool: pool)
+            s.profiler?.stop(1244)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
-                eps: 0.001, activation: .silu, output: s.tensor(796), scratch: s.f + 2072272, pool: pool)
-            s.profiler?.stop(1278)
+                eps: 0.001, activation: .silu, output: s.tensor(763), scratch: s.f + 2072272, pool: pool)
+            s.profiler?.stop(1245)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(796), savedScale: s.tensor(129), batch: s.n,
-                pixels: 4356, channels: 432, output: s.tensor(795), pool: pool)
-            s.profiler?.stop(1279)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(763), savedScale: s.tensor(129), batch: s.n,
+                pixels: 4356, channels: 432, output: s.tensor(762), pool: pool)
+            s.profiler?.stop(1246)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(793), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(760), preActivation: s.tensor(130),
             gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(795), weights: s.p + 367920,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(794), gradWeights: s.g + 367920,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(762), weights: s.p + 367920,
+            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(761), gradWeights: s.g + 367920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1280)
-        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.stop(1247)
+        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(794), input: s.tensor(796), batch: s.n,
-            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(761), seInput: s.tensor(763), batch: s.n,
+            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, seActivation: .silu,
             expandWeights: s.p + 359712, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(797), gradReduceWeights: s.g + 351904,
-            gradReduceBias: s.g + 359680, gradExpandWeights: s.g + 359712, gradExpandBias: s.g + 367488,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1281)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(797), input: s.tensor(124),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272,
-            savedInvStd: s.f + 2072704, activation: .silu, gradInput: s.tensor(797), gradGamma: s.g + 350176,
-            gradBeta: s.g + 350608, pool: pool)
-        s.profiler?.stop(1282)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 351904, gradReduceBias: s.g + 359680,
+            gradExpandWeights: s.g + 359712, gradExpandBias: s.g + 367488, preActivation: s.tensor(124),
+            gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
+            activation: .silu, gradGamma: s.g + 350176, gradBeta: s.g + 350608, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1248)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
-                activation: .silu, output: s.tensor(799), pool: pool)
-            s.profiler?.stop(1283)
+                activation: .silu, output: s.tensor(765), pool: pool)
+            s.profiler?.stop(1249)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
-                eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 2071408, pool: pool)
-            s.profiler?.stop(1284)
+                eps: 0.001, activation: .silu, output: s.tensor(765), scratch: s.f + 2071408, pool: pool)
+            s.profiler?.stop(1250)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2083936, count: 10800)
-        s.profiler?.stop(1285)
+        s.profiler?.stop(1251)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(799), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(761), input: s.tensor(765), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2073136, gradInput: s.tensor(798), gradWeights: s.f + 2083936, pool: pool)
-        s.profiler?.stop(1286)
+            weights: s.f + 2073136, gradInput: s.tensor(764), gradWeights: s.f + 2083936, pool: pool)
+        s.profiler?.stop(1252)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2083936, channels: 432, kernel: 5, into: s.g + 339376)
-        s.profiler?.stop(1287)
+        s.profiler?.stop(1253)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(798), input: s.tensor(122), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(764), input: s.tensor(122), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408,
             savedInvStd: s.f + 2071840, activation: .silu, gradGamma: s.g + 337648, gradBeta: s.g + 338080,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1288)
+        s.profiler?.stop(1254)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(798), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(764), preActivation: s.tensor(122),
             gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(120), weights: s.p + 306544,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(800), gradWeights: s.g + 306544,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(766), gradWeights: s.g + 306544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1289)
+        s.profiler?.stop(1255)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(800), s.tensor(792), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1290)
+        TrainingKernels.accumulate(s.tensor(766), s.tensor(759), count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(1256)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(800),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(766),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 313632, gradBranch: s.tensor(801), pool: pool)
-        s.profiler?.stop(1291)
+            perImage: 313632, gradBranch: s.tensor(767), pool: pool)
+        s.profiler?.stop(1257)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(801), input: s.tensor(118), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(767), input: s.tensor(118), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264,
             savedInvStd: s.f + 2071336, activation: .identity, gradGamma: s.g + 306224, gradBeta: s.g + 306304,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1292)
+        s.profiler?.stop(1258)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
-                activation: .silu, output: s.tensor(804), pool: pool)
-            s.profiler?.stop(1293)
+                activation: .silu, output: s.tensor(770), pool: pool)
+            s.profiler?.stop(1259)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
-                eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 2048800, pool: pool)
-            s.profiler?.stop(1294)
+                eps: 0.001, activation: .silu, output: s.tensor(770), scratch: s.f + 2048800, pool: pool)
+            s.profiler?.stop(1260)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(117), batch: s.n,
-                pixels: 4356, channels: 432, output: s.tensor(803), pool: pool)
-            s.profiler?.stop(1295)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(770), savedScale: s.tensor(117), batch: s.n,
+                pixels: 4356, channels: 432, output: s.tensor(769), pool: pool)
+            s.profiler?.stop(1261)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(801), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(767), preActivation: s.tensor(118),
             gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(803), weights: s.p + 275120,
-            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(802), gradWeights: s.g + 275120,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(769), weights: s.p + 275120,
+            pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(768), gradWeights: s.g + 275120,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1296)
-        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]
+        s.profiler?.stop(1262)
+        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(802), input: s.tensor(804), batch: s.n,
-            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(768), seInput: s.tensor(770), batch: s.n,
+            pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, seActivation: .silu,
             expandWeights: s.p + 266912, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(805), gradReduceWeights: s.g + 259104,
-            gradReduceBias: s.g + 266880, gradExpandWeights: s.g + 266912, gradExpandBias: s.g + 274688,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1297)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 432]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(805), input: s.tensor(112),
-            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800,
-            savedInvStd: s.f + 2049232, activation: .silu, gradInput: s.tensor(805), gradGamma: s.g + 257376,
-            gradBeta: s.g + 257808, pool: pool)
-        s.profiler?.stop(1298)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 259104, gradReduceBias: s.g + 266880,
+            gradExpandWeights: s.g + 266912, gradExpandBias: s.g + 274688, preActivation: s.tensor(112),
+            gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
+            activation: .silu, gradGamma: s.g + 257376, gradBeta: s.g + 257808, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1263)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
-                activation: .silu, output: s.tensor(807), pool: pool)
-            s.profiler?.stop(1299)
+                activation: .silu, output: s.tensor(772), pool: pool)
+            s.profiler?.stop(1264)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
-                eps: 0.001, activation: .silu, output: s.tensor(807), scratch: s.f + 2047936, pool: pool)
-            s.profiler?.stop(1300)
+                eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2047936, pool: pool)
+            s.profiler?.stop(1265)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2060464, count: 10800)
-        s.profiler?.stop(1301)
+        s.profiler?.stop(1266)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(805), input: s.tensor(807), batch: s.n, height: 66,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(768), input: s.tensor(772), batch: s.n, height: 66,
             width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2049664, gradInput: s.tensor(806), gradWeights: s.f + 2060464, pool: pool)
-        s.profiler?.stop(1302)
+            weights: s.f + 2049664, gradInput: s.tensor(771), gradWeights: s.f + 2060464, pool: pool)
+        s.profiler?.stop(1267)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2060464, channels: 432, kernel: 5, into: s.g + 246576)
-        s.profiler?.stop(1303)
+        s.profiler?.stop(1268)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(806), input: s.tensor(110), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(771), input: s.tensor(110), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936,
             savedInvStd: s.f + 2048368, activation: .silu, gradGamma: s.g + 244848, gradBeta: s.g + 245280,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1304)
+        s.profiler?.stop(1269)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(806), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(771), preActivation: s.tensor(110),
             gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(109), weights: s.p + 213744,
-            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(808), gradWeights: s.g + 213744,
+            pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(773), gradWeights: s.g + 213744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1305)
+        s.profiler?.stop(1270)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(808), s.tensor(800), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1306)
+        TrainingKernels.accumulate(s.tensor(773), s.tensor(766), count: 313632 &* s.n, pool: pool)
+        s.profiler?.stop(1271)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(808), input: s.tensor(108), pixels: 4356 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(773), input: s.tensor(108), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792,
             savedInvStd: s.f + 2047864, activation: .identity, gradGamma: s.g + 213424, gradBeta: s.g + 213504,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1307)
+        s.profiler?.stop(1272)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
-                activation: .silu, output: s.tensor(811), pool: pool)
-            s.profiler?.stop(1308)
+                activation: .silu, output: s.tensor(776), pool: pool)
+            s.profiler?.stop(1273)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
-                eps: 0.001, activation: .silu, output: s.tensor(811), scratch: s.f + 2035312, pool: pool)
-            s.profiler?.stop(1309)
+                eps: 0.001, activation: .silu, output: s.tensor(776), scratch: s.f + 2035312, pool: pool)
+            s.profiler?.stop(1274)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(811), savedScale: s.tensor(107), batch: s.n,
-                pixels: 4356, channels: 240, output: s.tensor(810), pool: pool)
-            s.profiler?.stop(1310)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(776), savedScale: s.tensor(107), batch: s.n,
+                pixels: 4356, channels: 240, output: s.tensor(775), pool: pool)
+            s.profiler?.stop(1275)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(808), preActivation: s.tensor(108),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(773), preActivation: s.tensor(108),
             gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(810), weights: s.p + 196144,
-            pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(809), gradWeights: s.g + 196144,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(775), weights: s.p + 196144,
+            pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(774), gradWeights: s.g + 196144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1311)
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]
+        s.profiler?.stop(1276)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(809), input: s.tensor(811), batch: s.n,
-            pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(774), seInput: s.tensor(776), batch: s.n,
+            pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, seActivation: .silu,
             expandWeights: s.p + 193504, savedPooled: s.tensor(105), savedHidden: s.tensor(106),
-            savedScale: s.tensor(107), gradInput: s.tensor(812), gradReduceWeights: s.g + 191088,
-            gradReduceBias: s.g + 193488, gradExpandWeights: s.g + 193504, gradExpandBias: s.g + 195904,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1312)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 66, 66, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(812), input: s.tensor(102),
-            pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312,
-            savedInvStd: s.f + 2035552, activation: .silu, gradInput: s.tensor(812), gradGamma: s.g + 190128,
-            gradBeta: s.g + 190368, pool: pool)
-        s.profiler?.stop(1313)
+            savedScale: s.tensor(107), gradReduceWeights: s.g + 191088, gradReduceBias: s.g + 193488,
+            gradExpandWeights: s.g + 193504, gradExpandBias: s.g + 195904, preActivation: s.tensor(102),
+            gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
+            activation: .silu, gradGamma: s.g + 190128, gradBeta: s.g + 190368, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1277)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
-                activation: .silu, output: s.tensor(814), pool: pool)
-            s.profiler?.stop(1314)
+                activation: .silu, output: s.tensor(778), pool: pool)
+            s.profiler?.stop(1278)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
-                eps: 0.001, activation: .silu, output: s.tensor(814), scratch: s.f + 2034832, pool: pool)
-            s.profiler?.stop(1315)
+                eps: 0.001, activation: .silu, output: s.tensor(778), scratch: s.f + 2034832, pool: pool)
+            s.profiler?.stop(1279)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041792, count: 6000)
-        s.profiler?.stop(1316)
+        s.profiler?.stop(1280)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(812), input: s.tensor(814), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(778), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2035792, gradInput: s.tensor(813), gradWeights: s.f + 2041792, pool: pool)
-        s.profiler?.stop(1317)
+            weights: s.f + 2035792, gradInput: s.tensor(777), gradWeights: s.f + 2041792, pool: pool)
+        s.profiler?.stop(1281)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2041792, channels: 240, kernel: 5, into: s.g + 184128)
-        s.profiler?.stop(1318)
+        s.profiler?.stop(1282)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(813), input: s.tensor(100), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(777), input: s.tensor(100), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832,
             savedInvStd: s.f + 2035072, activation: .silu, gradGamma: s.g + 183168, gradBeta: s.g + 183408,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1319)
+        s.profiler?.stop(1283)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(813), preActivation: s.tensor(100),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(777), preActivation: s.tensor(100),
             gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(98), weights: s.p + 173568,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(815),
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(779),
             gradWeights: s.g + 173568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1320)
+        s.profiler?.stop(1284)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(815),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(779),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
-            perImage: 696960, gradBranch: s.tensor(816), pool: pool)
-        s.profiler?.stop(1321)
+            perImage: 696960, gradBranch: s.tensor(780), pool: pool)
+        s.profiler?.stop(1285)
         // features.2.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(816), input: s.tensor(96), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(780), input: s.tensor(96), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752,
             savedInvStd: s.f + 2034792, activation: .identity, gradGamma: s.g + 173376, gradBeta: s.g + 173424,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1322)
+        s.profiler?.stop(1286)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
-                activation: .silu, output: s.tensor(819), pool: pool)
-            s.profiler?.stop(1323)
+                activation: .silu, output: s.tensor(783), pool: pool)
+            s.profiler?.stop(1287)
         }
         // features.2.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
-                eps: 0.001, activation: .silu, output: s.tensor(819), scratch: s.f + 2029952, pool: pool)
-            s.profiler?.stop(1324)
+                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2029952, pool: pool)
+            s.profiler?.stop(1288)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(819), savedScale: s.tensor(95), batch: s.n,
-                pixels: 17424, channels: 240, output: s.tensor(818), pool: pool)
-            s.profiler?.stop(1325)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(783), savedScale: s.tensor(95), batch: s.n,
+                pixels: 17424, channels: 240, output: s.tensor(782), pool: pool)
+            s.profiler?.stop(1289)
         }
         // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(816), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(780), preActivation: s.tensor(96),
             gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(818), weights: s.p + 163776,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(817),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(782), weights: s.p + 163776,
+            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(781),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1326)
-        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.stop(1290)
+        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(817), input: s.tensor(819), batch: s.n,
-            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(781), seInput: s.tensor(783), batch: s.n,
+            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, seActivation: .silu,
             expandWeights: s.p + 161136, savedPooled: s.tensor(93), savedHidden: s.tensor(94),
-            savedScale: s.tensor(95), gradInput: s.tensor(820), gradReduceWeights: s.g + 158720,
-            gradReduceBias: s.g + 161120, gradExpandWeights: s.g + 161136, gradExpandBias: s.g + 163536,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1327)
-        // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(820), input: s.tensor(90),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952,
-            savedInvStd: s.f + 2030192, activation: .silu, gradInput: s.tensor(820), gradGamma: s.g + 157760,
-            gradBeta: s.g + 158000, pool: pool)
-        s.profiler?.stop(1328)
+            savedScale: s.tensor(95), gradReduceWeights: s.g + 158720, gradReduceBias: s.g + 161120,
+            gradExpandWeights: s.g + 161136, gradExpandBias: s.g + 163536, preActivation: s.tensor(90),
+            gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
+            activation: .silu, gradGamma: s.g + 157760, gradBeta: s.g + 158000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1291)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
-                activation: .silu, output: s.tensor(822), pool: pool)
-            s.profiler?.stop(1329)
+                activation: .silu, output: s.tensor(785), pool: pool)
+            s.profiler?.stop(1292)
         }
         // features.2.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
-                eps: 0.001, activation: .silu, output: s.tensor(822), scratch: s.f + 2029472, pool: pool)
-            s.profiler?.stop(1330)
+                eps: 0.001, activation: .silu, output: s.tensor(785), scratch: s.f + 2029472, pool: pool)
+            s.profiler?.stop(1293)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2032592, count: 2160)
-        s.profiler?.stop(1331)
+        s.profiler?.stop(1294)
         // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(820), input: s.tensor(822), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(785), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2030432, gradInput: s.tensor(821), gradWeights: s.f + 2032592, pool: pool)
-        s.profiler?.stop(1332)
+            weights: s.f + 2030432, gradInput: s.tensor(784), gradWeights: s.f + 2032592, pool: pool)
+        s.profiler?.stop(1295)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2032592, channels: 240, kernel: 3, into: s.g + 155600)
-        s.profiler?.stop(1333)
+        s.profiler?.stop(1296)
         // features.2.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(821), input: s.tensor(88), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(784), input: s.tensor(88), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472,
             savedInvStd: s.f + 2029712, activation: .silu, gradGamma: s.g + 154640, gradBeta: s.g + 154880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1334)
+        s.profiler?.stop(1297)
         // features.2.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(88),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(784), preActivation: s.tensor(88),
             gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(86), weights: s.p + 145040,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(823),
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(786),
             gradWeights: s.g + 145040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1335)
+        s.profiler?.stop(1298)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(823), s.tensor(815), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1336)
+        TrainingKernels.accumulate(s.tensor(786), s.tensor(779), count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1299)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(823),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(786),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
-            perImage: 696960, gradBranch: s.tensor(824), pool: pool)
-        s.profiler?.stop(1337)
+            perImage: 696960, gradBranch: s.tensor(787), pool: pool)
+        s.profiler?.stop(1300)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(824), input: s.tensor(84), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(787), input: s.tensor(84), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392,
             savedInvStd: s.f + 2029432, activation: .identity, gradGamma: s.g + 144848, gradBeta: s.g + 144896,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1338)
+        s.profiler?.stop(1301)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
-                activation: .silu, output: s.tensor(827), pool: pool)
-            s.profiler?.stop(1339)
+                activation: .silu, output: s.tensor(790), pool: pool)
+            s.profiler?.stop(1302)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
-                eps: 0.001, activation: .silu, output: s.tensor(827), scratch: s.f + 2024592, pool: pool)
-            s.profiler?.stop(1340)
+                eps: 0.001, activation: .silu, output: s.tensor(790), scratch: s.f + 2024592, pool: pool)
+            s.profiler?.stop(1303)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(827), savedScale: s.tensor(83), batch: s.n,
-                pixels: 17424, channels: 240, output: s.tensor(826), pool: pool)
-            s.profiler?.stop(1341)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(790), savedScale: s.tensor(83), batch: s.n,
+                pixels: 17424, channels: 240, output: s.tensor(789), pool: pool)
+            s.profiler?.stop(1304)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(824), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(787), preActivation: s.tensor(84),
             gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(826), weights: s.p + 135248,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(825),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(789), weights: s.p + 135248,
+            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(788),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1342)
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.stop(1305)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(825), input: s.tensor(827), batch: s.n,
-            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(788), seInput: s.tensor(790), batch: s.n,
+            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, seActivation: .silu,
             expandWeights: s.p + 132608, savedPooled: s.tensor(81), savedHidden: s.tensor(82),
-            savedScale: s.tensor(83), gradInput: s.tensor(828), gradReduceWeights: s.g + 130192,
-            gradReduceBias: s.g + 132592, gradExpandWeights: s.g + 132608, gradExpandBias: s.g + 135008,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1343)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(828), input: s.tensor(78),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592,
-            savedInvStd: s.f + 2024832, activation: .silu, gradInput: s.tensor(828), gradGamma: s.g + 129232,
-            gradBeta: s.g + 129472, pool: pool)
-        s.profiler?.stop(1344)
+            savedScale: s.tensor(83), gradReduceWeights: s.g + 130192, gradReduceBias: s.g + 132592,
+            gradExpandWeights: s.g + 132608, gradExpandBias: s.g + 135008, preActivation: s.tensor(78),
+            gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
+            activation: .silu, gradGamma: s.g + 129232, gradBeta: s.g + 129472, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1306)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
-                activation: .silu, output: s.tensor(830), pool: pool)
-            s.profiler?.stop(1345)
+                activation: .silu, output: s.tensor(792), pool: pool)
+            s.profiler?.stop(1307)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
-                eps: 0.001, activation: .silu, output: s.tensor(830), scratch: s.f + 2024112, pool: pool)
-            s.profiler?.stop(1346)
+                eps: 0.001, activation: .silu, output: s.tensor(792), scratch: s.f + 2024112, pool: pool)
+            s.profiler?.stop(1308)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2027232, count: 2160)
-        s.profiler?.stop(1347)
+        s.profiler?.stop(1309)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(828), input: s.tensor(830), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(788), input: s.tensor(792), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2025072, gradInput: s.tensor(829), gradWeights: s.f + 2027232, pool: pool)
-        s.profiler?.stop(1348)
+            weights: s.f + 2025072, gradInput: s.tensor(791), gradWeights: s.f + 2027232, pool: pool)
+        s.profiler?.stop(1310)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2027232, channels: 240, kernel: 3, into: s.g + 127072)
-        s.profiler?.stop(1349)
+        s.profiler?.stop(1311)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(829), input: s.tensor(76), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(791), input: s.tensor(76), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112,
             savedInvStd: s.f + 2024352, activation: .silu, gradGamma: s.g + 126112, gradBeta: s.g + 126352,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1350)
+        s.profiler?.stop(1312)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(829), preActivation: s.tensor(76),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(791), preActivation: s.tensor(76),
             gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(74), weights: s.p + 116512,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(831),
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(793),
             gradWeights: s.g + 116512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1351)
+        s.profiler?.stop(1313)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(831), s.tensor(823), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1352)
+        TrainingKernels.accumulate(s.tensor(793), s.tensor(786), count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1314)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(831),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(793),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
-            perImage: 696960, gradBranch: s.tensor(832), pool: pool)
-        s.profiler?.stop(1353)
+            perImage: 696960, gradBranch: s.tensor(794), pool: pool)
+        s.profiler?.stop(1315)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(832), input: s.tensor(72), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(794), input: s.tensor(72), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032,
             savedInvStd: s.f + 2024072, activation: .identity, gradGamma: s.g + 116320, gradBeta: s.g + 116368,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1354)
+        s.profiler?.stop(1316)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
-                activation: .silu, output: s.tensor(835), pool: pool)
-            s.profiler?.stop(1355)
+                activation: .silu, output: s.tensor(797), pool: pool)
+            s.profiler?.stop(1317)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
-                eps: 0.001, activation: .silu, output: s.tensor(835), scratch: s.f + 2019232, pool: pool)
-            s.profiler?.stop(1356)
+                eps: 0.001, activation: .silu, output: s.tensor(797), scratch: s.f + 2019232, pool: pool)
+            s.profiler?.stop(1318)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(835), savedScale: s.tensor(71), batch: s.n,
-                pixels: 17424, channels: 240, output: s.tensor(834), pool: pool)
-            s.profiler?.stop(1357)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(797), savedScale: s.tensor(71), batch: s.n,
+                pixels: 17424, channels: 240, output: s.tensor(796), pool: pool)
+            s.profiler?.stop(1319)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(832), preActivation: s.tensor(72),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(794), preActivation: s.tensor(72),
             gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(834), weights: s.p + 106720,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(833),
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(796), weights: s.p + 106720,
+            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(795),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1358)
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.stop(1320)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(833), input: s.tensor(835), batch: s.n,
-            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(795), seInput: s.tensor(797), batch: s.n,
+            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, seActivation: .silu,
             expandWeights: s.p + 104080, savedPooled: s.tensor(69), savedHidden: s.tensor(70),
-            savedScale: s.tensor(71), gradInput: s.tensor(836), gradReduceWeights: s.g + 101664,
-            gradReduceBias: s.g + 104064, gradExpandWeights: s.g + 104080, gradExpandBias: s.g + 106480,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1359)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(836), input: s.tensor(66),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232,
-            savedInvStd: s.f + 2019472, activation: .silu, gradInput: s.tensor(836), gradGamma: s.g + 100704,
-            gradBeta: s.g + 100944, pool: pool)
-        s.profiler?.stop(1360)
+            savedScale: s.tensor(71), gradReduceWeights: s.g + 101664, gradReduceBias: s.g + 104064,
+            gradExpandWeights: s.g + 104080, gradExpandBias: s.g + 106480, preActivation: s.tensor(66),
+            gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
+            activation: .silu, gradGamma: s.g + 100704, gradBeta: s.g + 100944, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1321)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
-                activation: .silu, output: s.tensor(838), pool: pool)
-            s.profiler?.stop(1361)
+                activation: .silu, output: s.tensor(799), pool: pool)
+            s.profiler?.stop(1322)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
-                activation: .silu, output: s.tensor(838), scratch: s.f + 2018752, pool: pool)
-            s.profiler?.stop(1362)
+                activation: .silu, output: s.tensor(799), scratch: s.f + 2018752, pool: pool)
+            s.profiler?.stop(1323)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2021872, count: 2160)
-        s.profiler?.stop(1363)
+        s.profiler?.stop(1324)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(836), input: s.tensor(838), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(795), input: s.tensor(799), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2019712, gradInput: s.tensor(837), gradWeights: s.f + 2021872, pool: pool)
-        s.profiler?.stop(1364)
+            weights: s.f + 2019712, gradInput: s.tensor(798), gradWeights: s.f + 2021872, pool: pool)
+        s.profiler?.stop(1325)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2021872, channels: 240, kernel: 3, into: s.g + 98544)
-        s.profiler?.stop(1365)
+        s.profiler?.stop(1326)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(837), input: s.tensor(64), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(798), input: s.tensor(64), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
             activation: .silu, gradGamma: s.g + 97584, gradBeta: s.g + 97824, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1366)
+        s.profiler?.stop(1327)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(837), preActivation: s.tensor(64),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(798), preActivation: s.tensor(64),
             gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(62), weights: s.p + 87984,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(839), gradWeights: s.g + 87984,
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(800), gradWeights: s.g + 87984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1367)
+        s.profiler?.stop(1328)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(839), s.tensor(831), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1368)
+        TrainingKernels.accumulate(s.tensor(800), s.tensor(793), count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1329)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(839),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(800),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
-            perImage: 696960, gradBranch: s.tensor(840), pool: pool)
-        s.profiler?.stop(1369)
+            perImage: 696960, gradBranch: s.tensor(801), pool: pool)
+        s.profiler?.stop(1330)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(840), input: s.tensor(60), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(801), input: s.tensor(60), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
             activation: .identity, gradGamma: s.g + 87792, gradBeta: s.g + 87840, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1370)
+        s.profiler?.stop(1331)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
-                activation: .silu, output: s.tensor(843), pool: pool)
-            s.profiler?.stop(1371)
+                activation: .silu, output: s.tensor(804), pool: pool)
+            s.profiler?.stop(1332)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
-                activation: .silu, output: s.tensor(843), scratch: s.f + 2013872, pool: pool)
-            s.profiler?.stop(1372)
+                activation: .silu, output: s.tensor(804), scratch: s.f + 2013872, pool: pool)
+            s.profiler?.stop(1333)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(843), savedScale: s.tensor(59), batch: s.n,
-                pixels: 17424, channels: 240, output: s.tensor(842), pool: pool)
-            s.profiler?.stop(1373)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(59), batch: s.n,
+                pixels: 17424, channels: 240, output: s.tensor(803), pool: pool)
+            s.profiler?.stop(1334)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(840), preActivation: s.tensor(60),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(801), preActivation: s.tensor(60),
             gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(842), weights: s.p + 78192,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(841), gradWeights: s.g + 78192,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(803), weights: s.p + 78192,
+            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(802), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1374)
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.stop(1335)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(841), input: s.tensor(843), batch: s.n,
-            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(802), seInput: s.tensor(804), batch: s.n,
+            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, seActivation: .silu,
             expandWeights: s.p + 75552, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
-            gradInput: s.tensor(844), gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536,
-            gradExpandWeights: s.g + 75552, gradExpandBias: s.g + 77952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1375)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(844), input: s.tensor(54),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872,
-            savedInvStd: s.f + 2014112, activation: .silu, gradInput: s.tensor(844), gradGamma: s.g + 72176,
-            gradBeta: s.g + 72416, pool: pool)
-        s.profiler?.stop(1376)
+            gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536, gradExpandWeights: s.g + 75552,
+            gradExpandBias: s.g + 77952, preActivation: s.tensor(54), gamma: s.p + 72176, beta: s.p + 72416,
+            savedMean: s.f + 2013872, savedInvStd: s.f + 2014112, activation: .silu, gradGamma: s.g + 72176,
+            gradBeta: s.g + 72416, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1336)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
-                activation: .silu, output: s.tensor(846), pool: pool)
-            s.profiler?.stop(1377)
+                activation: .silu, output: s.tensor(806), pool: pool)
+            s.profiler?.stop(1337)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
-                activation: .silu, output: s.tensor(846), scratch: s.f + 2013392, pool: pool)
-            s.profiler?.stop(1378)
+                activation: .silu, output: s.tensor(806), scratch: s.f + 2013392, pool: pool)
+            s.profiler?.stop(1338)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2016512, count: 2160)
-        s.profiler?.stop(1379)
+        s.profiler?.stop(1339)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(844), input: s.tensor(846), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(802), input: s.tensor(806), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2014352, gradInput: s.tensor(845), gradWeights: s.f + 2016512, pool: pool)
-        s.profiler?.stop(1380)
+            weights: s.f + 2014352, gradInput: s.tensor(805), gradWeights: s.f + 2016512, pool: pool)
+        s.profiler?.stop(1340)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2016512, channels: 240, kernel: 3, into: s.g + 70016)
-        s.profiler?.stop(1381)
+        s.profiler?.stop(1341)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(845), input: s.tensor(52), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(805), input: s.tensor(52), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
             activation: .silu, gradGamma: s.g + 69056, gradBeta: s.g + 69296, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1382)
+        s.profiler?.stop(1342)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(845), preActivation: s.tensor(52),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(805), preActivation: s.tensor(52),
             gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(50), weights: s.p + 59456,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(847), gradWeights: s.g + 59456,
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(807), gradWeights: s.g + 59456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1383)
+        s.profiler?.stop(1343)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(847), s.tensor(839), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1384)
+        TrainingKernels.accumulate(s.tensor(807), s.tensor(800), count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1344)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(847),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(807),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
-            perImage: 696960, gradBranch: s.tensor(848), pool: pool)
-        s.profiler?.stop(1385)
+            perImage: 696960, gradBranch: s.tensor(808), pool: pool)
+        s.profiler?.stop(1345)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(848), input: s.tensor(48), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(808), input: s.tensor(48), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
             activation: .identity, gradGamma: s.g + 59264, gradBeta: s.g + 59312, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1386)
+        s.profiler?.stop(1346)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
-                activation: .silu, output: s.tensor(851), pool: pool)
-            s.profiler?.stop(1387)
+                activation: .silu, output: s.tensor(811), pool: pool)
+            s.profiler?.stop(1347)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
-                activation: .silu, output: s.tensor(851), scratch: s.f + 2008512, pool: pool)
-            s.profiler?.stop(1388)
+                activation: .silu, output: s.tensor(811), scratch: s.f + 2008512, pool: pool)
+            s.profiler?.stop(1348)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(851), savedScale: s.tensor(47), batch: s.n,
-                pixels: 17424, channels: 240, output: s.tensor(850), pool: pool)
-            s.profiler?.stop(1389)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(811), savedScale: s.tensor(47), batch: s.n,
+                pixels: 17424, channels: 240, output: s.tensor(810), pool: pool)
+            s.profiler?.stop(1349)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(848), preActivation: s.tensor(48),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(808), preActivation: s.tensor(48),
             gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(850), weights: s.p + 49664,
-            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(849), gradWeights: s.g + 49664,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(810), weights: s.p + 49664,
+            pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(809), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1390)
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]
+        s.profiler?.stop(1350)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(849), input: s.tensor(851), batch: s.n,
-            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(809), seInput: s.tensor(811), batch: s.n,
+            pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, seActivation: .silu,
             expandWeights: s.p + 47024, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
-            gradInput: s.tensor(852), gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008,
-            gradExpandWeights: s.g + 47024, gradExpandBias: s.g + 49424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1391)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(852), input: s.tensor(42),
-            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512,
-            savedInvStd: s.f + 2008752, activation: .silu, gradInput: s.tensor(852), gradGamma: s.g + 43648,
-            gradBeta: s.g + 43888, pool: pool)
-        s.profiler?.stop(1392)
+            gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008, gradExpandWeights: s.g + 47024,
+            gradExpandBias: s.g + 49424, preActivation: s.tensor(42), gamma: s.p + 43648, beta: s.p + 43888,
+            savedMean: s.f + 2008512, savedInvStd: s.f + 2008752, activation: .silu, gradGamma: s.g + 43648,
+            gradBeta: s.g + 43888, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1351)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
-                activation: .silu, output: s.tensor(854), pool: pool)
-            s.profiler?.stop(1393)
+                activation: .silu, output: s.tensor(813), pool: pool)
+            s.profiler?.stop(1352)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
-                activation: .silu, output: s.tensor(854), scratch: s.f + 2008032, pool: pool)
-            s.profiler?.stop(1394)
+                activation: .silu, output: s.tensor(813), scratch: s.f + 2008032, pool: pool)
+            s.profiler?.stop(1353)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2011152, count: 2160)
-        s.profiler?.stop(1395)
+        s.profiler?.stop(1354)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(852), input: s.tensor(854), batch: s.n, height: 132,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(809), input: s.tensor(813), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2008992, gradInput: s.tensor(853), gradWeights: s.f + 2011152, pool: pool)
-        s.profiler?.stop(1396)
+            weights: s.f + 2008992, gradInput: s.tensor(812), gradWeights: s.f + 2011152, pool: pool)
+        s.profiler?.stop(1355)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2011152, channels: 240, kernel: 3, into: s.g + 41488)
-        s.profiler?.stop(1397)
+        s.profiler?.stop(1356)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(853), input: s.tensor(40), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(812), input: s.tensor(40), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
             activation: .silu, gradGamma: s.g + 40528, gradBeta: s.g + 40768, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1398)
+        s.profiler?.stop(1357)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(853), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(812), preActivation: s.tensor(40),
             gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(39), weights: s.p + 30928,
-            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(855), gradWeights: s.g + 30928,
+            pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(814), gradWeights: s.g + 30928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1399)
+        s.profiler?.stop(1358)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(855), s.tensor(847), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1400)
+        TrainingKernels.accumulate(s.tensor(814), s.tensor(807), count: 696960 &* s.n, pool: pool)
+        s.profiler?.stop(1359)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(855), input: s.tensor(38), pixels: 17424 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(814), input: s.tensor(38), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
             activation: .identity, gradGamma: s.g + 30736, gradBeta: s.g + 30784, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1401)
+        s.profiler?.stop(1360)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
-                activation: .silu, output: s.tensor(858), pool: pool)
-            s.profiler?.stop(1402)
+                activation: .silu, output: s.tensor(817), pool: pool)
+            s.profiler?.stop(1361)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
-                activation: .silu, output: s.tensor(858), scratch: s.f + 2004112, pool: pool)
-            s.profiler?.stop(1403)
+                activation: .silu, output: s.tensor(817), scratch: s.f + 2004112, pool: pool)
+            s.profiler?.stop(1362)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(858), savedScale: s.tensor(37), batch: s.n,
-                pixels: 17424, channels: 192, output: s.tensor(857), pool: pool)
-            s.profiler?.stop(1404)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(817), savedScale: s.tensor(37), batch: s.n,
+                pixels: 17424, channels: 192, output: s.tensor(816), pool: pool)
+            s.profiler?.stop(1363)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(855), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(814), preActivation: s.tensor(38),
             gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(857), weights: s.p + 23056,
-            pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(856), gradWeights: s.g + 23056,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(816), weights: s.p + 23056,
+            pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(815), gradWeights: s.g + 23056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1405)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]
+        s.profiler?.stop(1364)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(856), input: s.tensor(858), batch: s.n,
-            pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(815), seInput: s.tensor(817), batch: s.n,
+            pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, seActivation: .silu,
             expandWeights: s.p + 21328, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(859), gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312,
-            gradExpandWeights: s.g + 21328, gradExpandBias: s.g + 22864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1406)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 132, 132, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(859), input: s.tensor(32),
-            pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112,
-            savedInvStd: s.f + 2004304, activation: .silu, gradInput: s.tensor(859), gradGamma: s.g + 19008,
-            gradBeta: s.g + 19200, pool: pool)
-        s.profiler?.stop(1407)
+            gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312, gradExpandWeights: s.g + 21328,
+            gradExpandBias: s.g + 22864, preActivation: s.tensor(32), gamma: s.p + 19008, beta: s.p + 19200,
+            savedMean: s.f + 2004112, savedInvStd: s.f + 2004304, activation: .silu, gradGamma: s.g + 19008,
+            gradBeta: s.g + 19200, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1365)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
-                activation: .silu, output: s.tensor(861), pool: pool)
-            s.profiler?.stop(1408)
+                activation: .silu, output: s.tensor(819), pool: pool)
+            s.profiler?.stop(1366)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
-                activation: .silu, output: s.tensor(861), scratch: s.f + 2003728, pool: pool)
-            s.profiler?.stop(1409)
+                activation: .silu, output: s.tensor(819), scratch: s.f + 2003728, pool: pool)
+            s.profiler?.stop(1367)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2006224, count: 1728)
-        s.profiler?.stop(1410)
+        s.profiler?.stop(1368)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(859), input: s.tensor(861), batch: s.n, height: 264,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(815), input: s.tensor(819), batch: s.n, height: 264,
             width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2004496, gradInput: s.tensor(860), gradWeights: s.f + 2006224, pool: pool)
-        s.profiler?.stop(1411)
+            weights: s.f + 2004496, gradInput: s.tensor(818), gradWeights: s.f + 2006224, pool: pool)
+        s.profiler?.stop(1369)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2006224, channels: 192, kernel: 3, into: s.g + 17280)
-        s.profiler?.stop(1412)
+        s.profiler?.stop(1370)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(860), input: s.tensor(30), pixels: 69696 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(818), input: s.tensor(30), pixels: 69696 &* s.n,
             channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
             activation: .silu, gradGamma: s.g + 16512, gradBeta: s.g + 16704, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1413)
+        s.profiler?.stop(1371)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(860), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(818), preActivation: s.tensor(30),
             gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(28), weights: s.p + 10368,
-            pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(862), gradWeights: s.g + 10368,
+            pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(820), gradWeights: s.g + 10368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1414)
+        s.profiler?.stop(1372)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(862),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(820),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
-            perImage: 2230272, gradBranch: s.tensor(863), pool: pool)
-        s.profiler?.stop(1415)
+            perImage: 2230272, gradBranch: s.tensor(821), pool: pool)
+        s.profiler?.stop(1373)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(863), input: s.tensor(26), pixels: 69696 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(821), input: s.tensor(26), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
             activation: .identity, gradGamma: s.g + 10240, gradBeta: s.g + 10272, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1416)
+        s.profiler?.stop(1374)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528,
                 beta: s.p + 8560, savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu,
-                output: s.tensor(866), pool: pool)
-            s.profiler?.stop(1417)
+                output: s.tensor(824), pool: pool)
+            s.profiler?.stop(1375)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
-                activation: .silu, output: s.tensor(866), scratch: s.f + 2003024, pool: pool)
-            s.profiler?.stop(1418)
+                activation: .silu, output: s.tensor(824), scratch: s.f + 2003024, pool: pool)
+            s.profiler?.stop(1376)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(866), savedScale: s.tensor(25), batch: s.n,
-                pixels: 69696, channels: 32, output: s.tensor(865), pool: pool)
-            s.profiler?.stop(1419)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(824), savedScale: s.tensor(25), batch: s.n,
+                pixels: 69696, channels: 32, output: s.tensor(823), pool: pool)
+            s.profiler?.stop(1377)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(863), preActivation: s.tensor(26),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(26),
             gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(865), weights: s.p + 9216,
-            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(864), gradWeights: s.g + 9216,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(823), weights: s.p + 9216,
+            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(822), gradWeights: s.g + 9216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1420)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
+        s.profiler?.stop(1378)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(864), input: s.tensor(866), batch: s.n,
-            pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(822), seInput: s.tensor(824), batch: s.n,
+            pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, seActivation: .silu,
             expandWeights: s.p + 8928, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
-            gradInput: s.tensor(867), gradReduceWeights: s.g + 8656, gradReduceBias: s.g + 8912,
-            gradExpandWeights: s.g + 8928, gradExpandBias: s.g + 9184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1421)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(867), input: s.tensor(20),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 2003024,
-            savedInvStd: s.f + 2003056, activation: .silu, gradInput: s.tensor(867), gradGamma: s.g + 8528,
-            gradBeta: s.g + 8560, pool: pool)
-        s.profiler?.stop(1422)
+            gradReduceWeights: s.g + 8656, gradReduceBias: s.g + 8912, gradExpandWeights: s.g + 8928,
+            gradExpandBias: s.g + 9184, preActivation: s.tensor(20), gamma: s.p + 8528, beta: s.p + 8560,
+            savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu, gradGamma: s.g + 8528,
+            gradBeta: s.g + 8560, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1379)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2003376, count: 288)
-        s.profiler?.stop(1423)
+        s.profiler?.stop(1380)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(867), input: s.tensor(18), batch: s.n, height: 264,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(822), input: s.tensor(18), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2003088, gradInput: s.tensor(868), gradWeights: s.f + 2003376, pool: pool)
-        s.profiler?.stop(1424)
+            weights: s.f + 2003088, gradInput: s.tensor(825), gradWeights: s.f + 2003376, pool: pool)
+        s.profiler?.stop(1381)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2003376, channels: 32, kernel: 3, into: s.g + 8240)
-        s.profiler?.stop(1425)
+        s.profiler?.stop(1382)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(868), s.tensor(862), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1426)
+        TrainingKernels.accumulate(s.tensor(825), s.tensor(820), count: 2230272 &* s.n, pool: pool)
+        s.profiler?.stop(1383)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(868),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(825),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 2230272, gradBranch: s.tensor(869), pool: pool)
-        s.profiler?.stop(1427)
+            perImage: 2230272, gradBranch: s.tensor(826), pool: pool)
+        s.profiler?.stop(1384)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(869), input: s.tensor(16), pixels: 69696 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(826), input: s.tensor(16), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
             activation: .identity, gradGamma: s.g + 8112, gradBeta: s.g + 8144, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1428)
+        s.profiler?.stop(1385)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400,
                 beta: s.p + 6432, savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu,
-                output: s.tensor(872), pool: pool)
-            s.profiler?.stop(1429)
+                output: s.tensor(829), pool: pool)
+            s.profiler?.stop(1386)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
-                activation: .silu, output: s.tensor(872), scratch: s.f + 2002320, pool: pool)
-            s.profiler?.stop(1430)
+                activation: .silu, output: s.tensor(829), scratch: s.f + 2002320, pool: pool)
+            s.profiler?.stop(1387)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(872), savedScale: s.tensor(15), batch: s.n,
-                pixels: 69696, channels: 32, output: s.tensor(871), pool: pool)
-            s.profiler?.stop(1431)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(829), savedScale: s.tensor(15), batch: s.n,
+                pixels: 69696, channels: 32, output: s.tensor(828), pool: pool)
+            s.profiler?.stop(1388)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(869), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(826), preActivation: s.tensor(16),
             gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(871), weights: s.p + 7088,
-            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(870), gradWeights: s.g + 7088,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(828), weights: s.p + 7088,
+            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(827), gradWeights: s.g + 7088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1432)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]
+        s.profiler?.stop(1389)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(870), input: s.tensor(872), batch: s.n,
-            pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(827), seInput: s.tensor(829), batch: s.n,
+            pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, seActivation: .silu,
             expandWeights: s.p + 6800, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(873), gradReduceWeights: s.g + 6528, gradReduceBias: s.g + 6784,
-            gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1433)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(873), input: s.tensor(10),
-            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 2002320,
-            savedInvStd: s.f + 2002352, activation: .silu, gradInput: s.tensor(873), gradGamma: s.g + 6400,
-            gradBeta: s.g + 6432, pool: pool)
-        s.profiler?.stop(1434)
+            gradReduceWeights: s.g + 6528, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
+            gradExpandBias: s.g + 7056, preActivation: s.tensor(10), gamma: s.p + 6400, beta: s.p + 6432,
+            savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu, gradGamma: s.g + 6400,
+            gradBeta: s.g + 6432, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1390)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2002672, count: 288)
-        s.profiler?.stop(1435)
+        s.profiler?.stop(1391)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(9), batch: s.n, height: 264,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(827), input: s.tensor(9), batch: s.n, height: 264,
             width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2002384, gradInput: s.tensor(874), gradWeights: s.f + 2002672, pool: pool)
-        s.profiler?.stop(1436)
+            weights: s.f + 2002384, gradInput: s.tensor(830), gradWeights: s.f + 2002672, pool: pool)
+        s.profiler?.stop(1392)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2002672, channels: 32, kernel: 3, into: s.g + 6112)
-        s.profiler?.stop(1437)
+        s.profiler?.stop(1393)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(874), s.tensor(868), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1438)
+        TrainingKernels.accumulate(s.tensor(830), s.tensor(825), count: 2230272 &* s.n, pool: pool)
+        s.profiler?.stop(1394)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(874), input: s.tensor(8), pixels: 69696 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(830), input: s.tensor(8), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
             activation: .identity, gradGamma: s.g + 5984, gradBeta: s.g + 6016, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1439)
+        s.profiler?.stop(1395)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
                 beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu,
-                output: s.tensor(877), pool: pool)
-            s.profiler?.stop(1440)
+                output: s.tensor(833), pool: pool)
+            s.profiler?.stop(1396)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
-                activation: .silu, output: s.tensor(877), scratch: s.f + 2001136, pool: pool)
-            s.profiler?.stop(1441)
+                activation: .silu, output: s.tensor(833), scratch: s.f + 2001136, pool: pool)
+            s.profiler?.stop(1397)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(877), savedScale: s.tensor(7), batch: s.n,
-                pixels: 69696, channels: 56, output: s.tensor(876), pool: pool)
-            s.profiler?.stop(1442)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(833), savedScale: s.tensor(7), batch: s.n,
+                pixels: 69696, channels: 56, output: s.tensor(832), pool: pool)
+            s.profiler?.stop(1398)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(874), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(830), preActivation: s.tensor(8),
             gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
-            activation: .identity, reductions: s.f + 1994112, input: s.tensor(876), weights: s.p + 4192,
-            pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(875), gradWeights: s.g + 4192,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(832), weights: s.p + 4192,
+            pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(831), gradWeights: s.g + 4192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1443)
-        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]
+        s.profiler?.stop(1399)
+        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 56]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(875), input: s.tensor(877), batch: s.n,
-            pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(831), seInput: s.tensor(833), batch: s.n,
+            pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, seActivation: .silu,
             expandWeights: s.p + 3344, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(878), gradReduceWeights: s.g + 2544, gradReduceBias: s.g + 3328,
-            gradExpandWeights: s.g + 3344, gradExpandBias: s.g + 4128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1444)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(878), input: s.tensor(2),
-            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 2001136,
-            savedInvStd: s.f + 2001192, activation: .silu, gradInput: s.tensor(878), gradGamma: s.g + 2288,
-            gradBeta: s.g + 2352, pool: pool)
-        s.profiler?.stop(1445)
+            gradReduceWeights: s.g + 2544, gradReduceBias: s.g + 3328, gradExpandWeights: s.g + 3344,
+            gradExpandBias: s.g + 4128, preActivation: s.tensor(2), gamma: s.p + 2288, beta: s.p + 2352,
+            savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu, gradGamma: s.g + 2288,
+            gradBeta: s.g + 2352, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1400)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520,
                 beta: s.p + 1584, savedMean: s.f + 2001024, savedInvStd: s.f + 2001080, activation: .silu,
-                output: s.tensor(880), pool: pool)
-            s.profiler?.stop(1446)
+                output: s.tensor(835), pool: pool)
+            s.profiler?.stop(1401)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
-                activation: .silu, output: s.tensor(880), scratch: s.f + 2001024, pool: pool)
-            s.profiler?.stop(1447)
+                activation: .silu, output: s.tensor(835), scratch: s.f + 2001024, pool: pool)
+            s.profiler?.stop(1402)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2001752, count: 504)
-        s.profiler?.stop(1448)
+        s.profiler?.stop(1403)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(878), input: s.tensor(880), batch: s.n, height: 264,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(831), input: s.tensor(835), batch: s.n, height: 264,
             width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2001248, gradInput: s.tensor(879), gradWeights: s.f + 2001752, pool: pool)
-        s.profiler?.stop(1449)
+            weights: s.f + 2001248, gradInput: s.tensor(834), gradWeights: s.f + 2001752, pool: pool)
+        s.profiler?.stop(1404)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2001752, channels: 56, kernel: 3, into: s.g + 1776)
-        s.profiler?.stop(1450)
+        s.profiler?.stop(1405)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 56 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 264, 264, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(879), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(834), input: s.tensor(0),
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 2001024,
-            savedInvStd: s.f + 2001080, activation: .silu, gradInput: s.tensor(879), gradGamma: s.g + 1520,
+            savedInvStd: s.f + 2001080, activation: .silu, gradInput: s.tensor(834), gradGamma: s.g + 1520,
             gradBeta: s.g + 1584, pool: pool)
-        s.profiler?.stop(1451)
+        s.profiler?.stop(1406)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(879), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(834), input: s.x, batch: s.n, inChannels: 3,
             height: 528, width: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             outChannels: 56, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1452)
+        s.profiler?.stop(1407)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -15036,7 +14772,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (390878112, 66908160),  // 361: features.6.0.block.1 output, 346,800 floats per image
         (391224912, 67254960),  // 362: features.6.0.block.2 output, 346,800 floats per image
         (296855728, 187764432),  // 363: features.6.0.block.2 pooled, 1,200 floats per image
-        (296859184, 187790304),  // 364: features.6.0.block.2 hidden, 50 floats per image
+        (296859088, 187790304),  // 364: features.6.0.block.2 hidden, 50 floats per image
         (296856928, 187765632),  // 365: features.6.0.block.2 scale, 1,200 floats per image
         (296756304, 185516960),  // 366: features.6.0.block.3 conv output, 99,416 floats per image
         (402161600, 185616384),  // 367: features.6.0.block.3 output, 99,416 floats per image
@@ -15051,7 +14787,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (402261024, 185715808),  // 376: features.6.1.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 377: features.6.1.block.3 output, 99,416 floats per image
         (402360448, 185815232),  // 378: features.6.1 output, 99,416 floats per image
-        (296859248, 132126144),  // 379: features.6.1 drop-path keep, 1 floats per image
+        (296859152, 132126144),  // 379: features.6.1 drop-path keep, 1 floats per image
         (359641968, 162179904),  // 380: features.6.2.block.0 conv output, 596,496 floats per image
         (360238464, 66908160),  // 381: features.6.2.block.0 output, 596,496 floats per image
         (360834960, 162776400),  // 382: features.6.2.block.1 conv output, 596,496 floats per image
@@ -15063,7 +14799,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (402459872, 185914656),  // 388: features.6.2.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 389: features.6.2.block.3 output, 99,416 floats per image
         (402559296, 186014080),  // 390: features.6.2 output, 99,416 floats per image
-        (296859264, 132126160),  // 391: features.6.2 drop-path keep, 1 floats per image
+        (296859168, 132126160),  // 391: features.6.2 drop-path keep, 1 floats per image
         (362624448, 163372896),  // 392: features.6.3.block.0 conv output, 596,496 floats per image
         (363220944, 66908160),  // 393: features.6.3.block.0 output, 596,496 floats per image
         (363817440, 163969392),  // 394: features.6.3.block.1 conv output, 596,496 floats per image
@@ -15075,7 +14811,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (402658720, 186113504),  // 400: features.6.3.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 401: features.6.3.block.3 output, 99,416 floats per image
         (402758144, 186212928),  // 402: features.6.3 output, 99,416 floats per image
-        (296859280, 132126176),  // 403: features.6.3 drop-path keep, 1 floats per image
+        (296859184, 132126176),  // 403: features.6.3 drop-path keep, 1 floats per image
         (365606928, 164565888),  // 404: features.6.4.block.0 conv output, 596,496 floats per image
         (366203424, 66908160),  // 405: features.6.4.block.0 output, 596,496 floats per image
         (366799920, 165162384),  // 406: features.6.4.block.1 conv output, 596,496 floats per image
@@ -15087,7 +14823,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (402857568, 186312352),  // 412: features.6.4.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 413: features.6.4.block.3 output, 99,416 floats per image
         (402956992, 186411776),  // 414: features.6.4 output, 99,416 floats per image
-        (296859296, 187791648),  // 415: features.6.4 drop-path keep, 1 floats per image
+        (296859200, 187791648),  // 415: features.6.4 drop-path keep, 1 floats per image
         (368589408, 165758880),  // 416: features.6.5.block.0 conv output, 596,496 floats per image
         (369185904, 66908160),  // 417: features.6.5.block.0 output, 596,496 floats per image
         (369782400, 166355376),  // 418: features.6.5.block.1 conv output, 596,496 floats per image
@@ -15099,7 +14835,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (403056416, 186511200),  // 424: features.6.5.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 425: features.6.5.block.3 output, 99,416 floats per image
         (403155840, 186610624),  // 426: features.6.5 output, 99,416 floats per image
-        (296859312, 187791664),  // 427: features.6.5 drop-path keep, 1 floats per image
+        (296859216, 187791664),  // 427: features.6.5 drop-path keep, 1 floats per image
         (371571888, 166951872),  // 428: features.6.6.block.0 conv output, 596,496 floats per image
         (372168384, 66908160),  // 429: features.6.6.block.0 output, 596,496 floats per image
         (372764880, 167548368),  // 430: features.6.6.block.1 conv output, 596,496 floats per image
@@ -15111,7 +14847,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (403255264, 186710048),  // 436: features.6.6.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 437: features.6.6.block.3 output, 99,416 floats per image
         (403354688, 186809472),  // 438: features.6.6 output, 99,416 floats per image
-        (296859328, 187791680),  // 439: features.6.6 drop-path keep, 1 floats per image
+        (296859232, 187791680),  // 439: features.6.6 drop-path keep, 1 floats per image
         (374554368, 168144864),  // 440: features.6.7.block.0 conv output, 596,496 floats per image
         (375150864, 66908160),  // 441: features.6.7.block.0 output, 596,496 floats per image
         (375747360, 168741360),  // 442: features.6.7.block.1 conv output, 596,496 floats per image
@@ -15123,7 +14859,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (403454112, 186908896),  // 448: features.6.7.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 449: features.6.7.block.3 output, 99,416 floats per image
         (403553536, 187008320),  // 450: features.6.7 output, 99,416 floats per image
-        (296859344, 187791696),  // 451: features.6.7 drop-path keep, 1 floats per image
+        (296859248, 187791696),  // 451: features.6.7 drop-path keep, 1 floats per image
         (377536848, 169337856),  // 452: features.6.8.block.0 conv output, 596,496 floats per image
         (378133344, 66908160),  // 453: features.6.8.block.0 output, 596,496 floats per image
         (378729840, 169934352),  // 454: features.6.8.block.1 conv output, 596,496 floats per image
@@ -15135,7 +14871,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (403652960, 187107744),  // 460: features.6.8.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 461: features.6.8.block.3 output, 99,416 floats per image
         (403752384, 187207168),  // 462: features.6.8 output, 99,416 floats per image
-        (296859360, 187791712),  // 463: features.6.8 drop-path keep, 1 floats per image
+        (296859264, 187791712),  // 463: features.6.8 drop-path keep, 1 floats per image
         (380519328, 170530848),  // 464: features.6.9.block.0 conv output, 596,496 floats per image
         (381115824, 66908160),  // 465: features.6.9.block.0 output, 596,496 floats per image
         (381712320, 171127344),  // 466: features.6.9.block.1 conv output, 596,496 floats per image
@@ -15147,7 +14883,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (403851808, 187306592),  // 472: features.6.9.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 473: features.6.9.block.3 output, 99,416 floats per image
         (403951232, 187406016),  // 474: features.6.9 output, 99,416 floats per image
-        (296859376, 187791728),  // 475: features.6.9 drop-path keep, 1 floats per image
+        (296859280, 187791728),  // 475: features.6.9 drop-path keep, 1 floats per image
         (383501808, 171723840),  // 476: features.6.10.block.0 conv output, 596,496 floats per image
         (384098304, 66908160),  // 477: features.6.10.block.0 output, 596,496 floats per image
         (384694800, 172320336),  // 478: features.6.10.block.1 conv output, 596,496 floats per image
@@ -15159,14 +14895,14 @@ public final class EfficientNetB6Training: TrainableModel {
         (404050656, 187505440),  // 484: features.6.10.block.3 conv output, 99,416 floats per image
         (295563312, 66908160),  // 485: features.6.10.block.3 output, 99,416 floats per image
         (404150080, 187604864),  // 486: features.6.10 output, 99,416 floats per image
-        (296859392, 187791744),  // 487: features.6.10 drop-path keep, 1 floats per image
+        (296859296, 187791744),  // 487: features.6.10 drop-path keep, 1 floats per image
         (386484288, 172916832),  // 488: features.7.0.block.0 conv output, 596,496 floats per image
         (387080784, 66908160),  // 489: features.7.0.block.0 output, 596,496 floats per image
         (387677280, 173513328),  // 490: features.7.0.block.1 conv output, 596,496 floats per image
         (388273776, 66908160),  // 491: features.7.0.block.1 output, 596,496 floats per image
         (388870272, 129512592),  // 492: features.7.0.block.2 output, 596,496 floats per image
         (143843184, 187743504),  // 493: features.7.0.block.2 pooled, 2,064 floats per image
-        (296859088, 187789632),  // 494: features.7.0.block.2 hidden, 86 floats per image
+        (296729856, 187789632),  // 494: features.7.0.block.2 hidden, 86 floats per image
         (143845248, 187745568),  // 495: features.7.0.block.2 scale, 2,064 floats per image
         (296562096, 67574016),  // 496: features.7.0.block.3 conv output, 166,464 floats per image
         (398820224, 182175584),  // 497: features.7.0.block.3 output, 166,464 floats per image
@@ -15181,7 +14917,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (398986688, 182342048),  // 506: features.7.1.block.3 conv output, 166,464 floats per image
         (304001568, 66908160),  // 507: features.7.1.block.3 output, 166,464 floats per image
         (399153152, 182508512),  // 508: features.7.1 output, 166,464 floats per image
-        (296729856, 187791760),  // 509: features.7.1 drop-path keep, 1 floats per image
+        (296729952, 187791760),  // 509: features.7.1 drop-path keep, 1 floats per image
         (304001568, 130511376),  // 510: features.7.2.block.0 conv output, 998,784 floats per image
         (305000352, 134170416),  // 511: features.7.2.block.0 output, 998,784 floats per image
         (305999136, 135169200),  // 512: features.7.2.block.1 conv output, 998,784 floats per image
@@ -15193,7 +14929,7 @@ public final class EfficientNetB6Training: TrainableModel {
         (399319616, 182674976),  // 518: features.7.2.block.3 conv output, 166,464 floats per image
         (308995488, 66908160),  // 519: features.7.2.block.3 output, 166,464 floats per image
         (309661344, 134836272),  // 520: features.7.2 output, 166,464 floats per image
-        (296729872, 135002736),  // 521: features.7.2 drop-path keep, 1 floats per image
+        (296729968, 135002736),  // 521: features.7.2 drop-path keep, 1 floats per image
         (308995488, 66908160),  // 522: features.8 conv output, 665,856 floats per image
         (355993632, 134170416),  // 523: features.8 output, 665,856 floats per image
         (143794992, 132117024),  // 524: avgpool output, 2,304 floats per image
@@ -15209,350 +14945,305 @@ public final class EfficientNetB6Training: TrainableModel {
         (308995488, 137166768),  // 534: gradient of features.7.2.block.3 input, 998,784 floats per image
         (307996704, 136167984),  // 535: features.7.2.block.2 output (recomputed), 998,784 floats per image
         (306997920, 134170416),  // 536: features.7.2.block.1 output (recomputed), 998,784 floats per image
-        (307996704, 136167984),  // 537: gradient of features.7.2.block.2 input, 998,784 floats per image
-        (305999136, 135169200),  // 538: gradient of features.7.2.block.1 input, 998,784 floats per image
-        (305000352, 134170416),  // 539: features.7.2.block.0 output (recomputed), 998,784 floats per image
-        (305000352, 66908160),  // 540: gradient of features.7.2.block.0 input, 166,464 floats per image
-        (305166816, 67074624),  // 541: gradient of features.7.1 branch, 166,464 floats per image
-        (304001568, 135169200),  // 542: gradient of features.7.1.block.3 input, 998,784 floats per image
-        (303002784, 134170416),  // 543: features.7.1.block.2 output (recomputed), 998,784 floats per image
-        (302004000, 130511376),  // 544: features.7.1.block.1 output (recomputed), 998,784 floats per image
-        (303002784, 134170416),  // 545: gradient of features.7.1.block.2 input, 998,784 floats per image
-        (301005216, 133171632),  // 546: gradient of features.7.1.block.1 input, 998,784 floats per image
-        (300006432, 130511376),  // 547: features.7.1.block.0 output (recomputed), 998,784 floats per image
-        (300006432, 130705584),  // 548: gradient of features.7.1.block.0 input, 166,464 floats per image
-        (295563312, 130109088),  // 549: gradient of features.7.0.block.3 input, 596,496 floats per image
-        (388870272, 129512592),  // 550: features.7.0.block.2 output (recomputed), 596,496 floats per image
-        (388273776, 66908160),  // 551: features.7.0.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 552: gradient of features.7.0.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 553: gradient of features.7.0.block.1 input, 596,496 floats per image
-        (387080784, 66908160),  // 554: features.7.0.block.0 output (recomputed), 596,496 floats per image
-        (300006432, 67504656),  // 555: gradient of features.7.0.block.0 input, 99,416 floats per image
-        (296159808, 67604080),  // 556: gradient of features.6.10 branch, 99,416 floats per image
-        (295563312, 130109088),  // 557: gradient of features.6.10.block.3 input, 596,496 floats per image
-        (385887792, 129512592),  // 558: features.6.10.block.2 output (recomputed), 596,496 floats per image
-        (385291296, 66908160),  // 559: features.6.10.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 560: gradient of features.6.10.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 561: gradient of features.6.10.block.1 input, 596,496 floats per image
-        (384098304, 66908160),  // 562: features.6.10.block.0 output (recomputed), 596,496 floats per image
-        (300105856, 67604080),  // 563: gradient of features.6.10.block.0 input, 99,416 floats per image
-        (296159808, 67504656),  // 564: gradient of features.6.9 branch, 99,416 floats per image
-        (295563312, 130109088),  // 565: gradient of features.6.9.block.3 input, 596,496 floats per image
-        (382905312, 129512592),  // 566: features.6.9.block.2 output (recomputed), 596,496 floats per image
-        (382308816, 66908160),  // 567: features.6.9.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 568: gradient of features.6.9.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 569: gradient of features.6.9.block.1 input, 596,496 floats per image
-        (381115824, 66908160),  // 570: features.6.9.block.0 output (recomputed), 596,496 floats per image
-        (300006432, 67504656),  // 571: gradient of features.6.9.block.0 input, 99,416 floats per image
-        (296159808, 67604080),  // 572: gradient of features.6.8 branch, 99,416 floats per image
-        (295563312, 130109088),  // 573: gradient of features.6.8.block.3 input, 596,496 floats per image
-        (379922832, 129512592),  // 574: features.6.8.block.2 output (recomputed), 596,496 floats per image
-        (379326336, 66908160),  // 575: features.6.8.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 576: gradient of features.6.8.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 577: gradient of features.6.8.block.1 input, 596,496 floats per image
-        (378133344, 66908160),  // 578: features.6.8.block.0 output (recomputed), 596,496 floats per image
-        (300105856, 67604080),  // 579: gradient of features.6.8.block.0 input, 99,416 floats per image
-        (296159808, 67504656),  // 580: gradient of features.6.7 branch, 99,416 floats per image
-        (295563312, 130109088),  // 581: gradient of features.6.7.block.3 input, 596,496 floats per image
-        (376940352, 129512592),  // 582: features.6.7.block.2 output (recomputed), 596,496 floats per image
-        (376343856, 66908160),  // 583: features.6.7.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 584: gradient of features.6.7.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 585: gradient of features.6.7.block.1 input, 596,496 floats per image
-        (375150864, 66908160),  // 586: features.6.7.block.0 output (recomputed), 596,496 floats per image
-        (300006432, 67504656),  // 587: gradient of features.6.7.block.0 input, 99,416 floats per image
-        (296159808, 67604080),  // 588: gradient of features.6.6 branch, 99,416 floats per image
-        (295563312, 130109088),  // 589: gradient of features.6.6.block.3 input, 596,496 floats per image
-        (373957872, 129512592),  // 590: features.6.6.block.2 output (recomputed), 596,496 floats per image
-        (373361376, 66908160),  // 591: features.6.6.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 592: gradient of features.6.6.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 593: gradient of features.6.6.block.1 input, 596,496 floats per image
-        (372168384, 66908160),  // 594: features.6.6.block.0 output (recomputed), 596,496 floats per image
-        (300105856, 67604080),  // 595: gradient of features.6.6.block.0 input, 99,416 floats per image
-        (296159808, 67504656),  // 596: gradient of features.6.5 branch, 99,416 floats per image
-        (295563312, 130109088),  // 597: gradient of features.6.5.block.3 input, 596,496 floats per image
-        (370975392, 129512592),  // 598: features.6.5.block.2 output (recomputed), 596,496 floats per image
-        (370378896, 66908160),  // 599: features.6.5.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 600: gradient of features.6.5.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 601: gradient of features.6.5.block.1 input, 596,496 floats per image
-        (369185904, 66908160),  // 602: features.6.5.block.0 output (recomputed), 596,496 floats per image
-        (300006432, 67504656),  // 603: gradient of features.6.5.block.0 input, 99,416 floats per image
-        (296159808, 67604080),  // 604: gradient of features.6.4 branch, 99,416 floats per image
-        (295563312, 130109088),  // 605: gradient of features.6.4.block.3 input, 596,496 floats per image
-        (367992912, 129512592),  // 606: features.6.4.block.2 output (recomputed), 596,496 floats per image
-        (367396416, 66908160),  // 607: features.6.4.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 608: gradient of features.6.4.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 609: gradient of features.6.4.block.1 input, 596,496 floats per image
-        (366203424, 66908160),  // 610: features.6.4.block.0 output (recomputed), 596,496 floats per image
-        (300105856, 67604080),  // 611: gradient of features.6.4.block.0 input, 99,416 floats per image
-        (296159808, 67504656),  // 612: gradient of features.6.3 branch, 99,416 floats per image
-        (295563312, 130109088),  // 613: gradient of features.6.3.block.3 input, 596,496 floats per image
-        (365010432, 129512592),  // 614: features.6.3.block.2 output (recomputed), 596,496 floats per image
-        (364413936, 66908160),  // 615: features.6.3.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 616: gradient of features.6.3.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 617: gradient of features.6.3.block.1 input, 596,496 floats per image
-        (363220944, 66908160),  // 618: features.6.3.block.0 output (recomputed), 596,496 floats per image
-        (300006432, 67504656),  // 619: gradient of features.6.3.block.0 input, 99,416 floats per image
-        (296159808, 67604080),  // 620: gradient of features.6.2 branch, 99,416 floats per image
-        (295563312, 130109088),  // 621: gradient of features.6.2.block.3 input, 596,496 floats per image
-        (362027952, 129512592),  // 622: features.6.2.block.2 output (recomputed), 596,496 floats per image
-        (361431456, 66908160),  // 623: features.6.2.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 624: gradient of features.6.2.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 625: gradient of features.6.2.block.1 input, 596,496 floats per image
-        (360238464, 66908160),  // 626: features.6.2.block.0 output (recomputed), 596,496 floats per image
-        (300105856, 67604080),  // 627: gradient of features.6.2.block.0 input, 99,416 floats per image
-        (296159808, 67504656),  // 628: gradient of features.6.1 branch, 99,416 floats per image
-        (295563312, 130109088),  // 629: gradient of features.6.1.block.3 input, 596,496 floats per image
-        (359045472, 129512592),  // 630: features.6.1.block.2 output (recomputed), 596,496 floats per image
-        (358448976, 66908160),  // 631: features.6.1.block.1 output (recomputed), 596,496 floats per image
-        (296159808, 129512592),  // 632: gradient of features.6.1.block.2 input, 596,496 floats per image
-        (295563312, 130109088),  // 633: gradient of features.6.1.block.1 input, 596,496 floats per image
-        (357255984, 66908160),  // 634: features.6.1.block.0 output (recomputed), 596,496 floats per image
-        (296159808, 129859392),  // 635: gradient of features.6.1.block.0 input, 99,416 floats per image
-        (295563312, 129512592),  // 636: gradient of features.6.0.block.3 input, 346,800 floats per image
-        (391224912, 67254960),  // 637: features.6.0.block.2 output (recomputed), 346,800 floats per image
-        (390878112, 66908160),  // 638: features.6.0.block.1 output (recomputed), 346,800 floats per image
-        (300006432, 67254960),  // 639: gradient of features.6.0.block.2 input, 346,800 floats per image
-        (295563312, 130819392),  // 640: gradient of features.6.0.block.1 input, 1,306,800 floats per image
-        (294256512, 129512592),  // 641: features.6.0.block.0 output (recomputed), 1,306,800 floats per image
-        (143434368, 66908160),  // 642: gradient of features.6.0.block.0 input, 217,800 floats per image
-        (294256512, 67125968),  // 643: gradient of features.5.7 branch, 217,800 floats per image
-        (292949712, 130819392),  // 644: gradient of features.5.7.block.3 input, 1,306,800 floats per image
-        (291642912, 129512592),  // 645: features.5.7.block.2 output (recomputed), 1,306,800 floats per image
-        (290336112, 126898992),  // 646: features.5.7.block.1 output (recomputed), 1,306,800 floats per image
-        (291642912, 129512592),  // 647: gradient of features.5.7.block.2 input, 1,306,800 floats per image
-        (289029312, 128205792),  // 648: gradient of features.5.7.block.1 input, 1,306,800 floats per image
-        (287722512, 126898992),  // 649: features.5.7.block.0 output (recomputed), 1,306,800 floats per image
-        (287722512, 67125968),  // 650: gradient of features.5.7.block.0 input, 217,800 floats per image
-        (143434368, 66908160),  // 651: gradient of features.5.6 branch, 217,800 floats per image
-        (286415712, 128205792),  // 652: gradient of features.5.6.block.3 input, 1,306,800 floats per image
-        (285108912, 126898992),  // 653: features.5.6.block.2 output (recomputed), 1,306,800 floats per image
-        (283802112, 124285392),  // 654: features.5.6.block.1 output (recomputed), 1,306,800 floats per image
-        (285108912, 126898992),  // 655: gradient of features.5.6.block.2 input, 1,306,800 floats per image
-        (282495312, 125592192),  // 656: gradient of features.5.6.block.1 input, 1,306,800 floats per image
-        (281188512, 124285392),  // 657: features.5.6.block.0 output (recomputed), 1,306,800 floats per image
-        (143434368, 66908160),  // 658: gradient of features.5.6.block.0 input, 217,800 floats per image
-        (281188512, 67125968),  // 659: gradient of features.5.5 branch, 217,800 floats per image
-        (279881712, 125592192),  // 660: gradient of features.5.5.block.3 input, 1,306,800 floats per image
-        (278574912, 124285392),  // 661: features.5.5.block.2 output (recomputed), 1,306,800 floats per image
-        (277268112, 121671792),  // 662: features.5.5.block.1 output (recomputed), 1,306,800 floats per image
-        (278574912, 124285392),  // 663: gradient of features.5.5.block.2 input, 1,306,800 floats per image
-        (275961312, 122978592),  // 664: gradient of features.5.5.block.1 input, 1,306,800 floats per image
-        (274654512, 121671792),  // 665: features.5.5.block.0 output (recomputed), 1,306,800 floats per image
-        (274654512, 67125968),  // 666: gradient of features.5.5.block.0 input, 217,800 floats per image
-        (143434368, 66908160),  // 667: gradient of features.5.4 branch, 217,800 floats per image
-        (273347712, 122978592),  // 668: gradient of features.5.4.block.3 input, 1,306,800 floats per image
-        (272040912, 121671792),  // 669: features.5.4.block.2 output (recomputed), 1,306,800 floats per image
-        (270734112, 119058192),  // 670: features.5.4.block.1 output (recomputed), 1,306,800 floats per image
-        (272040912, 121671792),  // 671: gradient of features.5.4.block.2 input, 1,306,800 floats per image
-        (269427312, 120364992),  // 672: gradient of features.5.4.block.1 input, 1,306,800 floats per image
-        (268120512, 119058192),  // 673: features.5.4.block.0 output (recomputed), 1,306,800 floats per image
-        (143434368, 66908160),  // 674: gradient of features.5.4.block.0 input, 217,800 floats per image
-        (268120512, 67125968),  // 675: gradient of features.5.3 branch, 217,800 floats per image
-        (266813712, 120364992),  // 676: gradient of features.5.3.block.3 input, 1,306,800 floats per image
-        (265506912, 119058192),  // 677: features.5.3.block.2 output (recomputed), 1,306,800 floats per image
-        (264200112, 116444592),  // 678: features.5.3.block.1 output (recomputed), 1,306,800 floats per image
-        (265506912, 119058192),  // 679: gradient of features.5.3.block.2 input, 1,306,800 floats per image
-        (262893312, 117751392),  // 680: gradient of features.5.3.block.1 input, 1,306,800 floats per image
-        (261586512, 116444592),  // 681: features.5.3.block.0 output (recomputed), 1,306,800 floats per image
-        (261586512, 67125968),  // 682: gradient of features.5.3.block.0 input, 217,800 floats per image
-        (143434368, 66908160),  // 683: gradient of features.5.2 branch, 217,800 floats per image
-        (260279712, 117751392),  // 684: gradient of features.5.2.block.3 input, 1,306,800 floats per image
-        (258972912, 116444592),  // 685: features.5.2.block.2 output (recomputed), 1,306,800 floats per image
-        (257666112, 113830992),  // 686: features.5.2.block.1 output (recomputed), 1,306,800 floats per image
-        (258972912, 116444592),  // 687: gradient of features.5.2.block.2 input, 1,306,800 floats per image
-        (256359312, 115137792),  // 688: gradient of features.5.2.block.1 input, 1,306,800 floats per image
-        (255052512, 113830992),  // 689: features.5.2.block.0 output (recomputed), 1,306,800 floats per image
-        (143434368, 66908160),  // 690: gradient of features.5.2.block.0 input, 217,800 floats per image
-        (255052512, 67125968),  // 691: gradient of features.5.1 branch, 217,800 floats per image
-        (253745712, 115137792),  // 692: gradient of features.5.1.block.3 input, 1,306,800 floats per image
-        (252438912, 113830992),  // 693: features.5.1.block.2 output (recomputed), 1,306,800 floats per image
-        (251132112, 111217392),  // 694: features.5.1.block.1 output (recomputed), 1,306,800 floats per image
-        (252438912, 113830992),  // 695: gradient of features.5.1.block.2 input, 1,306,800 floats per image
-        (249825312, 112524192),  // 696: gradient of features.5.1.block.1 input, 1,306,800 floats per image
-        (248518512, 111217392),  // 697: features.5.1.block.0 output (recomputed), 1,306,800 floats per image
-        (248518512, 67125968),  // 698: gradient of features.5.1.block.0 input, 217,800 floats per image
-        (247211712, 111792384),  // 699: gradient of features.5.0.block.3 input, 940,896 floats per image
-        (346689216, 110851488),  // 700: features.5.0.block.2 output (recomputed), 940,896 floats per image
-        (345748320, 109910592),  // 701: features.5.0.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 702: gradient of features.5.0.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 703: gradient of features.5.0.block.1 input, 940,896 floats per image
-        (343866528, 109910592),  // 704: features.5.0.block.0 output (recomputed), 940,896 floats per image
-        (143434368, 66908160),  // 705: gradient of features.5.0.block.0 input, 156,816 floats per image
-        (143591184, 67064976),  // 706: gradient of features.4.7 branch, 156,816 floats per image
-        (247211712, 111792384),  // 707: gradient of features.4.7.block.3 input, 940,896 floats per image
-        (341984736, 110851488),  // 708: features.4.7.block.2 output (recomputed), 940,896 floats per image
-        (341043840, 109910592),  // 709: features.4.7.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 710: gradient of features.4.7.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 711: gradient of features.4.7.block.1 input, 940,896 floats per image
-        (339162048, 109910592),  // 712: features.4.7.block.0 output (recomputed), 940,896 floats per image
-        (143591184, 67064976),  // 713: gradient of features.4.7.block.0 input, 156,816 floats per image
-        (143434368, 66908160),  // 714: gradient of features.4.6 branch, 156,816 floats per image
-        (247211712, 111792384),  // 715: gradient of features.4.6.block.3 input, 940,896 floats per image
-        (337280256, 110851488),  // 716: features.4.6.block.2 output (recomputed), 940,896 floats per image
-        (336339360, 109910592),  // 717: features.4.6.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 718: gradient of features.4.6.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 719: gradient of features.4.6.block.1 input, 940,896 floats per image
-        (334457568, 109910592),  // 720: features.4.6.block.0 output (recomputed), 940,896 floats per image
-        (143434368, 66908160),  // 721: gradient of features.4.6.block.0 input, 156,816 floats per image
-        (143591184, 67064976),  // 722: gradient of features.4.5 branch, 156,816 floats per image
-        (247211712, 111792384),  // 723: gradient of features.4.5.block.3 input, 940,896 floats per image
-        (332575776, 110851488),  // 724: features.4.5.block.2 output (recomputed), 940,896 floats per image
-        (331634880, 109910592),  // 725: features.4.5.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 726: gradient of features.4.5.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 727: gradient of features.4.5.block.1 input, 940,896 floats per image
-        (329753088, 109910592),  // 728: features.4.5.block.0 output (recomputed), 940,896 floats per image
-        (143591184, 67064976),  // 729: gradient of features.4.5.block.0 input, 156,816 floats per image
-        (143434368, 66908160),  // 730: gradient of features.4.4 branch, 156,816 floats per image
-        (247211712, 111792384),  // 731: gradient of features.4.4.block.3 input, 940,896 floats per image
-        (327871296, 110851488),  // 732: features.4.4.block.2 output (recomputed), 940,896 floats per image
-        (326930400, 109910592),  // 733: features.4.4.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 734: gradient of features.4.4.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 735: gradient of features.4.4.block.1 input, 940,896 floats per image
-        (325048608, 109910592),  // 736: features.4.4.block.0 output (recomputed), 940,896 floats per image
-        (143434368, 66908160),  // 737: gradient of features.4.4.block.0 input, 156,816 floats per image
-        (143591184, 67064976),  // 738: gradient of features.4.3 branch, 156,816 floats per image
-        (247211712, 111792384),  // 739: gradient of features.4.3.block.3 input, 940,896 floats per image
-        (323166816, 110851488),  // 740: features.4.3.block.2 output (recomputed), 940,896 floats per image
-        (322225920, 109910592),  // 741: features.4.3.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 742: gradient of features.4.3.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 743: gradient of features.4.3.block.1 input, 940,896 floats per image
-        (320344128, 109910592),  // 744: features.4.3.block.0 output (recomputed), 940,896 floats per image
-        (143591184, 67064976),  // 745: gradient of features.4.3.block.0 input, 156,816 floats per image
-        (143434368, 66908160),  // 746: gradient of features.4.2 branch, 156,816 floats per image
-        (247211712, 111792384),  // 747: gradient of features.4.2.block.3 input, 940,896 floats per image
-        (318462336, 110851488),  // 748: features.4.2.block.2 output (recomputed), 940,896 floats per image
-        (317521440, 109910592),  // 749: features.4.2.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 750: gradient of features.4.2.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 751: gradient of features.4.2.block.1 input, 940,896 floats per image
-        (315639648, 109910592),  // 752: features.4.2.block.0 output (recomputed), 940,896 floats per image
-        (143434368, 66908160),  // 753: gradient of features.4.2.block.0 input, 156,816 floats per image
-        (143591184, 67064976),  // 754: gradient of features.4.1 branch, 156,816 floats per image
-        (247211712, 111792384),  // 755: gradient of features.4.1.block.3 input, 940,896 floats per image
-        (313757856, 110851488),  // 756: features.4.1.block.2 output (recomputed), 940,896 floats per image
-        (312816960, 109910592),  // 757: features.4.1.block.1 output (recomputed), 940,896 floats per image
-        (248152608, 110851488),  // 758: gradient of features.4.1.block.2 input, 940,896 floats per image
-        (247211712, 111792384),  // 759: gradient of features.4.1.block.1 input, 940,896 floats per image
-        (310935168, 109910592),  // 760: features.4.1.block.0 output (recomputed), 940,896 floats per image
-        (143591184, 67378608),  // 761: gradient of features.4.1.block.0 input, 156,816 floats per image
-        (247211712, 110381040),  // 762: gradient of features.4.0.block.3 input, 470,448 floats per image
-        (390407664, 109910592),  // 763: features.4.0.block.2 output (recomputed), 470,448 floats per image
-        (389937216, 66908160),  // 764: features.4.0.block.1 output (recomputed), 470,448 floats per image
-        (249093504, 113674176),  // 765: gradient of features.4.0.block.2 input, 470,448 floats per image
-        (247211712, 111792384),  // 766: gradient of features.4.0.block.1 input, 1,881,792 floats per image
-        (245329920, 109910592),  // 767: features.4.0.block.0 output (recomputed), 1,881,792 floats per image
-        (143434368, 66908160),  // 768: gradient of features.4.0.block.0 input, 313,632 floats per image
-        (245329920, 67221792),  // 769: gradient of features.3.5 branch, 313,632 floats per image
-        (243448128, 111792384),  // 770: gradient of features.3.5.block.3 input, 1,881,792 floats per image
-        (241566336, 109910592),  // 771: features.3.5.block.2 output (recomputed), 1,881,792 floats per image
-        (239684544, 106147008),  // 772: features.3.5.block.1 output (recomputed), 1,881,792 floats per image
-        (241566336, 109910592),  // 773: gradient of features.3.5.block.2 input, 1,881,792 floats per image
-        (237802752, 108028800),  // 774: gradient of features.3.5.block.1 input, 1,881,792 floats per image
-        (235920960, 106147008),  // 775: features.3.5.block.0 output (recomputed), 1,881,792 floats per image
-        (235920960, 67221792),  // 776: gradient of features.3.5.block.0 input, 313,632 floats per image
-        (143434368, 66908160),  // 777: gradient of features.3.4 branch, 313,632 floats per image
-        (234039168, 108028800),  // 778: gradient of features.3.4.block.3 input, 1,881,792 floats per image
-        (232157376, 106147008),  // 779: features.3.4.block.2 output (recomputed), 1,881,792 floats per image
-        (230275584, 102383424),  // 780: features.3.4.block.1 output (recomputed), 1,881,792 floats per image
-        (232157376, 106147008),  // 781: gradient of features.3.4.block.2 input, 1,881,792 floats per image
-        (228393792, 104265216),  // 782: gradient of features.3.4.block.1 input, 1,881,792 floats per image
-        (226512000, 102383424),  // 783: features.3.4.block.0 output (recomputed), 1,881,792 floats per image
-        (143434368, 66908160),  // 784: gradient of features.3.4.block.0 input, 313,632 floats per image
-        (226512000, 67221792),  // 785: gradient of features.3.3 branch, 313,632 floats per image
-        (224630208, 104265216),  // 786: gradient of features.3.3.block.3 input, 1,881,792 floats per image
-        (222748416, 102383424),  // 787: features.3.3.block.2 output (recomputed), 1,881,792 floats per image
-        (220866624, 98619840),  // 788: features.3.3.block.1 output (recomputed), 1,881,792 floats per image
-        (222748416, 102383424),  // 789: gradient of features.3.3.block.2 input, 1,881,792 floats per image
-        (218984832, 100501632),  // 790: gradient of features.3.3.block.1 input, 1,881,792 floats per image
-        (217103040, 98619840),  // 791: features.3.3.block.0 output (recomputed), 1,881,792 floats per image
-        (217103040, 67221792),  // 792: gradient of features.3.3.block.0 input, 313,632 floats per image
-        (143434368, 66908160),  // 793: gradient of features.3.2 branch, 313,632 floats per image
-        (215221248, 100501632),  // 794: gradient of features.3.2.block.3 input, 1,881,792 floats per image
-        (213339456, 98619840),  // 795: features.3.2.block.2 output (recomputed), 1,881,792 floats per image
-        (211457664, 65026368),  // 796: features.3.2.block.1 output (recomputed), 1,881,792 floats per image
-        (213339456, 98619840),  // 797: gradient of features.3.2.block.2 input, 1,881,792 floats per image
-        (209575872, 96738048),  // 798: gradient of features.3.2.block.1 input, 1,881,792 floats per image
-        (207694080, 65026368),  // 799: features.3.2.block.0 output (recomputed), 1,881,792 floats per image
-        (143434368, 66908160),  // 800: gradient of features.3.2.block.0 input, 313,632 floats per image
-        (207694080, 67221792),  // 801: gradient of features.3.1 branch, 313,632 floats per image
-        (205812288, 96738048),  // 802: gradient of features.3.1.block.3 input, 1,881,792 floats per image
-        (203930496, 65026368),  // 803: features.3.1.block.2 output (recomputed), 1,881,792 floats per image
-        (202048704, 61262784),  // 804: features.3.1.block.1 output (recomputed), 1,881,792 floats per image
-        (203930496, 65026368),  // 805: gradient of features.3.1.block.2 input, 1,881,792 floats per image
-        (200166912, 63144576),  // 806: gradient of features.3.1.block.1 input, 1,881,792 floats per image
-        (141552576, 61262784),  // 807: features.3.1.block.0 output (recomputed), 1,881,792 floats per image
-        (141552576, 62517312),  // 808: gradient of features.3.1.block.0 input, 313,632 floats per image
-        (139670784, 61471872),  // 809: gradient of features.3.0.block.3 input, 1,045,440 floats per image
-        (298960992, 60426432),  // 810: features.3.0.block.2 output (recomputed), 1,045,440 floats per image
-        (297915552, 59380992),  // 811: features.3.0.block.1 output (recomputed), 1,045,440 floats per image
-        (200166912, 96738048),  // 812: gradient of features.3.0.block.2 input, 1,045,440 floats per image
-        (139670784, 63562752),  // 813: gradient of features.3.0.block.1 input, 4,181,760 floats per image
-        (135489024, 59380992),  // 814: features.3.0.block.0 output (recomputed), 4,181,760 floats per image
-        (135489024, 96738048),  // 815: gradient of features.3.0.block.0 input, 696,960 floats per image
-        (136185984, 97435008),  // 816: gradient of features.2.5 branch, 696,960 floats per image
-        (131307264, 63562752),  // 817: gradient of features.2.5.block.3 input, 4,181,760 floats per image
-        (127125504, 59380992),  // 818: features.2.5.block.2 output (recomputed), 4,181,760 floats per image
-        (122943744, 51017472),  // 819: features.2.5.block.1 output (recomputed), 4,181,760 floats per image
-        (127125504, 59380992),  // 820: gradient of features.2.5.block.2 input, 4,181,760 floats per image
-        (118761984, 55199232),  // 821: gradient of features.2.5.block.1 input, 4,181,760 floats per image
-        (114580224, 51017472),  // 822: features.2.5.block.0 output (recomputed), 4,181,760 floats per image
-        (114580224, 59380992),  // 823: gradient of features.2.5.block.0 input, 696,960 floats per image
-        (115277184, 60077952),  // 824: gradient of features.2.4 branch, 696,960 floats per image
-        (110398464, 55199232),  // 825: gradient of features.2.4.block.3 input, 4,181,760 floats per image
-        (106216704, 51017472),  // 826: features.2.4.block.2 output (recomputed), 4,181,760 floats per image
-        (102034944, 42653952),  // 827: features.2.4.block.1 output (recomputed), 4,181,760 floats per image
-        (106216704, 51017472),  // 828: gradient of features.2.4.block.2 input, 4,181,760 floats per image
-        (97853184, 46835712),  // 829: gradient of features.2.4.block.1 input, 4,181,760 floats per image
-        (93671424, 42653952),  // 830: features.2.4.block.0 output (recomputed), 4,181,760 floats per image
-        (93671424, 51017472),  // 831: gradient of features.2.4.block.0 input, 696,960 floats per image
-        (94368384, 51714432),  // 832: gradient of features.2.3 branch, 696,960 floats per image
-        (89489664, 46835712),  // 833: gradient of features.2.3.block.3 input, 4,181,760 floats per image
-        (85307904, 42653952),  // 834: features.2.3.block.2 output (recomputed), 4,181,760 floats per image
-        (81126144, 34290432),  // 835: features.2.3.block.1 output (recomputed), 4,181,760 floats per image
-        (85307904, 42653952),  // 836: gradient of features.2.3.block.2 input, 4,181,760 floats per image
-        (76944384, 38472192),  // 837: gradient of features.2.3.block.1 input, 4,181,760 floats per image
-        (72762624, 34290432),  // 838: features.2.3.block.0 output (recomputed), 4,181,760 floats per image
-        (72762624, 42653952),  // 839: gradient of features.2.3.block.0 input, 696,960 floats per image
-        (73459584, 43350912),  // 840: gradient of features.2.2 branch, 696,960 floats per image
-        (68580864, 38472192),  // 841: gradient of features.2.2.block.3 input, 4,181,760 floats per image
-        (64399104, 34290432),  // 842: features.2.2.block.2 output (recomputed), 4,181,760 floats per image
-        (60217344, 25926912),  // 843: features.2.2.block.1 output (recomputed), 4,181,760 floats per image
-        (64399104, 34290432),  // 844: gradient of features.2.2.block.2 input, 4,181,760 floats per image
-        (56035584, 30108672),  // 845: gradient of features.2.2.block.1 input, 4,181,760 floats per image
-        (51853824, 25926912),  // 846: features.2.2.block.0 output (recomputed), 4,181,760 floats per image
-        (51853824, 34290432),  // 847: gradient of features.2.2.block.0 input, 696,960 floats per image
-        (52550784, 34987392),  // 848: gradient of features.2.1 branch, 696,960 floats per image
-        (47672064, 30108672),  // 849: gradient of features.2.1.block.3 input, 4,181,760 floats per image
-        (43490304, 25926912),  // 850: features.2.1.block.2 output (recomputed), 4,181,760 floats per image
-        (39308544, 17563392),  // 851: features.2.1.block.1 output (recomputed), 4,181,760 floats per image
-        (43490304, 25926912),  // 852: gradient of features.2.1.block.2 input, 4,181,760 floats per image
-        (35126784, 21745152),  // 853: gradient of features.2.1.block.1 input, 4,181,760 floats per image
-        (30945024, 17563392),  // 854: features.2.1.block.0 output (recomputed), 4,181,760 floats per image
-        (30945024, 25926912),  // 855: gradient of features.2.1.block.0 input, 696,960 floats per image
-        (26763264, 20072448),  // 856: gradient of features.2.0.block.3 input, 3,345,408 floats per image
-        (170058240, 16727040),  // 857: features.2.0.block.2 output (recomputed), 3,345,408 floats per image
-        (166712832, 13381632),  // 858: features.2.0.block.1 output (recomputed), 3,345,408 floats per image
-        (40144896, 40144896),  // 859: gradient of features.2.0.block.2 input, 3,345,408 floats per image
-        (26763264, 26763264),  // 860: gradient of features.2.0.block.1 input, 13,381,632 floats per image
-        (13381632, 13381632),  // 861: features.2.0.block.0 output (recomputed), 13,381,632 floats per image
-        (13381632, 13381632),  // 862: gradient of features.2.0.block.0 input, 2,230,272 floats per image
-        (0, 0),  // 863: gradient of features.1.2 branch, 2,230,272 floats per image
-        (2230272, 6690816),  // 864: gradient of features.1.2.block.2 input, 2,230,272 floats per image
-        (193476096, 4460544),  // 865: features.1.2.block.1 output (recomputed), 2,230,272 floats per image
-        (191245824, 2230272),  // 866: features.1.2.block.0 output (recomputed), 2,230,272 floats per image
-        (0, 0),  // 867: gradient of features.1.2.block.1 input, 2,230,272 floats per image
-        (2230272, 2230272),  // 868: gradient of features.1.2.block.0 input, 2,230,272 floats per image
-        (0, 0),  // 869: gradient of features.1.1 branch, 2,230,272 floats per image
-        (4460544, 8921088),  // 870: gradient of features.1.1.block.2 input, 2,230,272 floats per image
-        (182324736, 6690816),  // 871: features.1.1.block.1 output (recomputed), 2,230,272 floats per image
-        (180094464, 4460544),  // 872: features.1.1.block.0 output (recomputed), 2,230,272 floats per image
-        (0, 0),  // 873: gradient of features.1.1.block.1 input, 2,230,272 floats per image
-        (4460544, 11708928),  // 874: gradient of features.1.1.block.0 input, 2,230,272 floats per image
-        (0, 7805952),  // 875: gradient of features.1.0.block.2 input, 3,902,976 floats per image
-        (159464448, 3902976),  // 876: features.1.0.block.1 output (recomputed), 3,902,976 floats per image
-        (155561472, 0),  // 877: features.1.0.block.0 output (recomputed), 3,902,976 floats per image
-        (3902976, 3902976),  // 878: gradient of features.1.0.block.1 input, 3,902,976 floats per image
-        (0, 7805952),  // 879: gradient of features.1.0.block.0 input, 3,902,976 floats per image
-        (147755520, 0),  // 880: features.0 output (recomputed), 3,902,976 floats per image
+        (305999136, 135169200),  // 537: gradient of features.7.2.block.1 input, 998,784 floats per image
+        (305000352, 134170416),  // 538: features.7.2.block.0 output (recomputed), 998,784 floats per image
+        (305000352, 66908160),  // 539: gradient of features.7.2.block.0 input, 166,464 floats per image
+        (305166816, 67074624),  // 540: gradient of features.7.1 branch, 166,464 floats per image
+        (304001568, 135169200),  // 541: gradient of features.7.1.block.3 input, 998,784 floats per image
+        (303002784, 134170416),  // 542: features.7.1.block.2 output (recomputed), 998,784 floats per image
+        (302004000, 130511376),  // 543: features.7.1.block.1 output (recomputed), 998,784 floats per image
+        (301005216, 133171632),  // 544: gradient of features.7.1.block.1 input, 998,784 floats per image
+        (300006432, 130511376),  // 545: features.7.1.block.0 output (recomputed), 998,784 floats per image
+        (300006432, 130705584),  // 546: gradient of features.7.1.block.0 input, 166,464 floats per image
+        (295563312, 130109088),  // 547: gradient of features.7.0.block.3 input, 596,496 floats per image
+        (388870272, 129512592),  // 548: features.7.0.block.2 output (recomputed), 596,496 floats per image
+        (388273776, 66908160),  // 549: features.7.0.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 550: gradient of features.7.0.block.1 input, 596,496 floats per image
+        (387080784, 66908160),  // 551: features.7.0.block.0 output (recomputed), 596,496 floats per image
+        (300006432, 67504656),  // 552: gradient of features.7.0.block.0 input, 99,416 floats per image
+        (296159808, 67604080),  // 553: gradient of features.6.10 branch, 99,416 floats per image
+        (295563312, 130109088),  // 554: gradient of features.6.10.block.3 input, 596,496 floats per image
+        (385887792, 129512592),  // 555: features.6.10.block.2 output (recomputed), 596,496 floats per image
+        (385291296, 66908160),  // 556: features.6.10.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 557: gradient of features.6.10.block.1 input, 596,496 floats per image
+        (384098304, 66908160),  // 558: features.6.10.block.0 output (recomputed), 596,496 floats per image
+        (300105856, 67604080),  // 559: gradient of features.6.10.block.0 input, 99,416 floats per image
+        (296159808, 67504656),  // 560: gradient of features.6.9 branch, 99,416 floats per image
+        (295563312, 130109088),  // 561: gradient of features.6.9.block.3 input, 596,496 floats per image
+        (382905312, 129512592),  // 562: features.6.9.block.2 output (recomputed), 596,496 floats per image
+        (382308816, 66908160),  // 563: features.6.9.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 564: gradient of features.6.9.block.1 input, 596,496 floats per image
+        (381115824, 66908160),  // 565: features.6.9.block.0 output (recomputed), 596,496 floats per image
+        (300006432, 67504656),  // 566: gradient of features.6.9.block.0 input, 99,416 floats per image
+        (296159808, 67604080),  // 567: gradient of features.6.8 branch, 99,416 floats per image
+        (295563312, 130109088),  // 568: gradient of features.6.8.block.3 input, 596,496 floats per image
+        (379922832, 129512592),  // 569: features.6.8.block.2 output (recomputed), 596,496 floats per image
+        (379326336, 66908160),  // 570: features.6.8.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 571: gradient of features.6.8.block.1 input, 596,496 floats per image
+        (378133344, 66908160),  // 572: features.6.8.block.0 output (recomputed), 596,496 floats per image
+        (300105856, 67604080),  // 573: gradient of features.6.8.block.0 input, 99,416 floats per image
+        (296159808, 67504656),  // 574: gradient of features.6.7 branch, 99,416 floats per image
+        (295563312, 130109088),  // 575: gradient of features.6.7.block.3 input, 596,496 floats per image
+        (376940352, 129512592),  // 576: features.6.7.block.2 output (recomputed), 596,496 floats per image
+        (376343856, 66908160),  // 577: features.6.7.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 578: gradient of features.6.7.block.1 input, 596,496 floats per image
+        (375150864, 66908160),  // 579: features.6.7.block.0 output (recomputed), 596,496 floats per image
+        (300006432, 67504656),  // 580: gradient of features.6.7.block.0 input, 99,416 floats per image
+        (296159808, 67604080),  // 581: gradient of features.6.6 branch, 99,416 floats per image
+        (295563312, 130109088),  // 582: gradient of features.6.6.block.3 input, 596,496 floats per image
+        (373957872, 129512592),  // 583: features.6.6.block.2 output (recomputed), 596,496 floats per image
+        (373361376, 66908160),  // 584: features.6.6.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 585: gradient of features.6.6.block.1 input, 596,496 floats per image
+        (372168384, 66908160),  // 586: features.6.6.block.0 output (recomputed), 596,496 floats per image
+        (300105856, 67604080),  // 587: gradient of features.6.6.block.0 input, 99,416 floats per image
+        (296159808, 67504656),  // 588: gradient of features.6.5 branch, 99,416 floats per image
+        (295563312, 130109088),  // 589: gradient of features.6.5.block.3 input, 596,496 floats per image
+        (370975392, 129512592),  // 590: features.6.5.block.2 output (recomputed), 596,496 floats per image
+        (370378896, 66908160),  // 591: features.6.5.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 592: gradient of features.6.5.block.1 input, 596,496 floats per image
+        (369185904, 66908160),  // 593: features.6.5.block.0 output (recomputed), 596,496 floats per image
+        (300006432, 67504656),  // 594: gradient of features.6.5.block.0 input, 99,416 floats per image
+        (296159808, 67604080),  // 595: gradient of features.6.4 branch, 99,416 floats per image
+        (295563312, 130109088),  // 596: gradient of features.6.4.block.3 input, 596,496 floats per image
+        (367992912, 129512592),  // 597: features.6.4.block.2 output (recomputed), 596,496 floats per image
+        (367396416, 66908160),  // 598: features.6.4.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 599: gradient of features.6.4.block.1 input, 596,496 floats per image
+        (366203424, 66908160),  // 600: features.6.4.block.0 output (recomputed), 596,496 floats per image
+        (300105856, 67604080),  // 601: gradient of features.6.4.block.0 input, 99,416 floats per image
+        (296159808, 67504656),  // 602: gradient of features.6.3 branch, 99,416 floats per image
+        (295563312, 130109088),  // 603: gradient of features.6.3.block.3 input, 596,496 floats per image
+        (365010432, 129512592),  // 604: features.6.3.block.2 output (recomputed), 596,496 floats per image
+        (364413936, 66908160),  // 605: features.6.3.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 606: gradient of features.6.3.block.1 input, 596,496 floats per image
+        (363220944, 66908160),  // 607: features.6.3.block.0 output (recomputed), 596,496 floats per image
+        (300006432, 67504656),  // 608: gradient of features.6.3.block.0 input, 99,416 floats per image
+        (296159808, 67604080),  // 609: gradient of features.6.2 branch, 99,416 floats per image
+        (295563312, 130109088),  // 610: gradient of features.6.2.block.3 input, 596,496 floats per image
+        (362027952, 129512592),  // 611: features.6.2.block.2 output (recomputed), 596,496 floats per image
+        (361431456, 66908160),  // 612: features.6.2.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 613: gradient of features.6.2.block.1 input, 596,496 floats per image
+        (360238464, 66908160),  // 614: features.6.2.block.0 output (recomputed), 596,496 floats per image
+        (300105856, 67604080),  // 615: gradient of features.6.2.block.0 input, 99,416 floats per image
+        (296159808, 67504656),  // 616: gradient of features.6.1 branch, 99,416 floats per image
+        (295563312, 130109088),  // 617: gradient of features.6.1.block.3 input, 596,496 floats per image
+        (359045472, 129512592),  // 618: features.6.1.block.2 output (recomputed), 596,496 floats per image
+        (358448976, 66908160),  // 619: features.6.1.block.1 output (recomputed), 596,496 floats per image
+        (296159808, 129512592),  // 620: gradient of features.6.1.block.1 input, 596,496 floats per image
+        (357255984, 66908160),  // 621: features.6.1.block.0 output (recomputed), 596,496 floats per image
+        (295563312, 130109088),  // 622: gradient of features.6.1.block.0 input, 99,416 floats per image
+        (300006432, 133171632),  // 623: gradient of features.6.0.block.3 input, 346,800 floats per image
+        (391224912, 67254960),  // 624: features.6.0.block.2 output (recomputed), 346,800 floats per image
+        (390878112, 66908160),  // 625: features.6.0.block.1 output (recomputed), 346,800 floats per image
+        (295563312, 130819392),  // 626: gradient of features.6.0.block.1 input, 1,306,800 floats per image
+        (294256512, 129512592),  // 627: features.6.0.block.0 output (recomputed), 1,306,800 floats per image
+        (143434368, 66908160),  // 628: gradient of features.6.0.block.0 input, 217,800 floats per image
+        (294256512, 67125968),  // 629: gradient of features.5.7 branch, 217,800 floats per image
+        (292949712, 130819392),  // 630: gradient of features.5.7.block.3 input, 1,306,800 floats per image
+        (291642912, 129512592),  // 631: features.5.7.block.2 output (recomputed), 1,306,800 floats per image
+        (290336112, 126898992),  // 632: features.5.7.block.1 output (recomputed), 1,306,800 floats per image
+        (289029312, 128205792),  // 633: gradient of features.5.7.block.1 input, 1,306,800 floats per image
+        (287722512, 126898992),  // 634: features.5.7.block.0 output (recomputed), 1,306,800 floats per image
+        (287722512, 67125968),  // 635: gradient of features.5.7.block.0 input, 217,800 floats per image
+        (143434368, 66908160),  // 636: gradient of features.5.6 branch, 217,800 floats per image
+        (286415712, 128205792),  // 637: gradient of features.5.6.block.3 input, 1,306,800 floats per image
+        (285108912, 126898992),  // 638: features.5.6.block.2 output (recomputed), 1,306,800 floats per image
+        (283802112, 124285392),  // 639: features.5.6.block.1 output (recomputed), 1,306,800 floats per image
+        (282495312, 125592192),  // 640: gradient of features.5.6.block.1 input, 1,306,800 floats per image
+        (281188512, 124285392),  // 641: features.5.6.block.0 output (recomputed), 1,306,800 floats per image
+        (143434368, 66908160),  // 642: gradient of features.5.6.block.0 input, 217,800 floats per image
+        (281188512, 67125968),  // 643: gradient of features.5.5 branch, 217,800 floats per image
+        (279881712, 125592192),  // 644: gradient of features.5.5.block.3 input, 1,306,800 floats per image
+        (278574912, 124285392),  // 645: features.5.5.block.2 output (recomputed), 1,306,800 floats per image
+        (277268112, 121671792),  // 646: features.5.5.block.1 output (recomputed), 1,306,800 floats per image
+        (275961312, 122978592),  // 647: gradient of features.5.5.block.1 input, 1,306,800 floats per image
+        (274654512, 121671792),  // 648: features.5.5.block.0 output (recomputed), 1,306,800 floats per image
+        (274654512, 67125968),  // 649: gradient of features.5.5.block.0 input, 217,800 floats per image
+        (143434368, 66908160),  // 650: gradient of features.5.4 branch, 217,800 floats per image
+        (273347712, 122978592),  // 651: gradient of features.5.4.block.3 input, 1,306,800 floats per image
+        (272040912, 121671792),  // 652: features.5.4.block.2 output (recomputed), 1,306,800 floats per image
+        (270734112, 119058192),  // 653: features.5.4.block.1 output (recomputed), 1,306,800 floats per image
+        (269427312, 120364992),  // 654: gradient of features.5.4.block.1 input, 1,306,800 floats per image
+        (268120512, 119058192),  // 655: features.5.4.block.0 output (recomputed), 1,306,800 floats per image
+        (143434368, 66908160),  // 656: gradient of features.5.4.block.0 input, 217,800 floats per image
+        (268120512, 67125968),  // 657: gradient of features.5.3 branch, 217,800 floats per image
+        (266813712, 120364992),  // 658: gradient of features.5.3.block.3 input, 1,306,800 floats per image
+        (265506912, 119058192),  // 659: features.5.3.block.2 output (recomputed), 1,306,800 floats per image
+        (264200112, 116444592),  // 660: features.5.3.block.1 output (recomputed), 1,306,800 floats per image
+        (262893312, 117751392),  // 661: gradient of features.5.3.block.1 input, 1,306,800 floats per image
+        (261586512, 116444592),  // 662: features.5.3.block.0 output (recomputed), 1,306,800 floats per image
+        (261586512, 67125968),  // 663: gradient of features.5.3.block.0 input, 217,800 floats per image
+        (143434368, 66908160),  // 664: gradient of features.5.2 branch, 217,800 floats per image
+        (260279712, 117751392),  // 665: gradient of features.5.2.block.3 input, 1,306,800 floats per image
+        (258972912, 116444592),  // 666: features.5.2.block.2 output (recomputed), 1,306,800 floats per image
+        (257666112, 113830992),  // 667: features.5.2.block.1 output (recomputed), 1,306,800 floats per image
+        (256359312, 115137792),  // 668: gradient of features.5.2.block.1 input, 1,306,800 floats per image
+        (255052512, 113830992),  // 669: features.5.2.block.0 output (recomputed), 1,306,800 floats per image
+        (143434368, 66908160),  // 670: gradient of features.5.2.block.0 input, 217,800 floats per image
+        (255052512, 67125968),  // 671: gradient of features.5.1 branch, 217,800 floats per image
+        (253745712, 115137792),  // 672: gradient of features.5.1.block.3 input, 1,306,800 floats per image
+        (252438912, 113830992),  // 673: features.5.1.block.2 output (recomputed), 1,306,800 floats per image
+        (251132112, 111217392),  // 674: features.5.1.block.1 output (recomputed), 1,306,800 floats per image
+        (249825312, 112524192),  // 675: gradient of features.5.1.block.1 input, 1,306,800 floats per image
+        (248518512, 111217392),  // 676: features.5.1.block.0 output (recomputed), 1,306,800 floats per image
+        (248518512, 67125968),  // 677: gradient of features.5.1.block.0 input, 217,800 floats per image
+        (247211712, 111792384),  // 678: gradient of features.5.0.block.3 input, 940,896 floats per image
+        (346689216, 110851488),  // 679: features.5.0.block.2 output (recomputed), 940,896 floats per image
+        (345748320, 109910592),  // 680: features.5.0.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 681: gradient of features.5.0.block.1 input, 940,896 floats per image
+        (343866528, 109910592),  // 682: features.5.0.block.0 output (recomputed), 940,896 floats per image
+        (143434368, 66908160),  // 683: gradient of features.5.0.block.0 input, 156,816 floats per image
+        (143591184, 67064976),  // 684: gradient of features.4.7 branch, 156,816 floats per image
+        (247211712, 111792384),  // 685: gradient of features.4.7.block.3 input, 940,896 floats per image
+        (341984736, 110851488),  // 686: features.4.7.block.2 output (recomputed), 940,896 floats per image
+        (341043840, 109910592),  // 687: features.4.7.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 688: gradient of features.4.7.block.1 input, 940,896 floats per image
+        (339162048, 109910592),  // 689: features.4.7.block.0 output (recomputed), 940,896 floats per image
+        (143591184, 67064976),  // 690: gradient of features.4.7.block.0 input, 156,816 floats per image
+        (143434368, 66908160),  // 691: gradient of features.4.6 branch, 156,816 floats per image
+        (247211712, 111792384),  // 692: gradient of features.4.6.block.3 input, 940,896 floats per image
+        (337280256, 110851488),  // 693: features.4.6.block.2 output (recomputed), 940,896 floats per image
+        (336339360, 109910592),  // 694: features.4.6.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 695: gradient of features.4.6.block.1 input, 940,896 floats per image
+        (334457568, 109910592),  // 696: features.4.6.block.0 output (recomputed), 940,896 floats per image
+        (143434368, 66908160),  // 697: gradient of features.4.6.block.0 input, 156,816 floats per image
+        (143591184, 67064976),  // 698: gradient of features.4.5 branch, 156,816 floats per image
+        (247211712, 111792384),  // 699: gradient of features.4.5.block.3 input, 940,896 floats per image
+        (332575776, 110851488),  // 700: features.4.5.block.2 output (recomputed), 940,896 floats per image
+        (331634880, 109910592),  // 701: features.4.5.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 702: gradient of features.4.5.block.1 input, 940,896 floats per image
+        (329753088, 109910592),  // 703: features.4.5.block.0 output (recomputed), 940,896 floats per image
+        (143591184, 67064976),  // 704: gradient of features.4.5.block.0 input, 156,816 floats per image
+        (143434368, 66908160),  // 705: gradient of features.4.4 branch, 156,816 floats per image
+        (247211712, 111792384),  // 706: gradient of features.4.4.block.3 input, 940,896 floats per image
+        (327871296, 110851488),  // 707: features.4.4.block.2 output (recomputed), 940,896 floats per image
+        (326930400, 109910592),  // 708: features.4.4.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 709: gradient of features.4.4.block.1 input, 940,896 floats per image
+        (325048608, 109910592),  // 710: features.4.4.block.0 output (recomputed), 940,896 floats per image
+        (143434368, 66908160),  // 711: gradient of features.4.4.block.0 input, 156,816 floats per image
+        (143591184, 67064976),  // 712: gradient of features.4.3 branch, 156,816 floats per image
+        (247211712, 111792384),  // 713: gradient of features.4.3.block.3 input, 940,896 floats per image
+        (323166816, 110851488),  // 714: features.4.3.block.2 output (recomputed), 940,896 floats per image
+        (322225920, 109910592),  // 715: features.4.3.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 716: gradient of features.4.3.block.1 input, 940,896 floats per image
+        (320344128, 109910592),  // 717: features.4.3.block.0 output (recomputed), 940,896 floats per image
+        (143591184, 67064976),  // 718: gradient of features.4.3.block.0 input, 156,816 floats per image
+        (143434368, 66908160),  // 719: gradient of features.4.2 branch, 156,816 floats per image
+        (247211712, 111792384),  // 720: gradient of features.4.2.block.3 input, 940,896 floats per image
+        (318462336, 110851488),  // 721: features.4.2.block.2 output (recomputed), 940,896 floats per image
+        (317521440, 109910592),  // 722: features.4.2.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 723: gradient of features.4.2.block.1 input, 940,896 floats per image
+        (315639648, 109910592),  // 724: features.4.2.block.0 output (recomputed), 940,896 floats per image
+        (143434368, 66908160),  // 725: gradient of features.4.2.block.0 input, 156,816 floats per image
+        (143591184, 67064976),  // 726: gradient of features.4.1 branch, 156,816 floats per image
+        (247211712, 111792384),  // 727: gradient of features.4.1.block.3 input, 940,896 floats per image
+        (313757856, 110851488),  // 728: features.4.1.block.2 output (recomputed), 940,896 floats per image
+        (312816960, 109910592),  // 729: features.4.1.block.1 output (recomputed), 940,896 floats per image
+        (248152608, 110851488),  // 730: gradient of features.4.1.block.1 input, 940,896 floats per image
+        (310935168, 109910592),  // 731: features.4.1.block.0 output (recomputed), 940,896 floats per image
+        (143591184, 67378608),  // 732: gradient of features.4.1.block.0 input, 156,816 floats per image
+        (249093504, 113674176),  // 733: gradient of features.4.0.block.3 input, 470,448 floats per image
+        (390407664, 109910592),  // 734: features.4.0.block.2 output (recomputed), 470,448 floats per image
+        (389937216, 66908160),  // 735: features.4.0.block.1 output (recomputed), 470,448 floats per image
+        (247211712, 111792384),  // 736: gradient of features.4.0.block.1 input, 1,881,792 floats per image
+        (245329920, 109910592),  // 737: features.4.0.block.0 output (recomputed), 1,881,792 floats per image
+        (143434368, 66908160),  // 738: gradient of features.4.0.block.0 input, 313,632 floats per image
+        (245329920, 67221792),  // 739: gradient of features.3.5 branch, 313,632 floats per image
+        (243448128, 111792384),  // 740: gradient of features.3.5.block.3 input, 1,881,792 floats per image
+        (241566336, 109910592),  // 741: features.3.5.block.2 output (recomputed), 1,881,792 floats per image
+        (239684544, 106147008),  // 742: features.3.5.block.1 output (recomputed), 1,881,792 floats per image
+        (237802752, 108028800),  // 743: gradient of features.3.5.block.1 input, 1,881,792 floats per image
+        (235920960, 106147008),  // 744: features.3.5.block.0 output (recomputed), 1,881,792 floats per image
+        (235920960, 67221792),  // 745: gradient of features.3.5.block.0 input, 313,632 floats per image
+        (143434368, 66908160),  // 746: gradient of features.3.4 branch, 313,632 floats per image
+        (234039168, 108028800),  // 747: gradient of features.3.4.block.3 input, 1,881,792 floats per image
+        (232157376, 106147008),  // 748: features.3.4.block.2 output (recomputed), 1,881,792 floats per image
+        (230275584, 102383424),  // 749: features.3.4.block.1 output (recomputed), 1,881,792 floats per image
+        (228393792, 104265216),  // 750: gradient of features.3.4.block.1 input, 1,881,792 floats per image
+        (226512000, 102383424),  // 751: features.3.4.block.0 output (recomputed), 1,881,792 floats per image
+        (143434368, 66908160),  // 752: gradient of features.3.4.block.0 input, 313,632 floats per image
+        (226512000, 67221792),  // 753: gradient of features.3.3 branch, 313,632 floats per image
+        (224630208, 104265216),  // 754: gradient of features.3.3.block.3 input, 1,881,792 floats per image
+        (222748416, 102383424),  // 755: features.3.3.block.2 output (recomputed), 1,881,792 floats per image
+        (220866624, 98619840),  // 756: features.3.3.block.1 output (recomputed), 1,881,792 floats per image
+        (218984832, 100501632),  // 757: gradient of features.3.3.block.1 input, 1,881,792 floats per image
+        (217103040, 98619840),  // 758: features.3.3.block.0 output (recomputed), 1,881,792 floats per image
+        (217103040, 67221792),  // 759: gradient of features.3.3.block.0 input, 313,632 floats per image
+        (143434368, 66908160),  // 760: gradient of features.3.2 branch, 313,632 floats per image
+        (215221248, 100501632),  // 761: gradient of features.3.2.block.3 input, 1,881,792 floats per image
+        (213339456, 98619840),  // 762: features.3.2.block.2 output (recomputed), 1,881,792 floats per image
+        (211457664, 65026368),  // 763: features.3.2.block.1 output (recomputed), 1,881,792 floats per image
+        (209575872, 96738048),  // 764: gradient of features.3.2.block.1 input, 1,881,792 floats per image
+        (207694080, 65026368),  // 765: features.3.2.block.0 output (recomputed), 1,881,792 floats per image
+        (143434368, 66908160),  // 766: gradient of features.3.2.block.0 input, 313,632 floats per image
+        (207694080, 67221792),  // 767: gradient of features.3.1 branch, 313,632 floats per image
+        (205812288, 96738048),  // 768: gradient of features.3.1.block.3 input, 1,881,792 floats per image
+        (203930496, 65026368),  // 769: features.3.1.block.2 output (recomputed), 1,881,792 floats per image
+        (202048704, 61262784),  // 770: features.3.1.block.1 output (recomputed), 1,881,792 floats per image
+        (200166912, 63144576),  // 771: gradient of features.3.1.block.1 input, 1,881,792 floats per image
+        (141552576, 61262784),  // 772: features.3.1.block.0 output (recomputed), 1,881,792 floats per image
+        (141552576, 61471872),  // 773: gradient of features.3.1.block.0 input, 313,632 floats per image
+        (200166912, 96738048),  // 774: gradient of features.3.0.block.3 input, 1,045,440 floats per image
+        (298960992, 60426432),  // 775: features.3.0.block.2 output (recomputed), 1,045,440 floats per image
+        (297915552, 59380992),  // 776: features.3.0.block.1 output (recomputed), 1,045,440 floats per image
+        (139670784, 63562752),  // 777: gradient of features.3.0.block.1 input, 4,181,760 floats per image
+        (135489024, 59380992),  // 778: features.3.0.block.0 output (recomputed), 4,181,760 floats per image
+        (135489024, 96738048),  // 779: gradient of features.3.0.block.0 input, 696,960 floats per image
+        (136185984, 97435008),  // 780: gradient of features.2.5 branch, 696,960 floats per image
+        (131307264, 63562752),  // 781: gradient of features.2.5.block.3 input, 4,181,760 floats per image
+        (127125504, 59380992),  // 782: features.2.5.block.2 output (recomputed), 4,181,760 floats per image
+        (122943744, 51017472),  // 783: features.2.5.block.1 output (recomputed), 4,181,760 floats per image
+        (118761984, 55199232),  // 784: gradient of features.2.5.block.1 input, 4,181,760 floats per image
+        (114580224, 51017472),  // 785: features.2.5.block.0 output (recomputed), 4,181,760 floats per image
+        (114580224, 59380992),  // 786: gradient of features.2.5.block.0 input, 696,960 floats per image
+        (115277184, 60077952),  // 787: gradient of features.2.4 branch, 696,960 floats per image
+        (110398464, 55199232),  // 788: gradient of features.2.4.block.3 input, 4,181,760 floats per image
+        (106216704, 51017472),  // 789: features.2.4.block.2 output (recomputed), 4,181,760 floats per image
+        (102034944, 42653952),  // 790: features.2.4.block.1 output (recomputed), 4,181,760 floats per image
+        (97853184, 46835712),  // 791: gradient of features.2.4.block.1 input, 4,181,760 floats per image
+        (93671424, 42653952),  // 792: features.2.4.block.0 output (recomputed), 4,181,760 floats per image
+        (93671424, 51017472),  // 793: gradient of features.2.4.block.0 input, 696,960 floats per image
+        (94368384, 51714432),  // 794: gradient of features.2.3 branch, 696,960 floats per image
+        (89489664, 46835712),  // 795: gradient of features.2.3.block.3 input, 4,181,760 floats per image
+        (85307904, 42653952),  // 796: features.2.3.block.2 output (recomputed), 4,181,760 floats per image
+        (81126144, 34290432),  // 797: features.2.3.block.1 output (recomputed), 4,181,760 floats per image
+        (76944384, 38472192),  // 798: gradient of features.2.3.block.1 input, 4,181,760 floats per image
+        (72762624, 34290432),  // 799: features.2.3.block.0 output (recomputed), 4,181,760 floats per image
+        (72762624, 42653952),  // 800: gradient of features.2.3.block.0 input, 696,960 floats per image
+        (73459584, 43350912),  // 801: gradient of features.2.2 branch, 696,960 floats per image
+        (68580864, 38472192),  // 802: gradient of features.2.2.block.3 input, 4,181,760 floats per image
+        (64399104, 34290432),  // 803: features.2.2.block.2 output (recomputed), 4,181,760 floats per image
+        (60217344, 25926912),  // 804: features.2.2.block.1 output (recomputed), 4,181,760 floats per image
+        (56035584, 30108672),  // 805: gradient of features.2.2.block.1 input, 4,181,760 floats per image
+        (51853824, 25926912),  // 806: features.2.2.block.0 output (recomputed), 4,181,760 floats per image
+        (51853824, 34290432),  // 807: gradient of features.2.2.block.0 input, 696,960 floats per image
+        (52550784, 34987392),  // 808: gradient of features.2.1 branch, 696,960 floats per image
+        (47672064, 30108672),  // 809: gradient of features.2.1.block.3 input, 4,181,760 floats per image
+        (43490304, 25926912),  // 810: features.2.1.block.2 output (recomputed), 4,181,760 floats per image
+        (39308544, 17563392),  // 811: features.2.1.block.1 output (recomputed), 4,181,760 floats per image
+        (35126784, 21745152),  // 812: gradient of features.2.1.block.1 input, 4,181,760 floats per image
+        (30945024, 17563392),  // 813: features.2.1.block.0 output (recomputed), 4,181,760 floats per image
+        (30945024, 20072448),  // 814: gradient of features.2.1.block.0 input, 696,960 floats per image
+        (40144896, 40144896),  // 815: gradient of features.2.0.block.3 input, 3,345,408 floats per image
+        (170058240, 16727040),  // 816: features.2.0.block.2 output (recomputed), 3,345,408 floats per image
+        (166712832, 13381632),  // 817: features.2.0.block.1 output (recomputed), 3,345,408 floats per image
+        (26763264, 26763264),  // 818: gradient of features.2.0.block.1 input, 13,381,632 floats per image
+        (13381632, 13381632),  // 819: features.2.0.block.0 output (recomputed), 13,381,632 floats per image
+        (13381632, 13381632),  // 820: gradient of features.2.0.block.0 input, 2,230,272 floats per image
+        (0, 0),  // 821: gradient of features.1.2 branch, 2,230,272 floats per image
+        (2230272, 6690816),  // 822: gradient of features.1.2.block.2 input, 2,230,272 floats per image
+        (193476096, 4460544),  // 823: features.1.2.block.1 output (recomputed), 2,230,272 floats per image
+        (191245824, 2230272),  // 824: features.1.2.block.0 output (recomputed), 2,230,272 floats per image
+        (0, 0),  // 825: gradient of features.1.2.block.0 input, 2,230,272 floats per image
+        (2230272, 2230272),  // 826: gradient of features.1.1 branch, 2,230,272 floats per image
+        (4460544, 8921088),  // 827: gradient of features.1.1.block.2 input, 2,230,272 floats per image
+        (182324736, 6690816),  // 828: features.1.1.block.1 output (recomputed), 2,230,272 floats per image
+        (180094464, 4460544),  // 829: features.1.1.block.0 output (recomputed), 2,230,272 floats per image
+        (6690816, 11708928),  // 830: gradient of features.1.1.block.0 input, 2,230,272 floats per image
+        (0, 7805952),  // 831: gradient of features.1.0.block.2 input, 3,902,976 floats per image
+        (159464448, 3902976),  // 832: features.1.0.block.1 output (recomputed), 3,902,976 floats per image
+        (155561472, 0),  // 833: features.1.0.block.0 output (recomputed), 3,902,976 floats per image
+        (3902976, 3902976),  // 834: gradient of features.1.0.block.0 input, 3,902,976 floats per image
+        (147755520, 0),  // 835: features.0 output (recomputed), 3,902,976 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -17080,10 +16771,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
-        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
-              "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
-        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
+              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17112,10 +16801,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1990656,
-              "squeeze-excitation 3456 -> 144 -> 3456 backward on [n, 17, 17, 3456]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 3456]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
+              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17142,10 +16829,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 687163392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17172,10 +16857,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.10.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17204,10 +16887,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17236,10 +16917,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17268,10 +16947,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17300,10 +16977,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17332,10 +17007,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17364,10 +17037,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17396,10 +17067,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17428,10 +17097,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17460,10 +17127,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward on [n, 17, 17, 2064]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 2064]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17490,10 +17155,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 238598400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 17, 17, 1200]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 17, 17, 1200]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 1200]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17520,10 +17183,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17552,10 +17213,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17584,10 +17243,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17616,10 +17273,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17648,10 +17303,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17680,10 +17333,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17712,10 +17363,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward on [n, 33, 33, 1200]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 1200]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17742,10 +17391,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 376358400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17772,10 +17419,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17804,10 +17449,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17836,10 +17479,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17868,10 +17509,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17900,10 +17539,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17932,10 +17569,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17964,10 +17599,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward on [n, 33, 33, 864]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 864]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -17994,10 +17627,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 135489024,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 33, 33, 432]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 33, 33, 432]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 432]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18024,10 +17655,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
-        .init("features.3.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
-        .init("features.3.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18056,10 +17685,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
-        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
-        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18088,10 +17715,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
-        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
-        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18120,10 +17745,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18152,10 +17775,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward on [n, 66, 66, 432]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 432]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18182,10 +17803,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 150543360,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 66, 66, 240]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 66, 66, 240]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18212,10 +17831,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
-        .init("features.2.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
-        .init("features.2.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18244,10 +17861,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
-        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
-        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18276,10 +17891,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
-        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
-        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18308,10 +17921,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18340,10 +17951,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 132, 132, 240]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 240]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18370,10 +17979,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 267632640,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 132, 132, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 132, 132, 192]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -18400,10 +18007,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
-        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
-        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 40144896,
@@ -18424,10 +18029,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 264, 264, 32]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 264, 264, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 40144896,
@@ -18446,10 +18049,8 @@ public final class EfficientNetB6Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249790464,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 3136,
-              "squeeze-excitation 56 -> 14 -> 56 backward on [n, 264, 264, 56]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 264, 264, 56]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3136,
+              "squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 56]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

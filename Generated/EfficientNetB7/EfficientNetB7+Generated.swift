@@ -11854,6000 +11854,5677 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(652),
             gradWeights: s.g + 59989184, workspace: s.ws, pool: pool)
         s.profiler?.stop(925)
-        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
+        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(652), input: s.tensor(654), batch: s.n, pixels: 361,
-            channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(652), seInput: s.tensor(654), batch: s.n,
+            pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384, seActivation: .silu,
             expandWeights: s.p + 59370944, savedPooled: s.tensor(633), savedHidden: s.tensor(634),
-            savedScale: s.tensor(635), gradInput: s.tensor(655), gradReduceWeights: s.g + 58756384,
-            gradReduceBias: s.g + 59370784, gradExpandWeights: s.g + 59370944, gradExpandBias: s.g + 59985344,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(635), gradReduceWeights: s.g + 58756384, gradReduceBias: s.g + 59370784,
+            gradExpandWeights: s.g + 59370944, gradExpandBias: s.g + 59985344, preActivation: s.tensor(630),
+            gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
+            activation: .silu, gradGamma: s.g + 58741024, gradBeta: s.g + 58744864, workspace: s.ws, pool: pool)
         s.profiler?.stop(926)
-        // features.7.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(655), input: s.tensor(630),
-            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872,
-            savedInvStd: s.f + 5411712, activation: .silu, gradInput: s.tensor(655), gradGamma: s.g + 58741024,
-            gradBeta: s.g + 58744864, pool: pool)
-        s.profiler?.stop(927)
         // features.7.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(628), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 58691104, beta: s.p + 58694944, savedMean: s.f + 5400192, savedInvStd: s.f + 5404032,
-                activation: .silu, output: s.tensor(657), pool: pool)
-            s.profiler?.stop(928)
+                activation: .silu, output: s.tensor(656), pool: pool)
+            s.profiler?.stop(927)
         }
         // features.7.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(628), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 58691104, beta: s.p + 58694944, runningMean: s.p + 58698784, runningVar: s.p + 58702624,
-                eps: 0.001, activation: .silu, output: s.tensor(657), scratch: s.f + 5400192, pool: pool)
-            s.profiler?.stop(929)
+                eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 5400192, pool: pool)
+            s.profiler?.stop(928)
         }
         // features.7.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5450112, count: 34560)
-        s.profiler?.stop(930)
+        s.profiler?.stop(929)
         // features.7.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(655), input: s.tensor(657), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(652), input: s.tensor(656), batch: s.n, height: 19,
             width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5415552, gradInput: s.tensor(656), gradWeights: s.f + 5450112, pool: pool)
-        s.profiler?.stop(931)
+            weights: s.f + 5415552, gradInput: s.tensor(655), gradWeights: s.f + 5450112, pool: pool)
+        s.profiler?.stop(930)
         // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5450112, channels: 3840, kernel: 3, into: s.g + 58706464)
-        s.profiler?.stop(932)
+        s.profiler?.stop(931)
         // features.7.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(656), input: s.tensor(628), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(655), input: s.tensor(628), pixels: 361 &* s.n,
             channels: 3840, gamma: s.p + 58691104, beta: s.p + 58694944, savedMean: s.f + 5400192,
             savedInvStd: s.f + 5404032, activation: .silu, gradGamma: s.g + 58691104, gradBeta: s.g + 58694944,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(933)
+        s.profiler?.stop(932)
         // features.7.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 640] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(656), preActivation: s.tensor(628),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(655), preActivation: s.tensor(628),
             gamma: s.p + 58691104, beta: s.p + 58694944, savedMean: s.f + 5400192, savedInvStd: s.f + 5404032,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(626), weights: s.p + 56233504,
-            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(658),
+            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(657),
             gradWeights: s.g + 56233504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(933)
         // features.7.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(658), s.tensor(650), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(935)
+        TrainingKernels.accumulate(s.tensor(657), s.tensor(650), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(934)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(658),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(657),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.tensor(627) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(659), pool: pool)
-        s.profiler?.stop(936)
+            perImage: 231040, gradBranch: s.tensor(658), pool: pool)
+        s.profiler?.stop(935)
         // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(659), input: s.tensor(624), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(658), input: s.tensor(624), pixels: 361 &* s.n,
             channels: 640, gamma: s.p + 56230944, beta: s.p + 56231584, savedMean: s.f + 5398912,
             savedInvStd: s.f + 5399552, activation: .identity, gradGamma: s.g + 56230944, gradBeta: s.g + 56231584,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(937)
+        s.profiler?.stop(936)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
-                activation: .silu, output: s.tensor(662), pool: pool)
-            s.profiler?.stop(938)
+                activation: .silu, output: s.tensor(661), pool: pool)
+            s.profiler?.stop(937)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(618), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52525184, beta: s.p + 52529024, runningMean: s.p + 52532864, runningVar: s.p + 52536704,
-                eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 5322112, pool: pool)
-            s.profiler?.stop(939)
+                eps: 0.001, activation: .silu, output: s.tensor(661), scratch: s.f + 5322112, pool: pool)
+            s.profiler?.stop(938)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(662), savedScale: s.tensor(623), batch: s.n,
-                pixels: 361, channels: 3840, output: s.tensor(661), pool: pool)
-            s.profiler?.stop(940)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(661), savedScale: s.tensor(623), batch: s.n,
+                pixels: 361, channels: 3840, output: s.tensor(660), pool: pool)
+            s.profiler?.stop(939)
         }
         // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(659), preActivation: s.tensor(624),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(658), preActivation: s.tensor(624),
             gamma: s.p + 56230944, beta: s.p + 56231584, savedMean: s.f + 5398912, savedInvStd: s.f + 5399552,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(661), weights: s.p + 53773344,
-            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(660),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(660), weights: s.p + 53773344,
+            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(659),
             gradWeights: s.g + 53773344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(941)
-        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
+        s.profiler?.stop(940)
+        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(660), input: s.tensor(662), batch: s.n, pixels: 361,
-            channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(659), seInput: s.tensor(661), batch: s.n,
+            pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544, seActivation: .silu,
             expandWeights: s.p + 53155104, savedPooled: s.tensor(621), savedHidden: s.tensor(622),
-            savedScale: s.tensor(623), gradInput: s.tensor(663), gradReduceWeights: s.g + 52540544,
-            gradReduceBias: s.g + 53154944, gradExpandWeights: s.g + 53155104, gradExpandBias: s.g + 53769504,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(942)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(663), input: s.tensor(618),
-            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112,
-            savedInvStd: s.f + 5325952, activation: .silu, gradInput: s.tensor(663), gradGamma: s.g + 52525184,
-            gradBeta: s.g + 52529024, pool: pool)
-        s.profiler?.stop(943)
+            savedScale: s.tensor(623), gradReduceWeights: s.g + 52540544, gradReduceBias: s.g + 53154944,
+            gradExpandWeights: s.g + 53155104, gradExpandBias: s.g + 53769504, preActivation: s.tensor(618),
+            gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
+            activation: .silu, gradGamma: s.g + 52525184, gradBeta: s.g + 52529024, workspace: s.ws, pool: pool)
+        s.profiler?.stop(941)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(616), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52475264, beta: s.p + 52479104, savedMean: s.f + 5314432, savedInvStd: s.f + 5318272,
-                activation: .silu, output: s.tensor(665), pool: pool)
-            s.profiler?.stop(944)
+                activation: .silu, output: s.tensor(663), pool: pool)
+            s.profiler?.stop(942)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(616), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 52475264, beta: s.p + 52479104, runningMean: s.p + 52482944, runningVar: s.p + 52486784,
-                eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 5314432, pool: pool)
-            s.profiler?.stop(945)
+                eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 5314432, pool: pool)
+            s.profiler?.stop(943)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5364352, count: 34560)
-        s.profiler?.stop(946)
+        s.profiler?.stop(944)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(663), input: s.tensor(665), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(663), batch: s.n, height: 19,
             width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5329792, gradInput: s.tensor(664), gradWeights: s.f + 5364352, pool: pool)
-        s.profiler?.stop(947)
+            weights: s.f + 5329792, gradInput: s.tensor(662), gradWeights: s.f + 5364352, pool: pool)
+        s.profiler?.stop(945)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5364352, channels: 3840, kernel: 3, into: s.g + 52490624)
-        s.profiler?.stop(948)
+        s.profiler?.stop(946)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(616), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(662), input: s.tensor(616), pixels: 361 &* s.n,
             channels: 3840, gamma: s.p + 52475264, beta: s.p + 52479104, savedMean: s.f + 5314432,
             savedInvStd: s.f + 5318272, activation: .silu, gradGamma: s.g + 52475264, gradBeta: s.g + 52479104,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(949)
+        s.profiler?.stop(947)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 640] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(616),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(662), preActivation: s.tensor(616),
             gamma: s.p + 52475264, beta: s.p + 52479104, savedMean: s.f + 5314432, savedInvStd: s.f + 5318272,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(614), weights: s.p + 50017664,
-            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(666),
+            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(664),
             gradWeights: s.g + 50017664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(948)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(666), s.tensor(658), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(951)
+        TrainingKernels.accumulate(s.tensor(664), s.tensor(657), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(949)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(666),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(664),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.tensor(615) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(667), pool: pool)
-        s.profiler?.stop(952)
+            perImage: 231040, gradBranch: s.tensor(665), pool: pool)
+        s.profiler?.stop(950)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(667), input: s.tensor(612), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(665), input: s.tensor(612), pixels: 361 &* s.n,
             channels: 640, gamma: s.p + 50015104, beta: s.p + 50015744, savedMean: s.f + 5313152,
             savedInvStd: s.f + 5313792, activation: .identity, gradGamma: s.g + 50015104, gradBeta: s.g + 50015744,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(953)
+        s.profiler?.stop(951)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
-                activation: .silu, output: s.tensor(670), pool: pool)
-            s.profiler?.stop(954)
+                activation: .silu, output: s.tensor(668), pool: pool)
+            s.profiler?.stop(952)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(606), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46309344, beta: s.p + 46313184, runningMean: s.p + 46317024, runningVar: s.p + 46320864,
-                eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 5236352, pool: pool)
-            s.profiler?.stop(955)
+                eps: 0.001, activation: .silu, output: s.tensor(668), scratch: s.f + 5236352, pool: pool)
+            s.profiler?.stop(953)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(670), savedScale: s.tensor(611), batch: s.n,
-                pixels: 361, channels: 3840, output: s.tensor(669), pool: pool)
-            s.profiler?.stop(956)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(668), savedScale: s.tensor(611), batch: s.n,
+                pixels: 361, channels: 3840, output: s.tensor(667), pool: pool)
+            s.profiler?.stop(954)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(667), preActivation: s.tensor(612),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(612),
             gamma: s.p + 50015104, beta: s.p + 50015744, savedMean: s.f + 5313152, savedInvStd: s.f + 5313792,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(669), weights: s.p + 47557504,
-            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(668),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(667), weights: s.p + 47557504,
+            pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(666),
             gradWeights: s.g + 47557504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(957)
-        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]
+        s.profiler?.stop(955)
+        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(668), input: s.tensor(670), batch: s.n, pixels: 361,
-            channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(666), seInput: s.tensor(668), batch: s.n,
+            pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704, seActivation: .silu,
             expandWeights: s.p + 46939264, savedPooled: s.tensor(609), savedHidden: s.tensor(610),
-            savedScale: s.tensor(611), gradInput: s.tensor(671), gradReduceWeights: s.g + 46324704,
-            gradReduceBias: s.g + 46939104, gradExpandWeights: s.g + 46939264, gradExpandBias: s.g + 47553664,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(958)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(671), input: s.tensor(606),
-            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352,
-            savedInvStd: s.f + 5240192, activation: .silu, gradInput: s.tensor(671), gradGamma: s.g + 46309344,
-            gradBeta: s.g + 46313184, pool: pool)
-        s.profiler?.stop(959)
+            savedScale: s.tensor(611), gradReduceWeights: s.g + 46324704, gradReduceBias: s.g + 46939104,
+            gradExpandWeights: s.g + 46939264, gradExpandBias: s.g + 47553664, preActivation: s.tensor(606),
+            gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
+            activation: .silu, gradGamma: s.g + 46309344, gradBeta: s.g + 46313184, workspace: s.ws, pool: pool)
+        s.profiler?.stop(956)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(604), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46259424, beta: s.p + 46263264, savedMean: s.f + 5228672, savedInvStd: s.f + 5232512,
-                activation: .silu, output: s.tensor(673), pool: pool)
-            s.profiler?.stop(960)
+                activation: .silu, output: s.tensor(670), pool: pool)
+            s.profiler?.stop(957)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(604), pixels: 361 &* s.n, channels: 3840,
                 gamma: s.p + 46259424, beta: s.p + 46263264, runningMean: s.p + 46267104, runningVar: s.p + 46270944,
-                eps: 0.001, activation: .silu, output: s.tensor(673), scratch: s.f + 5228672, pool: pool)
-            s.profiler?.stop(961)
+                eps: 0.001, activation: .silu, output: s.tensor(670), scratch: s.f + 5228672, pool: pool)
+            s.profiler?.stop(958)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5278592, count: 34560)
-        s.profiler?.stop(962)
+        s.profiler?.stop(959)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(671), input: s.tensor(673), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(666), input: s.tensor(670), batch: s.n, height: 19,
             width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5244032, gradInput: s.tensor(672), gradWeights: s.f + 5278592, pool: pool)
-        s.profiler?.stop(963)
+            weights: s.f + 5244032, gradInput: s.tensor(669), gradWeights: s.f + 5278592, pool: pool)
+        s.profiler?.stop(960)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5278592, channels: 3840, kernel: 3, into: s.g + 46274784)
-        s.profiler?.stop(964)
+        s.profiler?.stop(961)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(672), input: s.tensor(604), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(669), input: s.tensor(604), pixels: 361 &* s.n,
             channels: 3840, gamma: s.p + 46259424, beta: s.p + 46263264, savedMean: s.f + 5228672,
             savedInvStd: s.f + 5232512, activation: .silu, gradGamma: s.g + 46259424, gradBeta: s.g + 46263264,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(965)
+        s.profiler?.stop(962)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 640] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(604),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(669), preActivation: s.tensor(604),
             gamma: s.p + 46259424, beta: s.p + 46263264, savedMean: s.f + 5228672, savedInvStd: s.f + 5232512,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(603), weights: s.p + 43801824,
-            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(674),
+            pixels: 361 &* s.n, inChannels: 640, outChannels: 3840, gradInput: s.tensor(671),
             gradWeights: s.g + 43801824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(966)
+        s.profiler?.stop(963)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(674), s.tensor(666), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(967)
+        TrainingKernels.accumulate(s.tensor(671), s.tensor(664), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(964)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(674), input: s.tensor(602), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(671), input: s.tensor(602), pixels: 361 &* s.n,
             channels: 640, gamma: s.p + 43799264, beta: s.p + 43799904, savedMean: s.f + 5227392,
             savedInvStd: s.f + 5228032, activation: .identity, gradGamma: s.g + 43799264, gradBeta: s.g + 43799904,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(965)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
-                activation: .silu, output: s.tensor(677), pool: pool)
-            s.profiler?.stop(969)
+                activation: .silu, output: s.tensor(674), pool: pool)
+            s.profiler?.stop(966)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(596), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41870720, beta: s.p + 41873024, runningMean: s.p + 41875328, runningVar: s.p + 41877632,
-                eps: 0.001, activation: .silu, output: s.tensor(677), scratch: s.f + 5181312, pool: pool)
-            s.profiler?.stop(970)
+                eps: 0.001, activation: .silu, output: s.tensor(674), scratch: s.f + 5181312, pool: pool)
+            s.profiler?.stop(967)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(677), savedScale: s.tensor(601), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(676), pool: pool)
-            s.profiler?.stop(971)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(674), savedScale: s.tensor(601), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(673), pool: pool)
+            s.profiler?.stop(968)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(674), preActivation: s.tensor(602),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(671), preActivation: s.tensor(602),
             gamma: s.p + 43799264, beta: s.p + 43799904, savedMean: s.f + 5227392, savedInvStd: s.f + 5228032,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(676), weights: s.p + 42324704,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(675),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(673), weights: s.p + 42324704,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(672),
             gradWeights: s.g + 42324704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(972)
-        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(969)
+        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(675), input: s.tensor(677), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(672), seInput: s.tensor(674), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936, seActivation: .silu,
             expandWeights: s.p + 42101216, savedPooled: s.tensor(599), savedHidden: s.tensor(600),
-            savedScale: s.tensor(601), gradInput: s.tensor(678), gradReduceWeights: s.g + 41879936,
-            gradReduceBias: s.g + 42101120, gradExpandWeights: s.g + 42101216, gradExpandBias: s.g + 42322400,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(973)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(678), input: s.tensor(596),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312,
-            savedInvStd: s.f + 5183616, activation: .silu, gradInput: s.tensor(678), gradGamma: s.g + 41870720,
-            gradBeta: s.g + 41873024, pool: pool)
-        s.profiler?.stop(974)
+            savedScale: s.tensor(601), gradReduceWeights: s.g + 41879936, gradReduceBias: s.g + 42101120,
+            gradExpandWeights: s.g + 42101216, gradExpandBias: s.g + 42322400, preActivation: s.tensor(596),
+            gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
+            activation: .silu, gradGamma: s.g + 41870720, gradBeta: s.g + 41873024, workspace: s.ws, pool: pool)
+        s.profiler?.stop(970)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41840768, beta: s.p + 41843072, savedMean: s.f + 5176704, savedInvStd: s.f + 5179008,
-                activation: .silu, output: s.tensor(680), pool: pool)
-            s.profiler?.stop(975)
+                activation: .silu, output: s.tensor(676), pool: pool)
+            s.profiler?.stop(971)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(594), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 41840768, beta: s.p + 41843072, runningMean: s.p + 41845376, runningVar: s.p + 41847680,
-                eps: 0.001, activation: .silu, output: s.tensor(680), scratch: s.f + 5176704, pool: pool)
-            s.profiler?.stop(976)
+                eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 5176704, pool: pool)
+            s.profiler?.stop(972)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5206656, count: 20736)
-        s.profiler?.stop(977)
+        s.profiler?.stop(973)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(680), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(676), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5185920, gradInput: s.tensor(679), gradWeights: s.f + 5206656, pool: pool)
-        s.profiler?.stop(978)
+            weights: s.f + 5185920, gradInput: s.tensor(675), gradWeights: s.f + 5206656, pool: pool)
+        s.profiler?.stop(974)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5206656, channels: 2304, kernel: 3, into: s.g + 41849984)
-        s.profiler?.stop(979)
+        s.profiler?.stop(975)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(679), input: s.tensor(594), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(675), input: s.tensor(594), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 41840768, beta: s.p + 41843072, savedMean: s.f + 5176704,
             savedInvStd: s.f + 5179008, activation: .silu, gradGamma: s.g + 41840768, gradBeta: s.g + 41843072,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(980)
+        s.profiler?.stop(976)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(679), preActivation: s.tensor(594),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(675), preActivation: s.tensor(594),
             gamma: s.p + 41840768, beta: s.p + 41843072, savedMean: s.f + 5176704, savedInvStd: s.f + 5179008,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(592), weights: s.p + 40956032,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(681),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(677),
             gradWeights: s.g + 40956032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(981)
+        s.profiler?.stop(977)
     }
 
     /// features.6.12 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_12_backward(_ s: TrainingStepContext) {
         // features.6.12 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(681),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(677),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.tensor(593) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(682), pool: pool)
-        s.profiler?.stop(982)
+            perImage: 138624, gradBranch: s.tensor(678), pool: pool)
+        s.profiler?.stop(978)
         // features.6.12.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(682), input: s.tensor(590), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(678), input: s.tensor(590), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 40954496, beta: s.p + 40954880, savedMean: s.f + 5175936,
             savedInvStd: s.f + 5176320, activation: .identity, gradGamma: s.g + 40954496, gradBeta: s.g + 40954880,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(983)
+        s.profiler?.stop(979)
         // features.6.12.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
-                activation: .silu, output: s.tensor(685), pool: pool)
-            s.profiler?.stop(984)
+                activation: .silu, output: s.tensor(681), pool: pool)
+            s.profiler?.stop(980)
         }
         // features.6.12.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(584), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39615776, beta: s.p + 39618080, runningMean: s.p + 39620384, runningVar: s.p + 39622688,
-                eps: 0.001, activation: .silu, output: s.tensor(685), scratch: s.f + 5056128, pool: pool)
-            s.profiler?.stop(985)
+                eps: 0.001, activation: .silu, output: s.tensor(681), scratch: s.f + 5056128, pool: pool)
+            s.profiler?.stop(981)
         }
         // features.6.12.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(685), savedScale: s.tensor(589), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(684), pool: pool)
-            s.profiler?.stop(986)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(681), savedScale: s.tensor(589), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(680), pool: pool)
+            s.profiler?.stop(982)
         }
         // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(682), preActivation: s.tensor(590),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(590),
             gamma: s.p + 40954496, beta: s.p + 40954880, savedMean: s.f + 5175936, savedInvStd: s.f + 5176320,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(684), weights: s.p + 40069760,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(683),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(680), weights: s.p + 40069760,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(679),
             gradWeights: s.g + 40069760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(987)
-        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(983)
+        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(683), input: s.tensor(685), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(679), seInput: s.tensor(681), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992, seActivation: .silu,
             expandWeights: s.p + 39846272, savedPooled: s.tensor(587), savedHidden: s.tensor(588),
-            savedScale: s.tensor(589), gradInput: s.tensor(686), gradReduceWeights: s.g + 39624992,
-            gradReduceBias: s.g + 39846176, gradExpandWeights: s.g + 39846272, gradExpandBias: s.g + 40067456,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(988)
-        // features.6.12.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(686), input: s.tensor(584),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128,
-            savedInvStd: s.f + 5058432, activation: .silu, gradInput: s.tensor(686), gradGamma: s.g + 39615776,
-            gradBeta: s.g + 39618080, pool: pool)
-        s.profiler?.stop(989)
+            savedScale: s.tensor(589), gradReduceWeights: s.g + 39624992, gradReduceBias: s.g + 39846176,
+            gradExpandWeights: s.g + 39846272, gradExpandBias: s.g + 40067456, preActivation: s.tensor(584),
+            gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
+            activation: .silu, gradGamma: s.g + 39615776, gradBeta: s.g + 39618080, workspace: s.ws, pool: pool)
+        s.profiler?.stop(984)
         // features.6.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39548960, beta: s.p + 39551264, savedMean: s.f + 5051520, savedInvStd: s.f + 5053824,
-                activation: .silu, output: s.tensor(688), pool: pool)
-            s.profiler?.stop(990)
+                activation: .silu, output: s.tensor(683), pool: pool)
+            s.profiler?.stop(985)
         }
         // features.6.12.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(582), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 39548960, beta: s.p + 39551264, runningMean: s.p + 39553568, runningVar: s.p + 39555872,
-                eps: 0.001, activation: .silu, output: s.tensor(688), scratch: s.f + 5051520, pool: pool)
-            s.profiler?.stop(991)
+                eps: 0.001, activation: .silu, output: s.tensor(683), scratch: s.f + 5051520, pool: pool)
+            s.profiler?.stop(986)
         }
         // features.6.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5118336, count: 57600)
-        s.profiler?.stop(992)
+        s.profiler?.stop(987)
         // features.6.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(688), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(683), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 5060736, gradInput: s.tensor(687), gradWeights: s.f + 5118336, pool: pool)
-        s.profiler?.stop(993)
+            weights: s.f + 5060736, gradInput: s.tensor(682), gradWeights: s.f + 5118336, pool: pool)
+        s.profiler?.stop(988)
         // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5118336, channels: 2304, kernel: 5, into: s.g + 39558176)
-        s.profiler?.stop(994)
+        s.profiler?.stop(989)
         // features.6.12.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(687), input: s.tensor(582), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(682), input: s.tensor(582), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 39548960, beta: s.p + 39551264, savedMean: s.f + 5051520,
             savedInvStd: s.f + 5053824, activation: .silu, gradGamma: s.g + 39548960, gradBeta: s.g + 39551264,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(995)
+        s.profiler?.stop(990)
         // features.6.12.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(687), preActivation: s.tensor(582),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(682), preActivation: s.tensor(582),
             gamma: s.p + 39548960, beta: s.p + 39551264, savedMean: s.f + 5051520, savedInvStd: s.f + 5053824,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(580), weights: s.p + 38664224,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(689),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(684),
             gradWeights: s.g + 38664224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(991)
         // features.6.12 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(689), s.tensor(681), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(997)
+        TrainingKernels.accumulate(s.tensor(684), s.tensor(677), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(992)
     }
 
     /// features.6.11 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_11_backward(_ s: TrainingStepContext) {
         // features.6.11 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(689),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(684),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.tensor(581) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(690), pool: pool)
-        s.profiler?.stop(998)
+            perImage: 138624, gradBranch: s.tensor(685), pool: pool)
+        s.profiler?.stop(993)
         // features.6.11.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(690), input: s.tensor(578), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(685), input: s.tensor(578), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 38662688, beta: s.p + 38663072, savedMean: s.f + 5050752,
             savedInvStd: s.f + 5051136, activation: .identity, gradGamma: s.g + 38662688, gradBeta: s.g + 38663072,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(999)
+        s.profiler?.stop(994)
         // features.6.11.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
-                activation: .silu, output: s.tensor(693), pool: pool)
-            s.profiler?.stop(1000)
+                activation: .silu, output: s.tensor(688), pool: pool)
+            s.profiler?.stop(995)
         }
         // features.6.11.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(572), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37323968, beta: s.p + 37326272, runningMean: s.p + 37328576, runningVar: s.p + 37330880,
-                eps: 0.001, activation: .silu, output: s.tensor(693), scratch: s.f + 4930944, pool: pool)
-            s.profiler?.stop(1001)
+                eps: 0.001, activation: .silu, output: s.tensor(688), scratch: s.f + 4930944, pool: pool)
+            s.profiler?.stop(996)
         }
         // features.6.11.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(693), savedScale: s.tensor(577), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(692), pool: pool)
-            s.profiler?.stop(1002)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(688), savedScale: s.tensor(577), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(687), pool: pool)
+            s.profiler?.stop(997)
         }
         // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(690), preActivation: s.tensor(578),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(685), preActivation: s.tensor(578),
             gamma: s.p + 38662688, beta: s.p + 38663072, savedMean: s.f + 5050752, savedInvStd: s.f + 5051136,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(692), weights: s.p + 37777952,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(691),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(687), weights: s.p + 37777952,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(686),
             gradWeights: s.g + 37777952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1003)
-        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(998)
+        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(691), input: s.tensor(693), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(686), seInput: s.tensor(688), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184, seActivation: .silu,
             expandWeights: s.p + 37554464, savedPooled: s.tensor(575), savedHidden: s.tensor(576),
-            savedScale: s.tensor(577), gradInput: s.tensor(694), gradReduceWeights: s.g + 37333184,
-            gradReduceBias: s.g + 37554368, gradExpandWeights: s.g + 37554464, gradExpandBias: s.g + 37775648,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1004)
-        // features.6.11.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(694), input: s.tensor(572),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944,
-            savedInvStd: s.f + 4933248, activation: .silu, gradInput: s.tensor(694), gradGamma: s.g + 37323968,
-            gradBeta: s.g + 37326272, pool: pool)
-        s.profiler?.stop(1005)
+            savedScale: s.tensor(577), gradReduceWeights: s.g + 37333184, gradReduceBias: s.g + 37554368,
+            gradExpandWeights: s.g + 37554464, gradExpandBias: s.g + 37775648, preActivation: s.tensor(572),
+            gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
+            activation: .silu, gradGamma: s.g + 37323968, gradBeta: s.g + 37326272, workspace: s.ws, pool: pool)
+        s.profiler?.stop(999)
         // features.6.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37257152, beta: s.p + 37259456, savedMean: s.f + 4926336, savedInvStd: s.f + 4928640,
-                activation: .silu, output: s.tensor(696), pool: pool)
-            s.profiler?.stop(1006)
+                activation: .silu, output: s.tensor(690), pool: pool)
+            s.profiler?.stop(1000)
         }
         // features.6.11.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(570), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 37257152, beta: s.p + 37259456, runningMean: s.p + 37261760, runningVar: s.p + 37264064,
-                eps: 0.001, activation: .silu, output: s.tensor(696), scratch: s.f + 4926336, pool: pool)
-            s.profiler?.stop(1007)
+                eps: 0.001, activation: .silu, output: s.tensor(690), scratch: s.f + 4926336, pool: pool)
+            s.profiler?.stop(1001)
         }
         // features.6.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4993152, count: 57600)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(1002)
         // features.6.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(694), input: s.tensor(696), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(690), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4935552, gradInput: s.tensor(695), gradWeights: s.f + 4993152, pool: pool)
-        s.profiler?.stop(1009)
+            weights: s.f + 4935552, gradInput: s.tensor(689), gradWeights: s.f + 4993152, pool: pool)
+        s.profiler?.stop(1003)
         // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4993152, channels: 2304, kernel: 5, into: s.g + 37266368)
-        s.profiler?.stop(1010)
+        s.profiler?.stop(1004)
         // features.6.11.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(695), input: s.tensor(570), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(689), input: s.tensor(570), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 37257152, beta: s.p + 37259456, savedMean: s.f + 4926336,
             savedInvStd: s.f + 4928640, activation: .silu, gradGamma: s.g + 37257152, gradBeta: s.g + 37259456,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1011)
+        s.profiler?.stop(1005)
         // features.6.11.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(695), preActivation: s.tensor(570),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(689), preActivation: s.tensor(570),
             gamma: s.p + 37257152, beta: s.p + 37259456, savedMean: s.f + 4926336, savedInvStd: s.f + 4928640,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(568), weights: s.p + 36372416,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(697),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(691),
             gradWeights: s.g + 36372416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(1006)
         // features.6.11 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(697), s.tensor(689), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1013)
+        TrainingKernels.accumulate(s.tensor(691), s.tensor(684), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1007)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(697),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(691),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.tensor(569) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(698), pool: pool)
-        s.profiler?.stop(1014)
+            perImage: 138624, gradBranch: s.tensor(692), pool: pool)
+        s.profiler?.stop(1008)
         // features.6.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(566), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(692), input: s.tensor(566), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 36370880, beta: s.p + 36371264, savedMean: s.f + 4925568,
             savedInvStd: s.f + 4925952, activation: .identity, gradGamma: s.g + 36370880, gradBeta: s.g + 36371264,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1015)
+        s.profiler?.stop(1009)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
-                activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(1016)
+                activation: .silu, output: s.tensor(695), pool: pool)
+            s.profiler?.stop(1010)
         }
         // features.6.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(560), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 35032160, beta: s.p + 35034464, runningMean: s.p + 35036768, runningVar: s.p + 35039072,
-                eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 4805760, pool: pool)
-            s.profiler?.stop(1017)
+                eps: 0.001, activation: .silu, output: s.tensor(695), scratch: s.f + 4805760, pool: pool)
+            s.profiler?.stop(1011)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(565), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(700), pool: pool)
-            s.profiler?.stop(1018)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(695), savedScale: s.tensor(565), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(694), pool: pool)
+            s.profiler?.stop(1012)
         }
         // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(566),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(692), preActivation: s.tensor(566),
             gamma: s.p + 36370880, beta: s.p + 36371264, savedMean: s.f + 4925568, savedInvStd: s.f + 4925952,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(700), weights: s.p + 35486144,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(699),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(694), weights: s.p + 35486144,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(693),
             gradWeights: s.g + 35486144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1019)
-        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1013)
+        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(699), input: s.tensor(701), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(693), seInput: s.tensor(695), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376, seActivation: .silu,
             expandWeights: s.p + 35262656, savedPooled: s.tensor(563), savedHidden: s.tensor(564),
-            savedScale: s.tensor(565), gradInput: s.tensor(702), gradReduceWeights: s.g + 35041376,
-            gradReduceBias: s.g + 35262560, gradExpandWeights: s.g + 35262656, gradExpandBias: s.g + 35483840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1020)
-        // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(702), input: s.tensor(560),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760,
-            savedInvStd: s.f + 4808064, activation: .silu, gradInput: s.tensor(702), gradGamma: s.g + 35032160,
-            gradBeta: s.g + 35034464, pool: pool)
-        s.profiler?.stop(1021)
+            savedScale: s.tensor(565), gradReduceWeights: s.g + 35041376, gradReduceBias: s.g + 35262560,
+            gradExpandWeights: s.g + 35262656, gradExpandBias: s.g + 35483840, preActivation: s.tensor(560),
+            gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
+            activation: .silu, gradGamma: s.g + 35032160, gradBeta: s.g + 35034464, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1014)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 34965344, beta: s.p + 34967648, savedMean: s.f + 4801152, savedInvStd: s.f + 4803456,
-                activation: .silu, output: s.tensor(704), pool: pool)
-            s.profiler?.stop(1022)
+                activation: .silu, output: s.tensor(697), pool: pool)
+            s.profiler?.stop(1015)
         }
         // features.6.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(558), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 34965344, beta: s.p + 34967648, runningMean: s.p + 34969952, runningVar: s.p + 34972256,
-                eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 4801152, pool: pool)
-            s.profiler?.stop(1023)
+                eps: 0.001, activation: .silu, output: s.tensor(697), scratch: s.f + 4801152, pool: pool)
+            s.profiler?.stop(1016)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4867968, count: 57600)
-        s.profiler?.stop(1024)
+        s.profiler?.stop(1017)
         // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(702), input: s.tensor(704), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(697), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4810368, gradInput: s.tensor(703), gradWeights: s.f + 4867968, pool: pool)
-        s.profiler?.stop(1025)
+            weights: s.f + 4810368, gradInput: s.tensor(696), gradWeights: s.f + 4867968, pool: pool)
+        s.profiler?.stop(1018)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4867968, channels: 2304, kernel: 5, into: s.g + 34974560)
-        s.profiler?.stop(1026)
+        s.profiler?.stop(1019)
         // features.6.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(703), input: s.tensor(558), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(696), input: s.tensor(558), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 34965344, beta: s.p + 34967648, savedMean: s.f + 4801152,
             savedInvStd: s.f + 4803456, activation: .silu, gradGamma: s.g + 34965344, gradBeta: s.g + 34967648,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1020)
         // features.6.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(703), preActivation: s.tensor(558),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(696), preActivation: s.tensor(558),
             gamma: s.p + 34965344, beta: s.p + 34967648, savedMean: s.f + 4801152, savedInvStd: s.f + 4803456,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(556), weights: s.p + 34080608,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(705),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(698),
             gradWeights: s.g + 34080608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1028)
+        s.profiler?.stop(1021)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(705), s.tensor(697), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1029)
+        TrainingKernels.accumulate(s.tensor(698), s.tensor(691), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1022)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(705),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(698),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.tensor(557) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(706), pool: pool)
-        s.profiler?.stop(1030)
+            perImage: 138624, gradBranch: s.tensor(699), pool: pool)
+        s.profiler?.stop(1023)
         // features.6.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(706), input: s.tensor(554), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(699), input: s.tensor(554), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 34079072, beta: s.p + 34079456, savedMean: s.f + 4800384,
             savedInvStd: s.f + 4800768, activation: .identity, gradGamma: s.g + 34079072, gradBeta: s.g + 34079456,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1031)
+        s.profiler?.stop(1024)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
-                activation: .silu, output: s.tensor(709), pool: pool)
-            s.profiler?.stop(1032)
+                activation: .silu, output: s.tensor(702), pool: pool)
+            s.profiler?.stop(1025)
         }
         // features.6.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(548), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32740352, beta: s.p + 32742656, runningMean: s.p + 32744960, runningVar: s.p + 32747264,
-                eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 4680576, pool: pool)
-            s.profiler?.stop(1033)
+                eps: 0.001, activation: .silu, output: s.tensor(702), scratch: s.f + 4680576, pool: pool)
+            s.profiler?.stop(1026)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(709), savedScale: s.tensor(553), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(708), pool: pool)
-            s.profiler?.stop(1034)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(702), savedScale: s.tensor(553), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(701), pool: pool)
+            s.profiler?.stop(1027)
         }
         // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(554),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(699), preActivation: s.tensor(554),
             gamma: s.p + 34079072, beta: s.p + 34079456, savedMean: s.f + 4800384, savedInvStd: s.f + 4800768,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(708), weights: s.p + 33194336,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(701), weights: s.p + 33194336,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(700),
             gradWeights: s.g + 33194336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1035)
-        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1028)
+        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(707), input: s.tensor(709), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(700), seInput: s.tensor(702), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568, seActivation: .silu,
             expandWeights: s.p + 32970848, savedPooled: s.tensor(551), savedHidden: s.tensor(552),
-            savedScale: s.tensor(553), gradInput: s.tensor(710), gradReduceWeights: s.g + 32749568,
-            gradReduceBias: s.g + 32970752, gradExpandWeights: s.g + 32970848, gradExpandBias: s.g + 33192032,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1036)
-        // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(710), input: s.tensor(548),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576,
-            savedInvStd: s.f + 4682880, activation: .silu, gradInput: s.tensor(710), gradGamma: s.g + 32740352,
-            gradBeta: s.g + 32742656, pool: pool)
-        s.profiler?.stop(1037)
+            savedScale: s.tensor(553), gradReduceWeights: s.g + 32749568, gradReduceBias: s.g + 32970752,
+            gradExpandWeights: s.g + 32970848, gradExpandBias: s.g + 33192032, preActivation: s.tensor(548),
+            gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
+            activation: .silu, gradGamma: s.g + 32740352, gradBeta: s.g + 32742656, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1029)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32673536, beta: s.p + 32675840, savedMean: s.f + 4675968, savedInvStd: s.f + 4678272,
-                activation: .silu, output: s.tensor(712), pool: pool)
-            s.profiler?.stop(1038)
+                activation: .silu, output: s.tensor(704), pool: pool)
+            s.profiler?.stop(1030)
         }
         // features.6.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(546), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 32673536, beta: s.p + 32675840, runningMean: s.p + 32678144, runningVar: s.p + 32680448,
-                eps: 0.001, activation: .silu, output: s.tensor(712), scratch: s.f + 4675968, pool: pool)
-            s.profiler?.stop(1039)
+                eps: 0.001, activation: .silu, output: s.tensor(704), scratch: s.f + 4675968, pool: pool)
+            s.profiler?.stop(1031)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4742784, count: 57600)
-        s.profiler?.stop(1040)
+        s.profiler?.stop(1032)
         // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(710), input: s.tensor(712), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(704), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4685184, gradInput: s.tensor(711), gradWeights: s.f + 4742784, pool: pool)
-        s.profiler?.stop(1041)
+            weights: s.f + 4685184, gradInput: s.tensor(703), gradWeights: s.f + 4742784, pool: pool)
+        s.profiler?.stop(1033)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4742784, channels: 2304, kernel: 5, into: s.g + 32682752)
-        s.profiler?.stop(1042)
+        s.profiler?.stop(1034)
         // features.6.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(711), input: s.tensor(546), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(703), input: s.tensor(546), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 32673536, beta: s.p + 32675840, savedMean: s.f + 4675968,
             savedInvStd: s.f + 4678272, activation: .silu, gradGamma: s.g + 32673536, gradBeta: s.g + 32675840,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1043)
+        s.profiler?.stop(1035)
         // features.6.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(711), preActivation: s.tensor(546),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(703), preActivation: s.tensor(546),
             gamma: s.p + 32673536, beta: s.p + 32675840, savedMean: s.f + 4675968, savedInvStd: s.f + 4678272,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(544), weights: s.p + 31788800,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(713),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(705),
             gradWeights: s.g + 31788800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1044)
+        s.profiler?.stop(1036)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(713), s.tensor(705), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1045)
+        TrainingKernels.accumulate(s.tensor(705), s.tensor(698), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1037)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(713),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(705),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.tensor(545) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(714), pool: pool)
-        s.profiler?.stop(1046)
+            perImage: 138624, gradBranch: s.tensor(706), pool: pool)
+        s.profiler?.stop(1038)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(714), input: s.tensor(542), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(706), input: s.tensor(542), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 31787264, beta: s.p + 31787648, savedMean: s.f + 4675200,
             savedInvStd: s.f + 4675584, activation: .identity, gradGamma: s.g + 31787264, gradBeta: s.g + 31787648,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1047)
+        s.profiler?.stop(1039)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
-                activation: .silu, output: s.tensor(717), pool: pool)
-            s.profiler?.stop(1048)
+                activation: .silu, output: s.tensor(709), pool: pool)
+            s.profiler?.stop(1040)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(536), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30448544, beta: s.p + 30450848, runningMean: s.p + 30453152, runningVar: s.p + 30455456,
-                eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 4555392, pool: pool)
-            s.profiler?.stop(1049)
+                eps: 0.001, activation: .silu, output: s.tensor(709), scratch: s.f + 4555392, pool: pool)
+            s.profiler?.stop(1041)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(717), savedScale: s.tensor(541), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(716), pool: pool)
-            s.profiler?.stop(1050)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(709), savedScale: s.tensor(541), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(708), pool: pool)
+            s.profiler?.stop(1042)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(714), preActivation: s.tensor(542),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(542),
             gamma: s.p + 31787264, beta: s.p + 31787648, savedMean: s.f + 4675200, savedInvStd: s.f + 4675584,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(716), weights: s.p + 30902528,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(715),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(708), weights: s.p + 30902528,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
             gradWeights: s.g + 30902528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1051)
-        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1043)
+        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(715), input: s.tensor(717), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(707), seInput: s.tensor(709), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760, seActivation: .silu,
             expandWeights: s.p + 30679040, savedPooled: s.tensor(539), savedHidden: s.tensor(540),
-            savedScale: s.tensor(541), gradInput: s.tensor(718), gradReduceWeights: s.g + 30457760,
-            gradReduceBias: s.g + 30678944, gradExpandWeights: s.g + 30679040, gradExpandBias: s.g + 30900224,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1052)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(718), input: s.tensor(536),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392,
-            savedInvStd: s.f + 4557696, activation: .silu, gradInput: s.tensor(718), gradGamma: s.g + 30448544,
-            gradBeta: s.g + 30450848, pool: pool)
-        s.profiler?.stop(1053)
+            savedScale: s.tensor(541), gradReduceWeights: s.g + 30457760, gradReduceBias: s.g + 30678944,
+            gradExpandWeights: s.g + 30679040, gradExpandBias: s.g + 30900224, preActivation: s.tensor(536),
+            gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
+            activation: .silu, gradGamma: s.g + 30448544, gradBeta: s.g + 30450848, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1044)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30381728, beta: s.p + 30384032, savedMean: s.f + 4550784, savedInvStd: s.f + 4553088,
-                activation: .silu, output: s.tensor(720), pool: pool)
-            s.profiler?.stop(1054)
+                activation: .silu, output: s.tensor(711), pool: pool)
+            s.profiler?.stop(1045)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(534), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 30381728, beta: s.p + 30384032, runningMean: s.p + 30386336, runningVar: s.p + 30388640,
-                eps: 0.001, activation: .silu, output: s.tensor(720), scratch: s.f + 4550784, pool: pool)
-            s.profiler?.stop(1055)
+                eps: 0.001, activation: .silu, output: s.tensor(711), scratch: s.f + 4550784, pool: pool)
+            s.profiler?.stop(1046)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4617600, count: 57600)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1047)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(718), input: s.tensor(720), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(707), input: s.tensor(711), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4560000, gradInput: s.tensor(719), gradWeights: s.f + 4617600, pool: pool)
-        s.profiler?.stop(1057)
+            weights: s.f + 4560000, gradInput: s.tensor(710), gradWeights: s.f + 4617600, pool: pool)
+        s.profiler?.stop(1048)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4617600, channels: 2304, kernel: 5, into: s.g + 30390944)
-        s.profiler?.stop(1058)
+        s.profiler?.stop(1049)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(719), input: s.tensor(534), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(710), input: s.tensor(534), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 30381728, beta: s.p + 30384032, savedMean: s.f + 4550784,
             savedInvStd: s.f + 4553088, activation: .silu, gradGamma: s.g + 30381728, gradBeta: s.g + 30384032,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1059)
+        s.profiler?.stop(1050)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(719), preActivation: s.tensor(534),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(710), preActivation: s.tensor(534),
             gamma: s.p + 30381728, beta: s.p + 30384032, savedMean: s.f + 4550784, savedInvStd: s.f + 4553088,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(532), weights: s.p + 29496992,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(721),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(712),
             gradWeights: s.g + 29496992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1051)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(721), s.tensor(713), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1061)
+        TrainingKernels.accumulate(s.tensor(712), s.tensor(705), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1052)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(721),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(712),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.tensor(533) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(722), pool: pool)
-        s.profiler?.stop(1062)
+            perImage: 138624, gradBranch: s.tensor(713), pool: pool)
+        s.profiler?.stop(1053)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(722), input: s.tensor(530), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(713), input: s.tensor(530), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 29495456, beta: s.p + 29495840, savedMean: s.f + 4550016,
             savedInvStd: s.f + 4550400, activation: .identity, gradGamma: s.g + 29495456, gradBeta: s.g + 29495840,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1063)
+        s.profiler?.stop(1054)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
-                activation: .silu, output: s.tensor(725), pool: pool)
-            s.profiler?.stop(1064)
+                activation: .silu, output: s.tensor(716), pool: pool)
+            s.profiler?.stop(1055)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(524), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28156736, beta: s.p + 28159040, runningMean: s.p + 28161344, runningVar: s.p + 28163648,
-                eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 4430208, pool: pool)
-            s.profiler?.stop(1065)
+                eps: 0.001, activation: .silu, output: s.tensor(716), scratch: s.f + 4430208, pool: pool)
+            s.profiler?.stop(1056)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(725), savedScale: s.tensor(529), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(724), pool: pool)
-            s.profiler?.stop(1066)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(716), savedScale: s.tensor(529), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(715), pool: pool)
+            s.profiler?.stop(1057)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(722), preActivation: s.tensor(530),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(530),
             gamma: s.p + 29495456, beta: s.p + 29495840, savedMean: s.f + 4550016, savedInvStd: s.f + 4550400,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(724), weights: s.p + 28610720,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(723),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(715), weights: s.p + 28610720,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(714),
             gradWeights: s.g + 28610720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1067)
-        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1058)
+        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(723), input: s.tensor(725), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(714), seInput: s.tensor(716), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952, seActivation: .silu,
             expandWeights: s.p + 28387232, savedPooled: s.tensor(527), savedHidden: s.tensor(528),
-            savedScale: s.tensor(529), gradInput: s.tensor(726), gradReduceWeights: s.g + 28165952,
-            gradReduceBias: s.g + 28387136, gradExpandWeights: s.g + 28387232, gradExpandBias: s.g + 28608416,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1068)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(726), input: s.tensor(524),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208,
-            savedInvStd: s.f + 4432512, activation: .silu, gradInput: s.tensor(726), gradGamma: s.g + 28156736,
-            gradBeta: s.g + 28159040, pool: pool)
-        s.profiler?.stop(1069)
+            savedScale: s.tensor(529), gradReduceWeights: s.g + 28165952, gradReduceBias: s.g + 28387136,
+            gradExpandWeights: s.g + 28387232, gradExpandBias: s.g + 28608416, preActivation: s.tensor(524),
+            gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
+            activation: .silu, gradGamma: s.g + 28156736, gradBeta: s.g + 28159040, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1059)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28089920, beta: s.p + 28092224, savedMean: s.f + 4425600, savedInvStd: s.f + 4427904,
-                activation: .silu, output: s.tensor(728), pool: pool)
-            s.profiler?.stop(1070)
+                activation: .silu, output: s.tensor(718), pool: pool)
+            s.profiler?.stop(1060)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 28089920, beta: s.p + 28092224, runningMean: s.p + 28094528, runningVar: s.p + 28096832,
-                eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 4425600, pool: pool)
-            s.profiler?.stop(1071)
+                eps: 0.001, activation: .silu, output: s.tensor(718), scratch: s.f + 4425600, pool: pool)
+            s.profiler?.stop(1061)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4492416, count: 57600)
-        s.profiler?.stop(1072)
+        s.profiler?.stop(1062)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(726), input: s.tensor(728), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(718), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4434816, gradInput: s.tensor(727), gradWeights: s.f + 4492416, pool: pool)
-        s.profiler?.stop(1073)
+            weights: s.f + 4434816, gradInput: s.tensor(717), gradWeights: s.f + 4492416, pool: pool)
+        s.profiler?.stop(1063)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4492416, channels: 2304, kernel: 5, into: s.g + 28099136)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1064)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(727), input: s.tensor(522), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(717), input: s.tensor(522), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 28089920, beta: s.p + 28092224, savedMean: s.f + 4425600,
             savedInvStd: s.f + 4427904, activation: .silu, gradGamma: s.g + 28089920, gradBeta: s.g + 28092224,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1065)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(522),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(717), preActivation: s.tensor(522),
             gamma: s.p + 28089920, beta: s.p + 28092224, savedMean: s.f + 4425600, savedInvStd: s.f + 4427904,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(520), weights: s.p + 27205184,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(729),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(719),
             gradWeights: s.g + 27205184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1076)
+        s.profiler?.stop(1066)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(729), s.tensor(721), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1077)
+        TrainingKernels.accumulate(s.tensor(719), s.tensor(712), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1067)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(729),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(719),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(730), pool: pool)
-        s.profiler?.stop(1078)
+            perImage: 138624, gradBranch: s.tensor(720), pool: pool)
+        s.profiler?.stop(1068)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(518), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(720), input: s.tensor(518), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 27203648, beta: s.p + 27204032, savedMean: s.f + 4424832,
             savedInvStd: s.f + 4425216, activation: .identity, gradGamma: s.g + 27203648, gradBeta: s.g + 27204032,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1079)
+        s.profiler?.stop(1069)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
-                activation: .silu, output: s.tensor(733), pool: pool)
-            s.profiler?.stop(1080)
+                activation: .silu, output: s.tensor(723), pool: pool)
+            s.profiler?.stop(1070)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25864928, beta: s.p + 25867232, runningMean: s.p + 25869536, runningVar: s.p + 25871840,
-                eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 4305024, pool: pool)
-            s.profiler?.stop(1081)
+                eps: 0.001, activation: .silu, output: s.tensor(723), scratch: s.f + 4305024, pool: pool)
+            s.profiler?.stop(1071)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(733), savedScale: s.tensor(517), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(732), pool: pool)
-            s.profiler?.stop(1082)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(723), savedScale: s.tensor(517), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(722), pool: pool)
+            s.profiler?.stop(1072)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(518),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(518),
             gamma: s.p + 27203648, beta: s.p + 27204032, savedMean: s.f + 4424832, savedInvStd: s.f + 4425216,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(732), weights: s.p + 26318912,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(731),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(722), weights: s.p + 26318912,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(721),
             gradWeights: s.g + 26318912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1083)
-        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1073)
+        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(731), input: s.tensor(733), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(721), seInput: s.tensor(723), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144, seActivation: .silu,
             expandWeights: s.p + 26095424, savedPooled: s.tensor(515), savedHidden: s.tensor(516),
-            savedScale: s.tensor(517), gradInput: s.tensor(734), gradReduceWeights: s.g + 25874144,
-            gradReduceBias: s.g + 26095328, gradExpandWeights: s.g + 26095424, gradExpandBias: s.g + 26316608,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1084)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(734), input: s.tensor(512),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024,
-            savedInvStd: s.f + 4307328, activation: .silu, gradInput: s.tensor(734), gradGamma: s.g + 25864928,
-            gradBeta: s.g + 25867232, pool: pool)
-        s.profiler?.stop(1085)
+            savedScale: s.tensor(517), gradReduceWeights: s.g + 25874144, gradReduceBias: s.g + 26095328,
+            gradExpandWeights: s.g + 26095424, gradExpandBias: s.g + 26316608, preActivation: s.tensor(512),
+            gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
+            activation: .silu, gradGamma: s.g + 25864928, gradBeta: s.g + 25867232, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1074)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25798112, beta: s.p + 25800416, savedMean: s.f + 4300416, savedInvStd: s.f + 4302720,
-                activation: .silu, output: s.tensor(736), pool: pool)
-            s.profiler?.stop(1086)
+                activation: .silu, output: s.tensor(725), pool: pool)
+            s.profiler?.stop(1075)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 25798112, beta: s.p + 25800416, runningMean: s.p + 25802720, runningVar: s.p + 25805024,
-                eps: 0.001, activation: .silu, output: s.tensor(736), scratch: s.f + 4300416, pool: pool)
-            s.profiler?.stop(1087)
+                eps: 0.001, activation: .silu, output: s.tensor(725), scratch: s.f + 4300416, pool: pool)
+            s.profiler?.stop(1076)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4367232, count: 57600)
-        s.profiler?.stop(1088)
+        s.profiler?.stop(1077)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(734), input: s.tensor(736), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(721), input: s.tensor(725), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4309632, gradInput: s.tensor(735), gradWeights: s.f + 4367232, pool: pool)
-        s.profiler?.stop(1089)
+            weights: s.f + 4309632, gradInput: s.tensor(724), gradWeights: s.f + 4367232, pool: pool)
+        s.profiler?.stop(1078)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4367232, channels: 2304, kernel: 5, into: s.g + 25807328)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1079)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(735), input: s.tensor(510), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(724), input: s.tensor(510), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 25798112, beta: s.p + 25800416, savedMean: s.f + 4300416,
             savedInvStd: s.f + 4302720, activation: .silu, gradGamma: s.g + 25798112, gradBeta: s.g + 25800416,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1080)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(510),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(724), preActivation: s.tensor(510),
             gamma: s.p + 25798112, beta: s.p + 25800416, savedMean: s.f + 4300416, savedInvStd: s.f + 4302720,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(508), weights: s.p + 24913376,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(737),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(726),
             gradWeights: s.g + 24913376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1092)
+        s.profiler?.stop(1081)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(737), s.tensor(729), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1093)
+        TrainingKernels.accumulate(s.tensor(726), s.tensor(719), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1082)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(737),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(726),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(738), pool: pool)
-        s.profiler?.stop(1094)
+            perImage: 138624, gradBranch: s.tensor(727), pool: pool)
+        s.profiler?.stop(1083)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(738), input: s.tensor(506), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(727), input: s.tensor(506), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 24911840, beta: s.p + 24912224, savedMean: s.f + 4299648,
             savedInvStd: s.f + 4300032, activation: .identity, gradGamma: s.g + 24911840, gradBeta: s.g + 24912224,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1095)
+        s.profiler?.stop(1084)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
-                activation: .silu, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1096)
+                activation: .silu, output: s.tensor(730), pool: pool)
+            s.profiler?.stop(1085)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23573120, beta: s.p + 23575424, runningMean: s.p + 23577728, runningVar: s.p + 23580032,
-                eps: 0.001, activation: .silu, output: s.tensor(741), scratch: s.f + 4179840, pool: pool)
-            s.profiler?.stop(1097)
+                eps: 0.001, activation: .silu, output: s.tensor(730), scratch: s.f + 4179840, pool: pool)
+            s.profiler?.stop(1086)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(741), savedScale: s.tensor(505), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(740), pool: pool)
-            s.profiler?.stop(1098)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(730), savedScale: s.tensor(505), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(729), pool: pool)
+            s.profiler?.stop(1087)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(738), preActivation: s.tensor(506),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(506),
             gamma: s.p + 24911840, beta: s.p + 24912224, savedMean: s.f + 4299648, savedInvStd: s.f + 4300032,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(740), weights: s.p + 24027104,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(739),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(729), weights: s.p + 24027104,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(728),
             gradWeights: s.g + 24027104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1099)
-        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1088)
+        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(739), input: s.tensor(741), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(728), seInput: s.tensor(730), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336, seActivation: .silu,
             expandWeights: s.p + 23803616, savedPooled: s.tensor(503), savedHidden: s.tensor(504),
-            savedScale: s.tensor(505), gradInput: s.tensor(742), gradReduceWeights: s.g + 23582336,
-            gradReduceBias: s.g + 23803520, gradExpandWeights: s.g + 23803616, gradExpandBias: s.g + 24024800,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1100)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(742), input: s.tensor(500),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840,
-            savedInvStd: s.f + 4182144, activation: .silu, gradInput: s.tensor(742), gradGamma: s.g + 23573120,
-            gradBeta: s.g + 23575424, pool: pool)
-        s.profiler?.stop(1101)
+            savedScale: s.tensor(505), gradReduceWeights: s.g + 23582336, gradReduceBias: s.g + 23803520,
+            gradExpandWeights: s.g + 23803616, gradExpandBias: s.g + 24024800, preActivation: s.tensor(500),
+            gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
+            activation: .silu, gradGamma: s.g + 23573120, gradBeta: s.g + 23575424, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1089)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23506304, beta: s.p + 23508608, savedMean: s.f + 4175232, savedInvStd: s.f + 4177536,
-                activation: .silu, output: s.tensor(744), pool: pool)
-            s.profiler?.stop(1102)
+                activation: .silu, output: s.tensor(732), pool: pool)
+            s.profiler?.stop(1090)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 23506304, beta: s.p + 23508608, runningMean: s.p + 23510912, runningVar: s.p + 23513216,
-                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 4175232, pool: pool)
-            s.profiler?.stop(1103)
+                eps: 0.001, activation: .silu, output: s.tensor(732), scratch: s.f + 4175232, pool: pool)
+            s.profiler?.stop(1091)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4242048, count: 57600)
-        s.profiler?.stop(1104)
+        s.profiler?.stop(1092)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(744), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(732), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4184448, gradInput: s.tensor(743), gradWeights: s.f + 4242048, pool: pool)
-        s.profiler?.stop(1105)
+            weights: s.f + 4184448, gradInput: s.tensor(731), gradWeights: s.f + 4242048, pool: pool)
+        s.profiler?.stop(1093)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4242048, channels: 2304, kernel: 5, into: s.g + 23515520)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1094)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(498), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(731), input: s.tensor(498), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 23506304, beta: s.p + 23508608, savedMean: s.f + 4175232,
             savedInvStd: s.f + 4177536, activation: .silu, gradGamma: s.g + 23506304, gradBeta: s.g + 23508608,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1095)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(498),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(731), preActivation: s.tensor(498),
             gamma: s.p + 23506304, beta: s.p + 23508608, savedMean: s.f + 4175232, savedInvStd: s.f + 4177536,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(496), weights: s.p + 22621568,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(745),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(733),
             gradWeights: s.g + 22621568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1108)
+        s.profiler?.stop(1096)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(745), s.tensor(737), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1109)
+        TrainingKernels.accumulate(s.tensor(733), s.tensor(726), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1097)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(745),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(733),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 43 ? s.tensor(497) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(746), pool: pool)
-        s.profiler?.stop(1110)
+            perImage: 138624, gradBranch: s.tensor(734), pool: pool)
+        s.profiler?.stop(1098)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(494), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(734), input: s.tensor(494), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 22620032, beta: s.p + 22620416, savedMean: s.f + 4174464,
             savedInvStd: s.f + 4174848, activation: .identity, gradGamma: s.g + 22620032, gradBeta: s.g + 22620416,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1111)
+        s.profiler?.stop(1099)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
-                activation: .silu, output: s.tensor(749), pool: pool)
-            s.profiler?.stop(1112)
+                activation: .silu, output: s.tensor(737), pool: pool)
+            s.profiler?.stop(1100)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21281312, beta: s.p + 21283616, runningMean: s.p + 21285920, runningVar: s.p + 21288224,
-                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 4054656, pool: pool)
-            s.profiler?.stop(1113)
+                eps: 0.001, activation: .silu, output: s.tensor(737), scratch: s.f + 4054656, pool: pool)
+            s.profiler?.stop(1101)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(493), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(748), pool: pool)
-            s.profiler?.stop(1114)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(737), savedScale: s.tensor(493), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(736), pool: pool)
+            s.profiler?.stop(1102)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(494),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(734), preActivation: s.tensor(494),
             gamma: s.p + 22620032, beta: s.p + 22620416, savedMean: s.f + 4174464, savedInvStd: s.f + 4174848,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(748), weights: s.p + 21735296,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(747),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(736), weights: s.p + 21735296,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(735),
             gradWeights: s.g + 21735296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1115)
-        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1103)
+        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(747), input: s.tensor(749), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(735), seInput: s.tensor(737), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528, seActivation: .silu,
             expandWeights: s.p + 21511808, savedPooled: s.tensor(491), savedHidden: s.tensor(492),
-            savedScale: s.tensor(493), gradInput: s.tensor(750), gradReduceWeights: s.g + 21290528,
-            gradReduceBias: s.g + 21511712, gradExpandWeights: s.g + 21511808, gradExpandBias: s.g + 21732992,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1116)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(750), input: s.tensor(488),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656,
-            savedInvStd: s.f + 4056960, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 21281312,
-            gradBeta: s.g + 21283616, pool: pool)
-        s.profiler?.stop(1117)
+            savedScale: s.tensor(493), gradReduceWeights: s.g + 21290528, gradReduceBias: s.g + 21511712,
+            gradExpandWeights: s.g + 21511808, gradExpandBias: s.g + 21732992, preActivation: s.tensor(488),
+            gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
+            activation: .silu, gradGamma: s.g + 21281312, gradBeta: s.g + 21283616, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1104)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(486), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21214496, beta: s.p + 21216800, savedMean: s.f + 4050048, savedInvStd: s.f + 4052352,
-                activation: .silu, output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1118)
+                activation: .silu, output: s.tensor(739), pool: pool)
+            s.profiler?.stop(1105)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(486), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 21214496, beta: s.p + 21216800, runningMean: s.p + 21219104, runningVar: s.p + 21221408,
-                eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 4050048, pool: pool)
-            s.profiler?.stop(1119)
+                eps: 0.001, activation: .silu, output: s.tensor(739), scratch: s.f + 4050048, pool: pool)
+            s.profiler?.stop(1106)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4116864, count: 57600)
-        s.profiler?.stop(1120)
+        s.profiler?.stop(1107)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(739), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4059264, gradInput: s.tensor(751), gradWeights: s.f + 4116864, pool: pool)
-        s.profiler?.stop(1121)
+            weights: s.f + 4059264, gradInput: s.tensor(738), gradWeights: s.f + 4116864, pool: pool)
+        s.profiler?.stop(1108)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4116864, channels: 2304, kernel: 5, into: s.g + 21223712)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1109)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(751), input: s.tensor(486), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(738), input: s.tensor(486), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 21214496, beta: s.p + 21216800, savedMean: s.f + 4050048,
             savedInvStd: s.f + 4052352, activation: .silu, gradGamma: s.g + 21214496, gradBeta: s.g + 21216800,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1110)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(751), preActivation: s.tensor(486),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(738), preActivation: s.tensor(486),
             gamma: s.p + 21214496, beta: s.p + 21216800, savedMean: s.f + 4050048, savedInvStd: s.f + 4052352,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(484), weights: s.p + 20329760,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(753),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(740),
             gradWeights: s.g + 20329760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1111)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(753), s.tensor(745), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1125)
+        TrainingKernels.accumulate(s.tensor(740), s.tensor(733), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1112)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(753),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(740),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(485) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(754), pool: pool)
-        s.profiler?.stop(1126)
+            perImage: 138624, gradBranch: s.tensor(741), pool: pool)
+        s.profiler?.stop(1113)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(482), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(741), input: s.tensor(482), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 20328224, beta: s.p + 20328608, savedMean: s.f + 4049280,
             savedInvStd: s.f + 4049664, activation: .identity, gradGamma: s.g + 20328224, gradBeta: s.g + 20328608,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1127)
+        s.profiler?.stop(1114)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
-                activation: .silu, output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1128)
+                activation: .silu, output: s.tensor(744), pool: pool)
+            s.profiler?.stop(1115)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18989504, beta: s.p + 18991808, runningMean: s.p + 18994112, runningVar: s.p + 18996416,
-                eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 3929472, pool: pool)
-            s.profiler?.stop(1129)
+                eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 3929472, pool: pool)
+            s.profiler?.stop(1116)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(481), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1130)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(744), savedScale: s.tensor(481), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(743), pool: pool)
+            s.profiler?.stop(1117)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(482),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(741), preActivation: s.tensor(482),
             gamma: s.p + 20328224, beta: s.p + 20328608, savedMean: s.f + 4049280, savedInvStd: s.f + 4049664,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(756), weights: s.p + 19443488,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(755),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(743), weights: s.p + 19443488,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(742),
             gradWeights: s.g + 19443488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1131)
-        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1118)
+        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(742), seInput: s.tensor(744), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720, seActivation: .silu,
             expandWeights: s.p + 19220000, savedPooled: s.tensor(479), savedHidden: s.tensor(480),
-            savedScale: s.tensor(481), gradInput: s.tensor(758), gradReduceWeights: s.g + 18998720,
-            gradReduceBias: s.g + 19219904, gradExpandWeights: s.g + 19220000, gradExpandBias: s.g + 19441184,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1132)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(476),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472,
-            savedInvStd: s.f + 3931776, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 18989504,
-            gradBeta: s.g + 18991808, pool: pool)
-        s.profiler?.stop(1133)
+            savedScale: s.tensor(481), gradReduceWeights: s.g + 18998720, gradReduceBias: s.g + 19219904,
+            gradExpandWeights: s.g + 19220000, gradExpandBias: s.g + 19441184, preActivation: s.tensor(476),
+            gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
+            activation: .silu, gradGamma: s.g + 18989504, gradBeta: s.g + 18991808, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1119)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(474), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18922688, beta: s.p + 18924992, savedMean: s.f + 3924864, savedInvStd: s.f + 3927168,
-                activation: .silu, output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1134)
+                activation: .silu, output: s.tensor(746), pool: pool)
+            s.profiler?.stop(1120)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(474), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 18922688, beta: s.p + 18924992, runningMean: s.p + 18927296, runningVar: s.p + 18929600,
-                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 3924864, pool: pool)
-            s.profiler?.stop(1135)
+                eps: 0.001, activation: .silu, output: s.tensor(746), scratch: s.f + 3924864, pool: pool)
+            s.profiler?.stop(1121)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3991680, count: 57600)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1122)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(746), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3934080, gradInput: s.tensor(759), gradWeights: s.f + 3991680, pool: pool)
-        s.profiler?.stop(1137)
+            weights: s.f + 3934080, gradInput: s.tensor(745), gradWeights: s.f + 3991680, pool: pool)
+        s.profiler?.stop(1123)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3991680, channels: 2304, kernel: 5, into: s.g + 18931904)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1124)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(759), input: s.tensor(474), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(745), input: s.tensor(474), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 18922688, beta: s.p + 18924992, savedMean: s.f + 3924864,
             savedInvStd: s.f + 3927168, activation: .silu, gradGamma: s.g + 18922688, gradBeta: s.g + 18924992,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1139)
+        s.profiler?.stop(1125)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(759), preActivation: s.tensor(474),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(745), preActivation: s.tensor(474),
             gamma: s.p + 18922688, beta: s.p + 18924992, savedMean: s.f + 3924864, savedInvStd: s.f + 3927168,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(472), weights: s.p + 18037952,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(761),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(747),
             gradWeights: s.g + 18037952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1140)
+        s.profiler?.stop(1126)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(761), s.tensor(753), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1141)
+        TrainingKernels.accumulate(s.tensor(747), s.tensor(740), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1127)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(761),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(747),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(473) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(762), pool: pool)
-        s.profiler?.stop(1142)
+            perImage: 138624, gradBranch: s.tensor(748), pool: pool)
+        s.profiler?.stop(1128)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(762), input: s.tensor(470), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(748), input: s.tensor(470), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 18036416, beta: s.p + 18036800, savedMean: s.f + 3924096,
             savedInvStd: s.f + 3924480, activation: .identity, gradGamma: s.g + 18036416, gradBeta: s.g + 18036800,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1143)
+        s.profiler?.stop(1129)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
-                activation: .silu, output: s.tensor(765), pool: pool)
-            s.profiler?.stop(1144)
+                activation: .silu, output: s.tensor(751), pool: pool)
+            s.profiler?.stop(1130)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16697696, beta: s.p + 16700000, runningMean: s.p + 16702304, runningVar: s.p + 16704608,
-                eps: 0.001, activation: .silu, output: s.tensor(765), scratch: s.f + 3804288, pool: pool)
-            s.profiler?.stop(1145)
+                eps: 0.001, activation: .silu, output: s.tensor(751), scratch: s.f + 3804288, pool: pool)
+            s.profiler?.stop(1131)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(765), savedScale: s.tensor(469), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(764), pool: pool)
-            s.profiler?.stop(1146)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(751), savedScale: s.tensor(469), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(750), pool: pool)
+            s.profiler?.stop(1132)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(762), preActivation: s.tensor(470),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(748), preActivation: s.tensor(470),
             gamma: s.p + 18036416, beta: s.p + 18036800, savedMean: s.f + 3924096, savedInvStd: s.f + 3924480,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(764), weights: s.p + 17151680,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(763),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(750), weights: s.p + 17151680,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(749),
             gradWeights: s.g + 17151680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1147)
-        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1133)
+        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(763), input: s.tensor(765), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(749), seInput: s.tensor(751), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912, seActivation: .silu,
             expandWeights: s.p + 16928192, savedPooled: s.tensor(467), savedHidden: s.tensor(468),
-            savedScale: s.tensor(469), gradInput: s.tensor(766), gradReduceWeights: s.g + 16706912,
-            gradReduceBias: s.g + 16928096, gradExpandWeights: s.g + 16928192, gradExpandBias: s.g + 17149376,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1148)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(766), input: s.tensor(464),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288,
-            savedInvStd: s.f + 3806592, activation: .silu, gradInput: s.tensor(766), gradGamma: s.g + 16697696,
-            gradBeta: s.g + 16700000, pool: pool)
-        s.profiler?.stop(1149)
+            savedScale: s.tensor(469), gradReduceWeights: s.g + 16706912, gradReduceBias: s.g + 16928096,
+            gradExpandWeights: s.g + 16928192, gradExpandBias: s.g + 17149376, preActivation: s.tensor(464),
+            gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
+            activation: .silu, gradGamma: s.g + 16697696, gradBeta: s.g + 16700000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1134)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(462), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16630880, beta: s.p + 16633184, savedMean: s.f + 3799680, savedInvStd: s.f + 3801984,
-                activation: .silu, output: s.tensor(768), pool: pool)
-            s.profiler?.stop(1150)
+                activation: .silu, output: s.tensor(753), pool: pool)
+            s.profiler?.stop(1135)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(462), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 16630880, beta: s.p + 16633184, runningMean: s.p + 16635488, runningVar: s.p + 16637792,
-                eps: 0.001, activation: .silu, output: s.tensor(768), scratch: s.f + 3799680, pool: pool)
-            s.profiler?.stop(1151)
+                eps: 0.001, activation: .silu, output: s.tensor(753), scratch: s.f + 3799680, pool: pool)
+            s.profiler?.stop(1136)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3866496, count: 57600)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1137)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(766), input: s.tensor(768), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(753), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3808896, gradInput: s.tensor(767), gradWeights: s.f + 3866496, pool: pool)
-        s.profiler?.stop(1153)
+            weights: s.f + 3808896, gradInput: s.tensor(752), gradWeights: s.f + 3866496, pool: pool)
+        s.profiler?.stop(1138)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3866496, channels: 2304, kernel: 5, into: s.g + 16640096)
-        s.profiler?.stop(1154)
+        s.profiler?.stop(1139)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(767), input: s.tensor(462), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(752), input: s.tensor(462), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 16630880, beta: s.p + 16633184, savedMean: s.f + 3799680,
             savedInvStd: s.f + 3801984, activation: .silu, gradGamma: s.g + 16630880, gradBeta: s.g + 16633184,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1155)
+        s.profiler?.stop(1140)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(767), preActivation: s.tensor(462),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(752), preActivation: s.tensor(462),
             gamma: s.p + 16630880, beta: s.p + 16633184, savedMean: s.f + 3799680, savedInvStd: s.f + 3801984,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(460), weights: s.p + 15746144,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(769),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(754),
             gradWeights: s.g + 15746144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1156)
+        s.profiler?.stop(1141)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(769), s.tensor(761), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1157)
+        TrainingKernels.accumulate(s.tensor(754), s.tensor(747), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1142)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(769),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(754),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(461) : nil, batch: s.n,
-            perImage: 138624, gradBranch: s.tensor(770), pool: pool)
-        s.profiler?.stop(1158)
+            perImage: 138624, gradBranch: s.tensor(755), pool: pool)
+        s.profiler?.stop(1143)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(770), input: s.tensor(458), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(755), input: s.tensor(458), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 15744608, beta: s.p + 15744992, savedMean: s.f + 3798912,
             savedInvStd: s.f + 3799296, activation: .identity, gradGamma: s.g + 15744608, gradBeta: s.g + 15744992,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1159)
+        s.profiler?.stop(1144)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
-                activation: .silu, output: s.tensor(773), pool: pool)
-            s.profiler?.stop(1160)
+                activation: .silu, output: s.tensor(758), pool: pool)
+            s.profiler?.stop(1145)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14405888, beta: s.p + 14408192, runningMean: s.p + 14410496, runningVar: s.p + 14412800,
-                eps: 0.001, activation: .silu, output: s.tensor(773), scratch: s.f + 3679104, pool: pool)
-            s.profiler?.stop(1161)
+                eps: 0.001, activation: .silu, output: s.tensor(758), scratch: s.f + 3679104, pool: pool)
+            s.profiler?.stop(1146)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(773), savedScale: s.tensor(457), batch: s.n,
-                pixels: 361, channels: 2304, output: s.tensor(772), pool: pool)
-            s.profiler?.stop(1162)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(758), savedScale: s.tensor(457), batch: s.n,
+                pixels: 361, channels: 2304, output: s.tensor(757), pool: pool)
+            s.profiler?.stop(1147)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(770), preActivation: s.tensor(458),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(755), preActivation: s.tensor(458),
             gamma: s.p + 15744608, beta: s.p + 15744992, savedMean: s.f + 3798912, savedInvStd: s.f + 3799296,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(772), weights: s.p + 14859872,
-            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(771),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(757), weights: s.p + 14859872,
+            pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(756),
             gradWeights: s.g + 14859872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1163)
-        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]
+        s.profiler?.stop(1148)
+        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(771), input: s.tensor(773), batch: s.n, pixels: 361,
-            channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(756), seInput: s.tensor(758), batch: s.n,
+            pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104, seActivation: .silu,
             expandWeights: s.p + 14636384, savedPooled: s.tensor(455), savedHidden: s.tensor(456),
-            savedScale: s.tensor(457), gradInput: s.tensor(774), gradReduceWeights: s.g + 14415104,
-            gradReduceBias: s.g + 14636288, gradExpandWeights: s.g + 14636384, gradExpandBias: s.g + 14857568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1164)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(774), input: s.tensor(452),
-            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104,
-            savedInvStd: s.f + 3681408, activation: .silu, gradInput: s.tensor(774), gradGamma: s.g + 14405888,
-            gradBeta: s.g + 14408192, pool: pool)
-        s.profiler?.stop(1165)
+            savedScale: s.tensor(457), gradReduceWeights: s.g + 14415104, gradReduceBias: s.g + 14636288,
+            gradExpandWeights: s.g + 14636384, gradExpandBias: s.g + 14857568, preActivation: s.tensor(452),
+            gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
+            activation: .silu, gradGamma: s.g + 14405888, gradBeta: s.g + 14408192, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1149)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14339072, beta: s.p + 14341376, savedMean: s.f + 3674496, savedInvStd: s.f + 3676800,
-                activation: .silu, output: s.tensor(776), pool: pool)
-            s.profiler?.stop(1166)
+                activation: .silu, output: s.tensor(760), pool: pool)
+            s.profiler?.stop(1150)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 361 &* s.n, channels: 2304,
                 gamma: s.p + 14339072, beta: s.p + 14341376, runningMean: s.p + 14343680, runningVar: s.p + 14345984,
-                eps: 0.001, activation: .silu, output: s.tensor(776), scratch: s.f + 3674496, pool: pool)
-            s.profiler?.stop(1167)
+                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 3674496, pool: pool)
+            s.profiler?.stop(1151)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3741312, count: 57600)
-        s.profiler?.stop(1168)
+        s.profiler?.stop(1152)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(776), batch: s.n, height: 19,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(756), input: s.tensor(760), batch: s.n, height: 19,
             width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3683712, gradInput: s.tensor(775), gradWeights: s.f + 3741312, pool: pool)
-        s.profiler?.stop(1169)
+            weights: s.f + 3683712, gradInput: s.tensor(759), gradWeights: s.f + 3741312, pool: pool)
+        s.profiler?.stop(1153)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3741312, channels: 2304, kernel: 5, into: s.g + 14348288)
-        s.profiler?.stop(1170)
+        s.profiler?.stop(1154)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(775), input: s.tensor(450), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(759), input: s.tensor(450), pixels: 361 &* s.n,
             channels: 2304, gamma: s.p + 14339072, beta: s.p + 14341376, savedMean: s.f + 3674496,
             savedInvStd: s.f + 3676800, activation: .silu, gradGamma: s.g + 14339072, gradBeta: s.g + 14341376,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1171)
+        s.profiler?.stop(1155)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 384] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(775), preActivation: s.tensor(450),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(759), preActivation: s.tensor(450),
             gamma: s.p + 14339072, beta: s.p + 14341376, savedMean: s.f + 3674496, savedInvStd: s.f + 3676800,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(449), weights: s.p + 13454336,
-            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(777),
+            pixels: 361 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(761),
             gradWeights: s.g + 13454336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1172)
+        s.profiler?.stop(1156)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(777), s.tensor(769), count: 138624 &* s.n, pool: pool)
-        s.profiler?.stop(1173)
+        TrainingKernels.accumulate(s.tensor(761), s.tensor(754), count: 138624 &* s.n, pool: pool)
+        s.profiler?.stop(1157)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(777), input: s.tensor(448), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(761), input: s.tensor(448), pixels: 361 &* s.n,
             channels: 384, gamma: s.p + 13452800, beta: s.p + 13453184, savedMean: s.f + 3673728,
             savedInvStd: s.f + 3674112, activation: .identity, gradGamma: s.g + 13452800, gradBeta: s.g + 13453184,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1174)
+        s.profiler?.stop(1158)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
                 gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
-                activation: .silu, output: s.tensor(780), pool: pool)
-            s.profiler?.stop(1175)
+                activation: .silu, output: s.tensor(764), pool: pool)
+            s.profiler?.stop(1159)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 361 &* s.n, channels: 1344,
                 gamma: s.p + 12779392, beta: s.p + 12780736, runningMean: s.p + 12782080, runningVar: s.p + 12783424,
-                eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 3603840, pool: pool)
-            s.profiler?.stop(1176)
+                eps: 0.001, activation: .silu, output: s.tensor(764), scratch: s.f + 3603840, pool: pool)
+            s.profiler?.stop(1160)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(780), savedScale: s.tensor(447), batch: s.n,
-                pixels: 361, channels: 1344, output: s.tensor(779), pool: pool)
-            s.profiler?.stop(1177)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(764), savedScale: s.tensor(447), batch: s.n,
+                pixels: 361, channels: 1344, output: s.tensor(763), pool: pool)
+            s.profiler?.stop(1161)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(777), preActivation: s.tensor(448),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(448),
             gamma: s.p + 13452800, beta: s.p + 13453184, savedMean: s.f + 3673728, savedInvStd: s.f + 3674112,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(779), weights: s.p + 12936704,
-            pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(778),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(763), weights: s.p + 12936704,
+            pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(762),
             gradWeights: s.g + 12936704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1178)
-        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 19, 19, 1344]
+        s.profiler?.stop(1162)
+        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(778), input: s.tensor(780), batch: s.n, pixels: 361,
-            channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(762), seInput: s.tensor(764), batch: s.n,
+            pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768, seActivation: .silu,
             expandWeights: s.p + 12860096, savedPooled: s.tensor(445), savedHidden: s.tensor(446),
-            savedScale: s.tensor(447), gradInput: s.tensor(781), gradReduceWeights: s.g + 12784768,
-            gradReduceBias: s.g + 12860032, gradExpandWeights: s.g + 12860096, gradExpandBias: s.g + 12935360,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1179)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 19, 19, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(781), input: s.tensor(442),
-            pixels: 361 &* s.n, channels: 1344, gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840,
-            savedInvStd: s.f + 3605184, activation: .silu, gradInput: s.tensor(781), gradGamma: s.g + 12779392,
-            gradBeta: s.g + 12780736, pool: pool)
-        s.profiler?.stop(1180)
+            savedScale: s.tensor(447), gradReduceWeights: s.g + 12784768, gradReduceBias: s.g + 12860032,
+            gradExpandWeights: s.g + 12860096, gradExpandBias: s.g + 12935360, preActivation: s.tensor(442),
+            gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
+            activation: .silu, gradGamma: s.g + 12779392, gradBeta: s.g + 12780736, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1163)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 12740416, beta: s.p + 12741760, savedMean: s.f + 3601152, savedInvStd: s.f + 3602496,
-                activation: .silu, output: s.tensor(783), pool: pool)
-            s.profiler?.stop(1181)
+                activation: .silu, output: s.tensor(766), pool: pool)
+            s.profiler?.stop(1164)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 12740416, beta: s.p + 12741760, runningMean: s.p + 12743104, runningVar: s.p + 12744448,
-                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 3601152, pool: pool)
-            s.profiler?.stop(1182)
+                eps: 0.001, activation: .silu, output: s.tensor(766), scratch: s.f + 3601152, pool: pool)
+            s.profiler?.stop(1165)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3640128, count: 33600)
-        s.profiler?.stop(1183)
+        s.profiler?.stop(1166)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 19, 19, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(783), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(762), input: s.tensor(766), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3606528, gradInput: s.tensor(782), gradWeights: s.f + 3640128, pool: pool)
-        s.profiler?.stop(1184)
+            weights: s.f + 3606528, gradInput: s.tensor(765), gradWeights: s.f + 3640128, pool: pool)
+        s.profiler?.stop(1167)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3640128, channels: 1344, kernel: 5, into: s.g + 12745792)
-        s.profiler?.stop(1185)
+        s.profiler?.stop(1168)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(782), input: s.tensor(440), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(765), input: s.tensor(440), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 12740416, beta: s.p + 12741760, savedMean: s.f + 3601152,
             savedInvStd: s.f + 3602496, activation: .silu, gradGamma: s.g + 12740416, gradBeta: s.g + 12741760,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1186)
+        s.profiler?.stop(1169)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(440),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(765), preActivation: s.tensor(440),
             gamma: s.p + 12740416, beta: s.p + 12741760, savedMean: s.f + 3601152, savedInvStd: s.f + 3602496,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(438), weights: s.p + 12439360,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(784),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(767),
             gradWeights: s.g + 12439360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1187)
+        s.profiler?.stop(1170)
     }
 
     /// features.5.9 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_9_backward(_ s: TrainingStepContext) {
         // features.5.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(784),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(767),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(785), pool: pool)
-        s.profiler?.stop(1188)
+            perImage: 323456, gradBranch: s.tensor(768), pool: pool)
+        s.profiler?.stop(1171)
         // features.5.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(785), input: s.tensor(436), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(768), input: s.tensor(436), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 12438464, beta: s.p + 12438688, savedMean: s.f + 3600704,
             savedInvStd: s.f + 3600928, activation: .identity, gradGamma: s.g + 12438464, gradBeta: s.g + 12438688,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1189)
+        s.profiler?.stop(1172)
         // features.5.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
-                activation: .silu, output: s.tensor(788), pool: pool)
-            s.profiler?.stop(1190)
+                activation: .silu, output: s.tensor(771), pool: pool)
+            s.profiler?.stop(1173)
         }
         // features.5.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11980096, beta: s.p + 11981440, runningMean: s.p + 11982784, runningVar: s.p + 11984128,
-                eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 3530816, pool: pool)
-            s.profiler?.stop(1191)
+                eps: 0.001, activation: .silu, output: s.tensor(771), scratch: s.f + 3530816, pool: pool)
+            s.profiler?.stop(1174)
         }
         // features.5.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(788), savedScale: s.tensor(435), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(787), pool: pool)
-            s.profiler?.stop(1192)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(771), savedScale: s.tensor(435), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(770), pool: pool)
+            s.profiler?.stop(1175)
         }
         // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(785), preActivation: s.tensor(436),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(768), preActivation: s.tensor(436),
             gamma: s.p + 12438464, beta: s.p + 12438688, savedMean: s.f + 3600704, savedInvStd: s.f + 3600928,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(787), weights: s.p + 12137408,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(786),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(770), weights: s.p + 12137408,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(769),
             gradWeights: s.g + 12137408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1193)
-        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1176)
+        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(786), input: s.tensor(788), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(769), seInput: s.tensor(771), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472, seActivation: .silu,
             expandWeights: s.p + 12060800, savedPooled: s.tensor(433), savedHidden: s.tensor(434),
-            savedScale: s.tensor(435), gradInput: s.tensor(789), gradReduceWeights: s.g + 11985472,
-            gradReduceBias: s.g + 12060736, gradExpandWeights: s.g + 12060800, gradExpandBias: s.g + 12136064,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1194)
-        // features.5.9.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(789), input: s.tensor(430),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816,
-            savedInvStd: s.f + 3532160, activation: .silu, gradInput: s.tensor(789), gradGamma: s.g + 11980096,
-            gradBeta: s.g + 11981440, pool: pool)
-        s.profiler?.stop(1195)
+            savedScale: s.tensor(435), gradReduceWeights: s.g + 11985472, gradReduceBias: s.g + 12060736,
+            gradExpandWeights: s.g + 12060800, gradExpandBias: s.g + 12136064, preActivation: s.tensor(430),
+            gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
+            activation: .silu, gradGamma: s.g + 11980096, gradBeta: s.g + 11981440, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1177)
         // features.5.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11941120, beta: s.p + 11942464, savedMean: s.f + 3528128, savedInvStd: s.f + 3529472,
-                activation: .silu, output: s.tensor(791), pool: pool)
-            s.profiler?.stop(1196)
+                activation: .silu, output: s.tensor(773), pool: pool)
+            s.profiler?.stop(1178)
         }
         // features.5.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11941120, beta: s.p + 11942464, runningMean: s.p + 11943808, runningVar: s.p + 11945152,
-                eps: 0.001, activation: .silu, output: s.tensor(791), scratch: s.f + 3528128, pool: pool)
-            s.profiler?.stop(1197)
+                eps: 0.001, activation: .silu, output: s.tensor(773), scratch: s.f + 3528128, pool: pool)
+            s.profiler?.stop(1179)
         }
         // features.5.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3567104, count: 33600)
-        s.profiler?.stop(1198)
+        s.profiler?.stop(1180)
         // features.5.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(789), input: s.tensor(791), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(769), input: s.tensor(773), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3533504, gradInput: s.tensor(790), gradWeights: s.f + 3567104, pool: pool)
-        s.profiler?.stop(1199)
+            weights: s.f + 3533504, gradInput: s.tensor(772), gradWeights: s.f + 3567104, pool: pool)
+        s.profiler?.stop(1181)
         // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3567104, channels: 1344, kernel: 5, into: s.g + 11946496)
-        s.profiler?.stop(1200)
+        s.profiler?.stop(1182)
         // features.5.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(790), input: s.tensor(428), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(772), input: s.tensor(428), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 11941120, beta: s.p + 11942464, savedMean: s.f + 3528128,
             savedInvStd: s.f + 3529472, activation: .silu, gradGamma: s.g + 11941120, gradBeta: s.g + 11942464,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1201)
+        s.profiler?.stop(1183)
         // features.5.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(790), preActivation: s.tensor(428),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(772), preActivation: s.tensor(428),
             gamma: s.p + 11941120, beta: s.p + 11942464, savedMean: s.f + 3528128, savedInvStd: s.f + 3529472,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(426), weights: s.p + 11640064,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(792),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(774),
             gradWeights: s.g + 11640064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1202)
+        s.profiler?.stop(1184)
         // features.5.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(792), s.tensor(784), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1203)
+        TrainingKernels.accumulate(s.tensor(774), s.tensor(767), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1185)
     }
 
     /// features.5.8 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_8_backward(_ s: TrainingStepContext) {
         // features.5.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(792),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(774),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(793), pool: pool)
-        s.profiler?.stop(1204)
+            perImage: 323456, gradBranch: s.tensor(775), pool: pool)
+        s.profiler?.stop(1186)
         // features.5.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(793), input: s.tensor(424), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(775), input: s.tensor(424), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 11639168, beta: s.p + 11639392, savedMean: s.f + 3527680,
             savedInvStd: s.f + 3527904, activation: .identity, gradGamma: s.g + 11639168, gradBeta: s.g + 11639392,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1205)
+        s.profiler?.stop(1187)
         // features.5.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
-                activation: .silu, output: s.tensor(796), pool: pool)
-            s.profiler?.stop(1206)
+                activation: .silu, output: s.tensor(778), pool: pool)
+            s.profiler?.stop(1188)
         }
         // features.5.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11180800, beta: s.p + 11182144, runningMean: s.p + 11183488, runningVar: s.p + 11184832,
-                eps: 0.001, activation: .silu, output: s.tensor(796), scratch: s.f + 3457792, pool: pool)
-            s.profiler?.stop(1207)
+                eps: 0.001, activation: .silu, output: s.tensor(778), scratch: s.f + 3457792, pool: pool)
+            s.profiler?.stop(1189)
         }
         // features.5.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(796), savedScale: s.tensor(423), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(795), pool: pool)
-            s.profiler?.stop(1208)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(778), savedScale: s.tensor(423), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(777), pool: pool)
+            s.profiler?.stop(1190)
         }
         // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(793), preActivation: s.tensor(424),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(775), preActivation: s.tensor(424),
             gamma: s.p + 11639168, beta: s.p + 11639392, savedMean: s.f + 3527680, savedInvStd: s.f + 3527904,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(795), weights: s.p + 11338112,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(794),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(777), weights: s.p + 11338112,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(776),
             gradWeights: s.g + 11338112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1209)
-        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1191)
+        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(794), input: s.tensor(796), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(776), seInput: s.tensor(778), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176, seActivation: .silu,
             expandWeights: s.p + 11261504, savedPooled: s.tensor(421), savedHidden: s.tensor(422),
-            savedScale: s.tensor(423), gradInput: s.tensor(797), gradReduceWeights: s.g + 11186176,
-            gradReduceBias: s.g + 11261440, gradExpandWeights: s.g + 11261504, gradExpandBias: s.g + 11336768,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1210)
-        // features.5.8.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(797), input: s.tensor(418),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792,
-            savedInvStd: s.f + 3459136, activation: .silu, gradInput: s.tensor(797), gradGamma: s.g + 11180800,
-            gradBeta: s.g + 11182144, pool: pool)
-        s.profiler?.stop(1211)
+            savedScale: s.tensor(423), gradReduceWeights: s.g + 11186176, gradReduceBias: s.g + 11261440,
+            gradExpandWeights: s.g + 11261504, gradExpandBias: s.g + 11336768, preActivation: s.tensor(418),
+            gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
+            activation: .silu, gradGamma: s.g + 11180800, gradBeta: s.g + 11182144, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1192)
         // features.5.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11141824, beta: s.p + 11143168, savedMean: s.f + 3455104, savedInvStd: s.f + 3456448,
-                activation: .silu, output: s.tensor(799), pool: pool)
-            s.profiler?.stop(1212)
+                activation: .silu, output: s.tensor(780), pool: pool)
+            s.profiler?.stop(1193)
         }
         // features.5.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 11141824, beta: s.p + 11143168, runningMean: s.p + 11144512, runningVar: s.p + 11145856,
-                eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 3455104, pool: pool)
-            s.profiler?.stop(1213)
+                eps: 0.001, activation: .silu, output: s.tensor(780), scratch: s.f + 3455104, pool: pool)
+            s.profiler?.stop(1194)
         }
         // features.5.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3494080, count: 33600)
-        s.profiler?.stop(1214)
+        s.profiler?.stop(1195)
         // features.5.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(799), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(776), input: s.tensor(780), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3460480, gradInput: s.tensor(798), gradWeights: s.f + 3494080, pool: pool)
-        s.profiler?.stop(1215)
+            weights: s.f + 3460480, gradInput: s.tensor(779), gradWeights: s.f + 3494080, pool: pool)
+        s.profiler?.stop(1196)
         // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3494080, channels: 1344, kernel: 5, into: s.g + 11147200)
-        s.profiler?.stop(1216)
+        s.profiler?.stop(1197)
         // features.5.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(798), input: s.tensor(416), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(779), input: s.tensor(416), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 11141824, beta: s.p + 11143168, savedMean: s.f + 3455104,
             savedInvStd: s.f + 3456448, activation: .silu, gradGamma: s.g + 11141824, gradBeta: s.g + 11143168,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1217)
+        s.profiler?.stop(1198)
         // features.5.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(798), preActivation: s.tensor(416),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(779), preActivation: s.tensor(416),
             gamma: s.p + 11141824, beta: s.p + 11143168, savedMean: s.f + 3455104, savedInvStd: s.f + 3456448,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(414), weights: s.p + 10840768,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(800),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(781),
             gradWeights: s.g + 10840768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1218)
+        s.profiler?.stop(1199)
         // features.5.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(800), s.tensor(792), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1219)
+        TrainingKernels.accumulate(s.tensor(781), s.tensor(774), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1200)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(800),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(781),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(801), pool: pool)
-        s.profiler?.stop(1220)
+            perImage: 323456, gradBranch: s.tensor(782), pool: pool)
+        s.profiler?.stop(1201)
         // features.5.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(801), input: s.tensor(412), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(782), input: s.tensor(412), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 10839872, beta: s.p + 10840096, savedMean: s.f + 3454656,
             savedInvStd: s.f + 3454880, activation: .identity, gradGamma: s.g + 10839872, gradBeta: s.g + 10840096,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1221)
+        s.profiler?.stop(1202)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
-                activation: .silu, output: s.tensor(804), pool: pool)
-            s.profiler?.stop(1222)
+                activation: .silu, output: s.tensor(785), pool: pool)
+            s.profiler?.stop(1203)
         }
         // features.5.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10381504, beta: s.p + 10382848, runningMean: s.p + 10384192, runningVar: s.p + 10385536,
-                eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 3384768, pool: pool)
-            s.profiler?.stop(1223)
+                eps: 0.001, activation: .silu, output: s.tensor(785), scratch: s.f + 3384768, pool: pool)
+            s.profiler?.stop(1204)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(411), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(803), pool: pool)
-            s.profiler?.stop(1224)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(785), savedScale: s.tensor(411), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(784), pool: pool)
+            s.profiler?.stop(1205)
         }
         // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(801), preActivation: s.tensor(412),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(412),
             gamma: s.p + 10839872, beta: s.p + 10840096, savedMean: s.f + 3454656, savedInvStd: s.f + 3454880,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(803), weights: s.p + 10538816,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(802),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(784), weights: s.p + 10538816,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(783),
             gradWeights: s.g + 10538816, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1225)
-        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1206)
+        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(802), input: s.tensor(804), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(783), seInput: s.tensor(785), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880, seActivation: .silu,
             expandWeights: s.p + 10462208, savedPooled: s.tensor(409), savedHidden: s.tensor(410),
-            savedScale: s.tensor(411), gradInput: s.tensor(805), gradReduceWeights: s.g + 10386880,
-            gradReduceBias: s.g + 10462144, gradExpandWeights: s.g + 10462208, gradExpandBias: s.g + 10537472,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1226)
-        // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(805), input: s.tensor(406),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768,
-            savedInvStd: s.f + 3386112, activation: .silu, gradInput: s.tensor(805), gradGamma: s.g + 10381504,
-            gradBeta: s.g + 10382848, pool: pool)
-        s.profiler?.stop(1227)
+            savedScale: s.tensor(411), gradReduceWeights: s.g + 10386880, gradReduceBias: s.g + 10462144,
+            gradExpandWeights: s.g + 10462208, gradExpandBias: s.g + 10537472, preActivation: s.tensor(406),
+            gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
+            activation: .silu, gradGamma: s.g + 10381504, gradBeta: s.g + 10382848, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1207)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10342528, beta: s.p + 10343872, savedMean: s.f + 3382080, savedInvStd: s.f + 3383424,
-                activation: .silu, output: s.tensor(807), pool: pool)
-            s.profiler?.stop(1228)
+                activation: .silu, output: s.tensor(787), pool: pool)
+            s.profiler?.stop(1208)
         }
         // features.5.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 10342528, beta: s.p + 10343872, runningMean: s.p + 10345216, runningVar: s.p + 10346560,
-                eps: 0.001, activation: .silu, output: s.tensor(807), scratch: s.f + 3382080, pool: pool)
-            s.profiler?.stop(1229)
+                eps: 0.001, activation: .silu, output: s.tensor(787), scratch: s.f + 3382080, pool: pool)
+            s.profiler?.stop(1209)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3421056, count: 33600)
-        s.profiler?.stop(1230)
+        s.profiler?.stop(1210)
         // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(805), input: s.tensor(807), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(783), input: s.tensor(787), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3387456, gradInput: s.tensor(806), gradWeights: s.f + 3421056, pool: pool)
-        s.profiler?.stop(1231)
+            weights: s.f + 3387456, gradInput: s.tensor(786), gradWeights: s.f + 3421056, pool: pool)
+        s.profiler?.stop(1211)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3421056, channels: 1344, kernel: 5, into: s.g + 10347904)
-        s.profiler?.stop(1232)
+        s.profiler?.stop(1212)
         // features.5.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(806), input: s.tensor(404), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(786), input: s.tensor(404), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 10342528, beta: s.p + 10343872, savedMean: s.f + 3382080,
             savedInvStd: s.f + 3383424, activation: .silu, gradGamma: s.g + 10342528, gradBeta: s.g + 10343872,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1233)
+        s.profiler?.stop(1213)
         // features.5.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(806), preActivation: s.tensor(404),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(786), preActivation: s.tensor(404),
             gamma: s.p + 10342528, beta: s.p + 10343872, savedMean: s.f + 3382080, savedInvStd: s.f + 3383424,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(402), weights: s.p + 10041472,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(808),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(788),
             gradWeights: s.g + 10041472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1234)
+        s.profiler?.stop(1214)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(808), s.tensor(800), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1235)
+        TrainingKernels.accumulate(s.tensor(788), s.tensor(781), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1215)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(808),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(788),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(809), pool: pool)
-        s.profiler?.stop(1236)
+            perImage: 323456, gradBranch: s.tensor(789), pool: pool)
+        s.profiler?.stop(1216)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(809), input: s.tensor(400), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(789), input: s.tensor(400), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 10040576, beta: s.p + 10040800, savedMean: s.f + 3381632,
             savedInvStd: s.f + 3381856, activation: .identity, gradGamma: s.g + 10040576, gradBeta: s.g + 10040800,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1237)
+        s.profiler?.stop(1217)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
-                activation: .silu, output: s.tensor(812), pool: pool)
-            s.profiler?.stop(1238)
+                activation: .silu, output: s.tensor(792), pool: pool)
+            s.profiler?.stop(1218)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9582208, beta: s.p + 9583552, runningMean: s.p + 9584896, runningVar: s.p + 9586240,
-                eps: 0.001, activation: .silu, output: s.tensor(812), scratch: s.f + 3311744, pool: pool)
-            s.profiler?.stop(1239)
+                eps: 0.001, activation: .silu, output: s.tensor(792), scratch: s.f + 3311744, pool: pool)
+            s.profiler?.stop(1219)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(812), savedScale: s.tensor(399), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(811), pool: pool)
-            s.profiler?.stop(1240)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(792), savedScale: s.tensor(399), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(791), pool: pool)
+            s.profiler?.stop(1220)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(809), preActivation: s.tensor(400),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(789), preActivation: s.tensor(400),
             gamma: s.p + 10040576, beta: s.p + 10040800, savedMean: s.f + 3381632, savedInvStd: s.f + 3381856,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(811), weights: s.p + 9739520,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(810),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(791), weights: s.p + 9739520,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(790),
             gradWeights: s.g + 9739520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1241)
-        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1221)
+        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(810), input: s.tensor(812), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(790), seInput: s.tensor(792), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584, seActivation: .silu,
             expandWeights: s.p + 9662912, savedPooled: s.tensor(397), savedHidden: s.tensor(398),
-            savedScale: s.tensor(399), gradInput: s.tensor(813), gradReduceWeights: s.g + 9587584,
-            gradReduceBias: s.g + 9662848, gradExpandWeights: s.g + 9662912, gradExpandBias: s.g + 9738176,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1242)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(813), input: s.tensor(394),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744,
-            savedInvStd: s.f + 3313088, activation: .silu, gradInput: s.tensor(813), gradGamma: s.g + 9582208,
-            gradBeta: s.g + 9583552, pool: pool)
-        s.profiler?.stop(1243)
+            savedScale: s.tensor(399), gradReduceWeights: s.g + 9587584, gradReduceBias: s.g + 9662848,
+            gradExpandWeights: s.g + 9662912, gradExpandBias: s.g + 9738176, preActivation: s.tensor(394),
+            gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
+            activation: .silu, gradGamma: s.g + 9582208, gradBeta: s.g + 9583552, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1222)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9543232, beta: s.p + 9544576, savedMean: s.f + 3309056, savedInvStd: s.f + 3310400,
-                activation: .silu, output: s.tensor(815), pool: pool)
-            s.profiler?.stop(1244)
+                activation: .silu, output: s.tensor(794), pool: pool)
+            s.profiler?.stop(1223)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 9543232, beta: s.p + 9544576, runningMean: s.p + 9545920, runningVar: s.p + 9547264,
-                eps: 0.001, activation: .silu, output: s.tensor(815), scratch: s.f + 3309056, pool: pool)
-            s.profiler?.stop(1245)
+                eps: 0.001, activation: .silu, output: s.tensor(794), scratch: s.f + 3309056, pool: pool)
+            s.profiler?.stop(1224)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3348032, count: 33600)
-        s.profiler?.stop(1246)
+        s.profiler?.stop(1225)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(813), input: s.tensor(815), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(794), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3314432, gradInput: s.tensor(814), gradWeights: s.f + 3348032, pool: pool)
-        s.profiler?.stop(1247)
+            weights: s.f + 3314432, gradInput: s.tensor(793), gradWeights: s.f + 3348032, pool: pool)
+        s.profiler?.stop(1226)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3348032, channels: 1344, kernel: 5, into: s.g + 9548608)
-        s.profiler?.stop(1248)
+        s.profiler?.stop(1227)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(814), input: s.tensor(392), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(793), input: s.tensor(392), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 9543232, beta: s.p + 9544576, savedMean: s.f + 3309056,
             savedInvStd: s.f + 3310400, activation: .silu, gradGamma: s.g + 9543232, gradBeta: s.g + 9544576,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1249)
+        s.profiler?.stop(1228)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(814), preActivation: s.tensor(392),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(793), preActivation: s.tensor(392),
             gamma: s.p + 9543232, beta: s.p + 9544576, savedMean: s.f + 3309056, savedInvStd: s.f + 3310400,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(390), weights: s.p + 9242176,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(816),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(795),
             gradWeights: s.g + 9242176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1250)
+        s.profiler?.stop(1229)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(816), s.tensor(808), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1251)
+        TrainingKernels.accumulate(s.tensor(795), s.tensor(788), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1230)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(816),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(795),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(817), pool: pool)
-        s.profiler?.stop(1252)
+            perImage: 323456, gradBranch: s.tensor(796), pool: pool)
+        s.profiler?.stop(1231)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(817), input: s.tensor(388), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(796), input: s.tensor(388), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 9241280, beta: s.p + 9241504, savedMean: s.f + 3308608,
             savedInvStd: s.f + 3308832, activation: .identity, gradGamma: s.g + 9241280, gradBeta: s.g + 9241504,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1253)
+        s.profiler?.stop(1232)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
-                activation: .silu, output: s.tensor(820), pool: pool)
-            s.profiler?.stop(1254)
+                activation: .silu, output: s.tensor(799), pool: pool)
+            s.profiler?.stop(1233)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8782912, beta: s.p + 8784256, runningMean: s.p + 8785600, runningVar: s.p + 8786944,
-                eps: 0.001, activation: .silu, output: s.tensor(820), scratch: s.f + 3238720, pool: pool)
-            s.profiler?.stop(1255)
+                eps: 0.001, activation: .silu, output: s.tensor(799), scratch: s.f + 3238720, pool: pool)
+            s.profiler?.stop(1234)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(820), savedScale: s.tensor(387), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(819), pool: pool)
-            s.profiler?.stop(1256)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(799), savedScale: s.tensor(387), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(798), pool: pool)
+            s.profiler?.stop(1235)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(817), preActivation: s.tensor(388),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(796), preActivation: s.tensor(388),
             gamma: s.p + 9241280, beta: s.p + 9241504, savedMean: s.f + 3308608, savedInvStd: s.f + 3308832,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(819), weights: s.p + 8940224,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(798), weights: s.p + 8940224,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(797),
             gradWeights: s.g + 8940224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1257)
-        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1236)
+        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(818), input: s.tensor(820), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(797), seInput: s.tensor(799), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288, seActivation: .silu,
             expandWeights: s.p + 8863616, savedPooled: s.tensor(385), savedHidden: s.tensor(386),
-            savedScale: s.tensor(387), gradInput: s.tensor(821), gradReduceWeights: s.g + 8788288,
-            gradReduceBias: s.g + 8863552, gradExpandWeights: s.g + 8863616, gradExpandBias: s.g + 8938880,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1258)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(821), input: s.tensor(382),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720,
-            savedInvStd: s.f + 3240064, activation: .silu, gradInput: s.tensor(821), gradGamma: s.g + 8782912,
-            gradBeta: s.g + 8784256, pool: pool)
-        s.profiler?.stop(1259)
+            savedScale: s.tensor(387), gradReduceWeights: s.g + 8788288, gradReduceBias: s.g + 8863552,
+            gradExpandWeights: s.g + 8863616, gradExpandBias: s.g + 8938880, preActivation: s.tensor(382),
+            gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
+            activation: .silu, gradGamma: s.g + 8782912, gradBeta: s.g + 8784256, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1237)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8743936, beta: s.p + 8745280, savedMean: s.f + 3236032, savedInvStd: s.f + 3237376,
-                activation: .silu, output: s.tensor(823), pool: pool)
-            s.profiler?.stop(1260)
+                activation: .silu, output: s.tensor(801), pool: pool)
+            s.profiler?.stop(1238)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 8743936, beta: s.p + 8745280, runningMean: s.p + 8746624, runningVar: s.p + 8747968,
-                eps: 0.001, activation: .silu, output: s.tensor(823), scratch: s.f + 3236032, pool: pool)
-            s.profiler?.stop(1261)
+                eps: 0.001, activation: .silu, output: s.tensor(801), scratch: s.f + 3236032, pool: pool)
+            s.profiler?.stop(1239)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3275008, count: 33600)
-        s.profiler?.stop(1262)
+        s.profiler?.stop(1240)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(823), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(801), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3241408, gradInput: s.tensor(822), gradWeights: s.f + 3275008, pool: pool)
-        s.profiler?.stop(1263)
+            weights: s.f + 3241408, gradInput: s.tensor(800), gradWeights: s.f + 3275008, pool: pool)
+        s.profiler?.stop(1241)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3275008, channels: 1344, kernel: 5, into: s.g + 8749312)
-        s.profiler?.stop(1264)
+        s.profiler?.stop(1242)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(822), input: s.tensor(380), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(800), input: s.tensor(380), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 8743936, beta: s.p + 8745280, savedMean: s.f + 3236032,
             savedInvStd: s.f + 3237376, activation: .silu, gradGamma: s.g + 8743936, gradBeta: s.g + 8745280,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1265)
+        s.profiler?.stop(1243)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(822), preActivation: s.tensor(380),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(800), preActivation: s.tensor(380),
             gamma: s.p + 8743936, beta: s.p + 8745280, savedMean: s.f + 3236032, savedInvStd: s.f + 3237376,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(378), weights: s.p + 8442880,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(824),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(802),
             gradWeights: s.g + 8442880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1266)
+        s.profiler?.stop(1244)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(824), s.tensor(816), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1267)
+        TrainingKernels.accumulate(s.tensor(802), s.tensor(795), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1245)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(824),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(802),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(825), pool: pool)
-        s.profiler?.stop(1268)
+            perImage: 323456, gradBranch: s.tensor(803), pool: pool)
+        s.profiler?.stop(1246)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(825), input: s.tensor(376), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(803), input: s.tensor(376), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 8441984, beta: s.p + 8442208, savedMean: s.f + 3235584,
             savedInvStd: s.f + 3235808, activation: .identity, gradGamma: s.g + 8441984, gradBeta: s.g + 8442208,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1269)
+        s.profiler?.stop(1247)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
-                activation: .silu, output: s.tensor(828), pool: pool)
-            s.profiler?.stop(1270)
+                activation: .silu, output: s.tensor(806), pool: pool)
+            s.profiler?.stop(1248)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7983616, beta: s.p + 7984960, runningMean: s.p + 7986304, runningVar: s.p + 7987648,
-                eps: 0.001, activation: .silu, output: s.tensor(828), scratch: s.f + 3165696, pool: pool)
-            s.profiler?.stop(1271)
+                eps: 0.001, activation: .silu, output: s.tensor(806), scratch: s.f + 3165696, pool: pool)
+            s.profiler?.stop(1249)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(828), savedScale: s.tensor(375), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(827), pool: pool)
-            s.profiler?.stop(1272)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(806), savedScale: s.tensor(375), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(805), pool: pool)
+            s.profiler?.stop(1250)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(825), preActivation: s.tensor(376),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(803), preActivation: s.tensor(376),
             gamma: s.p + 8441984, beta: s.p + 8442208, savedMean: s.f + 3235584, savedInvStd: s.f + 3235808,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(827), weights: s.p + 8140928,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(826),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(805), weights: s.p + 8140928,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(804),
             gradWeights: s.g + 8140928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1273)
-        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1251)
+        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(826), input: s.tensor(828), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(804), seInput: s.tensor(806), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992, seActivation: .silu,
             expandWeights: s.p + 8064320, savedPooled: s.tensor(373), savedHidden: s.tensor(374),
-            savedScale: s.tensor(375), gradInput: s.tensor(829), gradReduceWeights: s.g + 7988992,
-            gradReduceBias: s.g + 8064256, gradExpandWeights: s.g + 8064320, gradExpandBias: s.g + 8139584,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1274)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(829), input: s.tensor(370),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696,
-            savedInvStd: s.f + 3167040, activation: .silu, gradInput: s.tensor(829), gradGamma: s.g + 7983616,
-            gradBeta: s.g + 7984960, pool: pool)
-        s.profiler?.stop(1275)
+            savedScale: s.tensor(375), gradReduceWeights: s.g + 7988992, gradReduceBias: s.g + 8064256,
+            gradExpandWeights: s.g + 8064320, gradExpandBias: s.g + 8139584, preActivation: s.tensor(370),
+            gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
+            activation: .silu, gradGamma: s.g + 7983616, gradBeta: s.g + 7984960, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1252)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7944640, beta: s.p + 7945984, savedMean: s.f + 3163008, savedInvStd: s.f + 3164352,
-                activation: .silu, output: s.tensor(831), pool: pool)
-            s.profiler?.stop(1276)
+                activation: .silu, output: s.tensor(808), pool: pool)
+            s.profiler?.stop(1253)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7944640, beta: s.p + 7945984, runningMean: s.p + 7947328, runningVar: s.p + 7948672,
-                eps: 0.001, activation: .silu, output: s.tensor(831), scratch: s.f + 3163008, pool: pool)
-            s.profiler?.stop(1277)
+                eps: 0.001, activation: .silu, output: s.tensor(808), scratch: s.f + 3163008, pool: pool)
+            s.profiler?.stop(1254)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3201984, count: 33600)
-        s.profiler?.stop(1278)
+        s.profiler?.stop(1255)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(829), input: s.tensor(831), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(804), input: s.tensor(808), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3168384, gradInput: s.tensor(830), gradWeights: s.f + 3201984, pool: pool)
-        s.profiler?.stop(1279)
+            weights: s.f + 3168384, gradInput: s.tensor(807), gradWeights: s.f + 3201984, pool: pool)
+        s.profiler?.stop(1256)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3201984, channels: 1344, kernel: 5, into: s.g + 7950016)
-        s.profiler?.stop(1280)
+        s.profiler?.stop(1257)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(830), input: s.tensor(368), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(807), input: s.tensor(368), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 7944640, beta: s.p + 7945984, savedMean: s.f + 3163008,
             savedInvStd: s.f + 3164352, activation: .silu, gradGamma: s.g + 7944640, gradBeta: s.g + 7945984,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1281)
+        s.profiler?.stop(1258)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(830), preActivation: s.tensor(368),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(807), preActivation: s.tensor(368),
             gamma: s.p + 7944640, beta: s.p + 7945984, savedMean: s.f + 3163008, savedInvStd: s.f + 3164352,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(366), weights: s.p + 7643584,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(832),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(809),
             gradWeights: s.g + 7643584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1282)
+        s.profiler?.stop(1259)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(832), s.tensor(824), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1283)
+        TrainingKernels.accumulate(s.tensor(809), s.tensor(802), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1260)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(832),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(809),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(833), pool: pool)
-        s.profiler?.stop(1284)
+            perImage: 323456, gradBranch: s.tensor(810), pool: pool)
+        s.profiler?.stop(1261)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(833), input: s.tensor(364), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(810), input: s.tensor(364), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 7642688, beta: s.p + 7642912, savedMean: s.f + 3162560,
             savedInvStd: s.f + 3162784, activation: .identity, gradGamma: s.g + 7642688, gradBeta: s.g + 7642912,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1285)
+        s.profiler?.stop(1262)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
-                activation: .silu, output: s.tensor(836), pool: pool)
-            s.profiler?.stop(1286)
+                activation: .silu, output: s.tensor(813), pool: pool)
+            s.profiler?.stop(1263)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7184320, beta: s.p + 7185664, runningMean: s.p + 7187008, runningVar: s.p + 7188352,
-                eps: 0.001, activation: .silu, output: s.tensor(836), scratch: s.f + 3092672, pool: pool)
-            s.profiler?.stop(1287)
+                eps: 0.001, activation: .silu, output: s.tensor(813), scratch: s.f + 3092672, pool: pool)
+            s.profiler?.stop(1264)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(836), savedScale: s.tensor(363), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(835), pool: pool)
-            s.profiler?.stop(1288)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(813), savedScale: s.tensor(363), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(812), pool: pool)
+            s.profiler?.stop(1265)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(833), preActivation: s.tensor(364),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(810), preActivation: s.tensor(364),
             gamma: s.p + 7642688, beta: s.p + 7642912, savedMean: s.f + 3162560, savedInvStd: s.f + 3162784,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(835), weights: s.p + 7341632,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(834),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(812), weights: s.p + 7341632,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(811),
             gradWeights: s.g + 7341632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1289)
-        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1266)
+        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(834), input: s.tensor(836), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(811), seInput: s.tensor(813), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696, seActivation: .silu,
             expandWeights: s.p + 7265024, savedPooled: s.tensor(361), savedHidden: s.tensor(362),
-            savedScale: s.tensor(363), gradInput: s.tensor(837), gradReduceWeights: s.g + 7189696,
-            gradReduceBias: s.g + 7264960, gradExpandWeights: s.g + 7265024, gradExpandBias: s.g + 7340288,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1290)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(837), input: s.tensor(358),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672,
-            savedInvStd: s.f + 3094016, activation: .silu, gradInput: s.tensor(837), gradGamma: s.g + 7184320,
-            gradBeta: s.g + 7185664, pool: pool)
-        s.profiler?.stop(1291)
+            savedScale: s.tensor(363), gradReduceWeights: s.g + 7189696, gradReduceBias: s.g + 7264960,
+            gradExpandWeights: s.g + 7265024, gradExpandBias: s.g + 7340288, preActivation: s.tensor(358),
+            gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
+            activation: .silu, gradGamma: s.g + 7184320, gradBeta: s.g + 7185664, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1267)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7145344, beta: s.p + 7146688, savedMean: s.f + 3089984, savedInvStd: s.f + 3091328,
-                activation: .silu, output: s.tensor(839), pool: pool)
-            s.profiler?.stop(1292)
+                activation: .silu, output: s.tensor(815), pool: pool)
+            s.profiler?.stop(1268)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 7145344, beta: s.p + 7146688, runningMean: s.p + 7148032, runningVar: s.p + 7149376,
-                eps: 0.001, activation: .silu, output: s.tensor(839), scratch: s.f + 3089984, pool: pool)
-            s.profiler?.stop(1293)
+                eps: 0.001, activation: .silu, output: s.tensor(815), scratch: s.f + 3089984, pool: pool)
+            s.profiler?.stop(1269)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3128960, count: 33600)
-        s.profiler?.stop(1294)
+        s.profiler?.stop(1270)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(837), input: s.tensor(839), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(811), input: s.tensor(815), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3095360, gradInput: s.tensor(838), gradWeights: s.f + 3128960, pool: pool)
-        s.profiler?.stop(1295)
+            weights: s.f + 3095360, gradInput: s.tensor(814), gradWeights: s.f + 3128960, pool: pool)
+        s.profiler?.stop(1271)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3128960, channels: 1344, kernel: 5, into: s.g + 7150720)
-        s.profiler?.stop(1296)
+        s.profiler?.stop(1272)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(838), input: s.tensor(356), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(814), input: s.tensor(356), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 7145344, beta: s.p + 7146688, savedMean: s.f + 3089984,
             savedInvStd: s.f + 3091328, activation: .silu, gradGamma: s.g + 7145344, gradBeta: s.g + 7146688,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1297)
+        s.profiler?.stop(1273)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(838), preActivation: s.tensor(356),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(814), preActivation: s.tensor(356),
             gamma: s.p + 7145344, beta: s.p + 7146688, savedMean: s.f + 3089984, savedInvStd: s.f + 3091328,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(354), weights: s.p + 6844288,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(840),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(816),
             gradWeights: s.g + 6844288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1298)
+        s.profiler?.stop(1274)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(840), s.tensor(832), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1299)
+        TrainingKernels.accumulate(s.tensor(816), s.tensor(809), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1275)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(840),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(816),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(841), pool: pool)
-        s.profiler?.stop(1300)
+            perImage: 323456, gradBranch: s.tensor(817), pool: pool)
+        s.profiler?.stop(1276)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(841), input: s.tensor(352), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(817), input: s.tensor(352), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 6843392, beta: s.p + 6843616, savedMean: s.f + 3089536,
             savedInvStd: s.f + 3089760, activation: .identity, gradGamma: s.g + 6843392, gradBeta: s.g + 6843616,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1301)
+        s.profiler?.stop(1277)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
-                activation: .silu, output: s.tensor(844), pool: pool)
-            s.profiler?.stop(1302)
+                activation: .silu, output: s.tensor(820), pool: pool)
+            s.profiler?.stop(1278)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6385024, beta: s.p + 6386368, runningMean: s.p + 6387712, runningVar: s.p + 6389056,
-                eps: 0.001, activation: .silu, output: s.tensor(844), scratch: s.f + 3019648, pool: pool)
-            s.profiler?.stop(1303)
+                eps: 0.001, activation: .silu, output: s.tensor(820), scratch: s.f + 3019648, pool: pool)
+            s.profiler?.stop(1279)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(844), savedScale: s.tensor(351), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(843), pool: pool)
-            s.profiler?.stop(1304)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(820), savedScale: s.tensor(351), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(819), pool: pool)
+            s.profiler?.stop(1280)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(841), preActivation: s.tensor(352),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(817), preActivation: s.tensor(352),
             gamma: s.p + 6843392, beta: s.p + 6843616, savedMean: s.f + 3089536, savedInvStd: s.f + 3089760,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(843), weights: s.p + 6542336,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(842),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(819), weights: s.p + 6542336,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
             gradWeights: s.g + 6542336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1305)
-        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1281)
+        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(842), input: s.tensor(844), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(818), seInput: s.tensor(820), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400, seActivation: .silu,
             expandWeights: s.p + 6465728, savedPooled: s.tensor(349), savedHidden: s.tensor(350),
-            savedScale: s.tensor(351), gradInput: s.tensor(845), gradReduceWeights: s.g + 6390400,
-            gradReduceBias: s.g + 6465664, gradExpandWeights: s.g + 6465728, gradExpandBias: s.g + 6540992,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1306)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(845), input: s.tensor(346),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648,
-            savedInvStd: s.f + 3020992, activation: .silu, gradInput: s.tensor(845), gradGamma: s.g + 6385024,
-            gradBeta: s.g + 6386368, pool: pool)
-        s.profiler?.stop(1307)
+            savedScale: s.tensor(351), gradReduceWeights: s.g + 6390400, gradReduceBias: s.g + 6465664,
+            gradExpandWeights: s.g + 6465728, gradExpandBias: s.g + 6540992, preActivation: s.tensor(346),
+            gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
+            activation: .silu, gradGamma: s.g + 6385024, gradBeta: s.g + 6386368, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1282)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6346048, beta: s.p + 6347392, savedMean: s.f + 3016960, savedInvStd: s.f + 3018304,
-                activation: .silu, output: s.tensor(847), pool: pool)
-            s.profiler?.stop(1308)
+                activation: .silu, output: s.tensor(822), pool: pool)
+            s.profiler?.stop(1283)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 6346048, beta: s.p + 6347392, runningMean: s.p + 6348736, runningVar: s.p + 6350080,
-                eps: 0.001, activation: .silu, output: s.tensor(847), scratch: s.f + 3016960, pool: pool)
-            s.profiler?.stop(1309)
+                eps: 0.001, activation: .silu, output: s.tensor(822), scratch: s.f + 3016960, pool: pool)
+            s.profiler?.stop(1284)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3055936, count: 33600)
-        s.profiler?.stop(1310)
+        s.profiler?.stop(1285)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(847), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(818), input: s.tensor(822), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3022336, gradInput: s.tensor(846), gradWeights: s.f + 3055936, pool: pool)
-        s.profiler?.stop(1311)
+            weights: s.f + 3022336, gradInput: s.tensor(821), gradWeights: s.f + 3055936, pool: pool)
+        s.profiler?.stop(1286)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3055936, channels: 1344, kernel: 5, into: s.g + 6351424)
-        s.profiler?.stop(1312)
+        s.profiler?.stop(1287)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(846), input: s.tensor(344), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(821), input: s.tensor(344), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 6346048, beta: s.p + 6347392, savedMean: s.f + 3016960,
             savedInvStd: s.f + 3018304, activation: .silu, gradGamma: s.g + 6346048, gradBeta: s.g + 6347392,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1313)
+        s.profiler?.stop(1288)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(846), preActivation: s.tensor(344),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(344),
             gamma: s.p + 6346048, beta: s.p + 6347392, savedMean: s.f + 3016960, savedInvStd: s.f + 3018304,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(342), weights: s.p + 6044992,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(848),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(823),
             gradWeights: s.g + 6044992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1314)
+        s.profiler?.stop(1289)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(848), s.tensor(840), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1315)
+        TrainingKernels.accumulate(s.tensor(823), s.tensor(816), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1290)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(848),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(823),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
-            perImage: 323456, gradBranch: s.tensor(849), pool: pool)
-        s.profiler?.stop(1316)
+            perImage: 323456, gradBranch: s.tensor(824), pool: pool)
+        s.profiler?.stop(1291)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(849), input: s.tensor(340), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(824), input: s.tensor(340), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 6044096, beta: s.p + 6044320, savedMean: s.f + 3016512,
             savedInvStd: s.f + 3016736, activation: .identity, gradGamma: s.g + 6044096, gradBeta: s.g + 6044320,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1317)
+        s.profiler?.stop(1292)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
-                activation: .silu, output: s.tensor(852), pool: pool)
-            s.profiler?.stop(1318)
+                activation: .silu, output: s.tensor(827), pool: pool)
+            s.profiler?.stop(1293)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5585728, beta: s.p + 5587072, runningMean: s.p + 5588416, runningVar: s.p + 5589760,
-                eps: 0.001, activation: .silu, output: s.tensor(852), scratch: s.f + 2946624, pool: pool)
-            s.profiler?.stop(1319)
+                eps: 0.001, activation: .silu, output: s.tensor(827), scratch: s.f + 2946624, pool: pool)
+            s.profiler?.stop(1294)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(852), savedScale: s.tensor(339), batch: s.n,
-                pixels: 1444, channels: 1344, output: s.tensor(851), pool: pool)
-            s.profiler?.stop(1320)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(827), savedScale: s.tensor(339), batch: s.n,
+                pixels: 1444, channels: 1344, output: s.tensor(826), pool: pool)
+            s.profiler?.stop(1295)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(849), preActivation: s.tensor(340),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(824), preActivation: s.tensor(340),
             gamma: s.p + 6044096, beta: s.p + 6044320, savedMean: s.f + 3016512, savedInvStd: s.f + 3016736,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(851), weights: s.p + 5743040,
-            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(850),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(826), weights: s.p + 5743040,
+            pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(825),
             gradWeights: s.g + 5743040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1321)
-        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]
+        s.profiler?.stop(1296)
+        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(850), input: s.tensor(852), batch: s.n,
-            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(825), seInput: s.tensor(827), batch: s.n,
+            pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104, seActivation: .silu,
             expandWeights: s.p + 5666432, savedPooled: s.tensor(337), savedHidden: s.tensor(338),
-            savedScale: s.tensor(339), gradInput: s.tensor(853), gradReduceWeights: s.g + 5591104,
-            gradReduceBias: s.g + 5666368, gradExpandWeights: s.g + 5666432, gradExpandBias: s.g + 5741696,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1322)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(853), input: s.tensor(334),
-            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624,
-            savedInvStd: s.f + 2947968, activation: .silu, gradInput: s.tensor(853), gradGamma: s.g + 5585728,
-            gradBeta: s.g + 5587072, pool: pool)
-        s.profiler?.stop(1323)
+            savedScale: s.tensor(339), gradReduceWeights: s.g + 5591104, gradReduceBias: s.g + 5666368,
+            gradExpandWeights: s.g + 5666432, gradExpandBias: s.g + 5741696, preActivation: s.tensor(334),
+            gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
+            activation: .silu, gradGamma: s.g + 5585728, gradBeta: s.g + 5587072, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1297)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5546752, beta: s.p + 5548096, savedMean: s.f + 2943936, savedInvStd: s.f + 2945280,
-                activation: .silu, output: s.tensor(855), pool: pool)
-            s.profiler?.stop(1324)
+                activation: .silu, output: s.tensor(829), pool: pool)
+            s.profiler?.stop(1298)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 1444 &* s.n, channels: 1344,
                 gamma: s.p + 5546752, beta: s.p + 5548096, runningMean: s.p + 5549440, runningVar: s.p + 5550784,
-                eps: 0.001, activation: .silu, output: s.tensor(855), scratch: s.f + 2943936, pool: pool)
-            s.profiler?.stop(1325)
+                eps: 0.001, activation: .silu, output: s.tensor(829), scratch: s.f + 2943936, pool: pool)
+            s.profiler?.stop(1299)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2982912, count: 33600)
-        s.profiler?.stop(1326)
+        s.profiler?.stop(1300)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(853), input: s.tensor(855), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(825), input: s.tensor(829), batch: s.n, height: 38,
             width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 2949312, gradInput: s.tensor(854), gradWeights: s.f + 2982912, pool: pool)
-        s.profiler?.stop(1327)
+            weights: s.f + 2949312, gradInput: s.tensor(828), gradWeights: s.f + 2982912, pool: pool)
+        s.profiler?.stop(1301)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2982912, channels: 1344, kernel: 5, into: s.g + 5552128)
-        s.profiler?.stop(1328)
+        s.profiler?.stop(1302)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(854), input: s.tensor(332), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(828), input: s.tensor(332), pixels: 1444 &* s.n,
             channels: 1344, gamma: s.p + 5546752, beta: s.p + 5548096, savedMean: s.f + 2943936,
             savedInvStd: s.f + 2945280, activation: .silu, gradGamma: s.g + 5546752, gradBeta: s.g + 5548096,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1329)
+        s.profiler?.stop(1303)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 224] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(854), preActivation: s.tensor(332),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(828), preActivation: s.tensor(332),
             gamma: s.p + 5546752, beta: s.p + 5548096, savedMean: s.f + 2943936, savedInvStd: s.f + 2945280,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(331), weights: s.p + 5245696,
-            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(856),
+            pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344, gradInput: s.tensor(830),
             gradWeights: s.g + 5245696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1330)
+        s.profiler?.stop(1304)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(856), s.tensor(848), count: 323456 &* s.n, pool: pool)
-        s.profiler?.stop(1331)
+        TrainingKernels.accumulate(s.tensor(830), s.tensor(823), count: 323456 &* s.n, pool: pool)
+        s.profiler?.stop(1305)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(856), input: s.tensor(330), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(830), input: s.tensor(330), pixels: 1444 &* s.n,
             channels: 224, gamma: s.p + 5244800, beta: s.p + 5245024, savedMean: s.f + 2943488,
             savedInvStd: s.f + 2943712, activation: .identity, gradGamma: s.g + 5244800, gradBeta: s.g + 5245024,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1332)
+        s.profiler?.stop(1306)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
-                activation: .silu, output: s.tensor(859), pool: pool)
-            s.profiler?.stop(1333)
+                activation: .silu, output: s.tensor(833), pool: pool)
+            s.profiler?.stop(1307)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4948112, beta: s.p + 4949072, runningMean: s.p + 4950032, runningVar: s.p + 4950992,
-                eps: 0.001, activation: .silu, output: s.tensor(859), scratch: s.f + 2893568, pool: pool)
-            s.profiler?.stop(1334)
+                eps: 0.001, activation: .silu, output: s.tensor(833), scratch: s.f + 2893568, pool: pool)
+            s.profiler?.stop(1308)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(859), savedScale: s.tensor(329), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(858), pool: pool)
-            s.profiler?.stop(1335)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(833), savedScale: s.tensor(329), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(832), pool: pool)
+            s.profiler?.stop(1309)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(856), preActivation: s.tensor(330),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(830), preActivation: s.tensor(330),
             gamma: s.p + 5244800, beta: s.p + 5245024, savedMean: s.f + 2943488, savedInvStd: s.f + 2943712,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(858), weights: s.p + 5029760,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(857),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(832), weights: s.p + 5029760,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(831),
             gradWeights: s.g + 5029760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1336)
-        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1310)
+        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(857), input: s.tensor(859), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(831), seInput: s.tensor(833), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952, seActivation: .silu,
             expandWeights: s.p + 4990400, savedPooled: s.tensor(327), savedHidden: s.tensor(328),
-            savedScale: s.tensor(329), gradInput: s.tensor(860), gradReduceWeights: s.g + 4951952,
-            gradReduceBias: s.g + 4990352, gradExpandWeights: s.g + 4990400, gradExpandBias: s.g + 5028800,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1337)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(860), input: s.tensor(324),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568,
-            savedInvStd: s.f + 2894528, activation: .silu, gradInput: s.tensor(860), gradGamma: s.g + 4948112,
-            gradBeta: s.g + 4949072, pool: pool)
-        s.profiler?.stop(1338)
+            savedScale: s.tensor(329), gradReduceWeights: s.g + 4951952, gradReduceBias: s.g + 4990352,
+            gradExpandWeights: s.g + 4990400, gradExpandBias: s.g + 5028800, preActivation: s.tensor(324),
+            gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
+            activation: .silu, gradGamma: s.g + 4948112, gradBeta: s.g + 4949072, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1311)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4920272, beta: s.p + 4921232, savedMean: s.f + 2891648, savedInvStd: s.f + 2892608,
-                activation: .silu, output: s.tensor(862), pool: pool)
-            s.profiler?.stop(1339)
+                activation: .silu, output: s.tensor(835), pool: pool)
+            s.profiler?.stop(1312)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4920272, beta: s.p + 4921232, runningMean: s.p + 4922192, runningVar: s.p + 4923152,
-                eps: 0.001, activation: .silu, output: s.tensor(862), scratch: s.f + 2891648, pool: pool)
-            s.profiler?.stop(1340)
+                eps: 0.001, activation: .silu, output: s.tensor(835), scratch: s.f + 2891648, pool: pool)
+            s.profiler?.stop(1313)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2919488, count: 24000)
-        s.profiler?.stop(1341)
+        s.profiler?.stop(1314)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(860), input: s.tensor(862), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(831), input: s.tensor(835), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 2895488, gradInput: s.tensor(861), gradWeights: s.f + 2919488, pool: pool)
-        s.profiler?.stop(1342)
+            weights: s.f + 2895488, gradInput: s.tensor(834), gradWeights: s.f + 2919488, pool: pool)
+        s.profiler?.stop(1315)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2919488, channels: 960, kernel: 5, into: s.g + 4924112)
-        s.profiler?.stop(1343)
+        s.profiler?.stop(1316)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(861), input: s.tensor(322), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(834), input: s.tensor(322), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 4920272, beta: s.p + 4921232, savedMean: s.f + 2891648,
             savedInvStd: s.f + 2892608, activation: .silu, gradGamma: s.g + 4920272, gradBeta: s.g + 4921232,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1344)
+        s.profiler?.stop(1317)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(861), preActivation: s.tensor(322),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(834), preActivation: s.tensor(322),
             gamma: s.p + 4920272, beta: s.p + 4921232, savedMean: s.f + 2891648, savedInvStd: s.f + 2892608,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(320), weights: s.p + 4766672,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(863),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(836),
             gradWeights: s.g + 4766672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1345)
+        s.profiler?.stop(1318)
     }
 
     /// features.4.9 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_9_backward(_ s: TrainingStepContext) {
         // features.4.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(863),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(836),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(864), pool: pool)
-        s.profiler?.stop(1346)
+            perImage: 231040, gradBranch: s.tensor(837), pool: pool)
+        s.profiler?.stop(1319)
         // features.4.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(864), input: s.tensor(318), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(837), input: s.tensor(318), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 4766032, beta: s.p + 4766192, savedMean: s.f + 2891328,
             savedInvStd: s.f + 2891488, activation: .identity, gradGamma: s.g + 4766032, gradBeta: s.g + 4766192,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1347)
+        s.profiler?.stop(1320)
         // features.4.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
-                activation: .silu, output: s.tensor(867), pool: pool)
-            s.profiler?.stop(1348)
+                activation: .silu, output: s.tensor(840), pool: pool)
+            s.profiler?.stop(1321)
         }
         // features.4.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4530784, beta: s.p + 4531744, runningMean: s.p + 4532704, runningVar: s.p + 4533664,
-                eps: 0.001, activation: .silu, output: s.tensor(867), scratch: s.f + 2872128, pool: pool)
-            s.profiler?.stop(1349)
+                eps: 0.001, activation: .silu, output: s.tensor(840), scratch: s.f + 2872128, pool: pool)
+            s.profiler?.stop(1322)
         }
         // features.4.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(867), savedScale: s.tensor(317), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(866), pool: pool)
-            s.profiler?.stop(1350)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(840), savedScale: s.tensor(317), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(839), pool: pool)
+            s.profiler?.stop(1323)
         }
         // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(864), preActivation: s.tensor(318),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(837), preActivation: s.tensor(318),
             gamma: s.p + 4766032, beta: s.p + 4766192, savedMean: s.f + 2891328, savedInvStd: s.f + 2891488,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(866), weights: s.p + 4612432,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(865),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(839), weights: s.p + 4612432,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(838),
             gradWeights: s.g + 4612432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1351)
-        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1324)
+        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(865), input: s.tensor(867), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(838), seInput: s.tensor(840), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624, seActivation: .silu,
             expandWeights: s.p + 4573072, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
-            savedScale: s.tensor(317), gradInput: s.tensor(868), gradReduceWeights: s.g + 4534624,
-            gradReduceBias: s.g + 4573024, gradExpandWeights: s.g + 4573072, gradExpandBias: s.g + 4611472,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1352)
-        // features.4.9.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(868), input: s.tensor(312),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128,
-            savedInvStd: s.f + 2873088, activation: .silu, gradInput: s.tensor(868), gradGamma: s.g + 4530784,
-            gradBeta: s.g + 4531744, pool: pool)
-        s.profiler?.stop(1353)
+            savedScale: s.tensor(317), gradReduceWeights: s.g + 4534624, gradReduceBias: s.g + 4573024,
+            gradExpandWeights: s.g + 4573072, gradExpandBias: s.g + 4611472, preActivation: s.tensor(312),
+            gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
+            activation: .silu, gradGamma: s.g + 4530784, gradBeta: s.g + 4531744, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1325)
         // features.4.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4518304, beta: s.p + 4519264, savedMean: s.f + 2870208, savedInvStd: s.f + 2871168,
-                activation: .silu, output: s.tensor(870), pool: pool)
-            s.profiler?.stop(1354)
+                activation: .silu, output: s.tensor(842), pool: pool)
+            s.profiler?.stop(1326)
         }
         // features.4.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4518304, beta: s.p + 4519264, runningMean: s.p + 4520224, runningVar: s.p + 4521184,
-                eps: 0.001, activation: .silu, output: s.tensor(870), scratch: s.f + 2870208, pool: pool)
-            s.profiler?.stop(1355)
+                eps: 0.001, activation: .silu, output: s.tensor(842), scratch: s.f + 2870208, pool: pool)
+            s.profiler?.stop(1327)
         }
         // features.4.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2882688, count: 8640)
-        s.profiler?.stop(1356)
+        s.profiler?.stop(1328)
         // features.4.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(868), input: s.tensor(870), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(838), input: s.tensor(842), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2874048, gradInput: s.tensor(869), gradWeights: s.f + 2882688, pool: pool)
-        s.profiler?.stop(1357)
+            weights: s.f + 2874048, gradInput: s.tensor(841), gradWeights: s.f + 2882688, pool: pool)
+        s.profiler?.stop(1329)
         // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2882688, channels: 960, kernel: 3, into: s.g + 4522144)
-        s.profiler?.stop(1358)
+        s.profiler?.stop(1330)
         // features.4.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(869), input: s.tensor(310), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(841), input: s.tensor(310), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 4518304, beta: s.p + 4519264, savedMean: s.f + 2870208,
             savedInvStd: s.f + 2871168, activation: .silu, gradGamma: s.g + 4518304, gradBeta: s.g + 4519264,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1359)
+        s.profiler?.stop(1331)
         // features.4.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(869), preActivation: s.tensor(310),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(841), preActivation: s.tensor(310),
             gamma: s.p + 4518304, beta: s.p + 4519264, savedMean: s.f + 2870208, savedInvStd: s.f + 2871168,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(308), weights: s.p + 4364704,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(871),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(843),
             gradWeights: s.g + 4364704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1360)
+        s.profiler?.stop(1332)
         // features.4.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(871), s.tensor(863), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1361)
+        TrainingKernels.accumulate(s.tensor(843), s.tensor(836), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1333)
     }
 
     /// features.4.8 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_8_backward(_ s: TrainingStepContext) {
         // features.4.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(871),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(843),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(872), pool: pool)
-        s.profiler?.stop(1362)
+            perImage: 231040, gradBranch: s.tensor(844), pool: pool)
+        s.profiler?.stop(1334)
         // features.4.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(872), input: s.tensor(306), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(844), input: s.tensor(306), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 4364064, beta: s.p + 4364224, savedMean: s.f + 2869888,
             savedInvStd: s.f + 2870048, activation: .identity, gradGamma: s.g + 4364064, gradBeta: s.g + 4364224,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1363)
+        s.profiler?.stop(1335)
         // features.4.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
-                activation: .silu, output: s.tensor(875), pool: pool)
-            s.profiler?.stop(1364)
+                activation: .silu, output: s.tensor(847), pool: pool)
+            s.profiler?.stop(1336)
         }
         // features.4.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4128816, beta: s.p + 4129776, runningMean: s.p + 4130736, runningVar: s.p + 4131696,
-                eps: 0.001, activation: .silu, output: s.tensor(875), scratch: s.f + 2850688, pool: pool)
-            s.profiler?.stop(1365)
+                eps: 0.001, activation: .silu, output: s.tensor(847), scratch: s.f + 2850688, pool: pool)
+            s.profiler?.stop(1337)
         }
         // features.4.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(875), savedScale: s.tensor(305), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(874), pool: pool)
-            s.profiler?.stop(1366)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(847), savedScale: s.tensor(305), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(846), pool: pool)
+            s.profiler?.stop(1338)
         }
         // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(872), preActivation: s.tensor(306),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(844), preActivation: s.tensor(306),
             gamma: s.p + 4364064, beta: s.p + 4364224, savedMean: s.f + 2869888, savedInvStd: s.f + 2870048,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(874), weights: s.p + 4210464,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(846), weights: s.p + 4210464,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(845),
             gradWeights: s.g + 4210464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1367)
-        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1339)
+        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(873), input: s.tensor(875), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(845), seInput: s.tensor(847), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656, seActivation: .silu,
             expandWeights: s.p + 4171104, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
-            savedScale: s.tensor(305), gradInput: s.tensor(876), gradReduceWeights: s.g + 4132656,
-            gradReduceBias: s.g + 4171056, gradExpandWeights: s.g + 4171104, gradExpandBias: s.g + 4209504,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1368)
-        // features.4.8.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(876), input: s.tensor(300),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688,
-            savedInvStd: s.f + 2851648, activation: .silu, gradInput: s.tensor(876), gradGamma: s.g + 4128816,
-            gradBeta: s.g + 4129776, pool: pool)
-        s.profiler?.stop(1369)
+            savedScale: s.tensor(305), gradReduceWeights: s.g + 4132656, gradReduceBias: s.g + 4171056,
+            gradExpandWeights: s.g + 4171104, gradExpandBias: s.g + 4209504, preActivation: s.tensor(300),
+            gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
+            activation: .silu, gradGamma: s.g + 4128816, gradBeta: s.g + 4129776, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1340)
         // features.4.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4116336, beta: s.p + 4117296, savedMean: s.f + 2848768, savedInvStd: s.f + 2849728,
-                activation: .silu, output: s.tensor(878), pool: pool)
-            s.profiler?.stop(1370)
+                activation: .silu, output: s.tensor(849), pool: pool)
+            s.profiler?.stop(1341)
         }
         // features.4.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 4116336, beta: s.p + 4117296, runningMean: s.p + 4118256, runningVar: s.p + 4119216,
-                eps: 0.001, activation: .silu, output: s.tensor(878), scratch: s.f + 2848768, pool: pool)
-            s.profiler?.stop(1371)
+                eps: 0.001, activation: .silu, output: s.tensor(849), scratch: s.f + 2848768, pool: pool)
+            s.profiler?.stop(1342)
         }
         // features.4.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2861248, count: 8640)
-        s.profiler?.stop(1372)
+        s.profiler?.stop(1343)
         // features.4.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(876), input: s.tensor(878), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(849), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2852608, gradInput: s.tensor(877), gradWeights: s.f + 2861248, pool: pool)
-        s.profiler?.stop(1373)
+            weights: s.f + 2852608, gradInput: s.tensor(848), gradWeights: s.f + 2861248, pool: pool)
+        s.profiler?.stop(1344)
         // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2861248, channels: 960, kernel: 3, into: s.g + 4120176)
-        s.profiler?.stop(1374)
+        s.profiler?.stop(1345)
         // features.4.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(877), input: s.tensor(298), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(848), input: s.tensor(298), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 4116336, beta: s.p + 4117296, savedMean: s.f + 2848768,
             savedInvStd: s.f + 2849728, activation: .silu, gradGamma: s.g + 4116336, gradBeta: s.g + 4117296,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1375)
+        s.profiler?.stop(1346)
         // features.4.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(877), preActivation: s.tensor(298),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(848), preActivation: s.tensor(298),
             gamma: s.p + 4116336, beta: s.p + 4117296, savedMean: s.f + 2848768, savedInvStd: s.f + 2849728,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(296), weights: s.p + 3962736,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(879),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(850),
             gradWeights: s.g + 3962736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1376)
+        s.profiler?.stop(1347)
         // features.4.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(879), s.tensor(871), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1377)
+        TrainingKernels.accumulate(s.tensor(850), s.tensor(843), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1348)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(879),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(850),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(880), pool: pool)
-        s.profiler?.stop(1378)
+            perImage: 231040, gradBranch: s.tensor(851), pool: pool)
+        s.profiler?.stop(1349)
         // features.4.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(880), input: s.tensor(294), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(851), input: s.tensor(294), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 3962096, beta: s.p + 3962256, savedMean: s.f + 2848448,
             savedInvStd: s.f + 2848608, activation: .identity, gradGamma: s.g + 3962096, gradBeta: s.g + 3962256,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1379)
+        s.profiler?.stop(1350)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
-                activation: .silu, output: s.tensor(883), pool: pool)
-            s.profiler?.stop(1380)
+                activation: .silu, output: s.tensor(854), pool: pool)
+            s.profiler?.stop(1351)
         }
         // features.4.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3726848, beta: s.p + 3727808, runningMean: s.p + 3728768, runningVar: s.p + 3729728,
-                eps: 0.001, activation: .silu, output: s.tensor(883), scratch: s.f + 2829248, pool: pool)
-            s.profiler?.stop(1381)
+                eps: 0.001, activation: .silu, output: s.tensor(854), scratch: s.f + 2829248, pool: pool)
+            s.profiler?.stop(1352)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(883), savedScale: s.tensor(293), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(882), pool: pool)
-            s.profiler?.stop(1382)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(854), savedScale: s.tensor(293), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(853), pool: pool)
+            s.profiler?.stop(1353)
         }
         // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(880), preActivation: s.tensor(294),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(851), preActivation: s.tensor(294),
             gamma: s.p + 3962096, beta: s.p + 3962256, savedMean: s.f + 2848448, savedInvStd: s.f + 2848608,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(882), weights: s.p + 3808496,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(881),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(853), weights: s.p + 3808496,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(852),
             gradWeights: s.g + 3808496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1383)
-        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1354)
+        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(881), input: s.tensor(883), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(852), seInput: s.tensor(854), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688, seActivation: .silu,
             expandWeights: s.p + 3769136, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
-            savedScale: s.tensor(293), gradInput: s.tensor(884), gradReduceWeights: s.g + 3730688,
-            gradReduceBias: s.g + 3769088, gradExpandWeights: s.g + 3769136, gradExpandBias: s.g + 3807536,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1384)
-        // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(884), input: s.tensor(288),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248,
-            savedInvStd: s.f + 2830208, activation: .silu, gradInput: s.tensor(884), gradGamma: s.g + 3726848,
-            gradBeta: s.g + 3727808, pool: pool)
-        s.profiler?.stop(1385)
+            savedScale: s.tensor(293), gradReduceWeights: s.g + 3730688, gradReduceBias: s.g + 3769088,
+            gradExpandWeights: s.g + 3769136, gradExpandBias: s.g + 3807536, preActivation: s.tensor(288),
+            gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
+            activation: .silu, gradGamma: s.g + 3726848, gradBeta: s.g + 3727808, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1355)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3714368, beta: s.p + 3715328, savedMean: s.f + 2827328, savedInvStd: s.f + 2828288,
-                activation: .silu, output: s.tensor(886), pool: pool)
-            s.profiler?.stop(1386)
+                activation: .silu, output: s.tensor(856), pool: pool)
+            s.profiler?.stop(1356)
         }
         // features.4.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3714368, beta: s.p + 3715328, runningMean: s.p + 3716288, runningVar: s.p + 3717248,
-                eps: 0.001, activation: .silu, output: s.tensor(886), scratch: s.f + 2827328, pool: pool)
-            s.profiler?.stop(1387)
+                eps: 0.001, activation: .silu, output: s.tensor(856), scratch: s.f + 2827328, pool: pool)
+            s.profiler?.stop(1357)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2839808, count: 8640)
-        s.profiler?.stop(1388)
+        s.profiler?.stop(1358)
         // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(884), input: s.tensor(886), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(852), input: s.tensor(856), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2831168, gradInput: s.tensor(885), gradWeights: s.f + 2839808, pool: pool)
-        s.profiler?.stop(1389)
+            weights: s.f + 2831168, gradInput: s.tensor(855), gradWeights: s.f + 2839808, pool: pool)
+        s.profiler?.stop(1359)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2839808, channels: 960, kernel: 3, into: s.g + 3718208)
-        s.profiler?.stop(1390)
+        s.profiler?.stop(1360)
         // features.4.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(885), input: s.tensor(286), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(855), input: s.tensor(286), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 3714368, beta: s.p + 3715328, savedMean: s.f + 2827328,
             savedInvStd: s.f + 2828288, activation: .silu, gradGamma: s.g + 3714368, gradBeta: s.g + 3715328,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1391)
+        s.profiler?.stop(1361)
         // features.4.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(885), preActivation: s.tensor(286),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(855), preActivation: s.tensor(286),
             gamma: s.p + 3714368, beta: s.p + 3715328, savedMean: s.f + 2827328, savedInvStd: s.f + 2828288,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(284), weights: s.p + 3560768,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(887),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(857),
             gradWeights: s.g + 3560768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1392)
+        s.profiler?.stop(1362)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(887), s.tensor(879), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1393)
+        TrainingKernels.accumulate(s.tensor(857), s.tensor(850), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1363)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(887),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(857),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(888), pool: pool)
-        s.profiler?.stop(1394)
+            perImage: 231040, gradBranch: s.tensor(858), pool: pool)
+        s.profiler?.stop(1364)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(888), input: s.tensor(282), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(858), input: s.tensor(282), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 3560128, beta: s.p + 3560288, savedMean: s.f + 2827008,
             savedInvStd: s.f + 2827168, activation: .identity, gradGamma: s.g + 3560128, gradBeta: s.g + 3560288,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1395)
+        s.profiler?.stop(1365)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
-                activation: .silu, output: s.tensor(891), pool: pool)
-            s.profiler?.stop(1396)
+                activation: .silu, output: s.tensor(861), pool: pool)
+            s.profiler?.stop(1366)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3324880, beta: s.p + 3325840, runningMean: s.p + 3326800, runningVar: s.p + 3327760,
-                eps: 0.001, activation: .silu, output: s.tensor(891), scratch: s.f + 2807808, pool: pool)
-            s.profiler?.stop(1397)
+                eps: 0.001, activation: .silu, output: s.tensor(861), scratch: s.f + 2807808, pool: pool)
+            s.profiler?.stop(1367)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(891), savedScale: s.tensor(281), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(890), pool: pool)
-            s.profiler?.stop(1398)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(861), savedScale: s.tensor(281), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(860), pool: pool)
+            s.profiler?.stop(1368)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(888), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(858), preActivation: s.tensor(282),
             gamma: s.p + 3560128, beta: s.p + 3560288, savedMean: s.f + 2827008, savedInvStd: s.f + 2827168,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(890), weights: s.p + 3406528,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(889),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(860), weights: s.p + 3406528,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(859),
             gradWeights: s.g + 3406528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1399)
-        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1369)
+        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(889), input: s.tensor(891), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(859), seInput: s.tensor(861), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720, seActivation: .silu,
             expandWeights: s.p + 3367168, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(892), gradReduceWeights: s.g + 3328720,
-            gradReduceBias: s.g + 3367120, gradExpandWeights: s.g + 3367168, gradExpandBias: s.g + 3405568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1400)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(892), input: s.tensor(276),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808,
-            savedInvStd: s.f + 2808768, activation: .silu, gradInput: s.tensor(892), gradGamma: s.g + 3324880,
-            gradBeta: s.g + 3325840, pool: pool)
-        s.profiler?.stop(1401)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 3328720, gradReduceBias: s.g + 3367120,
+            gradExpandWeights: s.g + 3367168, gradExpandBias: s.g + 3405568, preActivation: s.tensor(276),
+            gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
+            activation: .silu, gradGamma: s.g + 3324880, gradBeta: s.g + 3325840, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1370)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3312400, beta: s.p + 3313360, savedMean: s.f + 2805888, savedInvStd: s.f + 2806848,
-                activation: .silu, output: s.tensor(894), pool: pool)
-            s.profiler?.stop(1402)
+                activation: .silu, output: s.tensor(863), pool: pool)
+            s.profiler?.stop(1371)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 3312400, beta: s.p + 3313360, runningMean: s.p + 3314320, runningVar: s.p + 3315280,
-                eps: 0.001, activation: .silu, output: s.tensor(894), scratch: s.f + 2805888, pool: pool)
-            s.profiler?.stop(1403)
+                eps: 0.001, activation: .silu, output: s.tensor(863), scratch: s.f + 2805888, pool: pool)
+            s.profiler?.stop(1372)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2818368, count: 8640)
-        s.profiler?.stop(1404)
+        s.profiler?.stop(1373)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(892), input: s.tensor(894), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(859), input: s.tensor(863), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2809728, gradInput: s.tensor(893), gradWeights: s.f + 2818368, pool: pool)
-        s.profiler?.stop(1405)
+            weights: s.f + 2809728, gradInput: s.tensor(862), gradWeights: s.f + 2818368, pool: pool)
+        s.profiler?.stop(1374)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2818368, channels: 960, kernel: 3, into: s.g + 3316240)
-        s.profiler?.stop(1406)
+        s.profiler?.stop(1375)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(893), input: s.tensor(274), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(862), input: s.tensor(274), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 3312400, beta: s.p + 3313360, savedMean: s.f + 2805888,
             savedInvStd: s.f + 2806848, activation: .silu, gradGamma: s.g + 3312400, gradBeta: s.g + 3313360,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1407)
+        s.profiler?.stop(1376)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(893), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(862), preActivation: s.tensor(274),
             gamma: s.p + 3312400, beta: s.p + 3313360, savedMean: s.f + 2805888, savedInvStd: s.f + 2806848,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(272), weights: s.p + 3158800,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(895),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(864),
             gradWeights: s.g + 3158800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1408)
+        s.profiler?.stop(1377)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(895), s.tensor(887), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1409)
+        TrainingKernels.accumulate(s.tensor(864), s.tensor(857), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1378)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(895),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(864),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(896), pool: pool)
-        s.profiler?.stop(1410)
+            perImage: 231040, gradBranch: s.tensor(865), pool: pool)
+        s.profiler?.stop(1379)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(896), input: s.tensor(270), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(865), input: s.tensor(270), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 3158160, beta: s.p + 3158320, savedMean: s.f + 2805568,
             savedInvStd: s.f + 2805728, activation: .identity, gradGamma: s.g + 3158160, gradBeta: s.g + 3158320,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1411)
+        s.profiler?.stop(1380)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
-                activation: .silu, output: s.tensor(899), pool: pool)
-            s.profiler?.stop(1412)
+                activation: .silu, output: s.tensor(868), pool: pool)
+            s.profiler?.stop(1381)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2922912, beta: s.p + 2923872, runningMean: s.p + 2924832, runningVar: s.p + 2925792,
-                eps: 0.001, activation: .silu, output: s.tensor(899), scratch: s.f + 2786368, pool: pool)
-            s.profiler?.stop(1413)
+                eps: 0.001, activation: .silu, output: s.tensor(868), scratch: s.f + 2786368, pool: pool)
+            s.profiler?.stop(1382)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(899), savedScale: s.tensor(269), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(898), pool: pool)
-            s.profiler?.stop(1414)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(868), savedScale: s.tensor(269), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(867), pool: pool)
+            s.profiler?.stop(1383)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(896), preActivation: s.tensor(270),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(865), preActivation: s.tensor(270),
             gamma: s.p + 3158160, beta: s.p + 3158320, savedMean: s.f + 2805568, savedInvStd: s.f + 2805728,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(898), weights: s.p + 3004560,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(897),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(867), weights: s.p + 3004560,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(866),
             gradWeights: s.g + 3004560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1415)
-        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1384)
+        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(897), input: s.tensor(899), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(866), seInput: s.tensor(868), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752, seActivation: .silu,
             expandWeights: s.p + 2965200, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
-            savedScale: s.tensor(269), gradInput: s.tensor(900), gradReduceWeights: s.g + 2926752,
-            gradReduceBias: s.g + 2965152, gradExpandWeights: s.g + 2965200, gradExpandBias: s.g + 3003600,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1416)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(900), input: s.tensor(264),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368,
-            savedInvStd: s.f + 2787328, activation: .silu, gradInput: s.tensor(900), gradGamma: s.g + 2922912,
-            gradBeta: s.g + 2923872, pool: pool)
-        s.profiler?.stop(1417)
+            savedScale: s.tensor(269), gradReduceWeights: s.g + 2926752, gradReduceBias: s.g + 2965152,
+            gradExpandWeights: s.g + 2965200, gradExpandBias: s.g + 3003600, preActivation: s.tensor(264),
+            gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
+            activation: .silu, gradGamma: s.g + 2922912, gradBeta: s.g + 2923872, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1385)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2910432, beta: s.p + 2911392, savedMean: s.f + 2784448, savedInvStd: s.f + 2785408,
-                activation: .silu, output: s.tensor(902), pool: pool)
-            s.profiler?.stop(1418)
+                activation: .silu, output: s.tensor(870), pool: pool)
+            s.profiler?.stop(1386)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2910432, beta: s.p + 2911392, runningMean: s.p + 2912352, runningVar: s.p + 2913312,
-                eps: 0.001, activation: .silu, output: s.tensor(902), scratch: s.f + 2784448, pool: pool)
-            s.profiler?.stop(1419)
+                eps: 0.001, activation: .silu, output: s.tensor(870), scratch: s.f + 2784448, pool: pool)
+            s.profiler?.stop(1387)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2796928, count: 8640)
-        s.profiler?.stop(1420)
+        s.profiler?.stop(1388)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(900), input: s.tensor(902), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(866), input: s.tensor(870), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2788288, gradInput: s.tensor(901), gradWeights: s.f + 2796928, pool: pool)
-        s.profiler?.stop(1421)
+            weights: s.f + 2788288, gradInput: s.tensor(869), gradWeights: s.f + 2796928, pool: pool)
+        s.profiler?.stop(1389)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2796928, channels: 960, kernel: 3, into: s.g + 2914272)
-        s.profiler?.stop(1422)
+        s.profiler?.stop(1390)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(901), input: s.tensor(262), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(869), input: s.tensor(262), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 2910432, beta: s.p + 2911392, savedMean: s.f + 2784448,
             savedInvStd: s.f + 2785408, activation: .silu, gradGamma: s.g + 2910432, gradBeta: s.g + 2911392,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1423)
+        s.profiler?.stop(1391)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(901), preActivation: s.tensor(262),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(869), preActivation: s.tensor(262),
             gamma: s.p + 2910432, beta: s.p + 2911392, savedMean: s.f + 2784448, savedInvStd: s.f + 2785408,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(260), weights: s.p + 2756832,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(903),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(871),
             gradWeights: s.g + 2756832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1424)
+        s.profiler?.stop(1392)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(903), s.tensor(895), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1425)
+        TrainingKernels.accumulate(s.tensor(871), s.tensor(864), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1393)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(903),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(871),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(904), pool: pool)
-        s.profiler?.stop(1426)
+            perImage: 231040, gradBranch: s.tensor(872), pool: pool)
+        s.profiler?.stop(1394)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(904), input: s.tensor(258), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(872), input: s.tensor(258), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 2756192, beta: s.p + 2756352, savedMean: s.f + 2784128,
             savedInvStd: s.f + 2784288, activation: .identity, gradGamma: s.g + 2756192, gradBeta: s.g + 2756352,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1427)
+        s.profiler?.stop(1395)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
-                activation: .silu, output: s.tensor(907), pool: pool)
-            s.profiler?.stop(1428)
+                activation: .silu, output: s.tensor(875), pool: pool)
+            s.profiler?.stop(1396)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2520944, beta: s.p + 2521904, runningMean: s.p + 2522864, runningVar: s.p + 2523824,
-                eps: 0.001, activation: .silu, output: s.tensor(907), scratch: s.f + 2764928, pool: pool)
-            s.profiler?.stop(1429)
+                eps: 0.001, activation: .silu, output: s.tensor(875), scratch: s.f + 2764928, pool: pool)
+            s.profiler?.stop(1397)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(907), savedScale: s.tensor(257), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(906), pool: pool)
-            s.profiler?.stop(1430)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(875), savedScale: s.tensor(257), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(874), pool: pool)
+            s.profiler?.stop(1398)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(904), preActivation: s.tensor(258),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(872), preActivation: s.tensor(258),
             gamma: s.p + 2756192, beta: s.p + 2756352, savedMean: s.f + 2784128, savedInvStd: s.f + 2784288,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(906), weights: s.p + 2602592,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(905),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(874), weights: s.p + 2602592,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
             gradWeights: s.g + 2602592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1431)
-        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1399)
+        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(905), input: s.tensor(907), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(873), seInput: s.tensor(875), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784, seActivation: .silu,
             expandWeights: s.p + 2563232, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
-            savedScale: s.tensor(257), gradInput: s.tensor(908), gradReduceWeights: s.g + 2524784,
-            gradReduceBias: s.g + 2563184, gradExpandWeights: s.g + 2563232, gradExpandBias: s.g + 2601632,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1432)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(908), input: s.tensor(252),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928,
-            savedInvStd: s.f + 2765888, activation: .silu, gradInput: s.tensor(908), gradGamma: s.g + 2520944,
-            gradBeta: s.g + 2521904, pool: pool)
-        s.profiler?.stop(1433)
+            savedScale: s.tensor(257), gradReduceWeights: s.g + 2524784, gradReduceBias: s.g + 2563184,
+            gradExpandWeights: s.g + 2563232, gradExpandBias: s.g + 2601632, preActivation: s.tensor(252),
+            gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
+            activation: .silu, gradGamma: s.g + 2520944, gradBeta: s.g + 2521904, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1400)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2508464, beta: s.p + 2509424, savedMean: s.f + 2763008, savedInvStd: s.f + 2763968,
-                activation: .silu, output: s.tensor(910), pool: pool)
-            s.profiler?.stop(1434)
+                activation: .silu, output: s.tensor(877), pool: pool)
+            s.profiler?.stop(1401)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2508464, beta: s.p + 2509424, runningMean: s.p + 2510384, runningVar: s.p + 2511344,
-                eps: 0.001, activation: .silu, output: s.tensor(910), scratch: s.f + 2763008, pool: pool)
-            s.profiler?.stop(1435)
+                eps: 0.001, activation: .silu, output: s.tensor(877), scratch: s.f + 2763008, pool: pool)
+            s.profiler?.stop(1402)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2775488, count: 8640)
-        s.profiler?.stop(1436)
+        s.profiler?.stop(1403)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(908), input: s.tensor(910), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(877), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2766848, gradInput: s.tensor(909), gradWeights: s.f + 2775488, pool: pool)
-        s.profiler?.stop(1437)
+            weights: s.f + 2766848, gradInput: s.tensor(876), gradWeights: s.f + 2775488, pool: pool)
+        s.profiler?.stop(1404)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2775488, channels: 960, kernel: 3, into: s.g + 2512304)
-        s.profiler?.stop(1438)
+        s.profiler?.stop(1405)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(909), input: s.tensor(250), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(876), input: s.tensor(250), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 2508464, beta: s.p + 2509424, savedMean: s.f + 2763008,
             savedInvStd: s.f + 2763968, activation: .silu, gradGamma: s.g + 2508464, gradBeta: s.g + 2509424,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1439)
+        s.profiler?.stop(1406)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(909), preActivation: s.tensor(250),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(876), preActivation: s.tensor(250),
             gamma: s.p + 2508464, beta: s.p + 2509424, savedMean: s.f + 2763008, savedInvStd: s.f + 2763968,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(248), weights: s.p + 2354864,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(911),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(878),
             gradWeights: s.g + 2354864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1440)
+        s.profiler?.stop(1407)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(911), s.tensor(903), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1441)
+        TrainingKernels.accumulate(s.tensor(878), s.tensor(871), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1408)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(911),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(878),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(912), pool: pool)
-        s.profiler?.stop(1442)
+            perImage: 231040, gradBranch: s.tensor(879), pool: pool)
+        s.profiler?.stop(1409)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(912), input: s.tensor(246), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(879), input: s.tensor(246), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 2354224, beta: s.p + 2354384, savedMean: s.f + 2762688,
             savedInvStd: s.f + 2762848, activation: .identity, gradGamma: s.g + 2354224, gradBeta: s.g + 2354384,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1443)
+        s.profiler?.stop(1410)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
-                activation: .silu, output: s.tensor(915), pool: pool)
-            s.profiler?.stop(1444)
+                activation: .silu, output: s.tensor(882), pool: pool)
+            s.profiler?.stop(1411)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2118976, beta: s.p + 2119936, runningMean: s.p + 2120896, runningVar: s.p + 2121856,
-                eps: 0.001, activation: .silu, output: s.tensor(915), scratch: s.f + 2743488, pool: pool)
-            s.profiler?.stop(1445)
+                eps: 0.001, activation: .silu, output: s.tensor(882), scratch: s.f + 2743488, pool: pool)
+            s.profiler?.stop(1412)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(915), savedScale: s.tensor(245), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(914), pool: pool)
-            s.profiler?.stop(1446)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(882), savedScale: s.tensor(245), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(881), pool: pool)
+            s.profiler?.stop(1413)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(912), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(879), preActivation: s.tensor(246),
             gamma: s.p + 2354224, beta: s.p + 2354384, savedMean: s.f + 2762688, savedInvStd: s.f + 2762848,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(914), weights: s.p + 2200624,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(913),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(881), weights: s.p + 2200624,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(880),
             gradWeights: s.g + 2200624, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1447)
-        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1414)
+        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(913), input: s.tensor(915), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(880), seInput: s.tensor(882), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816, seActivation: .silu,
             expandWeights: s.p + 2161264, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(916), gradReduceWeights: s.g + 2122816,
-            gradReduceBias: s.g + 2161216, gradExpandWeights: s.g + 2161264, gradExpandBias: s.g + 2199664,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1448)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(916), input: s.tensor(240),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488,
-            savedInvStd: s.f + 2744448, activation: .silu, gradInput: s.tensor(916), gradGamma: s.g + 2118976,
-            gradBeta: s.g + 2119936, pool: pool)
-        s.profiler?.stop(1449)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 2122816, gradReduceBias: s.g + 2161216,
+            gradExpandWeights: s.g + 2161264, gradExpandBias: s.g + 2199664, preActivation: s.tensor(240),
+            gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
+            activation: .silu, gradGamma: s.g + 2118976, gradBeta: s.g + 2119936, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1415)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2106496, beta: s.p + 2107456, savedMean: s.f + 2741568, savedInvStd: s.f + 2742528,
-                activation: .silu, output: s.tensor(918), pool: pool)
-            s.profiler?.stop(1450)
+                activation: .silu, output: s.tensor(884), pool: pool)
+            s.profiler?.stop(1416)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 2106496, beta: s.p + 2107456, runningMean: s.p + 2108416, runningVar: s.p + 2109376,
-                eps: 0.001, activation: .silu, output: s.tensor(918), scratch: s.f + 2741568, pool: pool)
-            s.profiler?.stop(1451)
+                eps: 0.001, activation: .silu, output: s.tensor(884), scratch: s.f + 2741568, pool: pool)
+            s.profiler?.stop(1417)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2754048, count: 8640)
-        s.profiler?.stop(1452)
+        s.profiler?.stop(1418)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(916), input: s.tensor(918), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(880), input: s.tensor(884), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2745408, gradInput: s.tensor(917), gradWeights: s.f + 2754048, pool: pool)
-        s.profiler?.stop(1453)
+            weights: s.f + 2745408, gradInput: s.tensor(883), gradWeights: s.f + 2754048, pool: pool)
+        s.profiler?.stop(1419)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2754048, channels: 960, kernel: 3, into: s.g + 2110336)
-        s.profiler?.stop(1454)
+        s.profiler?.stop(1420)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(917), input: s.tensor(238), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(883), input: s.tensor(238), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 2106496, beta: s.p + 2107456, savedMean: s.f + 2741568,
             savedInvStd: s.f + 2742528, activation: .silu, gradGamma: s.g + 2106496, gradBeta: s.g + 2107456,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1455)
+        s.profiler?.stop(1421)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(917), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(883), preActivation: s.tensor(238),
             gamma: s.p + 2106496, beta: s.p + 2107456, savedMean: s.f + 2741568, savedInvStd: s.f + 2742528,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(236), weights: s.p + 1952896,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(919),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(885),
             gradWeights: s.g + 1952896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1456)
+        s.profiler?.stop(1422)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(919), s.tensor(911), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1457)
+        TrainingKernels.accumulate(s.tensor(885), s.tensor(878), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1423)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(919),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(885),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(920), pool: pool)
-        s.profiler?.stop(1458)
+            perImage: 231040, gradBranch: s.tensor(886), pool: pool)
+        s.profiler?.stop(1424)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(920), input: s.tensor(234), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(886), input: s.tensor(234), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 1952256, beta: s.p + 1952416, savedMean: s.f + 2741248,
             savedInvStd: s.f + 2741408, activation: .identity, gradGamma: s.g + 1952256, gradBeta: s.g + 1952416,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1459)
+        s.profiler?.stop(1425)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
-                activation: .silu, output: s.tensor(923), pool: pool)
-            s.profiler?.stop(1460)
+                activation: .silu, output: s.tensor(889), pool: pool)
+            s.profiler?.stop(1426)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1717008, beta: s.p + 1717968, runningMean: s.p + 1718928, runningVar: s.p + 1719888,
-                eps: 0.001, activation: .silu, output: s.tensor(923), scratch: s.f + 2722048, pool: pool)
-            s.profiler?.stop(1461)
+                eps: 0.001, activation: .silu, output: s.tensor(889), scratch: s.f + 2722048, pool: pool)
+            s.profiler?.stop(1427)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(923), savedScale: s.tensor(233), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(922), pool: pool)
-            s.profiler?.stop(1462)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(889), savedScale: s.tensor(233), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(888), pool: pool)
+            s.profiler?.stop(1428)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(920), preActivation: s.tensor(234),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(886), preActivation: s.tensor(234),
             gamma: s.p + 1952256, beta: s.p + 1952416, savedMean: s.f + 2741248, savedInvStd: s.f + 2741408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(922), weights: s.p + 1798656,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(921),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(888), weights: s.p + 1798656,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(887),
             gradWeights: s.g + 1798656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1463)
-        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1429)
+        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(921), input: s.tensor(923), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(887), seInput: s.tensor(889), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848, seActivation: .silu,
             expandWeights: s.p + 1759296, savedPooled: s.tensor(231), savedHidden: s.tensor(232),
-            savedScale: s.tensor(233), gradInput: s.tensor(924), gradReduceWeights: s.g + 1720848,
-            gradReduceBias: s.g + 1759248, gradExpandWeights: s.g + 1759296, gradExpandBias: s.g + 1797696,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1464)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(924), input: s.tensor(228),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048,
-            savedInvStd: s.f + 2723008, activation: .silu, gradInput: s.tensor(924), gradGamma: s.g + 1717008,
-            gradBeta: s.g + 1717968, pool: pool)
-        s.profiler?.stop(1465)
+            savedScale: s.tensor(233), gradReduceWeights: s.g + 1720848, gradReduceBias: s.g + 1759248,
+            gradExpandWeights: s.g + 1759296, gradExpandBias: s.g + 1797696, preActivation: s.tensor(228),
+            gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
+            activation: .silu, gradGamma: s.g + 1717008, gradBeta: s.g + 1717968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1430)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1704528, beta: s.p + 1705488, savedMean: s.f + 2720128, savedInvStd: s.f + 2721088,
-                activation: .silu, output: s.tensor(926), pool: pool)
-            s.profiler?.stop(1466)
+                activation: .silu, output: s.tensor(891), pool: pool)
+            s.profiler?.stop(1431)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1704528, beta: s.p + 1705488, runningMean: s.p + 1706448, runningVar: s.p + 1707408,
-                eps: 0.001, activation: .silu, output: s.tensor(926), scratch: s.f + 2720128, pool: pool)
-            s.profiler?.stop(1467)
+                eps: 0.001, activation: .silu, output: s.tensor(891), scratch: s.f + 2720128, pool: pool)
+            s.profiler?.stop(1432)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2732608, count: 8640)
-        s.profiler?.stop(1468)
+        s.profiler?.stop(1433)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(924), input: s.tensor(926), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(887), input: s.tensor(891), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2723968, gradInput: s.tensor(925), gradWeights: s.f + 2732608, pool: pool)
-        s.profiler?.stop(1469)
+            weights: s.f + 2723968, gradInput: s.tensor(890), gradWeights: s.f + 2732608, pool: pool)
+        s.profiler?.stop(1434)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2732608, channels: 960, kernel: 3, into: s.g + 1708368)
-        s.profiler?.stop(1470)
+        s.profiler?.stop(1435)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(925), input: s.tensor(226), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(890), input: s.tensor(226), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 1704528, beta: s.p + 1705488, savedMean: s.f + 2720128,
             savedInvStd: s.f + 2721088, activation: .silu, gradGamma: s.g + 1704528, gradBeta: s.g + 1705488,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1471)
+        s.profiler?.stop(1436)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(925), preActivation: s.tensor(226),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(890), preActivation: s.tensor(226),
             gamma: s.p + 1704528, beta: s.p + 1705488, savedMean: s.f + 2720128, savedInvStd: s.f + 2721088,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(224), weights: s.p + 1550928,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(927),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(892),
             gradWeights: s.g + 1550928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1472)
+        s.profiler?.stop(1437)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(927), s.tensor(919), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1473)
+        TrainingKernels.accumulate(s.tensor(892), s.tensor(885), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1438)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(927),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(892),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
-            perImage: 231040, gradBranch: s.tensor(928), pool: pool)
-        s.profiler?.stop(1474)
+            perImage: 231040, gradBranch: s.tensor(893), pool: pool)
+        s.profiler?.stop(1439)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(928), input: s.tensor(222), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(893), input: s.tensor(222), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 1550288, beta: s.p + 1550448, savedMean: s.f + 2719808,
             savedInvStd: s.f + 2719968, activation: .identity, gradGamma: s.g + 1550288, gradBeta: s.g + 1550448,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1475)
+        s.profiler?.stop(1440)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
-                activation: .silu, output: s.tensor(931), pool: pool)
-            s.profiler?.stop(1476)
+                activation: .silu, output: s.tensor(896), pool: pool)
+            s.profiler?.stop(1441)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1315040, beta: s.p + 1316000, runningMean: s.p + 1316960, runningVar: s.p + 1317920,
-                eps: 0.001, activation: .silu, output: s.tensor(931), scratch: s.f + 2700608, pool: pool)
-            s.profiler?.stop(1477)
+                eps: 0.001, activation: .silu, output: s.tensor(896), scratch: s.f + 2700608, pool: pool)
+            s.profiler?.stop(1442)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(931), savedScale: s.tensor(221), batch: s.n,
-                pixels: 1444, channels: 960, output: s.tensor(930), pool: pool)
-            s.profiler?.stop(1478)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(896), savedScale: s.tensor(221), batch: s.n,
+                pixels: 1444, channels: 960, output: s.tensor(895), pool: pool)
+            s.profiler?.stop(1443)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(928), preActivation: s.tensor(222),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(893), preActivation: s.tensor(222),
             gamma: s.p + 1550288, beta: s.p + 1550448, savedMean: s.f + 2719808, savedInvStd: s.f + 2719968,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(930), weights: s.p + 1396688,
-            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(929),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(895), weights: s.p + 1396688,
+            pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(894),
             gradWeights: s.g + 1396688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1479)
-        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]
+        s.profiler?.stop(1444)
+        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(929), input: s.tensor(931), batch: s.n,
-            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(894), seInput: s.tensor(896), batch: s.n,
+            pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880, seActivation: .silu,
             expandWeights: s.p + 1357328, savedPooled: s.tensor(219), savedHidden: s.tensor(220),
-            savedScale: s.tensor(221), gradInput: s.tensor(932), gradReduceWeights: s.g + 1318880,
-            gradReduceBias: s.g + 1357280, gradExpandWeights: s.g + 1357328, gradExpandBias: s.g + 1395728,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1480)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 960]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(932), input: s.tensor(216),
-            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608,
-            savedInvStd: s.f + 2701568, activation: .silu, gradInput: s.tensor(932), gradGamma: s.g + 1315040,
-            gradBeta: s.g + 1316000, pool: pool)
-        s.profiler?.stop(1481)
+            savedScale: s.tensor(221), gradReduceWeights: s.g + 1318880, gradReduceBias: s.g + 1357280,
+            gradExpandWeights: s.g + 1357328, gradExpandBias: s.g + 1395728, preActivation: s.tensor(216),
+            gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
+            activation: .silu, gradGamma: s.g + 1315040, gradBeta: s.g + 1316000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1445)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1302560, beta: s.p + 1303520, savedMean: s.f + 2698688, savedInvStd: s.f + 2699648,
-                activation: .silu, output: s.tensor(934), pool: pool)
-            s.profiler?.stop(1482)
+                activation: .silu, output: s.tensor(898), pool: pool)
+            s.profiler?.stop(1446)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 1444 &* s.n, channels: 960,
                 gamma: s.p + 1302560, beta: s.p + 1303520, runningMean: s.p + 1304480, runningVar: s.p + 1305440,
-                eps: 0.001, activation: .silu, output: s.tensor(934), scratch: s.f + 2698688, pool: pool)
-            s.profiler?.stop(1483)
+                eps: 0.001, activation: .silu, output: s.tensor(898), scratch: s.f + 2698688, pool: pool)
+            s.profiler?.stop(1447)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2711168, count: 8640)
-        s.profiler?.stop(1484)
+        s.profiler?.stop(1448)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(932), input: s.tensor(934), batch: s.n, height: 38,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(894), input: s.tensor(898), batch: s.n, height: 38,
             width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2702528, gradInput: s.tensor(933), gradWeights: s.f + 2711168, pool: pool)
-        s.profiler?.stop(1485)
+            weights: s.f + 2702528, gradInput: s.tensor(897), gradWeights: s.f + 2711168, pool: pool)
+        s.profiler?.stop(1449)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2711168, channels: 960, kernel: 3, into: s.g + 1306400)
-        s.profiler?.stop(1486)
+        s.profiler?.stop(1450)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(933), input: s.tensor(214), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(897), input: s.tensor(214), pixels: 1444 &* s.n,
             channels: 960, gamma: s.p + 1302560, beta: s.p + 1303520, savedMean: s.f + 2698688,
             savedInvStd: s.f + 2699648, activation: .silu, gradGamma: s.g + 1302560, gradBeta: s.g + 1303520,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1487)
+        s.profiler?.stop(1451)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 160] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(933), preActivation: s.tensor(214),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(897), preActivation: s.tensor(214),
             gamma: s.p + 1302560, beta: s.p + 1303520, savedMean: s.f + 2698688, savedInvStd: s.f + 2699648,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(213), weights: s.p + 1148960,
-            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(935),
+            pixels: 1444 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(899),
             gradWeights: s.g + 1148960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1488)
+        s.profiler?.stop(1452)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(935), s.tensor(927), count: 231040 &* s.n, pool: pool)
-        s.profiler?.stop(1489)
+        TrainingKernels.accumulate(s.tensor(899), s.tensor(892), count: 231040 &* s.n, pool: pool)
+        s.profiler?.stop(1453)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(935), input: s.tensor(212), pixels: 1444 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(899), input: s.tensor(212), pixels: 1444 &* s.n,
             channels: 160, gamma: s.p + 1148320, beta: s.p + 1148480, savedMean: s.f + 2698368,
             savedInvStd: s.f + 2698528, activation: .identity, gradGamma: s.g + 1148320, gradBeta: s.g + 1148480,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1490)
+        s.profiler?.stop(1454)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
                 gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
-                activation: .silu, output: s.tensor(938), pool: pool)
-            s.profiler?.stop(1491)
+                activation: .silu, output: s.tensor(902), pool: pool)
+            s.profiler?.stop(1455)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1444 &* s.n, channels: 480,
                 gamma: s.p + 1049888, beta: s.p + 1050368, runningMean: s.p + 1050848, runningVar: s.p + 1051328,
-                eps: 0.001, activation: .silu, output: s.tensor(938), scratch: s.f + 2688768, pool: pool)
-            s.profiler?.stop(1492)
+                eps: 0.001, activation: .silu, output: s.tensor(902), scratch: s.f + 2688768, pool: pool)
+            s.profiler?.stop(1456)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(938), savedScale: s.tensor(211), batch: s.n,
-                pixels: 1444, channels: 480, output: s.tensor(937), pool: pool)
-            s.profiler?.stop(1493)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(902), savedScale: s.tensor(211), batch: s.n,
+                pixels: 1444, channels: 480, output: s.tensor(901), pool: pool)
+            s.profiler?.stop(1457)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(935), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(899), preActivation: s.tensor(212),
             gamma: s.p + 1148320, beta: s.p + 1148480, savedMean: s.f + 2698368, savedInvStd: s.f + 2698528,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(937), weights: s.p + 1071520,
-            pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(936),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(901), weights: s.p + 1071520,
+            pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(900),
             gradWeights: s.g + 1071520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1494)
-        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 38, 38, 480]
+        s.profiler?.stop(1458)
+        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(936), input: s.tensor(938), batch: s.n,
-            pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(900), seInput: s.tensor(902), batch: s.n,
+            pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808, seActivation: .silu,
             expandWeights: s.p + 1061440, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(939), gradReduceWeights: s.g + 1051808,
-            gradReduceBias: s.g + 1061408, gradExpandWeights: s.g + 1061440, gradExpandBias: s.g + 1071040,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1495)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 38, 38, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(939), input: s.tensor(206),
-            pixels: 1444 &* s.n, channels: 480, gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768,
-            savedInvStd: s.f + 2689248, activation: .silu, gradInput: s.tensor(939), gradGamma: s.g + 1049888,
-            gradBeta: s.g + 1050368, pool: pool)
-        s.profiler?.stop(1496)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 1051808, gradReduceBias: s.g + 1061408,
+            gradExpandWeights: s.g + 1061440, gradExpandBias: s.g + 1071040, preActivation: s.tensor(206),
+            gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
+            activation: .silu, gradGamma: s.g + 1049888, gradBeta: s.g + 1050368, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1459)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 1043648, beta: s.p + 1044128, savedMean: s.f + 2687808, savedInvStd: s.f + 2688288,
-                activation: .silu, output: s.tensor(941), pool: pool)
-            s.profiler?.stop(1497)
+                activation: .silu, output: s.tensor(904), pool: pool)
+            s.profiler?.stop(1460)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 1043648, beta: s.p + 1044128, runningMean: s.p + 1044608, runningVar: s.p + 1045088,
-                eps: 0.001, activation: .silu, output: s.tensor(941), scratch: s.f + 2687808, pool: pool)
-            s.profiler?.stop(1498)
+                eps: 0.001, activation: .silu, output: s.tensor(904), scratch: s.f + 2687808, pool: pool)
+            s.profiler?.stop(1461)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2694048, count: 4320)
-        s.profiler?.stop(1499)
+        s.profiler?.stop(1462)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 38, 38, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(939), input: s.tensor(941), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(900), input: s.tensor(904), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2689728, gradInput: s.tensor(940), gradWeights: s.f + 2694048, pool: pool)
-        s.profiler?.stop(1500)
+            weights: s.f + 2689728, gradInput: s.tensor(903), gradWeights: s.f + 2694048, pool: pool)
+        s.profiler?.stop(1463)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2694048, channels: 480, kernel: 3, into: s.g + 1045568)
-        s.profiler?.stop(1501)
+        s.profiler?.stop(1464)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(940), input: s.tensor(204), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(903), input: s.tensor(204), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 1043648, beta: s.p + 1044128, savedMean: s.f + 2687808,
             savedInvStd: s.f + 2688288, activation: .silu, gradGamma: s.g + 1043648, gradBeta: s.g + 1044128,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1502)
+        s.profiler?.stop(1465)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(940), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(903), preActivation: s.tensor(204),
             gamma: s.p + 1043648, beta: s.p + 1044128, savedMean: s.f + 2687808, savedInvStd: s.f + 2688288,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(202), weights: s.p + 1005248,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(942),
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(905),
             gradWeights: s.g + 1005248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1503)
+        s.profiler?.stop(1466)
     }
 
     /// features.3.6 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_6_backward(_ s: TrainingStepContext) {
         // features.3.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(942),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(905),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(943), pool: pool)
-        s.profiler?.stop(1504)
+            perImage: 450000, gradBranch: s.tensor(906), pool: pool)
+        s.profiler?.stop(1467)
         // features.3.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(943), input: s.tensor(200), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(906), input: s.tensor(200), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 1004928, beta: s.p + 1005008, savedMean: s.f + 2687648,
             savedInvStd: s.f + 2687728, activation: .identity, gradGamma: s.g + 1004928, gradBeta: s.g + 1005008,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1505)
+        s.profiler?.stop(1468)
         // features.3.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
-                activation: .silu, output: s.tensor(946), pool: pool)
-            s.profiler?.stop(1506)
+                activation: .silu, output: s.tensor(909), pool: pool)
+            s.profiler?.stop(1469)
         }
         // features.3.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 944896, beta: s.p + 945376, runningMean: s.p + 945856, runningVar: s.p + 946336,
-                eps: 0.001, activation: .silu, output: s.tensor(946), scratch: s.f + 2662688, pool: pool)
-            s.profiler?.stop(1507)
+                eps: 0.001, activation: .silu, output: s.tensor(909), scratch: s.f + 2662688, pool: pool)
+            s.profiler?.stop(1470)
         }
         // features.3.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(946), savedScale: s.tensor(199), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(945), pool: pool)
-            s.profiler?.stop(1508)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(909), savedScale: s.tensor(199), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(908), pool: pool)
+            s.profiler?.stop(1471)
         }
         // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(943), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(906), preActivation: s.tensor(200),
             gamma: s.p + 1004928, beta: s.p + 1005008, savedMean: s.f + 2687648, savedInvStd: s.f + 2687728,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(945), weights: s.p + 966528,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(944), gradWeights: s.g + 966528,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(908), weights: s.p + 966528,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(907), gradWeights: s.g + 966528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1509)
-        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1472)
+        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(944), input: s.tensor(946), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(907), seInput: s.tensor(909), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816, seActivation: .silu,
             expandWeights: s.p + 956448, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(947), gradReduceWeights: s.g + 946816,
-            gradReduceBias: s.g + 956416, gradExpandWeights: s.g + 956448, gradExpandBias: s.g + 966048,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1510)
-        // features.3.6.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(947), input: s.tensor(194),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688,
-            savedInvStd: s.f + 2663168, activation: .silu, gradInput: s.tensor(947), gradGamma: s.g + 944896,
-            gradBeta: s.g + 945376, pool: pool)
-        s.profiler?.stop(1511)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 946816, gradReduceBias: s.g + 956416,
+            gradExpandWeights: s.g + 956448, gradExpandBias: s.g + 966048, preActivation: s.tensor(194),
+            gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
+            activation: .silu, gradGamma: s.g + 944896, gradBeta: s.g + 945376, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1473)
         // features.3.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 930976, beta: s.p + 931456, savedMean: s.f + 2661728, savedInvStd: s.f + 2662208,
-                activation: .silu, output: s.tensor(949), pool: pool)
-            s.profiler?.stop(1512)
+                activation: .silu, output: s.tensor(911), pool: pool)
+            s.profiler?.stop(1474)
         }
         // features.3.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 930976, beta: s.p + 931456, runningMean: s.p + 931936, runningVar: s.p + 932416,
-                eps: 0.001, activation: .silu, output: s.tensor(949), scratch: s.f + 2661728, pool: pool)
-            s.profiler?.stop(1513)
+                eps: 0.001, activation: .silu, output: s.tensor(911), scratch: s.f + 2661728, pool: pool)
+            s.profiler?.stop(1475)
         }
         // features.3.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2675648, count: 12000)
-        s.profiler?.stop(1514)
+        s.profiler?.stop(1476)
         // features.3.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(947), input: s.tensor(949), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(907), input: s.tensor(911), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2663648, gradInput: s.tensor(948), gradWeights: s.f + 2675648, pool: pool)
-        s.profiler?.stop(1515)
+            weights: s.f + 2663648, gradInput: s.tensor(910), gradWeights: s.f + 2675648, pool: pool)
+        s.profiler?.stop(1477)
         // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2675648, channels: 480, kernel: 5, into: s.g + 932896)
-        s.profiler?.stop(1516)
+        s.profiler?.stop(1478)
         // features.3.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(948), input: s.tensor(192), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(910), input: s.tensor(192), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 930976, beta: s.p + 931456, savedMean: s.f + 2661728,
             savedInvStd: s.f + 2662208, activation: .silu, gradGamma: s.g + 930976, gradBeta: s.g + 931456,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1517)
+        s.profiler?.stop(1479)
         // features.3.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(948), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(910), preActivation: s.tensor(192),
             gamma: s.p + 930976, beta: s.p + 931456, savedMean: s.f + 2661728, savedInvStd: s.f + 2662208,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(190), weights: s.p + 892576,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(950), gradWeights: s.g + 892576,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(912), gradWeights: s.g + 892576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1518)
+        s.profiler?.stop(1480)
         // features.3.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(950), s.tensor(942), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1519)
+        TrainingKernels.accumulate(s.tensor(912), s.tensor(905), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1481)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(950),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(912),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(951), pool: pool)
-        s.profiler?.stop(1520)
+            perImage: 450000, gradBranch: s.tensor(913), pool: pool)
+        s.profiler?.stop(1482)
         // features.3.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(951), input: s.tensor(188), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(913), input: s.tensor(188), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 892256, beta: s.p + 892336, savedMean: s.f + 2661568,
             savedInvStd: s.f + 2661648, activation: .identity, gradGamma: s.g + 892256, gradBeta: s.g + 892336,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1521)
+        s.profiler?.stop(1483)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
-                activation: .silu, output: s.tensor(954), pool: pool)
-            s.profiler?.stop(1522)
+                activation: .silu, output: s.tensor(916), pool: pool)
+            s.profiler?.stop(1484)
         }
         // features.3.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 832224, beta: s.p + 832704, runningMean: s.p + 833184, runningVar: s.p + 833664,
-                eps: 0.001, activation: .silu, output: s.tensor(954), scratch: s.f + 2636608, pool: pool)
-            s.profiler?.stop(1523)
+                eps: 0.001, activation: .silu, output: s.tensor(916), scratch: s.f + 2636608, pool: pool)
+            s.profiler?.stop(1485)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(954), savedScale: s.tensor(187), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(953), pool: pool)
-            s.profiler?.stop(1524)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(916), savedScale: s.tensor(187), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(915), pool: pool)
+            s.profiler?.stop(1486)
         }
         // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(951), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(913), preActivation: s.tensor(188),
             gamma: s.p + 892256, beta: s.p + 892336, savedMean: s.f + 2661568, savedInvStd: s.f + 2661648,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(953), weights: s.p + 853856,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(952), gradWeights: s.g + 853856,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(915), weights: s.p + 853856,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(914), gradWeights: s.g + 853856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1525)
-        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1487)
+        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(952), input: s.tensor(954), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(914), seInput: s.tensor(916), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144, seActivation: .silu,
             expandWeights: s.p + 843776, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(955), gradReduceWeights: s.g + 834144,
-            gradReduceBias: s.g + 843744, gradExpandWeights: s.g + 843776, gradExpandBias: s.g + 853376,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1526)
-        // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(955), input: s.tensor(182),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608,
-            savedInvStd: s.f + 2637088, activation: .silu, gradInput: s.tensor(955), gradGamma: s.g + 832224,
-            gradBeta: s.g + 832704, pool: pool)
-        s.profiler?.stop(1527)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 834144, gradReduceBias: s.g + 843744,
+            gradExpandWeights: s.g + 843776, gradExpandBias: s.g + 853376, preActivation: s.tensor(182),
+            gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
+            activation: .silu, gradGamma: s.g + 832224, gradBeta: s.g + 832704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1488)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 818304, beta: s.p + 818784, savedMean: s.f + 2635648, savedInvStd: s.f + 2636128,
-                activation: .silu, output: s.tensor(957), pool: pool)
-            s.profiler?.stop(1528)
+                activation: .silu, output: s.tensor(918), pool: pool)
+            s.profiler?.stop(1489)
         }
         // features.3.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 818304, beta: s.p + 818784, runningMean: s.p + 819264, runningVar: s.p + 819744,
-                eps: 0.001, activation: .silu, output: s.tensor(957), scratch: s.f + 2635648, pool: pool)
-            s.profiler?.stop(1529)
+                eps: 0.001, activation: .silu, output: s.tensor(918), scratch: s.f + 2635648, pool: pool)
+            s.profiler?.stop(1490)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2649568, count: 12000)
-        s.profiler?.stop(1530)
+        s.profiler?.stop(1491)
         // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(955), input: s.tensor(957), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(914), input: s.tensor(918), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2637568, gradInput: s.tensor(956), gradWeights: s.f + 2649568, pool: pool)
-        s.profiler?.stop(1531)
+            weights: s.f + 2637568, gradInput: s.tensor(917), gradWeights: s.f + 2649568, pool: pool)
+        s.profiler?.stop(1492)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2649568, channels: 480, kernel: 5, into: s.g + 820224)
-        s.profiler?.stop(1532)
+        s.profiler?.stop(1493)
         // features.3.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(956), input: s.tensor(180), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(917), input: s.tensor(180), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 818304, beta: s.p + 818784, savedMean: s.f + 2635648,
             savedInvStd: s.f + 2636128, activation: .silu, gradGamma: s.g + 818304, gradBeta: s.g + 818784,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1533)
+        s.profiler?.stop(1494)
         // features.3.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(956), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(917), preActivation: s.tensor(180),
             gamma: s.p + 818304, beta: s.p + 818784, savedMean: s.f + 2635648, savedInvStd: s.f + 2636128,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(178), weights: s.p + 779904,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(958), gradWeights: s.g + 779904,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(919), gradWeights: s.g + 779904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1534)
+        s.profiler?.stop(1495)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(958), s.tensor(950), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1535)
+        TrainingKernels.accumulate(s.tensor(919), s.tensor(912), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1496)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(958),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(919),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(959), pool: pool)
-        s.profiler?.stop(1536)
+            perImage: 450000, gradBranch: s.tensor(920), pool: pool)
+        s.profiler?.stop(1497)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(959), input: s.tensor(176), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(920), input: s.tensor(176), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 779584, beta: s.p + 779664, savedMean: s.f + 2635488,
             savedInvStd: s.f + 2635568, activation: .identity, gradGamma: s.g + 779584, gradBeta: s.g + 779664,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1537)
+        s.profiler?.stop(1498)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
-                activation: .silu, output: s.tensor(962), pool: pool)
-            s.profiler?.stop(1538)
+                activation: .silu, output: s.tensor(923), pool: pool)
+            s.profiler?.stop(1499)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 719552, beta: s.p + 720032, runningMean: s.p + 720512, runningVar: s.p + 720992,
-                eps: 0.001, activation: .silu, output: s.tensor(962), scratch: s.f + 2610528, pool: pool)
-            s.profiler?.stop(1539)
+                eps: 0.001, activation: .silu, output: s.tensor(923), scratch: s.f + 2610528, pool: pool)
+            s.profiler?.stop(1500)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(962), savedScale: s.tensor(175), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(961), pool: pool)
-            s.profiler?.stop(1540)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(923), savedScale: s.tensor(175), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(922), pool: pool)
+            s.profiler?.stop(1501)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(959), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(920), preActivation: s.tensor(176),
             gamma: s.p + 779584, beta: s.p + 779664, savedMean: s.f + 2635488, savedInvStd: s.f + 2635568,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(961), weights: s.p + 741184,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(960), gradWeights: s.g + 741184,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(922), weights: s.p + 741184,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(921), gradWeights: s.g + 741184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1541)
-        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1502)
+        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(960), input: s.tensor(962), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(921), seInput: s.tensor(923), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472, seActivation: .silu,
             expandWeights: s.p + 731104, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(963), gradReduceWeights: s.g + 721472,
-            gradReduceBias: s.g + 731072, gradExpandWeights: s.g + 731104, gradExpandBias: s.g + 740704,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1542)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(963), input: s.tensor(170),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528,
-            savedInvStd: s.f + 2611008, activation: .silu, gradInput: s.tensor(963), gradGamma: s.g + 719552,
-            gradBeta: s.g + 720032, pool: pool)
-        s.profiler?.stop(1543)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 721472, gradReduceBias: s.g + 731072,
+            gradExpandWeights: s.g + 731104, gradExpandBias: s.g + 740704, preActivation: s.tensor(170),
+            gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
+            activation: .silu, gradGamma: s.g + 719552, gradBeta: s.g + 720032, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1503)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 705632, beta: s.p + 706112, savedMean: s.f + 2609568, savedInvStd: s.f + 2610048,
-                activation: .silu, output: s.tensor(965), pool: pool)
-            s.profiler?.stop(1544)
+                activation: .silu, output: s.tensor(925), pool: pool)
+            s.profiler?.stop(1504)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 705632, beta: s.p + 706112, runningMean: s.p + 706592, runningVar: s.p + 707072,
-                eps: 0.001, activation: .silu, output: s.tensor(965), scratch: s.f + 2609568, pool: pool)
-            s.profiler?.stop(1545)
+                eps: 0.001, activation: .silu, output: s.tensor(925), scratch: s.f + 2609568, pool: pool)
+            s.profiler?.stop(1505)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2623488, count: 12000)
-        s.profiler?.stop(1546)
+        s.profiler?.stop(1506)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(963), input: s.tensor(965), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(921), input: s.tensor(925), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2611488, gradInput: s.tensor(964), gradWeights: s.f + 2623488, pool: pool)
-        s.profiler?.stop(1547)
+            weights: s.f + 2611488, gradInput: s.tensor(924), gradWeights: s.f + 2623488, pool: pool)
+        s.profiler?.stop(1507)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2623488, channels: 480, kernel: 5, into: s.g + 707552)
-        s.profiler?.stop(1548)
+        s.profiler?.stop(1508)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(964), input: s.tensor(168), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(924), input: s.tensor(168), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 705632, beta: s.p + 706112, savedMean: s.f + 2609568,
             savedInvStd: s.f + 2610048, activation: .silu, gradGamma: s.g + 705632, gradBeta: s.g + 706112,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1549)
+        s.profiler?.stop(1509)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(964), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(924), preActivation: s.tensor(168),
             gamma: s.p + 705632, beta: s.p + 706112, savedMean: s.f + 2609568, savedInvStd: s.f + 2610048,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(166), weights: s.p + 667232,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(966), gradWeights: s.g + 667232,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(926), gradWeights: s.g + 667232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1550)
+        s.profiler?.stop(1510)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(966), s.tensor(958), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1551)
+        TrainingKernels.accumulate(s.tensor(926), s.tensor(919), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1511)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(966),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(926),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(967), pool: pool)
-        s.profiler?.stop(1552)
+            perImage: 450000, gradBranch: s.tensor(927), pool: pool)
+        s.profiler?.stop(1512)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(967), input: s.tensor(164), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(927), input: s.tensor(164), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 666912, beta: s.p + 666992, savedMean: s.f + 2609408,
             savedInvStd: s.f + 2609488, activation: .identity, gradGamma: s.g + 666912, gradBeta: s.g + 666992,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1553)
+        s.profiler?.stop(1513)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
-                activation: .silu, output: s.tensor(970), pool: pool)
-            s.profiler?.stop(1554)
+                activation: .silu, output: s.tensor(930), pool: pool)
+            s.profiler?.stop(1514)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 606880, beta: s.p + 607360, runningMean: s.p + 607840, runningVar: s.p + 608320,
-                eps: 0.001, activation: .silu, output: s.tensor(970), scratch: s.f + 2584448, pool: pool)
-            s.profiler?.stop(1555)
+                eps: 0.001, activation: .silu, output: s.tensor(930), scratch: s.f + 2584448, pool: pool)
+            s.profiler?.stop(1515)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(970), savedScale: s.tensor(163), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(969), pool: pool)
-            s.profiler?.stop(1556)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(930), savedScale: s.tensor(163), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(929), pool: pool)
+            s.profiler?.stop(1516)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(967), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(927), preActivation: s.tensor(164),
             gamma: s.p + 666912, beta: s.p + 666992, savedMean: s.f + 2609408, savedInvStd: s.f + 2609488,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(969), weights: s.p + 628512,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(968), gradWeights: s.g + 628512,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(929), weights: s.p + 628512,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(928), gradWeights: s.g + 628512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1557)
-        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1517)
+        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(968), input: s.tensor(970), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(928), seInput: s.tensor(930), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800, seActivation: .silu,
             expandWeights: s.p + 618432, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(971), gradReduceWeights: s.g + 608800,
-            gradReduceBias: s.g + 618400, gradExpandWeights: s.g + 618432, gradExpandBias: s.g + 628032,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1558)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(971), input: s.tensor(158),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448,
-            savedInvStd: s.f + 2584928, activation: .silu, gradInput: s.tensor(971), gradGamma: s.g + 606880,
-            gradBeta: s.g + 607360, pool: pool)
-        s.profiler?.stop(1559)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 608800, gradReduceBias: s.g + 618400,
+            gradExpandWeights: s.g + 618432, gradExpandBias: s.g + 628032, preActivation: s.tensor(158),
+            gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
+            activation: .silu, gradGamma: s.g + 606880, gradBeta: s.g + 607360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1518)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 592960, beta: s.p + 593440, savedMean: s.f + 2583488, savedInvStd: s.f + 2583968,
-                activation: .silu, output: s.tensor(973), pool: pool)
-            s.profiler?.stop(1560)
+                activation: .silu, output: s.tensor(932), pool: pool)
+            s.profiler?.stop(1519)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 592960, beta: s.p + 593440, runningMean: s.p + 593920, runningVar: s.p + 594400,
-                eps: 0.001, activation: .silu, output: s.tensor(973), scratch: s.f + 2583488, pool: pool)
-            s.profiler?.stop(1561)
+                eps: 0.001, activation: .silu, output: s.tensor(932), scratch: s.f + 2583488, pool: pool)
+            s.profiler?.stop(1520)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2597408, count: 12000)
-        s.profiler?.stop(1562)
+        s.profiler?.stop(1521)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(971), input: s.tensor(973), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(928), input: s.tensor(932), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2585408, gradInput: s.tensor(972), gradWeights: s.f + 2597408, pool: pool)
-        s.profiler?.stop(1563)
+            weights: s.f + 2585408, gradInput: s.tensor(931), gradWeights: s.f + 2597408, pool: pool)
+        s.profiler?.stop(1522)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2597408, channels: 480, kernel: 5, into: s.g + 594880)
-        s.profiler?.stop(1564)
+        s.profiler?.stop(1523)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(972), input: s.tensor(156), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(931), input: s.tensor(156), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 592960, beta: s.p + 593440, savedMean: s.f + 2583488,
             savedInvStd: s.f + 2583968, activation: .silu, gradGamma: s.g + 592960, gradBeta: s.g + 593440,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1565)
+        s.profiler?.stop(1524)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(972), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(931), preActivation: s.tensor(156),
             gamma: s.p + 592960, beta: s.p + 593440, savedMean: s.f + 2583488, savedInvStd: s.f + 2583968,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(154), weights: s.p + 554560,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(974), gradWeights: s.g + 554560,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(933), gradWeights: s.g + 554560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1566)
+        s.profiler?.stop(1525)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(974), s.tensor(966), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1567)
+        TrainingKernels.accumulate(s.tensor(933), s.tensor(926), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1526)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(974),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(933),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(975), pool: pool)
-        s.profiler?.stop(1568)
+            perImage: 450000, gradBranch: s.tensor(934), pool: pool)
+        s.profiler?.stop(1527)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(975), input: s.tensor(152), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(934), input: s.tensor(152), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 554240, beta: s.p + 554320, savedMean: s.f + 2583328,
             savedInvStd: s.f + 2583408, activation: .identity, gradGamma: s.g + 554240, gradBeta: s.g + 554320,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1569)
+        s.profiler?.stop(1528)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
-                activation: .silu, output: s.tensor(978), pool: pool)
-            s.profiler?.stop(1570)
+                activation: .silu, output: s.tensor(937), pool: pool)
+            s.profiler?.stop(1529)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 494208, beta: s.p + 494688, runningMean: s.p + 495168, runningVar: s.p + 495648,
-                eps: 0.001, activation: .silu, output: s.tensor(978), scratch: s.f + 2558368, pool: pool)
-            s.profiler?.stop(1571)
+                eps: 0.001, activation: .silu, output: s.tensor(937), scratch: s.f + 2558368, pool: pool)
+            s.profiler?.stop(1530)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(978), savedScale: s.tensor(151), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(977), pool: pool)
-            s.profiler?.stop(1572)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(937), savedScale: s.tensor(151), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(936), pool: pool)
+            s.profiler?.stop(1531)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(975), preActivation: s.tensor(152),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(934), preActivation: s.tensor(152),
             gamma: s.p + 554240, beta: s.p + 554320, savedMean: s.f + 2583328, savedInvStd: s.f + 2583408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(977), weights: s.p + 515840,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(976), gradWeights: s.g + 515840,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(936), weights: s.p + 515840,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(935), gradWeights: s.g + 515840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1573)
-        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1532)
+        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(976), input: s.tensor(978), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(935), seInput: s.tensor(937), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128, seActivation: .silu,
             expandWeights: s.p + 505760, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
-            savedScale: s.tensor(151), gradInput: s.tensor(979), gradReduceWeights: s.g + 496128,
-            gradReduceBias: s.g + 505728, gradExpandWeights: s.g + 505760, gradExpandBias: s.g + 515360,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1574)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(979), input: s.tensor(146),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368,
-            savedInvStd: s.f + 2558848, activation: .silu, gradInput: s.tensor(979), gradGamma: s.g + 494208,
-            gradBeta: s.g + 494688, pool: pool)
-        s.profiler?.stop(1575)
+            savedScale: s.tensor(151), gradReduceWeights: s.g + 496128, gradReduceBias: s.g + 505728,
+            gradExpandWeights: s.g + 505760, gradExpandBias: s.g + 515360, preActivation: s.tensor(146),
+            gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
+            activation: .silu, gradGamma: s.g + 494208, gradBeta: s.g + 494688, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1533)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 480288, beta: s.p + 480768, savedMean: s.f + 2557408, savedInvStd: s.f + 2557888,
-                activation: .silu, output: s.tensor(981), pool: pool)
-            s.profiler?.stop(1576)
+                activation: .silu, output: s.tensor(939), pool: pool)
+            s.profiler?.stop(1534)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 480288, beta: s.p + 480768, runningMean: s.p + 481248, runningVar: s.p + 481728,
-                eps: 0.001, activation: .silu, output: s.tensor(981), scratch: s.f + 2557408, pool: pool)
-            s.profiler?.stop(1577)
+                eps: 0.001, activation: .silu, output: s.tensor(939), scratch: s.f + 2557408, pool: pool)
+            s.profiler?.stop(1535)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2571328, count: 12000)
-        s.profiler?.stop(1578)
+        s.profiler?.stop(1536)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(979), input: s.tensor(981), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(935), input: s.tensor(939), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2559328, gradInput: s.tensor(980), gradWeights: s.f + 2571328, pool: pool)
-        s.profiler?.stop(1579)
+            weights: s.f + 2559328, gradInput: s.tensor(938), gradWeights: s.f + 2571328, pool: pool)
+        s.profiler?.stop(1537)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2571328, channels: 480, kernel: 5, into: s.g + 482208)
-        s.profiler?.stop(1580)
+        s.profiler?.stop(1538)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(980), input: s.tensor(144), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(938), input: s.tensor(144), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 480288, beta: s.p + 480768, savedMean: s.f + 2557408,
             savedInvStd: s.f + 2557888, activation: .silu, gradGamma: s.g + 480288, gradBeta: s.g + 480768,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1581)
+        s.profiler?.stop(1539)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(980), preActivation: s.tensor(144),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(938), preActivation: s.tensor(144),
             gamma: s.p + 480288, beta: s.p + 480768, savedMean: s.f + 2557408, savedInvStd: s.f + 2557888,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(142), weights: s.p + 441888,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(982), gradWeights: s.g + 441888,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(940), gradWeights: s.g + 441888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1582)
+        s.profiler?.stop(1540)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(982), s.tensor(974), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1583)
+        TrainingKernels.accumulate(s.tensor(940), s.tensor(933), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1541)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(982),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(940),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
-            perImage: 450000, gradBranch: s.tensor(983), pool: pool)
-        s.profiler?.stop(1584)
+            perImage: 450000, gradBranch: s.tensor(941), pool: pool)
+        s.profiler?.stop(1542)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(983), input: s.tensor(140), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(941), input: s.tensor(140), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 441568, beta: s.p + 441648, savedMean: s.f + 2557248,
             savedInvStd: s.f + 2557328, activation: .identity, gradGamma: s.g + 441568, gradBeta: s.g + 441648,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1585)
+        s.profiler?.stop(1543)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
-                activation: .silu, output: s.tensor(986), pool: pool)
-            s.profiler?.stop(1586)
+                activation: .silu, output: s.tensor(944), pool: pool)
+            s.profiler?.stop(1544)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 381536, beta: s.p + 382016, runningMean: s.p + 382496, runningVar: s.p + 382976,
-                eps: 0.001, activation: .silu, output: s.tensor(986), scratch: s.f + 2532288, pool: pool)
-            s.profiler?.stop(1587)
+                eps: 0.001, activation: .silu, output: s.tensor(944), scratch: s.f + 2532288, pool: pool)
+            s.profiler?.stop(1545)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(986), savedScale: s.tensor(139), batch: s.n,
-                pixels: 5625, channels: 480, output: s.tensor(985), pool: pool)
-            s.profiler?.stop(1588)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(944), savedScale: s.tensor(139), batch: s.n,
+                pixels: 5625, channels: 480, output: s.tensor(943), pool: pool)
+            s.profiler?.stop(1546)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(983), preActivation: s.tensor(140),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(941), preActivation: s.tensor(140),
             gamma: s.p + 441568, beta: s.p + 441648, savedMean: s.f + 2557248, savedInvStd: s.f + 2557328,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(985), weights: s.p + 403168,
-            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(984), gradWeights: s.g + 403168,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(943), weights: s.p + 403168,
+            pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(942), gradWeights: s.g + 403168,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1589)
-        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]
+        s.profiler?.stop(1547)
+        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(984), input: s.tensor(986), batch: s.n,
-            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(942), seInput: s.tensor(944), batch: s.n,
+            pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456, seActivation: .silu,
             expandWeights: s.p + 393088, savedPooled: s.tensor(137), savedHidden: s.tensor(138),
-            savedScale: s.tensor(139), gradInput: s.tensor(987), gradReduceWeights: s.g + 383456,
-            gradReduceBias: s.g + 393056, gradExpandWeights: s.g + 393088, gradExpandBias: s.g + 402688,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1590)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 480]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(987), input: s.tensor(134),
-            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288,
-            savedInvStd: s.f + 2532768, activation: .silu, gradInput: s.tensor(987), gradGamma: s.g + 381536,
-            gradBeta: s.g + 382016, pool: pool)
-        s.profiler?.stop(1591)
+            savedScale: s.tensor(139), gradReduceWeights: s.g + 383456, gradReduceBias: s.g + 393056,
+            gradExpandWeights: s.g + 393088, gradExpandBias: s.g + 402688, preActivation: s.tensor(134),
+            gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
+            activation: .silu, gradGamma: s.g + 381536, gradBeta: s.g + 382016, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1548)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 367616, beta: s.p + 368096, savedMean: s.f + 2531328, savedInvStd: s.f + 2531808,
-                activation: .silu, output: s.tensor(989), pool: pool)
-            s.profiler?.stop(1592)
+                activation: .silu, output: s.tensor(946), pool: pool)
+            s.profiler?.stop(1549)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 5625 &* s.n, channels: 480,
                 gamma: s.p + 367616, beta: s.p + 368096, runningMean: s.p + 368576, runningVar: s.p + 369056,
-                eps: 0.001, activation: .silu, output: s.tensor(989), scratch: s.f + 2531328, pool: pool)
-            s.profiler?.stop(1593)
+                eps: 0.001, activation: .silu, output: s.tensor(946), scratch: s.f + 2531328, pool: pool)
+            s.profiler?.stop(1550)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2545248, count: 12000)
-        s.profiler?.stop(1594)
+        s.profiler?.stop(1551)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(987), input: s.tensor(989), batch: s.n, height: 75,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(942), input: s.tensor(946), batch: s.n, height: 75,
             width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2533248, gradInput: s.tensor(988), gradWeights: s.f + 2545248, pool: pool)
-        s.profiler?.stop(1595)
+            weights: s.f + 2533248, gradInput: s.tensor(945), gradWeights: s.f + 2545248, pool: pool)
+        s.profiler?.stop(1552)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2545248, channels: 480, kernel: 5, into: s.g + 369536)
-        s.profiler?.stop(1596)
+        s.profiler?.stop(1553)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(988), input: s.tensor(132), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(945), input: s.tensor(132), pixels: 5625 &* s.n,
             channels: 480, gamma: s.p + 367616, beta: s.p + 368096, savedMean: s.f + 2531328,
             savedInvStd: s.f + 2531808, activation: .silu, gradGamma: s.g + 367616, gradBeta: s.g + 368096,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1597)
+        s.profiler?.stop(1554)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 80] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(988), preActivation: s.tensor(132),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(945), preActivation: s.tensor(132),
             gamma: s.p + 367616, beta: s.p + 368096, savedMean: s.f + 2531328, savedInvStd: s.f + 2531808,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(131), weights: s.p + 329216,
-            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(990), gradWeights: s.g + 329216,
+            pixels: 5625 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(947), gradWeights: s.g + 329216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1598)
+        s.profiler?.stop(1555)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(990), s.tensor(982), count: 450000 &* s.n, pool: pool)
-        s.profiler?.stop(1599)
+        TrainingKernels.accumulate(s.tensor(947), s.tensor(940), count: 450000 &* s.n, pool: pool)
+        s.profiler?.stop(1556)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(990), input: s.tensor(130), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(947), input: s.tensor(130), pixels: 5625 &* s.n,
             channels: 80, gamma: s.p + 328896, beta: s.p + 328976, savedMean: s.f + 2531168,
             savedInvStd: s.f + 2531248, activation: .identity, gradGamma: s.g + 328896, gradBeta: s.g + 328976,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1600)
+        s.profiler?.stop(1557)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
                 gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
-                activation: .silu, output: s.tensor(993), pool: pool)
-            s.profiler?.stop(1601)
+                activation: .silu, output: s.tensor(950), pool: pool)
+            s.profiler?.stop(1558)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 5625 &* s.n, channels: 288,
                 gamma: s.p + 297488, beta: s.p + 297776, runningMean: s.p + 298064, runningVar: s.p + 298352,
-                eps: 0.001, activation: .silu, output: s.tensor(993), scratch: s.f + 2516192, pool: pool)
-            s.profiler?.stop(1602)
+                eps: 0.001, activation: .silu, output: s.tensor(950), scratch: s.f + 2516192, pool: pool)
+            s.profiler?.stop(1559)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(993), savedScale: s.tensor(129), batch: s.n,
-                pixels: 5625, channels: 288, output: s.tensor(992), pool: pool)
-            s.profiler?.stop(1603)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(950), savedScale: s.tensor(129), batch: s.n,
+                pixels: 5625, channels: 288, output: s.tensor(949), pool: pool)
+            s.profiler?.stop(1560)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(990), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(947), preActivation: s.tensor(130),
             gamma: s.p + 328896, beta: s.p + 328976, savedMean: s.f + 2531168, savedInvStd: s.f + 2531248,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(992), weights: s.p + 305856,
-            pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(991), gradWeights: s.g + 305856,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(949), weights: s.p + 305856,
+            pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(948), gradWeights: s.g + 305856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1604)
-        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 75, 75, 288]
+        s.profiler?.stop(1561)
+        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(991), input: s.tensor(993), batch: s.n,
-            pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(948), seInput: s.tensor(950), batch: s.n,
+            pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640, seActivation: .silu,
             expandWeights: s.p + 302112, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(994), gradReduceWeights: s.g + 298640,
-            gradReduceBias: s.g + 302096, gradExpandWeights: s.g + 302112, gradExpandBias: s.g + 305568,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1605)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 75, 75, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(994), input: s.tensor(124),
-            pixels: 5625 &* s.n, channels: 288, gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192,
-            savedInvStd: s.f + 2516480, activation: .silu, gradInput: s.tensor(994), gradGamma: s.g + 297488,
-            gradBeta: s.g + 297776, pool: pool)
-        s.profiler?.stop(1606)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 298640, gradReduceBias: s.g + 302096,
+            gradExpandWeights: s.g + 302112, gradExpandBias: s.g + 305568, preActivation: s.tensor(124),
+            gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
+            activation: .silu, gradGamma: s.g + 297488, gradBeta: s.g + 297776, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1562)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 289136, beta: s.p + 289424, savedMean: s.f + 2515616, savedInvStd: s.f + 2515904,
-                activation: .silu, output: s.tensor(996), pool: pool)
-            s.profiler?.stop(1607)
+                activation: .silu, output: s.tensor(952), pool: pool)
+            s.profiler?.stop(1563)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 289136, beta: s.p + 289424, runningMean: s.p + 289712, runningVar: s.p + 290000,
-                eps: 0.001, activation: .silu, output: s.tensor(996), scratch: s.f + 2515616, pool: pool)
-            s.profiler?.stop(1608)
+                eps: 0.001, activation: .silu, output: s.tensor(952), scratch: s.f + 2515616, pool: pool)
+            s.profiler?.stop(1564)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2523968, count: 7200)
-        s.profiler?.stop(1609)
+        s.profiler?.stop(1565)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 75, 75, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(994), input: s.tensor(996), batch: s.n, height: 150,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(948), input: s.tensor(952), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2516768, gradInput: s.tensor(995), gradWeights: s.f + 2523968, pool: pool)
-        s.profiler?.stop(1610)
+            weights: s.f + 2516768, gradInput: s.tensor(951), gradWeights: s.f + 2523968, pool: pool)
+        s.profiler?.stop(1566)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2523968, channels: 288, kernel: 5, into: s.g + 290288)
-        s.profiler?.stop(1611)
+        s.profiler?.stop(1567)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(995), input: s.tensor(122), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(951), input: s.tensor(122), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 289136, beta: s.p + 289424, savedMean: s.f + 2515616,
             savedInvStd: s.f + 2515904, activation: .silu, gradGamma: s.g + 289136, gradBeta: s.g + 289424,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1612)
+        s.profiler?.stop(1568)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(995), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(951), preActivation: s.tensor(122),
             gamma: s.p + 289136, beta: s.p + 289424, savedMean: s.f + 2515616, savedInvStd: s.f + 2515904,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(120), weights: s.p + 275312,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(997),
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(953),
             gradWeights: s.g + 275312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1613)
+        s.profiler?.stop(1569)
     }
 
     /// features.2.6 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_6_backward(_ s: TrainingStepContext) {
         // features.2.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(997),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(953),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(998), pool: pool)
-        s.profiler?.stop(1614)
+            perImage: 1080000, gradBranch: s.tensor(954), pool: pool)
+        s.profiler?.stop(1570)
         // features.2.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(998), input: s.tensor(118), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(954), input: s.tensor(118), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 275120, beta: s.p + 275168, savedMean: s.f + 2515520,
             savedInvStd: s.f + 2515568, activation: .identity, gradGamma: s.g + 275120, gradBeta: s.g + 275168,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1615)
+        s.profiler?.stop(1571)
         // features.2.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
-                activation: .silu, output: s.tensor(1001), pool: pool)
-            s.profiler?.stop(1616)
+                activation: .silu, output: s.tensor(957), pool: pool)
+            s.profiler?.stop(1572)
         }
         // features.2.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 252928, beta: s.p + 253216, runningMean: s.p + 253504, runningVar: s.p + 253792,
-                eps: 0.001, activation: .silu, output: s.tensor(1001), scratch: s.f + 2509760, pool: pool)
-            s.profiler?.stop(1617)
+                eps: 0.001, activation: .silu, output: s.tensor(957), scratch: s.f + 2509760, pool: pool)
+            s.profiler?.stop(1573)
         }
         // features.2.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1001), savedScale: s.tensor(117), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1000), pool: pool)
-            s.profiler?.stop(1618)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(957), savedScale: s.tensor(117), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(956), pool: pool)
+            s.profiler?.stop(1574)
         }
         // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(998), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(954), preActivation: s.tensor(118),
             gamma: s.p + 275120, beta: s.p + 275168, savedMean: s.f + 2515520, savedInvStd: s.f + 2515568,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1000), weights: s.p + 261296,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(999),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(956), weights: s.p + 261296,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(955),
             gradWeights: s.g + 261296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1619)
-        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+        s.profiler?.stop(1575)
+        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(999), input: s.tensor(1001), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(955), seInput: s.tensor(957), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080, seActivation: .silu,
             expandWeights: s.p + 257552, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(1002), gradReduceWeights: s.g + 254080,
-            gradReduceBias: s.g + 257536, gradExpandWeights: s.g + 257552, gradExpandBias: s.g + 261008,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1620)
-        // features.2.6.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1002), input: s.tensor(112),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760,
-            savedInvStd: s.f + 2510048, activation: .silu, gradInput: s.tensor(1002), gradGamma: s.g + 252928,
-            gradBeta: s.g + 253216, pool: pool)
-        s.profiler?.stop(1621)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 254080, gradReduceBias: s.g + 257536,
+            gradExpandWeights: s.g + 257552, gradExpandBias: s.g + 261008, preActivation: s.tensor(112),
+            gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
+            activation: .silu, gradGamma: s.g + 252928, gradBeta: s.g + 253216, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1576)
         // features.2.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 249184, beta: s.p + 249472, savedMean: s.f + 2509184, savedInvStd: s.f + 2509472,
-                activation: .silu, output: s.tensor(1004), pool: pool)
-            s.profiler?.stop(1622)
+                activation: .silu, output: s.tensor(959), pool: pool)
+            s.profiler?.stop(1577)
         }
         // features.2.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 249184, beta: s.p + 249472, runningMean: s.p + 249760, runningVar: s.p + 250048,
-                eps: 0.001, activation: .silu, output: s.tensor(1004), scratch: s.f + 2509184, pool: pool)
-            s.profiler?.stop(1623)
+                eps: 0.001, activation: .silu, output: s.tensor(959), scratch: s.f + 2509184, pool: pool)
+            s.profiler?.stop(1578)
         }
         // features.2.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2512928, count: 2592)
-        s.profiler?.stop(1624)
+        s.profiler?.stop(1579)
         // features.2.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1002), input: s.tensor(1004), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2510336, gradInput: s.tensor(1003), gradWeights: s.f + 2512928, pool: pool)
-        s.profiler?.stop(1625)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(955), input: s.tensor(959), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2510336, gradInput: s.tensor(958), gradWeights: s.f + 2512928, pool: pool)
+        s.profiler?.stop(1580)
         // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2512928, channels: 288, kernel: 3, into: s.g + 250336)
-        s.profiler?.stop(1626)
+        s.profiler?.stop(1581)
         // features.2.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1003), input: s.tensor(110), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(958), input: s.tensor(110), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 249184, beta: s.p + 249472, savedMean: s.f + 2509184,
             savedInvStd: s.f + 2509472, activation: .silu, gradGamma: s.g + 249184, gradBeta: s.g + 249472,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1627)
+        s.profiler?.stop(1582)
         // features.2.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1003), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(958), preActivation: s.tensor(110),
             gamma: s.p + 249184, beta: s.p + 249472, savedMean: s.f + 2509184, savedInvStd: s.f + 2509472,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(108), weights: s.p + 235360,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1005),
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(960),
             gradWeights: s.g + 235360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1628)
+        s.profiler?.stop(1583)
         // features.2.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1005), s.tensor(997), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1629)
+        TrainingKernels.accumulate(s.tensor(960), s.tensor(953), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1584)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1005),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(960),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(1006), pool: pool)
-        s.profiler?.stop(1630)
+            perImage: 1080000, gradBranch: s.tensor(961), pool: pool)
+        s.profiler?.stop(1585)
         // features.2.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1006), input: s.tensor(106), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(961), input: s.tensor(106), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 235168, beta: s.p + 235216, savedMean: s.f + 2509088,
             savedInvStd: s.f + 2509136, activation: .identity, gradGamma: s.g + 235168, gradBeta: s.g + 235216,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1631)
+        s.profiler?.stop(1586)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
-                activation: .silu, output: s.tensor(1009), pool: pool)
-            s.profiler?.stop(1632)
+                activation: .silu, output: s.tensor(964), pool: pool)
+            s.profiler?.stop(1587)
         }
         // features.2.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 212976, beta: s.p + 213264, runningMean: s.p + 213552, runningVar: s.p + 213840,
-                eps: 0.001, activation: .silu, output: s.tensor(1009), scratch: s.f + 2503328, pool: pool)
-            s.profiler?.stop(1633)
+                eps: 0.001, activation: .silu, output: s.tensor(964), scratch: s.f + 2503328, pool: pool)
+            s.profiler?.stop(1588)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1009), savedScale: s.tensor(105), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1008), pool: pool)
-            s.profiler?.stop(1634)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(964), savedScale: s.tensor(105), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(963), pool: pool)
+            s.profiler?.stop(1589)
         }
         // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1006), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(961), preActivation: s.tensor(106),
             gamma: s.p + 235168, beta: s.p + 235216, savedMean: s.f + 2509088, savedInvStd: s.f + 2509136,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1008), weights: s.p + 221344,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1007),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(963), weights: s.p + 221344,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(962),
             gradWeights: s.g + 221344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1635)
-        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+        s.profiler?.stop(1590)
+        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1007), input: s.tensor(1009), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(962), seInput: s.tensor(964), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128, seActivation: .silu,
             expandWeights: s.p + 217600, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(1010), gradReduceWeights: s.g + 214128,
-            gradReduceBias: s.g + 217584, gradExpandWeights: s.g + 217600, gradExpandBias: s.g + 221056,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1636)
-        // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1010), input: s.tensor(100),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328,
-            savedInvStd: s.f + 2503616, activation: .silu, gradInput: s.tensor(1010), gradGamma: s.g + 212976,
-            gradBeta: s.g + 213264, pool: pool)
-        s.profiler?.stop(1637)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 214128, gradReduceBias: s.g + 217584,
+            gradExpandWeights: s.g + 217600, gradExpandBias: s.g + 221056, preActivation: s.tensor(100),
+            gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
+            activation: .silu, gradGamma: s.g + 212976, gradBeta: s.g + 213264, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1591)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 209232, beta: s.p + 209520, savedMean: s.f + 2502752, savedInvStd: s.f + 2503040,
-                activation: .silu, output: s.tensor(1012), pool: pool)
-            s.profiler?.stop(1638)
+                activation: .silu, output: s.tensor(966), pool: pool)
+            s.profiler?.stop(1592)
         }
         // features.2.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 209232, beta: s.p + 209520, runningMean: s.p + 209808, runningVar: s.p + 210096,
-                eps: 0.001, activation: .silu, output: s.tensor(1012), scratch: s.f + 2502752, pool: pool)
-            s.profiler?.stop(1639)
+                eps: 0.001, activation: .silu, output: s.tensor(966), scratch: s.f + 2502752, pool: pool)
+            s.profiler?.stop(1593)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2506496, count: 2592)
-        s.profiler?.stop(1640)
+        s.profiler?.stop(1594)
         // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1010), input: s.tensor(1012), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2503904, gradInput: s.tensor(1011), gradWeights: s.f + 2506496, pool: pool)
-        s.profiler?.stop(1641)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(962), input: s.tensor(966), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2503904, gradInput: s.tensor(965), gradWeights: s.f + 2506496, pool: pool)
+        s.profiler?.stop(1595)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2506496, channels: 288, kernel: 3, into: s.g + 210384)
-        s.profiler?.stop(1642)
+        s.profiler?.stop(1596)
         // features.2.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1011), input: s.tensor(98), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(965), input: s.tensor(98), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 209232, beta: s.p + 209520, savedMean: s.f + 2502752,
             savedInvStd: s.f + 2503040, activation: .silu, gradGamma: s.g + 209232, gradBeta: s.g + 209520,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1643)
+        s.profiler?.stop(1597)
         // features.2.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1011), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(965), preActivation: s.tensor(98),
             gamma: s.p + 209232, beta: s.p + 209520, savedMean: s.f + 2502752, savedInvStd: s.f + 2503040,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(96), weights: s.p + 195408,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1013),
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(967),
             gradWeights: s.g + 195408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1644)
+        s.profiler?.stop(1598)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1013), s.tensor(1005), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1645)
+        TrainingKernels.accumulate(s.tensor(967), s.tensor(960), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1599)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1013),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(967),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(97) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(1014), pool: pool)
-        s.profiler?.stop(1646)
+            perImage: 1080000, gradBranch: s.tensor(968), pool: pool)
+        s.profiler?.stop(1600)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1014), input: s.tensor(94), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(968), input: s.tensor(94), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 195216, beta: s.p + 195264, savedMean: s.f + 2502656,
             savedInvStd: s.f + 2502704, activation: .identity, gradGamma: s.g + 195216, gradBeta: s.g + 195264,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1647)
+        s.profiler?.stop(1601)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
-                activation: .silu, output: s.tensor(1017), pool: pool)
-            s.profiler?.stop(1648)
+                activation: .silu, output: s.tensor(971), pool: pool)
+            s.profiler?.stop(1602)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 173024, beta: s.p + 173312, runningMean: s.p + 173600, runningVar: s.p + 173888,
-                eps: 0.001, activation: .silu, output: s.tensor(1017), scratch: s.f + 2496896, pool: pool)
-            s.profiler?.stop(1649)
+                eps: 0.001, activation: .silu, output: s.tensor(971), scratch: s.f + 2496896, pool: pool)
+            s.profiler?.stop(1603)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1017), savedScale: s.tensor(93), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1016), pool: pool)
-            s.profiler?.stop(1650)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(971), savedScale: s.tensor(93), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(970), pool: pool)
+            s.profiler?.stop(1604)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1014), preActivation: s.tensor(94),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(968), preActivation: s.tensor(94),
             gamma: s.p + 195216, beta: s.p + 195264, savedMean: s.f + 2502656, savedInvStd: s.f + 2502704,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1016), weights: s.p + 181392,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1015),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(970), weights: s.p + 181392,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(969),
             gradWeights: s.g + 181392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1651)
-        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+        s.profiler?.stop(1605)
+        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1015), input: s.tensor(1017), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(969), seInput: s.tensor(971), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176, seActivation: .silu,
             expandWeights: s.p + 177648, savedPooled: s.tensor(91), savedHidden: s.tensor(92),
-            savedScale: s.tensor(93), gradInput: s.tensor(1018), gradReduceWeights: s.g + 174176,
-            gradReduceBias: s.g + 177632, gradExpandWeights: s.g + 177648, gradExpandBias: s.g + 181104,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1652)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1018), input: s.tensor(88),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896,
-            savedInvStd: s.f + 2497184, activation: .silu, gradInput: s.tensor(1018), gradGamma: s.g + 173024,
-            gradBeta: s.g + 173312, pool: pool)
-        s.profiler?.stop(1653)
+            savedScale: s.tensor(93), gradReduceWeights: s.g + 174176, gradReduceBias: s.g + 177632,
+            gradExpandWeights: s.g + 177648, gradExpandBias: s.g + 181104, preActivation: s.tensor(88),
+            gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
+            activation: .silu, gradGamma: s.g + 173024, gradBeta: s.g + 173312, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1606)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 169280, beta: s.p + 169568, savedMean: s.f + 2496320, savedInvStd: s.f + 2496608,
-                activation: .silu, output: s.tensor(1020), pool: pool)
-            s.profiler?.stop(1654)
+                activation: .silu, output: s.tensor(973), pool: pool)
+            s.profiler?.stop(1607)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 169280, beta: s.p + 169568, runningMean: s.p + 169856, runningVar: s.p + 170144,
-                eps: 0.001, activation: .silu, output: s.tensor(1020), scratch: s.f + 2496320, pool: pool)
-            s.profiler?.stop(1655)
+                eps: 0.001, activation: .silu, output: s.tensor(973), scratch: s.f + 2496320, pool: pool)
+            s.profiler?.stop(1608)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2500064, count: 2592)
-        s.profiler?.stop(1656)
+        s.profiler?.stop(1609)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1018), input: s.tensor(1020), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2497472, gradInput: s.tensor(1019), gradWeights: s.f + 2500064, pool: pool)
-        s.profiler?.stop(1657)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(969), input: s.tensor(973), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2497472, gradInput: s.tensor(972), gradWeights: s.f + 2500064, pool: pool)
+        s.profiler?.stop(1610)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2500064, channels: 288, kernel: 3, into: s.g + 170432)
-        s.profiler?.stop(1658)
+        s.profiler?.stop(1611)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1019), input: s.tensor(86), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(972), input: s.tensor(86), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 169280, beta: s.p + 169568, savedMean: s.f + 2496320,
             savedInvStd: s.f + 2496608, activation: .silu, gradGamma: s.g + 169280, gradBeta: s.g + 169568,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1659)
+        s.profiler?.stop(1612)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1019), preActivation: s.tensor(86),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(972), preActivation: s.tensor(86),
             gamma: s.p + 169280, beta: s.p + 169568, savedMean: s.f + 2496320, savedInvStd: s.f + 2496608,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(84), weights: s.p + 155456,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1021),
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(974),
             gradWeights: s.g + 155456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1660)
+        s.profiler?.stop(1613)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1021), s.tensor(1013), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1661)
+        TrainingKernels.accumulate(s.tensor(974), s.tensor(967), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1614)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1021),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(974),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(85) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(1022), pool: pool)
-        s.profiler?.stop(1662)
+            perImage: 1080000, gradBranch: s.tensor(975), pool: pool)
+        s.profiler?.stop(1615)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1022), input: s.tensor(82), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(975), input: s.tensor(82), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 155264, beta: s.p + 155312, savedMean: s.f + 2496224,
             savedInvStd: s.f + 2496272, activation: .identity, gradGamma: s.g + 155264, gradBeta: s.g + 155312,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1663)
+        s.profiler?.stop(1616)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
-                activation: .silu, output: s.tensor(1025), pool: pool)
-            s.profiler?.stop(1664)
+                activation: .silu, output: s.tensor(978), pool: pool)
+            s.profiler?.stop(1617)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 133072, beta: s.p + 133360, runningMean: s.p + 133648, runningVar: s.p + 133936,
-                eps: 0.001, activation: .silu, output: s.tensor(1025), scratch: s.f + 2490464, pool: pool)
-            s.profiler?.stop(1665)
+                eps: 0.001, activation: .silu, output: s.tensor(978), scratch: s.f + 2490464, pool: pool)
+            s.profiler?.stop(1618)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1025), savedScale: s.tensor(81), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1024), pool: pool)
-            s.profiler?.stop(1666)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(978), savedScale: s.tensor(81), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(977), pool: pool)
+            s.profiler?.stop(1619)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1022), preActivation: s.tensor(82),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(975), preActivation: s.tensor(82),
             gamma: s.p + 155264, beta: s.p + 155312, savedMean: s.f + 2496224, savedInvStd: s.f + 2496272,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1024), weights: s.p + 141440,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1023),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(977), weights: s.p + 141440,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(976),
             gradWeights: s.g + 141440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1667)
-        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+        s.profiler?.stop(1620)
+        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1023), input: s.tensor(1025), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(976), seInput: s.tensor(978), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224, seActivation: .silu,
             expandWeights: s.p + 137696, savedPooled: s.tensor(79), savedHidden: s.tensor(80),
-            savedScale: s.tensor(81), gradInput: s.tensor(1026), gradReduceWeights: s.g + 134224,
-            gradReduceBias: s.g + 137680, gradExpandWeights: s.g + 137696, gradExpandBias: s.g + 141152,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1668)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1026), input: s.tensor(76),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464,
-            savedInvStd: s.f + 2490752, activation: .silu, gradInput: s.tensor(1026), gradGamma: s.g + 133072,
-            gradBeta: s.g + 133360, pool: pool)
-        s.profiler?.stop(1669)
+            savedScale: s.tensor(81), gradReduceWeights: s.g + 134224, gradReduceBias: s.g + 137680,
+            gradExpandWeights: s.g + 137696, gradExpandBias: s.g + 141152, preActivation: s.tensor(76),
+            gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
+            activation: .silu, gradGamma: s.g + 133072, gradBeta: s.g + 133360, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1621)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 129328, beta: s.p + 129616, savedMean: s.f + 2489888, savedInvStd: s.f + 2490176,
-                activation: .silu, output: s.tensor(1028), pool: pool)
-            s.profiler?.stop(1670)
+                activation: .silu, output: s.tensor(980), pool: pool)
+            s.profiler?.stop(1622)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 129328, beta: s.p + 129616, runningMean: s.p + 129904, runningVar: s.p + 130192,
-                eps: 0.001, activation: .silu, output: s.tensor(1028), scratch: s.f + 2489888, pool: pool)
-            s.profiler?.stop(1671)
+                eps: 0.001, activation: .silu, output: s.tensor(980), scratch: s.f + 2489888, pool: pool)
+            s.profiler?.stop(1623)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2493632, count: 2592)
-        s.profiler?.stop(1672)
+        s.profiler?.stop(1624)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1026), input: s.tensor(1028), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2491040, gradInput: s.tensor(1027), gradWeights: s.f + 2493632, pool: pool)
-        s.profiler?.stop(1673)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(976), input: s.tensor(980), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2491040, gradInput: s.tensor(979), gradWeights: s.f + 2493632, pool: pool)
+        s.profiler?.stop(1625)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2493632, channels: 288, kernel: 3, into: s.g + 130480)
-        s.profiler?.stop(1674)
+        s.profiler?.stop(1626)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1027), input: s.tensor(74), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(979), input: s.tensor(74), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 129328, beta: s.p + 129616, savedMean: s.f + 2489888,
             savedInvStd: s.f + 2490176, activation: .silu, gradGamma: s.g + 129328, gradBeta: s.g + 129616,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1675)
+        s.profiler?.stop(1627)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1027), preActivation: s.tensor(74),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(979), preActivation: s.tensor(74),
             gamma: s.p + 129328, beta: s.p + 129616, savedMean: s.f + 2489888, savedInvStd: s.f + 2490176,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(72), weights: s.p + 115504,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1029),
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(981),
             gradWeights: s.g + 115504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1676)
+        s.profiler?.stop(1628)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1029), s.tensor(1021), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1677)
+        TrainingKernels.accumulate(s.tensor(981), s.tensor(974), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1629)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1029),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(981),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(1030), pool: pool)
-        s.profiler?.stop(1678)
+            perImage: 1080000, gradBranch: s.tensor(982), pool: pool)
+        s.profiler?.stop(1630)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1030), input: s.tensor(70), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(982), input: s.tensor(70), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 115312, beta: s.p + 115360, savedMean: s.f + 2489792,
             savedInvStd: s.f + 2489840, activation: .identity, gradGamma: s.g + 115312, gradBeta: s.g + 115360,
             reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1679)
+        s.profiler?.stop(1631)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 2484032, savedInvStd: s.f + 2484320,
-                activation: .silu, output: s.tensor(1033), pool: pool)
-            s.profiler?.stop(1680)
+                activation: .silu, output: s.tensor(985), pool: pool)
+            s.profiler?.stop(1632)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 93120, beta: s.p + 93408, runningMean: s.p + 93696, runningVar: s.p + 93984, eps: 0.001,
-                activation: .silu, output: s.tensor(1033), scratch: s.f + 2484032, pool: pool)
-            s.profiler?.stop(1681)
+                activation: .silu, output: s.tensor(985), scratch: s.f + 2484032, pool: pool)
+            s.profiler?.stop(1633)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1033), savedScale: s.tensor(69), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1032), pool: pool)
-            s.profiler?.stop(1682)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(985), savedScale: s.tensor(69), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(984), pool: pool)
+            s.profiler?.stop(1634)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1030), preActivation: s.tensor(70),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(982), preActivation: s.tensor(70),
             gamma: s.p + 115312, beta: s.p + 115360, savedMean: s.f + 2489792, savedInvStd: s.f + 2489840,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1032), weights: s.p + 101488,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1031),
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(984), weights: s.p + 101488,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(983),
             gradWeights: s.g + 101488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1683)
-        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+        s.profiler?.stop(1635)
+        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1031), input: s.tensor(1033), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(983), seInput: s.tensor(985), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272, seActivation: .silu,
             expandWeights: s.p + 97744, savedPooled: s.tensor(67), savedHidden: s.tensor(68), savedScale: s.tensor(69),
-            gradInput: s.tensor(1034), gradReduceWeights: s.g + 94272, gradReduceBias: s.g + 97728,
-            gradExpandWeights: s.g + 97744, gradExpandBias: s.g + 101200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1684)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1034), input: s.tensor(64),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 2484032,
-            savedInvStd: s.f + 2484320, activation: .silu, gradInput: s.tensor(1034), gradGamma: s.g + 93120,
-            gradBeta: s.g + 93408, pool: pool)
-        s.profiler?.stop(1685)
+            gradReduceWeights: s.g + 94272, gradReduceBias: s.g + 97728, gradExpandWeights: s.g + 97744,
+            gradExpandBias: s.g + 101200, preActivation: s.tensor(64), gamma: s.p + 93120, beta: s.p + 93408,
+            savedMean: s.f + 2484032, savedInvStd: s.f + 2484320, activation: .silu, gradGamma: s.g + 93120,
+            gradBeta: s.g + 93408, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1636)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 89376, beta: s.p + 89664, savedMean: s.f + 2483456, savedInvStd: s.f + 2483744,
-                activation: .silu, output: s.tensor(1036), pool: pool)
-            s.profiler?.stop(1686)
+                activation: .silu, output: s.tensor(987), pool: pool)
+            s.profiler?.stop(1637)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 89376, beta: s.p + 89664, runningMean: s.p + 89952, runningVar: s.p + 90240, eps: 0.001,
-                activation: .silu, output: s.tensor(1036), scratch: s.f + 2483456, pool: pool)
-            s.profiler?.stop(1687)
+                activation: .silu, output: s.tensor(987), scratch: s.f + 2483456, pool: pool)
+            s.profiler?.stop(1638)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2487200, count: 2592)
-        s.profiler?.stop(1688)
+        s.profiler?.stop(1639)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1034), input: s.tensor(1036), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2484608, gradInput: s.tensor(1035), gradWeights: s.f + 2487200, pool: pool)
-        s.profiler?.stop(1689)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(983), input: s.tensor(987), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2484608, gradInput: s.tensor(986), gradWeights: s.f + 2487200, pool: pool)
+        s.profiler?.stop(1640)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2487200, channels: 288, kernel: 3, into: s.g + 90528)
-        s.profiler?.stop(1690)
+        s.profiler?.stop(1641)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1035), input: s.tensor(62), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(986), input: s.tensor(62), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 89376, beta: s.p + 89664, savedMean: s.f + 2483456, savedInvStd: s.f + 2483744,
             activation: .silu, gradGamma: s.g + 89376, gradBeta: s.g + 89664, reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1691)
+        s.profiler?.stop(1642)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1035), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(986), preActivation: s.tensor(62),
             gamma: s.p + 89376, beta: s.p + 89664, savedMean: s.f + 2483456, savedInvStd: s.f + 2483744,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(60), weights: s.p + 75552,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1037),
-            gradWeights: s.g + 75552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1692)
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(988), gradWeights: s.g + 75552,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(1643)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1037), s.tensor(1029), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1693)
+        TrainingKernels.accumulate(s.tensor(988), s.tensor(981), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1644)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1037),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(988),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(61) : nil, batch: s.n,
-            perImage: 1080000, gradBranch: s.tensor(1038), pool: pool)
-        s.profiler?.stop(1694)
+            perImage: 1080000, gradBranch: s.tensor(989), pool: pool)
+        s.profiler?.stop(1645)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1038), input: s.tensor(58), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(989), input: s.tensor(58), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 75360, beta: s.p + 75408, savedMean: s.f + 2483360, savedInvStd: s.f + 2483408,
             activation: .identity, gradGamma: s.g + 75360, gradBeta: s.g + 75408, reductions: s.f + 2461440,
             pool: pool)
-        s.profiler?.stop(1695)
+        s.profiler?.stop(1646)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 2477600, savedInvStd: s.f + 2477888,
-                activation: .silu, output: s.tensor(1041), pool: pool)
-            s.profiler?.stop(1696)
+                activation: .silu, output: s.tensor(992), pool: pool)
+            s.profiler?.stop(1647)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 53168, beta: s.p + 53456, runningMean: s.p + 53744, runningVar: s.p + 54032, eps: 0.001,
-                activation: .silu, output: s.tensor(1041), scratch: s.f + 2477600, pool: pool)
-            s.profiler?.stop(1697)
+                activation: .silu, output: s.tensor(992), scratch: s.f + 2477600, pool: pool)
+            s.profiler?.stop(1648)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1041), savedScale: s.tensor(57), batch: s.n,
-                pixels: 22500, channels: 288, output: s.tensor(1040), pool: pool)
-            s.profiler?.stop(1698)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(992), savedScale: s.tensor(57), batch: s.n,
+                pixels: 22500, channels: 288, output: s.tensor(991), pool: pool)
+            s.profiler?.stop(1649)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1038), preActivation: s.tensor(58),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(989), preActivation: s.tensor(58),
             gamma: s.p + 75360, beta: s.p + 75408, savedMean: s.f + 2483360, savedInvStd: s.f + 2483408,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1040), weights: s.p + 61536,
-            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(1039),
-            gradWeights: s.g + 61536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1699)
-        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(991), weights: s.p + 61536,
+            pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(990), gradWeights: s.g + 61536,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(1650)
+        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1039), input: s.tensor(1041), batch: s.n,
-            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(990), seInput: s.tensor(992), batch: s.n,
+            pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320, seActivation: .silu,
             expandWeights: s.p + 57792, savedPooled: s.tensor(55), savedHidden: s.tensor(56), savedScale: s.tensor(57),
-            gradInput: s.tensor(1042), gradReduceWeights: s.g + 54320, gradReduceBias: s.g + 57776,
-            gradExpandWeights: s.g + 57792, gradExpandBias: s.g + 61248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1700)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 288]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1042), input: s.tensor(52),
-            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 2477600,
-            savedInvStd: s.f + 2477888, activation: .silu, gradInput: s.tensor(1042), gradGamma: s.g + 53168,
-            gradBeta: s.g + 53456, pool: pool)
-        s.profiler?.stop(1701)
+            gradReduceWeights: s.g + 54320, gradReduceBias: s.g + 57776, gradExpandWeights: s.g + 57792,
+            gradExpandBias: s.g + 61248, preActivation: s.tensor(52), gamma: s.p + 53168, beta: s.p + 53456,
+            savedMean: s.f + 2477600, savedInvStd: s.f + 2477888, activation: .silu, gradGamma: s.g + 53168,
+            gradBeta: s.g + 53456, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1651)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 49424, beta: s.p + 49712, savedMean: s.f + 2477024, savedInvStd: s.f + 2477312,
-                activation: .silu, output: s.tensor(1044), pool: pool)
-            s.profiler?.stop(1702)
+                activation: .silu, output: s.tensor(994), pool: pool)
+            s.profiler?.stop(1652)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 22500 &* s.n, channels: 288,
                 gamma: s.p + 49424, beta: s.p + 49712, runningMean: s.p + 50000, runningVar: s.p + 50288, eps: 0.001,
-                activation: .silu, output: s.tensor(1044), scratch: s.f + 2477024, pool: pool)
-            s.profiler?.stop(1703)
+                activation: .silu, output: s.tensor(994), scratch: s.f + 2477024, pool: pool)
+            s.profiler?.stop(1653)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2480768, count: 2592)
-        s.profiler?.stop(1704)
+        s.profiler?.stop(1654)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1042), input: s.tensor(1044), batch: s.n,
-            height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2478176, gradInput: s.tensor(1043), gradWeights: s.f + 2480768, pool: pool)
-        s.profiler?.stop(1705)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(990), input: s.tensor(994), batch: s.n, height: 150,
+            width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2478176, gradInput: s.tensor(993), gradWeights: s.f + 2480768, pool: pool)
+        s.profiler?.stop(1655)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2480768, channels: 288, kernel: 3, into: s.g + 50576)
-        s.profiler?.stop(1706)
+        s.profiler?.stop(1656)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1043), input: s.tensor(50), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(993), input: s.tensor(50), pixels: 22500 &* s.n,
             channels: 288, gamma: s.p + 49424, beta: s.p + 49712, savedMean: s.f + 2477024, savedInvStd: s.f + 2477312,
             activation: .silu, gradGamma: s.g + 49424, gradBeta: s.g + 49712, reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1707)
+        s.profiler?.stop(1657)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 48] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1043), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(993), preActivation: s.tensor(50),
             gamma: s.p + 49424, beta: s.p + 49712, savedMean: s.f + 2477024, savedInvStd: s.f + 2477312,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(49), weights: s.p + 35600,
-            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(1045),
-            gradWeights: s.g + 35600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1708)
+            pixels: 22500 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(995), gradWeights: s.g + 35600,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(1658)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1045), s.tensor(1037), count: 1080000 &* s.n, pool: pool)
-        s.profiler?.stop(1709)
+        TrainingKernels.accumulate(s.tensor(995), s.tensor(988), count: 1080000 &* s.n, pool: pool)
+        s.profiler?.stop(1659)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1045), input: s.tensor(48), pixels: 22500 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(995), input: s.tensor(48), pixels: 22500 &* s.n,
             channels: 48, gamma: s.p + 35408, beta: s.p + 35456, savedMean: s.f + 2476928, savedInvStd: s.f + 2476976,
             activation: .identity, gradGamma: s.g + 35408, gradBeta: s.g + 35456, reductions: s.f + 2461440,
             pool: pool)
-        s.profiler?.stop(1710)
+        s.profiler?.stop(1660)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
                 gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 2473088, savedInvStd: s.f + 2473280,
-                activation: .silu, output: s.tensor(1048), pool: pool)
-            s.profiler?.stop(1711)
+                activation: .silu, output: s.tensor(998), pool: pool)
+            s.profiler?.stop(1661)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 22500 &* s.n, channels: 192,
                 gamma: s.p + 22144, beta: s.p + 22336, runningMean: s.p + 22528, runningVar: s.p + 22720, eps: 0.001,
-                activation: .silu, output: s.tensor(1048), scratch: s.f + 2473088, pool: pool)
-            s.profiler?.stop(1712)
+                activation: .silu, output: s.tensor(998), scratch: s.f + 2473088, pool: pool)
+            s.profiler?.stop(1662)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1048), savedScale: s.tensor(47), batch: s.n,
-                pixels: 22500, channels: 192, output: s.tensor(1047), pool: pool)
-            s.profiler?.stop(1713)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(998), savedScale: s.tensor(47), batch: s.n,
+                pixels: 22500, channels: 192, output: s.tensor(997), pool: pool)
+            s.profiler?.stop(1663)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1045), preActivation: s.tensor(48),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(995), preActivation: s.tensor(48),
             gamma: s.p + 35408, beta: s.p + 35456, savedMean: s.f + 2476928, savedInvStd: s.f + 2476976,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1047), weights: s.p + 26192,
-            pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(1046),
-            gradWeights: s.g + 26192, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1714)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 150, 150, 192]
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(997), weights: s.p + 26192,
+            pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(996), gradWeights: s.g + 26192,
+            workspace: s.ws, pool: pool)
+        s.profiler?.stop(1664)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1046), input: s.tensor(1048), batch: s.n,
-            pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(996), seInput: s.tensor(998), batch: s.n,
+            pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912, seActivation: .silu,
             expandWeights: s.p + 24464, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
-            gradInput: s.tensor(1049), gradReduceWeights: s.g + 22912, gradReduceBias: s.g + 24448,
-            gradExpandWeights: s.g + 24464, gradExpandBias: s.g + 26000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1715)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 150, 150, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1049), input: s.tensor(42),
-            pixels: 22500 &* s.n, channels: 192, gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 2473088,
-            savedInvStd: s.f + 2473280, activation: .silu, gradInput: s.tensor(1049), gradGamma: s.g + 22144,
-            gradBeta: s.g + 22336, pool: pool)
-        s.profiler?.stop(1716)
+            gradReduceWeights: s.g + 22912, gradReduceBias: s.g + 24448, gradExpandWeights: s.g + 24464,
+            gradExpandBias: s.g + 26000, preActivation: s.tensor(42), gamma: s.p + 22144, beta: s.p + 22336,
+            savedMean: s.f + 2473088, savedInvStd: s.f + 2473280, activation: .silu, gradGamma: s.g + 22144,
+            gradBeta: s.g + 22336, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1665)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 90000 &* s.n, channels: 192,
                 gamma: s.p + 19648, beta: s.p + 19840, savedMean: s.f + 2472704, savedInvStd: s.f + 2472896,
-                activation: .silu, output: s.tensor(1051), pool: pool)
-            s.profiler?.stop(1717)
+                activation: .silu, output: s.tensor(1000), pool: pool)
+            s.profiler?.stop(1666)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 90000 &* s.n, channels: 192,
                 gamma: s.p + 19648, beta: s.p + 19840, runningMean: s.p + 20032, runningVar: s.p + 20224, eps: 0.001,
-                activation: .silu, output: s.tensor(1051), scratch: s.f + 2472704, pool: pool)
-            s.profiler?.stop(1718)
+                activation: .silu, output: s.tensor(1000), scratch: s.f + 2472704, pool: pool)
+            s.profiler?.stop(1667)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2475200, count: 1728)
-        s.profiler?.stop(1719)
+        s.profiler?.stop(1668)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 300, 300, 192] <- [n, 150, 150, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1049), input: s.tensor(1051), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(996), input: s.tensor(1000), batch: s.n,
             height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2473472, gradInput: s.tensor(1050), gradWeights: s.f + 2475200, pool: pool)
-        s.profiler?.stop(1720)
+            outWidth: 150, weights: s.f + 2473472, gradInput: s.tensor(999), gradWeights: s.f + 2475200, pool: pool)
+        s.profiler?.stop(1669)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2475200, channels: 192, kernel: 3, into: s.g + 20416)
-        s.profiler?.stop(1721)
+        s.profiler?.stop(1670)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 300, 300, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1050), input: s.tensor(40), pixels: 90000 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(999), input: s.tensor(40), pixels: 90000 &* s.n,
             channels: 192, gamma: s.p + 19648, beta: s.p + 19840, savedMean: s.f + 2472704, savedInvStd: s.f + 2472896,
             activation: .silu, gradGamma: s.g + 19648, gradBeta: s.g + 19840, reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1722)
+        s.profiler?.stop(1671)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1050), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(999), preActivation: s.tensor(40),
             gamma: s.p + 19648, beta: s.p + 19840, savedMean: s.f + 2472704, savedInvStd: s.f + 2472896,
             activation: .silu, reductions: s.f + 2461440, input: s.tensor(38), weights: s.p + 13504,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1052),
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1001),
             gradWeights: s.g + 13504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1723)
+        s.profiler?.stop(1672)
     }
 
     /// features.1.3 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_3_backward(_ s: TrainingStepContext) {
         // features.1.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1052),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1001),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(39) : nil, batch: s.n,
-            perImage: 2880000, gradBranch: s.tensor(1053), pool: pool)
-        s.profiler?.stop(1724)
+            perImage: 2880000, gradBranch: s.tensor(1002), pool: pool)
+        s.profiler?.stop(1673)
         // features.1.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1053), input: s.tensor(36), pixels: 90000 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1002), input: s.tensor(36), pixels: 90000 &* s.n,
             channels: 32, gamma: s.p + 13376, beta: s.p + 13408, savedMean: s.f + 2472640, savedInvStd: s.f + 2472672,
             activation: .identity, gradGamma: s.g + 13376, gradBeta: s.g + 13408, reductions: s.f + 2461440,
             pool: pool)
-        s.profiler?.stop(1725)
+        s.profiler?.stop(1674)
         // features.1.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 90000 &* s.n, channels: 32, gamma: s.p + 11664,
                 beta: s.p + 11696, savedMean: s.f + 2472000, savedInvStd: s.f + 2472032, activation: .silu,
-                output: s.tensor(1056), pool: pool)
-            s.profiler?.stop(1726)
+                output: s.tensor(1005), pool: pool)
+            s.profiler?.stop(1675)
         }
         // features.1.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 90000 &* s.n, channels: 32,
                 gamma: s.p + 11664, beta: s.p + 11696, runningMean: s.p + 11728, runningVar: s.p + 11760, eps: 0.001,
-                activation: .silu, output: s.tensor(1056), scratch: s.f + 2472000, pool: pool)
-            s.profiler?.stop(1727)
+                activation: .silu, output: s.tensor(1005), scratch: s.f + 2472000, pool: pool)
+            s.profiler?.stop(1676)
         }
         // features.1.3.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1056), savedScale: s.tensor(35), batch: s.n,
-                pixels: 90000, channels: 32, output: s.tensor(1055), pool: pool)
-            s.profiler?.stop(1728)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1005), savedScale: s.tensor(35), batch: s.n,
+                pixels: 90000, channels: 32, output: s.tensor(1004), pool: pool)
+            s.profiler?.stop(1677)
         }
         // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1053), preActivation: s.tensor(36),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1002), preActivation: s.tensor(36),
             gamma: s.p + 13376, beta: s.p + 13408, savedMean: s.f + 2472640, savedInvStd: s.f + 2472672,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1055), weights: s.p + 12352,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1054), gradWeights: s.g + 12352,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1004), weights: s.p + 12352,
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1003), gradWeights: s.g + 12352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1729)
-        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
+        s.profiler?.stop(1678)
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1054), input: s.tensor(1056), batch: s.n,
-            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1003), seInput: s.tensor(1005), batch: s.n,
+            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792, seActivation: .silu,
             expandWeights: s.p + 12064, savedPooled: s.tensor(33), savedHidden: s.tensor(34), savedScale: s.tensor(35),
-            gradInput: s.tensor(1057), gradReduceWeights: s.g + 11792, gradReduceBias: s.g + 12048,
-            gradExpandWeights: s.g + 12064, gradExpandBias: s.g + 12320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1730)
-        // features.1.3.block.0 backward through silu and BatchNorm (in place) on [n, 300, 300, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1057), input: s.tensor(30),
-            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 11664, beta: s.p + 11696, savedMean: s.f + 2472000,
-            savedInvStd: s.f + 2472032, activation: .silu, gradInput: s.tensor(1057), gradGamma: s.g + 11664,
-            gradBeta: s.g + 11696, pool: pool)
-        s.profiler?.stop(1731)
+            gradReduceWeights: s.g + 11792, gradReduceBias: s.g + 12048, gradExpandWeights: s.g + 12064,
+            gradExpandBias: s.g + 12320, preActivation: s.tensor(30), gamma: s.p + 11664, beta: s.p + 11696,
+            savedMean: s.f + 2472000, savedInvStd: s.f + 2472032, activation: .silu, gradGamma: s.g + 11664,
+            gradBeta: s.g + 11696, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1679)
         // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2472352, count: 288)
-        s.profiler?.stop(1732)
+        s.profiler?.stop(1680)
         // features.1.3.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1057), input: s.tensor(28), batch: s.n, height: 300,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1003), input: s.tensor(28), batch: s.n, height: 300,
             width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2472064, gradInput: s.tensor(1058), gradWeights: s.f + 2472352, pool: pool)
-        s.profiler?.stop(1733)
+            weights: s.f + 2472064, gradInput: s.tensor(1006), gradWeights: s.f + 2472352, pool: pool)
+        s.profiler?.stop(1681)
         // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2472352, channels: 32, kernel: 3, into: s.g + 11376)
-        s.profiler?.stop(1734)
+        s.profiler?.stop(1682)
         // features.1.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1058), s.tensor(1052), count: 2880000 &* s.n, pool: pool)
-        s.profiler?.stop(1735)
+        TrainingKernels.accumulate(s.tensor(1006), s.tensor(1001), count: 2880000 &* s.n, pool: pool)
+        s.profiler?.stop(1683)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1058),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1006),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
-            perImage: 2880000, gradBranch: s.tensor(1059), pool: pool)
-        s.profiler?.stop(1736)
+            perImage: 2880000, gradBranch: s.tensor(1007), pool: pool)
+        s.profiler?.stop(1684)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1059), input: s.tensor(26), pixels: 90000 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1007), input: s.tensor(26), pixels: 90000 &* s.n,
             channels: 32, gamma: s.p + 11248, beta: s.p + 11280, savedMean: s.f + 2471936, savedInvStd: s.f + 2471968,
             activation: .identity, gradGamma: s.g + 11248, gradBeta: s.g + 11280, reductions: s.f + 2461440,
             pool: pool)
-        s.profiler?.stop(1737)
+        s.profiler?.stop(1685)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 90000 &* s.n, channels: 32, gamma: s.p + 9536,
                 beta: s.p + 9568, savedMean: s.f + 2471296, savedInvStd: s.f + 2471328, activation: .silu,
-                output: s.tensor(1062), pool: pool)
-            s.profiler?.stop(1738)
+                output: s.tensor(1010), pool: pool)
+            s.profiler?.stop(1686)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 90000 &* s.n, channels: 32,
                 gamma: s.p + 9536, beta: s.p + 9568, runningMean: s.p + 9600, runningVar: s.p + 9632, eps: 0.001,
-                activation: .silu, output: s.tensor(1062), scratch: s.f + 2471296, pool: pool)
-            s.profiler?.stop(1739)
+                activation: .silu, output: s.tensor(1010), scratch: s.f + 2471296, pool: pool)
+            s.profiler?.stop(1687)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1062), savedScale: s.tensor(25), batch: s.n,
-                pixels: 90000, channels: 32, output: s.tensor(1061), pool: pool)
-            s.profiler?.stop(1740)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1010), savedScale: s.tensor(25), batch: s.n,
+                pixels: 90000, channels: 32, output: s.tensor(1009), pool: pool)
+            s.profiler?.stop(1688)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1059), preActivation: s.tensor(26),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1007), preActivation: s.tensor(26),
             gamma: s.p + 11248, beta: s.p + 11280, savedMean: s.f + 2471936, savedInvStd: s.f + 2471968,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1061), weights: s.p + 10224,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1060), gradWeights: s.g + 10224,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1009), weights: s.p + 10224,
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1008), gradWeights: s.g + 10224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1741)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
+        s.profiler?.stop(1689)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1060), input: s.tensor(1062), batch: s.n,
-            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1008), seInput: s.tensor(1010), batch: s.n,
+            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664, seActivation: .silu,
             expandWeights: s.p + 9936, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
-            gradInput: s.tensor(1063), gradReduceWeights: s.g + 9664, gradReduceBias: s.g + 9920,
-            gradExpandWeights: s.g + 9936, gradExpandBias: s.g + 10192, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1742)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 300, 300, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1063), input: s.tensor(20),
-            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 9536, beta: s.p + 9568, savedMean: s.f + 2471296,
-            savedInvStd: s.f + 2471328, activation: .silu, gradInput: s.tensor(1063), gradGamma: s.g + 9536,
-            gradBeta: s.g + 9568, pool: pool)
-        s.profiler?.stop(1743)
+            gradReduceWeights: s.g + 9664, gradReduceBias: s.g + 9920, gradExpandWeights: s.g + 9936,
+            gradExpandBias: s.g + 10192, preActivation: s.tensor(20), gamma: s.p + 9536, beta: s.p + 9568,
+            savedMean: s.f + 2471296, savedInvStd: s.f + 2471328, activation: .silu, gradGamma: s.g + 9536,
+            gradBeta: s.g + 9568, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1690)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2471648, count: 288)
-        s.profiler?.stop(1744)
+        s.profiler?.stop(1691)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1063), input: s.tensor(18), batch: s.n, height: 300,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1008), input: s.tensor(18), batch: s.n, height: 300,
             width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2471360, gradInput: s.tensor(1064), gradWeights: s.f + 2471648, pool: pool)
-        s.profiler?.stop(1745)
+            weights: s.f + 2471360, gradInput: s.tensor(1011), gradWeights: s.f + 2471648, pool: pool)
+        s.profiler?.stop(1692)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2471648, channels: 32, kernel: 3, into: s.g + 9248)
-        s.profiler?.stop(1746)
+        s.profiler?.stop(1693)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1064), s.tensor(1058), count: 2880000 &* s.n, pool: pool)
-        s.profiler?.stop(1747)
+        TrainingKernels.accumulate(s.tensor(1011), s.tensor(1006), count: 2880000 &* s.n, pool: pool)
+        s.profiler?.stop(1694)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1064),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1011),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 2880000, gradBranch: s.tensor(1065), pool: pool)
-        s.profiler?.stop(1748)
+            perImage: 2880000, gradBranch: s.tensor(1012), pool: pool)
+        s.profiler?.stop(1695)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1065), input: s.tensor(16), pixels: 90000 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1012), input: s.tensor(16), pixels: 90000 &* s.n,
             channels: 32, gamma: s.p + 9120, beta: s.p + 9152, savedMean: s.f + 2471232, savedInvStd: s.f + 2471264,
             activation: .identity, gradGamma: s.g + 9120, gradBeta: s.g + 9152, reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1749)
+        s.profiler?.stop(1696)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 90000 &* s.n, channels: 32, gamma: s.p + 7408,
                 beta: s.p + 7440, savedMean: s.f + 2470592, savedInvStd: s.f + 2470624, activation: .silu,
-                output: s.tensor(1068), pool: pool)
-            s.profiler?.stop(1750)
+                output: s.tensor(1015), pool: pool)
+            s.profiler?.stop(1697)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 90000 &* s.n, channels: 32,
                 gamma: s.p + 7408, beta: s.p + 7440, runningMean: s.p + 7472, runningVar: s.p + 7504, eps: 0.001,
-                activation: .silu, output: s.tensor(1068), scratch: s.f + 2470592, pool: pool)
-            s.profiler?.stop(1751)
+                activation: .silu, output: s.tensor(1015), scratch: s.f + 2470592, pool: pool)
+            s.profiler?.stop(1698)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1068), savedScale: s.tensor(15), batch: s.n,
-                pixels: 90000, channels: 32, output: s.tensor(1067), pool: pool)
-            s.profiler?.stop(1752)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1015), savedScale: s.tensor(15), batch: s.n,
+                pixels: 90000, channels: 32, output: s.tensor(1014), pool: pool)
+            s.profiler?.stop(1699)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1065), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1012), preActivation: s.tensor(16),
             gamma: s.p + 9120, beta: s.p + 9152, savedMean: s.f + 2471232, savedInvStd: s.f + 2471264,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1067), weights: s.p + 8096,
-            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1066), gradWeights: s.g + 8096,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1014), weights: s.p + 8096,
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1013), gradWeights: s.g + 8096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1753)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]
+        s.profiler?.stop(1700)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1066), input: s.tensor(1068), batch: s.n,
-            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1013), seInput: s.tensor(1015), batch: s.n,
+            pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536, seActivation: .silu,
             expandWeights: s.p + 7808, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(1069), gradReduceWeights: s.g + 7536, gradReduceBias: s.g + 7792,
-            gradExpandWeights: s.g + 7808, gradExpandBias: s.g + 8064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1754)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 300, 300, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1069), input: s.tensor(10),
-            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 7408, beta: s.p + 7440, savedMean: s.f + 2470592,
-            savedInvStd: s.f + 2470624, activation: .silu, gradInput: s.tensor(1069), gradGamma: s.g + 7408,
-            gradBeta: s.g + 7440, pool: pool)
-        s.profiler?.stop(1755)
+            gradReduceWeights: s.g + 7536, gradReduceBias: s.g + 7792, gradExpandWeights: s.g + 7808,
+            gradExpandBias: s.g + 8064, preActivation: s.tensor(10), gamma: s.p + 7408, beta: s.p + 7440,
+            savedMean: s.f + 2470592, savedInvStd: s.f + 2470624, activation: .silu, gradGamma: s.g + 7408,
+            gradBeta: s.g + 7440, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1701)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2470944, count: 288)
-        s.profiler?.stop(1756)
+        s.profiler?.stop(1702)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1069), input: s.tensor(9), batch: s.n, height: 300,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1013), input: s.tensor(9), batch: s.n, height: 300,
             width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2470656, gradInput: s.tensor(1070), gradWeights: s.f + 2470944, pool: pool)
-        s.profiler?.stop(1757)
+            weights: s.f + 2470656, gradInput: s.tensor(1016), gradWeights: s.f + 2470944, pool: pool)
+        s.profiler?.stop(1703)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2470944, channels: 32, kernel: 3, into: s.g + 7120)
-        s.profiler?.stop(1758)
+        s.profiler?.stop(1704)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1070), s.tensor(1064), count: 2880000 &* s.n, pool: pool)
-        s.profiler?.stop(1759)
+        TrainingKernels.accumulate(s.tensor(1016), s.tensor(1011), count: 2880000 &* s.n, pool: pool)
+        s.profiler?.stop(1705)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 300x300x64 -> 300x300x32, SE 64 -> 16 -> 64
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1070), input: s.tensor(8), pixels: 90000 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1016), input: s.tensor(8), pixels: 90000 &* s.n,
             channels: 32, gamma: s.p + 6992, beta: s.p + 7024, savedMean: s.f + 2470528, savedInvStd: s.f + 2470560,
             activation: .identity, gradGamma: s.g + 6992, gradBeta: s.g + 7024, reductions: s.f + 2461440, pool: pool)
-        s.profiler?.stop(1760)
+        s.profiler?.stop(1706)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 90000 &* s.n, channels: 64, gamma: s.p + 2560,
                 beta: s.p + 2624, savedMean: s.f + 2469248, savedInvStd: s.f + 2469312, activation: .silu,
-                output: s.tensor(1073), pool: pool)
-            s.profiler?.stop(1761)
+                output: s.tensor(1019), pool: pool)
+            s.profiler?.stop(1707)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 90000 &* s.n, channels: 64,
                 gamma: s.p + 2560, beta: s.p + 2624, runningMean: s.p + 2688, runningVar: s.p + 2752, eps: 0.001,
-                activation: .silu, output: s.tensor(1073), scratch: s.f + 2469248, pool: pool)
-            s.profiler?.stop(1762)
+                activation: .silu, output: s.tensor(1019), scratch: s.f + 2469248, pool: pool)
+            s.profiler?.stop(1708)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1073), savedScale: s.tensor(7), batch: s.n,
-                pixels: 90000, channels: 64, output: s.tensor(1072), pool: pool)
-            s.profiler?.stop(1763)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1019), savedScale: s.tensor(7), batch: s.n,
+                pixels: 90000, channels: 64, output: s.tensor(1018), pool: pool)
+            s.profiler?.stop(1709)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1070), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1016), preActivation: s.tensor(8),
             gamma: s.p + 6992, beta: s.p + 7024, savedMean: s.f + 2470528, savedInvStd: s.f + 2470560,
-            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1072), weights: s.p + 4944,
-            pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1071), gradWeights: s.g + 4944,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1018), weights: s.p + 4944,
+            pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1017), gradWeights: s.g + 4944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1764)
-        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward on [n, 300, 300, 64]
+        s.profiler?.stop(1710)
+        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 64]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1071), input: s.tensor(1073), batch: s.n,
-            pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1017), seInput: s.tensor(1019), batch: s.n,
+            pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, seActivation: .silu,
             expandWeights: s.p + 3856, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(1074), gradReduceWeights: s.g + 2816, gradReduceBias: s.g + 3840,
-            gradExpandWeights: s.g + 3856, gradExpandBias: s.g + 4880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1765)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 300, 300, 64]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1074), input: s.tensor(2),
-            pixels: 90000 &* s.n, channels: 64, gamma: s.p + 2560, beta: s.p + 2624, savedMean: s.f + 2469248,
-            savedInvStd: s.f + 2469312, activation: .silu, gradInput: s.tensor(1074), gradGamma: s.g + 2560,
-            gradBeta: s.g + 2624, pool: pool)
-        s.profiler?.stop(1766)
+            gradReduceWeights: s.g + 2816, gradReduceBias: s.g + 3840, gradExpandWeights: s.g + 3856,
+            gradExpandBias: s.g + 4880, preActivation: s.tensor(2), gamma: s.p + 2560, beta: s.p + 2624,
+            savedMean: s.f + 2469248, savedInvStd: s.f + 2469312, activation: .silu, gradGamma: s.g + 2560,
+            gradBeta: s.g + 2624, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1711)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 90000 &* s.n, channels: 64, gamma: s.p + 1728,
                 beta: s.p + 1792, savedMean: s.f + 2469120, savedInvStd: s.f + 2469184, activation: .silu,
-                output: s.tensor(1076), pool: pool)
-            s.profiler?.stop(1767)
+                output: s.tensor(1021), pool: pool)
+            s.profiler?.stop(1712)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 90000 &* s.n, channels: 64,
                 gamma: s.p + 1728, beta: s.p + 1792, runningMean: s.p + 1856, runningVar: s.p + 1920, eps: 0.001,
-                activation: .silu, output: s.tensor(1076), scratch: s.f + 2469120, pool: pool)
-            s.profiler?.stop(1768)
+                activation: .silu, output: s.tensor(1021), scratch: s.f + 2469120, pool: pool)
+            s.profiler?.stop(1713)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2469952, count: 576)
-        s.profiler?.stop(1769)
+        s.profiler?.stop(1714)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 64]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1074), input: s.tensor(1076), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1017), input: s.tensor(1021), batch: s.n,
             height: 300, width: 300, channels: 64, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300,
-            outWidth: 300, weights: s.f + 2469376, gradInput: s.tensor(1075), gradWeights: s.f + 2469952, pool: pool)
-        s.profiler?.stop(1770)
+            outWidth: 300, weights: s.f + 2469376, gradInput: s.tensor(1020), gradWeights: s.f + 2469952, pool: pool)
+        s.profiler?.stop(1715)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2469952, channels: 64, kernel: 3, into: s.g + 1984)
-        s.profiler?.stop(1771)
+        s.profiler?.stop(1716)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 64 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 300, 300, 64]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1075), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1020), input: s.tensor(0),
             pixels: 90000 &* s.n, channels: 64, gamma: s.p + 1728, beta: s.p + 1792, savedMean: s.f + 2469120,
-            savedInvStd: s.f + 2469184, activation: .silu, gradInput: s.tensor(1075), gradGamma: s.g + 1728,
+            savedInvStd: s.f + 2469184, activation: .silu, gradInput: s.tensor(1020), gradGamma: s.g + 1728,
             gradBeta: s.g + 1792, pool: pool)
-        s.profiler?.stop(1772)
+        s.profiler?.stop(1717)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(1075), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(1020), input: s.x, batch: s.n, inChannels: 3,
             height: 600, width: 600, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
             outChannels: 64, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1773)
+        s.profiler?.stop(1718)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -18509,428 +18186,373 @@ public final class EfficientNetB7Training: TrainableModel {
         (606854688, 262776960),  // 652: gradient of features.7.3.block.3 input, 1,386,240 floats per image
         (605468448, 261390720),  // 653: features.7.3.block.2 output (recomputed), 1,386,240 floats per image
         (604082208, 258618240),  // 654: features.7.3.block.1 output (recomputed), 1,386,240 floats per image
-        (605468448, 261390720),  // 655: gradient of features.7.3.block.2 input, 1,386,240 floats per image
-        (602695968, 260004480),  // 656: gradient of features.7.3.block.1 input, 1,386,240 floats per image
-        (601309728, 258618240),  // 657: features.7.3.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 224005728),  // 658: gradient of features.7.3.block.0 input, 231,040 floats per image
-        (247551040, 224236768),  // 659: gradient of features.7.2 branch, 231,040 floats per image
-        (599923488, 260004480),  // 660: gradient of features.7.2.block.3 input, 1,386,240 floats per image
-        (598537248, 258618240),  // 661: features.7.2.block.2 output (recomputed), 1,386,240 floats per image
-        (597151008, 255845760),  // 662: features.7.2.block.1 output (recomputed), 1,386,240 floats per image
-        (598537248, 258618240),  // 663: gradient of features.7.2.block.2 input, 1,386,240 floats per image
-        (595764768, 257232000),  // 664: gradient of features.7.2.block.1 input, 1,386,240 floats per image
-        (594378528, 255845760),  // 665: features.7.2.block.0 output (recomputed), 1,386,240 floats per image
-        (247551040, 224236768),  // 666: gradient of features.7.2.block.0 input, 231,040 floats per image
-        (247320000, 224005728),  // 667: gradient of features.7.1 branch, 231,040 floats per image
-        (592992288, 257232000),  // 668: gradient of features.7.1.block.3 input, 1,386,240 floats per image
-        (591606048, 255845760),  // 669: features.7.1.block.2 output (recomputed), 1,386,240 floats per image
-        (590219808, 222619488),  // 670: features.7.1.block.1 output (recomputed), 1,386,240 floats per image
-        (591606048, 255845760),  // 671: gradient of features.7.1.block.2 input, 1,386,240 floats per image
-        (588833568, 254459520),  // 672: gradient of features.7.1.block.1 input, 1,386,240 floats per image
-        (587447328, 222619488),  // 673: features.7.1.block.0 output (recomputed), 1,386,240 floats per image
-        (248151744, 223728480),  // 674: gradient of features.7.1.block.0 input, 231,040 floats per image
-        (247320000, 222896736),  // 675: gradient of features.7.0.block.3 input, 831,744 floats per image
-        (676592544, 222064992),  // 676: features.7.0.block.2 output (recomputed), 831,744 floats per image
-        (675760800, 221233248),  // 677: features.7.0.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 678: gradient of features.7.0.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 679: gradient of features.7.0.block.1 input, 831,744 floats per image
-        (674097312, 221233248),  // 680: features.7.0.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 681: gradient of features.7.0.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 682: gradient of features.6.12 branch, 138,624 floats per image
-        (247320000, 222896736),  // 683: gradient of features.6.12.block.3 input, 831,744 floats per image
-        (672433824, 222064992),  // 684: features.6.12.block.2 output (recomputed), 831,744 floats per image
-        (671602080, 221233248),  // 685: features.6.12.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 686: gradient of features.6.12.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 687: gradient of features.6.12.block.1 input, 831,744 floats per image
-        (669938592, 221233248),  // 688: features.6.12.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 689: gradient of features.6.12.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 690: gradient of features.6.11 branch, 138,624 floats per image
-        (247320000, 222896736),  // 691: gradient of features.6.11.block.3 input, 831,744 floats per image
-        (668275104, 222064992),  // 692: features.6.11.block.2 output (recomputed), 831,744 floats per image
-        (667443360, 221233248),  // 693: features.6.11.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 694: gradient of features.6.11.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 695: gradient of features.6.11.block.1 input, 831,744 floats per image
-        (665779872, 221233248),  // 696: features.6.11.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 697: gradient of features.6.11.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 698: gradient of features.6.10 branch, 138,624 floats per image
-        (247320000, 222896736),  // 699: gradient of features.6.10.block.3 input, 831,744 floats per image
-        (664116384, 222064992),  // 700: features.6.10.block.2 output (recomputed), 831,744 floats per image
-        (663284640, 221233248),  // 701: features.6.10.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 702: gradient of features.6.10.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 703: gradient of features.6.10.block.1 input, 831,744 floats per image
-        (661621152, 221233248),  // 704: features.6.10.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 705: gradient of features.6.10.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 706: gradient of features.6.9 branch, 138,624 floats per image
-        (247320000, 222896736),  // 707: gradient of features.6.9.block.3 input, 831,744 floats per image
-        (659957664, 222064992),  // 708: features.6.9.block.2 output (recomputed), 831,744 floats per image
-        (659125920, 221233248),  // 709: features.6.9.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 710: gradient of features.6.9.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 711: gradient of features.6.9.block.1 input, 831,744 floats per image
-        (657462432, 221233248),  // 712: features.6.9.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 713: gradient of features.6.9.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 714: gradient of features.6.8 branch, 138,624 floats per image
-        (247320000, 222896736),  // 715: gradient of features.6.8.block.3 input, 831,744 floats per image
-        (655798944, 222064992),  // 716: features.6.8.block.2 output (recomputed), 831,744 floats per image
-        (654967200, 221233248),  // 717: features.6.8.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 718: gradient of features.6.8.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 719: gradient of features.6.8.block.1 input, 831,744 floats per image
-        (653303712, 221233248),  // 720: features.6.8.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 721: gradient of features.6.8.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 722: gradient of features.6.7 branch, 138,624 floats per image
-        (247320000, 222896736),  // 723: gradient of features.6.7.block.3 input, 831,744 floats per image
-        (651640224, 222064992),  // 724: features.6.7.block.2 output (recomputed), 831,744 floats per image
-        (650808480, 221233248),  // 725: features.6.7.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 726: gradient of features.6.7.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 727: gradient of features.6.7.block.1 input, 831,744 floats per image
-        (649144992, 221233248),  // 728: features.6.7.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 729: gradient of features.6.7.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 730: gradient of features.6.6 branch, 138,624 floats per image
-        (247320000, 222896736),  // 731: gradient of features.6.6.block.3 input, 831,744 floats per image
-        (647481504, 222064992),  // 732: features.6.6.block.2 output (recomputed), 831,744 floats per image
-        (646649760, 221233248),  // 733: features.6.6.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 734: gradient of features.6.6.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 735: gradient of features.6.6.block.1 input, 831,744 floats per image
-        (644986272, 221233248),  // 736: features.6.6.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 737: gradient of features.6.6.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 738: gradient of features.6.5 branch, 138,624 floats per image
-        (247320000, 222896736),  // 739: gradient of features.6.5.block.3 input, 831,744 floats per image
-        (643322784, 222064992),  // 740: features.6.5.block.2 output (recomputed), 831,744 floats per image
-        (642491040, 221233248),  // 741: features.6.5.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 742: gradient of features.6.5.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 743: gradient of features.6.5.block.1 input, 831,744 floats per image
-        (640827552, 221233248),  // 744: features.6.5.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 745: gradient of features.6.5.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 746: gradient of features.6.4 branch, 138,624 floats per image
-        (247320000, 222896736),  // 747: gradient of features.6.4.block.3 input, 831,744 floats per image
-        (639164064, 222064992),  // 748: features.6.4.block.2 output (recomputed), 831,744 floats per image
-        (638332320, 221233248),  // 749: features.6.4.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 750: gradient of features.6.4.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 751: gradient of features.6.4.block.1 input, 831,744 floats per image
-        (636668832, 221233248),  // 752: features.6.4.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 753: gradient of features.6.4.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 754: gradient of features.6.3 branch, 138,624 floats per image
-        (247320000, 222896736),  // 755: gradient of features.6.3.block.3 input, 831,744 floats per image
-        (635005344, 222064992),  // 756: features.6.3.block.2 output (recomputed), 831,744 floats per image
-        (634173600, 221233248),  // 757: features.6.3.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 758: gradient of features.6.3.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 759: gradient of features.6.3.block.1 input, 831,744 floats per image
-        (632510112, 221233248),  // 760: features.6.3.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 223728480),  // 761: gradient of features.6.3.block.0 input, 138,624 floats per image
-        (511334592, 223867104),  // 762: gradient of features.6.2 branch, 138,624 floats per image
-        (247320000, 222896736),  // 763: gradient of features.6.2.block.3 input, 831,744 floats per image
-        (630846624, 222064992),  // 764: features.6.2.block.2 output (recomputed), 831,744 floats per image
-        (630014880, 221233248),  // 765: features.6.2.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 766: gradient of features.6.2.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 767: gradient of features.6.2.block.1 input, 831,744 floats per image
-        (628351392, 221233248),  // 768: features.6.2.block.0 output (recomputed), 831,744 floats per image
-        (512166336, 223867104),  // 769: gradient of features.6.2.block.0 input, 138,624 floats per image
-        (248151744, 223728480),  // 770: gradient of features.6.1 branch, 138,624 floats per image
-        (247320000, 222896736),  // 771: gradient of features.6.1.block.3 input, 831,744 floats per image
-        (626687904, 222064992),  // 772: features.6.1.block.2 output (recomputed), 831,744 floats per image
-        (625856160, 221233248),  // 773: features.6.1.block.1 output (recomputed), 831,744 floats per image
-        (511334592, 222064992),  // 774: gradient of features.6.1.block.2 input, 831,744 floats per image
-        (247320000, 222896736),  // 775: gradient of features.6.1.block.1 input, 831,744 floats per image
-        (624192672, 221233248),  // 776: features.6.1.block.0 output (recomputed), 831,744 floats per image
-        (248151744, 222688800),  // 777: gradient of features.6.1.block.0 input, 138,624 floats per image
-        (247320000, 222203616),  // 778: gradient of features.6.0.block.3 input, 485,184 floats per image
-        (679988832, 221718432),  // 779: features.6.0.block.2 output (recomputed), 485,184 floats per image
-        (679503648, 221233248),  // 780: features.6.0.block.1 output (recomputed), 485,184 floats per image
-        (247805184, 254459520),  // 781: gradient of features.6.0.block.2 input, 485,184 floats per image
-        (511334592, 223173984),  // 782: gradient of features.6.0.block.1 input, 1,940,736 floats per image
-        (509393856, 221233248),  // 783: features.6.0.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 254459520),  // 784: gradient of features.6.0.block.0 input, 323,456 floats per image
-        (247643456, 254782976),  // 785: gradient of features.5.9 branch, 323,456 floats per image
-        (507453120, 223173984),  // 786: gradient of features.5.9.block.3 input, 1,940,736 floats per image
-        (505512384, 221233248),  // 787: features.5.9.block.2 output (recomputed), 1,940,736 floats per image
-        (503571648, 217351776),  // 788: features.5.9.block.1 output (recomputed), 1,940,736 floats per image
-        (505512384, 221233248),  // 789: gradient of features.5.9.block.2 input, 1,940,736 floats per image
-        (501630912, 219292512),  // 790: gradient of features.5.9.block.1 input, 1,940,736 floats per image
-        (499690176, 217351776),  // 791: features.5.9.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 221233248),  // 792: gradient of features.5.9.block.0 input, 323,456 floats per image
-        (247320000, 221556704),  // 793: gradient of features.5.8 branch, 323,456 floats per image
-        (497749440, 219292512),  // 794: gradient of features.5.8.block.3 input, 1,940,736 floats per image
-        (495808704, 217351776),  // 795: features.5.8.block.2 output (recomputed), 1,940,736 floats per image
-        (493867968, 213470304),  // 796: features.5.8.block.1 output (recomputed), 1,940,736 floats per image
-        (495808704, 217351776),  // 797: gradient of features.5.8.block.2 input, 1,940,736 floats per image
-        (491927232, 215411040),  // 798: gradient of features.5.8.block.1 input, 1,940,736 floats per image
-        (489986496, 213470304),  // 799: features.5.8.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 217351776),  // 800: gradient of features.5.8.block.0 input, 323,456 floats per image
-        (247643456, 217675232),  // 801: gradient of features.5.7 branch, 323,456 floats per image
-        (488045760, 215411040),  // 802: gradient of features.5.7.block.3 input, 1,940,736 floats per image
-        (486105024, 213470304),  // 803: features.5.7.block.2 output (recomputed), 1,940,736 floats per image
-        (484164288, 209588832),  // 804: features.5.7.block.1 output (recomputed), 1,940,736 floats per image
-        (486105024, 213470304),  // 805: gradient of features.5.7.block.2 input, 1,940,736 floats per image
-        (482223552, 211529568),  // 806: gradient of features.5.7.block.1 input, 1,940,736 floats per image
-        (480282816, 209588832),  // 807: features.5.7.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 213470304),  // 808: gradient of features.5.7.block.0 input, 323,456 floats per image
-        (247320000, 213793760),  // 809: gradient of features.5.6 branch, 323,456 floats per image
-        (478342080, 211529568),  // 810: gradient of features.5.6.block.3 input, 1,940,736 floats per image
-        (476401344, 209588832),  // 811: features.5.6.block.2 output (recomputed), 1,940,736 floats per image
-        (474460608, 205707360),  // 812: features.5.6.block.1 output (recomputed), 1,940,736 floats per image
-        (476401344, 209588832),  // 813: gradient of features.5.6.block.2 input, 1,940,736 floats per image
-        (472519872, 207648096),  // 814: gradient of features.5.6.block.1 input, 1,940,736 floats per image
-        (470579136, 205707360),  // 815: features.5.6.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 209588832),  // 816: gradient of features.5.6.block.0 input, 323,456 floats per image
-        (247643456, 209912288),  // 817: gradient of features.5.5 branch, 323,456 floats per image
-        (468638400, 207648096),  // 818: gradient of features.5.5.block.3 input, 1,940,736 floats per image
-        (466697664, 205707360),  // 819: features.5.5.block.2 output (recomputed), 1,940,736 floats per image
-        (464756928, 201825888),  // 820: features.5.5.block.1 output (recomputed), 1,940,736 floats per image
-        (466697664, 205707360),  // 821: gradient of features.5.5.block.2 input, 1,940,736 floats per image
-        (462816192, 203766624),  // 822: gradient of features.5.5.block.1 input, 1,940,736 floats per image
-        (460875456, 201825888),  // 823: features.5.5.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 205707360),  // 824: gradient of features.5.5.block.0 input, 323,456 floats per image
-        (247320000, 206030816),  // 825: gradient of features.5.4 branch, 323,456 floats per image
-        (458934720, 203766624),  // 826: gradient of features.5.4.block.3 input, 1,940,736 floats per image
-        (456993984, 201825888),  // 827: features.5.4.block.2 output (recomputed), 1,940,736 floats per image
-        (455053248, 197944416),  // 828: features.5.4.block.1 output (recomputed), 1,940,736 floats per image
-        (456993984, 201825888),  // 829: gradient of features.5.4.block.2 input, 1,940,736 floats per image
-        (453112512, 199885152),  // 830: gradient of features.5.4.block.1 input, 1,940,736 floats per image
-        (451171776, 197944416),  // 831: features.5.4.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 201825888),  // 832: gradient of features.5.4.block.0 input, 323,456 floats per image
-        (247643456, 202149344),  // 833: gradient of features.5.3 branch, 323,456 floats per image
-        (449231040, 199885152),  // 834: gradient of features.5.3.block.3 input, 1,940,736 floats per image
-        (447290304, 197944416),  // 835: features.5.3.block.2 output (recomputed), 1,940,736 floats per image
-        (445349568, 194062944),  // 836: features.5.3.block.1 output (recomputed), 1,940,736 floats per image
-        (447290304, 197944416),  // 837: gradient of features.5.3.block.2 input, 1,940,736 floats per image
-        (443408832, 196003680),  // 838: gradient of features.5.3.block.1 input, 1,940,736 floats per image
-        (441468096, 194062944),  // 839: features.5.3.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 197944416),  // 840: gradient of features.5.3.block.0 input, 323,456 floats per image
-        (247320000, 198267872),  // 841: gradient of features.5.2 branch, 323,456 floats per image
-        (439527360, 196003680),  // 842: gradient of features.5.2.block.3 input, 1,940,736 floats per image
-        (437586624, 194062944),  // 843: features.5.2.block.2 output (recomputed), 1,940,736 floats per image
-        (435645888, 190181472),  // 844: features.5.2.block.1 output (recomputed), 1,940,736 floats per image
-        (437586624, 194062944),  // 845: gradient of features.5.2.block.2 input, 1,940,736 floats per image
-        (433705152, 192122208),  // 846: gradient of features.5.2.block.1 input, 1,940,736 floats per image
-        (431764416, 190181472),  // 847: features.5.2.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 194062944),  // 848: gradient of features.5.2.block.0 input, 323,456 floats per image
-        (247643456, 194386400),  // 849: gradient of features.5.1 branch, 323,456 floats per image
-        (429823680, 192122208),  // 850: gradient of features.5.1.block.3 input, 1,940,736 floats per image
-        (427882944, 190181472),  // 851: features.5.1.block.2 output (recomputed), 1,940,736 floats per image
-        (425942208, 186300000),  // 852: features.5.1.block.1 output (recomputed), 1,940,736 floats per image
-        (427882944, 190181472),  // 853: gradient of features.5.1.block.2 input, 1,940,736 floats per image
-        (424001472, 188240736),  // 854: gradient of features.5.1.block.1 input, 1,940,736 floats per image
-        (422060736, 186300000),  // 855: features.5.1.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 190181472),  // 856: gradient of features.5.1.block.0 input, 323,456 floats per image
-        (420120000, 187686240),  // 857: gradient of features.5.0.block.3 input, 1,386,240 floats per image
-        (586061088, 186300000),  // 858: features.5.0.block.2 output (recomputed), 1,386,240 floats per image
-        (584674848, 112320000),  // 859: features.5.0.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 860: gradient of features.5.0.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 861: gradient of features.5.0.block.1 input, 1,386,240 floats per image
-        (581902368, 112320000),  // 862: features.5.0.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 113706240),  // 863: gradient of features.5.0.block.0 input, 231,040 floats per image
-        (247551040, 113937280),  // 864: gradient of features.4.9 branch, 231,040 floats per image
-        (420120000, 187686240),  // 865: gradient of features.4.9.block.3 input, 1,386,240 floats per image
-        (579129888, 186300000),  // 866: features.4.9.block.2 output (recomputed), 1,386,240 floats per image
-        (577743648, 112320000),  // 867: features.4.9.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 868: gradient of features.4.9.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 869: gradient of features.4.9.block.1 input, 1,386,240 floats per image
-        (574971168, 112320000),  // 870: features.4.9.block.0 output (recomputed), 1,386,240 floats per image
-        (247551040, 113937280),  // 871: gradient of features.4.9.block.0 input, 231,040 floats per image
-        (247320000, 113706240),  // 872: gradient of features.4.8 branch, 231,040 floats per image
-        (420120000, 187686240),  // 873: gradient of features.4.8.block.3 input, 1,386,240 floats per image
-        (572198688, 186300000),  // 874: features.4.8.block.2 output (recomputed), 1,386,240 floats per image
-        (570812448, 112320000),  // 875: features.4.8.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 876: gradient of features.4.8.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 877: gradient of features.4.8.block.1 input, 1,386,240 floats per image
-        (568039968, 112320000),  // 878: features.4.8.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 113706240),  // 879: gradient of features.4.8.block.0 input, 231,040 floats per image
-        (247551040, 113937280),  // 880: gradient of features.4.7 branch, 231,040 floats per image
-        (420120000, 187686240),  // 881: gradient of features.4.7.block.3 input, 1,386,240 floats per image
-        (565267488, 186300000),  // 882: features.4.7.block.2 output (recomputed), 1,386,240 floats per image
-        (563881248, 112320000),  // 883: features.4.7.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 884: gradient of features.4.7.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 885: gradient of features.4.7.block.1 input, 1,386,240 floats per image
-        (561108768, 112320000),  // 886: features.4.7.block.0 output (recomputed), 1,386,240 floats per image
-        (247551040, 113937280),  // 887: gradient of features.4.7.block.0 input, 231,040 floats per image
-        (247320000, 113706240),  // 888: gradient of features.4.6 branch, 231,040 floats per image
-        (420120000, 187686240),  // 889: gradient of features.4.6.block.3 input, 1,386,240 floats per image
-        (558336288, 186300000),  // 890: features.4.6.block.2 output (recomputed), 1,386,240 floats per image
-        (556950048, 112320000),  // 891: features.4.6.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 892: gradient of features.4.6.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 893: gradient of features.4.6.block.1 input, 1,386,240 floats per image
-        (554177568, 112320000),  // 894: features.4.6.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 113706240),  // 895: gradient of features.4.6.block.0 input, 231,040 floats per image
-        (247551040, 113937280),  // 896: gradient of features.4.5 branch, 231,040 floats per image
-        (420120000, 187686240),  // 897: gradient of features.4.5.block.3 input, 1,386,240 floats per image
-        (551405088, 186300000),  // 898: features.4.5.block.2 output (recomputed), 1,386,240 floats per image
-        (550018848, 112320000),  // 899: features.4.5.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 900: gradient of features.4.5.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 901: gradient of features.4.5.block.1 input, 1,386,240 floats per image
-        (547246368, 112320000),  // 902: features.4.5.block.0 output (recomputed), 1,386,240 floats per image
-        (247551040, 113937280),  // 903: gradient of features.4.5.block.0 input, 231,040 floats per image
-        (247320000, 113706240),  // 904: gradient of features.4.4 branch, 231,040 floats per image
-        (420120000, 187686240),  // 905: gradient of features.4.4.block.3 input, 1,386,240 floats per image
-        (544473888, 186300000),  // 906: features.4.4.block.2 output (recomputed), 1,386,240 floats per image
-        (543087648, 112320000),  // 907: features.4.4.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 908: gradient of features.4.4.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 909: gradient of features.4.4.block.1 input, 1,386,240 floats per image
-        (540315168, 112320000),  // 910: features.4.4.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 113706240),  // 911: gradient of features.4.4.block.0 input, 231,040 floats per image
-        (247551040, 113937280),  // 912: gradient of features.4.3 branch, 231,040 floats per image
-        (420120000, 187686240),  // 913: gradient of features.4.3.block.3 input, 1,386,240 floats per image
-        (537542688, 186300000),  // 914: features.4.3.block.2 output (recomputed), 1,386,240 floats per image
-        (536156448, 112320000),  // 915: features.4.3.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 916: gradient of features.4.3.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 917: gradient of features.4.3.block.1 input, 1,386,240 floats per image
-        (533383968, 112320000),  // 918: features.4.3.block.0 output (recomputed), 1,386,240 floats per image
-        (247551040, 113937280),  // 919: gradient of features.4.3.block.0 input, 231,040 floats per image
-        (247320000, 113706240),  // 920: gradient of features.4.2 branch, 231,040 floats per image
-        (420120000, 187686240),  // 921: gradient of features.4.2.block.3 input, 1,386,240 floats per image
-        (530611488, 186300000),  // 922: features.4.2.block.2 output (recomputed), 1,386,240 floats per image
-        (529225248, 112320000),  // 923: features.4.2.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 924: gradient of features.4.2.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 925: gradient of features.4.2.block.1 input, 1,386,240 floats per image
-        (526452768, 112320000),  // 926: features.4.2.block.0 output (recomputed), 1,386,240 floats per image
-        (247320000, 113706240),  // 927: gradient of features.4.2.block.0 input, 231,040 floats per image
-        (247551040, 113937280),  // 928: gradient of features.4.1 branch, 231,040 floats per image
-        (420120000, 187686240),  // 929: gradient of features.4.1.block.3 input, 1,386,240 floats per image
-        (523680288, 186300000),  // 930: features.4.1.block.2 output (recomputed), 1,386,240 floats per image
-        (522294048, 112320000),  // 931: features.4.1.block.1 output (recomputed), 1,386,240 floats per image
-        (421506240, 186300000),  // 932: gradient of features.4.1.block.2 input, 1,386,240 floats per image
-        (420120000, 187686240),  // 933: gradient of features.4.1.block.1 input, 1,386,240 floats per image
-        (519521568, 112320000),  // 934: features.4.1.block.0 output (recomputed), 1,386,240 floats per image
-        (248013120, 186300000),  // 935: gradient of features.4.1.block.0 input, 231,040 floats per image
-        (247320000, 113706240),  // 936: gradient of features.4.0.block.3 input, 693,120 floats per image
-        (678810528, 113013120),  // 937: features.4.0.block.2 output (recomputed), 693,120 floats per image
-        (678117408, 112320000),  // 938: features.4.0.block.1 output (recomputed), 693,120 floats per image
-        (422820000, 113013120),  // 939: gradient of features.4.0.block.2 input, 693,120 floats per image
-        (420120000, 189000000),  // 940: gradient of features.4.0.block.1 input, 2,700,000 floats per image
-        (417420000, 186300000),  // 941: features.4.0.block.0 output (recomputed), 2,700,000 floats per image
-        (247320000, 112320000),  // 942: gradient of features.4.0.block.0 input, 450,000 floats per image
-        (247770000, 112770000),  // 943: gradient of features.3.6 branch, 450,000 floats per image
-        (414720000, 189000000),  // 944: gradient of features.3.6.block.3 input, 2,700,000 floats per image
-        (412020000, 186300000),  // 945: features.3.6.block.2 output (recomputed), 2,700,000 floats per image
-        (409320000, 180900000),  // 946: features.3.6.block.1 output (recomputed), 2,700,000 floats per image
-        (412020000, 186300000),  // 947: gradient of features.3.6.block.2 input, 2,700,000 floats per image
-        (406620000, 183600000),  // 948: gradient of features.3.6.block.1 input, 2,700,000 floats per image
-        (403920000, 180900000),  // 949: features.3.6.block.0 output (recomputed), 2,700,000 floats per image
-        (247770000, 112770000),  // 950: gradient of features.3.6.block.0 input, 450,000 floats per image
-        (247320000, 112320000),  // 951: gradient of features.3.5 branch, 450,000 floats per image
-        (401220000, 183600000),  // 952: gradient of features.3.5.block.3 input, 2,700,000 floats per image
-        (398520000, 180900000),  // 953: features.3.5.block.2 output (recomputed), 2,700,000 floats per image
-        (395820000, 175500000),  // 954: features.3.5.block.1 output (recomputed), 2,700,000 floats per image
-        (398520000, 180900000),  // 955: gradient of features.3.5.block.2 input, 2,700,000 floats per image
-        (393120000, 178200000),  // 956: gradient of features.3.5.block.1 input, 2,700,000 floats per image
-        (390420000, 175500000),  // 957: features.3.5.block.0 output (recomputed), 2,700,000 floats per image
-        (247320000, 112320000),  // 958: gradient of features.3.5.block.0 input, 450,000 floats per image
-        (247770000, 112770000),  // 959: gradient of features.3.4 branch, 450,000 floats per image
-        (387720000, 178200000),  // 960: gradient of features.3.4.block.3 input, 2,700,000 floats per image
-        (385020000, 175500000),  // 961: features.3.4.block.2 output (recomputed), 2,700,000 floats per image
-        (382320000, 170100000),  // 962: features.3.4.block.1 output (recomputed), 2,700,000 floats per image
-        (385020000, 175500000),  // 963: gradient of features.3.4.block.2 input, 2,700,000 floats per image
-        (379620000, 172800000),  // 964: gradient of features.3.4.block.1 input, 2,700,000 floats per image
-        (376920000, 170100000),  // 965: features.3.4.block.0 output (recomputed), 2,700,000 floats per image
-        (247770000, 112770000),  // 966: gradient of features.3.4.block.0 input, 450,000 floats per image
-        (247320000, 112320000),  // 967: gradient of features.3.3 branch, 450,000 floats per image
-        (374220000, 172800000),  // 968: gradient of features.3.3.block.3 input, 2,700,000 floats per image
-        (371520000, 170100000),  // 969: features.3.3.block.2 output (recomputed), 2,700,000 floats per image
-        (368820000, 164700000),  // 970: features.3.3.block.1 output (recomputed), 2,700,000 floats per image
-        (371520000, 170100000),  // 971: gradient of features.3.3.block.2 input, 2,700,000 floats per image
-        (366120000, 167400000),  // 972: gradient of features.3.3.block.1 input, 2,700,000 floats per image
-        (363420000, 164700000),  // 973: features.3.3.block.0 output (recomputed), 2,700,000 floats per image
-        (247320000, 112320000),  // 974: gradient of features.3.3.block.0 input, 450,000 floats per image
-        (247770000, 112770000),  // 975: gradient of features.3.2 branch, 450,000 floats per image
-        (360720000, 167400000),  // 976: gradient of features.3.2.block.3 input, 2,700,000 floats per image
-        (358020000, 164700000),  // 977: features.3.2.block.2 output (recomputed), 2,700,000 floats per image
-        (355320000, 109620000),  // 978: features.3.2.block.1 output (recomputed), 2,700,000 floats per image
-        (358020000, 164700000),  // 979: gradient of features.3.2.block.2 input, 2,700,000 floats per image
-        (352620000, 162000000),  // 980: gradient of features.3.2.block.1 input, 2,700,000 floats per image
-        (349920000, 109620000),  // 981: features.3.2.block.0 output (recomputed), 2,700,000 floats per image
-        (247770000, 112770000),  // 982: gradient of features.3.2.block.0 input, 450,000 floats per image
-        (247320000, 112320000),  // 983: gradient of features.3.1 branch, 450,000 floats per image
-        (347220000, 162000000),  // 984: gradient of features.3.1.block.3 input, 2,700,000 floats per image
-        (344520000, 109620000),  // 985: features.3.1.block.2 output (recomputed), 2,700,000 floats per image
-        (341820000, 104220000),  // 986: features.3.1.block.1 output (recomputed), 2,700,000 floats per image
-        (344520000, 109620000),  // 987: gradient of features.3.1.block.2 input, 2,700,000 floats per image
-        (339120000, 106920000),  // 988: gradient of features.3.1.block.1 input, 2,700,000 floats per image
-        (244620000, 104220000),  // 989: features.3.1.block.0 output (recomputed), 2,700,000 floats per image
-        (244620000, 106380000),  // 990: gradient of features.3.1.block.0 input, 450,000 floats per image
-        (241920000, 104760000),  // 991: gradient of features.3.0.block.3 input, 1,620,000 floats per image
-        (516515328, 103140000),  // 992: features.3.0.block.2 output (recomputed), 1,620,000 floats per image
-        (514895328, 101520000),  // 993: features.3.0.block.1 output (recomputed), 1,620,000 floats per image
-        (339120000, 162000000),  // 994: gradient of features.3.0.block.2 input, 1,620,000 floats per image
-        (241920000, 108000000),  // 995: gradient of features.3.0.block.1 input, 6,480,000 floats per image
-        (235440000, 101520000),  // 996: features.3.0.block.0 output (recomputed), 6,480,000 floats per image
-        (235440000, 162000000),  // 997: gradient of features.3.0.block.0 input, 1,080,000 floats per image
-        (236520000, 163080000),  // 998: gradient of features.2.6 branch, 1,080,000 floats per image
-        (228960000, 108000000),  // 999: gradient of features.2.6.block.3 input, 6,480,000 floats per image
-        (222480000, 101520000),  // 1000: features.2.6.block.2 output (recomputed), 6,480,000 floats per image
-        (216000000, 88560000),  // 1001: features.2.6.block.1 output (recomputed), 6,480,000 floats per image
-        (222480000, 101520000),  // 1002: gradient of features.2.6.block.2 input, 6,480,000 floats per image
-        (209520000, 95040000),  // 1003: gradient of features.2.6.block.1 input, 6,480,000 floats per image
-        (203040000, 88560000),  // 1004: features.2.6.block.0 output (recomputed), 6,480,000 floats per image
-        (203040000, 101520000),  // 1005: gradient of features.2.6.block.0 input, 1,080,000 floats per image
-        (204120000, 102600000),  // 1006: gradient of features.2.5 branch, 1,080,000 floats per image
-        (196560000, 95040000),  // 1007: gradient of features.2.5.block.3 input, 6,480,000 floats per image
-        (190080000, 88560000),  // 1008: features.2.5.block.2 output (recomputed), 6,480,000 floats per image
-        (183600000, 75600000),  // 1009: features.2.5.block.1 output (recomputed), 6,480,000 floats per image
-        (190080000, 88560000),  // 1010: gradient of features.2.5.block.2 input, 6,480,000 floats per image
-        (177120000, 82080000),  // 1011: gradient of features.2.5.block.1 input, 6,480,000 floats per image
-        (170640000, 75600000),  // 1012: features.2.5.block.0 output (recomputed), 6,480,000 floats per image
-        (170640000, 88560000),  // 1013: gradient of features.2.5.block.0 input, 1,080,000 floats per image
-        (171720000, 89640000),  // 1014: gradient of features.2.4 branch, 1,080,000 floats per image
-        (164160000, 82080000),  // 1015: gradient of features.2.4.block.3 input, 6,480,000 floats per image
-        (157680000, 75600000),  // 1016: features.2.4.block.2 output (recomputed), 6,480,000 floats per image
-        (151200000, 62640000),  // 1017: features.2.4.block.1 output (recomputed), 6,480,000 floats per image
-        (157680000, 75600000),  // 1018: gradient of features.2.4.block.2 input, 6,480,000 floats per image
-        (144720000, 69120000),  // 1019: gradient of features.2.4.block.1 input, 6,480,000 floats per image
-        (138240000, 62640000),  // 1020: features.2.4.block.0 output (recomputed), 6,480,000 floats per image
-        (138240000, 75600000),  // 1021: gradient of features.2.4.block.0 input, 1,080,000 floats per image
-        (139320000, 76680000),  // 1022: gradient of features.2.3 branch, 1,080,000 floats per image
-        (131760000, 69120000),  // 1023: gradient of features.2.3.block.3 input, 6,480,000 floats per image
-        (125280000, 62640000),  // 1024: features.2.3.block.2 output (recomputed), 6,480,000 floats per image
-        (118800000, 49680000),  // 1025: features.2.3.block.1 output (recomputed), 6,480,000 floats per image
-        (125280000, 62640000),  // 1026: gradient of features.2.3.block.2 input, 6,480,000 floats per image
-        (112320000, 56160000),  // 1027: gradient of features.2.3.block.1 input, 6,480,000 floats per image
-        (105840000, 49680000),  // 1028: features.2.3.block.0 output (recomputed), 6,480,000 floats per image
-        (105840000, 62640000),  // 1029: gradient of features.2.3.block.0 input, 1,080,000 floats per image
-        (106920000, 63720000),  // 1030: gradient of features.2.2 branch, 1,080,000 floats per image
-        (99360000, 56160000),  // 1031: gradient of features.2.2.block.3 input, 6,480,000 floats per image
-        (92880000, 49680000),  // 1032: features.2.2.block.2 output (recomputed), 6,480,000 floats per image
-        (86400000, 36720000),  // 1033: features.2.2.block.1 output (recomputed), 6,480,000 floats per image
-        (92880000, 49680000),  // 1034: gradient of features.2.2.block.2 input, 6,480,000 floats per image
-        (79920000, 43200000),  // 1035: gradient of features.2.2.block.1 input, 6,480,000 floats per image
-        (73440000, 36720000),  // 1036: features.2.2.block.0 output (recomputed), 6,480,000 floats per image
-        (73440000, 49680000),  // 1037: gradient of features.2.2.block.0 input, 1,080,000 floats per image
-        (74520000, 50760000),  // 1038: gradient of features.2.1 branch, 1,080,000 floats per image
-        (66960000, 43200000),  // 1039: gradient of features.2.1.block.3 input, 6,480,000 floats per image
-        (60480000, 36720000),  // 1040: features.2.1.block.2 output (recomputed), 6,480,000 floats per image
-        (54000000, 23760000),  // 1041: features.2.1.block.1 output (recomputed), 6,480,000 floats per image
-        (60480000, 36720000),  // 1042: gradient of features.2.1.block.2 input, 6,480,000 floats per image
-        (47520000, 30240000),  // 1043: gradient of features.2.1.block.1 input, 6,480,000 floats per image
-        (41040000, 23760000),  // 1044: features.2.1.block.0 output (recomputed), 6,480,000 floats per image
-        (41040000, 36720000),  // 1045: gradient of features.2.1.block.0 input, 1,080,000 floats per image
-        (34560000, 25920000),  // 1046: gradient of features.2.0.block.3 input, 4,320,000 floats per image
-        (285840000, 21600000),  // 1047: features.2.0.block.2 output (recomputed), 4,320,000 floats per image
-        (281520000, 17280000),  // 1048: features.2.0.block.1 output (recomputed), 4,320,000 floats per image
-        (51840000, 51840000),  // 1049: gradient of features.2.0.block.2 input, 4,320,000 floats per image
-        (34560000, 34560000),  // 1050: gradient of features.2.0.block.1 input, 17,280,000 floats per image
-        (17280000, 17280000),  // 1051: features.2.0.block.0 output (recomputed), 17,280,000 floats per image
-        (17280000, 17280000),  // 1052: gradient of features.2.0.block.0 input, 2,880,000 floats per image
-        (0, 0),  // 1053: gradient of features.1.3 branch, 2,880,000 floats per image
-        (2880000, 8640000),  // 1054: gradient of features.1.3.block.2 input, 2,880,000 floats per image
-        (330480000, 5760000),  // 1055: features.1.3.block.1 output (recomputed), 2,880,000 floats per image
-        (327600000, 2880000),  // 1056: features.1.3.block.0 output (recomputed), 2,880,000 floats per image
-        (0, 0),  // 1057: gradient of features.1.3.block.1 input, 2,880,000 floats per image
-        (2880000, 2880000),  // 1058: gradient of features.1.3.block.0 input, 2,880,000 floats per image
-        (0, 0),  // 1059: gradient of features.1.2 branch, 2,880,000 floats per image
-        (5760000, 11520000),  // 1060: gradient of features.1.2.block.2 input, 2,880,000 floats per image
-        (316080000, 8640000),  // 1061: features.1.2.block.1 output (recomputed), 2,880,000 floats per image
-        (313200000, 5760000),  // 1062: features.1.2.block.0 output (recomputed), 2,880,000 floats per image
-        (0, 0),  // 1063: gradient of features.1.2.block.1 input, 2,880,000 floats per image
-        (5760000, 5760000),  // 1064: gradient of features.1.2.block.0 input, 2,880,000 floats per image
-        (0, 0),  // 1065: gradient of features.1.1 branch, 2,880,000 floats per image
-        (2880000, 11520000),  // 1066: gradient of features.1.1.block.2 input, 2,880,000 floats per image
-        (301680000, 8640000),  // 1067: features.1.1.block.1 output (recomputed), 2,880,000 floats per image
-        (298800000, 2880000),  // 1068: features.1.1.block.0 output (recomputed), 2,880,000 floats per image
-        (0, 0),  // 1069: gradient of features.1.1.block.1 input, 2,880,000 floats per image
-        (8640000, 17280000),  // 1070: gradient of features.1.1.block.0 input, 2,880,000 floats per image
-        (0, 11520000),  // 1071: gradient of features.1.0.block.2 input, 5,760,000 floats per image
-        (271440000, 5760000),  // 1072: features.1.0.block.1 output (recomputed), 5,760,000 floats per image
-        (265680000, 0),  // 1073: features.1.0.block.0 output (recomputed), 5,760,000 floats per image
-        (5760000, 5760000),  // 1074: gradient of features.1.0.block.1 input, 5,760,000 floats per image
-        (0, 11520000),  // 1075: gradient of features.1.0.block.0 input, 5,760,000 floats per image
-        (254160000, 0),  // 1076: features.0 output (recomputed), 5,760,000 floats per image
+        (602695968, 260004480),  // 655: gradient of features.7.3.block.1 input, 1,386,240 floats per image
+        (601309728, 258618240),  // 656: features.7.3.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 224005728),  // 657: gradient of features.7.3.block.0 input, 231,040 floats per image
+        (247551040, 224236768),  // 658: gradient of features.7.2 branch, 231,040 floats per image
+        (599923488, 260004480),  // 659: gradient of features.7.2.block.3 input, 1,386,240 floats per image
+        (598537248, 258618240),  // 660: features.7.2.block.2 output (recomputed), 1,386,240 floats per image
+        (597151008, 255845760),  // 661: features.7.2.block.1 output (recomputed), 1,386,240 floats per image
+        (595764768, 257232000),  // 662: gradient of features.7.2.block.1 input, 1,386,240 floats per image
+        (594378528, 255845760),  // 663: features.7.2.block.0 output (recomputed), 1,386,240 floats per image
+        (247551040, 224236768),  // 664: gradient of features.7.2.block.0 input, 231,040 floats per image
+        (247320000, 224005728),  // 665: gradient of features.7.1 branch, 231,040 floats per image
+        (592992288, 257232000),  // 666: gradient of features.7.1.block.3 input, 1,386,240 floats per image
+        (591606048, 255845760),  // 667: features.7.1.block.2 output (recomputed), 1,386,240 floats per image
+        (590219808, 222619488),  // 668: features.7.1.block.1 output (recomputed), 1,386,240 floats per image
+        (588833568, 254459520),  // 669: gradient of features.7.1.block.1 input, 1,386,240 floats per image
+        (587447328, 222619488),  // 670: features.7.1.block.0 output (recomputed), 1,386,240 floats per image
+        (248151744, 223728480),  // 671: gradient of features.7.1.block.0 input, 231,040 floats per image
+        (247320000, 222896736),  // 672: gradient of features.7.0.block.3 input, 831,744 floats per image
+        (676592544, 222064992),  // 673: features.7.0.block.2 output (recomputed), 831,744 floats per image
+        (675760800, 221233248),  // 674: features.7.0.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 675: gradient of features.7.0.block.1 input, 831,744 floats per image
+        (674097312, 221233248),  // 676: features.7.0.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 677: gradient of features.7.0.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 678: gradient of features.6.12 branch, 138,624 floats per image
+        (247320000, 222896736),  // 679: gradient of features.6.12.block.3 input, 831,744 floats per image
+        (672433824, 222064992),  // 680: features.6.12.block.2 output (recomputed), 831,744 floats per image
+        (671602080, 221233248),  // 681: features.6.12.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 682: gradient of features.6.12.block.1 input, 831,744 floats per image
+        (669938592, 221233248),  // 683: features.6.12.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 684: gradient of features.6.12.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 685: gradient of features.6.11 branch, 138,624 floats per image
+        (247320000, 222896736),  // 686: gradient of features.6.11.block.3 input, 831,744 floats per image
+        (668275104, 222064992),  // 687: features.6.11.block.2 output (recomputed), 831,744 floats per image
+        (667443360, 221233248),  // 688: features.6.11.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 689: gradient of features.6.11.block.1 input, 831,744 floats per image
+        (665779872, 221233248),  // 690: features.6.11.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 691: gradient of features.6.11.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 692: gradient of features.6.10 branch, 138,624 floats per image
+        (247320000, 222896736),  // 693: gradient of features.6.10.block.3 input, 831,744 floats per image
+        (664116384, 222064992),  // 694: features.6.10.block.2 output (recomputed), 831,744 floats per image
+        (663284640, 221233248),  // 695: features.6.10.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 696: gradient of features.6.10.block.1 input, 831,744 floats per image
+        (661621152, 221233248),  // 697: features.6.10.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 698: gradient of features.6.10.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 699: gradient of features.6.9 branch, 138,624 floats per image
+        (247320000, 222896736),  // 700: gradient of features.6.9.block.3 input, 831,744 floats per image
+        (659957664, 222064992),  // 701: features.6.9.block.2 output (recomputed), 831,744 floats per image
+        (659125920, 221233248),  // 702: features.6.9.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 703: gradient of features.6.9.block.1 input, 831,744 floats per image
+        (657462432, 221233248),  // 704: features.6.9.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 705: gradient of features.6.9.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 706: gradient of features.6.8 branch, 138,624 floats per image
+        (247320000, 222896736),  // 707: gradient of features.6.8.block.3 input, 831,744 floats per image
+        (655798944, 222064992),  // 708: features.6.8.block.2 output (recomputed), 831,744 floats per image
+        (654967200, 221233248),  // 709: features.6.8.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 710: gradient of features.6.8.block.1 input, 831,744 floats per image
+        (653303712, 221233248),  // 711: features.6.8.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 712: gradient of features.6.8.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 713: gradient of features.6.7 branch, 138,624 floats per image
+        (247320000, 222896736),  // 714: gradient of features.6.7.block.3 input, 831,744 floats per image
+        (651640224, 222064992),  // 715: features.6.7.block.2 output (recomputed), 831,744 floats per image
+        (650808480, 221233248),  // 716: features.6.7.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 717: gradient of features.6.7.block.1 input, 831,744 floats per image
+        (649144992, 221233248),  // 718: features.6.7.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 719: gradient of features.6.7.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 720: gradient of features.6.6 branch, 138,624 floats per image
+        (247320000, 222896736),  // 721: gradient of features.6.6.block.3 input, 831,744 floats per image
+        (647481504, 222064992),  // 722: features.6.6.block.2 output (recomputed), 831,744 floats per image
+        (646649760, 221233248),  // 723: features.6.6.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 724: gradient of features.6.6.block.1 input, 831,744 floats per image
+        (644986272, 221233248),  // 725: features.6.6.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 726: gradient of features.6.6.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 727: gradient of features.6.5 branch, 138,624 floats per image
+        (247320000, 222896736),  // 728: gradient of features.6.5.block.3 input, 831,744 floats per image
+        (643322784, 222064992),  // 729: features.6.5.block.2 output (recomputed), 831,744 floats per image
+        (642491040, 221233248),  // 730: features.6.5.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 731: gradient of features.6.5.block.1 input, 831,744 floats per image
+        (640827552, 221233248),  // 732: features.6.5.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 733: gradient of features.6.5.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 734: gradient of features.6.4 branch, 138,624 floats per image
+        (247320000, 222896736),  // 735: gradient of features.6.4.block.3 input, 831,744 floats per image
+        (639164064, 222064992),  // 736: features.6.4.block.2 output (recomputed), 831,744 floats per image
+        (638332320, 221233248),  // 737: features.6.4.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 738: gradient of features.6.4.block.1 input, 831,744 floats per image
+        (636668832, 221233248),  // 739: features.6.4.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 740: gradient of features.6.4.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 741: gradient of features.6.3 branch, 138,624 floats per image
+        (247320000, 222896736),  // 742: gradient of features.6.3.block.3 input, 831,744 floats per image
+        (635005344, 222064992),  // 743: features.6.3.block.2 output (recomputed), 831,744 floats per image
+        (634173600, 221233248),  // 744: features.6.3.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 745: gradient of features.6.3.block.1 input, 831,744 floats per image
+        (632510112, 221233248),  // 746: features.6.3.block.0 output (recomputed), 831,744 floats per image
+        (248151744, 223728480),  // 747: gradient of features.6.3.block.0 input, 138,624 floats per image
+        (511334592, 223867104),  // 748: gradient of features.6.2 branch, 138,624 floats per image
+        (247320000, 222896736),  // 749: gradient of features.6.2.block.3 input, 831,744 floats per image
+        (630846624, 222064992),  // 750: features.6.2.block.2 output (recomputed), 831,744 floats per image
+        (630014880, 221233248),  // 751: features.6.2.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 752: gradient of features.6.2.block.1 input, 831,744 floats per image
+        (628351392, 221233248),  // 753: features.6.2.block.0 output (recomputed), 831,744 floats per image
+        (512166336, 223867104),  // 754: gradient of features.6.2.block.0 input, 138,624 floats per image
+        (248151744, 223728480),  // 755: gradient of features.6.1 branch, 138,624 floats per image
+        (247320000, 222896736),  // 756: gradient of features.6.1.block.3 input, 831,744 floats per image
+        (626687904, 222064992),  // 757: features.6.1.block.2 output (recomputed), 831,744 floats per image
+        (625856160, 221233248),  // 758: features.6.1.block.1 output (recomputed), 831,744 floats per image
+        (511334592, 222064992),  // 759: gradient of features.6.1.block.1 input, 831,744 floats per image
+        (624192672, 221233248),  // 760: features.6.1.block.0 output (recomputed), 831,744 floats per image
+        (247805184, 222896736),  // 761: gradient of features.6.1.block.0 input, 138,624 floats per image
+        (247320000, 254459520),  // 762: gradient of features.6.0.block.3 input, 485,184 floats per image
+        (679988832, 221718432),  // 763: features.6.0.block.2 output (recomputed), 485,184 floats per image
+        (679503648, 221233248),  // 764: features.6.0.block.1 output (recomputed), 485,184 floats per image
+        (511334592, 223173984),  // 765: gradient of features.6.0.block.1 input, 1,940,736 floats per image
+        (509393856, 221233248),  // 766: features.6.0.block.0 output (recomputed), 1,940,736 floats per image
+        (247320000, 254459520),  // 767: gradient of features.6.0.block.0 input, 323,456 floats per image
+        (247643456, 254782976),  // 768: gradient of features.5.9 branch, 323,456 floats per image
+        (507453120, 223173984),  // 769: gradient of features.5.9.block.3 input, 1,940,736 floats per image
+        (505512384, 221233248),  // 770: features.5.9.block.2 output (recomputed), 1,940,736 floats per image
+        (503571648, 217351776),  // 771: features.5.9.block.1 output (recomputed), 1,940,736 floats per image
+        (501630912, 219292512),  // 772: gradient of features.5.9.block.1 input, 1,940,736 floats per image
+        (499690176, 217351776),  // 773: features.5.9.block.0 output (recomputed), 1,940,736 floats per image
+        (247643456, 221233248),  // 774: gradient of features.5.9.block.0 input, 323,456 floats per image
+        (247320000, 221556704),  // 775: gradient of features.5.8 branch, 323,456 floats per image
+        (497749440, 219292512),  // 776: gradient of features.5.8.block.3 input, 1,940,736 floats per image
+        (495808704, 217351776),  // 777: features.5.8.block.2 output (recomputed), 1,940,736 floats per image
+        (493867968, 213470304),  // 778: features.5.8.block.1 output (recomputed), 1,940,736 floats per image
+        (491927232, 215411040),  // 779: gradient of features.5.8.block.1 input, 1,940,736 floats per image
+        (489986496, 213470304),  // 780: features.5.8.block.0 output (recomputed), 1,940,736 floats per image
+        (247320000, 217351776),  // 781: gradient of features.5.8.block.0 input, 323,456 floats per image
+        (247643456, 217675232),  // 782: gradient of features.5.7 branch, 323,456 floats per image
+        (488045760, 215411040),  // 783: gradient of features.5.7.block.3 input, 1,940,736 floats per image
+        (486105024, 213470304),  // 784: features.5.7.block.2 output (recomputed), 1,940,736 floats per image
+        (484164288, 209588832),  // 785: features.5.7.block.1 output (recomputed), 1,940,736 floats per image
+        (482223552, 211529568),  // 786: gradient of features.5.7.block.1 input, 1,940,736 floats per image
+        (480282816, 209588832),  // 787: features.5.7.block.0 output (recomputed), 1,940,736 floats per image
+        (247643456, 213470304),  // 788: gradient of features.5.7.block.0 input, 323,456 floats per image
+        (247320000, 213793760),  // 789: gradient of features.5.6 branch, 323,456 floats per image
+        (478342080, 211529568),  // 790: gradient of features.5.6.block.3 input, 1,940,736 floats per image
+        (476401344, 209588832),  // 791: features.5.6.block.2 output (recomputed), 1,940,736 floats per image
+        (474460608, 205707360),  // 792: features.5.6.block.1 output (recomputed), 1,940,736 floats per image
+        (472519872, 207648096),  // 793: gradient of features.5.6.block.1 input, 1,940,736 floats per image
+        (470579136, 205707360),  // 794: features.5.6.block.0 output (recomputed), 1,940,736 floats per image
+        (247320000, 209588832),  // 795: gradient of features.5.6.block.0 input, 323,456 floats per image
+        (247643456, 209912288),  // 796: gradient of features.5.5 branch, 323,456 floats per image
+        (468638400, 207648096),  // 797: gradient of features.5.5.block.3 input, 1,940,736 floats per image
+        (466697664, 205707360),  // 798: features.5.5.block.2 output (recomputed), 1,940,736 floats per image
+        (464756928, 201825888),  // 799: features.5.5.block.1 output (recomputed), 1,940,736 floats per image
+        (462816192, 203766624),  // 800: gradient of features.5.5.block.1 input, 1,940,736 floats per image
+        (460875456, 201825888),  // 801: features.5.5.block.0 output (recomputed), 1,940,736 floats per image
+        (247643456, 205707360),  // 802: gradient of features.5.5.block.0 input, 323,456 floats per image
+        (247320000, 206030816),  // 803: gradient of features.5.4 branch, 323,456 floats per image
+        (458934720, 203766624),  // 804: gradient of features.5.4.block.3 input, 1,940,736 floats per image
+        (456993984, 201825888),  // 805: features.5.4.block.2 output (recomputed), 1,940,736 floats per image
+        (455053248, 197944416),  // 806: features.5.4.block.1 output (recomputed), 1,940,736 floats per image
+        (453112512, 199885152),  // 807: gradient of features.5.4.block.1 input, 1,940,736 floats per image
+        (451171776, 197944416),  // 808: features.5.4.block.0 output (recomputed), 1,940,736 floats per image
+        (247320000, 201825888),  // 809: gradient of features.5.4.block.0 input, 323,456 floats per image
+        (247643456, 202149344),  // 810: gradient of features.5.3 branch, 323,456 floats per image
+        (449231040, 199885152),  // 811: gradient of features.5.3.block.3 input, 1,940,736 floats per image
+        (447290304, 197944416),  // 812: features.5.3.block.2 output (recomputed), 1,940,736 floats per image
+        (445349568, 194062944),  // 813: features.5.3.block.1 output (recomputed), 1,940,736 floats per image
+        (443408832, 196003680),  // 814: gradient of features.5.3.block.1 input, 1,940,736 floats per image
+        (441468096, 194062944),  // 815: features.5.3.block.0 output (recomputed), 1,940,736 floats per image
+        (247643456, 197944416),  // 816: gradient of features.5.3.block.0 input, 323,456 floats per image
+        (247320000, 198267872),  // 817: gradient of features.5.2 branch, 323,456 floats per image
+        (439527360, 196003680),  // 818: gradient of features.5.2.block.3 input, 1,940,736 floats per image
+        (437586624, 194062944),  // 819: features.5.2.block.2 output (recomputed), 1,940,736 floats per image
+        (435645888, 190181472),  // 820: features.5.2.block.1 output (recomputed), 1,940,736 floats per image
+        (433705152, 192122208),  // 821: gradient of features.5.2.block.1 input, 1,940,736 floats per image
+        (431764416, 190181472),  // 822: features.5.2.block.0 output (recomputed), 1,940,736 floats per image
+        (247320000, 194062944),  // 823: gradient of features.5.2.block.0 input, 323,456 floats per image
+        (247643456, 194386400),  // 824: gradient of features.5.1 branch, 323,456 floats per image
+        (429823680, 192122208),  // 825: gradient of features.5.1.block.3 input, 1,940,736 floats per image
+        (427882944, 190181472),  // 826: features.5.1.block.2 output (recomputed), 1,940,736 floats per image
+        (425942208, 186300000),  // 827: features.5.1.block.1 output (recomputed), 1,940,736 floats per image
+        (424001472, 188240736),  // 828: gradient of features.5.1.block.1 input, 1,940,736 floats per image
+        (422060736, 186300000),  // 829: features.5.1.block.0 output (recomputed), 1,940,736 floats per image
+        (247643456, 190181472),  // 830: gradient of features.5.1.block.0 input, 323,456 floats per image
+        (420120000, 187686240),  // 831: gradient of features.5.0.block.3 input, 1,386,240 floats per image
+        (586061088, 186300000),  // 832: features.5.0.block.2 output (recomputed), 1,386,240 floats per image
+        (584674848, 112320000),  // 833: features.5.0.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 834: gradient of features.5.0.block.1 input, 1,386,240 floats per image
+        (581902368, 112320000),  // 835: features.5.0.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 113706240),  // 836: gradient of features.5.0.block.0 input, 231,040 floats per image
+        (247551040, 113937280),  // 837: gradient of features.4.9 branch, 231,040 floats per image
+        (420120000, 187686240),  // 838: gradient of features.4.9.block.3 input, 1,386,240 floats per image
+        (579129888, 186300000),  // 839: features.4.9.block.2 output (recomputed), 1,386,240 floats per image
+        (577743648, 112320000),  // 840: features.4.9.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 841: gradient of features.4.9.block.1 input, 1,386,240 floats per image
+        (574971168, 112320000),  // 842: features.4.9.block.0 output (recomputed), 1,386,240 floats per image
+        (247551040, 113937280),  // 843: gradient of features.4.9.block.0 input, 231,040 floats per image
+        (247320000, 113706240),  // 844: gradient of features.4.8 branch, 231,040 floats per image
+        (420120000, 187686240),  // 845: gradient of features.4.8.block.3 input, 1,386,240 floats per image
+        (572198688, 186300000),  // 846: features.4.8.block.2 output (recomputed), 1,386,240 floats per image
+        (570812448, 112320000),  // 847: features.4.8.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 848: gradient of features.4.8.block.1 input, 1,386,240 floats per image
+        (568039968, 112320000),  // 849: features.4.8.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 113706240),  // 850: gradient of features.4.8.block.0 input, 231,040 floats per image
+        (247551040, 113937280),  // 851: gradient of features.4.7 branch, 231,040 floats per image
+        (420120000, 187686240),  // 852: gradient of features.4.7.block.3 input, 1,386,240 floats per image
+        (565267488, 186300000),  // 853: features.4.7.block.2 output (recomputed), 1,386,240 floats per image
+        (563881248, 112320000),  // 854: features.4.7.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 855: gradient of features.4.7.block.1 input, 1,386,240 floats per image
+        (561108768, 112320000),  // 856: features.4.7.block.0 output (recomputed), 1,386,240 floats per image
+        (247551040, 113937280),  // 857: gradient of features.4.7.block.0 input, 231,040 floats per image
+        (247320000, 113706240),  // 858: gradient of features.4.6 branch, 231,040 floats per image
+        (420120000, 187686240),  // 859: gradient of features.4.6.block.3 input, 1,386,240 floats per image
+        (558336288, 186300000),  // 860: features.4.6.block.2 output (recomputed), 1,386,240 floats per image
+        (556950048, 112320000),  // 861: features.4.6.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 862: gradient of features.4.6.block.1 input, 1,386,240 floats per image
+        (554177568, 112320000),  // 863: features.4.6.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 113706240),  // 864: gradient of features.4.6.block.0 input, 231,040 floats per image
+        (247551040, 113937280),  // 865: gradient of features.4.5 branch, 231,040 floats per image
+        (420120000, 187686240),  // 866: gradient of features.4.5.block.3 input, 1,386,240 floats per image
+        (551405088, 186300000),  // 867: features.4.5.block.2 output (recomputed), 1,386,240 floats per image
+        (550018848, 112320000),  // 868: features.4.5.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 869: gradient of features.4.5.block.1 input, 1,386,240 floats per image
+        (547246368, 112320000),  // 870: features.4.5.block.0 output (recomputed), 1,386,240 floats per image
+        (247551040, 113937280),  // 871: gradient of features.4.5.block.0 input, 231,040 floats per image
+        (247320000, 113706240),  // 872: gradient of features.4.4 branch, 231,040 floats per image
+        (420120000, 187686240),  // 873: gradient of features.4.4.block.3 input, 1,386,240 floats per image
+        (544473888, 186300000),  // 874: features.4.4.block.2 output (recomputed), 1,386,240 floats per image
+        (543087648, 112320000),  // 875: features.4.4.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 876: gradient of features.4.4.block.1 input, 1,386,240 floats per image
+        (540315168, 112320000),  // 877: features.4.4.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 113706240),  // 878: gradient of features.4.4.block.0 input, 231,040 floats per image
+        (247551040, 113937280),  // 879: gradient of features.4.3 branch, 231,040 floats per image
+        (420120000, 187686240),  // 880: gradient of features.4.3.block.3 input, 1,386,240 floats per image
+        (537542688, 186300000),  // 881: features.4.3.block.2 output (recomputed), 1,386,240 floats per image
+        (536156448, 112320000),  // 882: features.4.3.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 883: gradient of features.4.3.block.1 input, 1,386,240 floats per image
+        (533383968, 112320000),  // 884: features.4.3.block.0 output (recomputed), 1,386,240 floats per image
+        (247551040, 113937280),  // 885: gradient of features.4.3.block.0 input, 231,040 floats per image
+        (247320000, 113706240),  // 886: gradient of features.4.2 branch, 231,040 floats per image
+        (420120000, 187686240),  // 887: gradient of features.4.2.block.3 input, 1,386,240 floats per image
+        (530611488, 186300000),  // 888: features.4.2.block.2 output (recomputed), 1,386,240 floats per image
+        (529225248, 112320000),  // 889: features.4.2.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 890: gradient of features.4.2.block.1 input, 1,386,240 floats per image
+        (526452768, 112320000),  // 891: features.4.2.block.0 output (recomputed), 1,386,240 floats per image
+        (247320000, 113706240),  // 892: gradient of features.4.2.block.0 input, 231,040 floats per image
+        (247551040, 113937280),  // 893: gradient of features.4.1 branch, 231,040 floats per image
+        (420120000, 187686240),  // 894: gradient of features.4.1.block.3 input, 1,386,240 floats per image
+        (523680288, 186300000),  // 895: features.4.1.block.2 output (recomputed), 1,386,240 floats per image
+        (522294048, 112320000),  // 896: features.4.1.block.1 output (recomputed), 1,386,240 floats per image
+        (421506240, 186300000),  // 897: gradient of features.4.1.block.1 input, 1,386,240 floats per image
+        (519521568, 112320000),  // 898: features.4.1.block.0 output (recomputed), 1,386,240 floats per image
+        (248013120, 187686240),  // 899: gradient of features.4.1.block.0 input, 231,040 floats per image
+        (247320000, 113706240),  // 900: gradient of features.4.0.block.3 input, 693,120 floats per image
+        (678810528, 113013120),  // 901: features.4.0.block.2 output (recomputed), 693,120 floats per image
+        (678117408, 112320000),  // 902: features.4.0.block.1 output (recomputed), 693,120 floats per image
+        (420120000, 189000000),  // 903: gradient of features.4.0.block.1 input, 2,700,000 floats per image
+        (417420000, 186300000),  // 904: features.4.0.block.0 output (recomputed), 2,700,000 floats per image
+        (247320000, 112320000),  // 905: gradient of features.4.0.block.0 input, 450,000 floats per image
+        (247770000, 112770000),  // 906: gradient of features.3.6 branch, 450,000 floats per image
+        (414720000, 189000000),  // 907: gradient of features.3.6.block.3 input, 2,700,000 floats per image
+        (412020000, 186300000),  // 908: features.3.6.block.2 output (recomputed), 2,700,000 floats per image
+        (409320000, 180900000),  // 909: features.3.6.block.1 output (recomputed), 2,700,000 floats per image
+        (406620000, 183600000),  // 910: gradient of features.3.6.block.1 input, 2,700,000 floats per image
+        (403920000, 180900000),  // 911: features.3.6.block.0 output (recomputed), 2,700,000 floats per image
+        (247770000, 112770000),  // 912: gradient of features.3.6.block.0 input, 450,000 floats per image
+        (247320000, 112320000),  // 913: gradient of features.3.5 branch, 450,000 floats per image
+        (401220000, 183600000),  // 914: gradient of features.3.5.block.3 input, 2,700,000 floats per image
+        (398520000, 180900000),  // 915: features.3.5.block.2 output (recomputed), 2,700,000 floats per image
+        (395820000, 175500000),  // 916: features.3.5.block.1 output (recomputed), 2,700,000 floats per image
+        (393120000, 178200000),  // 917: gradient of features.3.5.block.1 input, 2,700,000 floats per image
+        (390420000, 175500000),  // 918: features.3.5.block.0 output (recomputed), 2,700,000 floats per image
+        (247320000, 112320000),  // 919: gradient of features.3.5.block.0 input, 450,000 floats per image
+        (247770000, 112770000),  // 920: gradient of features.3.4 branch, 450,000 floats per image
+        (387720000, 178200000),  // 921: gradient of features.3.4.block.3 input, 2,700,000 floats per image
+        (385020000, 175500000),  // 922: features.3.4.block.2 output (recomputed), 2,700,000 floats per image
+        (382320000, 170100000),  // 923: features.3.4.block.1 output (recomputed), 2,700,000 floats per image
+        (379620000, 172800000),  // 924: gradient of features.3.4.block.1 input, 2,700,000 floats per image
+        (376920000, 170100000),  // 925: features.3.4.block.0 output (recomputed), 2,700,000 floats per image
+        (247770000, 112770000),  // 926: gradient of features.3.4.block.0 input, 450,000 floats per image
+        (247320000, 112320000),  // 927: gradient of features.3.3 branch, 450,000 floats per image
+        (374220000, 172800000),  // 928: gradient of features.3.3.block.3 input, 2,700,000 floats per image
+        (371520000, 170100000),  // 929: features.3.3.block.2 output (recomputed), 2,700,000 floats per image
+        (368820000, 164700000),  // 930: features.3.3.block.1 output (recomputed), 2,700,000 floats per image
+        (366120000, 167400000),  // 931: gradient of features.3.3.block.1 input, 2,700,000 floats per image
+        (363420000, 164700000),  // 932: features.3.3.block.0 output (recomputed), 2,700,000 floats per image
+        (247320000, 112320000),  // 933: gradient of features.3.3.block.0 input, 450,000 floats per image
+        (247770000, 112770000),  // 934: gradient of features.3.2 branch, 450,000 floats per image
+        (360720000, 167400000),  // 935: gradient of features.3.2.block.3 input, 2,700,000 floats per image
+        (358020000, 164700000),  // 936: features.3.2.block.2 output (recomputed), 2,700,000 floats per image
+        (355320000, 109620000),  // 937: features.3.2.block.1 output (recomputed), 2,700,000 floats per image
+        (352620000, 162000000),  // 938: gradient of features.3.2.block.1 input, 2,700,000 floats per image
+        (349920000, 109620000),  // 939: features.3.2.block.0 output (recomputed), 2,700,000 floats per image
+        (247770000, 112770000),  // 940: gradient of features.3.2.block.0 input, 450,000 floats per image
+        (247320000, 112320000),  // 941: gradient of features.3.1 branch, 450,000 floats per image
+        (347220000, 162000000),  // 942: gradient of features.3.1.block.3 input, 2,700,000 floats per image
+        (344520000, 109620000),  // 943: features.3.1.block.2 output (recomputed), 2,700,000 floats per image
+        (341820000, 104220000),  // 944: features.3.1.block.1 output (recomputed), 2,700,000 floats per image
+        (339120000, 106920000),  // 945: gradient of features.3.1.block.1 input, 2,700,000 floats per image
+        (244620000, 104220000),  // 946: features.3.1.block.0 output (recomputed), 2,700,000 floats per image
+        (244620000, 104760000),  // 947: gradient of features.3.1.block.0 input, 450,000 floats per image
+        (339120000, 162000000),  // 948: gradient of features.3.0.block.3 input, 1,620,000 floats per image
+        (516515328, 103140000),  // 949: features.3.0.block.2 output (recomputed), 1,620,000 floats per image
+        (514895328, 101520000),  // 950: features.3.0.block.1 output (recomputed), 1,620,000 floats per image
+        (241920000, 108000000),  // 951: gradient of features.3.0.block.1 input, 6,480,000 floats per image
+        (235440000, 101520000),  // 952: features.3.0.block.0 output (recomputed), 6,480,000 floats per image
+        (235440000, 162000000),  // 953: gradient of features.3.0.block.0 input, 1,080,000 floats per image
+        (236520000, 163080000),  // 954: gradient of features.2.6 branch, 1,080,000 floats per image
+        (228960000, 108000000),  // 955: gradient of features.2.6.block.3 input, 6,480,000 floats per image
+        (222480000, 101520000),  // 956: features.2.6.block.2 output (recomputed), 6,480,000 floats per image
+        (216000000, 88560000),  // 957: features.2.6.block.1 output (recomputed), 6,480,000 floats per image
+        (209520000, 95040000),  // 958: gradient of features.2.6.block.1 input, 6,480,000 floats per image
+        (203040000, 88560000),  // 959: features.2.6.block.0 output (recomputed), 6,480,000 floats per image
+        (203040000, 101520000),  // 960: gradient of features.2.6.block.0 input, 1,080,000 floats per image
+        (204120000, 102600000),  // 961: gradient of features.2.5 branch, 1,080,000 floats per image
+        (196560000, 95040000),  // 962: gradient of features.2.5.block.3 input, 6,480,000 floats per image
+        (190080000, 88560000),  // 963: features.2.5.block.2 output (recomputed), 6,480,000 floats per image
+        (183600000, 75600000),  // 964: features.2.5.block.1 output (recomputed), 6,480,000 floats per image
+        (177120000, 82080000),  // 965: gradient of features.2.5.block.1 input, 6,480,000 floats per image
+        (170640000, 75600000),  // 966: features.2.5.block.0 output (recomputed), 6,480,000 floats per image
+        (170640000, 88560000),  // 967: gradient of features.2.5.block.0 input, 1,080,000 floats per image
+        (171720000, 89640000),  // 968: gradient of features.2.4 branch, 1,080,000 floats per image
+        (164160000, 82080000),  // 969: gradient of features.2.4.block.3 input, 6,480,000 floats per image
+        (157680000, 75600000),  // 970: features.2.4.block.2 output (recomputed), 6,480,000 floats per image
+        (151200000, 62640000),  // 971: features.2.4.block.1 output (recomputed), 6,480,000 floats per image
+        (144720000, 69120000),  // 972: gradient of features.2.4.block.1 input, 6,480,000 floats per image
+        (138240000, 62640000),  // 973: features.2.4.block.0 output (recomputed), 6,480,000 floats per image
+        (138240000, 75600000),  // 974: gradient of features.2.4.block.0 input, 1,080,000 floats per image
+        (139320000, 76680000),  // 975: gradient of features.2.3 branch, 1,080,000 floats per image
+        (131760000, 69120000),  // 976: gradient of features.2.3.block.3 input, 6,480,000 floats per image
+        (125280000, 62640000),  // 977: features.2.3.block.2 output (recomputed), 6,480,000 floats per image
+        (118800000, 49680000),  // 978: features.2.3.block.1 output (recomputed), 6,480,000 floats per image
+        (112320000, 56160000),  // 979: gradient of features.2.3.block.1 input, 6,480,000 floats per image
+        (105840000, 49680000),  // 980: features.2.3.block.0 output (recomputed), 6,480,000 floats per image
+        (105840000, 62640000),  // 981: gradient of features.2.3.block.0 input, 1,080,000 floats per image
+        (106920000, 63720000),  // 982: gradient of features.2.2 branch, 1,080,000 floats per image
+        (99360000, 56160000),  // 983: gradient of features.2.2.block.3 input, 6,480,000 floats per image
+        (92880000, 49680000),  // 984: features.2.2.block.2 output (recomputed), 6,480,000 floats per image
+        (86400000, 36720000),  // 985: features.2.2.block.1 output (recomputed), 6,480,000 floats per image
+        (79920000, 43200000),  // 986: gradient of features.2.2.block.1 input, 6,480,000 floats per image
+        (73440000, 36720000),  // 987: features.2.2.block.0 output (recomputed), 6,480,000 floats per image
+        (73440000, 49680000),  // 988: gradient of features.2.2.block.0 input, 1,080,000 floats per image
+        (74520000, 50760000),  // 989: gradient of features.2.1 branch, 1,080,000 floats per image
+        (66960000, 43200000),  // 990: gradient of features.2.1.block.3 input, 6,480,000 floats per image
+        (60480000, 36720000),  // 991: features.2.1.block.2 output (recomputed), 6,480,000 floats per image
+        (54000000, 23760000),  // 992: features.2.1.block.1 output (recomputed), 6,480,000 floats per image
+        (47520000, 30240000),  // 993: gradient of features.2.1.block.1 input, 6,480,000 floats per image
+        (41040000, 23760000),  // 994: features.2.1.block.0 output (recomputed), 6,480,000 floats per image
+        (41040000, 25920000),  // 995: gradient of features.2.1.block.0 input, 1,080,000 floats per image
+        (51840000, 51840000),  // 996: gradient of features.2.0.block.3 input, 4,320,000 floats per image
+        (285840000, 21600000),  // 997: features.2.0.block.2 output (recomputed), 4,320,000 floats per image
+        (281520000, 17280000),  // 998: features.2.0.block.1 output (recomputed), 4,320,000 floats per image
+        (34560000, 34560000),  // 999: gradient of features.2.0.block.1 input, 17,280,000 floats per image
+        (17280000, 17280000),  // 1000: features.2.0.block.0 output (recomputed), 17,280,000 floats per image
+        (17280000, 17280000),  // 1001: gradient of features.2.0.block.0 input, 2,880,000 floats per image
+        (0, 0),  // 1002: gradient of features.1.3 branch, 2,880,000 floats per image
+        (2880000, 8640000),  // 1003: gradient of features.1.3.block.2 input, 2,880,000 floats per image
+        (330480000, 5760000),  // 1004: features.1.3.block.1 output (recomputed), 2,880,000 floats per image
+        (327600000, 2880000),  // 1005: features.1.3.block.0 output (recomputed), 2,880,000 floats per image
+        (0, 0),  // 1006: gradient of features.1.3.block.0 input, 2,880,000 floats per image
+        (2880000, 2880000),  // 1007: gradient of features.1.2 branch, 2,880,000 floats per image
+        (5760000, 11520000),  // 1008: gradient of features.1.2.block.2 input, 2,880,000 floats per image
+        (316080000, 8640000),  // 1009: features.1.2.block.1 output (recomputed), 2,880,000 floats per image
+        (313200000, 5760000),  // 1010: features.1.2.block.0 output (recomputed), 2,880,000 floats per image
+        (2880000, 2880000),  // 1011: gradient of features.1.2.block.0 input, 2,880,000 floats per image
+        (0, 0),  // 1012: gradient of features.1.1 branch, 2,880,000 floats per image
+        (5760000, 11520000),  // 1013: gradient of features.1.1.block.2 input, 2,880,000 floats per image
+        (301680000, 8640000),  // 1014: features.1.1.block.1 output (recomputed), 2,880,000 floats per image
+        (298800000, 5760000),  // 1015: features.1.1.block.0 output (recomputed), 2,880,000 floats per image
+        (8640000, 17280000),  // 1016: gradient of features.1.1.block.0 input, 2,880,000 floats per image
+        (0, 11520000),  // 1017: gradient of features.1.0.block.2 input, 5,760,000 floats per image
+        (271440000, 5760000),  // 1018: features.1.0.block.1 output (recomputed), 5,760,000 floats per image
+        (265680000, 0),  // 1019: features.1.0.block.0 output (recomputed), 5,760,000 floats per image
+        (5760000, 5760000),  // 1020: gradient of features.1.0.block.0 input, 5,760,000 floats per image
+        (254160000, 0),  // 1021: features.0 output (recomputed), 5,760,000 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -20788,10 +20410,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
-        .init("features.7.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]"),
-        .init("features.7.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]"),
+        .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20820,10 +20440,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
-        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]"),
-        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20852,10 +20470,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward on [n, 19, 19, 3840]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 3840]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20882,10 +20498,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1064632320,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20912,10 +20526,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.12.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.12.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20944,10 +20556,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.11.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.11.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -20976,10 +20586,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.10.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21008,10 +20616,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21040,10 +20646,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21072,10 +20676,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21104,10 +20706,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21136,10 +20736,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21168,10 +20766,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21200,10 +20796,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21232,10 +20826,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21264,10 +20856,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward on [n, 19, 19, 2304]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 2304]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21294,10 +20884,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 372621312,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 19, 19, 1344]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 19, 19, 1344]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 1344]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21324,10 +20912,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21356,10 +20942,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21388,10 +20972,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21420,10 +21002,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21452,10 +21032,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21484,10 +21062,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21516,10 +21092,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21548,10 +21122,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21580,10 +21152,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward on [n, 38, 38, 1344]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 1344]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21610,10 +21180,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 621035520,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21640,10 +21208,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21672,10 +21238,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21704,10 +21268,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21736,10 +21298,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21768,10 +21328,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21800,10 +21358,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21832,10 +21388,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21864,10 +21418,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21896,10 +21448,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward on [n, 38, 38, 960]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 960]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21926,10 +21476,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 221798400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 38, 38, 480]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 38, 38, 480]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 480]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21956,10 +21504,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -21988,10 +21534,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22020,10 +21564,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22052,10 +21594,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22084,10 +21624,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22116,10 +21654,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward on [n, 75, 75, 480]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 480]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22146,10 +21682,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 259200000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 75, 75, 288]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 75, 75, 288]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 288]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22176,10 +21710,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22208,10 +21740,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22240,10 +21770,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22272,10 +21800,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22304,10 +21830,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22336,10 +21860,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward on [n, 150, 150, 288]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 288]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22366,10 +21888,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 414720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 150, 150, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 150, 150, 192]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -22396,10 +21916,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
-        .init("features.1.3.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]"),
-        .init("features.1.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 300, 300, 32]"),
+        .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: 51840000,
@@ -22420,10 +21938,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
-        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]"),
-        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 300, 300, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 51840000,
@@ -22444,10 +21960,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 300, 300, 32]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 300, 300, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 51840000,
@@ -22466,10 +21980,8 @@ public final class EfficientNetB7Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 368640000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 4096,
-              "squeeze-excitation 64 -> 16 -> 64 backward on [n, 300, 300, 64]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 300, 300, 64]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4096,
+              "squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 64]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

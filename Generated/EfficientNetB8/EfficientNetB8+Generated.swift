@@ -5401,12 +5401,12 @@ extension EfficientNetB8 {
 
 /// EfficientNetB8 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 1,076,505,680 floats per image (saved activations and gradients, packed by lifetime), 492,940,080 with `recomputeActivations`; parameters: 87,794,912 floats.
+/// Training arena: 1,076,505,632 floats per image (saved activations and gradients, packed by lifetime), 492,940,080 with `recomputeActivations`; parameters: 87,794,912 floats.
 public final class EfficientNetB8Training: TrainableModel {
     public static let descriptor = EfficientNetB8.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 87794912,
-        arenaFloatsPerImage: 1076505680, recomputingArenaFloatsPerImage: 492940080,
+        arenaFloatsPerImage: 1076505632, recomputingArenaFloatsPerImage: 492940080,
         fixedFloats: 6742288,
         blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.1.3", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.2.6", "features.2.7", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.3.6", "features.3.7", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.4.8", "features.4.9", "features.4.10", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.5.8", "features.5.9", "features.5.10", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.6.11", "features.6.12", "features.6.13", "features.6.14", "features.7.0", "features.7.1", "features.7.2", "features.7.3", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -5461,7 +5461,7 @@ public final class EfficientNetB8Training: TrainableModel {
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 492940080 : 1076505680
+        let arenaFloats = options.recomputeActivations ? 492940080 : 1076505632
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -13484,6681 +13484,6321 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(724),
             gradWeights: s.g + 80007664, workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
-        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
+        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(724), input: s.tensor(726), batch: s.n, pixels: 441,
-            channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(724), seInput: s.tensor(726), batch: s.n,
+            pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416, seActivation: .silu,
             expandWeights: s.p + 79260016, savedPooled: s.tensor(705), savedHidden: s.tensor(706),
-            savedScale: s.tensor(707), gradInput: s.tensor(727), gradReduceWeights: s.g + 78516416,
-            gradReduceBias: s.g + 79259840, gradExpandWeights: s.g + 79260016, gradExpandBias: s.g + 80003440,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(707), gradReduceWeights: s.g + 78516416, gradReduceBias: s.g + 79259840,
+            gradExpandWeights: s.g + 79260016, gradExpandBias: s.g + 80003440, preActivation: s.tensor(702),
+            gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
+            activation: .silu, gradGamma: s.g + 78499520, gradBeta: s.g + 78503744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
-        // features.7.3.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(727), input: s.tensor(702),
-            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768,
-            savedInvStd: s.f + 6654992, activation: .silu, gradInput: s.tensor(727), gradGamma: s.g + 78499520,
-            gradBeta: s.g + 78503744, pool: pool)
-        s.profiler?.stop(1029)
         // features.7.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 61 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(700), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 78444608, beta: s.p + 78448832, savedMean: s.f + 6642320, savedInvStd: s.f + 6646544,
-                activation: .silu, output: s.tensor(729), pool: pool)
-            s.profiler?.stop(1030)
+                activation: .silu, output: s.tensor(728), pool: pool)
+            s.profiler?.stop(1029)
         }
         // features.7.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 61 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(700), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 78444608, beta: s.p + 78448832, runningMean: s.p + 78453056, runningVar: s.p + 78457280,
-                eps: 0.001, activation: .silu, output: s.tensor(729), scratch: s.f + 6642320, pool: pool)
-            s.profiler?.stop(1031)
+                eps: 0.001, activation: .silu, output: s.tensor(728), scratch: s.f + 6642320, pool: pool)
+            s.profiler?.stop(1030)
         }
         // features.7.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6697232, count: 38016)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1031)
         // features.7.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(729), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(728), batch: s.n, height: 21,
             width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6659216, gradInput: s.tensor(728), gradWeights: s.f + 6697232, pool: pool)
-        s.profiler?.stop(1033)
+            weights: s.f + 6659216, gradInput: s.tensor(727), gradWeights: s.f + 6697232, pool: pool)
+        s.profiler?.stop(1032)
         // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6697232, channels: 4224, kernel: 3, into: s.g + 78461504)
-        s.profiler?.stop(1034)
+        s.profiler?.stop(1033)
         // features.7.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(728), input: s.tensor(700), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(727), input: s.tensor(700), pixels: 441 &* s.n,
             channels: 4224, gamma: s.p + 78444608, beta: s.p + 78448832, savedMean: s.f + 6642320,
             savedInvStd: s.f + 6646544, activation: .silu, gradGamma: s.g + 78444608, gradBeta: s.g + 78448832,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1035)
+        s.profiler?.stop(1034)
         // features.7.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 704] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(728), preActivation: s.tensor(700),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(700),
             gamma: s.p + 78444608, beta: s.p + 78448832, savedMean: s.f + 6642320, savedInvStd: s.f + 6646544,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(698), weights: s.p + 75470912,
-            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(730),
+            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(729),
             gradWeights: s.g + 75470912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1036)
+        s.profiler?.stop(1035)
         // features.7.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(730), s.tensor(722), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1037)
+        TrainingKernels.accumulate(s.tensor(729), s.tensor(722), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1036)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(730),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(729),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 60 ? s.tensor(699) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(731), pool: pool)
-        s.profiler?.stop(1038)
+            perImage: 310464, gradBranch: s.tensor(730), pool: pool)
+        s.profiler?.stop(1037)
         // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(731), input: s.tensor(696), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(696), pixels: 441 &* s.n,
             channels: 704, gamma: s.p + 75468096, beta: s.p + 75468800, savedMean: s.f + 6640912,
             savedInvStd: s.f + 6641616, activation: .identity, gradGamma: s.g + 75468096, gradBeta: s.g + 75468800,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1039)
+        s.profiler?.stop(1038)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
-                activation: .silu, output: s.tensor(734), pool: pool)
-            s.profiler?.stop(1040)
+                activation: .silu, output: s.tensor(733), pool: pool)
+            s.profiler?.stop(1039)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 60 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(690), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70986256, beta: s.p + 70990480, runningMean: s.p + 70994704, runningVar: s.p + 70998928,
-                eps: 0.001, activation: .silu, output: s.tensor(734), scratch: s.f + 6556432, pool: pool)
-            s.profiler?.stop(1041)
+                eps: 0.001, activation: .silu, output: s.tensor(733), scratch: s.f + 6556432, pool: pool)
+            s.profiler?.stop(1040)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(734), savedScale: s.tensor(695), batch: s.n,
-                pixels: 441, channels: 4224, output: s.tensor(733), pool: pool)
-            s.profiler?.stop(1042)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(733), savedScale: s.tensor(695), batch: s.n,
+                pixels: 441, channels: 4224, output: s.tensor(732), pool: pool)
+            s.profiler?.stop(1041)
         }
         // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(731), preActivation: s.tensor(696),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(696),
             gamma: s.p + 75468096, beta: s.p + 75468800, savedMean: s.f + 6640912, savedInvStd: s.f + 6641616,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(733), weights: s.p + 72494400,
-            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(732),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(732), weights: s.p + 72494400,
+            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(731),
             gradWeights: s.g + 72494400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1043)
-        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
+        s.profiler?.stop(1042)
+        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(732), input: s.tensor(734), batch: s.n, pixels: 441,
-            channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(731), seInput: s.tensor(733), batch: s.n,
+            pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152, seActivation: .silu,
             expandWeights: s.p + 71746752, savedPooled: s.tensor(693), savedHidden: s.tensor(694),
-            savedScale: s.tensor(695), gradInput: s.tensor(735), gradReduceWeights: s.g + 71003152,
-            gradReduceBias: s.g + 71746576, gradExpandWeights: s.g + 71746752, gradExpandBias: s.g + 72490176,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1044)
-        // features.7.2.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(735), input: s.tensor(690),
-            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432,
-            savedInvStd: s.f + 6560656, activation: .silu, gradInput: s.tensor(735), gradGamma: s.g + 70986256,
-            gradBeta: s.g + 70990480, pool: pool)
-        s.profiler?.stop(1045)
+            savedScale: s.tensor(695), gradReduceWeights: s.g + 71003152, gradReduceBias: s.g + 71746576,
+            gradExpandWeights: s.g + 71746752, gradExpandBias: s.g + 72490176, preActivation: s.tensor(690),
+            gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
+            activation: .silu, gradGamma: s.g + 70986256, gradBeta: s.g + 70990480, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1043)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 60 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(688), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70931344, beta: s.p + 70935568, savedMean: s.f + 6547984, savedInvStd: s.f + 6552208,
-                activation: .silu, output: s.tensor(737), pool: pool)
-            s.profiler?.stop(1046)
+                activation: .silu, output: s.tensor(735), pool: pool)
+            s.profiler?.stop(1044)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 60 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(688), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 70931344, beta: s.p + 70935568, runningMean: s.p + 70939792, runningVar: s.p + 70944016,
-                eps: 0.001, activation: .silu, output: s.tensor(737), scratch: s.f + 6547984, pool: pool)
-            s.profiler?.stop(1047)
+                eps: 0.001, activation: .silu, output: s.tensor(735), scratch: s.f + 6547984, pool: pool)
+            s.profiler?.stop(1045)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6602896, count: 38016)
-        s.profiler?.stop(1048)
+        s.profiler?.stop(1046)
         // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(737), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(731), input: s.tensor(735), batch: s.n, height: 21,
             width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6564880, gradInput: s.tensor(736), gradWeights: s.f + 6602896, pool: pool)
-        s.profiler?.stop(1049)
+            weights: s.f + 6564880, gradInput: s.tensor(734), gradWeights: s.f + 6602896, pool: pool)
+        s.profiler?.stop(1047)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6602896, channels: 4224, kernel: 3, into: s.g + 70948240)
-        s.profiler?.stop(1050)
+        s.profiler?.stop(1048)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(736), input: s.tensor(688), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(734), input: s.tensor(688), pixels: 441 &* s.n,
             channels: 4224, gamma: s.p + 70931344, beta: s.p + 70935568, savedMean: s.f + 6547984,
             savedInvStd: s.f + 6552208, activation: .silu, gradGamma: s.g + 70931344, gradBeta: s.g + 70935568,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1051)
+        s.profiler?.stop(1049)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 704] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(736), preActivation: s.tensor(688),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(734), preActivation: s.tensor(688),
             gamma: s.p + 70931344, beta: s.p + 70935568, savedMean: s.f + 6547984, savedInvStd: s.f + 6552208,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(686), weights: s.p + 67957648,
-            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(738),
+            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(736),
             gradWeights: s.g + 67957648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1052)
+        s.profiler?.stop(1050)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(738), s.tensor(730), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1053)
+        TrainingKernels.accumulate(s.tensor(736), s.tensor(729), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1051)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(738),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(736),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 59 ? s.tensor(687) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(739), pool: pool)
-        s.profiler?.stop(1054)
+            perImage: 310464, gradBranch: s.tensor(737), pool: pool)
+        s.profiler?.stop(1052)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(739), input: s.tensor(684), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(737), input: s.tensor(684), pixels: 441 &* s.n,
             channels: 704, gamma: s.p + 67954832, beta: s.p + 67955536, savedMean: s.f + 6546576,
             savedInvStd: s.f + 6547280, activation: .identity, gradGamma: s.g + 67954832, gradBeta: s.g + 67955536,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1055)
+        s.profiler?.stop(1053)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
-                activation: .silu, output: s.tensor(742), pool: pool)
-            s.profiler?.stop(1056)
+                activation: .silu, output: s.tensor(740), pool: pool)
+            s.profiler?.stop(1054)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 59 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(678), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63472992, beta: s.p + 63477216, runningMean: s.p + 63481440, runningVar: s.p + 63485664,
-                eps: 0.001, activation: .silu, output: s.tensor(742), scratch: s.f + 6462096, pool: pool)
-            s.profiler?.stop(1057)
+                eps: 0.001, activation: .silu, output: s.tensor(740), scratch: s.f + 6462096, pool: pool)
+            s.profiler?.stop(1055)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(742), savedScale: s.tensor(683), batch: s.n,
-                pixels: 441, channels: 4224, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1058)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(740), savedScale: s.tensor(683), batch: s.n,
+                pixels: 441, channels: 4224, output: s.tensor(739), pool: pool)
+            s.profiler?.stop(1056)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(739), preActivation: s.tensor(684),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(737), preActivation: s.tensor(684),
             gamma: s.p + 67954832, beta: s.p + 67955536, savedMean: s.f + 6546576, savedInvStd: s.f + 6547280,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(741), weights: s.p + 64981136,
-            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(740),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(739), weights: s.p + 64981136,
+            pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(738),
             gradWeights: s.g + 64981136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1059)
-        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]
+        s.profiler?.stop(1057)
+        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(740), input: s.tensor(742), batch: s.n, pixels: 441,
-            channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(738), seInput: s.tensor(740), batch: s.n,
+            pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888, seActivation: .silu,
             expandWeights: s.p + 64233488, savedPooled: s.tensor(681), savedHidden: s.tensor(682),
-            savedScale: s.tensor(683), gradInput: s.tensor(743), gradReduceWeights: s.g + 63489888,
-            gradReduceBias: s.g + 64233312, gradExpandWeights: s.g + 64233488, gradExpandBias: s.g + 64976912,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1060)
-        // features.7.1.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(743), input: s.tensor(678),
-            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096,
-            savedInvStd: s.f + 6466320, activation: .silu, gradInput: s.tensor(743), gradGamma: s.g + 63472992,
-            gradBeta: s.g + 63477216, pool: pool)
-        s.profiler?.stop(1061)
+            savedScale: s.tensor(683), gradReduceWeights: s.g + 63489888, gradReduceBias: s.g + 64233312,
+            gradExpandWeights: s.g + 64233488, gradExpandBias: s.g + 64976912, preActivation: s.tensor(678),
+            gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
+            activation: .silu, gradGamma: s.g + 63472992, gradBeta: s.g + 63477216, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1058)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 59 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(676), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63418080, beta: s.p + 63422304, savedMean: s.f + 6453648, savedInvStd: s.f + 6457872,
-                activation: .silu, output: s.tensor(745), pool: pool)
-            s.profiler?.stop(1062)
+                activation: .silu, output: s.tensor(742), pool: pool)
+            s.profiler?.stop(1059)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 59 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(676), pixels: 441 &* s.n, channels: 4224,
                 gamma: s.p + 63418080, beta: s.p + 63422304, runningMean: s.p + 63426528, runningVar: s.p + 63430752,
-                eps: 0.001, activation: .silu, output: s.tensor(745), scratch: s.f + 6453648, pool: pool)
-            s.profiler?.stop(1063)
+                eps: 0.001, activation: .silu, output: s.tensor(742), scratch: s.f + 6453648, pool: pool)
+            s.profiler?.stop(1060)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6508560, count: 38016)
-        s.profiler?.stop(1064)
+        s.profiler?.stop(1061)
         // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(743), input: s.tensor(745), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(742), batch: s.n, height: 21,
             width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6470544, gradInput: s.tensor(744), gradWeights: s.f + 6508560, pool: pool)
-        s.profiler?.stop(1065)
+            weights: s.f + 6470544, gradInput: s.tensor(741), gradWeights: s.f + 6508560, pool: pool)
+        s.profiler?.stop(1062)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6508560, channels: 4224, kernel: 3, into: s.g + 63434976)
-        s.profiler?.stop(1066)
+        s.profiler?.stop(1063)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(744), input: s.tensor(676), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(741), input: s.tensor(676), pixels: 441 &* s.n,
             channels: 4224, gamma: s.p + 63418080, beta: s.p + 63422304, savedMean: s.f + 6453648,
             savedInvStd: s.f + 6457872, activation: .silu, gradGamma: s.g + 63418080, gradBeta: s.g + 63422304,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1067)
+        s.profiler?.stop(1064)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 704] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(744), preActivation: s.tensor(676),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(741), preActivation: s.tensor(676),
             gamma: s.p + 63418080, beta: s.p + 63422304, savedMean: s.f + 6453648, savedInvStd: s.f + 6457872,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(675), weights: s.p + 60444384,
-            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(746),
+            pixels: 441 &* s.n, inChannels: 704, outChannels: 4224, gradInput: s.tensor(743),
             gradWeights: s.g + 60444384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1068)
+        s.profiler?.stop(1065)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(746), s.tensor(738), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1069)
+        TrainingKernels.accumulate(s.tensor(743), s.tensor(736), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1066)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
     private func features_7_0_backward(_ s: TrainingStepContext) {
         // features.7.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(674), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(674), pixels: 441 &* s.n,
             channels: 704, gamma: s.p + 60441568, beta: s.p + 60442272, savedMean: s.f + 6452240,
             savedInvStd: s.f + 6452944, activation: .identity, gradGamma: s.g + 60441568, gradBeta: s.g + 60442272,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1070)
+        s.profiler?.stop(1067)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
-                activation: .silu, output: s.tensor(749), pool: pool)
-            s.profiler?.stop(1071)
+                activation: .silu, output: s.tensor(746), pool: pool)
+            s.profiler?.stop(1068)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 58 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(668), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58098432, beta: s.p + 58100976, runningMean: s.p + 58103520, runningVar: s.p + 58106064,
-                eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 6401360, pool: pool)
-            s.profiler?.stop(1072)
+                eps: 0.001, activation: .silu, output: s.tensor(746), scratch: s.f + 6401360, pool: pool)
+            s.profiler?.stop(1069)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(673), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(748), pool: pool)
-            s.profiler?.stop(1073)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(746), savedScale: s.tensor(673), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(745), pool: pool)
+            s.profiler?.stop(1070)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(746), preActivation: s.tensor(674),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(674),
             gamma: s.p + 60441568, beta: s.p + 60442272, savedMean: s.f + 6452240, savedInvStd: s.f + 6452944,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(748), weights: s.p + 58650592,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(747),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(745), weights: s.p + 58650592,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(744),
             gradWeights: s.g + 58650592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1074)
-        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1071)
+        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(747), input: s.tensor(749), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(744), seInput: s.tensor(746), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608, seActivation: .silu,
             expandWeights: s.p + 58378384, savedPooled: s.tensor(671), savedHidden: s.tensor(672),
-            savedScale: s.tensor(673), gradInput: s.tensor(750), gradReduceWeights: s.g + 58108608,
-            gradReduceBias: s.g + 58378272, gradExpandWeights: s.g + 58378384, gradExpandBias: s.g + 58648048,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1075)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(750), input: s.tensor(668),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360,
-            savedInvStd: s.f + 6403904, activation: .silu, gradInput: s.tensor(750), gradGamma: s.g + 58098432,
-            gradBeta: s.g + 58100976, pool: pool)
-        s.profiler?.stop(1076)
+            savedScale: s.tensor(673), gradReduceWeights: s.g + 58108608, gradReduceBias: s.g + 58378272,
+            gradExpandWeights: s.g + 58378384, gradExpandBias: s.g + 58648048, preActivation: s.tensor(668),
+            gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
+            activation: .silu, gradGamma: s.g + 58098432, gradBeta: s.g + 58100976, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1072)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 58 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(666), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58065360, beta: s.p + 58067904, savedMean: s.f + 6396272, savedInvStd: s.f + 6398816,
-                activation: .silu, output: s.tensor(752), pool: pool)
-            s.profiler?.stop(1077)
+                activation: .silu, output: s.tensor(748), pool: pool)
+            s.profiler?.stop(1073)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 58 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(666), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 58065360, beta: s.p + 58067904, runningMean: s.p + 58070448, runningVar: s.p + 58072992,
-                eps: 0.001, activation: .silu, output: s.tensor(752), scratch: s.f + 6396272, pool: pool)
-            s.profiler?.stop(1078)
+                eps: 0.001, activation: .silu, output: s.tensor(748), scratch: s.f + 6396272, pool: pool)
+            s.profiler?.stop(1074)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6429344, count: 22896)
-        s.profiler?.stop(1079)
+        s.profiler?.stop(1075)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(750), input: s.tensor(752), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(744), input: s.tensor(748), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6406448, gradInput: s.tensor(751), gradWeights: s.f + 6429344, pool: pool)
-        s.profiler?.stop(1080)
+            weights: s.f + 6406448, gradInput: s.tensor(747), gradWeights: s.f + 6429344, pool: pool)
+        s.profiler?.stop(1076)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6429344, channels: 2544, kernel: 3, into: s.g + 58075536)
-        s.profiler?.stop(1081)
+        s.profiler?.stop(1077)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(751), input: s.tensor(666), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(747), input: s.tensor(666), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 58065360, beta: s.p + 58067904, savedMean: s.f + 6396272,
             savedInvStd: s.f + 6398816, activation: .silu, gradGamma: s.g + 58065360, gradBeta: s.g + 58067904,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1082)
+        s.profiler?.stop(1078)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(751), preActivation: s.tensor(666),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(747), preActivation: s.tensor(666),
             gamma: s.p + 58065360, beta: s.p + 58067904, savedMean: s.f + 6396272, savedInvStd: s.f + 6398816,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(664), weights: s.p + 56986704,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(753),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(749),
             gradWeights: s.g + 56986704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1083)
+        s.profiler?.stop(1079)
     }
 
     /// features.6.14 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_14_backward(_ s: TrainingStepContext) {
         // features.6.14 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(753),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(749),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 57 ? s.tensor(665) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(754), pool: pool)
-        s.profiler?.stop(1084)
+            perImage: 186984, gradBranch: s.tensor(750), pool: pool)
+        s.profiler?.stop(1080)
         // features.6.14.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(662), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(750), input: s.tensor(662), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 56984976, beta: s.p + 56985408, savedMean: s.f + 6395424,
             savedInvStd: s.f + 6395848, activation: .identity, gradGamma: s.g + 56984976, gradBeta: s.g + 56985408,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1085)
+        s.profiler?.stop(1081)
         // features.6.14.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
-                activation: .silu, output: s.tensor(757), pool: pool)
-            s.profiler?.stop(1086)
+                activation: .silu, output: s.tensor(753), pool: pool)
+            s.profiler?.stop(1082)
         }
         // features.6.14.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 57 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(656), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55354160, beta: s.p + 55356704, runningMean: s.p + 55359248, runningVar: s.p + 55361792,
-                eps: 0.001, activation: .silu, output: s.tensor(757), scratch: s.f + 6263136, pool: pool)
-            s.profiler?.stop(1087)
+                eps: 0.001, activation: .silu, output: s.tensor(753), scratch: s.f + 6263136, pool: pool)
+            s.profiler?.stop(1083)
         }
         // features.6.14.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(757), savedScale: s.tensor(661), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1088)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(753), savedScale: s.tensor(661), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(752), pool: pool)
+            s.profiler?.stop(1084)
         }
         // features.6.14.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(662),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(750), preActivation: s.tensor(662),
             gamma: s.p + 56984976, beta: s.p + 56985408, savedMean: s.f + 6395424, savedInvStd: s.f + 6395848,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(756), weights: s.p + 55906320,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(755),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(752), weights: s.p + 55906320,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(751),
             gradWeights: s.g + 55906320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1089)
-        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1085)
+        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(755), input: s.tensor(757), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(751), seInput: s.tensor(753), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336, seActivation: .silu,
             expandWeights: s.p + 55634112, savedPooled: s.tensor(659), savedHidden: s.tensor(660),
-            savedScale: s.tensor(661), gradInput: s.tensor(758), gradReduceWeights: s.g + 55364336,
-            gradReduceBias: s.g + 55634000, gradExpandWeights: s.g + 55634112, gradExpandBias: s.g + 55903776,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1090)
-        // features.6.14.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(758), input: s.tensor(656),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136,
-            savedInvStd: s.f + 6265680, activation: .silu, gradInput: s.tensor(758), gradGamma: s.g + 55354160,
-            gradBeta: s.g + 55356704, pool: pool)
-        s.profiler?.stop(1091)
+            savedScale: s.tensor(661), gradReduceWeights: s.g + 55364336, gradReduceBias: s.g + 55634000,
+            gradExpandWeights: s.g + 55634112, gradExpandBias: s.g + 55903776, preActivation: s.tensor(656),
+            gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
+            activation: .silu, gradGamma: s.g + 55354160, gradBeta: s.g + 55356704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1086)
         // features.6.14.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 57 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(654), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55280384, beta: s.p + 55282928, savedMean: s.f + 6258048, savedInvStd: s.f + 6260592,
-                activation: .silu, output: s.tensor(760), pool: pool)
-            s.profiler?.stop(1092)
+                activation: .silu, output: s.tensor(755), pool: pool)
+            s.profiler?.stop(1087)
         }
         // features.6.14.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 57 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(654), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 55280384, beta: s.p + 55282928, runningMean: s.p + 55285472, runningVar: s.p + 55288016,
-                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 6258048, pool: pool)
-            s.profiler?.stop(1093)
+                eps: 0.001, activation: .silu, output: s.tensor(755), scratch: s.f + 6258048, pool: pool)
+            s.profiler?.stop(1088)
         }
         // features.6.14.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6331824, count: 63600)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1089)
         // features.6.14.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(760), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(755), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 6268224, gradInput: s.tensor(759), gradWeights: s.f + 6331824, pool: pool)
-        s.profiler?.stop(1095)
+            weights: s.f + 6268224, gradInput: s.tensor(754), gradWeights: s.f + 6331824, pool: pool)
+        s.profiler?.stop(1090)
         // features.6.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6331824, channels: 2544, kernel: 5, into: s.g + 55290560)
-        s.profiler?.stop(1096)
+        s.profiler?.stop(1091)
         // features.6.14.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(759), input: s.tensor(654), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(754), input: s.tensor(654), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 55280384, beta: s.p + 55282928, savedMean: s.f + 6258048,
             savedInvStd: s.f + 6260592, activation: .silu, gradGamma: s.g + 55280384, gradBeta: s.g + 55282928,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1097)
+        s.profiler?.stop(1092)
         // features.6.14.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(759), preActivation: s.tensor(654),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(654),
             gamma: s.p + 55280384, beta: s.p + 55282928, savedMean: s.f + 6258048, savedInvStd: s.f + 6260592,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(652), weights: s.p + 54201728,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(761),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(756),
             gradWeights: s.g + 54201728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1098)
+        s.profiler?.stop(1093)
         // features.6.14 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(761), s.tensor(753), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1099)
+        TrainingKernels.accumulate(s.tensor(756), s.tensor(749), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1094)
     }
 
     /// features.6.13 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_13_backward(_ s: TrainingStepContext) {
         // features.6.13 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(761),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(756),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 56 ? s.tensor(653) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(762), pool: pool)
-        s.profiler?.stop(1100)
+            perImage: 186984, gradBranch: s.tensor(757), pool: pool)
+        s.profiler?.stop(1095)
         // features.6.13.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(762), input: s.tensor(650), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(757), input: s.tensor(650), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 54200000, beta: s.p + 54200432, savedMean: s.f + 6257200,
             savedInvStd: s.f + 6257624, activation: .identity, gradGamma: s.g + 54200000, gradBeta: s.g + 54200432,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1101)
+        s.profiler?.stop(1096)
         // features.6.13.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
-                activation: .silu, output: s.tensor(765), pool: pool)
-            s.profiler?.stop(1102)
+                activation: .silu, output: s.tensor(760), pool: pool)
+            s.profiler?.stop(1097)
         }
         // features.6.13.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 56 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(644), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52569184, beta: s.p + 52571728, runningMean: s.p + 52574272, runningVar: s.p + 52576816,
-                eps: 0.001, activation: .silu, output: s.tensor(765), scratch: s.f + 6124912, pool: pool)
-            s.profiler?.stop(1103)
+                eps: 0.001, activation: .silu, output: s.tensor(760), scratch: s.f + 6124912, pool: pool)
+            s.profiler?.stop(1098)
         }
         // features.6.13.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(765), savedScale: s.tensor(649), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(764), pool: pool)
-            s.profiler?.stop(1104)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(760), savedScale: s.tensor(649), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(759), pool: pool)
+            s.profiler?.stop(1099)
         }
         // features.6.13.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(762), preActivation: s.tensor(650),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(757), preActivation: s.tensor(650),
             gamma: s.p + 54200000, beta: s.p + 54200432, savedMean: s.f + 6257200, savedInvStd: s.f + 6257624,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(764), weights: s.p + 53121344,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(763),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(759), weights: s.p + 53121344,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(758),
             gradWeights: s.g + 53121344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1105)
-        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1100)
+        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(763), input: s.tensor(765), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(758), seInput: s.tensor(760), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360, seActivation: .silu,
             expandWeights: s.p + 52849136, savedPooled: s.tensor(647), savedHidden: s.tensor(648),
-            savedScale: s.tensor(649), gradInput: s.tensor(766), gradReduceWeights: s.g + 52579360,
-            gradReduceBias: s.g + 52849024, gradExpandWeights: s.g + 52849136, gradExpandBias: s.g + 53118800,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1106)
-        // features.6.13.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(766), input: s.tensor(644),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912,
-            savedInvStd: s.f + 6127456, activation: .silu, gradInput: s.tensor(766), gradGamma: s.g + 52569184,
-            gradBeta: s.g + 52571728, pool: pool)
-        s.profiler?.stop(1107)
+            savedScale: s.tensor(649), gradReduceWeights: s.g + 52579360, gradReduceBias: s.g + 52849024,
+            gradExpandWeights: s.g + 52849136, gradExpandBias: s.g + 53118800, preActivation: s.tensor(644),
+            gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
+            activation: .silu, gradGamma: s.g + 52569184, gradBeta: s.g + 52571728, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1101)
         // features.6.13.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 56 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(642), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52495408, beta: s.p + 52497952, savedMean: s.f + 6119824, savedInvStd: s.f + 6122368,
-                activation: .silu, output: s.tensor(768), pool: pool)
-            s.profiler?.stop(1108)
+                activation: .silu, output: s.tensor(762), pool: pool)
+            s.profiler?.stop(1102)
         }
         // features.6.13.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 56 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(642), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 52495408, beta: s.p + 52497952, runningMean: s.p + 52500496, runningVar: s.p + 52503040,
-                eps: 0.001, activation: .silu, output: s.tensor(768), scratch: s.f + 6119824, pool: pool)
-            s.profiler?.stop(1109)
+                eps: 0.001, activation: .silu, output: s.tensor(762), scratch: s.f + 6119824, pool: pool)
+            s.profiler?.stop(1103)
         }
         // features.6.13.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6193600, count: 63600)
-        s.profiler?.stop(1110)
+        s.profiler?.stop(1104)
         // features.6.13.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(766), input: s.tensor(768), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(762), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 6130000, gradInput: s.tensor(767), gradWeights: s.f + 6193600, pool: pool)
-        s.profiler?.stop(1111)
+            weights: s.f + 6130000, gradInput: s.tensor(761), gradWeights: s.f + 6193600, pool: pool)
+        s.profiler?.stop(1105)
         // features.6.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6193600, channels: 2544, kernel: 5, into: s.g + 52505584)
-        s.profiler?.stop(1112)
+        s.profiler?.stop(1106)
         // features.6.13.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(767), input: s.tensor(642), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(761), input: s.tensor(642), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 52495408, beta: s.p + 52497952, savedMean: s.f + 6119824,
             savedInvStd: s.f + 6122368, activation: .silu, gradGamma: s.g + 52495408, gradBeta: s.g + 52497952,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1113)
+        s.profiler?.stop(1107)
         // features.6.13.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(767), preActivation: s.tensor(642),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(642),
             gamma: s.p + 52495408, beta: s.p + 52497952, savedMean: s.f + 6119824, savedInvStd: s.f + 6122368,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(640), weights: s.p + 51416752,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(769),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(763),
             gradWeights: s.g + 51416752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1114)
+        s.profiler?.stop(1108)
         // features.6.13 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(769), s.tensor(761), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1115)
+        TrainingKernels.accumulate(s.tensor(763), s.tensor(756), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1109)
     }
 
     /// features.6.12 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_12_backward(_ s: TrainingStepContext) {
         // features.6.12 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(769),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(763),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.tensor(641) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(770), pool: pool)
-        s.profiler?.stop(1116)
+            perImage: 186984, gradBranch: s.tensor(764), pool: pool)
+        s.profiler?.stop(1110)
         // features.6.12.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(770), input: s.tensor(638), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(764), input: s.tensor(638), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 51415024, beta: s.p + 51415456, savedMean: s.f + 6118976,
             savedInvStd: s.f + 6119400, activation: .identity, gradGamma: s.g + 51415024, gradBeta: s.g + 51415456,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1117)
+        s.profiler?.stop(1111)
         // features.6.12.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
-                activation: .silu, output: s.tensor(773), pool: pool)
-            s.profiler?.stop(1118)
+                activation: .silu, output: s.tensor(767), pool: pool)
+            s.profiler?.stop(1112)
         }
         // features.6.12.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(632), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49784208, beta: s.p + 49786752, runningMean: s.p + 49789296, runningVar: s.p + 49791840,
-                eps: 0.001, activation: .silu, output: s.tensor(773), scratch: s.f + 5986688, pool: pool)
-            s.profiler?.stop(1119)
+                eps: 0.001, activation: .silu, output: s.tensor(767), scratch: s.f + 5986688, pool: pool)
+            s.profiler?.stop(1113)
         }
         // features.6.12.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(773), savedScale: s.tensor(637), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(772), pool: pool)
-            s.profiler?.stop(1120)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(767), savedScale: s.tensor(637), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(766), pool: pool)
+            s.profiler?.stop(1114)
         }
         // features.6.12.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(770), preActivation: s.tensor(638),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(764), preActivation: s.tensor(638),
             gamma: s.p + 51415024, beta: s.p + 51415456, savedMean: s.f + 6118976, savedInvStd: s.f + 6119400,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(772), weights: s.p + 50336368,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(771),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(766), weights: s.p + 50336368,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(765),
             gradWeights: s.g + 50336368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1121)
-        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1115)
+        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(771), input: s.tensor(773), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(765), seInput: s.tensor(767), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384, seActivation: .silu,
             expandWeights: s.p + 50064160, savedPooled: s.tensor(635), savedHidden: s.tensor(636),
-            savedScale: s.tensor(637), gradInput: s.tensor(774), gradReduceWeights: s.g + 49794384,
-            gradReduceBias: s.g + 50064048, gradExpandWeights: s.g + 50064160, gradExpandBias: s.g + 50333824,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1122)
-        // features.6.12.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(774), input: s.tensor(632),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688,
-            savedInvStd: s.f + 5989232, activation: .silu, gradInput: s.tensor(774), gradGamma: s.g + 49784208,
-            gradBeta: s.g + 49786752, pool: pool)
-        s.profiler?.stop(1123)
+            savedScale: s.tensor(637), gradReduceWeights: s.g + 49794384, gradReduceBias: s.g + 50064048,
+            gradExpandWeights: s.g + 50064160, gradExpandBias: s.g + 50333824, preActivation: s.tensor(632),
+            gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
+            activation: .silu, gradGamma: s.g + 49784208, gradBeta: s.g + 49786752, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1116)
         // features.6.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(630), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49710432, beta: s.p + 49712976, savedMean: s.f + 5981600, savedInvStd: s.f + 5984144,
-                activation: .silu, output: s.tensor(776), pool: pool)
-            s.profiler?.stop(1124)
+                activation: .silu, output: s.tensor(769), pool: pool)
+            s.profiler?.stop(1117)
         }
         // features.6.12.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 55 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(630), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 49710432, beta: s.p + 49712976, runningMean: s.p + 49715520, runningVar: s.p + 49718064,
-                eps: 0.001, activation: .silu, output: s.tensor(776), scratch: s.f + 5981600, pool: pool)
-            s.profiler?.stop(1125)
+                eps: 0.001, activation: .silu, output: s.tensor(769), scratch: s.f + 5981600, pool: pool)
+            s.profiler?.stop(1118)
         }
         // features.6.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6055376, count: 63600)
-        s.profiler?.stop(1126)
+        s.profiler?.stop(1119)
         // features.6.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(776), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(765), input: s.tensor(769), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5991776, gradInput: s.tensor(775), gradWeights: s.f + 6055376, pool: pool)
-        s.profiler?.stop(1127)
+            weights: s.f + 5991776, gradInput: s.tensor(768), gradWeights: s.f + 6055376, pool: pool)
+        s.profiler?.stop(1120)
         // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 6055376, channels: 2544, kernel: 5, into: s.g + 49720608)
-        s.profiler?.stop(1128)
+        s.profiler?.stop(1121)
         // features.6.12.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(775), input: s.tensor(630), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(768), input: s.tensor(630), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 49710432, beta: s.p + 49712976, savedMean: s.f + 5981600,
             savedInvStd: s.f + 5984144, activation: .silu, gradGamma: s.g + 49710432, gradBeta: s.g + 49712976,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1129)
+        s.profiler?.stop(1122)
         // features.6.12.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(775), preActivation: s.tensor(630),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(768), preActivation: s.tensor(630),
             gamma: s.p + 49710432, beta: s.p + 49712976, savedMean: s.f + 5981600, savedInvStd: s.f + 5984144,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(628), weights: s.p + 48631776,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(777),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(770),
             gradWeights: s.g + 48631776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1130)
+        s.profiler?.stop(1123)
         // features.6.12 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(777), s.tensor(769), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1131)
+        TrainingKernels.accumulate(s.tensor(770), s.tensor(763), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1124)
     }
 
     /// features.6.11 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_11_backward(_ s: TrainingStepContext) {
         // features.6.11 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(777),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(770),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.tensor(629) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(778), pool: pool)
-        s.profiler?.stop(1132)
+            perImage: 186984, gradBranch: s.tensor(771), pool: pool)
+        s.profiler?.stop(1125)
         // features.6.11.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(778), input: s.tensor(626), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(771), input: s.tensor(626), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 48630048, beta: s.p + 48630480, savedMean: s.f + 5980752,
             savedInvStd: s.f + 5981176, activation: .identity, gradGamma: s.g + 48630048, gradBeta: s.g + 48630480,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1133)
+        s.profiler?.stop(1126)
         // features.6.11.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
-                activation: .silu, output: s.tensor(781), pool: pool)
-            s.profiler?.stop(1134)
+                activation: .silu, output: s.tensor(774), pool: pool)
+            s.profiler?.stop(1127)
         }
         // features.6.11.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(620), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46999232, beta: s.p + 47001776, runningMean: s.p + 47004320, runningVar: s.p + 47006864,
-                eps: 0.001, activation: .silu, output: s.tensor(781), scratch: s.f + 5848464, pool: pool)
-            s.profiler?.stop(1135)
+                eps: 0.001, activation: .silu, output: s.tensor(774), scratch: s.f + 5848464, pool: pool)
+            s.profiler?.stop(1128)
         }
         // features.6.11.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(781), savedScale: s.tensor(625), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(780), pool: pool)
-            s.profiler?.stop(1136)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(774), savedScale: s.tensor(625), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(773), pool: pool)
+            s.profiler?.stop(1129)
         }
         // features.6.11.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(778), preActivation: s.tensor(626),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(771), preActivation: s.tensor(626),
             gamma: s.p + 48630048, beta: s.p + 48630480, savedMean: s.f + 5980752, savedInvStd: s.f + 5981176,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(780), weights: s.p + 47551392,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(773), weights: s.p + 47551392,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(772),
             gradWeights: s.g + 47551392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1137)
-        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1130)
+        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(779), input: s.tensor(781), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(772), seInput: s.tensor(774), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408, seActivation: .silu,
             expandWeights: s.p + 47279184, savedPooled: s.tensor(623), savedHidden: s.tensor(624),
-            savedScale: s.tensor(625), gradInput: s.tensor(782), gradReduceWeights: s.g + 47009408,
-            gradReduceBias: s.g + 47279072, gradExpandWeights: s.g + 47279184, gradExpandBias: s.g + 47548848,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1138)
-        // features.6.11.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(782), input: s.tensor(620),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464,
-            savedInvStd: s.f + 5851008, activation: .silu, gradInput: s.tensor(782), gradGamma: s.g + 46999232,
-            gradBeta: s.g + 47001776, pool: pool)
-        s.profiler?.stop(1139)
+            savedScale: s.tensor(625), gradReduceWeights: s.g + 47009408, gradReduceBias: s.g + 47279072,
+            gradExpandWeights: s.g + 47279184, gradExpandBias: s.g + 47548848, preActivation: s.tensor(620),
+            gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
+            activation: .silu, gradGamma: s.g + 46999232, gradBeta: s.g + 47001776, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1131)
         // features.6.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(618), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46925456, beta: s.p + 46928000, savedMean: s.f + 5843376, savedInvStd: s.f + 5845920,
-                activation: .silu, output: s.tensor(784), pool: pool)
-            s.profiler?.stop(1140)
+                activation: .silu, output: s.tensor(776), pool: pool)
+            s.profiler?.stop(1132)
         }
         // features.6.11.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 54 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(618), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 46925456, beta: s.p + 46928000, runningMean: s.p + 46930544, runningVar: s.p + 46933088,
-                eps: 0.001, activation: .silu, output: s.tensor(784), scratch: s.f + 5843376, pool: pool)
-            s.profiler?.stop(1141)
+                eps: 0.001, activation: .silu, output: s.tensor(776), scratch: s.f + 5843376, pool: pool)
+            s.profiler?.stop(1133)
         }
         // features.6.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5917152, count: 63600)
-        s.profiler?.stop(1142)
+        s.profiler?.stop(1134)
         // features.6.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(782), input: s.tensor(784), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(772), input: s.tensor(776), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5853552, gradInput: s.tensor(783), gradWeights: s.f + 5917152, pool: pool)
-        s.profiler?.stop(1143)
+            weights: s.f + 5853552, gradInput: s.tensor(775), gradWeights: s.f + 5917152, pool: pool)
+        s.profiler?.stop(1135)
         // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5917152, channels: 2544, kernel: 5, into: s.g + 46935632)
-        s.profiler?.stop(1144)
+        s.profiler?.stop(1136)
         // features.6.11.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(783), input: s.tensor(618), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(775), input: s.tensor(618), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 46925456, beta: s.p + 46928000, savedMean: s.f + 5843376,
             savedInvStd: s.f + 5845920, activation: .silu, gradGamma: s.g + 46925456, gradBeta: s.g + 46928000,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1145)
+        s.profiler?.stop(1137)
         // features.6.11.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(783), preActivation: s.tensor(618),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(775), preActivation: s.tensor(618),
             gamma: s.p + 46925456, beta: s.p + 46928000, savedMean: s.f + 5843376, savedInvStd: s.f + 5845920,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(616), weights: s.p + 45846800,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(785),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(777),
             gradWeights: s.g + 45846800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1146)
+        s.profiler?.stop(1138)
         // features.6.11 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(785), s.tensor(777), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1147)
+        TrainingKernels.accumulate(s.tensor(777), s.tensor(770), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1139)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(785),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(777),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.tensor(617) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(786), pool: pool)
-        s.profiler?.stop(1148)
+            perImage: 186984, gradBranch: s.tensor(778), pool: pool)
+        s.profiler?.stop(1140)
         // features.6.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(786), input: s.tensor(614), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(778), input: s.tensor(614), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 45845072, beta: s.p + 45845504, savedMean: s.f + 5842528,
             savedInvStd: s.f + 5842952, activation: .identity, gradGamma: s.g + 45845072, gradBeta: s.g + 45845504,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1141)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
-                activation: .silu, output: s.tensor(789), pool: pool)
-            s.profiler?.stop(1150)
+                activation: .silu, output: s.tensor(781), pool: pool)
+            s.profiler?.stop(1142)
         }
         // features.6.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(608), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44214256, beta: s.p + 44216800, runningMean: s.p + 44219344, runningVar: s.p + 44221888,
-                eps: 0.001, activation: .silu, output: s.tensor(789), scratch: s.f + 5710240, pool: pool)
-            s.profiler?.stop(1151)
+                eps: 0.001, activation: .silu, output: s.tensor(781), scratch: s.f + 5710240, pool: pool)
+            s.profiler?.stop(1143)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(789), savedScale: s.tensor(613), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(788), pool: pool)
-            s.profiler?.stop(1152)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(781), savedScale: s.tensor(613), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(780), pool: pool)
+            s.profiler?.stop(1144)
         }
         // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(786), preActivation: s.tensor(614),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(778), preActivation: s.tensor(614),
             gamma: s.p + 45845072, beta: s.p + 45845504, savedMean: s.f + 5842528, savedInvStd: s.f + 5842952,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(788), weights: s.p + 44766416,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(787),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(780), weights: s.p + 44766416,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
             gradWeights: s.g + 44766416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1153)
-        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1145)
+        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(787), input: s.tensor(789), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(779), seInput: s.tensor(781), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432, seActivation: .silu,
             expandWeights: s.p + 44494208, savedPooled: s.tensor(611), savedHidden: s.tensor(612),
-            savedScale: s.tensor(613), gradInput: s.tensor(790), gradReduceWeights: s.g + 44224432,
-            gradReduceBias: s.g + 44494096, gradExpandWeights: s.g + 44494208, gradExpandBias: s.g + 44763872,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1154)
-        // features.6.10.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(790), input: s.tensor(608),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240,
-            savedInvStd: s.f + 5712784, activation: .silu, gradInput: s.tensor(790), gradGamma: s.g + 44214256,
-            gradBeta: s.g + 44216800, pool: pool)
-        s.profiler?.stop(1155)
+            savedScale: s.tensor(613), gradReduceWeights: s.g + 44224432, gradReduceBias: s.g + 44494096,
+            gradExpandWeights: s.g + 44494208, gradExpandBias: s.g + 44763872, preActivation: s.tensor(608),
+            gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
+            activation: .silu, gradGamma: s.g + 44214256, gradBeta: s.g + 44216800, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1146)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(606), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44140480, beta: s.p + 44143024, savedMean: s.f + 5705152, savedInvStd: s.f + 5707696,
-                activation: .silu, output: s.tensor(792), pool: pool)
-            s.profiler?.stop(1156)
+                activation: .silu, output: s.tensor(783), pool: pool)
+            s.profiler?.stop(1147)
         }
         // features.6.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 53 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(606), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 44140480, beta: s.p + 44143024, runningMean: s.p + 44145568, runningVar: s.p + 44148112,
-                eps: 0.001, activation: .silu, output: s.tensor(792), scratch: s.f + 5705152, pool: pool)
-            s.profiler?.stop(1157)
+                eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 5705152, pool: pool)
+            s.profiler?.stop(1148)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5778928, count: 63600)
-        s.profiler?.stop(1158)
+        s.profiler?.stop(1149)
         // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(792), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(779), input: s.tensor(783), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5715328, gradInput: s.tensor(791), gradWeights: s.f + 5778928, pool: pool)
-        s.profiler?.stop(1159)
+            weights: s.f + 5715328, gradInput: s.tensor(782), gradWeights: s.f + 5778928, pool: pool)
+        s.profiler?.stop(1150)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5778928, channels: 2544, kernel: 5, into: s.g + 44150656)
-        s.profiler?.stop(1160)
+        s.profiler?.stop(1151)
         // features.6.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(791), input: s.tensor(606), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(782), input: s.tensor(606), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 44140480, beta: s.p + 44143024, savedMean: s.f + 5705152,
             savedInvStd: s.f + 5707696, activation: .silu, gradGamma: s.g + 44140480, gradBeta: s.g + 44143024,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1161)
+        s.profiler?.stop(1152)
         // features.6.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(791), preActivation: s.tensor(606),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(782), preActivation: s.tensor(606),
             gamma: s.p + 44140480, beta: s.p + 44143024, savedMean: s.f + 5705152, savedInvStd: s.f + 5707696,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(604), weights: s.p + 43061824,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(793),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(784),
             gradWeights: s.g + 43061824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1162)
+        s.profiler?.stop(1153)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(793), s.tensor(785), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1163)
+        TrainingKernels.accumulate(s.tensor(784), s.tensor(777), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1154)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(793),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(784),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 52 ? s.tensor(605) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(794), pool: pool)
-        s.profiler?.stop(1164)
+            perImage: 186984, gradBranch: s.tensor(785), pool: pool)
+        s.profiler?.stop(1155)
         // features.6.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(794), input: s.tensor(602), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(785), input: s.tensor(602), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 43060096, beta: s.p + 43060528, savedMean: s.f + 5704304,
             savedInvStd: s.f + 5704728, activation: .identity, gradGamma: s.g + 43060096, gradBeta: s.g + 43060528,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1156)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
-                activation: .silu, output: s.tensor(797), pool: pool)
-            s.profiler?.stop(1166)
+                activation: .silu, output: s.tensor(788), pool: pool)
+            s.profiler?.stop(1157)
         }
         // features.6.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(596), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41429280, beta: s.p + 41431824, runningMean: s.p + 41434368, runningVar: s.p + 41436912,
-                eps: 0.001, activation: .silu, output: s.tensor(797), scratch: s.f + 5572016, pool: pool)
-            s.profiler?.stop(1167)
+                eps: 0.001, activation: .silu, output: s.tensor(788), scratch: s.f + 5572016, pool: pool)
+            s.profiler?.stop(1158)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(797), savedScale: s.tensor(601), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(796), pool: pool)
-            s.profiler?.stop(1168)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(788), savedScale: s.tensor(601), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(787), pool: pool)
+            s.profiler?.stop(1159)
         }
         // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(794), preActivation: s.tensor(602),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(785), preActivation: s.tensor(602),
             gamma: s.p + 43060096, beta: s.p + 43060528, savedMean: s.f + 5704304, savedInvStd: s.f + 5704728,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(796), weights: s.p + 41981440,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(795),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(787), weights: s.p + 41981440,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(786),
             gradWeights: s.g + 41981440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1169)
-        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1160)
+        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(795), input: s.tensor(797), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(786), seInput: s.tensor(788), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456, seActivation: .silu,
             expandWeights: s.p + 41709232, savedPooled: s.tensor(599), savedHidden: s.tensor(600),
-            savedScale: s.tensor(601), gradInput: s.tensor(798), gradReduceWeights: s.g + 41439456,
-            gradReduceBias: s.g + 41709120, gradExpandWeights: s.g + 41709232, gradExpandBias: s.g + 41978896,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1170)
-        // features.6.9.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(798), input: s.tensor(596),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016,
-            savedInvStd: s.f + 5574560, activation: .silu, gradInput: s.tensor(798), gradGamma: s.g + 41429280,
-            gradBeta: s.g + 41431824, pool: pool)
-        s.profiler?.stop(1171)
+            savedScale: s.tensor(601), gradReduceWeights: s.g + 41439456, gradReduceBias: s.g + 41709120,
+            gradExpandWeights: s.g + 41709232, gradExpandBias: s.g + 41978896, preActivation: s.tensor(596),
+            gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
+            activation: .silu, gradGamma: s.g + 41429280, gradBeta: s.g + 41431824, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1161)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(594), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41355504, beta: s.p + 41358048, savedMean: s.f + 5566928, savedInvStd: s.f + 5569472,
-                activation: .silu, output: s.tensor(800), pool: pool)
-            s.profiler?.stop(1172)
+                activation: .silu, output: s.tensor(790), pool: pool)
+            s.profiler?.stop(1162)
         }
         // features.6.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 52 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(594), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 41355504, beta: s.p + 41358048, runningMean: s.p + 41360592, runningVar: s.p + 41363136,
-                eps: 0.001, activation: .silu, output: s.tensor(800), scratch: s.f + 5566928, pool: pool)
-            s.profiler?.stop(1173)
+                eps: 0.001, activation: .silu, output: s.tensor(790), scratch: s.f + 5566928, pool: pool)
+            s.profiler?.stop(1163)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5640704, count: 63600)
-        s.profiler?.stop(1174)
+        s.profiler?.stop(1164)
         // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(798), input: s.tensor(800), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(786), input: s.tensor(790), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5577104, gradInput: s.tensor(799), gradWeights: s.f + 5640704, pool: pool)
-        s.profiler?.stop(1175)
+            weights: s.f + 5577104, gradInput: s.tensor(789), gradWeights: s.f + 5640704, pool: pool)
+        s.profiler?.stop(1165)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5640704, channels: 2544, kernel: 5, into: s.g + 41365680)
-        s.profiler?.stop(1176)
+        s.profiler?.stop(1166)
         // features.6.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(799), input: s.tensor(594), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(789), input: s.tensor(594), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 41355504, beta: s.p + 41358048, savedMean: s.f + 5566928,
             savedInvStd: s.f + 5569472, activation: .silu, gradGamma: s.g + 41355504, gradBeta: s.g + 41358048,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1177)
+        s.profiler?.stop(1167)
         // features.6.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(799), preActivation: s.tensor(594),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(789), preActivation: s.tensor(594),
             gamma: s.p + 41355504, beta: s.p + 41358048, savedMean: s.f + 5566928, savedInvStd: s.f + 5569472,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(592), weights: s.p + 40276848,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(801),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(791),
             gradWeights: s.g + 40276848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1168)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(801), s.tensor(793), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1179)
+        TrainingKernels.accumulate(s.tensor(791), s.tensor(784), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1169)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(801),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(791),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.tensor(593) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(802), pool: pool)
-        s.profiler?.stop(1180)
+            perImage: 186984, gradBranch: s.tensor(792), pool: pool)
+        s.profiler?.stop(1170)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(802), input: s.tensor(590), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(792), input: s.tensor(590), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 40275120, beta: s.p + 40275552, savedMean: s.f + 5566080,
             savedInvStd: s.f + 5566504, activation: .identity, gradGamma: s.g + 40275120, gradBeta: s.g + 40275552,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1181)
+        s.profiler?.stop(1171)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
-                activation: .silu, output: s.tensor(805), pool: pool)
-            s.profiler?.stop(1182)
+                activation: .silu, output: s.tensor(795), pool: pool)
+            s.profiler?.stop(1172)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(584), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38644304, beta: s.p + 38646848, runningMean: s.p + 38649392, runningVar: s.p + 38651936,
-                eps: 0.001, activation: .silu, output: s.tensor(805), scratch: s.f + 5433792, pool: pool)
-            s.profiler?.stop(1183)
+                eps: 0.001, activation: .silu, output: s.tensor(795), scratch: s.f + 5433792, pool: pool)
+            s.profiler?.stop(1173)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(805), savedScale: s.tensor(589), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(804), pool: pool)
-            s.profiler?.stop(1184)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(795), savedScale: s.tensor(589), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(794), pool: pool)
+            s.profiler?.stop(1174)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(802), preActivation: s.tensor(590),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(792), preActivation: s.tensor(590),
             gamma: s.p + 40275120, beta: s.p + 40275552, savedMean: s.f + 5566080, savedInvStd: s.f + 5566504,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(804), weights: s.p + 39196464,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(803),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(794), weights: s.p + 39196464,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(793),
             gradWeights: s.g + 39196464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1185)
-        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1175)
+        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(803), input: s.tensor(805), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(793), seInput: s.tensor(795), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480, seActivation: .silu,
             expandWeights: s.p + 38924256, savedPooled: s.tensor(587), savedHidden: s.tensor(588),
-            savedScale: s.tensor(589), gradInput: s.tensor(806), gradReduceWeights: s.g + 38654480,
-            gradReduceBias: s.g + 38924144, gradExpandWeights: s.g + 38924256, gradExpandBias: s.g + 39193920,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1186)
-        // features.6.8.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(806), input: s.tensor(584),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792,
-            savedInvStd: s.f + 5436336, activation: .silu, gradInput: s.tensor(806), gradGamma: s.g + 38644304,
-            gradBeta: s.g + 38646848, pool: pool)
-        s.profiler?.stop(1187)
+            savedScale: s.tensor(589), gradReduceWeights: s.g + 38654480, gradReduceBias: s.g + 38924144,
+            gradExpandWeights: s.g + 38924256, gradExpandBias: s.g + 39193920, preActivation: s.tensor(584),
+            gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
+            activation: .silu, gradGamma: s.g + 38644304, gradBeta: s.g + 38646848, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1176)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(582), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38570528, beta: s.p + 38573072, savedMean: s.f + 5428704, savedInvStd: s.f + 5431248,
-                activation: .silu, output: s.tensor(808), pool: pool)
-            s.profiler?.stop(1188)
+                activation: .silu, output: s.tensor(797), pool: pool)
+            s.profiler?.stop(1177)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 51 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(582), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 38570528, beta: s.p + 38573072, runningMean: s.p + 38575616, runningVar: s.p + 38578160,
-                eps: 0.001, activation: .silu, output: s.tensor(808), scratch: s.f + 5428704, pool: pool)
-            s.profiler?.stop(1189)
+                eps: 0.001, activation: .silu, output: s.tensor(797), scratch: s.f + 5428704, pool: pool)
+            s.profiler?.stop(1178)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5502480, count: 63600)
-        s.profiler?.stop(1190)
+        s.profiler?.stop(1179)
         // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(806), input: s.tensor(808), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(797), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5438880, gradInput: s.tensor(807), gradWeights: s.f + 5502480, pool: pool)
-        s.profiler?.stop(1191)
+            weights: s.f + 5438880, gradInput: s.tensor(796), gradWeights: s.f + 5502480, pool: pool)
+        s.profiler?.stop(1180)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5502480, channels: 2544, kernel: 5, into: s.g + 38580704)
-        s.profiler?.stop(1192)
+        s.profiler?.stop(1181)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(807), input: s.tensor(582), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(796), input: s.tensor(582), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 38570528, beta: s.p + 38573072, savedMean: s.f + 5428704,
             savedInvStd: s.f + 5431248, activation: .silu, gradGamma: s.g + 38570528, gradBeta: s.g + 38573072,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1193)
+        s.profiler?.stop(1182)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(807), preActivation: s.tensor(582),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(796), preActivation: s.tensor(582),
             gamma: s.p + 38570528, beta: s.p + 38573072, savedMean: s.f + 5428704, savedInvStd: s.f + 5431248,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(580), weights: s.p + 37491872,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(809),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(798),
             gradWeights: s.g + 37491872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1194)
+        s.profiler?.stop(1183)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(809), s.tensor(801), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1195)
+        TrainingKernels.accumulate(s.tensor(798), s.tensor(791), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1184)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(809),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(798),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.tensor(581) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(810), pool: pool)
-        s.profiler?.stop(1196)
+            perImage: 186984, gradBranch: s.tensor(799), pool: pool)
+        s.profiler?.stop(1185)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(810), input: s.tensor(578), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(799), input: s.tensor(578), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 37490144, beta: s.p + 37490576, savedMean: s.f + 5427856,
             savedInvStd: s.f + 5428280, activation: .identity, gradGamma: s.g + 37490144, gradBeta: s.g + 37490576,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1197)
+        s.profiler?.stop(1186)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
-                activation: .silu, output: s.tensor(813), pool: pool)
-            s.profiler?.stop(1198)
+                activation: .silu, output: s.tensor(802), pool: pool)
+            s.profiler?.stop(1187)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(572), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35859328, beta: s.p + 35861872, runningMean: s.p + 35864416, runningVar: s.p + 35866960,
-                eps: 0.001, activation: .silu, output: s.tensor(813), scratch: s.f + 5295568, pool: pool)
-            s.profiler?.stop(1199)
+                eps: 0.001, activation: .silu, output: s.tensor(802), scratch: s.f + 5295568, pool: pool)
+            s.profiler?.stop(1188)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(813), savedScale: s.tensor(577), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(812), pool: pool)
-            s.profiler?.stop(1200)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(802), savedScale: s.tensor(577), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(801), pool: pool)
+            s.profiler?.stop(1189)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(810), preActivation: s.tensor(578),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(799), preActivation: s.tensor(578),
             gamma: s.p + 37490144, beta: s.p + 37490576, savedMean: s.f + 5427856, savedInvStd: s.f + 5428280,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(812), weights: s.p + 36411488,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(811),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(801), weights: s.p + 36411488,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(800),
             gradWeights: s.g + 36411488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1201)
-        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1190)
+        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(811), input: s.tensor(813), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(800), seInput: s.tensor(802), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504, seActivation: .silu,
             expandWeights: s.p + 36139280, savedPooled: s.tensor(575), savedHidden: s.tensor(576),
-            savedScale: s.tensor(577), gradInput: s.tensor(814), gradReduceWeights: s.g + 35869504,
-            gradReduceBias: s.g + 36139168, gradExpandWeights: s.g + 36139280, gradExpandBias: s.g + 36408944,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1202)
-        // features.6.7.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(814), input: s.tensor(572),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568,
-            savedInvStd: s.f + 5298112, activation: .silu, gradInput: s.tensor(814), gradGamma: s.g + 35859328,
-            gradBeta: s.g + 35861872, pool: pool)
-        s.profiler?.stop(1203)
+            savedScale: s.tensor(577), gradReduceWeights: s.g + 35869504, gradReduceBias: s.g + 36139168,
+            gradExpandWeights: s.g + 36139280, gradExpandBias: s.g + 36408944, preActivation: s.tensor(572),
+            gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
+            activation: .silu, gradGamma: s.g + 35859328, gradBeta: s.g + 35861872, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1191)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(570), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35785552, beta: s.p + 35788096, savedMean: s.f + 5290480, savedInvStd: s.f + 5293024,
-                activation: .silu, output: s.tensor(816), pool: pool)
-            s.profiler?.stop(1204)
+                activation: .silu, output: s.tensor(804), pool: pool)
+            s.profiler?.stop(1192)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 50 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(570), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 35785552, beta: s.p + 35788096, runningMean: s.p + 35790640, runningVar: s.p + 35793184,
-                eps: 0.001, activation: .silu, output: s.tensor(816), scratch: s.f + 5290480, pool: pool)
-            s.profiler?.stop(1205)
+                eps: 0.001, activation: .silu, output: s.tensor(804), scratch: s.f + 5290480, pool: pool)
+            s.profiler?.stop(1193)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5364256, count: 63600)
-        s.profiler?.stop(1206)
+        s.profiler?.stop(1194)
         // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(814), input: s.tensor(816), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(800), input: s.tensor(804), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5300656, gradInput: s.tensor(815), gradWeights: s.f + 5364256, pool: pool)
-        s.profiler?.stop(1207)
+            weights: s.f + 5300656, gradInput: s.tensor(803), gradWeights: s.f + 5364256, pool: pool)
+        s.profiler?.stop(1195)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5364256, channels: 2544, kernel: 5, into: s.g + 35795728)
-        s.profiler?.stop(1208)
+        s.profiler?.stop(1196)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(815), input: s.tensor(570), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(803), input: s.tensor(570), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 35785552, beta: s.p + 35788096, savedMean: s.f + 5290480,
             savedInvStd: s.f + 5293024, activation: .silu, gradGamma: s.g + 35785552, gradBeta: s.g + 35788096,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1209)
+        s.profiler?.stop(1197)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(815), preActivation: s.tensor(570),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(803), preActivation: s.tensor(570),
             gamma: s.p + 35785552, beta: s.p + 35788096, savedMean: s.f + 5290480, savedInvStd: s.f + 5293024,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(568), weights: s.p + 34706896,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(817),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(805),
             gradWeights: s.g + 34706896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1210)
+        s.profiler?.stop(1198)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(817), s.tensor(809), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1211)
+        TrainingKernels.accumulate(s.tensor(805), s.tensor(798), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1199)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(817),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(805),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.tensor(569) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(818), pool: pool)
-        s.profiler?.stop(1212)
+            perImage: 186984, gradBranch: s.tensor(806), pool: pool)
+        s.profiler?.stop(1200)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(818), input: s.tensor(566), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(806), input: s.tensor(566), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 34705168, beta: s.p + 34705600, savedMean: s.f + 5289632,
             savedInvStd: s.f + 5290056, activation: .identity, gradGamma: s.g + 34705168, gradBeta: s.g + 34705600,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1213)
+        s.profiler?.stop(1201)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
-                activation: .silu, output: s.tensor(821), pool: pool)
-            s.profiler?.stop(1214)
+                activation: .silu, output: s.tensor(809), pool: pool)
+            s.profiler?.stop(1202)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(560), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33074352, beta: s.p + 33076896, runningMean: s.p + 33079440, runningVar: s.p + 33081984,
-                eps: 0.001, activation: .silu, output: s.tensor(821), scratch: s.f + 5157344, pool: pool)
-            s.profiler?.stop(1215)
+                eps: 0.001, activation: .silu, output: s.tensor(809), scratch: s.f + 5157344, pool: pool)
+            s.profiler?.stop(1203)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(821), savedScale: s.tensor(565), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(820), pool: pool)
-            s.profiler?.stop(1216)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(809), savedScale: s.tensor(565), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(808), pool: pool)
+            s.profiler?.stop(1204)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(818), preActivation: s.tensor(566),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(806), preActivation: s.tensor(566),
             gamma: s.p + 34705168, beta: s.p + 34705600, savedMean: s.f + 5289632, savedInvStd: s.f + 5290056,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(820), weights: s.p + 33626512,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(819),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(808), weights: s.p + 33626512,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(807),
             gradWeights: s.g + 33626512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1217)
-        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1205)
+        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(819), input: s.tensor(821), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(807), seInput: s.tensor(809), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528, seActivation: .silu,
             expandWeights: s.p + 33354304, savedPooled: s.tensor(563), savedHidden: s.tensor(564),
-            savedScale: s.tensor(565), gradInput: s.tensor(822), gradReduceWeights: s.g + 33084528,
-            gradReduceBias: s.g + 33354192, gradExpandWeights: s.g + 33354304, gradExpandBias: s.g + 33623968,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1218)
-        // features.6.6.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(822), input: s.tensor(560),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344,
-            savedInvStd: s.f + 5159888, activation: .silu, gradInput: s.tensor(822), gradGamma: s.g + 33074352,
-            gradBeta: s.g + 33076896, pool: pool)
-        s.profiler?.stop(1219)
+            savedScale: s.tensor(565), gradReduceWeights: s.g + 33084528, gradReduceBias: s.g + 33354192,
+            gradExpandWeights: s.g + 33354304, gradExpandBias: s.g + 33623968, preActivation: s.tensor(560),
+            gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
+            activation: .silu, gradGamma: s.g + 33074352, gradBeta: s.g + 33076896, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1206)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(558), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33000576, beta: s.p + 33003120, savedMean: s.f + 5152256, savedInvStd: s.f + 5154800,
-                activation: .silu, output: s.tensor(824), pool: pool)
-            s.profiler?.stop(1220)
+                activation: .silu, output: s.tensor(811), pool: pool)
+            s.profiler?.stop(1207)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 49 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(558), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 33000576, beta: s.p + 33003120, runningMean: s.p + 33005664, runningVar: s.p + 33008208,
-                eps: 0.001, activation: .silu, output: s.tensor(824), scratch: s.f + 5152256, pool: pool)
-            s.profiler?.stop(1221)
+                eps: 0.001, activation: .silu, output: s.tensor(811), scratch: s.f + 5152256, pool: pool)
+            s.profiler?.stop(1208)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5226032, count: 63600)
-        s.profiler?.stop(1222)
+        s.profiler?.stop(1209)
         // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(822), input: s.tensor(824), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(807), input: s.tensor(811), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5162432, gradInput: s.tensor(823), gradWeights: s.f + 5226032, pool: pool)
-        s.profiler?.stop(1223)
+            weights: s.f + 5162432, gradInput: s.tensor(810), gradWeights: s.f + 5226032, pool: pool)
+        s.profiler?.stop(1210)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5226032, channels: 2544, kernel: 5, into: s.g + 33010752)
-        s.profiler?.stop(1224)
+        s.profiler?.stop(1211)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(823), input: s.tensor(558), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(810), input: s.tensor(558), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 33000576, beta: s.p + 33003120, savedMean: s.f + 5152256,
             savedInvStd: s.f + 5154800, activation: .silu, gradGamma: s.g + 33000576, gradBeta: s.g + 33003120,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1225)
+        s.profiler?.stop(1212)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(823), preActivation: s.tensor(558),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(810), preActivation: s.tensor(558),
             gamma: s.p + 33000576, beta: s.p + 33003120, savedMean: s.f + 5152256, savedInvStd: s.f + 5154800,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(556), weights: s.p + 31921920,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(825),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(812),
             gradWeights: s.g + 31921920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1226)
+        s.profiler?.stop(1213)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(825), s.tensor(817), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1227)
+        TrainingKernels.accumulate(s.tensor(812), s.tensor(805), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1214)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(825),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(812),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.tensor(557) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(826), pool: pool)
-        s.profiler?.stop(1228)
+            perImage: 186984, gradBranch: s.tensor(813), pool: pool)
+        s.profiler?.stop(1215)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(826), input: s.tensor(554), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(813), input: s.tensor(554), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 31920192, beta: s.p + 31920624, savedMean: s.f + 5151408,
             savedInvStd: s.f + 5151832, activation: .identity, gradGamma: s.g + 31920192, gradBeta: s.g + 31920624,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1229)
+        s.profiler?.stop(1216)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
-                activation: .silu, output: s.tensor(829), pool: pool)
-            s.profiler?.stop(1230)
+                activation: .silu, output: s.tensor(816), pool: pool)
+            s.profiler?.stop(1217)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(548), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30289376, beta: s.p + 30291920, runningMean: s.p + 30294464, runningVar: s.p + 30297008,
-                eps: 0.001, activation: .silu, output: s.tensor(829), scratch: s.f + 5019120, pool: pool)
-            s.profiler?.stop(1231)
+                eps: 0.001, activation: .silu, output: s.tensor(816), scratch: s.f + 5019120, pool: pool)
+            s.profiler?.stop(1218)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(829), savedScale: s.tensor(553), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(828), pool: pool)
-            s.profiler?.stop(1232)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(816), savedScale: s.tensor(553), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(815), pool: pool)
+            s.profiler?.stop(1219)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(826), preActivation: s.tensor(554),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(813), preActivation: s.tensor(554),
             gamma: s.p + 31920192, beta: s.p + 31920624, savedMean: s.f + 5151408, savedInvStd: s.f + 5151832,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(828), weights: s.p + 30841536,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(827),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(815), weights: s.p + 30841536,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(814),
             gradWeights: s.g + 30841536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1233)
-        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1220)
+        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(827), input: s.tensor(829), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(814), seInput: s.tensor(816), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552, seActivation: .silu,
             expandWeights: s.p + 30569328, savedPooled: s.tensor(551), savedHidden: s.tensor(552),
-            savedScale: s.tensor(553), gradInput: s.tensor(830), gradReduceWeights: s.g + 30299552,
-            gradReduceBias: s.g + 30569216, gradExpandWeights: s.g + 30569328, gradExpandBias: s.g + 30838992,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1234)
-        // features.6.5.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(830), input: s.tensor(548),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120,
-            savedInvStd: s.f + 5021664, activation: .silu, gradInput: s.tensor(830), gradGamma: s.g + 30289376,
-            gradBeta: s.g + 30291920, pool: pool)
-        s.profiler?.stop(1235)
+            savedScale: s.tensor(553), gradReduceWeights: s.g + 30299552, gradReduceBias: s.g + 30569216,
+            gradExpandWeights: s.g + 30569328, gradExpandBias: s.g + 30838992, preActivation: s.tensor(548),
+            gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
+            activation: .silu, gradGamma: s.g + 30289376, gradBeta: s.g + 30291920, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1221)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(546), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30215600, beta: s.p + 30218144, savedMean: s.f + 5014032, savedInvStd: s.f + 5016576,
-                activation: .silu, output: s.tensor(832), pool: pool)
-            s.profiler?.stop(1236)
+                activation: .silu, output: s.tensor(818), pool: pool)
+            s.profiler?.stop(1222)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 48 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(546), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 30215600, beta: s.p + 30218144, runningMean: s.p + 30220688, runningVar: s.p + 30223232,
-                eps: 0.001, activation: .silu, output: s.tensor(832), scratch: s.f + 5014032, pool: pool)
-            s.profiler?.stop(1237)
+                eps: 0.001, activation: .silu, output: s.tensor(818), scratch: s.f + 5014032, pool: pool)
+            s.profiler?.stop(1223)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5087808, count: 63600)
-        s.profiler?.stop(1238)
+        s.profiler?.stop(1224)
         // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(830), input: s.tensor(832), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(814), input: s.tensor(818), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5024208, gradInput: s.tensor(831), gradWeights: s.f + 5087808, pool: pool)
-        s.profiler?.stop(1239)
+            weights: s.f + 5024208, gradInput: s.tensor(817), gradWeights: s.f + 5087808, pool: pool)
+        s.profiler?.stop(1225)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 5087808, channels: 2544, kernel: 5, into: s.g + 30225776)
-        s.profiler?.stop(1240)
+        s.profiler?.stop(1226)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(831), input: s.tensor(546), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(817), input: s.tensor(546), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 30215600, beta: s.p + 30218144, savedMean: s.f + 5014032,
             savedInvStd: s.f + 5016576, activation: .silu, gradGamma: s.g + 30215600, gradBeta: s.g + 30218144,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1241)
+        s.profiler?.stop(1227)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(831), preActivation: s.tensor(546),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(817), preActivation: s.tensor(546),
             gamma: s.p + 30215600, beta: s.p + 30218144, savedMean: s.f + 5014032, savedInvStd: s.f + 5016576,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(544), weights: s.p + 29136944,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(833),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(819),
             gradWeights: s.g + 29136944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1242)
+        s.profiler?.stop(1228)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(833), s.tensor(825), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1243)
+        TrainingKernels.accumulate(s.tensor(819), s.tensor(812), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1229)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(833),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(819),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.tensor(545) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(834), pool: pool)
-        s.profiler?.stop(1244)
+            perImage: 186984, gradBranch: s.tensor(820), pool: pool)
+        s.profiler?.stop(1230)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(834), input: s.tensor(542), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(820), input: s.tensor(542), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 29135216, beta: s.p + 29135648, savedMean: s.f + 5013184,
             savedInvStd: s.f + 5013608, activation: .identity, gradGamma: s.g + 29135216, gradBeta: s.g + 29135648,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1245)
+        s.profiler?.stop(1231)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
-                activation: .silu, output: s.tensor(837), pool: pool)
-            s.profiler?.stop(1246)
+                activation: .silu, output: s.tensor(823), pool: pool)
+            s.profiler?.stop(1232)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(536), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27504400, beta: s.p + 27506944, runningMean: s.p + 27509488, runningVar: s.p + 27512032,
-                eps: 0.001, activation: .silu, output: s.tensor(837), scratch: s.f + 4880896, pool: pool)
-            s.profiler?.stop(1247)
+                eps: 0.001, activation: .silu, output: s.tensor(823), scratch: s.f + 4880896, pool: pool)
+            s.profiler?.stop(1233)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(837), savedScale: s.tensor(541), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(836), pool: pool)
-            s.profiler?.stop(1248)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(823), savedScale: s.tensor(541), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(822), pool: pool)
+            s.profiler?.stop(1234)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(834), preActivation: s.tensor(542),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(820), preActivation: s.tensor(542),
             gamma: s.p + 29135216, beta: s.p + 29135648, savedMean: s.f + 5013184, savedInvStd: s.f + 5013608,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(836), weights: s.p + 28056560,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(822), weights: s.p + 28056560,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(821),
             gradWeights: s.g + 28056560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1249)
-        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1235)
+        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(835), input: s.tensor(837), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(821), seInput: s.tensor(823), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576, seActivation: .silu,
             expandWeights: s.p + 27784352, savedPooled: s.tensor(539), savedHidden: s.tensor(540),
-            savedScale: s.tensor(541), gradInput: s.tensor(838), gradReduceWeights: s.g + 27514576,
-            gradReduceBias: s.g + 27784240, gradExpandWeights: s.g + 27784352, gradExpandBias: s.g + 28054016,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1250)
-        // features.6.4.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(838), input: s.tensor(536),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896,
-            savedInvStd: s.f + 4883440, activation: .silu, gradInput: s.tensor(838), gradGamma: s.g + 27504400,
-            gradBeta: s.g + 27506944, pool: pool)
-        s.profiler?.stop(1251)
+            savedScale: s.tensor(541), gradReduceWeights: s.g + 27514576, gradReduceBias: s.g + 27784240,
+            gradExpandWeights: s.g + 27784352, gradExpandBias: s.g + 28054016, preActivation: s.tensor(536),
+            gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
+            activation: .silu, gradGamma: s.g + 27504400, gradBeta: s.g + 27506944, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1236)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(534), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27430624, beta: s.p + 27433168, savedMean: s.f + 4875808, savedInvStd: s.f + 4878352,
-                activation: .silu, output: s.tensor(840), pool: pool)
-            s.profiler?.stop(1252)
+                activation: .silu, output: s.tensor(825), pool: pool)
+            s.profiler?.stop(1237)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 47 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(534), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 27430624, beta: s.p + 27433168, runningMean: s.p + 27435712, runningVar: s.p + 27438256,
-                eps: 0.001, activation: .silu, output: s.tensor(840), scratch: s.f + 4875808, pool: pool)
-            s.profiler?.stop(1253)
+                eps: 0.001, activation: .silu, output: s.tensor(825), scratch: s.f + 4875808, pool: pool)
+            s.profiler?.stop(1238)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4949584, count: 63600)
-        s.profiler?.stop(1254)
+        s.profiler?.stop(1239)
         // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(838), input: s.tensor(840), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(825), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4885984, gradInput: s.tensor(839), gradWeights: s.f + 4949584, pool: pool)
-        s.profiler?.stop(1255)
+            weights: s.f + 4885984, gradInput: s.tensor(824), gradWeights: s.f + 4949584, pool: pool)
+        s.profiler?.stop(1240)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4949584, channels: 2544, kernel: 5, into: s.g + 27440800)
-        s.profiler?.stop(1256)
+        s.profiler?.stop(1241)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(839), input: s.tensor(534), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(824), input: s.tensor(534), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 27430624, beta: s.p + 27433168, savedMean: s.f + 4875808,
             savedInvStd: s.f + 4878352, activation: .silu, gradGamma: s.g + 27430624, gradBeta: s.g + 27433168,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1257)
+        s.profiler?.stop(1242)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(839), preActivation: s.tensor(534),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(824), preActivation: s.tensor(534),
             gamma: s.p + 27430624, beta: s.p + 27433168, savedMean: s.f + 4875808, savedInvStd: s.f + 4878352,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(532), weights: s.p + 26351968,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(841),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(826),
             gradWeights: s.g + 26351968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1258)
+        s.profiler?.stop(1243)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(841), s.tensor(833), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1259)
+        TrainingKernels.accumulate(s.tensor(826), s.tensor(819), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1244)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(841),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(826),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.tensor(533) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(842), pool: pool)
-        s.profiler?.stop(1260)
+            perImage: 186984, gradBranch: s.tensor(827), pool: pool)
+        s.profiler?.stop(1245)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(842), input: s.tensor(530), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(827), input: s.tensor(530), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 26350240, beta: s.p + 26350672, savedMean: s.f + 4874960,
             savedInvStd: s.f + 4875384, activation: .identity, gradGamma: s.g + 26350240, gradBeta: s.g + 26350672,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1261)
+        s.profiler?.stop(1246)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
-                activation: .silu, output: s.tensor(845), pool: pool)
-            s.profiler?.stop(1262)
+                activation: .silu, output: s.tensor(830), pool: pool)
+            s.profiler?.stop(1247)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(524), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24719424, beta: s.p + 24721968, runningMean: s.p + 24724512, runningVar: s.p + 24727056,
-                eps: 0.001, activation: .silu, output: s.tensor(845), scratch: s.f + 4742672, pool: pool)
-            s.profiler?.stop(1263)
+                eps: 0.001, activation: .silu, output: s.tensor(830), scratch: s.f + 4742672, pool: pool)
+            s.profiler?.stop(1248)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(845), savedScale: s.tensor(529), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(844), pool: pool)
-            s.profiler?.stop(1264)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(830), savedScale: s.tensor(529), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(829), pool: pool)
+            s.profiler?.stop(1249)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(842), preActivation: s.tensor(530),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(827), preActivation: s.tensor(530),
             gamma: s.p + 26350240, beta: s.p + 26350672, savedMean: s.f + 4874960, savedInvStd: s.f + 4875384,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(844), weights: s.p + 25271584,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(843),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(829), weights: s.p + 25271584,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(828),
             gradWeights: s.g + 25271584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1265)
-        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1250)
+        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(843), input: s.tensor(845), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(828), seInput: s.tensor(830), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600, seActivation: .silu,
             expandWeights: s.p + 24999376, savedPooled: s.tensor(527), savedHidden: s.tensor(528),
-            savedScale: s.tensor(529), gradInput: s.tensor(846), gradReduceWeights: s.g + 24729600,
-            gradReduceBias: s.g + 24999264, gradExpandWeights: s.g + 24999376, gradExpandBias: s.g + 25269040,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1266)
-        // features.6.3.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(846), input: s.tensor(524),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672,
-            savedInvStd: s.f + 4745216, activation: .silu, gradInput: s.tensor(846), gradGamma: s.g + 24719424,
-            gradBeta: s.g + 24721968, pool: pool)
-        s.profiler?.stop(1267)
+            savedScale: s.tensor(529), gradReduceWeights: s.g + 24729600, gradReduceBias: s.g + 24999264,
+            gradExpandWeights: s.g + 24999376, gradExpandBias: s.g + 25269040, preActivation: s.tensor(524),
+            gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
+            activation: .silu, gradGamma: s.g + 24719424, gradBeta: s.g + 24721968, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1251)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24645648, beta: s.p + 24648192, savedMean: s.f + 4737584, savedInvStd: s.f + 4740128,
-                activation: .silu, output: s.tensor(848), pool: pool)
-            s.profiler?.stop(1268)
+                activation: .silu, output: s.tensor(832), pool: pool)
+            s.profiler?.stop(1252)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 46 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 24645648, beta: s.p + 24648192, runningMean: s.p + 24650736, runningVar: s.p + 24653280,
-                eps: 0.001, activation: .silu, output: s.tensor(848), scratch: s.f + 4737584, pool: pool)
-            s.profiler?.stop(1269)
+                eps: 0.001, activation: .silu, output: s.tensor(832), scratch: s.f + 4737584, pool: pool)
+            s.profiler?.stop(1253)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4811360, count: 63600)
-        s.profiler?.stop(1270)
+        s.profiler?.stop(1254)
         // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(846), input: s.tensor(848), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(828), input: s.tensor(832), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4747760, gradInput: s.tensor(847), gradWeights: s.f + 4811360, pool: pool)
-        s.profiler?.stop(1271)
+            weights: s.f + 4747760, gradInput: s.tensor(831), gradWeights: s.f + 4811360, pool: pool)
+        s.profiler?.stop(1255)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4811360, channels: 2544, kernel: 5, into: s.g + 24655824)
-        s.profiler?.stop(1272)
+        s.profiler?.stop(1256)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(847), input: s.tensor(522), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(831), input: s.tensor(522), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 24645648, beta: s.p + 24648192, savedMean: s.f + 4737584,
             savedInvStd: s.f + 4740128, activation: .silu, gradGamma: s.g + 24645648, gradBeta: s.g + 24648192,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1273)
+        s.profiler?.stop(1257)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(847), preActivation: s.tensor(522),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(831), preActivation: s.tensor(522),
             gamma: s.p + 24645648, beta: s.p + 24648192, savedMean: s.f + 4737584, savedInvStd: s.f + 4740128,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(520), weights: s.p + 23566992,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(849),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(833),
             gradWeights: s.g + 23566992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1274)
+        s.profiler?.stop(1258)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(849), s.tensor(841), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1275)
+        TrainingKernels.accumulate(s.tensor(833), s.tensor(826), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1259)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(849),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(833),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(850), pool: pool)
-        s.profiler?.stop(1276)
+            perImage: 186984, gradBranch: s.tensor(834), pool: pool)
+        s.profiler?.stop(1260)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(850), input: s.tensor(518), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(834), input: s.tensor(518), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 23565264, beta: s.p + 23565696, savedMean: s.f + 4736736,
             savedInvStd: s.f + 4737160, activation: .identity, gradGamma: s.g + 23565264, gradBeta: s.g + 23565696,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1277)
+        s.profiler?.stop(1261)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
-                activation: .silu, output: s.tensor(853), pool: pool)
-            s.profiler?.stop(1278)
+                activation: .silu, output: s.tensor(837), pool: pool)
+            s.profiler?.stop(1262)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21934448, beta: s.p + 21936992, runningMean: s.p + 21939536, runningVar: s.p + 21942080,
-                eps: 0.001, activation: .silu, output: s.tensor(853), scratch: s.f + 4604448, pool: pool)
-            s.profiler?.stop(1279)
+                eps: 0.001, activation: .silu, output: s.tensor(837), scratch: s.f + 4604448, pool: pool)
+            s.profiler?.stop(1263)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(853), savedScale: s.tensor(517), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(852), pool: pool)
-            s.profiler?.stop(1280)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(837), savedScale: s.tensor(517), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(836), pool: pool)
+            s.profiler?.stop(1264)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(850), preActivation: s.tensor(518),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(834), preActivation: s.tensor(518),
             gamma: s.p + 23565264, beta: s.p + 23565696, savedMean: s.f + 4736736, savedInvStd: s.f + 4737160,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(852), weights: s.p + 22486608,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(851),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(836), weights: s.p + 22486608,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
             gradWeights: s.g + 22486608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1281)
-        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1265)
+        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(851), input: s.tensor(853), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(835), seInput: s.tensor(837), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624, seActivation: .silu,
             expandWeights: s.p + 22214400, savedPooled: s.tensor(515), savedHidden: s.tensor(516),
-            savedScale: s.tensor(517), gradInput: s.tensor(854), gradReduceWeights: s.g + 21944624,
-            gradReduceBias: s.g + 22214288, gradExpandWeights: s.g + 22214400, gradExpandBias: s.g + 22484064,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1282)
-        // features.6.2.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(854), input: s.tensor(512),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448,
-            savedInvStd: s.f + 4606992, activation: .silu, gradInput: s.tensor(854), gradGamma: s.g + 21934448,
-            gradBeta: s.g + 21936992, pool: pool)
-        s.profiler?.stop(1283)
+            savedScale: s.tensor(517), gradReduceWeights: s.g + 21944624, gradReduceBias: s.g + 22214288,
+            gradExpandWeights: s.g + 22214400, gradExpandBias: s.g + 22484064, preActivation: s.tensor(512),
+            gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
+            activation: .silu, gradGamma: s.g + 21934448, gradBeta: s.g + 21936992, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1266)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21860672, beta: s.p + 21863216, savedMean: s.f + 4599360, savedInvStd: s.f + 4601904,
-                activation: .silu, output: s.tensor(856), pool: pool)
-            s.profiler?.stop(1284)
+                activation: .silu, output: s.tensor(839), pool: pool)
+            s.profiler?.stop(1267)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 21860672, beta: s.p + 21863216, runningMean: s.p + 21865760, runningVar: s.p + 21868304,
-                eps: 0.001, activation: .silu, output: s.tensor(856), scratch: s.f + 4599360, pool: pool)
-            s.profiler?.stop(1285)
+                eps: 0.001, activation: .silu, output: s.tensor(839), scratch: s.f + 4599360, pool: pool)
+            s.profiler?.stop(1268)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4673136, count: 63600)
-        s.profiler?.stop(1286)
+        s.profiler?.stop(1269)
         // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(854), input: s.tensor(856), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(835), input: s.tensor(839), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4609536, gradInput: s.tensor(855), gradWeights: s.f + 4673136, pool: pool)
-        s.profiler?.stop(1287)
+            weights: s.f + 4609536, gradInput: s.tensor(838), gradWeights: s.f + 4673136, pool: pool)
+        s.profiler?.stop(1270)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4673136, channels: 2544, kernel: 5, into: s.g + 21870848)
-        s.profiler?.stop(1288)
+        s.profiler?.stop(1271)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(855), input: s.tensor(510), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(838), input: s.tensor(510), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 21860672, beta: s.p + 21863216, savedMean: s.f + 4599360,
             savedInvStd: s.f + 4601904, activation: .silu, gradGamma: s.g + 21860672, gradBeta: s.g + 21863216,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1289)
+        s.profiler?.stop(1272)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(855), preActivation: s.tensor(510),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(838), preActivation: s.tensor(510),
             gamma: s.p + 21860672, beta: s.p + 21863216, savedMean: s.f + 4599360, savedInvStd: s.f + 4601904,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(508), weights: s.p + 20782016,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(857),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(840),
             gradWeights: s.g + 20782016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1290)
+        s.profiler?.stop(1273)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(857), s.tensor(849), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1291)
+        TrainingKernels.accumulate(s.tensor(840), s.tensor(833), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1274)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(857),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(840),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
-            perImage: 186984, gradBranch: s.tensor(858), pool: pool)
-        s.profiler?.stop(1292)
+            perImage: 186984, gradBranch: s.tensor(841), pool: pool)
+        s.profiler?.stop(1275)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(858), input: s.tensor(506), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(841), input: s.tensor(506), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 20780288, beta: s.p + 20780720, savedMean: s.f + 4598512,
             savedInvStd: s.f + 4598936, activation: .identity, gradGamma: s.g + 20780288, gradBeta: s.g + 20780720,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1293)
+        s.profiler?.stop(1276)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
-                activation: .silu, output: s.tensor(861), pool: pool)
-            s.profiler?.stop(1294)
+                activation: .silu, output: s.tensor(844), pool: pool)
+            s.profiler?.stop(1277)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19149472, beta: s.p + 19152016, runningMean: s.p + 19154560, runningVar: s.p + 19157104,
-                eps: 0.001, activation: .silu, output: s.tensor(861), scratch: s.f + 4466224, pool: pool)
-            s.profiler?.stop(1295)
+                eps: 0.001, activation: .silu, output: s.tensor(844), scratch: s.f + 4466224, pool: pool)
+            s.profiler?.stop(1278)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(861), savedScale: s.tensor(505), batch: s.n,
-                pixels: 441, channels: 2544, output: s.tensor(860), pool: pool)
-            s.profiler?.stop(1296)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(844), savedScale: s.tensor(505), batch: s.n,
+                pixels: 441, channels: 2544, output: s.tensor(843), pool: pool)
+            s.profiler?.stop(1279)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(858), preActivation: s.tensor(506),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(841), preActivation: s.tensor(506),
             gamma: s.p + 20780288, beta: s.p + 20780720, savedMean: s.f + 4598512, savedInvStd: s.f + 4598936,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(860), weights: s.p + 19701632,
-            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(859),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(843), weights: s.p + 19701632,
+            pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(842),
             gradWeights: s.g + 19701632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1297)
-        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]
+        s.profiler?.stop(1280)
+        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(859), input: s.tensor(861), batch: s.n, pixels: 441,
-            channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(842), seInput: s.tensor(844), batch: s.n,
+            pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648, seActivation: .silu,
             expandWeights: s.p + 19429424, savedPooled: s.tensor(503), savedHidden: s.tensor(504),
-            savedScale: s.tensor(505), gradInput: s.tensor(862), gradReduceWeights: s.g + 19159648,
-            gradReduceBias: s.g + 19429312, gradExpandWeights: s.g + 19429424, gradExpandBias: s.g + 19699088,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1298)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(862), input: s.tensor(500),
-            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224,
-            savedInvStd: s.f + 4468768, activation: .silu, gradInput: s.tensor(862), gradGamma: s.g + 19149472,
-            gradBeta: s.g + 19152016, pool: pool)
-        s.profiler?.stop(1299)
+            savedScale: s.tensor(505), gradReduceWeights: s.g + 19159648, gradReduceBias: s.g + 19429312,
+            gradExpandWeights: s.g + 19429424, gradExpandBias: s.g + 19699088, preActivation: s.tensor(500),
+            gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
+            activation: .silu, gradGamma: s.g + 19149472, gradBeta: s.g + 19152016, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1281)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19075696, beta: s.p + 19078240, savedMean: s.f + 4461136, savedInvStd: s.f + 4463680,
-                activation: .silu, output: s.tensor(864), pool: pool)
-            s.profiler?.stop(1300)
+                activation: .silu, output: s.tensor(846), pool: pool)
+            s.profiler?.stop(1282)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 441 &* s.n, channels: 2544,
                 gamma: s.p + 19075696, beta: s.p + 19078240, runningMean: s.p + 19080784, runningVar: s.p + 19083328,
-                eps: 0.001, activation: .silu, output: s.tensor(864), scratch: s.f + 4461136, pool: pool)
-            s.profiler?.stop(1301)
+                eps: 0.001, activation: .silu, output: s.tensor(846), scratch: s.f + 4461136, pool: pool)
+            s.profiler?.stop(1283)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4534912, count: 63600)
-        s.profiler?.stop(1302)
+        s.profiler?.stop(1284)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(862), input: s.tensor(864), batch: s.n, height: 21,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(842), input: s.tensor(846), batch: s.n, height: 21,
             width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4471312, gradInput: s.tensor(863), gradWeights: s.f + 4534912, pool: pool)
-        s.profiler?.stop(1303)
+            weights: s.f + 4471312, gradInput: s.tensor(845), gradWeights: s.f + 4534912, pool: pool)
+        s.profiler?.stop(1285)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4534912, channels: 2544, kernel: 5, into: s.g + 19085872)
-        s.profiler?.stop(1304)
+        s.profiler?.stop(1286)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(863), input: s.tensor(498), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(845), input: s.tensor(498), pixels: 441 &* s.n,
             channels: 2544, gamma: s.p + 19075696, beta: s.p + 19078240, savedMean: s.f + 4461136,
             savedInvStd: s.f + 4463680, activation: .silu, gradGamma: s.g + 19075696, gradBeta: s.g + 19078240,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1305)
+        s.profiler?.stop(1287)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 424] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(863), preActivation: s.tensor(498),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(845), preActivation: s.tensor(498),
             gamma: s.p + 19075696, beta: s.p + 19078240, savedMean: s.f + 4461136, savedInvStd: s.f + 4463680,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(497), weights: s.p + 17997040,
-            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(865),
+            pixels: 441 &* s.n, inChannels: 424, outChannels: 2544, gradInput: s.tensor(847),
             gradWeights: s.g + 17997040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1306)
+        s.profiler?.stop(1288)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(865), s.tensor(857), count: 186984 &* s.n, pool: pool)
-        s.profiler?.stop(1307)
+        TrainingKernels.accumulate(s.tensor(847), s.tensor(840), count: 186984 &* s.n, pool: pool)
+        s.profiler?.stop(1289)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(865), input: s.tensor(496), pixels: 441 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(847), input: s.tensor(496), pixels: 441 &* s.n,
             channels: 424, gamma: s.p + 17995312, beta: s.p + 17995744, savedMean: s.f + 4460288,
             savedInvStd: s.f + 4460712, activation: .identity, gradGamma: s.g + 17995312, gradBeta: s.g + 17995744,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1308)
+        s.profiler?.stop(1290)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
                 gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
-                activation: .silu, output: s.tensor(868), pool: pool)
-            s.profiler?.stop(1309)
+                activation: .silu, output: s.tensor(850), pool: pool)
+            s.profiler?.stop(1291)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 441 &* s.n, channels: 1488,
                 gamma: s.p + 17172384, beta: s.p + 17173872, runningMean: s.p + 17175360, runningVar: s.p + 17176848,
-                eps: 0.001, activation: .silu, output: s.tensor(868), scratch: s.f + 4382912, pool: pool)
-            s.profiler?.stop(1310)
+                eps: 0.001, activation: .silu, output: s.tensor(850), scratch: s.f + 4382912, pool: pool)
+            s.profiler?.stop(1292)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(868), savedScale: s.tensor(495), batch: s.n,
-                pixels: 441, channels: 1488, output: s.tensor(867), pool: pool)
-            s.profiler?.stop(1311)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(850), savedScale: s.tensor(495), batch: s.n,
+                pixels: 441, channels: 1488, output: s.tensor(849), pool: pool)
+            s.profiler?.stop(1293)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(865), preActivation: s.tensor(496),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(847), preActivation: s.tensor(496),
             gamma: s.p + 17995312, beta: s.p + 17995744, savedMean: s.f + 4460288, savedInvStd: s.f + 4460712,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(867), weights: s.p + 17364400,
-            pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(866),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(849), weights: s.p + 17364400,
+            pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(848),
             gradWeights: s.g + 17364400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1312)
-        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 21, 21, 1488]
+        s.profiler?.stop(1294)
+        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(866), input: s.tensor(868), batch: s.n, pixels: 441,
-            channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(848), seInput: s.tensor(850), batch: s.n,
+            pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336, seActivation: .silu,
             expandWeights: s.p + 17270656, savedPooled: s.tensor(493), savedHidden: s.tensor(494),
-            savedScale: s.tensor(495), gradInput: s.tensor(869), gradReduceWeights: s.g + 17178336,
-            gradReduceBias: s.g + 17270592, gradExpandWeights: s.g + 17270656, gradExpandBias: s.g + 17362912,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1313)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 21, 21, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(869), input: s.tensor(490),
-            pixels: 441 &* s.n, channels: 1488, gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912,
-            savedInvStd: s.f + 4384400, activation: .silu, gradInput: s.tensor(869), gradGamma: s.g + 17172384,
-            gradBeta: s.g + 17173872, pool: pool)
-        s.profiler?.stop(1314)
+            savedScale: s.tensor(495), gradReduceWeights: s.g + 17178336, gradReduceBias: s.g + 17270592,
+            gradExpandWeights: s.g + 17270656, gradExpandBias: s.g + 17362912, preActivation: s.tensor(490),
+            gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
+            activation: .silu, gradGamma: s.g + 17172384, gradBeta: s.g + 17173872, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1295)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 17129232, beta: s.p + 17130720, savedMean: s.f + 4379936, savedInvStd: s.f + 4381424,
-                activation: .silu, output: s.tensor(871), pool: pool)
-            s.profiler?.stop(1315)
+                activation: .silu, output: s.tensor(852), pool: pool)
+            s.profiler?.stop(1296)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 17129232, beta: s.p + 17130720, runningMean: s.p + 17132208, runningVar: s.p + 17133696,
-                eps: 0.001, activation: .silu, output: s.tensor(871), scratch: s.f + 4379936, pool: pool)
-            s.profiler?.stop(1316)
+                eps: 0.001, activation: .silu, output: s.tensor(852), scratch: s.f + 4379936, pool: pool)
+            s.profiler?.stop(1297)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4423088, count: 37200)
-        s.profiler?.stop(1317)
+        s.profiler?.stop(1298)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 21, 21, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(871), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(848), input: s.tensor(852), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4385888, gradInput: s.tensor(870), gradWeights: s.f + 4423088, pool: pool)
-        s.profiler?.stop(1318)
+            weights: s.f + 4385888, gradInput: s.tensor(851), gradWeights: s.f + 4423088, pool: pool)
+        s.profiler?.stop(1299)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4423088, channels: 1488, kernel: 5, into: s.g + 17135184)
-        s.profiler?.stop(1319)
+        s.profiler?.stop(1300)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(870), input: s.tensor(488), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(851), input: s.tensor(488), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 17129232, beta: s.p + 17130720, savedMean: s.f + 4379936,
             savedInvStd: s.f + 4381424, activation: .silu, gradGamma: s.g + 17129232, gradBeta: s.g + 17130720,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1320)
+        s.profiler?.stop(1301)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(870), preActivation: s.tensor(488),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(851), preActivation: s.tensor(488),
             gamma: s.p + 17129232, beta: s.p + 17130720, savedMean: s.f + 4379936, savedInvStd: s.f + 4381424,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(486), weights: s.p + 16760208,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(872),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(853),
             gradWeights: s.g + 16760208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1321)
+        s.profiler?.stop(1302)
     }
 
     /// features.5.10 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_10_backward(_ s: TrainingStepContext) {
         // features.5.10 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(872),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(853),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(873), pool: pool)
-        s.profiler?.stop(1322)
+            perImage: 437472, gradBranch: s.tensor(854), pool: pool)
+        s.profiler?.stop(1303)
         // features.5.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(873), input: s.tensor(484), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(854), input: s.tensor(484), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, savedMean: s.f + 4379440,
             savedInvStd: s.f + 4379688, activation: .identity, gradGamma: s.g + 16759184, gradBeta: s.g + 16759440,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1323)
+        s.profiler?.stop(1304)
         // features.5.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
-                activation: .silu, output: s.tensor(876), pool: pool)
-            s.profiler?.stop(1324)
+                activation: .silu, output: s.tensor(857), pool: pool)
+            s.profiler?.stop(1305)
         }
         // features.5.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16198144, beta: s.p + 16199632, runningMean: s.p + 16201120, runningVar: s.p + 16202608,
-                eps: 0.001, activation: .silu, output: s.tensor(876), scratch: s.f + 4302064, pool: pool)
-            s.profiler?.stop(1325)
+                eps: 0.001, activation: .silu, output: s.tensor(857), scratch: s.f + 4302064, pool: pool)
+            s.profiler?.stop(1306)
         }
         // features.5.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(876), savedScale: s.tensor(483), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(875), pool: pool)
-            s.profiler?.stop(1326)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(857), savedScale: s.tensor(483), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(856), pool: pool)
+            s.profiler?.stop(1307)
         }
         // features.5.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(873), preActivation: s.tensor(484),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(854), preActivation: s.tensor(484),
             gamma: s.p + 16759184, beta: s.p + 16759440, savedMean: s.f + 4379440, savedInvStd: s.f + 4379688,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(875), weights: s.p + 16390160,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(874),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(856), weights: s.p + 16390160,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(855),
             gradWeights: s.g + 16390160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1327)
-        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1308)
+        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(874), input: s.tensor(876), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(855), seInput: s.tensor(857), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096, seActivation: .silu,
             expandWeights: s.p + 16296416, savedPooled: s.tensor(481), savedHidden: s.tensor(482),
-            savedScale: s.tensor(483), gradInput: s.tensor(877), gradReduceWeights: s.g + 16204096,
-            gradReduceBias: s.g + 16296352, gradExpandWeights: s.g + 16296416, gradExpandBias: s.g + 16388672,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1328)
-        // features.5.10.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(877), input: s.tensor(478),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064,
-            savedInvStd: s.f + 4303552, activation: .silu, gradInput: s.tensor(877), gradGamma: s.g + 16198144,
-            gradBeta: s.g + 16199632, pool: pool)
-        s.profiler?.stop(1329)
+            savedScale: s.tensor(483), gradReduceWeights: s.g + 16204096, gradReduceBias: s.g + 16296352,
+            gradExpandWeights: s.g + 16296416, gradExpandBias: s.g + 16388672, preActivation: s.tensor(478),
+            gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
+            activation: .silu, gradGamma: s.g + 16198144, gradBeta: s.g + 16199632, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1309)
         // features.5.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16154992, beta: s.p + 16156480, savedMean: s.f + 4299088, savedInvStd: s.f + 4300576,
-                activation: .silu, output: s.tensor(879), pool: pool)
-            s.profiler?.stop(1330)
+                activation: .silu, output: s.tensor(859), pool: pool)
+            s.profiler?.stop(1310)
         }
         // features.5.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 16154992, beta: s.p + 16156480, runningMean: s.p + 16157968, runningVar: s.p + 16159456,
-                eps: 0.001, activation: .silu, output: s.tensor(879), scratch: s.f + 4299088, pool: pool)
-            s.profiler?.stop(1331)
+                eps: 0.001, activation: .silu, output: s.tensor(859), scratch: s.f + 4299088, pool: pool)
+            s.profiler?.stop(1311)
         }
         // features.5.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4342240, count: 37200)
-        s.profiler?.stop(1332)
+        s.profiler?.stop(1312)
         // features.5.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(877), input: s.tensor(879), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(859), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4305040, gradInput: s.tensor(878), gradWeights: s.f + 4342240, pool: pool)
-        s.profiler?.stop(1333)
+            weights: s.f + 4305040, gradInput: s.tensor(858), gradWeights: s.f + 4342240, pool: pool)
+        s.profiler?.stop(1313)
         // features.5.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4342240, channels: 1488, kernel: 5, into: s.g + 16160944)
-        s.profiler?.stop(1334)
+        s.profiler?.stop(1314)
         // features.5.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(878), input: s.tensor(476), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(858), input: s.tensor(476), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 16154992, beta: s.p + 16156480, savedMean: s.f + 4299088,
             savedInvStd: s.f + 4300576, activation: .silu, gradGamma: s.g + 16154992, gradBeta: s.g + 16156480,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1335)
+        s.profiler?.stop(1315)
         // features.5.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(878), preActivation: s.tensor(476),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(858), preActivation: s.tensor(476),
             gamma: s.p + 16154992, beta: s.p + 16156480, savedMean: s.f + 4299088, savedInvStd: s.f + 4300576,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(474), weights: s.p + 15785968,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(880),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(860),
             gradWeights: s.g + 15785968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1336)
+        s.profiler?.stop(1316)
         // features.5.10 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(880), s.tensor(872), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1337)
+        TrainingKernels.accumulate(s.tensor(860), s.tensor(853), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1317)
     }
 
     /// features.5.9 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_9_backward(_ s: TrainingStepContext) {
         // features.5.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(880),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(860),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(881), pool: pool)
-        s.profiler?.stop(1338)
+            perImage: 437472, gradBranch: s.tensor(861), pool: pool)
+        s.profiler?.stop(1318)
         // features.5.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(881), input: s.tensor(472), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(861), input: s.tensor(472), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, savedMean: s.f + 4298592,
             savedInvStd: s.f + 4298840, activation: .identity, gradGamma: s.g + 15784944, gradBeta: s.g + 15785200,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1339)
+        s.profiler?.stop(1319)
         // features.5.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
-                activation: .silu, output: s.tensor(884), pool: pool)
-            s.profiler?.stop(1340)
+                activation: .silu, output: s.tensor(864), pool: pool)
+            s.profiler?.stop(1320)
         }
         // features.5.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15223904, beta: s.p + 15225392, runningMean: s.p + 15226880, runningVar: s.p + 15228368,
-                eps: 0.001, activation: .silu, output: s.tensor(884), scratch: s.f + 4221216, pool: pool)
-            s.profiler?.stop(1341)
+                eps: 0.001, activation: .silu, output: s.tensor(864), scratch: s.f + 4221216, pool: pool)
+            s.profiler?.stop(1321)
         }
         // features.5.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(884), savedScale: s.tensor(471), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(883), pool: pool)
-            s.profiler?.stop(1342)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(864), savedScale: s.tensor(471), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(863), pool: pool)
+            s.profiler?.stop(1322)
         }
         // features.5.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(881), preActivation: s.tensor(472),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(861), preActivation: s.tensor(472),
             gamma: s.p + 15784944, beta: s.p + 15785200, savedMean: s.f + 4298592, savedInvStd: s.f + 4298840,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(883), weights: s.p + 15415920,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(882),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(863), weights: s.p + 15415920,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(862),
             gradWeights: s.g + 15415920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1343)
-        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1323)
+        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(882), input: s.tensor(884), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(862), seInput: s.tensor(864), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856, seActivation: .silu,
             expandWeights: s.p + 15322176, savedPooled: s.tensor(469), savedHidden: s.tensor(470),
-            savedScale: s.tensor(471), gradInput: s.tensor(885), gradReduceWeights: s.g + 15229856,
-            gradReduceBias: s.g + 15322112, gradExpandWeights: s.g + 15322176, gradExpandBias: s.g + 15414432,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1344)
-        // features.5.9.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(885), input: s.tensor(466),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216,
-            savedInvStd: s.f + 4222704, activation: .silu, gradInput: s.tensor(885), gradGamma: s.g + 15223904,
-            gradBeta: s.g + 15225392, pool: pool)
-        s.profiler?.stop(1345)
+            savedScale: s.tensor(471), gradReduceWeights: s.g + 15229856, gradReduceBias: s.g + 15322112,
+            gradExpandWeights: s.g + 15322176, gradExpandBias: s.g + 15414432, preActivation: s.tensor(466),
+            gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
+            activation: .silu, gradGamma: s.g + 15223904, gradBeta: s.g + 15225392, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1324)
         // features.5.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15180752, beta: s.p + 15182240, savedMean: s.f + 4218240, savedInvStd: s.f + 4219728,
-                activation: .silu, output: s.tensor(887), pool: pool)
-            s.profiler?.stop(1346)
+                activation: .silu, output: s.tensor(866), pool: pool)
+            s.profiler?.stop(1325)
         }
         // features.5.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 15180752, beta: s.p + 15182240, runningMean: s.p + 15183728, runningVar: s.p + 15185216,
-                eps: 0.001, activation: .silu, output: s.tensor(887), scratch: s.f + 4218240, pool: pool)
-            s.profiler?.stop(1347)
+                eps: 0.001, activation: .silu, output: s.tensor(866), scratch: s.f + 4218240, pool: pool)
+            s.profiler?.stop(1326)
         }
         // features.5.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4261392, count: 37200)
-        s.profiler?.stop(1348)
+        s.profiler?.stop(1327)
         // features.5.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(885), input: s.tensor(887), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(862), input: s.tensor(866), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4224192, gradInput: s.tensor(886), gradWeights: s.f + 4261392, pool: pool)
-        s.profiler?.stop(1349)
+            weights: s.f + 4224192, gradInput: s.tensor(865), gradWeights: s.f + 4261392, pool: pool)
+        s.profiler?.stop(1328)
         // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4261392, channels: 1488, kernel: 5, into: s.g + 15186704)
-        s.profiler?.stop(1350)
+        s.profiler?.stop(1329)
         // features.5.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(886), input: s.tensor(464), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(865), input: s.tensor(464), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 15180752, beta: s.p + 15182240, savedMean: s.f + 4218240,
             savedInvStd: s.f + 4219728, activation: .silu, gradGamma: s.g + 15180752, gradBeta: s.g + 15182240,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1351)
+        s.profiler?.stop(1330)
         // features.5.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(886), preActivation: s.tensor(464),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(865), preActivation: s.tensor(464),
             gamma: s.p + 15180752, beta: s.p + 15182240, savedMean: s.f + 4218240, savedInvStd: s.f + 4219728,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(462), weights: s.p + 14811728,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(888),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(867),
             gradWeights: s.g + 14811728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1352)
+        s.profiler?.stop(1331)
         // features.5.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(888), s.tensor(880), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1353)
+        TrainingKernels.accumulate(s.tensor(867), s.tensor(860), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1332)
     }
 
     /// features.5.8 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_8_backward(_ s: TrainingStepContext) {
         // features.5.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(888),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(867),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(889), pool: pool)
-        s.profiler?.stop(1354)
+            perImage: 437472, gradBranch: s.tensor(868), pool: pool)
+        s.profiler?.stop(1333)
         // features.5.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(889), input: s.tensor(460), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(868), input: s.tensor(460), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, savedMean: s.f + 4217744,
             savedInvStd: s.f + 4217992, activation: .identity, gradGamma: s.g + 14810704, gradBeta: s.g + 14810960,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1355)
+        s.profiler?.stop(1334)
         // features.5.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
-                activation: .silu, output: s.tensor(892), pool: pool)
-            s.profiler?.stop(1356)
+                activation: .silu, output: s.tensor(871), pool: pool)
+            s.profiler?.stop(1335)
         }
         // features.5.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14249664, beta: s.p + 14251152, runningMean: s.p + 14252640, runningVar: s.p + 14254128,
-                eps: 0.001, activation: .silu, output: s.tensor(892), scratch: s.f + 4140368, pool: pool)
-            s.profiler?.stop(1357)
+                eps: 0.001, activation: .silu, output: s.tensor(871), scratch: s.f + 4140368, pool: pool)
+            s.profiler?.stop(1336)
         }
         // features.5.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(892), savedScale: s.tensor(459), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(891), pool: pool)
-            s.profiler?.stop(1358)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(871), savedScale: s.tensor(459), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(870), pool: pool)
+            s.profiler?.stop(1337)
         }
         // features.5.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(889), preActivation: s.tensor(460),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(868), preActivation: s.tensor(460),
             gamma: s.p + 14810704, beta: s.p + 14810960, savedMean: s.f + 4217744, savedInvStd: s.f + 4217992,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(891), weights: s.p + 14441680,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(870), weights: s.p + 14441680,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(869),
             gradWeights: s.g + 14441680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1359)
-        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1338)
+        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(890), input: s.tensor(892), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(869), seInput: s.tensor(871), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616, seActivation: .silu,
             expandWeights: s.p + 14347936, savedPooled: s.tensor(457), savedHidden: s.tensor(458),
-            savedScale: s.tensor(459), gradInput: s.tensor(893), gradReduceWeights: s.g + 14255616,
-            gradReduceBias: s.g + 14347872, gradExpandWeights: s.g + 14347936, gradExpandBias: s.g + 14440192,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1360)
-        // features.5.8.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(893), input: s.tensor(454),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368,
-            savedInvStd: s.f + 4141856, activation: .silu, gradInput: s.tensor(893), gradGamma: s.g + 14249664,
-            gradBeta: s.g + 14251152, pool: pool)
-        s.profiler?.stop(1361)
+            savedScale: s.tensor(459), gradReduceWeights: s.g + 14255616, gradReduceBias: s.g + 14347872,
+            gradExpandWeights: s.g + 14347936, gradExpandBias: s.g + 14440192, preActivation: s.tensor(454),
+            gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
+            activation: .silu, gradGamma: s.g + 14249664, gradBeta: s.g + 14251152, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1339)
         // features.5.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14206512, beta: s.p + 14208000, savedMean: s.f + 4137392, savedInvStd: s.f + 4138880,
-                activation: .silu, output: s.tensor(895), pool: pool)
-            s.profiler?.stop(1362)
+                activation: .silu, output: s.tensor(873), pool: pool)
+            s.profiler?.stop(1340)
         }
         // features.5.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 14206512, beta: s.p + 14208000, runningMean: s.p + 14209488, runningVar: s.p + 14210976,
-                eps: 0.001, activation: .silu, output: s.tensor(895), scratch: s.f + 4137392, pool: pool)
-            s.profiler?.stop(1363)
+                eps: 0.001, activation: .silu, output: s.tensor(873), scratch: s.f + 4137392, pool: pool)
+            s.profiler?.stop(1341)
         }
         // features.5.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4180544, count: 37200)
-        s.profiler?.stop(1364)
+        s.profiler?.stop(1342)
         // features.5.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(893), input: s.tensor(895), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(873), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4143344, gradInput: s.tensor(894), gradWeights: s.f + 4180544, pool: pool)
-        s.profiler?.stop(1365)
+            weights: s.f + 4143344, gradInput: s.tensor(872), gradWeights: s.f + 4180544, pool: pool)
+        s.profiler?.stop(1343)
         // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4180544, channels: 1488, kernel: 5, into: s.g + 14212464)
-        s.profiler?.stop(1366)
+        s.profiler?.stop(1344)
         // features.5.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(894), input: s.tensor(452), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(872), input: s.tensor(452), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 14206512, beta: s.p + 14208000, savedMean: s.f + 4137392,
             savedInvStd: s.f + 4138880, activation: .silu, gradGamma: s.g + 14206512, gradBeta: s.g + 14208000,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1367)
+        s.profiler?.stop(1345)
         // features.5.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(894), preActivation: s.tensor(452),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(872), preActivation: s.tensor(452),
             gamma: s.p + 14206512, beta: s.p + 14208000, savedMean: s.f + 4137392, savedInvStd: s.f + 4138880,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(450), weights: s.p + 13837488,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(896),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(874),
             gradWeights: s.g + 13837488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1368)
+        s.profiler?.stop(1346)
         // features.5.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(896), s.tensor(888), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1369)
+        TrainingKernels.accumulate(s.tensor(874), s.tensor(867), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1347)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(896),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(874),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(897), pool: pool)
-        s.profiler?.stop(1370)
+            perImage: 437472, gradBranch: s.tensor(875), pool: pool)
+        s.profiler?.stop(1348)
         // features.5.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(897), input: s.tensor(448), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(875), input: s.tensor(448), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, savedMean: s.f + 4136896,
             savedInvStd: s.f + 4137144, activation: .identity, gradGamma: s.g + 13836464, gradBeta: s.g + 13836720,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1371)
+        s.profiler?.stop(1349)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
-                activation: .silu, output: s.tensor(900), pool: pool)
-            s.profiler?.stop(1372)
+                activation: .silu, output: s.tensor(878), pool: pool)
+            s.profiler?.stop(1350)
         }
         // features.5.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13275424, beta: s.p + 13276912, runningMean: s.p + 13278400, runningVar: s.p + 13279888,
-                eps: 0.001, activation: .silu, output: s.tensor(900), scratch: s.f + 4059520, pool: pool)
-            s.profiler?.stop(1373)
+                eps: 0.001, activation: .silu, output: s.tensor(878), scratch: s.f + 4059520, pool: pool)
+            s.profiler?.stop(1351)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(900), savedScale: s.tensor(447), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(899), pool: pool)
-            s.profiler?.stop(1374)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(878), savedScale: s.tensor(447), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(877), pool: pool)
+            s.profiler?.stop(1352)
         }
         // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(897), preActivation: s.tensor(448),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(875), preActivation: s.tensor(448),
             gamma: s.p + 13836464, beta: s.p + 13836720, savedMean: s.f + 4136896, savedInvStd: s.f + 4137144,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(899), weights: s.p + 13467440,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(898),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(877), weights: s.p + 13467440,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(876),
             gradWeights: s.g + 13467440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1375)
-        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1353)
+        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(898), input: s.tensor(900), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(876), seInput: s.tensor(878), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376, seActivation: .silu,
             expandWeights: s.p + 13373696, savedPooled: s.tensor(445), savedHidden: s.tensor(446),
-            savedScale: s.tensor(447), gradInput: s.tensor(901), gradReduceWeights: s.g + 13281376,
-            gradReduceBias: s.g + 13373632, gradExpandWeights: s.g + 13373696, gradExpandBias: s.g + 13465952,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1376)
-        // features.5.7.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(901), input: s.tensor(442),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520,
-            savedInvStd: s.f + 4061008, activation: .silu, gradInput: s.tensor(901), gradGamma: s.g + 13275424,
-            gradBeta: s.g + 13276912, pool: pool)
-        s.profiler?.stop(1377)
+            savedScale: s.tensor(447), gradReduceWeights: s.g + 13281376, gradReduceBias: s.g + 13373632,
+            gradExpandWeights: s.g + 13373696, gradExpandBias: s.g + 13465952, preActivation: s.tensor(442),
+            gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
+            activation: .silu, gradGamma: s.g + 13275424, gradBeta: s.g + 13276912, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1354)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13232272, beta: s.p + 13233760, savedMean: s.f + 4056544, savedInvStd: s.f + 4058032,
-                activation: .silu, output: s.tensor(903), pool: pool)
-            s.profiler?.stop(1378)
+                activation: .silu, output: s.tensor(880), pool: pool)
+            s.profiler?.stop(1355)
         }
         // features.5.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 13232272, beta: s.p + 13233760, runningMean: s.p + 13235248, runningVar: s.p + 13236736,
-                eps: 0.001, activation: .silu, output: s.tensor(903), scratch: s.f + 4056544, pool: pool)
-            s.profiler?.stop(1379)
+                eps: 0.001, activation: .silu, output: s.tensor(880), scratch: s.f + 4056544, pool: pool)
+            s.profiler?.stop(1356)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4099696, count: 37200)
-        s.profiler?.stop(1380)
+        s.profiler?.stop(1357)
         // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(901), input: s.tensor(903), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(876), input: s.tensor(880), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4062496, gradInput: s.tensor(902), gradWeights: s.f + 4099696, pool: pool)
-        s.profiler?.stop(1381)
+            weights: s.f + 4062496, gradInput: s.tensor(879), gradWeights: s.f + 4099696, pool: pool)
+        s.profiler?.stop(1358)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4099696, channels: 1488, kernel: 5, into: s.g + 13238224)
-        s.profiler?.stop(1382)
+        s.profiler?.stop(1359)
         // features.5.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(902), input: s.tensor(440), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(879), input: s.tensor(440), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 13232272, beta: s.p + 13233760, savedMean: s.f + 4056544,
             savedInvStd: s.f + 4058032, activation: .silu, gradGamma: s.g + 13232272, gradBeta: s.g + 13233760,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1383)
+        s.profiler?.stop(1360)
         // features.5.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(902), preActivation: s.tensor(440),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(879), preActivation: s.tensor(440),
             gamma: s.p + 13232272, beta: s.p + 13233760, savedMean: s.f + 4056544, savedInvStd: s.f + 4058032,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(438), weights: s.p + 12863248,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(904),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(881),
             gradWeights: s.g + 12863248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1384)
+        s.profiler?.stop(1361)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(904), s.tensor(896), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1385)
+        TrainingKernels.accumulate(s.tensor(881), s.tensor(874), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1362)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(904),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(881),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(905), pool: pool)
-        s.profiler?.stop(1386)
+            perImage: 437472, gradBranch: s.tensor(882), pool: pool)
+        s.profiler?.stop(1363)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(905), input: s.tensor(436), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(882), input: s.tensor(436), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, savedMean: s.f + 4056048,
             savedInvStd: s.f + 4056296, activation: .identity, gradGamma: s.g + 12862224, gradBeta: s.g + 12862480,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1387)
+        s.profiler?.stop(1364)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
-                activation: .silu, output: s.tensor(908), pool: pool)
-            s.profiler?.stop(1388)
+                activation: .silu, output: s.tensor(885), pool: pool)
+            s.profiler?.stop(1365)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12301184, beta: s.p + 12302672, runningMean: s.p + 12304160, runningVar: s.p + 12305648,
-                eps: 0.001, activation: .silu, output: s.tensor(908), scratch: s.f + 3978672, pool: pool)
-            s.profiler?.stop(1389)
+                eps: 0.001, activation: .silu, output: s.tensor(885), scratch: s.f + 3978672, pool: pool)
+            s.profiler?.stop(1366)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(908), savedScale: s.tensor(435), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(907), pool: pool)
-            s.profiler?.stop(1390)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(885), savedScale: s.tensor(435), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(884), pool: pool)
+            s.profiler?.stop(1367)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(905), preActivation: s.tensor(436),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(882), preActivation: s.tensor(436),
             gamma: s.p + 12862224, beta: s.p + 12862480, savedMean: s.f + 4056048, savedInvStd: s.f + 4056296,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(907), weights: s.p + 12493200,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(906),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(884), weights: s.p + 12493200,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(883),
             gradWeights: s.g + 12493200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1391)
-        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1368)
+        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(906), input: s.tensor(908), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(883), seInput: s.tensor(885), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136, seActivation: .silu,
             expandWeights: s.p + 12399456, savedPooled: s.tensor(433), savedHidden: s.tensor(434),
-            savedScale: s.tensor(435), gradInput: s.tensor(909), gradReduceWeights: s.g + 12307136,
-            gradReduceBias: s.g + 12399392, gradExpandWeights: s.g + 12399456, gradExpandBias: s.g + 12491712,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1392)
-        // features.5.6.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(909), input: s.tensor(430),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672,
-            savedInvStd: s.f + 3980160, activation: .silu, gradInput: s.tensor(909), gradGamma: s.g + 12301184,
-            gradBeta: s.g + 12302672, pool: pool)
-        s.profiler?.stop(1393)
+            savedScale: s.tensor(435), gradReduceWeights: s.g + 12307136, gradReduceBias: s.g + 12399392,
+            gradExpandWeights: s.g + 12399456, gradExpandBias: s.g + 12491712, preActivation: s.tensor(430),
+            gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
+            activation: .silu, gradGamma: s.g + 12301184, gradBeta: s.g + 12302672, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1369)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12258032, beta: s.p + 12259520, savedMean: s.f + 3975696, savedInvStd: s.f + 3977184,
-                activation: .silu, output: s.tensor(911), pool: pool)
-            s.profiler?.stop(1394)
+                activation: .silu, output: s.tensor(887), pool: pool)
+            s.profiler?.stop(1370)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 12258032, beta: s.p + 12259520, runningMean: s.p + 12261008, runningVar: s.p + 12262496,
-                eps: 0.001, activation: .silu, output: s.tensor(911), scratch: s.f + 3975696, pool: pool)
-            s.profiler?.stop(1395)
+                eps: 0.001, activation: .silu, output: s.tensor(887), scratch: s.f + 3975696, pool: pool)
+            s.profiler?.stop(1371)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4018848, count: 37200)
-        s.profiler?.stop(1396)
+        s.profiler?.stop(1372)
         // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(909), input: s.tensor(911), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(883), input: s.tensor(887), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3981648, gradInput: s.tensor(910), gradWeights: s.f + 4018848, pool: pool)
-        s.profiler?.stop(1397)
+            weights: s.f + 3981648, gradInput: s.tensor(886), gradWeights: s.f + 4018848, pool: pool)
+        s.profiler?.stop(1373)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4018848, channels: 1488, kernel: 5, into: s.g + 12263984)
-        s.profiler?.stop(1398)
+        s.profiler?.stop(1374)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(910), input: s.tensor(428), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(886), input: s.tensor(428), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 12258032, beta: s.p + 12259520, savedMean: s.f + 3975696,
             savedInvStd: s.f + 3977184, activation: .silu, gradGamma: s.g + 12258032, gradBeta: s.g + 12259520,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1399)
+        s.profiler?.stop(1375)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(910), preActivation: s.tensor(428),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(886), preActivation: s.tensor(428),
             gamma: s.p + 12258032, beta: s.p + 12259520, savedMean: s.f + 3975696, savedInvStd: s.f + 3977184,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(426), weights: s.p + 11889008,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(912),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(888),
             gradWeights: s.g + 11889008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1400)
+        s.profiler?.stop(1376)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(912), s.tensor(904), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1401)
+        TrainingKernels.accumulate(s.tensor(888), s.tensor(881), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1377)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(912),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(888),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(913), pool: pool)
-        s.profiler?.stop(1402)
+            perImage: 437472, gradBranch: s.tensor(889), pool: pool)
+        s.profiler?.stop(1378)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(913), input: s.tensor(424), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(889), input: s.tensor(424), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, savedMean: s.f + 3975200,
             savedInvStd: s.f + 3975448, activation: .identity, gradGamma: s.g + 11887984, gradBeta: s.g + 11888240,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1403)
+        s.profiler?.stop(1379)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
-                activation: .silu, output: s.tensor(916), pool: pool)
-            s.profiler?.stop(1404)
+                activation: .silu, output: s.tensor(892), pool: pool)
+            s.profiler?.stop(1380)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11326944, beta: s.p + 11328432, runningMean: s.p + 11329920, runningVar: s.p + 11331408,
-                eps: 0.001, activation: .silu, output: s.tensor(916), scratch: s.f + 3897824, pool: pool)
-            s.profiler?.stop(1405)
+                eps: 0.001, activation: .silu, output: s.tensor(892), scratch: s.f + 3897824, pool: pool)
+            s.profiler?.stop(1381)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(916), savedScale: s.tensor(423), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(915), pool: pool)
-            s.profiler?.stop(1406)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(892), savedScale: s.tensor(423), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(891), pool: pool)
+            s.profiler?.stop(1382)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(913), preActivation: s.tensor(424),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(889), preActivation: s.tensor(424),
             gamma: s.p + 11887984, beta: s.p + 11888240, savedMean: s.f + 3975200, savedInvStd: s.f + 3975448,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(915), weights: s.p + 11518960,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(914),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(891), weights: s.p + 11518960,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
             gradWeights: s.g + 11518960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1407)
-        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1383)
+        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(914), input: s.tensor(916), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(890), seInput: s.tensor(892), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896, seActivation: .silu,
             expandWeights: s.p + 11425216, savedPooled: s.tensor(421), savedHidden: s.tensor(422),
-            savedScale: s.tensor(423), gradInput: s.tensor(917), gradReduceWeights: s.g + 11332896,
-            gradReduceBias: s.g + 11425152, gradExpandWeights: s.g + 11425216, gradExpandBias: s.g + 11517472,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1408)
-        // features.5.5.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(917), input: s.tensor(418),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824,
-            savedInvStd: s.f + 3899312, activation: .silu, gradInput: s.tensor(917), gradGamma: s.g + 11326944,
-            gradBeta: s.g + 11328432, pool: pool)
-        s.profiler?.stop(1409)
+            savedScale: s.tensor(423), gradReduceWeights: s.g + 11332896, gradReduceBias: s.g + 11425152,
+            gradExpandWeights: s.g + 11425216, gradExpandBias: s.g + 11517472, preActivation: s.tensor(418),
+            gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
+            activation: .silu, gradGamma: s.g + 11326944, gradBeta: s.g + 11328432, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1384)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11283792, beta: s.p + 11285280, savedMean: s.f + 3894848, savedInvStd: s.f + 3896336,
-                activation: .silu, output: s.tensor(919), pool: pool)
-            s.profiler?.stop(1410)
+                activation: .silu, output: s.tensor(894), pool: pool)
+            s.profiler?.stop(1385)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 11283792, beta: s.p + 11285280, runningMean: s.p + 11286768, runningVar: s.p + 11288256,
-                eps: 0.001, activation: .silu, output: s.tensor(919), scratch: s.f + 3894848, pool: pool)
-            s.profiler?.stop(1411)
+                eps: 0.001, activation: .silu, output: s.tensor(894), scratch: s.f + 3894848, pool: pool)
+            s.profiler?.stop(1386)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3938000, count: 37200)
-        s.profiler?.stop(1412)
+        s.profiler?.stop(1387)
         // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(917), input: s.tensor(919), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(890), input: s.tensor(894), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3900800, gradInput: s.tensor(918), gradWeights: s.f + 3938000, pool: pool)
-        s.profiler?.stop(1413)
+            weights: s.f + 3900800, gradInput: s.tensor(893), gradWeights: s.f + 3938000, pool: pool)
+        s.profiler?.stop(1388)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3938000, channels: 1488, kernel: 5, into: s.g + 11289744)
-        s.profiler?.stop(1414)
+        s.profiler?.stop(1389)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(918), input: s.tensor(416), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(893), input: s.tensor(416), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 11283792, beta: s.p + 11285280, savedMean: s.f + 3894848,
             savedInvStd: s.f + 3896336, activation: .silu, gradGamma: s.g + 11283792, gradBeta: s.g + 11285280,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1415)
+        s.profiler?.stop(1390)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(918), preActivation: s.tensor(416),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(893), preActivation: s.tensor(416),
             gamma: s.p + 11283792, beta: s.p + 11285280, savedMean: s.f + 3894848, savedInvStd: s.f + 3896336,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(414), weights: s.p + 10914768,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(920),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(895),
             gradWeights: s.g + 10914768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1416)
+        s.profiler?.stop(1391)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(920), s.tensor(912), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1417)
+        TrainingKernels.accumulate(s.tensor(895), s.tensor(888), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1392)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(920),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(895),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(921), pool: pool)
-        s.profiler?.stop(1418)
+            perImage: 437472, gradBranch: s.tensor(896), pool: pool)
+        s.profiler?.stop(1393)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(921), input: s.tensor(412), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(896), input: s.tensor(412), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, savedMean: s.f + 3894352,
             savedInvStd: s.f + 3894600, activation: .identity, gradGamma: s.g + 10913744, gradBeta: s.g + 10914000,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1419)
+        s.profiler?.stop(1394)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
-                activation: .silu, output: s.tensor(924), pool: pool)
-            s.profiler?.stop(1420)
+                activation: .silu, output: s.tensor(899), pool: pool)
+            s.profiler?.stop(1395)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10352704, beta: s.p + 10354192, runningMean: s.p + 10355680, runningVar: s.p + 10357168,
-                eps: 0.001, activation: .silu, output: s.tensor(924), scratch: s.f + 3816976, pool: pool)
-            s.profiler?.stop(1421)
+                eps: 0.001, activation: .silu, output: s.tensor(899), scratch: s.f + 3816976, pool: pool)
+            s.profiler?.stop(1396)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(924), savedScale: s.tensor(411), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(923), pool: pool)
-            s.profiler?.stop(1422)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(899), savedScale: s.tensor(411), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(898), pool: pool)
+            s.profiler?.stop(1397)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(921), preActivation: s.tensor(412),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(896), preActivation: s.tensor(412),
             gamma: s.p + 10913744, beta: s.p + 10914000, savedMean: s.f + 3894352, savedInvStd: s.f + 3894600,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(923), weights: s.p + 10544720,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(922),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(898), weights: s.p + 10544720,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(897),
             gradWeights: s.g + 10544720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1423)
-        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1398)
+        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(922), input: s.tensor(924), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(897), seInput: s.tensor(899), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656, seActivation: .silu,
             expandWeights: s.p + 10450976, savedPooled: s.tensor(409), savedHidden: s.tensor(410),
-            savedScale: s.tensor(411), gradInput: s.tensor(925), gradReduceWeights: s.g + 10358656,
-            gradReduceBias: s.g + 10450912, gradExpandWeights: s.g + 10450976, gradExpandBias: s.g + 10543232,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1424)
-        // features.5.4.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(925), input: s.tensor(406),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976,
-            savedInvStd: s.f + 3818464, activation: .silu, gradInput: s.tensor(925), gradGamma: s.g + 10352704,
-            gradBeta: s.g + 10354192, pool: pool)
-        s.profiler?.stop(1425)
+            savedScale: s.tensor(411), gradReduceWeights: s.g + 10358656, gradReduceBias: s.g + 10450912,
+            gradExpandWeights: s.g + 10450976, gradExpandBias: s.g + 10543232, preActivation: s.tensor(406),
+            gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
+            activation: .silu, gradGamma: s.g + 10352704, gradBeta: s.g + 10354192, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1399)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10309552, beta: s.p + 10311040, savedMean: s.f + 3814000, savedInvStd: s.f + 3815488,
-                activation: .silu, output: s.tensor(927), pool: pool)
-            s.profiler?.stop(1426)
+                activation: .silu, output: s.tensor(901), pool: pool)
+            s.profiler?.stop(1400)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 10309552, beta: s.p + 10311040, runningMean: s.p + 10312528, runningVar: s.p + 10314016,
-                eps: 0.001, activation: .silu, output: s.tensor(927), scratch: s.f + 3814000, pool: pool)
-            s.profiler?.stop(1427)
+                eps: 0.001, activation: .silu, output: s.tensor(901), scratch: s.f + 3814000, pool: pool)
+            s.profiler?.stop(1401)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3857152, count: 37200)
-        s.profiler?.stop(1428)
+        s.profiler?.stop(1402)
         // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(925), input: s.tensor(927), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(897), input: s.tensor(901), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3819952, gradInput: s.tensor(926), gradWeights: s.f + 3857152, pool: pool)
-        s.profiler?.stop(1429)
+            weights: s.f + 3819952, gradInput: s.tensor(900), gradWeights: s.f + 3857152, pool: pool)
+        s.profiler?.stop(1403)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3857152, channels: 1488, kernel: 5, into: s.g + 10315504)
-        s.profiler?.stop(1430)
+        s.profiler?.stop(1404)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(926), input: s.tensor(404), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(900), input: s.tensor(404), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 10309552, beta: s.p + 10311040, savedMean: s.f + 3814000,
             savedInvStd: s.f + 3815488, activation: .silu, gradGamma: s.g + 10309552, gradBeta: s.g + 10311040,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1431)
+        s.profiler?.stop(1405)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(926), preActivation: s.tensor(404),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(900), preActivation: s.tensor(404),
             gamma: s.p + 10309552, beta: s.p + 10311040, savedMean: s.f + 3814000, savedInvStd: s.f + 3815488,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(402), weights: s.p + 9940528,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(928),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(902),
             gradWeights: s.g + 9940528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1432)
+        s.profiler?.stop(1406)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(928), s.tensor(920), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1433)
+        TrainingKernels.accumulate(s.tensor(902), s.tensor(895), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1407)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(928),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(902),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(929), pool: pool)
-        s.profiler?.stop(1434)
+            perImage: 437472, gradBranch: s.tensor(903), pool: pool)
+        s.profiler?.stop(1408)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(929), input: s.tensor(400), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(903), input: s.tensor(400), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, savedMean: s.f + 3813504,
             savedInvStd: s.f + 3813752, activation: .identity, gradGamma: s.g + 9939504, gradBeta: s.g + 9939760,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1435)
+        s.profiler?.stop(1409)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
-                activation: .silu, output: s.tensor(932), pool: pool)
-            s.profiler?.stop(1436)
+                activation: .silu, output: s.tensor(906), pool: pool)
+            s.profiler?.stop(1410)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9378464, beta: s.p + 9379952, runningMean: s.p + 9381440, runningVar: s.p + 9382928,
-                eps: 0.001, activation: .silu, output: s.tensor(932), scratch: s.f + 3736128, pool: pool)
-            s.profiler?.stop(1437)
+                eps: 0.001, activation: .silu, output: s.tensor(906), scratch: s.f + 3736128, pool: pool)
+            s.profiler?.stop(1411)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(932), savedScale: s.tensor(399), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(931), pool: pool)
-            s.profiler?.stop(1438)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(906), savedScale: s.tensor(399), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(905), pool: pool)
+            s.profiler?.stop(1412)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(929), preActivation: s.tensor(400),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(903), preActivation: s.tensor(400),
             gamma: s.p + 9939504, beta: s.p + 9939760, savedMean: s.f + 3813504, savedInvStd: s.f + 3813752,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(931), weights: s.p + 9570480,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(930),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(905), weights: s.p + 9570480,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(904),
             gradWeights: s.g + 9570480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1439)
-        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1413)
+        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(930), input: s.tensor(932), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(904), seInput: s.tensor(906), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416, seActivation: .silu,
             expandWeights: s.p + 9476736, savedPooled: s.tensor(397), savedHidden: s.tensor(398),
-            savedScale: s.tensor(399), gradInput: s.tensor(933), gradReduceWeights: s.g + 9384416,
-            gradReduceBias: s.g + 9476672, gradExpandWeights: s.g + 9476736, gradExpandBias: s.g + 9568992,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1440)
-        // features.5.3.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(933), input: s.tensor(394),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128,
-            savedInvStd: s.f + 3737616, activation: .silu, gradInput: s.tensor(933), gradGamma: s.g + 9378464,
-            gradBeta: s.g + 9379952, pool: pool)
-        s.profiler?.stop(1441)
+            savedScale: s.tensor(399), gradReduceWeights: s.g + 9384416, gradReduceBias: s.g + 9476672,
+            gradExpandWeights: s.g + 9476736, gradExpandBias: s.g + 9568992, preActivation: s.tensor(394),
+            gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
+            activation: .silu, gradGamma: s.g + 9378464, gradBeta: s.g + 9379952, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1414)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9335312, beta: s.p + 9336800, savedMean: s.f + 3733152, savedInvStd: s.f + 3734640,
-                activation: .silu, output: s.tensor(935), pool: pool)
-            s.profiler?.stop(1442)
+                activation: .silu, output: s.tensor(908), pool: pool)
+            s.profiler?.stop(1415)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 9335312, beta: s.p + 9336800, runningMean: s.p + 9338288, runningVar: s.p + 9339776,
-                eps: 0.001, activation: .silu, output: s.tensor(935), scratch: s.f + 3733152, pool: pool)
-            s.profiler?.stop(1443)
+                eps: 0.001, activation: .silu, output: s.tensor(908), scratch: s.f + 3733152, pool: pool)
+            s.profiler?.stop(1416)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3776304, count: 37200)
-        s.profiler?.stop(1444)
+        s.profiler?.stop(1417)
         // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(933), input: s.tensor(935), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(904), input: s.tensor(908), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3739104, gradInput: s.tensor(934), gradWeights: s.f + 3776304, pool: pool)
-        s.profiler?.stop(1445)
+            weights: s.f + 3739104, gradInput: s.tensor(907), gradWeights: s.f + 3776304, pool: pool)
+        s.profiler?.stop(1418)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3776304, channels: 1488, kernel: 5, into: s.g + 9341264)
-        s.profiler?.stop(1446)
+        s.profiler?.stop(1419)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(934), input: s.tensor(392), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(907), input: s.tensor(392), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 9335312, beta: s.p + 9336800, savedMean: s.f + 3733152,
             savedInvStd: s.f + 3734640, activation: .silu, gradGamma: s.g + 9335312, gradBeta: s.g + 9336800,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1447)
+        s.profiler?.stop(1420)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(934), preActivation: s.tensor(392),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(907), preActivation: s.tensor(392),
             gamma: s.p + 9335312, beta: s.p + 9336800, savedMean: s.f + 3733152, savedInvStd: s.f + 3734640,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(390), weights: s.p + 8966288,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(936),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(909),
             gradWeights: s.g + 8966288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1448)
+        s.profiler?.stop(1421)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(936), s.tensor(928), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1449)
+        TrainingKernels.accumulate(s.tensor(909), s.tensor(902), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1422)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(936),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(909),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(937), pool: pool)
-        s.profiler?.stop(1450)
+            perImage: 437472, gradBranch: s.tensor(910), pool: pool)
+        s.profiler?.stop(1423)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(937), input: s.tensor(388), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(910), input: s.tensor(388), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, savedMean: s.f + 3732656,
             savedInvStd: s.f + 3732904, activation: .identity, gradGamma: s.g + 8965264, gradBeta: s.g + 8965520,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1451)
+        s.profiler?.stop(1424)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
-                activation: .silu, output: s.tensor(940), pool: pool)
-            s.profiler?.stop(1452)
+                activation: .silu, output: s.tensor(913), pool: pool)
+            s.profiler?.stop(1425)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8404224, beta: s.p + 8405712, runningMean: s.p + 8407200, runningVar: s.p + 8408688,
-                eps: 0.001, activation: .silu, output: s.tensor(940), scratch: s.f + 3655280, pool: pool)
-            s.profiler?.stop(1453)
+                eps: 0.001, activation: .silu, output: s.tensor(913), scratch: s.f + 3655280, pool: pool)
+            s.profiler?.stop(1426)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(940), savedScale: s.tensor(387), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(939), pool: pool)
-            s.profiler?.stop(1454)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(913), savedScale: s.tensor(387), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(912), pool: pool)
+            s.profiler?.stop(1427)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(937), preActivation: s.tensor(388),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(910), preActivation: s.tensor(388),
             gamma: s.p + 8965264, beta: s.p + 8965520, savedMean: s.f + 3732656, savedInvStd: s.f + 3732904,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(939), weights: s.p + 8596240,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(938),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(912), weights: s.p + 8596240,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(911),
             gradWeights: s.g + 8596240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1455)
-        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1428)
+        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(938), input: s.tensor(940), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(911), seInput: s.tensor(913), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176, seActivation: .silu,
             expandWeights: s.p + 8502496, savedPooled: s.tensor(385), savedHidden: s.tensor(386),
-            savedScale: s.tensor(387), gradInput: s.tensor(941), gradReduceWeights: s.g + 8410176,
-            gradReduceBias: s.g + 8502432, gradExpandWeights: s.g + 8502496, gradExpandBias: s.g + 8594752,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1456)
-        // features.5.2.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(941), input: s.tensor(382),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280,
-            savedInvStd: s.f + 3656768, activation: .silu, gradInput: s.tensor(941), gradGamma: s.g + 8404224,
-            gradBeta: s.g + 8405712, pool: pool)
-        s.profiler?.stop(1457)
+            savedScale: s.tensor(387), gradReduceWeights: s.g + 8410176, gradReduceBias: s.g + 8502432,
+            gradExpandWeights: s.g + 8502496, gradExpandBias: s.g + 8594752, preActivation: s.tensor(382),
+            gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
+            activation: .silu, gradGamma: s.g + 8404224, gradBeta: s.g + 8405712, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1429)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8361072, beta: s.p + 8362560, savedMean: s.f + 3652304, savedInvStd: s.f + 3653792,
-                activation: .silu, output: s.tensor(943), pool: pool)
-            s.profiler?.stop(1458)
+                activation: .silu, output: s.tensor(915), pool: pool)
+            s.profiler?.stop(1430)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 8361072, beta: s.p + 8362560, runningMean: s.p + 8364048, runningVar: s.p + 8365536,
-                eps: 0.001, activation: .silu, output: s.tensor(943), scratch: s.f + 3652304, pool: pool)
-            s.profiler?.stop(1459)
+                eps: 0.001, activation: .silu, output: s.tensor(915), scratch: s.f + 3652304, pool: pool)
+            s.profiler?.stop(1431)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3695456, count: 37200)
-        s.profiler?.stop(1460)
+        s.profiler?.stop(1432)
         // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(941), input: s.tensor(943), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(911), input: s.tensor(915), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3658256, gradInput: s.tensor(942), gradWeights: s.f + 3695456, pool: pool)
-        s.profiler?.stop(1461)
+            weights: s.f + 3658256, gradInput: s.tensor(914), gradWeights: s.f + 3695456, pool: pool)
+        s.profiler?.stop(1433)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3695456, channels: 1488, kernel: 5, into: s.g + 8367024)
-        s.profiler?.stop(1462)
+        s.profiler?.stop(1434)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(942), input: s.tensor(380), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(914), input: s.tensor(380), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 8361072, beta: s.p + 8362560, savedMean: s.f + 3652304,
             savedInvStd: s.f + 3653792, activation: .silu, gradGamma: s.g + 8361072, gradBeta: s.g + 8362560,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1463)
+        s.profiler?.stop(1435)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(942), preActivation: s.tensor(380),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(914), preActivation: s.tensor(380),
             gamma: s.p + 8361072, beta: s.p + 8362560, savedMean: s.f + 3652304, savedInvStd: s.f + 3653792,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(378), weights: s.p + 7992048,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(944),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(916),
             gradWeights: s.g + 7992048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1464)
+        s.profiler?.stop(1436)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(944), s.tensor(936), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1465)
+        TrainingKernels.accumulate(s.tensor(916), s.tensor(909), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1437)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(944),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(916),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
-            perImage: 437472, gradBranch: s.tensor(945), pool: pool)
-        s.profiler?.stop(1466)
+            perImage: 437472, gradBranch: s.tensor(917), pool: pool)
+        s.profiler?.stop(1438)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(945), input: s.tensor(376), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(917), input: s.tensor(376), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, savedMean: s.f + 3651808,
             savedInvStd: s.f + 3652056, activation: .identity, gradGamma: s.g + 7991024, gradBeta: s.g + 7991280,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1467)
+        s.profiler?.stop(1439)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
-                activation: .silu, output: s.tensor(948), pool: pool)
-            s.profiler?.stop(1468)
+                activation: .silu, output: s.tensor(920), pool: pool)
+            s.profiler?.stop(1440)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7429984, beta: s.p + 7431472, runningMean: s.p + 7432960, runningVar: s.p + 7434448,
-                eps: 0.001, activation: .silu, output: s.tensor(948), scratch: s.f + 3574432, pool: pool)
-            s.profiler?.stop(1469)
+                eps: 0.001, activation: .silu, output: s.tensor(920), scratch: s.f + 3574432, pool: pool)
+            s.profiler?.stop(1441)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(948), savedScale: s.tensor(375), batch: s.n,
-                pixels: 1764, channels: 1488, output: s.tensor(947), pool: pool)
-            s.profiler?.stop(1470)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(920), savedScale: s.tensor(375), batch: s.n,
+                pixels: 1764, channels: 1488, output: s.tensor(919), pool: pool)
+            s.profiler?.stop(1442)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(945), preActivation: s.tensor(376),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(917), preActivation: s.tensor(376),
             gamma: s.p + 7991024, beta: s.p + 7991280, savedMean: s.f + 3651808, savedInvStd: s.f + 3652056,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(947), weights: s.p + 7622000,
-            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(946),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(919), weights: s.p + 7622000,
+            pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(918),
             gradWeights: s.g + 7622000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1471)
-        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]
+        s.profiler?.stop(1443)
+        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(946), input: s.tensor(948), batch: s.n,
-            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(918), seInput: s.tensor(920), batch: s.n,
+            pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936, seActivation: .silu,
             expandWeights: s.p + 7528256, savedPooled: s.tensor(373), savedHidden: s.tensor(374),
-            savedScale: s.tensor(375), gradInput: s.tensor(949), gradReduceWeights: s.g + 7435936,
-            gradReduceBias: s.g + 7528192, gradExpandWeights: s.g + 7528256, gradExpandBias: s.g + 7620512,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1472)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(949), input: s.tensor(370),
-            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432,
-            savedInvStd: s.f + 3575920, activation: .silu, gradInput: s.tensor(949), gradGamma: s.g + 7429984,
-            gradBeta: s.g + 7431472, pool: pool)
-        s.profiler?.stop(1473)
+            savedScale: s.tensor(375), gradReduceWeights: s.g + 7435936, gradReduceBias: s.g + 7528192,
+            gradExpandWeights: s.g + 7528256, gradExpandBias: s.g + 7620512, preActivation: s.tensor(370),
+            gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
+            activation: .silu, gradGamma: s.g + 7429984, gradBeta: s.g + 7431472, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1444)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7386832, beta: s.p + 7388320, savedMean: s.f + 3571456, savedInvStd: s.f + 3572944,
-                activation: .silu, output: s.tensor(951), pool: pool)
-            s.profiler?.stop(1474)
+                activation: .silu, output: s.tensor(922), pool: pool)
+            s.profiler?.stop(1445)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 1764 &* s.n, channels: 1488,
                 gamma: s.p + 7386832, beta: s.p + 7388320, runningMean: s.p + 7389808, runningVar: s.p + 7391296,
-                eps: 0.001, activation: .silu, output: s.tensor(951), scratch: s.f + 3571456, pool: pool)
-            s.profiler?.stop(1475)
+                eps: 0.001, activation: .silu, output: s.tensor(922), scratch: s.f + 3571456, pool: pool)
+            s.profiler?.stop(1446)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3614608, count: 37200)
-        s.profiler?.stop(1476)
+        s.profiler?.stop(1447)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(949), input: s.tensor(951), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(918), input: s.tensor(922), batch: s.n, height: 42,
             width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3577408, gradInput: s.tensor(950), gradWeights: s.f + 3614608, pool: pool)
-        s.profiler?.stop(1477)
+            weights: s.f + 3577408, gradInput: s.tensor(921), gradWeights: s.f + 3614608, pool: pool)
+        s.profiler?.stop(1448)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3614608, channels: 1488, kernel: 5, into: s.g + 7392784)
-        s.profiler?.stop(1478)
+        s.profiler?.stop(1449)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(950), input: s.tensor(368), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(921), input: s.tensor(368), pixels: 1764 &* s.n,
             channels: 1488, gamma: s.p + 7386832, beta: s.p + 7388320, savedMean: s.f + 3571456,
             savedInvStd: s.f + 3572944, activation: .silu, gradGamma: s.g + 7386832, gradBeta: s.g + 7388320,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1479)
+        s.profiler?.stop(1450)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 248] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(950), preActivation: s.tensor(368),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(921), preActivation: s.tensor(368),
             gamma: s.p + 7386832, beta: s.p + 7388320, savedMean: s.f + 3571456, savedInvStd: s.f + 3572944,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(367), weights: s.p + 7017808,
-            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(952),
+            pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488, gradInput: s.tensor(923),
             gradWeights: s.g + 7017808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1480)
+        s.profiler?.stop(1451)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(952), s.tensor(944), count: 437472 &* s.n, pool: pool)
-        s.profiler?.stop(1481)
+        TrainingKernels.accumulate(s.tensor(923), s.tensor(916), count: 437472 &* s.n, pool: pool)
+        s.profiler?.stop(1452)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(952), input: s.tensor(366), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(923), input: s.tensor(366), pixels: 1764 &* s.n,
             channels: 248, gamma: s.p + 7016784, beta: s.p + 7017040, savedMean: s.f + 3570960,
             savedInvStd: s.f + 3571208, activation: .identity, gradGamma: s.g + 7016784, gradBeta: s.g + 7017040,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1482)
+        s.profiler?.stop(1453)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
-                activation: .silu, output: s.tensor(955), pool: pool)
-            s.profiler?.stop(1483)
+                activation: .silu, output: s.tensor(926), pool: pool)
+            s.profiler?.stop(1454)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6656640, beta: s.p + 6657696, runningMean: s.p + 6658752, runningVar: s.p + 6659808,
-                eps: 0.001, activation: .silu, output: s.tensor(955), scratch: s.f + 3516048, pool: pool)
-            s.profiler?.stop(1484)
+                eps: 0.001, activation: .silu, output: s.tensor(926), scratch: s.f + 3516048, pool: pool)
+            s.profiler?.stop(1455)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(955), savedScale: s.tensor(365), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(954), pool: pool)
-            s.profiler?.stop(1485)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(926), savedScale: s.tensor(365), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(925), pool: pool)
+            s.profiler?.stop(1456)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(952), preActivation: s.tensor(366),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(923), preActivation: s.tensor(366),
             gamma: s.p + 7016784, beta: s.p + 7017040, savedMean: s.f + 3570960, savedInvStd: s.f + 3571208,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(954), weights: s.p + 6754896,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(953),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(925), weights: s.p + 6754896,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(924),
             gradWeights: s.g + 6754896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1486)
-        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1457)
+        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(953), input: s.tensor(955), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(924), seInput: s.tensor(926), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864, seActivation: .silu,
             expandWeights: s.p + 6707376, savedPooled: s.tensor(363), savedHidden: s.tensor(364),
-            savedScale: s.tensor(365), gradInput: s.tensor(956), gradReduceWeights: s.g + 6660864,
-            gradReduceBias: s.g + 6707328, gradExpandWeights: s.g + 6707376, gradExpandBias: s.g + 6753840,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1487)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(956), input: s.tensor(360),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048,
-            savedInvStd: s.f + 3517104, activation: .silu, gradInput: s.tensor(956), gradGamma: s.g + 6656640,
-            gradBeta: s.g + 6657696, pool: pool)
-        s.profiler?.stop(1488)
+            savedScale: s.tensor(365), gradReduceWeights: s.g + 6660864, gradReduceBias: s.g + 6707328,
+            gradExpandWeights: s.g + 6707376, gradExpandBias: s.g + 6753840, preActivation: s.tensor(360),
+            gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
+            activation: .silu, gradGamma: s.g + 6656640, gradBeta: s.g + 6657696, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1458)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6626016, beta: s.p + 6627072, savedMean: s.f + 3513936, savedInvStd: s.f + 3514992,
-                activation: .silu, output: s.tensor(958), pool: pool)
-            s.profiler?.stop(1489)
+                activation: .silu, output: s.tensor(928), pool: pool)
+            s.profiler?.stop(1459)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6626016, beta: s.p + 6627072, runningMean: s.p + 6628128, runningVar: s.p + 6629184,
-                eps: 0.001, activation: .silu, output: s.tensor(958), scratch: s.f + 3513936, pool: pool)
-            s.profiler?.stop(1490)
+                eps: 0.001, activation: .silu, output: s.tensor(928), scratch: s.f + 3513936, pool: pool)
+            s.profiler?.stop(1460)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3544560, count: 26400)
-        s.profiler?.stop(1491)
+        s.profiler?.stop(1461)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(956), input: s.tensor(958), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(924), input: s.tensor(928), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3518160, gradInput: s.tensor(957), gradWeights: s.f + 3544560, pool: pool)
-        s.profiler?.stop(1492)
+            weights: s.f + 3518160, gradInput: s.tensor(927), gradWeights: s.f + 3544560, pool: pool)
+        s.profiler?.stop(1462)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3544560, channels: 1056, kernel: 5, into: s.g + 6630240)
-        s.profiler?.stop(1493)
+        s.profiler?.stop(1463)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(957), input: s.tensor(358), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(927), input: s.tensor(358), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 6626016, beta: s.p + 6627072, savedMean: s.f + 3513936,
             savedInvStd: s.f + 3514992, activation: .silu, gradGamma: s.g + 6626016, gradBeta: s.g + 6627072,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1494)
+        s.profiler?.stop(1464)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(957), preActivation: s.tensor(358),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(927), preActivation: s.tensor(358),
             gamma: s.p + 6626016, beta: s.p + 6627072, savedMean: s.f + 3513936, savedInvStd: s.f + 3514992,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(356), weights: s.p + 6440160,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(959),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(929),
             gradWeights: s.g + 6440160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1495)
+        s.profiler?.stop(1465)
     }
 
     /// features.4.10 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_10_backward(_ s: TrainingStepContext) {
         // features.4.10 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(959),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(929),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(960), pool: pool)
-        s.profiler?.stop(1496)
+            perImage: 310464, gradBranch: s.tensor(930), pool: pool)
+        s.profiler?.stop(1466)
         // features.4.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(960), input: s.tensor(354), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(930), input: s.tensor(354), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, savedMean: s.f + 3513584,
             savedInvStd: s.f + 3513760, activation: .identity, gradGamma: s.g + 6439456, gradBeta: s.g + 6439632,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1497)
+        s.profiler?.stop(1467)
         // features.4.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
-                activation: .silu, output: s.tensor(963), pool: pool)
-            s.profiler?.stop(1498)
+                activation: .silu, output: s.tensor(933), pool: pool)
+            s.profiler?.stop(1468)
         }
         // features.4.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6155344, beta: s.p + 6156400, runningMean: s.p + 6157456, runningVar: s.p + 6158512,
-                eps: 0.001, activation: .silu, output: s.tensor(963), scratch: s.f + 3492464, pool: pool)
-            s.profiler?.stop(1499)
+                eps: 0.001, activation: .silu, output: s.tensor(933), scratch: s.f + 3492464, pool: pool)
+            s.profiler?.stop(1469)
         }
         // features.4.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(963), savedScale: s.tensor(353), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(962), pool: pool)
-            s.profiler?.stop(1500)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(933), savedScale: s.tensor(353), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(932), pool: pool)
+            s.profiler?.stop(1470)
         }
         // features.4.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(960), preActivation: s.tensor(354),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(930), preActivation: s.tensor(354),
             gamma: s.p + 6439456, beta: s.p + 6439632, savedMean: s.f + 3513584, savedInvStd: s.f + 3513760,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(962), weights: s.p + 6253600,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(961),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(932), weights: s.p + 6253600,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(931),
             gradWeights: s.g + 6253600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1501)
-        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1471)
+        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(961), input: s.tensor(963), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(931), seInput: s.tensor(933), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568, seActivation: .silu,
             expandWeights: s.p + 6206080, savedPooled: s.tensor(351), savedHidden: s.tensor(352),
-            savedScale: s.tensor(353), gradInput: s.tensor(964), gradReduceWeights: s.g + 6159568,
-            gradReduceBias: s.g + 6206032, gradExpandWeights: s.g + 6206080, gradExpandBias: s.g + 6252544,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1502)
-        // features.4.10.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(964), input: s.tensor(348),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464,
-            savedInvStd: s.f + 3493520, activation: .silu, gradInput: s.tensor(964), gradGamma: s.g + 6155344,
-            gradBeta: s.g + 6156400, pool: pool)
-        s.profiler?.stop(1503)
+            savedScale: s.tensor(353), gradReduceWeights: s.g + 6159568, gradReduceBias: s.g + 6206032,
+            gradExpandWeights: s.g + 6206080, gradExpandBias: s.g + 6252544, preActivation: s.tensor(348),
+            gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
+            activation: .silu, gradGamma: s.g + 6155344, gradBeta: s.g + 6156400, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1472)
         // features.4.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6141616, beta: s.p + 6142672, savedMean: s.f + 3490352, savedInvStd: s.f + 3491408,
-                activation: .silu, output: s.tensor(966), pool: pool)
-            s.profiler?.stop(1504)
+                activation: .silu, output: s.tensor(935), pool: pool)
+            s.profiler?.stop(1473)
         }
         // features.4.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 6141616, beta: s.p + 6142672, runningMean: s.p + 6143728, runningVar: s.p + 6144784,
-                eps: 0.001, activation: .silu, output: s.tensor(966), scratch: s.f + 3490352, pool: pool)
-            s.profiler?.stop(1505)
+                eps: 0.001, activation: .silu, output: s.tensor(935), scratch: s.f + 3490352, pool: pool)
+            s.profiler?.stop(1474)
         }
         // features.4.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3504080, count: 9504)
-        s.profiler?.stop(1506)
+        s.profiler?.stop(1475)
         // features.4.10.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(964), input: s.tensor(966), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(931), input: s.tensor(935), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3494576, gradInput: s.tensor(965), gradWeights: s.f + 3504080, pool: pool)
-        s.profiler?.stop(1507)
+            weights: s.f + 3494576, gradInput: s.tensor(934), gradWeights: s.f + 3504080, pool: pool)
+        s.profiler?.stop(1476)
         // features.4.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3504080, channels: 1056, kernel: 3, into: s.g + 6145840)
-        s.profiler?.stop(1508)
+        s.profiler?.stop(1477)
         // features.4.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(965), input: s.tensor(346), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(934), input: s.tensor(346), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 6141616, beta: s.p + 6142672, savedMean: s.f + 3490352,
             savedInvStd: s.f + 3491408, activation: .silu, gradGamma: s.g + 6141616, gradBeta: s.g + 6142672,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1509)
+        s.profiler?.stop(1478)
         // features.4.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(965), preActivation: s.tensor(346),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(934), preActivation: s.tensor(346),
             gamma: s.p + 6141616, beta: s.p + 6142672, savedMean: s.f + 3490352, savedInvStd: s.f + 3491408,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(344), weights: s.p + 5955760,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(967),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(936),
             gradWeights: s.g + 5955760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1510)
+        s.profiler?.stop(1479)
         // features.4.10 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(967), s.tensor(959), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1511)
+        TrainingKernels.accumulate(s.tensor(936), s.tensor(929), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1480)
     }
 
     /// features.4.9 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_9_backward(_ s: TrainingStepContext) {
         // features.4.9 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(967),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(936),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(968), pool: pool)
-        s.profiler?.stop(1512)
+            perImage: 310464, gradBranch: s.tensor(937), pool: pool)
+        s.profiler?.stop(1481)
         // features.4.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(968), input: s.tensor(342), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(937), input: s.tensor(342), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, savedMean: s.f + 3490000,
             savedInvStd: s.f + 3490176, activation: .identity, gradGamma: s.g + 5955056, gradBeta: s.g + 5955232,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1513)
+        s.profiler?.stop(1482)
         // features.4.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
-                activation: .silu, output: s.tensor(971), pool: pool)
-            s.profiler?.stop(1514)
+                activation: .silu, output: s.tensor(940), pool: pool)
+            s.profiler?.stop(1483)
         }
         // features.4.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5670944, beta: s.p + 5672000, runningMean: s.p + 5673056, runningVar: s.p + 5674112,
-                eps: 0.001, activation: .silu, output: s.tensor(971), scratch: s.f + 3468880, pool: pool)
-            s.profiler?.stop(1515)
+                eps: 0.001, activation: .silu, output: s.tensor(940), scratch: s.f + 3468880, pool: pool)
+            s.profiler?.stop(1484)
         }
         // features.4.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(971), savedScale: s.tensor(341), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(970), pool: pool)
-            s.profiler?.stop(1516)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(940), savedScale: s.tensor(341), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(939), pool: pool)
+            s.profiler?.stop(1485)
         }
         // features.4.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(968), preActivation: s.tensor(342),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(937), preActivation: s.tensor(342),
             gamma: s.p + 5955056, beta: s.p + 5955232, savedMean: s.f + 3490000, savedInvStd: s.f + 3490176,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(970), weights: s.p + 5769200,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(969),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(939), weights: s.p + 5769200,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(938),
             gradWeights: s.g + 5769200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1517)
-        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1486)
+        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(969), input: s.tensor(971), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(938), seInput: s.tensor(940), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168, seActivation: .silu,
             expandWeights: s.p + 5721680, savedPooled: s.tensor(339), savedHidden: s.tensor(340),
-            savedScale: s.tensor(341), gradInput: s.tensor(972), gradReduceWeights: s.g + 5675168,
-            gradReduceBias: s.g + 5721632, gradExpandWeights: s.g + 5721680, gradExpandBias: s.g + 5768144,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1518)
-        // features.4.9.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(972), input: s.tensor(336),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880,
-            savedInvStd: s.f + 3469936, activation: .silu, gradInput: s.tensor(972), gradGamma: s.g + 5670944,
-            gradBeta: s.g + 5672000, pool: pool)
-        s.profiler?.stop(1519)
+            savedScale: s.tensor(341), gradReduceWeights: s.g + 5675168, gradReduceBias: s.g + 5721632,
+            gradExpandWeights: s.g + 5721680, gradExpandBias: s.g + 5768144, preActivation: s.tensor(336),
+            gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
+            activation: .silu, gradGamma: s.g + 5670944, gradBeta: s.g + 5672000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1487)
         // features.4.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5657216, beta: s.p + 5658272, savedMean: s.f + 3466768, savedInvStd: s.f + 3467824,
-                activation: .silu, output: s.tensor(974), pool: pool)
-            s.profiler?.stop(1520)
+                activation: .silu, output: s.tensor(942), pool: pool)
+            s.profiler?.stop(1488)
         }
         // features.4.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5657216, beta: s.p + 5658272, runningMean: s.p + 5659328, runningVar: s.p + 5660384,
-                eps: 0.001, activation: .silu, output: s.tensor(974), scratch: s.f + 3466768, pool: pool)
-            s.profiler?.stop(1521)
+                eps: 0.001, activation: .silu, output: s.tensor(942), scratch: s.f + 3466768, pool: pool)
+            s.profiler?.stop(1489)
         }
         // features.4.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3480496, count: 9504)
-        s.profiler?.stop(1522)
+        s.profiler?.stop(1490)
         // features.4.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(972), input: s.tensor(974), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(938), input: s.tensor(942), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3470992, gradInput: s.tensor(973), gradWeights: s.f + 3480496, pool: pool)
-        s.profiler?.stop(1523)
+            weights: s.f + 3470992, gradInput: s.tensor(941), gradWeights: s.f + 3480496, pool: pool)
+        s.profiler?.stop(1491)
         // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3480496, channels: 1056, kernel: 3, into: s.g + 5661440)
-        s.profiler?.stop(1524)
+        s.profiler?.stop(1492)
         // features.4.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(973), input: s.tensor(334), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(941), input: s.tensor(334), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 5657216, beta: s.p + 5658272, savedMean: s.f + 3466768,
             savedInvStd: s.f + 3467824, activation: .silu, gradGamma: s.g + 5657216, gradBeta: s.g + 5658272,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1525)
+        s.profiler?.stop(1493)
         // features.4.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(973), preActivation: s.tensor(334),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(941), preActivation: s.tensor(334),
             gamma: s.p + 5657216, beta: s.p + 5658272, savedMean: s.f + 3466768, savedInvStd: s.f + 3467824,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(332), weights: s.p + 5471360,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(975),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(943),
             gradWeights: s.g + 5471360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1526)
+        s.profiler?.stop(1494)
         // features.4.9 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(975), s.tensor(967), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1527)
+        TrainingKernels.accumulate(s.tensor(943), s.tensor(936), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1495)
     }
 
     /// features.4.8 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_8_backward(_ s: TrainingStepContext) {
         // features.4.8 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(975),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(943),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(976), pool: pool)
-        s.profiler?.stop(1528)
+            perImage: 310464, gradBranch: s.tensor(944), pool: pool)
+        s.profiler?.stop(1496)
         // features.4.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(976), input: s.tensor(330), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(944), input: s.tensor(330), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, savedMean: s.f + 3466416,
             savedInvStd: s.f + 3466592, activation: .identity, gradGamma: s.g + 5470656, gradBeta: s.g + 5470832,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1529)
+        s.profiler?.stop(1497)
         // features.4.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
-                activation: .silu, output: s.tensor(979), pool: pool)
-            s.profiler?.stop(1530)
+                activation: .silu, output: s.tensor(947), pool: pool)
+            s.profiler?.stop(1498)
         }
         // features.4.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5186544, beta: s.p + 5187600, runningMean: s.p + 5188656, runningVar: s.p + 5189712,
-                eps: 0.001, activation: .silu, output: s.tensor(979), scratch: s.f + 3445296, pool: pool)
-            s.profiler?.stop(1531)
+                eps: 0.001, activation: .silu, output: s.tensor(947), scratch: s.f + 3445296, pool: pool)
+            s.profiler?.stop(1499)
         }
         // features.4.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(979), savedScale: s.tensor(329), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(978), pool: pool)
-            s.profiler?.stop(1532)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(947), savedScale: s.tensor(329), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(946), pool: pool)
+            s.profiler?.stop(1500)
         }
         // features.4.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(976), preActivation: s.tensor(330),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(944), preActivation: s.tensor(330),
             gamma: s.p + 5470656, beta: s.p + 5470832, savedMean: s.f + 3466416, savedInvStd: s.f + 3466592,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(978), weights: s.p + 5284800,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(977),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(946), weights: s.p + 5284800,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(945),
             gradWeights: s.g + 5284800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1533)
-        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1501)
+        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(977), input: s.tensor(979), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(945), seInput: s.tensor(947), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768, seActivation: .silu,
             expandWeights: s.p + 5237280, savedPooled: s.tensor(327), savedHidden: s.tensor(328),
-            savedScale: s.tensor(329), gradInput: s.tensor(980), gradReduceWeights: s.g + 5190768,
-            gradReduceBias: s.g + 5237232, gradExpandWeights: s.g + 5237280, gradExpandBias: s.g + 5283744,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1534)
-        // features.4.8.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(980), input: s.tensor(324),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296,
-            savedInvStd: s.f + 3446352, activation: .silu, gradInput: s.tensor(980), gradGamma: s.g + 5186544,
-            gradBeta: s.g + 5187600, pool: pool)
-        s.profiler?.stop(1535)
+            savedScale: s.tensor(329), gradReduceWeights: s.g + 5190768, gradReduceBias: s.g + 5237232,
+            gradExpandWeights: s.g + 5237280, gradExpandBias: s.g + 5283744, preActivation: s.tensor(324),
+            gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
+            activation: .silu, gradGamma: s.g + 5186544, gradBeta: s.g + 5187600, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1502)
         // features.4.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5172816, beta: s.p + 5173872, savedMean: s.f + 3443184, savedInvStd: s.f + 3444240,
-                activation: .silu, output: s.tensor(982), pool: pool)
-            s.profiler?.stop(1536)
+                activation: .silu, output: s.tensor(949), pool: pool)
+            s.profiler?.stop(1503)
         }
         // features.4.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 5172816, beta: s.p + 5173872, runningMean: s.p + 5174928, runningVar: s.p + 5175984,
-                eps: 0.001, activation: .silu, output: s.tensor(982), scratch: s.f + 3443184, pool: pool)
-            s.profiler?.stop(1537)
+                eps: 0.001, activation: .silu, output: s.tensor(949), scratch: s.f + 3443184, pool: pool)
+            s.profiler?.stop(1504)
         }
         // features.4.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3456912, count: 9504)
-        s.profiler?.stop(1538)
+        s.profiler?.stop(1505)
         // features.4.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(980), input: s.tensor(982), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(945), input: s.tensor(949), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3447408, gradInput: s.tensor(981), gradWeights: s.f + 3456912, pool: pool)
-        s.profiler?.stop(1539)
+            weights: s.f + 3447408, gradInput: s.tensor(948), gradWeights: s.f + 3456912, pool: pool)
+        s.profiler?.stop(1506)
         // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3456912, channels: 1056, kernel: 3, into: s.g + 5177040)
-        s.profiler?.stop(1540)
+        s.profiler?.stop(1507)
         // features.4.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(981), input: s.tensor(322), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(948), input: s.tensor(322), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 5172816, beta: s.p + 5173872, savedMean: s.f + 3443184,
             savedInvStd: s.f + 3444240, activation: .silu, gradGamma: s.g + 5172816, gradBeta: s.g + 5173872,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1541)
+        s.profiler?.stop(1508)
         // features.4.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(981), preActivation: s.tensor(322),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(948), preActivation: s.tensor(322),
             gamma: s.p + 5172816, beta: s.p + 5173872, savedMean: s.f + 3443184, savedInvStd: s.f + 3444240,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(320), weights: s.p + 4986960,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(983),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(950),
             gradWeights: s.g + 4986960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1542)
+        s.profiler?.stop(1509)
         // features.4.8 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(983), s.tensor(975), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1543)
+        TrainingKernels.accumulate(s.tensor(950), s.tensor(943), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1510)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(983),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(950),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(984), pool: pool)
-        s.profiler?.stop(1544)
+            perImage: 310464, gradBranch: s.tensor(951), pool: pool)
+        s.profiler?.stop(1511)
         // features.4.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(984), input: s.tensor(318), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(951), input: s.tensor(318), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, savedMean: s.f + 3442832,
             savedInvStd: s.f + 3443008, activation: .identity, gradGamma: s.g + 4986256, gradBeta: s.g + 4986432,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1545)
+        s.profiler?.stop(1512)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
-                activation: .silu, output: s.tensor(987), pool: pool)
-            s.profiler?.stop(1546)
+                activation: .silu, output: s.tensor(954), pool: pool)
+            s.profiler?.stop(1513)
         }
         // features.4.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4702144, beta: s.p + 4703200, runningMean: s.p + 4704256, runningVar: s.p + 4705312,
-                eps: 0.001, activation: .silu, output: s.tensor(987), scratch: s.f + 3421712, pool: pool)
-            s.profiler?.stop(1547)
+                eps: 0.001, activation: .silu, output: s.tensor(954), scratch: s.f + 3421712, pool: pool)
+            s.profiler?.stop(1514)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(987), savedScale: s.tensor(317), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(986), pool: pool)
-            s.profiler?.stop(1548)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(954), savedScale: s.tensor(317), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(953), pool: pool)
+            s.profiler?.stop(1515)
         }
         // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(984), preActivation: s.tensor(318),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(951), preActivation: s.tensor(318),
             gamma: s.p + 4986256, beta: s.p + 4986432, savedMean: s.f + 3442832, savedInvStd: s.f + 3443008,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(986), weights: s.p + 4800400,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(985),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(953), weights: s.p + 4800400,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(952),
             gradWeights: s.g + 4800400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1549)
-        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1516)
+        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(985), input: s.tensor(987), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(952), seInput: s.tensor(954), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368, seActivation: .silu,
             expandWeights: s.p + 4752880, savedPooled: s.tensor(315), savedHidden: s.tensor(316),
-            savedScale: s.tensor(317), gradInput: s.tensor(988), gradReduceWeights: s.g + 4706368,
-            gradReduceBias: s.g + 4752832, gradExpandWeights: s.g + 4752880, gradExpandBias: s.g + 4799344,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1550)
-        // features.4.7.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(988), input: s.tensor(312),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712,
-            savedInvStd: s.f + 3422768, activation: .silu, gradInput: s.tensor(988), gradGamma: s.g + 4702144,
-            gradBeta: s.g + 4703200, pool: pool)
-        s.profiler?.stop(1551)
+            savedScale: s.tensor(317), gradReduceWeights: s.g + 4706368, gradReduceBias: s.g + 4752832,
+            gradExpandWeights: s.g + 4752880, gradExpandBias: s.g + 4799344, preActivation: s.tensor(312),
+            gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
+            activation: .silu, gradGamma: s.g + 4702144, gradBeta: s.g + 4703200, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1517)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4688416, beta: s.p + 4689472, savedMean: s.f + 3419600, savedInvStd: s.f + 3420656,
-                activation: .silu, output: s.tensor(990), pool: pool)
-            s.profiler?.stop(1552)
+                activation: .silu, output: s.tensor(956), pool: pool)
+            s.profiler?.stop(1518)
         }
         // features.4.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4688416, beta: s.p + 4689472, runningMean: s.p + 4690528, runningVar: s.p + 4691584,
-                eps: 0.001, activation: .silu, output: s.tensor(990), scratch: s.f + 3419600, pool: pool)
-            s.profiler?.stop(1553)
+                eps: 0.001, activation: .silu, output: s.tensor(956), scratch: s.f + 3419600, pool: pool)
+            s.profiler?.stop(1519)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3433328, count: 9504)
-        s.profiler?.stop(1554)
+        s.profiler?.stop(1520)
         // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(988), input: s.tensor(990), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(952), input: s.tensor(956), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3423824, gradInput: s.tensor(989), gradWeights: s.f + 3433328, pool: pool)
-        s.profiler?.stop(1555)
+            weights: s.f + 3423824, gradInput: s.tensor(955), gradWeights: s.f + 3433328, pool: pool)
+        s.profiler?.stop(1521)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3433328, channels: 1056, kernel: 3, into: s.g + 4692640)
-        s.profiler?.stop(1556)
+        s.profiler?.stop(1522)
         // features.4.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(989), input: s.tensor(310), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(955), input: s.tensor(310), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 4688416, beta: s.p + 4689472, savedMean: s.f + 3419600,
             savedInvStd: s.f + 3420656, activation: .silu, gradGamma: s.g + 4688416, gradBeta: s.g + 4689472,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1557)
+        s.profiler?.stop(1523)
         // features.4.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(989), preActivation: s.tensor(310),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(955), preActivation: s.tensor(310),
             gamma: s.p + 4688416, beta: s.p + 4689472, savedMean: s.f + 3419600, savedInvStd: s.f + 3420656,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(308), weights: s.p + 4502560,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(991),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(957),
             gradWeights: s.g + 4502560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1558)
+        s.profiler?.stop(1524)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(991), s.tensor(983), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1559)
+        TrainingKernels.accumulate(s.tensor(957), s.tensor(950), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1525)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(991),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(957),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(992), pool: pool)
-        s.profiler?.stop(1560)
+            perImage: 310464, gradBranch: s.tensor(958), pool: pool)
+        s.profiler?.stop(1526)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(992), input: s.tensor(306), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(958), input: s.tensor(306), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, savedMean: s.f + 3419248,
             savedInvStd: s.f + 3419424, activation: .identity, gradGamma: s.g + 4501856, gradBeta: s.g + 4502032,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1561)
+        s.profiler?.stop(1527)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
-                activation: .silu, output: s.tensor(995), pool: pool)
-            s.profiler?.stop(1562)
+                activation: .silu, output: s.tensor(961), pool: pool)
+            s.profiler?.stop(1528)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4217744, beta: s.p + 4218800, runningMean: s.p + 4219856, runningVar: s.p + 4220912,
-                eps: 0.001, activation: .silu, output: s.tensor(995), scratch: s.f + 3398128, pool: pool)
-            s.profiler?.stop(1563)
+                eps: 0.001, activation: .silu, output: s.tensor(961), scratch: s.f + 3398128, pool: pool)
+            s.profiler?.stop(1529)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(995), savedScale: s.tensor(305), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(994), pool: pool)
-            s.profiler?.stop(1564)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(961), savedScale: s.tensor(305), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(960), pool: pool)
+            s.profiler?.stop(1530)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(992), preActivation: s.tensor(306),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(958), preActivation: s.tensor(306),
             gamma: s.p + 4501856, beta: s.p + 4502032, savedMean: s.f + 3419248, savedInvStd: s.f + 3419424,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(994), weights: s.p + 4316000,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(993),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(960), weights: s.p + 4316000,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(959),
             gradWeights: s.g + 4316000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1565)
-        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1531)
+        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(993), input: s.tensor(995), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(959), seInput: s.tensor(961), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968, seActivation: .silu,
             expandWeights: s.p + 4268480, savedPooled: s.tensor(303), savedHidden: s.tensor(304),
-            savedScale: s.tensor(305), gradInput: s.tensor(996), gradReduceWeights: s.g + 4221968,
-            gradReduceBias: s.g + 4268432, gradExpandWeights: s.g + 4268480, gradExpandBias: s.g + 4314944,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1566)
-        // features.4.6.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(996), input: s.tensor(300),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128,
-            savedInvStd: s.f + 3399184, activation: .silu, gradInput: s.tensor(996), gradGamma: s.g + 4217744,
-            gradBeta: s.g + 4218800, pool: pool)
-        s.profiler?.stop(1567)
+            savedScale: s.tensor(305), gradReduceWeights: s.g + 4221968, gradReduceBias: s.g + 4268432,
+            gradExpandWeights: s.g + 4268480, gradExpandBias: s.g + 4314944, preActivation: s.tensor(300),
+            gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
+            activation: .silu, gradGamma: s.g + 4217744, gradBeta: s.g + 4218800, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1532)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4204016, beta: s.p + 4205072, savedMean: s.f + 3396016, savedInvStd: s.f + 3397072,
-                activation: .silu, output: s.tensor(998), pool: pool)
-            s.profiler?.stop(1568)
+                activation: .silu, output: s.tensor(963), pool: pool)
+            s.profiler?.stop(1533)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 4204016, beta: s.p + 4205072, runningMean: s.p + 4206128, runningVar: s.p + 4207184,
-                eps: 0.001, activation: .silu, output: s.tensor(998), scratch: s.f + 3396016, pool: pool)
-            s.profiler?.stop(1569)
+                eps: 0.001, activation: .silu, output: s.tensor(963), scratch: s.f + 3396016, pool: pool)
+            s.profiler?.stop(1534)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3409744, count: 9504)
-        s.profiler?.stop(1570)
+        s.profiler?.stop(1535)
         // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(996), input: s.tensor(998), batch: s.n, height: 42,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(959), input: s.tensor(963), batch: s.n, height: 42,
             width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3400240, gradInput: s.tensor(997), gradWeights: s.f + 3409744, pool: pool)
-        s.profiler?.stop(1571)
+            weights: s.f + 3400240, gradInput: s.tensor(962), gradWeights: s.f + 3409744, pool: pool)
+        s.profiler?.stop(1536)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3409744, channels: 1056, kernel: 3, into: s.g + 4208240)
-        s.profiler?.stop(1572)
+        s.profiler?.stop(1537)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(997), input: s.tensor(298), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(962), input: s.tensor(298), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 4204016, beta: s.p + 4205072, savedMean: s.f + 3396016,
             savedInvStd: s.f + 3397072, activation: .silu, gradGamma: s.g + 4204016, gradBeta: s.g + 4205072,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1573)
+        s.profiler?.stop(1538)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(997), preActivation: s.tensor(298),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(962), preActivation: s.tensor(298),
             gamma: s.p + 4204016, beta: s.p + 4205072, savedMean: s.f + 3396016, savedInvStd: s.f + 3397072,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(296), weights: s.p + 4018160,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(999),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(964),
             gradWeights: s.g + 4018160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1574)
+        s.profiler?.stop(1539)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(999), s.tensor(991), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1575)
+        TrainingKernels.accumulate(s.tensor(964), s.tensor(957), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1540)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(999),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(964),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(1000), pool: pool)
-        s.profiler?.stop(1576)
+            perImage: 310464, gradBranch: s.tensor(965), pool: pool)
+        s.profiler?.stop(1541)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1000), input: s.tensor(294), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(965), input: s.tensor(294), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, savedMean: s.f + 3395664,
             savedInvStd: s.f + 3395840, activation: .identity, gradGamma: s.g + 4017456, gradBeta: s.g + 4017632,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1577)
+        s.profiler?.stop(1542)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
-                activation: .silu, output: s.tensor(1003), pool: pool)
-            s.profiler?.stop(1578)
+                activation: .silu, output: s.tensor(968), pool: pool)
+            s.profiler?.stop(1543)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3733344, beta: s.p + 3734400, runningMean: s.p + 3735456, runningVar: s.p + 3736512,
-                eps: 0.001, activation: .silu, output: s.tensor(1003), scratch: s.f + 3374544, pool: pool)
-            s.profiler?.stop(1579)
+                eps: 0.001, activation: .silu, output: s.tensor(968), scratch: s.f + 3374544, pool: pool)
+            s.profiler?.stop(1544)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1003), savedScale: s.tensor(293), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(1002), pool: pool)
-            s.profiler?.stop(1580)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(968), savedScale: s.tensor(293), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(967), pool: pool)
+            s.profiler?.stop(1545)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1000), preActivation: s.tensor(294),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(965), preActivation: s.tensor(294),
             gamma: s.p + 4017456, beta: s.p + 4017632, savedMean: s.f + 3395664, savedInvStd: s.f + 3395840,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1002), weights: s.p + 3831600,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1001),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(967), weights: s.p + 3831600,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(966),
             gradWeights: s.g + 3831600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1581)
-        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1546)
+        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1001), input: s.tensor(1003), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(966), seInput: s.tensor(968), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568, seActivation: .silu,
             expandWeights: s.p + 3784080, savedPooled: s.tensor(291), savedHidden: s.tensor(292),
-            savedScale: s.tensor(293), gradInput: s.tensor(1004), gradReduceWeights: s.g + 3737568,
-            gradReduceBias: s.g + 3784032, gradExpandWeights: s.g + 3784080, gradExpandBias: s.g + 3830544,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1582)
-        // features.4.5.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1004), input: s.tensor(288),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544,
-            savedInvStd: s.f + 3375600, activation: .silu, gradInput: s.tensor(1004), gradGamma: s.g + 3733344,
-            gradBeta: s.g + 3734400, pool: pool)
-        s.profiler?.stop(1583)
+            savedScale: s.tensor(293), gradReduceWeights: s.g + 3737568, gradReduceBias: s.g + 3784032,
+            gradExpandWeights: s.g + 3784080, gradExpandBias: s.g + 3830544, preActivation: s.tensor(288),
+            gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
+            activation: .silu, gradGamma: s.g + 3733344, gradBeta: s.g + 3734400, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1547)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3719616, beta: s.p + 3720672, savedMean: s.f + 3372432, savedInvStd: s.f + 3373488,
-                activation: .silu, output: s.tensor(1006), pool: pool)
-            s.profiler?.stop(1584)
+                activation: .silu, output: s.tensor(970), pool: pool)
+            s.profiler?.stop(1548)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3719616, beta: s.p + 3720672, runningMean: s.p + 3721728, runningVar: s.p + 3722784,
-                eps: 0.001, activation: .silu, output: s.tensor(1006), scratch: s.f + 3372432, pool: pool)
-            s.profiler?.stop(1585)
+                eps: 0.001, activation: .silu, output: s.tensor(970), scratch: s.f + 3372432, pool: pool)
+            s.profiler?.stop(1549)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3386160, count: 9504)
-        s.profiler?.stop(1586)
+        s.profiler?.stop(1550)
         // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1004), input: s.tensor(1006), batch: s.n,
-            height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3376656, gradInput: s.tensor(1005), gradWeights: s.f + 3386160, pool: pool)
-        s.profiler?.stop(1587)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(966), input: s.tensor(970), batch: s.n, height: 42,
+            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3376656, gradInput: s.tensor(969), gradWeights: s.f + 3386160, pool: pool)
+        s.profiler?.stop(1551)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3386160, channels: 1056, kernel: 3, into: s.g + 3723840)
-        s.profiler?.stop(1588)
+        s.profiler?.stop(1552)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1005), input: s.tensor(286), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(969), input: s.tensor(286), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 3719616, beta: s.p + 3720672, savedMean: s.f + 3372432,
             savedInvStd: s.f + 3373488, activation: .silu, gradGamma: s.g + 3719616, gradBeta: s.g + 3720672,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1589)
+        s.profiler?.stop(1553)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1005), preActivation: s.tensor(286),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(969), preActivation: s.tensor(286),
             gamma: s.p + 3719616, beta: s.p + 3720672, savedMean: s.f + 3372432, savedInvStd: s.f + 3373488,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(284), weights: s.p + 3533760,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1007),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(971),
             gradWeights: s.g + 3533760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1590)
+        s.profiler?.stop(1554)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1007), s.tensor(999), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1591)
+        TrainingKernels.accumulate(s.tensor(971), s.tensor(964), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1555)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1007),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(971),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(1008), pool: pool)
-        s.profiler?.stop(1592)
+            perImage: 310464, gradBranch: s.tensor(972), pool: pool)
+        s.profiler?.stop(1556)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1008), input: s.tensor(282), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(972), input: s.tensor(282), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, savedMean: s.f + 3372080,
             savedInvStd: s.f + 3372256, activation: .identity, gradGamma: s.g + 3533056, gradBeta: s.g + 3533232,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1593)
+        s.profiler?.stop(1557)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
-                activation: .silu, output: s.tensor(1011), pool: pool)
-            s.profiler?.stop(1594)
+                activation: .silu, output: s.tensor(975), pool: pool)
+            s.profiler?.stop(1558)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3248944, beta: s.p + 3250000, runningMean: s.p + 3251056, runningVar: s.p + 3252112,
-                eps: 0.001, activation: .silu, output: s.tensor(1011), scratch: s.f + 3350960, pool: pool)
-            s.profiler?.stop(1595)
+                eps: 0.001, activation: .silu, output: s.tensor(975), scratch: s.f + 3350960, pool: pool)
+            s.profiler?.stop(1559)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1011), savedScale: s.tensor(281), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(1010), pool: pool)
-            s.profiler?.stop(1596)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(975), savedScale: s.tensor(281), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(974), pool: pool)
+            s.profiler?.stop(1560)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1008), preActivation: s.tensor(282),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(972), preActivation: s.tensor(282),
             gamma: s.p + 3533056, beta: s.p + 3533232, savedMean: s.f + 3372080, savedInvStd: s.f + 3372256,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1010), weights: s.p + 3347200,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1009),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(974), weights: s.p + 3347200,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(973),
             gradWeights: s.g + 3347200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1597)
-        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1561)
+        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1009), input: s.tensor(1011), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(973), seInput: s.tensor(975), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168, seActivation: .silu,
             expandWeights: s.p + 3299680, savedPooled: s.tensor(279), savedHidden: s.tensor(280),
-            savedScale: s.tensor(281), gradInput: s.tensor(1012), gradReduceWeights: s.g + 3253168,
-            gradReduceBias: s.g + 3299632, gradExpandWeights: s.g + 3299680, gradExpandBias: s.g + 3346144,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1598)
-        // features.4.4.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1012), input: s.tensor(276),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960,
-            savedInvStd: s.f + 3352016, activation: .silu, gradInput: s.tensor(1012), gradGamma: s.g + 3248944,
-            gradBeta: s.g + 3250000, pool: pool)
-        s.profiler?.stop(1599)
+            savedScale: s.tensor(281), gradReduceWeights: s.g + 3253168, gradReduceBias: s.g + 3299632,
+            gradExpandWeights: s.g + 3299680, gradExpandBias: s.g + 3346144, preActivation: s.tensor(276),
+            gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
+            activation: .silu, gradGamma: s.g + 3248944, gradBeta: s.g + 3250000, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1562)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3235216, beta: s.p + 3236272, savedMean: s.f + 3348848, savedInvStd: s.f + 3349904,
-                activation: .silu, output: s.tensor(1014), pool: pool)
-            s.profiler?.stop(1600)
+                activation: .silu, output: s.tensor(977), pool: pool)
+            s.profiler?.stop(1563)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 3235216, beta: s.p + 3236272, runningMean: s.p + 3237328, runningVar: s.p + 3238384,
-                eps: 0.001, activation: .silu, output: s.tensor(1014), scratch: s.f + 3348848, pool: pool)
-            s.profiler?.stop(1601)
+                eps: 0.001, activation: .silu, output: s.tensor(977), scratch: s.f + 3348848, pool: pool)
+            s.profiler?.stop(1564)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3362576, count: 9504)
-        s.profiler?.stop(1602)
+        s.profiler?.stop(1565)
         // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1012), input: s.tensor(1014), batch: s.n,
-            height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3353072, gradInput: s.tensor(1013), gradWeights: s.f + 3362576, pool: pool)
-        s.profiler?.stop(1603)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(973), input: s.tensor(977), batch: s.n, height: 42,
+            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3353072, gradInput: s.tensor(976), gradWeights: s.f + 3362576, pool: pool)
+        s.profiler?.stop(1566)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3362576, channels: 1056, kernel: 3, into: s.g + 3239440)
-        s.profiler?.stop(1604)
+        s.profiler?.stop(1567)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1013), input: s.tensor(274), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(976), input: s.tensor(274), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 3235216, beta: s.p + 3236272, savedMean: s.f + 3348848,
             savedInvStd: s.f + 3349904, activation: .silu, gradGamma: s.g + 3235216, gradBeta: s.g + 3236272,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1605)
+        s.profiler?.stop(1568)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1013), preActivation: s.tensor(274),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(976), preActivation: s.tensor(274),
             gamma: s.p + 3235216, beta: s.p + 3236272, savedMean: s.f + 3348848, savedInvStd: s.f + 3349904,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(272), weights: s.p + 3049360,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1015),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(978),
             gradWeights: s.g + 3049360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1606)
+        s.profiler?.stop(1569)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1015), s.tensor(1007), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1607)
+        TrainingKernels.accumulate(s.tensor(978), s.tensor(971), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1570)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1015),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(978),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(1016), pool: pool)
-        s.profiler?.stop(1608)
+            perImage: 310464, gradBranch: s.tensor(979), pool: pool)
+        s.profiler?.stop(1571)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1016), input: s.tensor(270), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(979), input: s.tensor(270), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, savedMean: s.f + 3348496,
             savedInvStd: s.f + 3348672, activation: .identity, gradGamma: s.g + 3048656, gradBeta: s.g + 3048832,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1609)
+        s.profiler?.stop(1572)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
-                activation: .silu, output: s.tensor(1019), pool: pool)
-            s.profiler?.stop(1610)
+                activation: .silu, output: s.tensor(982), pool: pool)
+            s.profiler?.stop(1573)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2764544, beta: s.p + 2765600, runningMean: s.p + 2766656, runningVar: s.p + 2767712,
-                eps: 0.001, activation: .silu, output: s.tensor(1019), scratch: s.f + 3327376, pool: pool)
-            s.profiler?.stop(1611)
+                eps: 0.001, activation: .silu, output: s.tensor(982), scratch: s.f + 3327376, pool: pool)
+            s.profiler?.stop(1574)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1019), savedScale: s.tensor(269), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(1018), pool: pool)
-            s.profiler?.stop(1612)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(982), savedScale: s.tensor(269), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(981), pool: pool)
+            s.profiler?.stop(1575)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1016), preActivation: s.tensor(270),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(979), preActivation: s.tensor(270),
             gamma: s.p + 3048656, beta: s.p + 3048832, savedMean: s.f + 3348496, savedInvStd: s.f + 3348672,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1018), weights: s.p + 2862800,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1017),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(981), weights: s.p + 2862800,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(980),
             gradWeights: s.g + 2862800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1613)
-        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1576)
+        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1017), input: s.tensor(1019), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(980), seInput: s.tensor(982), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768, seActivation: .silu,
             expandWeights: s.p + 2815280, savedPooled: s.tensor(267), savedHidden: s.tensor(268),
-            savedScale: s.tensor(269), gradInput: s.tensor(1020), gradReduceWeights: s.g + 2768768,
-            gradReduceBias: s.g + 2815232, gradExpandWeights: s.g + 2815280, gradExpandBias: s.g + 2861744,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1614)
-        // features.4.3.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1020), input: s.tensor(264),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376,
-            savedInvStd: s.f + 3328432, activation: .silu, gradInput: s.tensor(1020), gradGamma: s.g + 2764544,
-            gradBeta: s.g + 2765600, pool: pool)
-        s.profiler?.stop(1615)
+            savedScale: s.tensor(269), gradReduceWeights: s.g + 2768768, gradReduceBias: s.g + 2815232,
+            gradExpandWeights: s.g + 2815280, gradExpandBias: s.g + 2861744, preActivation: s.tensor(264),
+            gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
+            activation: .silu, gradGamma: s.g + 2764544, gradBeta: s.g + 2765600, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1577)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2750816, beta: s.p + 2751872, savedMean: s.f + 3325264, savedInvStd: s.f + 3326320,
-                activation: .silu, output: s.tensor(1022), pool: pool)
-            s.profiler?.stop(1616)
+                activation: .silu, output: s.tensor(984), pool: pool)
+            s.profiler?.stop(1578)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2750816, beta: s.p + 2751872, runningMean: s.p + 2752928, runningVar: s.p + 2753984,
-                eps: 0.001, activation: .silu, output: s.tensor(1022), scratch: s.f + 3325264, pool: pool)
-            s.profiler?.stop(1617)
+                eps: 0.001, activation: .silu, output: s.tensor(984), scratch: s.f + 3325264, pool: pool)
+            s.profiler?.stop(1579)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3338992, count: 9504)
-        s.profiler?.stop(1618)
+        s.profiler?.stop(1580)
         // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1020), input: s.tensor(1022), batch: s.n,
-            height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3329488, gradInput: s.tensor(1021), gradWeights: s.f + 3338992, pool: pool)
-        s.profiler?.stop(1619)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(980), input: s.tensor(984), batch: s.n, height: 42,
+            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3329488, gradInput: s.tensor(983), gradWeights: s.f + 3338992, pool: pool)
+        s.profiler?.stop(1581)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3338992, channels: 1056, kernel: 3, into: s.g + 2755040)
-        s.profiler?.stop(1620)
+        s.profiler?.stop(1582)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1021), input: s.tensor(262), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(983), input: s.tensor(262), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 2750816, beta: s.p + 2751872, savedMean: s.f + 3325264,
             savedInvStd: s.f + 3326320, activation: .silu, gradGamma: s.g + 2750816, gradBeta: s.g + 2751872,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1621)
+        s.profiler?.stop(1583)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1021), preActivation: s.tensor(262),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(983), preActivation: s.tensor(262),
             gamma: s.p + 2750816, beta: s.p + 2751872, savedMean: s.f + 3325264, savedInvStd: s.f + 3326320,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(260), weights: s.p + 2564960,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1023),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(985),
             gradWeights: s.g + 2564960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1622)
+        s.profiler?.stop(1584)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1023), s.tensor(1015), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1623)
+        TrainingKernels.accumulate(s.tensor(985), s.tensor(978), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1585)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1023),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(985),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(1024), pool: pool)
-        s.profiler?.stop(1624)
+            perImage: 310464, gradBranch: s.tensor(986), pool: pool)
+        s.profiler?.stop(1586)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1024), input: s.tensor(258), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(986), input: s.tensor(258), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, savedMean: s.f + 3324912,
             savedInvStd: s.f + 3325088, activation: .identity, gradGamma: s.g + 2564256, gradBeta: s.g + 2564432,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1625)
+        s.profiler?.stop(1587)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
-                activation: .silu, output: s.tensor(1027), pool: pool)
-            s.profiler?.stop(1626)
+                activation: .silu, output: s.tensor(989), pool: pool)
+            s.profiler?.stop(1588)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2280144, beta: s.p + 2281200, runningMean: s.p + 2282256, runningVar: s.p + 2283312,
-                eps: 0.001, activation: .silu, output: s.tensor(1027), scratch: s.f + 3303792, pool: pool)
-            s.profiler?.stop(1627)
+                eps: 0.001, activation: .silu, output: s.tensor(989), scratch: s.f + 3303792, pool: pool)
+            s.profiler?.stop(1589)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1027), savedScale: s.tensor(257), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(1026), pool: pool)
-            s.profiler?.stop(1628)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(989), savedScale: s.tensor(257), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(988), pool: pool)
+            s.profiler?.stop(1590)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1024), preActivation: s.tensor(258),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(986), preActivation: s.tensor(258),
             gamma: s.p + 2564256, beta: s.p + 2564432, savedMean: s.f + 3324912, savedInvStd: s.f + 3325088,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1026), weights: s.p + 2378400,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1025),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(988), weights: s.p + 2378400,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(987),
             gradWeights: s.g + 2378400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1629)
-        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1591)
+        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1025), input: s.tensor(1027), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(987), seInput: s.tensor(989), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368, seActivation: .silu,
             expandWeights: s.p + 2330880, savedPooled: s.tensor(255), savedHidden: s.tensor(256),
-            savedScale: s.tensor(257), gradInput: s.tensor(1028), gradReduceWeights: s.g + 2284368,
-            gradReduceBias: s.g + 2330832, gradExpandWeights: s.g + 2330880, gradExpandBias: s.g + 2377344,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1630)
-        // features.4.2.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1028), input: s.tensor(252),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792,
-            savedInvStd: s.f + 3304848, activation: .silu, gradInput: s.tensor(1028), gradGamma: s.g + 2280144,
-            gradBeta: s.g + 2281200, pool: pool)
-        s.profiler?.stop(1631)
+            savedScale: s.tensor(257), gradReduceWeights: s.g + 2284368, gradReduceBias: s.g + 2330832,
+            gradExpandWeights: s.g + 2330880, gradExpandBias: s.g + 2377344, preActivation: s.tensor(252),
+            gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
+            activation: .silu, gradGamma: s.g + 2280144, gradBeta: s.g + 2281200, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1592)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2266416, beta: s.p + 2267472, savedMean: s.f + 3301680, savedInvStd: s.f + 3302736,
-                activation: .silu, output: s.tensor(1030), pool: pool)
-            s.profiler?.stop(1632)
+                activation: .silu, output: s.tensor(991), pool: pool)
+            s.profiler?.stop(1593)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 2266416, beta: s.p + 2267472, runningMean: s.p + 2268528, runningVar: s.p + 2269584,
-                eps: 0.001, activation: .silu, output: s.tensor(1030), scratch: s.f + 3301680, pool: pool)
-            s.profiler?.stop(1633)
+                eps: 0.001, activation: .silu, output: s.tensor(991), scratch: s.f + 3301680, pool: pool)
+            s.profiler?.stop(1594)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3315408, count: 9504)
-        s.profiler?.stop(1634)
+        s.profiler?.stop(1595)
         // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1028), input: s.tensor(1030), batch: s.n,
-            height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3305904, gradInput: s.tensor(1029), gradWeights: s.f + 3315408, pool: pool)
-        s.profiler?.stop(1635)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(987), input: s.tensor(991), batch: s.n, height: 42,
+            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3305904, gradInput: s.tensor(990), gradWeights: s.f + 3315408, pool: pool)
+        s.profiler?.stop(1596)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3315408, channels: 1056, kernel: 3, into: s.g + 2270640)
-        s.profiler?.stop(1636)
+        s.profiler?.stop(1597)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1029), input: s.tensor(250), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(990), input: s.tensor(250), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 2266416, beta: s.p + 2267472, savedMean: s.f + 3301680,
             savedInvStd: s.f + 3302736, activation: .silu, gradGamma: s.g + 2266416, gradBeta: s.g + 2267472,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1637)
+        s.profiler?.stop(1598)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1029), preActivation: s.tensor(250),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(990), preActivation: s.tensor(250),
             gamma: s.p + 2266416, beta: s.p + 2267472, savedMean: s.f + 3301680, savedInvStd: s.f + 3302736,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(248), weights: s.p + 2080560,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1031),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(992),
             gradWeights: s.g + 2080560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1638)
+        s.profiler?.stop(1599)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1031), s.tensor(1023), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1639)
+        TrainingKernels.accumulate(s.tensor(992), s.tensor(985), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1600)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1031),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(992),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
-            perImage: 310464, gradBranch: s.tensor(1032), pool: pool)
-        s.profiler?.stop(1640)
+            perImage: 310464, gradBranch: s.tensor(993), pool: pool)
+        s.profiler?.stop(1601)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1032), input: s.tensor(246), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(993), input: s.tensor(246), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, savedMean: s.f + 3301328,
             savedInvStd: s.f + 3301504, activation: .identity, gradGamma: s.g + 2079856, gradBeta: s.g + 2080032,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1641)
+        s.profiler?.stop(1602)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
-                activation: .silu, output: s.tensor(1035), pool: pool)
-            s.profiler?.stop(1642)
+                activation: .silu, output: s.tensor(996), pool: pool)
+            s.profiler?.stop(1603)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1795744, beta: s.p + 1796800, runningMean: s.p + 1797856, runningVar: s.p + 1798912,
-                eps: 0.001, activation: .silu, output: s.tensor(1035), scratch: s.f + 3280208, pool: pool)
-            s.profiler?.stop(1643)
+                eps: 0.001, activation: .silu, output: s.tensor(996), scratch: s.f + 3280208, pool: pool)
+            s.profiler?.stop(1604)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1035), savedScale: s.tensor(245), batch: s.n,
-                pixels: 1764, channels: 1056, output: s.tensor(1034), pool: pool)
-            s.profiler?.stop(1644)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(996), savedScale: s.tensor(245), batch: s.n,
+                pixels: 1764, channels: 1056, output: s.tensor(995), pool: pool)
+            s.profiler?.stop(1605)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1032), preActivation: s.tensor(246),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(993), preActivation: s.tensor(246),
             gamma: s.p + 2079856, beta: s.p + 2080032, savedMean: s.f + 3301328, savedInvStd: s.f + 3301504,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1034), weights: s.p + 1894000,
-            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1033),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(995), weights: s.p + 1894000,
+            pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(994),
             gradWeights: s.g + 1894000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1645)
-        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]
+        s.profiler?.stop(1606)
+        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1033), input: s.tensor(1035), batch: s.n,
-            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(994), seInput: s.tensor(996), batch: s.n,
+            pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968, seActivation: .silu,
             expandWeights: s.p + 1846480, savedPooled: s.tensor(243), savedHidden: s.tensor(244),
-            savedScale: s.tensor(245), gradInput: s.tensor(1036), gradReduceWeights: s.g + 1799968,
-            gradReduceBias: s.g + 1846432, gradExpandWeights: s.g + 1846480, gradExpandBias: s.g + 1892944,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1646)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1036), input: s.tensor(240),
-            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208,
-            savedInvStd: s.f + 3281264, activation: .silu, gradInput: s.tensor(1036), gradGamma: s.g + 1795744,
-            gradBeta: s.g + 1796800, pool: pool)
-        s.profiler?.stop(1647)
+            savedScale: s.tensor(245), gradReduceWeights: s.g + 1799968, gradReduceBias: s.g + 1846432,
+            gradExpandWeights: s.g + 1846480, gradExpandBias: s.g + 1892944, preActivation: s.tensor(240),
+            gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
+            activation: .silu, gradGamma: s.g + 1795744, gradBeta: s.g + 1796800, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1607)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1782016, beta: s.p + 1783072, savedMean: s.f + 3278096, savedInvStd: s.f + 3279152,
-                activation: .silu, output: s.tensor(1038), pool: pool)
-            s.profiler?.stop(1648)
+                activation: .silu, output: s.tensor(998), pool: pool)
+            s.profiler?.stop(1608)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 1764 &* s.n, channels: 1056,
                 gamma: s.p + 1782016, beta: s.p + 1783072, runningMean: s.p + 1784128, runningVar: s.p + 1785184,
-                eps: 0.001, activation: .silu, output: s.tensor(1038), scratch: s.f + 3278096, pool: pool)
-            s.profiler?.stop(1649)
+                eps: 0.001, activation: .silu, output: s.tensor(998), scratch: s.f + 3278096, pool: pool)
+            s.profiler?.stop(1609)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3291824, count: 9504)
-        s.profiler?.stop(1650)
+        s.profiler?.stop(1610)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1036), input: s.tensor(1038), batch: s.n,
-            height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3282320, gradInput: s.tensor(1037), gradWeights: s.f + 3291824, pool: pool)
-        s.profiler?.stop(1651)
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(994), input: s.tensor(998), batch: s.n, height: 42,
+            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3282320, gradInput: s.tensor(997), gradWeights: s.f + 3291824, pool: pool)
+        s.profiler?.stop(1611)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3291824, channels: 1056, kernel: 3, into: s.g + 1786240)
-        s.profiler?.stop(1652)
+        s.profiler?.stop(1612)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1037), input: s.tensor(238), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(997), input: s.tensor(238), pixels: 1764 &* s.n,
             channels: 1056, gamma: s.p + 1782016, beta: s.p + 1783072, savedMean: s.f + 3278096,
             savedInvStd: s.f + 3279152, activation: .silu, gradGamma: s.g + 1782016, gradBeta: s.g + 1783072,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1653)
+        s.profiler?.stop(1613)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 176] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1037), preActivation: s.tensor(238),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(997), preActivation: s.tensor(238),
             gamma: s.p + 1782016, beta: s.p + 1783072, savedMean: s.f + 3278096, savedInvStd: s.f + 3279152,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(237), weights: s.p + 1596160,
-            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(1039),
+            pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(999),
             gradWeights: s.g + 1596160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1654)
+        s.profiler?.stop(1614)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1039), s.tensor(1031), count: 310464 &* s.n, pool: pool)
-        s.profiler?.stop(1655)
+        TrainingKernels.accumulate(s.tensor(999), s.tensor(992), count: 310464 &* s.n, pool: pool)
+        s.profiler?.stop(1615)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1039), input: s.tensor(236), pixels: 1764 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(999), input: s.tensor(236), pixels: 1764 &* s.n,
             channels: 176, gamma: s.p + 1595456, beta: s.p + 1595632, savedMean: s.f + 3277744,
             savedInvStd: s.f + 3277920, activation: .identity, gradGamma: s.g + 1595456, gradBeta: s.g + 1595632,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1656)
+        s.profiler?.stop(1616)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
                 gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
-                activation: .silu, output: s.tensor(1042), pool: pool)
-            s.profiler?.stop(1657)
+                activation: .silu, output: s.tensor(1002), pool: pool)
+            s.profiler?.stop(1617)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1764 &* s.n, channels: 528,
                 gamma: s.p + 1476624, beta: s.p + 1477152, runningMean: s.p + 1477680, runningVar: s.p + 1478208,
-                eps: 0.001, activation: .silu, output: s.tensor(1042), scratch: s.f + 3267184, pool: pool)
-            s.profiler?.stop(1658)
+                eps: 0.001, activation: .silu, output: s.tensor(1002), scratch: s.f + 3267184, pool: pool)
+            s.profiler?.stop(1618)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1042), savedScale: s.tensor(235), batch: s.n,
-                pixels: 1764, channels: 528, output: s.tensor(1041), pool: pool)
-            s.profiler?.stop(1659)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1002), savedScale: s.tensor(235), batch: s.n,
+                pixels: 1764, channels: 528, output: s.tensor(1001), pool: pool)
+            s.profiler?.stop(1619)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1039), preActivation: s.tensor(236),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(999), preActivation: s.tensor(236),
             gamma: s.p + 1595456, beta: s.p + 1595632, savedMean: s.f + 3277744, savedInvStd: s.f + 3277920,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1041), weights: s.p + 1502528,
-            pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1040),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1001), weights: s.p + 1502528,
+            pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1000),
             gradWeights: s.g + 1502528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1660)
-        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 42, 42, 528]
+        s.profiler?.stop(1620)
+        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1040), input: s.tensor(1042), batch: s.n,
-            pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1000), seInput: s.tensor(1002), batch: s.n,
+            pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736, seActivation: .silu,
             expandWeights: s.p + 1490384, savedPooled: s.tensor(233), savedHidden: s.tensor(234),
-            savedScale: s.tensor(235), gradInput: s.tensor(1043), gradReduceWeights: s.g + 1478736,
-            gradReduceBias: s.g + 1490352, gradExpandWeights: s.g + 1490384, gradExpandBias: s.g + 1502000,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1661)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 42, 42, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1043), input: s.tensor(230),
-            pixels: 1764 &* s.n, channels: 528, gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184,
-            savedInvStd: s.f + 3267712, activation: .silu, gradInput: s.tensor(1043), gradGamma: s.g + 1476624,
-            gradBeta: s.g + 1477152, pool: pool)
-        s.profiler?.stop(1662)
+            savedScale: s.tensor(235), gradReduceWeights: s.g + 1478736, gradReduceBias: s.g + 1490352,
+            gradExpandWeights: s.g + 1490384, gradExpandBias: s.g + 1502000, preActivation: s.tensor(230),
+            gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
+            activation: .silu, gradGamma: s.g + 1476624, gradBeta: s.g + 1477152, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1621)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1469760, beta: s.p + 1470288, savedMean: s.f + 3266128, savedInvStd: s.f + 3266656,
-                activation: .silu, output: s.tensor(1045), pool: pool)
-            s.profiler?.stop(1663)
+                activation: .silu, output: s.tensor(1004), pool: pool)
+            s.profiler?.stop(1622)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1469760, beta: s.p + 1470288, runningMean: s.p + 1470816, runningVar: s.p + 1471344,
-                eps: 0.001, activation: .silu, output: s.tensor(1045), scratch: s.f + 3266128, pool: pool)
-            s.profiler?.stop(1664)
+                eps: 0.001, activation: .silu, output: s.tensor(1004), scratch: s.f + 3266128, pool: pool)
+            s.profiler?.stop(1623)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3272992, count: 4752)
-        s.profiler?.stop(1665)
+        s.profiler?.stop(1624)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 42, 42, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1043), input: s.tensor(1045), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1000), input: s.tensor(1004), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3268240, gradInput: s.tensor(1044), gradWeights: s.f + 3272992, pool: pool)
-        s.profiler?.stop(1666)
+            outWidth: 42, weights: s.f + 3268240, gradInput: s.tensor(1003), gradWeights: s.f + 3272992, pool: pool)
+        s.profiler?.stop(1625)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3272992, channels: 528, kernel: 3, into: s.g + 1471872)
-        s.profiler?.stop(1667)
+        s.profiler?.stop(1626)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1044), input: s.tensor(228), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1003), input: s.tensor(228), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 1469760, beta: s.p + 1470288, savedMean: s.f + 3266128,
             savedInvStd: s.f + 3266656, activation: .silu, gradGamma: s.g + 1469760, gradBeta: s.g + 1470288,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1668)
+        s.profiler?.stop(1627)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1044), preActivation: s.tensor(228),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1003), preActivation: s.tensor(228),
             gamma: s.p + 1469760, beta: s.p + 1470288, savedMean: s.f + 3266128, savedInvStd: s.f + 3266656,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(226), weights: s.p + 1423296,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1046),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1005),
             gradWeights: s.g + 1423296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1669)
+        s.profiler?.stop(1628)
     }
 
     /// features.3.7 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_7_backward(_ s: TrainingStepContext) {
         // features.3.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1046),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1005),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1047), pool: pool)
-        s.profiler?.stop(1670)
+            perImage: 620928, gradBranch: s.tensor(1006), pool: pool)
+        s.profiler?.stop(1629)
         // features.3.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1047), input: s.tensor(224), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1006), input: s.tensor(224), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 1422912, beta: s.p + 1423008, savedMean: s.f + 3265952,
             savedInvStd: s.f + 3266040, activation: .identity, gradGamma: s.g + 1422912, gradBeta: s.g + 1423008,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1671)
+        s.profiler?.stop(1630)
         // features.3.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
-                activation: .silu, output: s.tensor(1050), pool: pool)
-            s.profiler?.stop(1672)
+                activation: .silu, output: s.tensor(1009), pool: pool)
+            s.profiler?.stop(1631)
         }
         // features.3.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1350544, beta: s.p + 1351072, runningMean: s.p + 1351600, runningVar: s.p + 1352128,
-                eps: 0.001, activation: .silu, output: s.tensor(1050), scratch: s.f + 3238496, pool: pool)
-            s.profiler?.stop(1673)
+                eps: 0.001, activation: .silu, output: s.tensor(1009), scratch: s.f + 3238496, pool: pool)
+            s.profiler?.stop(1632)
         }
         // features.3.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1050), savedScale: s.tensor(223), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1049), pool: pool)
-            s.profiler?.stop(1674)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1009), savedScale: s.tensor(223), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1008), pool: pool)
+            s.profiler?.stop(1633)
         }
         // features.3.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1047), preActivation: s.tensor(224),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1006), preActivation: s.tensor(224),
             gamma: s.p + 1422912, beta: s.p + 1423008, savedMean: s.f + 3265952, savedInvStd: s.f + 3266040,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1049), weights: s.p + 1376448,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1048),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1008), weights: s.p + 1376448,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1007),
             gradWeights: s.g + 1376448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1675)
-        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1634)
+        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1048), input: s.tensor(1050), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1007), seInput: s.tensor(1009), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656, seActivation: .silu,
             expandWeights: s.p + 1364304, savedPooled: s.tensor(221), savedHidden: s.tensor(222),
-            savedScale: s.tensor(223), gradInput: s.tensor(1051), gradReduceWeights: s.g + 1352656,
-            gradReduceBias: s.g + 1364272, gradExpandWeights: s.g + 1364304, gradExpandBias: s.g + 1375920,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1676)
-        // features.3.7.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1051), input: s.tensor(218),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496,
-            savedInvStd: s.f + 3239024, activation: .silu, gradInput: s.tensor(1051), gradGamma: s.g + 1350544,
-            gradBeta: s.g + 1351072, pool: pool)
-        s.profiler?.stop(1677)
+            savedScale: s.tensor(223), gradReduceWeights: s.g + 1352656, gradReduceBias: s.g + 1364272,
+            gradExpandWeights: s.g + 1364304, gradExpandBias: s.g + 1375920, preActivation: s.tensor(218),
+            gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
+            activation: .silu, gradGamma: s.g + 1350544, gradBeta: s.g + 1351072, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1635)
         // features.3.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1335232, beta: s.p + 1335760, savedMean: s.f + 3237440, savedInvStd: s.f + 3237968,
-                activation: .silu, output: s.tensor(1053), pool: pool)
-            s.profiler?.stop(1678)
+                activation: .silu, output: s.tensor(1011), pool: pool)
+            s.profiler?.stop(1636)
         }
         // features.3.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1335232, beta: s.p + 1335760, runningMean: s.p + 1336288, runningVar: s.p + 1336816,
-                eps: 0.001, activation: .silu, output: s.tensor(1053), scratch: s.f + 3237440, pool: pool)
-            s.profiler?.stop(1679)
+                eps: 0.001, activation: .silu, output: s.tensor(1011), scratch: s.f + 3237440, pool: pool)
+            s.profiler?.stop(1637)
         }
         // features.3.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3252752, count: 13200)
-        s.profiler?.stop(1680)
+        s.profiler?.stop(1638)
         // features.3.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1051), input: s.tensor(1053), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1007), input: s.tensor(1011), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3239552, gradInput: s.tensor(1052), gradWeights: s.f + 3252752, pool: pool)
-        s.profiler?.stop(1681)
+            outWidth: 84, weights: s.f + 3239552, gradInput: s.tensor(1010), gradWeights: s.f + 3252752, pool: pool)
+        s.profiler?.stop(1639)
         // features.3.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3252752, channels: 528, kernel: 5, into: s.g + 1337344)
-        s.profiler?.stop(1682)
+        s.profiler?.stop(1640)
         // features.3.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1052), input: s.tensor(216), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1010), input: s.tensor(216), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 1335232, beta: s.p + 1335760, savedMean: s.f + 3237440,
             savedInvStd: s.f + 3237968, activation: .silu, gradGamma: s.g + 1335232, gradBeta: s.g + 1335760,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1683)
+        s.profiler?.stop(1641)
         // features.3.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1052), preActivation: s.tensor(216),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1010), preActivation: s.tensor(216),
             gamma: s.p + 1335232, beta: s.p + 1335760, savedMean: s.f + 3237440, savedInvStd: s.f + 3237968,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(214), weights: s.p + 1288768,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1054),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1012),
             gradWeights: s.g + 1288768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1684)
+        s.profiler?.stop(1642)
         // features.3.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1054), s.tensor(1046), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1685)
+        TrainingKernels.accumulate(s.tensor(1012), s.tensor(1005), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1643)
     }
 
     /// features.3.6 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_6_backward(_ s: TrainingStepContext) {
         // features.3.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1054),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1012),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1055), pool: pool)
-        s.profiler?.stop(1686)
+            perImage: 620928, gradBranch: s.tensor(1013), pool: pool)
+        s.profiler?.stop(1644)
         // features.3.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1055), input: s.tensor(212), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1013), input: s.tensor(212), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 1288384, beta: s.p + 1288480, savedMean: s.f + 3237264,
             savedInvStd: s.f + 3237352, activation: .identity, gradGamma: s.g + 1288384, gradBeta: s.g + 1288480,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1687)
+        s.profiler?.stop(1645)
         // features.3.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
-                activation: .silu, output: s.tensor(1058), pool: pool)
-            s.profiler?.stop(1688)
+                activation: .silu, output: s.tensor(1016), pool: pool)
+            s.profiler?.stop(1646)
         }
         // features.3.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1216016, beta: s.p + 1216544, runningMean: s.p + 1217072, runningVar: s.p + 1217600,
-                eps: 0.001, activation: .silu, output: s.tensor(1058), scratch: s.f + 3209808, pool: pool)
-            s.profiler?.stop(1689)
+                eps: 0.001, activation: .silu, output: s.tensor(1016), scratch: s.f + 3209808, pool: pool)
+            s.profiler?.stop(1647)
         }
         // features.3.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1058), savedScale: s.tensor(211), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1057), pool: pool)
-            s.profiler?.stop(1690)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1016), savedScale: s.tensor(211), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1015), pool: pool)
+            s.profiler?.stop(1648)
         }
         // features.3.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1055), preActivation: s.tensor(212),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1013), preActivation: s.tensor(212),
             gamma: s.p + 1288384, beta: s.p + 1288480, savedMean: s.f + 3237264, savedInvStd: s.f + 3237352,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1057), weights: s.p + 1241920,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1056),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1015), weights: s.p + 1241920,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1014),
             gradWeights: s.g + 1241920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1691)
-        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1649)
+        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1056), input: s.tensor(1058), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1014), seInput: s.tensor(1016), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128, seActivation: .silu,
             expandWeights: s.p + 1229776, savedPooled: s.tensor(209), savedHidden: s.tensor(210),
-            savedScale: s.tensor(211), gradInput: s.tensor(1059), gradReduceWeights: s.g + 1218128,
-            gradReduceBias: s.g + 1229744, gradExpandWeights: s.g + 1229776, gradExpandBias: s.g + 1241392,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1692)
-        // features.3.6.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1059), input: s.tensor(206),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808,
-            savedInvStd: s.f + 3210336, activation: .silu, gradInput: s.tensor(1059), gradGamma: s.g + 1216016,
-            gradBeta: s.g + 1216544, pool: pool)
-        s.profiler?.stop(1693)
+            savedScale: s.tensor(211), gradReduceWeights: s.g + 1218128, gradReduceBias: s.g + 1229744,
+            gradExpandWeights: s.g + 1229776, gradExpandBias: s.g + 1241392, preActivation: s.tensor(206),
+            gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
+            activation: .silu, gradGamma: s.g + 1216016, gradBeta: s.g + 1216544, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1650)
         // features.3.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1200704, beta: s.p + 1201232, savedMean: s.f + 3208752, savedInvStd: s.f + 3209280,
-                activation: .silu, output: s.tensor(1061), pool: pool)
-            s.profiler?.stop(1694)
+                activation: .silu, output: s.tensor(1018), pool: pool)
+            s.profiler?.stop(1651)
         }
         // features.3.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1200704, beta: s.p + 1201232, runningMean: s.p + 1201760, runningVar: s.p + 1202288,
-                eps: 0.001, activation: .silu, output: s.tensor(1061), scratch: s.f + 3208752, pool: pool)
-            s.profiler?.stop(1695)
+                eps: 0.001, activation: .silu, output: s.tensor(1018), scratch: s.f + 3208752, pool: pool)
+            s.profiler?.stop(1652)
         }
         // features.3.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3224064, count: 13200)
-        s.profiler?.stop(1696)
+        s.profiler?.stop(1653)
         // features.3.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1059), input: s.tensor(1061), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1014), input: s.tensor(1018), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3210864, gradInput: s.tensor(1060), gradWeights: s.f + 3224064, pool: pool)
-        s.profiler?.stop(1697)
+            outWidth: 84, weights: s.f + 3210864, gradInput: s.tensor(1017), gradWeights: s.f + 3224064, pool: pool)
+        s.profiler?.stop(1654)
         // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3224064, channels: 528, kernel: 5, into: s.g + 1202816)
-        s.profiler?.stop(1698)
+        s.profiler?.stop(1655)
         // features.3.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1060), input: s.tensor(204), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1017), input: s.tensor(204), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 1200704, beta: s.p + 1201232, savedMean: s.f + 3208752,
             savedInvStd: s.f + 3209280, activation: .silu, gradGamma: s.g + 1200704, gradBeta: s.g + 1201232,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1699)
+        s.profiler?.stop(1656)
         // features.3.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1060), preActivation: s.tensor(204),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1017), preActivation: s.tensor(204),
             gamma: s.p + 1200704, beta: s.p + 1201232, savedMean: s.f + 3208752, savedInvStd: s.f + 3209280,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(202), weights: s.p + 1154240,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1062),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1019),
             gradWeights: s.g + 1154240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1700)
+        s.profiler?.stop(1657)
         // features.3.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1062), s.tensor(1054), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1701)
+        TrainingKernels.accumulate(s.tensor(1019), s.tensor(1012), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1658)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1062),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1019),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1063), pool: pool)
-        s.profiler?.stop(1702)
+            perImage: 620928, gradBranch: s.tensor(1020), pool: pool)
+        s.profiler?.stop(1659)
         // features.3.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1063), input: s.tensor(200), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1020), input: s.tensor(200), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 1153856, beta: s.p + 1153952, savedMean: s.f + 3208576,
             savedInvStd: s.f + 3208664, activation: .identity, gradGamma: s.g + 1153856, gradBeta: s.g + 1153952,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1703)
+        s.profiler?.stop(1660)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
-                activation: .silu, output: s.tensor(1066), pool: pool)
-            s.profiler?.stop(1704)
+                activation: .silu, output: s.tensor(1023), pool: pool)
+            s.profiler?.stop(1661)
         }
         // features.3.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1081488, beta: s.p + 1082016, runningMean: s.p + 1082544, runningVar: s.p + 1083072,
-                eps: 0.001, activation: .silu, output: s.tensor(1066), scratch: s.f + 3181120, pool: pool)
-            s.profiler?.stop(1705)
+                eps: 0.001, activation: .silu, output: s.tensor(1023), scratch: s.f + 3181120, pool: pool)
+            s.profiler?.stop(1662)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1066), savedScale: s.tensor(199), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1065), pool: pool)
-            s.profiler?.stop(1706)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1023), savedScale: s.tensor(199), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1022), pool: pool)
+            s.profiler?.stop(1663)
         }
         // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1063), preActivation: s.tensor(200),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1020), preActivation: s.tensor(200),
             gamma: s.p + 1153856, beta: s.p + 1153952, savedMean: s.f + 3208576, savedInvStd: s.f + 3208664,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1065), weights: s.p + 1107392,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1064),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1022), weights: s.p + 1107392,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1021),
             gradWeights: s.g + 1107392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1707)
-        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1664)
+        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1064), input: s.tensor(1066), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1021), seInput: s.tensor(1023), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600, seActivation: .silu,
             expandWeights: s.p + 1095248, savedPooled: s.tensor(197), savedHidden: s.tensor(198),
-            savedScale: s.tensor(199), gradInput: s.tensor(1067), gradReduceWeights: s.g + 1083600,
-            gradReduceBias: s.g + 1095216, gradExpandWeights: s.g + 1095248, gradExpandBias: s.g + 1106864,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1708)
-        // features.3.5.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1067), input: s.tensor(194),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120,
-            savedInvStd: s.f + 3181648, activation: .silu, gradInput: s.tensor(1067), gradGamma: s.g + 1081488,
-            gradBeta: s.g + 1082016, pool: pool)
-        s.profiler?.stop(1709)
+            savedScale: s.tensor(199), gradReduceWeights: s.g + 1083600, gradReduceBias: s.g + 1095216,
+            gradExpandWeights: s.g + 1095248, gradExpandBias: s.g + 1106864, preActivation: s.tensor(194),
+            gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
+            activation: .silu, gradGamma: s.g + 1081488, gradBeta: s.g + 1082016, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1665)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1066176, beta: s.p + 1066704, savedMean: s.f + 3180064, savedInvStd: s.f + 3180592,
-                activation: .silu, output: s.tensor(1069), pool: pool)
-            s.profiler?.stop(1710)
+                activation: .silu, output: s.tensor(1025), pool: pool)
+            s.profiler?.stop(1666)
         }
         // features.3.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 1066176, beta: s.p + 1066704, runningMean: s.p + 1067232, runningVar: s.p + 1067760,
-                eps: 0.001, activation: .silu, output: s.tensor(1069), scratch: s.f + 3180064, pool: pool)
-            s.profiler?.stop(1711)
+                eps: 0.001, activation: .silu, output: s.tensor(1025), scratch: s.f + 3180064, pool: pool)
+            s.profiler?.stop(1667)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3195376, count: 13200)
-        s.profiler?.stop(1712)
+        s.profiler?.stop(1668)
         // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1067), input: s.tensor(1069), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1021), input: s.tensor(1025), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3182176, gradInput: s.tensor(1068), gradWeights: s.f + 3195376, pool: pool)
-        s.profiler?.stop(1713)
+            outWidth: 84, weights: s.f + 3182176, gradInput: s.tensor(1024), gradWeights: s.f + 3195376, pool: pool)
+        s.profiler?.stop(1669)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3195376, channels: 528, kernel: 5, into: s.g + 1068288)
-        s.profiler?.stop(1714)
+        s.profiler?.stop(1670)
         // features.3.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1068), input: s.tensor(192), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1024), input: s.tensor(192), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 1066176, beta: s.p + 1066704, savedMean: s.f + 3180064,
             savedInvStd: s.f + 3180592, activation: .silu, gradGamma: s.g + 1066176, gradBeta: s.g + 1066704,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1715)
+        s.profiler?.stop(1671)
         // features.3.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1068), preActivation: s.tensor(192),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1024), preActivation: s.tensor(192),
             gamma: s.p + 1066176, beta: s.p + 1066704, savedMean: s.f + 3180064, savedInvStd: s.f + 3180592,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(190), weights: s.p + 1019712,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1070),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1026),
             gradWeights: s.g + 1019712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1716)
+        s.profiler?.stop(1672)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1070), s.tensor(1062), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1717)
+        TrainingKernels.accumulate(s.tensor(1026), s.tensor(1019), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1673)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1070),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1026),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1071), pool: pool)
-        s.profiler?.stop(1718)
+            perImage: 620928, gradBranch: s.tensor(1027), pool: pool)
+        s.profiler?.stop(1674)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1071), input: s.tensor(188), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1027), input: s.tensor(188), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 1019328, beta: s.p + 1019424, savedMean: s.f + 3179888,
             savedInvStd: s.f + 3179976, activation: .identity, gradGamma: s.g + 1019328, gradBeta: s.g + 1019424,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1719)
+        s.profiler?.stop(1675)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
-                activation: .silu, output: s.tensor(1074), pool: pool)
-            s.profiler?.stop(1720)
+                activation: .silu, output: s.tensor(1030), pool: pool)
+            s.profiler?.stop(1676)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 946960, beta: s.p + 947488, runningMean: s.p + 948016, runningVar: s.p + 948544,
-                eps: 0.001, activation: .silu, output: s.tensor(1074), scratch: s.f + 3152432, pool: pool)
-            s.profiler?.stop(1721)
+                eps: 0.001, activation: .silu, output: s.tensor(1030), scratch: s.f + 3152432, pool: pool)
+            s.profiler?.stop(1677)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1074), savedScale: s.tensor(187), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1073), pool: pool)
-            s.profiler?.stop(1722)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1030), savedScale: s.tensor(187), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1029), pool: pool)
+            s.profiler?.stop(1678)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1071), preActivation: s.tensor(188),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1027), preActivation: s.tensor(188),
             gamma: s.p + 1019328, beta: s.p + 1019424, savedMean: s.f + 3179888, savedInvStd: s.f + 3179976,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1073), weights: s.p + 972864,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1072),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1029), weights: s.p + 972864,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1028),
             gradWeights: s.g + 972864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1723)
-        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1679)
+        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1072), input: s.tensor(1074), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1028), seInput: s.tensor(1030), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072, seActivation: .silu,
             expandWeights: s.p + 960720, savedPooled: s.tensor(185), savedHidden: s.tensor(186),
-            savedScale: s.tensor(187), gradInput: s.tensor(1075), gradReduceWeights: s.g + 949072,
-            gradReduceBias: s.g + 960688, gradExpandWeights: s.g + 960720, gradExpandBias: s.g + 972336,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1724)
-        // features.3.4.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1075), input: s.tensor(182),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432,
-            savedInvStd: s.f + 3152960, activation: .silu, gradInput: s.tensor(1075), gradGamma: s.g + 946960,
-            gradBeta: s.g + 947488, pool: pool)
-        s.profiler?.stop(1725)
+            savedScale: s.tensor(187), gradReduceWeights: s.g + 949072, gradReduceBias: s.g + 960688,
+            gradExpandWeights: s.g + 960720, gradExpandBias: s.g + 972336, preActivation: s.tensor(182),
+            gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
+            activation: .silu, gradGamma: s.g + 946960, gradBeta: s.g + 947488, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1680)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 931648, beta: s.p + 932176, savedMean: s.f + 3151376, savedInvStd: s.f + 3151904,
-                activation: .silu, output: s.tensor(1077), pool: pool)
-            s.profiler?.stop(1726)
+                activation: .silu, output: s.tensor(1032), pool: pool)
+            s.profiler?.stop(1681)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 931648, beta: s.p + 932176, runningMean: s.p + 932704, runningVar: s.p + 933232,
-                eps: 0.001, activation: .silu, output: s.tensor(1077), scratch: s.f + 3151376, pool: pool)
-            s.profiler?.stop(1727)
+                eps: 0.001, activation: .silu, output: s.tensor(1032), scratch: s.f + 3151376, pool: pool)
+            s.profiler?.stop(1682)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3166688, count: 13200)
-        s.profiler?.stop(1728)
+        s.profiler?.stop(1683)
         // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1075), input: s.tensor(1077), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1028), input: s.tensor(1032), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3153488, gradInput: s.tensor(1076), gradWeights: s.f + 3166688, pool: pool)
-        s.profiler?.stop(1729)
+            outWidth: 84, weights: s.f + 3153488, gradInput: s.tensor(1031), gradWeights: s.f + 3166688, pool: pool)
+        s.profiler?.stop(1684)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3166688, channels: 528, kernel: 5, into: s.g + 933760)
-        s.profiler?.stop(1730)
+        s.profiler?.stop(1685)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1076), input: s.tensor(180), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1031), input: s.tensor(180), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 931648, beta: s.p + 932176, savedMean: s.f + 3151376,
             savedInvStd: s.f + 3151904, activation: .silu, gradGamma: s.g + 931648, gradBeta: s.g + 932176,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1731)
+        s.profiler?.stop(1686)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1076), preActivation: s.tensor(180),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1031), preActivation: s.tensor(180),
             gamma: s.p + 931648, beta: s.p + 932176, savedMean: s.f + 3151376, savedInvStd: s.f + 3151904,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(178), weights: s.p + 885184,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1078),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1033),
             gradWeights: s.g + 885184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1732)
+        s.profiler?.stop(1687)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1078), s.tensor(1070), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1733)
+        TrainingKernels.accumulate(s.tensor(1033), s.tensor(1026), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1688)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1078),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1033),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1079), pool: pool)
-        s.profiler?.stop(1734)
+            perImage: 620928, gradBranch: s.tensor(1034), pool: pool)
+        s.profiler?.stop(1689)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1079), input: s.tensor(176), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1034), input: s.tensor(176), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 884800, beta: s.p + 884896, savedMean: s.f + 3151200,
             savedInvStd: s.f + 3151288, activation: .identity, gradGamma: s.g + 884800, gradBeta: s.g + 884896,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1735)
+        s.profiler?.stop(1690)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
-                activation: .silu, output: s.tensor(1082), pool: pool)
-            s.profiler?.stop(1736)
+                activation: .silu, output: s.tensor(1037), pool: pool)
+            s.profiler?.stop(1691)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 812432, beta: s.p + 812960, runningMean: s.p + 813488, runningVar: s.p + 814016,
-                eps: 0.001, activation: .silu, output: s.tensor(1082), scratch: s.f + 3123744, pool: pool)
-            s.profiler?.stop(1737)
+                eps: 0.001, activation: .silu, output: s.tensor(1037), scratch: s.f + 3123744, pool: pool)
+            s.profiler?.stop(1692)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1082), savedScale: s.tensor(175), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1081), pool: pool)
-            s.profiler?.stop(1738)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1037), savedScale: s.tensor(175), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1036), pool: pool)
+            s.profiler?.stop(1693)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1079), preActivation: s.tensor(176),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1034), preActivation: s.tensor(176),
             gamma: s.p + 884800, beta: s.p + 884896, savedMean: s.f + 3151200, savedInvStd: s.f + 3151288,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1081), weights: s.p + 838336,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1080),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1036), weights: s.p + 838336,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1035),
             gradWeights: s.g + 838336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1739)
-        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1694)
+        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1080), input: s.tensor(1082), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1035), seInput: s.tensor(1037), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544, seActivation: .silu,
             expandWeights: s.p + 826192, savedPooled: s.tensor(173), savedHidden: s.tensor(174),
-            savedScale: s.tensor(175), gradInput: s.tensor(1083), gradReduceWeights: s.g + 814544,
-            gradReduceBias: s.g + 826160, gradExpandWeights: s.g + 826192, gradExpandBias: s.g + 837808,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1740)
-        // features.3.3.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1083), input: s.tensor(170),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744,
-            savedInvStd: s.f + 3124272, activation: .silu, gradInput: s.tensor(1083), gradGamma: s.g + 812432,
-            gradBeta: s.g + 812960, pool: pool)
-        s.profiler?.stop(1741)
+            savedScale: s.tensor(175), gradReduceWeights: s.g + 814544, gradReduceBias: s.g + 826160,
+            gradExpandWeights: s.g + 826192, gradExpandBias: s.g + 837808, preActivation: s.tensor(170),
+            gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
+            activation: .silu, gradGamma: s.g + 812432, gradBeta: s.g + 812960, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1695)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 797120, beta: s.p + 797648, savedMean: s.f + 3122688, savedInvStd: s.f + 3123216,
-                activation: .silu, output: s.tensor(1085), pool: pool)
-            s.profiler?.stop(1742)
+                activation: .silu, output: s.tensor(1039), pool: pool)
+            s.profiler?.stop(1696)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 797120, beta: s.p + 797648, runningMean: s.p + 798176, runningVar: s.p + 798704,
-                eps: 0.001, activation: .silu, output: s.tensor(1085), scratch: s.f + 3122688, pool: pool)
-            s.profiler?.stop(1743)
+                eps: 0.001, activation: .silu, output: s.tensor(1039), scratch: s.f + 3122688, pool: pool)
+            s.profiler?.stop(1697)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3138000, count: 13200)
-        s.profiler?.stop(1744)
+        s.profiler?.stop(1698)
         // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1083), input: s.tensor(1085), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1035), input: s.tensor(1039), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3124800, gradInput: s.tensor(1084), gradWeights: s.f + 3138000, pool: pool)
-        s.profiler?.stop(1745)
+            outWidth: 84, weights: s.f + 3124800, gradInput: s.tensor(1038), gradWeights: s.f + 3138000, pool: pool)
+        s.profiler?.stop(1699)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3138000, channels: 528, kernel: 5, into: s.g + 799232)
-        s.profiler?.stop(1746)
+        s.profiler?.stop(1700)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1084), input: s.tensor(168), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1038), input: s.tensor(168), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 797120, beta: s.p + 797648, savedMean: s.f + 3122688,
             savedInvStd: s.f + 3123216, activation: .silu, gradGamma: s.g + 797120, gradBeta: s.g + 797648,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1747)
+        s.profiler?.stop(1701)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1084), preActivation: s.tensor(168),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1038), preActivation: s.tensor(168),
             gamma: s.p + 797120, beta: s.p + 797648, savedMean: s.f + 3122688, savedInvStd: s.f + 3123216,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(166), weights: s.p + 750656,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1086),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1040),
             gradWeights: s.g + 750656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1748)
+        s.profiler?.stop(1702)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1086), s.tensor(1078), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1749)
+        TrainingKernels.accumulate(s.tensor(1040), s.tensor(1033), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1703)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1086),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1040),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1087), pool: pool)
-        s.profiler?.stop(1750)
+            perImage: 620928, gradBranch: s.tensor(1041), pool: pool)
+        s.profiler?.stop(1704)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1087), input: s.tensor(164), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1041), input: s.tensor(164), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 750272, beta: s.p + 750368, savedMean: s.f + 3122512,
             savedInvStd: s.f + 3122600, activation: .identity, gradGamma: s.g + 750272, gradBeta: s.g + 750368,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1751)
+        s.profiler?.stop(1705)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
-                activation: .silu, output: s.tensor(1090), pool: pool)
-            s.profiler?.stop(1752)
+                activation: .silu, output: s.tensor(1044), pool: pool)
+            s.profiler?.stop(1706)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 677904, beta: s.p + 678432, runningMean: s.p + 678960, runningVar: s.p + 679488,
-                eps: 0.001, activation: .silu, output: s.tensor(1090), scratch: s.f + 3095056, pool: pool)
-            s.profiler?.stop(1753)
+                eps: 0.001, activation: .silu, output: s.tensor(1044), scratch: s.f + 3095056, pool: pool)
+            s.profiler?.stop(1707)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1090), savedScale: s.tensor(163), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1089), pool: pool)
-            s.profiler?.stop(1754)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1044), savedScale: s.tensor(163), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1043), pool: pool)
+            s.profiler?.stop(1708)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1087), preActivation: s.tensor(164),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1041), preActivation: s.tensor(164),
             gamma: s.p + 750272, beta: s.p + 750368, savedMean: s.f + 3122512, savedInvStd: s.f + 3122600,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1089), weights: s.p + 703808,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1088),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1043), weights: s.p + 703808,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1042),
             gradWeights: s.g + 703808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1755)
-        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1709)
+        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1088), input: s.tensor(1090), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1042), seInput: s.tensor(1044), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016, seActivation: .silu,
             expandWeights: s.p + 691664, savedPooled: s.tensor(161), savedHidden: s.tensor(162),
-            savedScale: s.tensor(163), gradInput: s.tensor(1091), gradReduceWeights: s.g + 680016,
-            gradReduceBias: s.g + 691632, gradExpandWeights: s.g + 691664, gradExpandBias: s.g + 703280,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1756)
-        // features.3.2.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1091), input: s.tensor(158),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056,
-            savedInvStd: s.f + 3095584, activation: .silu, gradInput: s.tensor(1091), gradGamma: s.g + 677904,
-            gradBeta: s.g + 678432, pool: pool)
-        s.profiler?.stop(1757)
+            savedScale: s.tensor(163), gradReduceWeights: s.g + 680016, gradReduceBias: s.g + 691632,
+            gradExpandWeights: s.g + 691664, gradExpandBias: s.g + 703280, preActivation: s.tensor(158),
+            gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
+            activation: .silu, gradGamma: s.g + 677904, gradBeta: s.g + 678432, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1710)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 662592, beta: s.p + 663120, savedMean: s.f + 3094000, savedInvStd: s.f + 3094528,
-                activation: .silu, output: s.tensor(1093), pool: pool)
-            s.profiler?.stop(1758)
+                activation: .silu, output: s.tensor(1046), pool: pool)
+            s.profiler?.stop(1711)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 662592, beta: s.p + 663120, runningMean: s.p + 663648, runningVar: s.p + 664176,
-                eps: 0.001, activation: .silu, output: s.tensor(1093), scratch: s.f + 3094000, pool: pool)
-            s.profiler?.stop(1759)
+                eps: 0.001, activation: .silu, output: s.tensor(1046), scratch: s.f + 3094000, pool: pool)
+            s.profiler?.stop(1712)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3109312, count: 13200)
-        s.profiler?.stop(1760)
+        s.profiler?.stop(1713)
         // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1091), input: s.tensor(1093), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1042), input: s.tensor(1046), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3096112, gradInput: s.tensor(1092), gradWeights: s.f + 3109312, pool: pool)
-        s.profiler?.stop(1761)
+            outWidth: 84, weights: s.f + 3096112, gradInput: s.tensor(1045), gradWeights: s.f + 3109312, pool: pool)
+        s.profiler?.stop(1714)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3109312, channels: 528, kernel: 5, into: s.g + 664704)
-        s.profiler?.stop(1762)
+        s.profiler?.stop(1715)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1092), input: s.tensor(156), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1045), input: s.tensor(156), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 662592, beta: s.p + 663120, savedMean: s.f + 3094000,
             savedInvStd: s.f + 3094528, activation: .silu, gradGamma: s.g + 662592, gradBeta: s.g + 663120,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1763)
+        s.profiler?.stop(1716)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1092), preActivation: s.tensor(156),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1045), preActivation: s.tensor(156),
             gamma: s.p + 662592, beta: s.p + 663120, savedMean: s.f + 3094000, savedInvStd: s.f + 3094528,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(154), weights: s.p + 616128,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1094),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1047),
             gradWeights: s.g + 616128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1764)
+        s.profiler?.stop(1717)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1094), s.tensor(1086), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1765)
+        TrainingKernels.accumulate(s.tensor(1047), s.tensor(1040), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1718)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1094),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1047),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
-            perImage: 620928, gradBranch: s.tensor(1095), pool: pool)
-        s.profiler?.stop(1766)
+            perImage: 620928, gradBranch: s.tensor(1048), pool: pool)
+        s.profiler?.stop(1719)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1095), input: s.tensor(152), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1048), input: s.tensor(152), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 615744, beta: s.p + 615840, savedMean: s.f + 3093824,
             savedInvStd: s.f + 3093912, activation: .identity, gradGamma: s.g + 615744, gradBeta: s.g + 615840,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1767)
+        s.profiler?.stop(1720)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
-                activation: .silu, output: s.tensor(1098), pool: pool)
-            s.profiler?.stop(1768)
+                activation: .silu, output: s.tensor(1051), pool: pool)
+            s.profiler?.stop(1721)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 543376, beta: s.p + 543904, runningMean: s.p + 544432, runningVar: s.p + 544960,
-                eps: 0.001, activation: .silu, output: s.tensor(1098), scratch: s.f + 3066368, pool: pool)
-            s.profiler?.stop(1769)
+                eps: 0.001, activation: .silu, output: s.tensor(1051), scratch: s.f + 3066368, pool: pool)
+            s.profiler?.stop(1722)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1098), savedScale: s.tensor(151), batch: s.n,
-                pixels: 7056, channels: 528, output: s.tensor(1097), pool: pool)
-            s.profiler?.stop(1770)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1051), savedScale: s.tensor(151), batch: s.n,
+                pixels: 7056, channels: 528, output: s.tensor(1050), pool: pool)
+            s.profiler?.stop(1723)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1095), preActivation: s.tensor(152),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1048), preActivation: s.tensor(152),
             gamma: s.p + 615744, beta: s.p + 615840, savedMean: s.f + 3093824, savedInvStd: s.f + 3093912,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1097), weights: s.p + 569280,
-            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1096),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1050), weights: s.p + 569280,
+            pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1049),
             gradWeights: s.g + 569280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1771)
-        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]
+        s.profiler?.stop(1724)
+        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1096), input: s.tensor(1098), batch: s.n,
-            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1049), seInput: s.tensor(1051), batch: s.n,
+            pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488, seActivation: .silu,
             expandWeights: s.p + 557136, savedPooled: s.tensor(149), savedHidden: s.tensor(150),
-            savedScale: s.tensor(151), gradInput: s.tensor(1099), gradReduceWeights: s.g + 545488,
-            gradReduceBias: s.g + 557104, gradExpandWeights: s.g + 557136, gradExpandBias: s.g + 568752,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1772)
-        // features.3.1.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 528]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1099), input: s.tensor(146),
-            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368,
-            savedInvStd: s.f + 3066896, activation: .silu, gradInput: s.tensor(1099), gradGamma: s.g + 543376,
-            gradBeta: s.g + 543904, pool: pool)
-        s.profiler?.stop(1773)
+            savedScale: s.tensor(151), gradReduceWeights: s.g + 545488, gradReduceBias: s.g + 557104,
+            gradExpandWeights: s.g + 557136, gradExpandBias: s.g + 568752, preActivation: s.tensor(146),
+            gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
+            activation: .silu, gradGamma: s.g + 543376, gradBeta: s.g + 543904, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1725)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 528064, beta: s.p + 528592, savedMean: s.f + 3065312, savedInvStd: s.f + 3065840,
-                activation: .silu, output: s.tensor(1101), pool: pool)
-            s.profiler?.stop(1774)
+                activation: .silu, output: s.tensor(1053), pool: pool)
+            s.profiler?.stop(1726)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 7056 &* s.n, channels: 528,
                 gamma: s.p + 528064, beta: s.p + 528592, runningMean: s.p + 529120, runningVar: s.p + 529648,
-                eps: 0.001, activation: .silu, output: s.tensor(1101), scratch: s.f + 3065312, pool: pool)
-            s.profiler?.stop(1775)
+                eps: 0.001, activation: .silu, output: s.tensor(1053), scratch: s.f + 3065312, pool: pool)
+            s.profiler?.stop(1727)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3080624, count: 13200)
-        s.profiler?.stop(1776)
+        s.profiler?.stop(1728)
         // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1099), input: s.tensor(1101), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1049), input: s.tensor(1053), batch: s.n,
             height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3067424, gradInput: s.tensor(1100), gradWeights: s.f + 3080624, pool: pool)
-        s.profiler?.stop(1777)
+            outWidth: 84, weights: s.f + 3067424, gradInput: s.tensor(1052), gradWeights: s.f + 3080624, pool: pool)
+        s.profiler?.stop(1729)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3080624, channels: 528, kernel: 5, into: s.g + 530176)
-        s.profiler?.stop(1778)
+        s.profiler?.stop(1730)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1100), input: s.tensor(144), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1052), input: s.tensor(144), pixels: 7056 &* s.n,
             channels: 528, gamma: s.p + 528064, beta: s.p + 528592, savedMean: s.f + 3065312,
             savedInvStd: s.f + 3065840, activation: .silu, gradGamma: s.g + 528064, gradBeta: s.g + 528592,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1779)
+        s.profiler?.stop(1731)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 88] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1100), preActivation: s.tensor(144),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1052), preActivation: s.tensor(144),
             gamma: s.p + 528064, beta: s.p + 528592, savedMean: s.f + 3065312, savedInvStd: s.f + 3065840,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(143), weights: s.p + 481600,
-            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1102),
+            pixels: 7056 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(1054),
             gradWeights: s.g + 481600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1780)
+        s.profiler?.stop(1732)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1102), s.tensor(1094), count: 620928 &* s.n, pool: pool)
-        s.profiler?.stop(1781)
+        TrainingKernels.accumulate(s.tensor(1054), s.tensor(1047), count: 620928 &* s.n, pool: pool)
+        s.profiler?.stop(1733)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1102), input: s.tensor(142), pixels: 7056 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1054), input: s.tensor(142), pixels: 7056 &* s.n,
             channels: 88, gamma: s.p + 481216, beta: s.p + 481312, savedMean: s.f + 3065136,
             savedInvStd: s.f + 3065224, activation: .identity, gradGamma: s.g + 481216, gradBeta: s.g + 481312,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1782)
+        s.profiler?.stop(1734)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
                 gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
-                activation: .silu, output: s.tensor(1105), pool: pool)
-            s.profiler?.stop(1783)
+                activation: .silu, output: s.tensor(1057), pool: pool)
+            s.profiler?.stop(1735)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 7056 &* s.n, channels: 336,
                 gamma: s.p + 440544, beta: s.p + 440880, runningMean: s.p + 441216, runningVar: s.p + 441552,
-                eps: 0.001, activation: .silu, output: s.tensor(1105), scratch: s.f + 3047664, pool: pool)
-            s.profiler?.stop(1784)
+                eps: 0.001, activation: .silu, output: s.tensor(1057), scratch: s.f + 3047664, pool: pool)
+            s.profiler?.stop(1736)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1105), savedScale: s.tensor(141), batch: s.n,
-                pixels: 7056, channels: 336, output: s.tensor(1104), pool: pool)
-            s.profiler?.stop(1785)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1057), savedScale: s.tensor(141), batch: s.n,
+                pixels: 7056, channels: 336, output: s.tensor(1056), pool: pool)
+            s.profiler?.stop(1737)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1102), preActivation: s.tensor(142),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1054), preActivation: s.tensor(142),
             gamma: s.p + 481216, beta: s.p + 481312, savedMean: s.f + 3065136, savedInvStd: s.f + 3065224,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1104), weights: s.p + 451648,
-            pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1103),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1056), weights: s.p + 451648,
+            pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1055),
             gradWeights: s.g + 451648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1786)
-        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 84, 84, 336]
+        s.profiler?.stop(1738)
+        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1103), input: s.tensor(1105), batch: s.n,
-            pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1055), seInput: s.tensor(1057), batch: s.n,
+            pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888, seActivation: .silu,
             expandWeights: s.p + 446608, savedPooled: s.tensor(139), savedHidden: s.tensor(140),
-            savedScale: s.tensor(141), gradInput: s.tensor(1106), gradReduceWeights: s.g + 441888,
-            gradReduceBias: s.g + 446592, gradExpandWeights: s.g + 446608, gradExpandBias: s.g + 451312,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1787)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 84, 84, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1106), input: s.tensor(136),
-            pixels: 7056 &* s.n, channels: 336, gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664,
-            savedInvStd: s.f + 3048000, activation: .silu, gradInput: s.tensor(1106), gradGamma: s.g + 440544,
-            gradBeta: s.g + 440880, pool: pool)
-        s.profiler?.stop(1788)
+            savedScale: s.tensor(141), gradReduceWeights: s.g + 441888, gradReduceBias: s.g + 446592,
+            gradExpandWeights: s.g + 446608, gradExpandBias: s.g + 451312, preActivation: s.tensor(136),
+            gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
+            activation: .silu, gradGamma: s.g + 440544, gradBeta: s.g + 440880, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1739)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 430800, beta: s.p + 431136, savedMean: s.f + 3046992, savedInvStd: s.f + 3047328,
-                activation: .silu, output: s.tensor(1108), pool: pool)
-            s.profiler?.stop(1789)
+                activation: .silu, output: s.tensor(1059), pool: pool)
+            s.profiler?.stop(1740)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 430800, beta: s.p + 431136, runningMean: s.p + 431472, runningVar: s.p + 431808,
-                eps: 0.001, activation: .silu, output: s.tensor(1108), scratch: s.f + 3046992, pool: pool)
-            s.profiler?.stop(1790)
+                eps: 0.001, activation: .silu, output: s.tensor(1059), scratch: s.f + 3046992, pool: pool)
+            s.profiler?.stop(1741)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3056736, count: 8400)
-        s.profiler?.stop(1791)
+        s.profiler?.stop(1742)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 84, 84, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1106), input: s.tensor(1108), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1055), input: s.tensor(1059), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3048336, gradInput: s.tensor(1107), gradWeights: s.f + 3056736, pool: pool)
-        s.profiler?.stop(1792)
+            outWidth: 84, weights: s.f + 3048336, gradInput: s.tensor(1058), gradWeights: s.f + 3056736, pool: pool)
+        s.profiler?.stop(1743)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3056736, channels: 336, kernel: 5, into: s.g + 432144)
-        s.profiler?.stop(1793)
+        s.profiler?.stop(1744)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1107), input: s.tensor(134), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1058), input: s.tensor(134), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 430800, beta: s.p + 431136, savedMean: s.f + 3046992,
             savedInvStd: s.f + 3047328, activation: .silu, gradGamma: s.g + 430800, gradBeta: s.g + 431136,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1794)
+        s.profiler?.stop(1745)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1107), preActivation: s.tensor(134),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1058), preActivation: s.tensor(134),
             gamma: s.p + 430800, beta: s.p + 431136, savedMean: s.f + 3046992, savedInvStd: s.f + 3047328,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(132), weights: s.p + 411984,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1109),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1060),
             gradWeights: s.g + 411984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1795)
+        s.profiler?.stop(1746)
     }
 
     /// features.2.7 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_7_backward(_ s: TrainingStepContext) {
         // features.2.7 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1109),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1060),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1110), pool: pool)
-        s.profiler?.stop(1796)
+            perImage: 1580544, gradBranch: s.tensor(1061), pool: pool)
+        s.profiler?.stop(1747)
         // features.2.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1110), input: s.tensor(130), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1061), input: s.tensor(130), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 411728, beta: s.p + 411792, savedMean: s.f + 3046880,
             savedInvStd: s.f + 3046936, activation: .identity, gradGamma: s.g + 411728, gradBeta: s.g + 411792,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1797)
+        s.profiler?.stop(1748)
         // features.2.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
-                activation: .silu, output: s.tensor(1113), pool: pool)
-            s.profiler?.stop(1798)
+                activation: .silu, output: s.tensor(1064), pool: pool)
+            s.profiler?.stop(1749)
         }
         // features.2.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 381808, beta: s.p + 382144, runningMean: s.p + 382480, runningVar: s.p + 382816,
-                eps: 0.001, activation: .silu, output: s.tensor(1113), scratch: s.f + 3040160, pool: pool)
-            s.profiler?.stop(1799)
+                eps: 0.001, activation: .silu, output: s.tensor(1064), scratch: s.f + 3040160, pool: pool)
+            s.profiler?.stop(1750)
         }
         // features.2.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1113), savedScale: s.tensor(129), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1112), pool: pool)
-            s.profiler?.stop(1800)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1064), savedScale: s.tensor(129), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1063), pool: pool)
+            s.profiler?.stop(1751)
         }
         // features.2.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1110), preActivation: s.tensor(130),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1061), preActivation: s.tensor(130),
             gamma: s.p + 411728, beta: s.p + 411792, savedMean: s.f + 3046880, savedInvStd: s.f + 3046936,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1112), weights: s.p + 392912,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1111),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1063), weights: s.p + 392912,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1062),
             gradWeights: s.g + 392912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1801)
-        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1752)
+        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1111), input: s.tensor(1113), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1062), seInput: s.tensor(1064), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152, seActivation: .silu,
             expandWeights: s.p + 387872, savedPooled: s.tensor(127), savedHidden: s.tensor(128),
-            savedScale: s.tensor(129), gradInput: s.tensor(1114), gradReduceWeights: s.g + 383152,
-            gradReduceBias: s.g + 387856, gradExpandWeights: s.g + 387872, gradExpandBias: s.g + 392576,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1802)
-        // features.2.7.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1114), input: s.tensor(124),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160,
-            savedInvStd: s.f + 3040496, activation: .silu, gradInput: s.tensor(1114), gradGamma: s.g + 381808,
-            gradBeta: s.g + 382144, pool: pool)
-        s.profiler?.stop(1803)
+            savedScale: s.tensor(129), gradReduceWeights: s.g + 383152, gradReduceBias: s.g + 387856,
+            gradExpandWeights: s.g + 387872, gradExpandBias: s.g + 392576, preActivation: s.tensor(124),
+            gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
+            activation: .silu, gradGamma: s.g + 381808, gradBeta: s.g + 382144, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1753)
         // features.2.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 377440, beta: s.p + 377776, savedMean: s.f + 3039488, savedInvStd: s.f + 3039824,
-                activation: .silu, output: s.tensor(1116), pool: pool)
-            s.profiler?.stop(1804)
+                activation: .silu, output: s.tensor(1066), pool: pool)
+            s.profiler?.stop(1754)
         }
         // features.2.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 377440, beta: s.p + 377776, runningMean: s.p + 378112, runningVar: s.p + 378448,
-                eps: 0.001, activation: .silu, output: s.tensor(1116), scratch: s.f + 3039488, pool: pool)
-            s.profiler?.stop(1805)
+                eps: 0.001, activation: .silu, output: s.tensor(1066), scratch: s.f + 3039488, pool: pool)
+            s.profiler?.stop(1755)
         }
         // features.2.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3043856, count: 3024)
-        s.profiler?.stop(1806)
+        s.profiler?.stop(1756)
         // features.2.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1114), input: s.tensor(1116), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1062), input: s.tensor(1066), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3040832, gradInput: s.tensor(1115), gradWeights: s.f + 3043856, pool: pool)
-        s.profiler?.stop(1807)
+            outWidth: 168, weights: s.f + 3040832, gradInput: s.tensor(1065), gradWeights: s.f + 3043856, pool: pool)
+        s.profiler?.stop(1757)
         // features.2.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3043856, channels: 336, kernel: 3, into: s.g + 378784)
-        s.profiler?.stop(1808)
+        s.profiler?.stop(1758)
         // features.2.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1115), input: s.tensor(122), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1065), input: s.tensor(122), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 377440, beta: s.p + 377776, savedMean: s.f + 3039488,
             savedInvStd: s.f + 3039824, activation: .silu, gradGamma: s.g + 377440, gradBeta: s.g + 377776,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1809)
+        s.profiler?.stop(1759)
         // features.2.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1115), preActivation: s.tensor(122),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1065), preActivation: s.tensor(122),
             gamma: s.p + 377440, beta: s.p + 377776, savedMean: s.f + 3039488, savedInvStd: s.f + 3039824,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(120), weights: s.p + 358624,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1117),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1067),
             gradWeights: s.g + 358624, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1810)
+        s.profiler?.stop(1760)
         // features.2.7 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1117), s.tensor(1109), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1811)
+        TrainingKernels.accumulate(s.tensor(1067), s.tensor(1060), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1761)
     }
 
     /// features.2.6 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_6_backward(_ s: TrainingStepContext) {
         // features.2.6 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1117),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1067),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1118), pool: pool)
-        s.profiler?.stop(1812)
+            perImage: 1580544, gradBranch: s.tensor(1068), pool: pool)
+        s.profiler?.stop(1762)
         // features.2.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1118), input: s.tensor(118), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1068), input: s.tensor(118), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 358368, beta: s.p + 358432, savedMean: s.f + 3039376,
             savedInvStd: s.f + 3039432, activation: .identity, gradGamma: s.g + 358368, gradBeta: s.g + 358432,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1813)
+        s.profiler?.stop(1763)
         // features.2.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
-                activation: .silu, output: s.tensor(1121), pool: pool)
-            s.profiler?.stop(1814)
+                activation: .silu, output: s.tensor(1071), pool: pool)
+            s.profiler?.stop(1764)
         }
         // features.2.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 328448, beta: s.p + 328784, runningMean: s.p + 329120, runningVar: s.p + 329456,
-                eps: 0.001, activation: .silu, output: s.tensor(1121), scratch: s.f + 3032656, pool: pool)
-            s.profiler?.stop(1815)
+                eps: 0.001, activation: .silu, output: s.tensor(1071), scratch: s.f + 3032656, pool: pool)
+            s.profiler?.stop(1765)
         }
         // features.2.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1121), savedScale: s.tensor(117), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1120), pool: pool)
-            s.profiler?.stop(1816)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1071), savedScale: s.tensor(117), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1070), pool: pool)
+            s.profiler?.stop(1766)
         }
         // features.2.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1118), preActivation: s.tensor(118),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1068), preActivation: s.tensor(118),
             gamma: s.p + 358368, beta: s.p + 358432, savedMean: s.f + 3039376, savedInvStd: s.f + 3039432,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1120), weights: s.p + 339552,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1119),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1070), weights: s.p + 339552,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1069),
             gradWeights: s.g + 339552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1817)
-        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1767)
+        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1119), input: s.tensor(1121), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1069), seInput: s.tensor(1071), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792, seActivation: .silu,
             expandWeights: s.p + 334512, savedPooled: s.tensor(115), savedHidden: s.tensor(116),
-            savedScale: s.tensor(117), gradInput: s.tensor(1122), gradReduceWeights: s.g + 329792,
-            gradReduceBias: s.g + 334496, gradExpandWeights: s.g + 334512, gradExpandBias: s.g + 339216,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1818)
-        // features.2.6.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1122), input: s.tensor(112),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656,
-            savedInvStd: s.f + 3032992, activation: .silu, gradInput: s.tensor(1122), gradGamma: s.g + 328448,
-            gradBeta: s.g + 328784, pool: pool)
-        s.profiler?.stop(1819)
+            savedScale: s.tensor(117), gradReduceWeights: s.g + 329792, gradReduceBias: s.g + 334496,
+            gradExpandWeights: s.g + 334512, gradExpandBias: s.g + 339216, preActivation: s.tensor(112),
+            gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
+            activation: .silu, gradGamma: s.g + 328448, gradBeta: s.g + 328784, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1768)
         // features.2.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 324080, beta: s.p + 324416, savedMean: s.f + 3031984, savedInvStd: s.f + 3032320,
-                activation: .silu, output: s.tensor(1124), pool: pool)
-            s.profiler?.stop(1820)
+                activation: .silu, output: s.tensor(1073), pool: pool)
+            s.profiler?.stop(1769)
         }
         // features.2.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 324080, beta: s.p + 324416, runningMean: s.p + 324752, runningVar: s.p + 325088,
-                eps: 0.001, activation: .silu, output: s.tensor(1124), scratch: s.f + 3031984, pool: pool)
-            s.profiler?.stop(1821)
+                eps: 0.001, activation: .silu, output: s.tensor(1073), scratch: s.f + 3031984, pool: pool)
+            s.profiler?.stop(1770)
         }
         // features.2.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3036352, count: 3024)
-        s.profiler?.stop(1822)
+        s.profiler?.stop(1771)
         // features.2.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1122), input: s.tensor(1124), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1069), input: s.tensor(1073), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3033328, gradInput: s.tensor(1123), gradWeights: s.f + 3036352, pool: pool)
-        s.profiler?.stop(1823)
+            outWidth: 168, weights: s.f + 3033328, gradInput: s.tensor(1072), gradWeights: s.f + 3036352, pool: pool)
+        s.profiler?.stop(1772)
         // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3036352, channels: 336, kernel: 3, into: s.g + 325424)
-        s.profiler?.stop(1824)
+        s.profiler?.stop(1773)
         // features.2.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1123), input: s.tensor(110), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1072), input: s.tensor(110), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 324080, beta: s.p + 324416, savedMean: s.f + 3031984,
             savedInvStd: s.f + 3032320, activation: .silu, gradGamma: s.g + 324080, gradBeta: s.g + 324416,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1825)
+        s.profiler?.stop(1774)
         // features.2.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1123), preActivation: s.tensor(110),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1072), preActivation: s.tensor(110),
             gamma: s.p + 324080, beta: s.p + 324416, savedMean: s.f + 3031984, savedInvStd: s.f + 3032320,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(108), weights: s.p + 305264,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1125),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1074),
             gradWeights: s.g + 305264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1826)
+        s.profiler?.stop(1775)
         // features.2.6 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1125), s.tensor(1117), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1827)
+        TrainingKernels.accumulate(s.tensor(1074), s.tensor(1067), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1776)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1125),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1074),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1126), pool: pool)
-        s.profiler?.stop(1828)
+            perImage: 1580544, gradBranch: s.tensor(1075), pool: pool)
+        s.profiler?.stop(1777)
         // features.2.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1126), input: s.tensor(106), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1075), input: s.tensor(106), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 305008, beta: s.p + 305072, savedMean: s.f + 3031872,
             savedInvStd: s.f + 3031928, activation: .identity, gradGamma: s.g + 305008, gradBeta: s.g + 305072,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1829)
+        s.profiler?.stop(1778)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
-                activation: .silu, output: s.tensor(1129), pool: pool)
-            s.profiler?.stop(1830)
+                activation: .silu, output: s.tensor(1078), pool: pool)
+            s.profiler?.stop(1779)
         }
         // features.2.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 275088, beta: s.p + 275424, runningMean: s.p + 275760, runningVar: s.p + 276096,
-                eps: 0.001, activation: .silu, output: s.tensor(1129), scratch: s.f + 3025152, pool: pool)
-            s.profiler?.stop(1831)
+                eps: 0.001, activation: .silu, output: s.tensor(1078), scratch: s.f + 3025152, pool: pool)
+            s.profiler?.stop(1780)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1129), savedScale: s.tensor(105), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1128), pool: pool)
-            s.profiler?.stop(1832)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1078), savedScale: s.tensor(105), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1077), pool: pool)
+            s.profiler?.stop(1781)
         }
         // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1126), preActivation: s.tensor(106),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1075), preActivation: s.tensor(106),
             gamma: s.p + 305008, beta: s.p + 305072, savedMean: s.f + 3031872, savedInvStd: s.f + 3031928,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1128), weights: s.p + 286192,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1127),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1077), weights: s.p + 286192,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1076),
             gradWeights: s.g + 286192, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1833)
-        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1782)
+        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1127), input: s.tensor(1129), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1076), seInput: s.tensor(1078), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432, seActivation: .silu,
             expandWeights: s.p + 281152, savedPooled: s.tensor(103), savedHidden: s.tensor(104),
-            savedScale: s.tensor(105), gradInput: s.tensor(1130), gradReduceWeights: s.g + 276432,
-            gradReduceBias: s.g + 281136, gradExpandWeights: s.g + 281152, gradExpandBias: s.g + 285856,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1834)
-        // features.2.5.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1130), input: s.tensor(100),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152,
-            savedInvStd: s.f + 3025488, activation: .silu, gradInput: s.tensor(1130), gradGamma: s.g + 275088,
-            gradBeta: s.g + 275424, pool: pool)
-        s.profiler?.stop(1835)
+            savedScale: s.tensor(105), gradReduceWeights: s.g + 276432, gradReduceBias: s.g + 281136,
+            gradExpandWeights: s.g + 281152, gradExpandBias: s.g + 285856, preActivation: s.tensor(100),
+            gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
+            activation: .silu, gradGamma: s.g + 275088, gradBeta: s.g + 275424, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1783)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 270720, beta: s.p + 271056, savedMean: s.f + 3024480, savedInvStd: s.f + 3024816,
-                activation: .silu, output: s.tensor(1132), pool: pool)
-            s.profiler?.stop(1836)
+                activation: .silu, output: s.tensor(1080), pool: pool)
+            s.profiler?.stop(1784)
         }
         // features.2.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 270720, beta: s.p + 271056, runningMean: s.p + 271392, runningVar: s.p + 271728,
-                eps: 0.001, activation: .silu, output: s.tensor(1132), scratch: s.f + 3024480, pool: pool)
-            s.profiler?.stop(1837)
+                eps: 0.001, activation: .silu, output: s.tensor(1080), scratch: s.f + 3024480, pool: pool)
+            s.profiler?.stop(1785)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3028848, count: 3024)
-        s.profiler?.stop(1838)
+        s.profiler?.stop(1786)
         // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1130), input: s.tensor(1132), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1076), input: s.tensor(1080), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3025824, gradInput: s.tensor(1131), gradWeights: s.f + 3028848, pool: pool)
-        s.profiler?.stop(1839)
+            outWidth: 168, weights: s.f + 3025824, gradInput: s.tensor(1079), gradWeights: s.f + 3028848, pool: pool)
+        s.profiler?.stop(1787)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3028848, channels: 336, kernel: 3, into: s.g + 272064)
-        s.profiler?.stop(1840)
+        s.profiler?.stop(1788)
         // features.2.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1131), input: s.tensor(98), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1079), input: s.tensor(98), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 270720, beta: s.p + 271056, savedMean: s.f + 3024480,
             savedInvStd: s.f + 3024816, activation: .silu, gradGamma: s.g + 270720, gradBeta: s.g + 271056,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1841)
+        s.profiler?.stop(1789)
         // features.2.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1131), preActivation: s.tensor(98),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1079), preActivation: s.tensor(98),
             gamma: s.p + 270720, beta: s.p + 271056, savedMean: s.f + 3024480, savedInvStd: s.f + 3024816,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(96), weights: s.p + 251904,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1133),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1081),
             gradWeights: s.g + 251904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1842)
+        s.profiler?.stop(1790)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1133), s.tensor(1125), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1843)
+        TrainingKernels.accumulate(s.tensor(1081), s.tensor(1074), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1791)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1133),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1081),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(97) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1134), pool: pool)
-        s.profiler?.stop(1844)
+            perImage: 1580544, gradBranch: s.tensor(1082), pool: pool)
+        s.profiler?.stop(1792)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1134), input: s.tensor(94), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1082), input: s.tensor(94), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 251648, beta: s.p + 251712, savedMean: s.f + 3024368,
             savedInvStd: s.f + 3024424, activation: .identity, gradGamma: s.g + 251648, gradBeta: s.g + 251712,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1845)
+        s.profiler?.stop(1793)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
-                activation: .silu, output: s.tensor(1137), pool: pool)
-            s.profiler?.stop(1846)
+                activation: .silu, output: s.tensor(1085), pool: pool)
+            s.profiler?.stop(1794)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 221728, beta: s.p + 222064, runningMean: s.p + 222400, runningVar: s.p + 222736,
-                eps: 0.001, activation: .silu, output: s.tensor(1137), scratch: s.f + 3017648, pool: pool)
-            s.profiler?.stop(1847)
+                eps: 0.001, activation: .silu, output: s.tensor(1085), scratch: s.f + 3017648, pool: pool)
+            s.profiler?.stop(1795)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1137), savedScale: s.tensor(93), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1136), pool: pool)
-            s.profiler?.stop(1848)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1085), savedScale: s.tensor(93), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1084), pool: pool)
+            s.profiler?.stop(1796)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1134), preActivation: s.tensor(94),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1082), preActivation: s.tensor(94),
             gamma: s.p + 251648, beta: s.p + 251712, savedMean: s.f + 3024368, savedInvStd: s.f + 3024424,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1136), weights: s.p + 232832,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1135),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1084), weights: s.p + 232832,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1083),
             gradWeights: s.g + 232832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1849)
-        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1797)
+        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1135), input: s.tensor(1137), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1083), seInput: s.tensor(1085), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072, seActivation: .silu,
             expandWeights: s.p + 227792, savedPooled: s.tensor(91), savedHidden: s.tensor(92),
-            savedScale: s.tensor(93), gradInput: s.tensor(1138), gradReduceWeights: s.g + 223072,
-            gradReduceBias: s.g + 227776, gradExpandWeights: s.g + 227792, gradExpandBias: s.g + 232496,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1850)
-        // features.2.4.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1138), input: s.tensor(88),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648,
-            savedInvStd: s.f + 3017984, activation: .silu, gradInput: s.tensor(1138), gradGamma: s.g + 221728,
-            gradBeta: s.g + 222064, pool: pool)
-        s.profiler?.stop(1851)
+            savedScale: s.tensor(93), gradReduceWeights: s.g + 223072, gradReduceBias: s.g + 227776,
+            gradExpandWeights: s.g + 227792, gradExpandBias: s.g + 232496, preActivation: s.tensor(88),
+            gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
+            activation: .silu, gradGamma: s.g + 221728, gradBeta: s.g + 222064, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1798)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 217360, beta: s.p + 217696, savedMean: s.f + 3016976, savedInvStd: s.f + 3017312,
-                activation: .silu, output: s.tensor(1140), pool: pool)
-            s.profiler?.stop(1852)
+                activation: .silu, output: s.tensor(1087), pool: pool)
+            s.profiler?.stop(1799)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 217360, beta: s.p + 217696, runningMean: s.p + 218032, runningVar: s.p + 218368,
-                eps: 0.001, activation: .silu, output: s.tensor(1140), scratch: s.f + 3016976, pool: pool)
-            s.profiler?.stop(1853)
+                eps: 0.001, activation: .silu, output: s.tensor(1087), scratch: s.f + 3016976, pool: pool)
+            s.profiler?.stop(1800)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3021344, count: 3024)
-        s.profiler?.stop(1854)
+        s.profiler?.stop(1801)
         // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1138), input: s.tensor(1140), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1083), input: s.tensor(1087), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3018320, gradInput: s.tensor(1139), gradWeights: s.f + 3021344, pool: pool)
-        s.profiler?.stop(1855)
+            outWidth: 168, weights: s.f + 3018320, gradInput: s.tensor(1086), gradWeights: s.f + 3021344, pool: pool)
+        s.profiler?.stop(1802)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3021344, channels: 336, kernel: 3, into: s.g + 218704)
-        s.profiler?.stop(1856)
+        s.profiler?.stop(1803)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1139), input: s.tensor(86), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1086), input: s.tensor(86), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 217360, beta: s.p + 217696, savedMean: s.f + 3016976,
             savedInvStd: s.f + 3017312, activation: .silu, gradGamma: s.g + 217360, gradBeta: s.g + 217696,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1857)
+        s.profiler?.stop(1804)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1139), preActivation: s.tensor(86),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1086), preActivation: s.tensor(86),
             gamma: s.p + 217360, beta: s.p + 217696, savedMean: s.f + 3016976, savedInvStd: s.f + 3017312,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(84), weights: s.p + 198544,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1141),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1088),
             gradWeights: s.g + 198544, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1858)
+        s.profiler?.stop(1805)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1141), s.tensor(1133), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1859)
+        TrainingKernels.accumulate(s.tensor(1088), s.tensor(1081), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1806)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1141),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1088),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(85) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1142), pool: pool)
-        s.profiler?.stop(1860)
+            perImage: 1580544, gradBranch: s.tensor(1089), pool: pool)
+        s.profiler?.stop(1807)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1142), input: s.tensor(82), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1089), input: s.tensor(82), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 198288, beta: s.p + 198352, savedMean: s.f + 3016864,
             savedInvStd: s.f + 3016920, activation: .identity, gradGamma: s.g + 198288, gradBeta: s.g + 198352,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1861)
+        s.profiler?.stop(1808)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
-                activation: .silu, output: s.tensor(1145), pool: pool)
-            s.profiler?.stop(1862)
+                activation: .silu, output: s.tensor(1092), pool: pool)
+            s.profiler?.stop(1809)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 168368, beta: s.p + 168704, runningMean: s.p + 169040, runningVar: s.p + 169376,
-                eps: 0.001, activation: .silu, output: s.tensor(1145), scratch: s.f + 3010144, pool: pool)
-            s.profiler?.stop(1863)
+                eps: 0.001, activation: .silu, output: s.tensor(1092), scratch: s.f + 3010144, pool: pool)
+            s.profiler?.stop(1810)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1145), savedScale: s.tensor(81), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1144), pool: pool)
-            s.profiler?.stop(1864)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1092), savedScale: s.tensor(81), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1091), pool: pool)
+            s.profiler?.stop(1811)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1142), preActivation: s.tensor(82),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1089), preActivation: s.tensor(82),
             gamma: s.p + 198288, beta: s.p + 198352, savedMean: s.f + 3016864, savedInvStd: s.f + 3016920,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1144), weights: s.p + 179472,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1143),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1091), weights: s.p + 179472,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1090),
             gradWeights: s.g + 179472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1865)
-        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1812)
+        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1143), input: s.tensor(1145), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1090), seInput: s.tensor(1092), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712, seActivation: .silu,
             expandWeights: s.p + 174432, savedPooled: s.tensor(79), savedHidden: s.tensor(80),
-            savedScale: s.tensor(81), gradInput: s.tensor(1146), gradReduceWeights: s.g + 169712,
-            gradReduceBias: s.g + 174416, gradExpandWeights: s.g + 174432, gradExpandBias: s.g + 179136,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1866)
-        // features.2.3.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1146), input: s.tensor(76),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144,
-            savedInvStd: s.f + 3010480, activation: .silu, gradInput: s.tensor(1146), gradGamma: s.g + 168368,
-            gradBeta: s.g + 168704, pool: pool)
-        s.profiler?.stop(1867)
+            savedScale: s.tensor(81), gradReduceWeights: s.g + 169712, gradReduceBias: s.g + 174416,
+            gradExpandWeights: s.g + 174432, gradExpandBias: s.g + 179136, preActivation: s.tensor(76),
+            gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
+            activation: .silu, gradGamma: s.g + 168368, gradBeta: s.g + 168704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1813)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 164000, beta: s.p + 164336, savedMean: s.f + 3009472, savedInvStd: s.f + 3009808,
-                activation: .silu, output: s.tensor(1148), pool: pool)
-            s.profiler?.stop(1868)
+                activation: .silu, output: s.tensor(1094), pool: pool)
+            s.profiler?.stop(1814)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 164000, beta: s.p + 164336, runningMean: s.p + 164672, runningVar: s.p + 165008,
-                eps: 0.001, activation: .silu, output: s.tensor(1148), scratch: s.f + 3009472, pool: pool)
-            s.profiler?.stop(1869)
+                eps: 0.001, activation: .silu, output: s.tensor(1094), scratch: s.f + 3009472, pool: pool)
+            s.profiler?.stop(1815)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3013840, count: 3024)
-        s.profiler?.stop(1870)
+        s.profiler?.stop(1816)
         // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1146), input: s.tensor(1148), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1090), input: s.tensor(1094), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3010816, gradInput: s.tensor(1147), gradWeights: s.f + 3013840, pool: pool)
-        s.profiler?.stop(1871)
+            outWidth: 168, weights: s.f + 3010816, gradInput: s.tensor(1093), gradWeights: s.f + 3013840, pool: pool)
+        s.profiler?.stop(1817)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3013840, channels: 336, kernel: 3, into: s.g + 165344)
-        s.profiler?.stop(1872)
+        s.profiler?.stop(1818)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1147), input: s.tensor(74), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1093), input: s.tensor(74), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 164000, beta: s.p + 164336, savedMean: s.f + 3009472,
             savedInvStd: s.f + 3009808, activation: .silu, gradGamma: s.g + 164000, gradBeta: s.g + 164336,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1873)
+        s.profiler?.stop(1819)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1147), preActivation: s.tensor(74),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1093), preActivation: s.tensor(74),
             gamma: s.p + 164000, beta: s.p + 164336, savedMean: s.f + 3009472, savedInvStd: s.f + 3009808,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(72), weights: s.p + 145184,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1149),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1095),
             gradWeights: s.g + 145184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1874)
+        s.profiler?.stop(1820)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1149), s.tensor(1141), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1875)
+        TrainingKernels.accumulate(s.tensor(1095), s.tensor(1088), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1821)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1149),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1095),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1150), pool: pool)
-        s.profiler?.stop(1876)
+            perImage: 1580544, gradBranch: s.tensor(1096), pool: pool)
+        s.profiler?.stop(1822)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1150), input: s.tensor(70), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1096), input: s.tensor(70), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 144928, beta: s.p + 144992, savedMean: s.f + 3009360,
             savedInvStd: s.f + 3009416, activation: .identity, gradGamma: s.g + 144928, gradBeta: s.g + 144992,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1877)
+        s.profiler?.stop(1823)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
-                activation: .silu, output: s.tensor(1153), pool: pool)
-            s.profiler?.stop(1878)
+                activation: .silu, output: s.tensor(1099), pool: pool)
+            s.profiler?.stop(1824)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 115008, beta: s.p + 115344, runningMean: s.p + 115680, runningVar: s.p + 116016,
-                eps: 0.001, activation: .silu, output: s.tensor(1153), scratch: s.f + 3002640, pool: pool)
-            s.profiler?.stop(1879)
+                eps: 0.001, activation: .silu, output: s.tensor(1099), scratch: s.f + 3002640, pool: pool)
+            s.profiler?.stop(1825)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1153), savedScale: s.tensor(69), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1152), pool: pool)
-            s.profiler?.stop(1880)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1099), savedScale: s.tensor(69), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1098), pool: pool)
+            s.profiler?.stop(1826)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1150), preActivation: s.tensor(70),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1096), preActivation: s.tensor(70),
             gamma: s.p + 144928, beta: s.p + 144992, savedMean: s.f + 3009360, savedInvStd: s.f + 3009416,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1152), weights: s.p + 126112,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1151),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1098), weights: s.p + 126112,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1097),
             gradWeights: s.g + 126112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1881)
-        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1827)
+        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1151), input: s.tensor(1153), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1097), seInput: s.tensor(1099), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352, seActivation: .silu,
             expandWeights: s.p + 121072, savedPooled: s.tensor(67), savedHidden: s.tensor(68),
-            savedScale: s.tensor(69), gradInput: s.tensor(1154), gradReduceWeights: s.g + 116352,
-            gradReduceBias: s.g + 121056, gradExpandWeights: s.g + 121072, gradExpandBias: s.g + 125776,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(1882)
-        // features.2.2.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1154), input: s.tensor(64),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640,
-            savedInvStd: s.f + 3002976, activation: .silu, gradInput: s.tensor(1154), gradGamma: s.g + 115008,
-            gradBeta: s.g + 115344, pool: pool)
-        s.profiler?.stop(1883)
+            savedScale: s.tensor(69), gradReduceWeights: s.g + 116352, gradReduceBias: s.g + 121056,
+            gradExpandWeights: s.g + 121072, gradExpandBias: s.g + 125776, preActivation: s.tensor(64),
+            gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
+            activation: .silu, gradGamma: s.g + 115008, gradBeta: s.g + 115344, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1828)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 110640, beta: s.p + 110976, savedMean: s.f + 3001968, savedInvStd: s.f + 3002304,
-                activation: .silu, output: s.tensor(1156), pool: pool)
-            s.profiler?.stop(1884)
+                activation: .silu, output: s.tensor(1101), pool: pool)
+            s.profiler?.stop(1829)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 110640, beta: s.p + 110976, runningMean: s.p + 111312, runningVar: s.p + 111648,
-                eps: 0.001, activation: .silu, output: s.tensor(1156), scratch: s.f + 3001968, pool: pool)
-            s.profiler?.stop(1885)
+                eps: 0.001, activation: .silu, output: s.tensor(1101), scratch: s.f + 3001968, pool: pool)
+            s.profiler?.stop(1830)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3006336, count: 3024)
-        s.profiler?.stop(1886)
+        s.profiler?.stop(1831)
         // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1154), input: s.tensor(1156), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1097), input: s.tensor(1101), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3003312, gradInput: s.tensor(1155), gradWeights: s.f + 3006336, pool: pool)
-        s.profiler?.stop(1887)
+            outWidth: 168, weights: s.f + 3003312, gradInput: s.tensor(1100), gradWeights: s.f + 3006336, pool: pool)
+        s.profiler?.stop(1832)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3006336, channels: 336, kernel: 3, into: s.g + 111984)
-        s.profiler?.stop(1888)
+        s.profiler?.stop(1833)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1155), input: s.tensor(62), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1100), input: s.tensor(62), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 110640, beta: s.p + 110976, savedMean: s.f + 3001968,
             savedInvStd: s.f + 3002304, activation: .silu, gradGamma: s.g + 110640, gradBeta: s.g + 110976,
             reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1889)
+        s.profiler?.stop(1834)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1155), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1100), preActivation: s.tensor(62),
             gamma: s.p + 110640, beta: s.p + 110976, savedMean: s.f + 3001968, savedInvStd: s.f + 3002304,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(60), weights: s.p + 91824,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1157),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1102),
             gradWeights: s.g + 91824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1890)
+        s.profiler?.stop(1835)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1157), s.tensor(1149), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1891)
+        TrainingKernels.accumulate(s.tensor(1102), s.tensor(1095), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1836)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1157),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1102),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(61) : nil, batch: s.n,
-            perImage: 1580544, gradBranch: s.tensor(1158), pool: pool)
-        s.profiler?.stop(1892)
+            perImage: 1580544, gradBranch: s.tensor(1103), pool: pool)
+        s.profiler?.stop(1837)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1158), input: s.tensor(58), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1103), input: s.tensor(58), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 91568, beta: s.p + 91632, savedMean: s.f + 3001856, savedInvStd: s.f + 3001912,
             activation: .identity, gradGamma: s.g + 91568, gradBeta: s.g + 91632, reductions: s.f + 2977920,
             pool: pool)
-        s.profiler?.stop(1893)
+        s.profiler?.stop(1838)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 2995136, savedInvStd: s.f + 2995472,
-                activation: .silu, output: s.tensor(1161), pool: pool)
-            s.profiler?.stop(1894)
+                activation: .silu, output: s.tensor(1106), pool: pool)
+            s.profiler?.stop(1839)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 61648, beta: s.p + 61984, runningMean: s.p + 62320, runningVar: s.p + 62656, eps: 0.001,
-                activation: .silu, output: s.tensor(1161), scratch: s.f + 2995136, pool: pool)
-            s.profiler?.stop(1895)
+                activation: .silu, output: s.tensor(1106), scratch: s.f + 2995136, pool: pool)
+            s.profiler?.stop(1840)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1161), savedScale: s.tensor(57), batch: s.n,
-                pixels: 28224, channels: 336, output: s.tensor(1160), pool: pool)
-            s.profiler?.stop(1896)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1106), savedScale: s.tensor(57), batch: s.n,
+                pixels: 28224, channels: 336, output: s.tensor(1105), pool: pool)
+            s.profiler?.stop(1841)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1158), preActivation: s.tensor(58),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1103), preActivation: s.tensor(58),
             gamma: s.p + 91568, beta: s.p + 91632, savedMean: s.f + 3001856, savedInvStd: s.f + 3001912,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1160), weights: s.p + 72752,
-            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1159),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1105), weights: s.p + 72752,
+            pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1104),
             gradWeights: s.g + 72752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1897)
-        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]
+        s.profiler?.stop(1842)
+        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1159), input: s.tensor(1161), batch: s.n,
-            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1104), seInput: s.tensor(1106), batch: s.n,
+            pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992, seActivation: .silu,
             expandWeights: s.p + 67712, savedPooled: s.tensor(55), savedHidden: s.tensor(56), savedScale: s.tensor(57),
-            gradInput: s.tensor(1162), gradReduceWeights: s.g + 62992, gradReduceBias: s.g + 67696,
-            gradExpandWeights: s.g + 67712, gradExpandBias: s.g + 72416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1898)
-        // features.2.1.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1162), input: s.tensor(52),
-            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 2995136,
-            savedInvStd: s.f + 2995472, activation: .silu, gradInput: s.tensor(1162), gradGamma: s.g + 61648,
-            gradBeta: s.g + 61984, pool: pool)
-        s.profiler?.stop(1899)
+            gradReduceWeights: s.g + 62992, gradReduceBias: s.g + 67696, gradExpandWeights: s.g + 67712,
+            gradExpandBias: s.g + 72416, preActivation: s.tensor(52), gamma: s.p + 61648, beta: s.p + 61984,
+            savedMean: s.f + 2995136, savedInvStd: s.f + 2995472, activation: .silu, gradGamma: s.g + 61648,
+            gradBeta: s.g + 61984, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1843)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 57280, beta: s.p + 57616, savedMean: s.f + 2994464, savedInvStd: s.f + 2994800,
-                activation: .silu, output: s.tensor(1164), pool: pool)
-            s.profiler?.stop(1900)
+                activation: .silu, output: s.tensor(1108), pool: pool)
+            s.profiler?.stop(1844)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 28224 &* s.n, channels: 336,
                 gamma: s.p + 57280, beta: s.p + 57616, runningMean: s.p + 57952, runningVar: s.p + 58288, eps: 0.001,
-                activation: .silu, output: s.tensor(1164), scratch: s.f + 2994464, pool: pool)
-            s.profiler?.stop(1901)
+                activation: .silu, output: s.tensor(1108), scratch: s.f + 2994464, pool: pool)
+            s.profiler?.stop(1845)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2998832, count: 3024)
-        s.profiler?.stop(1902)
+        s.profiler?.stop(1846)
         // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1162), input: s.tensor(1164), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1104), input: s.tensor(1108), batch: s.n,
             height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 2995808, gradInput: s.tensor(1163), gradWeights: s.f + 2998832, pool: pool)
-        s.profiler?.stop(1903)
+            outWidth: 168, weights: s.f + 2995808, gradInput: s.tensor(1107), gradWeights: s.f + 2998832, pool: pool)
+        s.profiler?.stop(1847)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2998832, channels: 336, kernel: 3, into: s.g + 58624)
-        s.profiler?.stop(1904)
+        s.profiler?.stop(1848)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1163), input: s.tensor(50), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1107), input: s.tensor(50), pixels: 28224 &* s.n,
             channels: 336, gamma: s.p + 57280, beta: s.p + 57616, savedMean: s.f + 2994464, savedInvStd: s.f + 2994800,
             activation: .silu, gradGamma: s.g + 57280, gradBeta: s.g + 57616, reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1905)
+        s.profiler?.stop(1849)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 56] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1163), preActivation: s.tensor(50),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1107), preActivation: s.tensor(50),
             gamma: s.p + 57280, beta: s.p + 57616, savedMean: s.f + 2994464, savedInvStd: s.f + 2994800,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(49), weights: s.p + 38464,
-            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1165),
+            pixels: 28224 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(1109),
             gradWeights: s.g + 38464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1906)
+        s.profiler?.stop(1850)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1165), s.tensor(1157), count: 1580544 &* s.n, pool: pool)
-        s.profiler?.stop(1907)
+        TrainingKernels.accumulate(s.tensor(1109), s.tensor(1102), count: 1580544 &* s.n, pool: pool)
+        s.profiler?.stop(1851)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1165), input: s.tensor(48), pixels: 28224 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1109), input: s.tensor(48), pixels: 28224 &* s.n,
             channels: 56, gamma: s.p + 38208, beta: s.p + 38272, savedMean: s.f + 2994352, savedInvStd: s.f + 2994408,
             activation: .identity, gradGamma: s.g + 38208, gradBeta: s.g + 38272, reductions: s.f + 2977920,
             pool: pool)
-        s.profiler?.stop(1908)
+        s.profiler?.stop(1852)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
                 gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 2990512, savedInvStd: s.f + 2990704,
-                activation: .silu, output: s.tensor(1168), pool: pool)
-            s.profiler?.stop(1909)
+                activation: .silu, output: s.tensor(1112), pool: pool)
+            s.profiler?.stop(1853)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 28224 &* s.n, channels: 192,
                 gamma: s.p + 23408, beta: s.p + 23600, runningMean: s.p + 23792, runningVar: s.p + 23984, eps: 0.001,
-                activation: .silu, output: s.tensor(1168), scratch: s.f + 2990512, pool: pool)
-            s.profiler?.stop(1910)
+                activation: .silu, output: s.tensor(1112), scratch: s.f + 2990512, pool: pool)
+            s.profiler?.stop(1854)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1168), savedScale: s.tensor(47), batch: s.n,
-                pixels: 28224, channels: 192, output: s.tensor(1167), pool: pool)
-            s.profiler?.stop(1911)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1112), savedScale: s.tensor(47), batch: s.n,
+                pixels: 28224, channels: 192, output: s.tensor(1111), pool: pool)
+            s.profiler?.stop(1855)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1165), preActivation: s.tensor(48),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1109), preActivation: s.tensor(48),
             gamma: s.p + 38208, beta: s.p + 38272, savedMean: s.f + 2994352, savedInvStd: s.f + 2994408,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1167), weights: s.p + 27456,
-            pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1166),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1111), weights: s.p + 27456,
+            pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1110),
             gradWeights: s.g + 27456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1912)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward on [n, 168, 168, 192]
+        s.profiler?.stop(1856)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 192]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1166), input: s.tensor(1168), batch: s.n,
-            pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1110), seInput: s.tensor(1112), batch: s.n,
+            pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176, seActivation: .silu,
             expandWeights: s.p + 25728, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
-            gradInput: s.tensor(1169), gradReduceWeights: s.g + 24176, gradReduceBias: s.g + 25712,
-            gradExpandWeights: s.g + 25728, gradExpandBias: s.g + 27264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1913)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 168, 168, 192]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1169), input: s.tensor(42),
-            pixels: 28224 &* s.n, channels: 192, gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 2990512,
-            savedInvStd: s.f + 2990704, activation: .silu, gradInput: s.tensor(1169), gradGamma: s.g + 23408,
-            gradBeta: s.g + 23600, pool: pool)
-        s.profiler?.stop(1914)
+            gradReduceWeights: s.g + 24176, gradReduceBias: s.g + 25712, gradExpandWeights: s.g + 25728,
+            gradExpandBias: s.g + 27264, preActivation: s.tensor(42), gamma: s.p + 23408, beta: s.p + 23600,
+            savedMean: s.f + 2990512, savedInvStd: s.f + 2990704, activation: .silu, gradGamma: s.g + 23408,
+            gradBeta: s.g + 23600, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1857)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 112896 &* s.n, channels: 192,
                 gamma: s.p + 20912, beta: s.p + 21104, savedMean: s.f + 2990128, savedInvStd: s.f + 2990320,
-                activation: .silu, output: s.tensor(1171), pool: pool)
-            s.profiler?.stop(1915)
+                activation: .silu, output: s.tensor(1114), pool: pool)
+            s.profiler?.stop(1858)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 112896 &* s.n, channels: 192,
                 gamma: s.p + 20912, beta: s.p + 21104, runningMean: s.p + 21296, runningVar: s.p + 21488, eps: 0.001,
-                activation: .silu, output: s.tensor(1171), scratch: s.f + 2990128, pool: pool)
-            s.profiler?.stop(1916)
+                activation: .silu, output: s.tensor(1114), scratch: s.f + 2990128, pool: pool)
+            s.profiler?.stop(1859)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2992624, count: 1728)
-        s.profiler?.stop(1917)
+        s.profiler?.stop(1860)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 336, 336, 192] <- [n, 168, 168, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1169), input: s.tensor(1171), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1110), input: s.tensor(1114), batch: s.n,
             height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 2990896, gradInput: s.tensor(1170), gradWeights: s.f + 2992624, pool: pool)
-        s.profiler?.stop(1918)
+            outWidth: 168, weights: s.f + 2990896, gradInput: s.tensor(1113), gradWeights: s.f + 2992624, pool: pool)
+        s.profiler?.stop(1861)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2992624, channels: 192, kernel: 3, into: s.g + 21680)
-        s.profiler?.stop(1919)
+        s.profiler?.stop(1862)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 336, 336, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1170), input: s.tensor(40), pixels: 112896 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1113), input: s.tensor(40), pixels: 112896 &* s.n,
             channels: 192, gamma: s.p + 20912, beta: s.p + 21104, savedMean: s.f + 2990128, savedInvStd: s.f + 2990320,
             activation: .silu, gradGamma: s.g + 20912, gradBeta: s.g + 21104, reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1920)
+        s.profiler?.stop(1863)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1170), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1113), preActivation: s.tensor(40),
             gamma: s.p + 20912, beta: s.p + 21104, savedMean: s.f + 2990128, savedInvStd: s.f + 2990320,
             activation: .silu, reductions: s.f + 2977920, input: s.tensor(38), weights: s.p + 14768,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1172),
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(1115),
             gradWeights: s.g + 14768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1921)
+        s.profiler?.stop(1864)
     }
 
     /// features.1.3 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_3_backward(_ s: TrainingStepContext) {
         // features.1.3 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1172),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1115),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(39) : nil, batch: s.n,
-            perImage: 3612672, gradBranch: s.tensor(1173), pool: pool)
-        s.profiler?.stop(1922)
+            perImage: 3612672, gradBranch: s.tensor(1116), pool: pool)
+        s.profiler?.stop(1865)
         // features.1.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1173), input: s.tensor(36), pixels: 112896 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1116), input: s.tensor(36), pixels: 112896 &* s.n,
             channels: 32, gamma: s.p + 14640, beta: s.p + 14672, savedMean: s.f + 2990064, savedInvStd: s.f + 2990096,
             activation: .identity, gradGamma: s.g + 14640, gradBeta: s.g + 14672, reductions: s.f + 2977920,
             pool: pool)
-        s.profiler?.stop(1923)
+        s.profiler?.stop(1866)
         // features.1.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 112896 &* s.n, channels: 32,
                 gamma: s.p + 12928, beta: s.p + 12960, savedMean: s.f + 2989424, savedInvStd: s.f + 2989456,
-                activation: .silu, output: s.tensor(1176), pool: pool)
-            s.profiler?.stop(1924)
+                activation: .silu, output: s.tensor(1119), pool: pool)
+            s.profiler?.stop(1867)
         }
         // features.1.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 112896 &* s.n, channels: 32,
                 gamma: s.p + 12928, beta: s.p + 12960, runningMean: s.p + 12992, runningVar: s.p + 13024, eps: 0.001,
-                activation: .silu, output: s.tensor(1176), scratch: s.f + 2989424, pool: pool)
-            s.profiler?.stop(1925)
+                activation: .silu, output: s.tensor(1119), scratch: s.f + 2989424, pool: pool)
+            s.profiler?.stop(1868)
         }
         // features.1.3.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1176), savedScale: s.tensor(35), batch: s.n,
-                pixels: 112896, channels: 32, output: s.tensor(1175), pool: pool)
-            s.profiler?.stop(1926)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1119), savedScale: s.tensor(35), batch: s.n,
+                pixels: 112896, channels: 32, output: s.tensor(1118), pool: pool)
+            s.profiler?.stop(1869)
         }
         // features.1.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1173), preActivation: s.tensor(36),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1116), preActivation: s.tensor(36),
             gamma: s.p + 14640, beta: s.p + 14672, savedMean: s.f + 2990064, savedInvStd: s.f + 2990096,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1175), weights: s.p + 13616,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1174),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1118), weights: s.p + 13616,
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1117),
             gradWeights: s.g + 13616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1927)
-        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
+        s.profiler?.stop(1870)
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1174), input: s.tensor(1176), batch: s.n,
-            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1117), seInput: s.tensor(1119), batch: s.n,
+            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056, seActivation: .silu,
             expandWeights: s.p + 13328, savedPooled: s.tensor(33), savedHidden: s.tensor(34), savedScale: s.tensor(35),
-            gradInput: s.tensor(1177), gradReduceWeights: s.g + 13056, gradReduceBias: s.g + 13312,
-            gradExpandWeights: s.g + 13328, gradExpandBias: s.g + 13584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1928)
-        // features.1.3.block.0 backward through silu and BatchNorm (in place) on [n, 336, 336, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1177), input: s.tensor(30),
-            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 12928, beta: s.p + 12960, savedMean: s.f + 2989424,
-            savedInvStd: s.f + 2989456, activation: .silu, gradInput: s.tensor(1177), gradGamma: s.g + 12928,
-            gradBeta: s.g + 12960, pool: pool)
-        s.profiler?.stop(1929)
+            gradReduceWeights: s.g + 13056, gradReduceBias: s.g + 13312, gradExpandWeights: s.g + 13328,
+            gradExpandBias: s.g + 13584, preActivation: s.tensor(30), gamma: s.p + 12928, beta: s.p + 12960,
+            savedMean: s.f + 2989424, savedInvStd: s.f + 2989456, activation: .silu, gradGamma: s.g + 12928,
+            gradBeta: s.g + 12960, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1871)
         // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2989776, count: 288)
-        s.profiler?.stop(1930)
+        s.profiler?.stop(1872)
         // features.1.3.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1177), input: s.tensor(28), batch: s.n, height: 336,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1117), input: s.tensor(28), batch: s.n, height: 336,
             width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2989488, gradInput: s.tensor(1178), gradWeights: s.f + 2989776, pool: pool)
-        s.profiler?.stop(1931)
+            weights: s.f + 2989488, gradInput: s.tensor(1120), gradWeights: s.f + 2989776, pool: pool)
+        s.profiler?.stop(1873)
         // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2989776, channels: 32, kernel: 3, into: s.g + 12640)
-        s.profiler?.stop(1932)
+        s.profiler?.stop(1874)
         // features.1.3 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1178), s.tensor(1172), count: 3612672 &* s.n, pool: pool)
-        s.profiler?.stop(1933)
+        TrainingKernels.accumulate(s.tensor(1120), s.tensor(1115), count: 3612672 &* s.n, pool: pool)
+        s.profiler?.stop(1875)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1178),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1120),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
-            perImage: 3612672, gradBranch: s.tensor(1179), pool: pool)
-        s.profiler?.stop(1934)
+            perImage: 3612672, gradBranch: s.tensor(1121), pool: pool)
+        s.profiler?.stop(1876)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1179), input: s.tensor(26), pixels: 112896 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1121), input: s.tensor(26), pixels: 112896 &* s.n,
             channels: 32, gamma: s.p + 12512, beta: s.p + 12544, savedMean: s.f + 2989360, savedInvStd: s.f + 2989392,
             activation: .identity, gradGamma: s.g + 12512, gradBeta: s.g + 12544, reductions: s.f + 2977920,
             pool: pool)
-        s.profiler?.stop(1935)
+        s.profiler?.stop(1877)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 112896 &* s.n, channels: 32,
                 gamma: s.p + 10800, beta: s.p + 10832, savedMean: s.f + 2988720, savedInvStd: s.f + 2988752,
-                activation: .silu, output: s.tensor(1182), pool: pool)
-            s.profiler?.stop(1936)
+                activation: .silu, output: s.tensor(1124), pool: pool)
+            s.profiler?.stop(1878)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 112896 &* s.n, channels: 32,
                 gamma: s.p + 10800, beta: s.p + 10832, runningMean: s.p + 10864, runningVar: s.p + 10896, eps: 0.001,
-                activation: .silu, output: s.tensor(1182), scratch: s.f + 2988720, pool: pool)
-            s.profiler?.stop(1937)
+                activation: .silu, output: s.tensor(1124), scratch: s.f + 2988720, pool: pool)
+            s.profiler?.stop(1879)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1182), savedScale: s.tensor(25), batch: s.n,
-                pixels: 112896, channels: 32, output: s.tensor(1181), pool: pool)
-            s.profiler?.stop(1938)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1124), savedScale: s.tensor(25), batch: s.n,
+                pixels: 112896, channels: 32, output: s.tensor(1123), pool: pool)
+            s.profiler?.stop(1880)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1179), preActivation: s.tensor(26),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1121), preActivation: s.tensor(26),
             gamma: s.p + 12512, beta: s.p + 12544, savedMean: s.f + 2989360, savedInvStd: s.f + 2989392,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1181), weights: s.p + 11488,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1180),
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1123), weights: s.p + 11488,
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1122),
             gradWeights: s.g + 11488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1939)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
+        s.profiler?.stop(1881)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1180), input: s.tensor(1182), batch: s.n,
-            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1122), seInput: s.tensor(1124), batch: s.n,
+            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928, seActivation: .silu,
             expandWeights: s.p + 11200, savedPooled: s.tensor(23), savedHidden: s.tensor(24), savedScale: s.tensor(25),
-            gradInput: s.tensor(1183), gradReduceWeights: s.g + 10928, gradReduceBias: s.g + 11184,
-            gradExpandWeights: s.g + 11200, gradExpandBias: s.g + 11456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1940)
-        // features.1.2.block.0 backward through silu and BatchNorm (in place) on [n, 336, 336, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1183), input: s.tensor(20),
-            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 10800, beta: s.p + 10832, savedMean: s.f + 2988720,
-            savedInvStd: s.f + 2988752, activation: .silu, gradInput: s.tensor(1183), gradGamma: s.g + 10800,
-            gradBeta: s.g + 10832, pool: pool)
-        s.profiler?.stop(1941)
+            gradReduceWeights: s.g + 10928, gradReduceBias: s.g + 11184, gradExpandWeights: s.g + 11200,
+            gradExpandBias: s.g + 11456, preActivation: s.tensor(20), gamma: s.p + 10800, beta: s.p + 10832,
+            savedMean: s.f + 2988720, savedInvStd: s.f + 2988752, activation: .silu, gradGamma: s.g + 10800,
+            gradBeta: s.g + 10832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1882)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2989072, count: 288)
-        s.profiler?.stop(1942)
+        s.profiler?.stop(1883)
         // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1183), input: s.tensor(18), batch: s.n, height: 336,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1122), input: s.tensor(18), batch: s.n, height: 336,
             width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2988784, gradInput: s.tensor(1184), gradWeights: s.f + 2989072, pool: pool)
-        s.profiler?.stop(1943)
+            weights: s.f + 2988784, gradInput: s.tensor(1125), gradWeights: s.f + 2989072, pool: pool)
+        s.profiler?.stop(1884)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2989072, channels: 32, kernel: 3, into: s.g + 10512)
-        s.profiler?.stop(1944)
+        s.profiler?.stop(1885)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1184), s.tensor(1178), count: 3612672 &* s.n, pool: pool)
-        s.profiler?.stop(1945)
+        TrainingKernels.accumulate(s.tensor(1125), s.tensor(1120), count: 3612672 &* s.n, pool: pool)
+        s.profiler?.stop(1886)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1184),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(1125),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
-            perImage: 3612672, gradBranch: s.tensor(1185), pool: pool)
-        s.profiler?.stop(1946)
+            perImage: 3612672, gradBranch: s.tensor(1126), pool: pool)
+        s.profiler?.stop(1887)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1185), input: s.tensor(16), pixels: 112896 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1126), input: s.tensor(16), pixels: 112896 &* s.n,
             channels: 32, gamma: s.p + 10384, beta: s.p + 10416, savedMean: s.f + 2988656, savedInvStd: s.f + 2988688,
             activation: .identity, gradGamma: s.g + 10384, gradBeta: s.g + 10416, reductions: s.f + 2977920,
             pool: pool)
-        s.profiler?.stop(1947)
+        s.profiler?.stop(1888)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 112896 &* s.n, channels: 32, gamma: s.p + 8672,
                 beta: s.p + 8704, savedMean: s.f + 2988016, savedInvStd: s.f + 2988048, activation: .silu,
-                output: s.tensor(1188), pool: pool)
-            s.profiler?.stop(1948)
+                output: s.tensor(1129), pool: pool)
+            s.profiler?.stop(1889)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 112896 &* s.n, channels: 32,
                 gamma: s.p + 8672, beta: s.p + 8704, runningMean: s.p + 8736, runningVar: s.p + 8768, eps: 0.001,
-                activation: .silu, output: s.tensor(1188), scratch: s.f + 2988016, pool: pool)
-            s.profiler?.stop(1949)
+                activation: .silu, output: s.tensor(1129), scratch: s.f + 2988016, pool: pool)
+            s.profiler?.stop(1890)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1188), savedScale: s.tensor(15), batch: s.n,
-                pixels: 112896, channels: 32, output: s.tensor(1187), pool: pool)
-            s.profiler?.stop(1950)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1129), savedScale: s.tensor(15), batch: s.n,
+                pixels: 112896, channels: 32, output: s.tensor(1128), pool: pool)
+            s.profiler?.stop(1891)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1185), preActivation: s.tensor(16),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1126), preActivation: s.tensor(16),
             gamma: s.p + 10384, beta: s.p + 10416, savedMean: s.f + 2988656, savedInvStd: s.f + 2988688,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1187), weights: s.p + 9360,
-            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1186), gradWeights: s.g + 9360,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1128), weights: s.p + 9360,
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1127), gradWeights: s.g + 9360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1951)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]
+        s.profiler?.stop(1892)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1186), input: s.tensor(1188), batch: s.n,
-            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1127), seInput: s.tensor(1129), batch: s.n,
+            pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800, seActivation: .silu,
             expandWeights: s.p + 9072, savedPooled: s.tensor(13), savedHidden: s.tensor(14), savedScale: s.tensor(15),
-            gradInput: s.tensor(1189), gradReduceWeights: s.g + 8800, gradReduceBias: s.g + 9056,
-            gradExpandWeights: s.g + 9072, gradExpandBias: s.g + 9328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1952)
-        // features.1.1.block.0 backward through silu and BatchNorm (in place) on [n, 336, 336, 32]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1189), input: s.tensor(10),
-            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 8672, beta: s.p + 8704, savedMean: s.f + 2988016,
-            savedInvStd: s.f + 2988048, activation: .silu, gradInput: s.tensor(1189), gradGamma: s.g + 8672,
-            gradBeta: s.g + 8704, pool: pool)
-        s.profiler?.stop(1953)
+            gradReduceWeights: s.g + 8800, gradReduceBias: s.g + 9056, gradExpandWeights: s.g + 9072,
+            gradExpandBias: s.g + 9328, preActivation: s.tensor(10), gamma: s.p + 8672, beta: s.p + 8704,
+            savedMean: s.f + 2988016, savedInvStd: s.f + 2988048, activation: .silu, gradGamma: s.g + 8672,
+            gradBeta: s.g + 8704, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1893)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2988368, count: 288)
-        s.profiler?.stop(1954)
+        s.profiler?.stop(1894)
         // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1189), input: s.tensor(9), batch: s.n, height: 336,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1127), input: s.tensor(9), batch: s.n, height: 336,
             width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2988080, gradInput: s.tensor(1190), gradWeights: s.f + 2988368, pool: pool)
-        s.profiler?.stop(1955)
+            weights: s.f + 2988080, gradInput: s.tensor(1130), gradWeights: s.f + 2988368, pool: pool)
+        s.profiler?.stop(1895)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2988368, channels: 32, kernel: 3, into: s.g + 8384)
-        s.profiler?.stop(1956)
+        s.profiler?.stop(1896)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(1190), s.tensor(1184), count: 3612672 &* s.n, pool: pool)
-        s.profiler?.stop(1957)
+        TrainingKernels.accumulate(s.tensor(1130), s.tensor(1125), count: 3612672 &* s.n, pool: pool)
+        s.profiler?.stop(1897)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 336x336x72 -> 336x336x32, SE 72 -> 18 -> 72
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1190), input: s.tensor(8), pixels: 112896 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(1130), input: s.tensor(8), pixels: 112896 &* s.n,
             channels: 32, gamma: s.p + 8256, beta: s.p + 8288, savedMean: s.f + 2987952, savedInvStd: s.f + 2987984,
             activation: .identity, gradGamma: s.g + 8256, gradBeta: s.g + 8288, reductions: s.f + 2977920, pool: pool)
-        s.profiler?.stop(1958)
+        s.profiler?.stop(1898)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 112896 &* s.n, channels: 72, gamma: s.p + 2928,
                 beta: s.p + 3008, savedMean: s.f + 2986512, savedInvStd: s.f + 2986584, activation: .silu,
-                output: s.tensor(1193), pool: pool)
-            s.profiler?.stop(1959)
+                output: s.tensor(1133), pool: pool)
+            s.profiler?.stop(1899)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 112896 &* s.n, channels: 72,
                 gamma: s.p + 2928, beta: s.p + 3008, runningMean: s.p + 3088, runningVar: s.p + 3168, eps: 0.001,
-                activation: .silu, output: s.tensor(1193), scratch: s.f + 2986512, pool: pool)
-            s.profiler?.stop(1960)
+                activation: .silu, output: s.tensor(1133), scratch: s.f + 2986512, pool: pool)
+            s.profiler?.stop(1900)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(1193), savedScale: s.tensor(7), batch: s.n,
-                pixels: 112896, channels: 72, output: s.tensor(1192), pool: pool)
-            s.profiler?.stop(1961)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(1133), savedScale: s.tensor(7), batch: s.n,
+                pixels: 112896, channels: 72, output: s.tensor(1132), pool: pool)
+            s.profiler?.stop(1901)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1190), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(1130), preActivation: s.tensor(8),
             gamma: s.p + 8256, beta: s.p + 8288, savedMean: s.f + 2987952, savedInvStd: s.f + 2987984,
-            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1192), weights: s.p + 5952,
-            pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1191), gradWeights: s.g + 5952,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1132), weights: s.p + 5952,
+            pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1131), gradWeights: s.g + 5952,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1962)
-        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward on [n, 336, 336, 72]
+        s.profiler?.stop(1902)
+        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 72]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(1191), input: s.tensor(1193), batch: s.n,
-            pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1131), seInput: s.tensor(1133), batch: s.n,
+            pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, seActivation: .silu,
             expandWeights: s.p + 4576, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(1194), gradReduceWeights: s.g + 3248, gradReduceBias: s.g + 4544,
-            gradExpandWeights: s.g + 4576, gradExpandBias: s.g + 5872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1963)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 336, 336, 72]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1194), input: s.tensor(2),
-            pixels: 112896 &* s.n, channels: 72, gamma: s.p + 2928, beta: s.p + 3008, savedMean: s.f + 2986512,
-            savedInvStd: s.f + 2986584, activation: .silu, gradInput: s.tensor(1194), gradGamma: s.g + 2928,
-            gradBeta: s.g + 3008, pool: pool)
-        s.profiler?.stop(1964)
+            gradReduceWeights: s.g + 3248, gradReduceBias: s.g + 4544, gradExpandWeights: s.g + 4576,
+            gradExpandBias: s.g + 5872, preActivation: s.tensor(2), gamma: s.p + 2928, beta: s.p + 3008,
+            savedMean: s.f + 2986512, savedInvStd: s.f + 2986584, activation: .silu, gradGamma: s.g + 2928,
+            gradBeta: s.g + 3008, workspace: s.ws, pool: pool)
+        s.profiler?.stop(1903)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 112896 &* s.n, channels: 72, gamma: s.p + 1952,
                 beta: s.p + 2032, savedMean: s.f + 2986368, savedInvStd: s.f + 2986440, activation: .silu,
-                output: s.tensor(1196), pool: pool)
-            s.profiler?.stop(1965)
+                output: s.tensor(1135), pool: pool)
+            s.profiler?.stop(1904)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 112896 &* s.n, channels: 72,
                 gamma: s.p + 1952, beta: s.p + 2032, runningMean: s.p + 2112, runningVar: s.p + 2192, eps: 0.001,
-                activation: .silu, output: s.tensor(1196), scratch: s.f + 2986368, pool: pool)
-            s.profiler?.stop(1966)
+                activation: .silu, output: s.tensor(1135), scratch: s.f + 2986368, pool: pool)
+            s.profiler?.stop(1905)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2987304, count: 648)
-        s.profiler?.stop(1967)
+        s.profiler?.stop(1906)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1194), input: s.tensor(1196), batch: s.n,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1131), input: s.tensor(1135), batch: s.n,
             height: 336, width: 336, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336,
-            outWidth: 336, weights: s.f + 2986656, gradInput: s.tensor(1195), gradWeights: s.f + 2987304, pool: pool)
-        s.profiler?.stop(1968)
+            outWidth: 336, weights: s.f + 2986656, gradInput: s.tensor(1134), gradWeights: s.f + 2987304, pool: pool)
+        s.profiler?.stop(1907)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2987304, channels: 72, kernel: 3, into: s.g + 2272)
-        s.profiler?.stop(1969)
+        s.profiler?.stop(1908)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 72 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 336, 336, 72]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1195), input: s.tensor(0),
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(1134), input: s.tensor(0),
             pixels: 112896 &* s.n, channels: 72, gamma: s.p + 1952, beta: s.p + 2032, savedMean: s.f + 2986368,
-            savedInvStd: s.f + 2986440, activation: .silu, gradInput: s.tensor(1195), gradGamma: s.g + 1952,
+            savedInvStd: s.f + 2986440, activation: .silu, gradInput: s.tensor(1134), gradGamma: s.g + 1952,
             gradBeta: s.g + 2032, pool: pool)
-        s.profiler?.stop(1970)
+        s.profiler?.stop(1909)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(1195), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(1134), input: s.x, batch: s.n, inChannels: 3,
             height: 672, width: 672, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
             outChannels: 72, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1971)
+        s.profiler?.stop(1910)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -20171,47 +19811,47 @@ public final class EfficientNetB8Training: TrainableModel {
         (428101632, 0),  // 3: features.1.0.block.0 output, 8,128,512 floats per image
         (436230144, 8128512),  // 4: features.1.0.block.1 output, 8,128,512 floats per image
         (1076503920, 492937600),  // 5: features.1.0.block.1 pooled, 72 floats per image
-        (1076504608, 492938816),  // 6: features.1.0.block.1 hidden, 18 floats per image
+        (1076504560, 492938816),  // 6: features.1.0.block.1 hidden, 18 floats per image
         (1076504000, 492937680),  // 7: features.1.0.block.1 scale, 72 floats per image
         (594736128, 249274368),  // 8: features.1.0.block.2 conv output, 3,612,672 floats per image
         (598348800, 252887040),  // 9: features.1.0.block.2 output, 3,612,672 floats per image
         (601961472, 256499712),  // 10: features.1.1.block.0 conv output, 3,612,672 floats per image
         (605574144, 0),  // 11: features.1.1.block.0 output, 3,612,672 floats per image
         (609186816, 3612672),  // 12: features.1.1.block.1 output, 3,612,672 floats per image
-        (1076504640, 492938848),  // 13: features.1.1.block.1 pooled, 32 floats per image
-        (1076505056, 492939296),  // 14: features.1.1.block.1 hidden, 8 floats per image
-        (1076504672, 492938880),  // 15: features.1.1.block.1 scale, 32 floats per image
+        (1076504592, 492938848),  // 13: features.1.1.block.1 pooled, 32 floats per image
+        (1076505008, 492939296),  // 14: features.1.1.block.1 hidden, 8 floats per image
+        (1076504624, 492938880),  // 15: features.1.1.block.1 scale, 32 floats per image
         (612799488, 260112384),  // 16: features.1.1.block.2 conv output, 3,612,672 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 3,612,672 floats per image
         (616412160, 263725056),  // 18: features.1.1 output, 3,612,672 floats per image
-        (1076505072, 492939312),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (1076505024, 492939312),  // 19: features.1.1 drop-path keep, 1 floats per image
         (620024832, 267337728),  // 20: features.1.2.block.0 conv output, 3,612,672 floats per image
         (623637504, 0),  // 21: features.1.2.block.0 output, 3,612,672 floats per image
         (627250176, 3612672),  // 22: features.1.2.block.1 output, 3,612,672 floats per image
-        (1076504704, 492938912),  // 23: features.1.2.block.1 pooled, 32 floats per image
-        (1076505088, 492939328),  // 24: features.1.2.block.1 hidden, 8 floats per image
-        (1076504736, 492938944),  // 25: features.1.2.block.1 scale, 32 floats per image
+        (1076504656, 492938912),  // 23: features.1.2.block.1 pooled, 32 floats per image
+        (1076505040, 492939328),  // 24: features.1.2.block.1 hidden, 8 floats per image
+        (1076504688, 492938944),  // 25: features.1.2.block.1 scale, 32 floats per image
         (630862848, 270950400),  // 26: features.1.2.block.2 conv output, 3,612,672 floats per image
         (0, 0),  // 27: features.1.2.block.2 output, 3,612,672 floats per image
         (634475520, 274563072),  // 28: features.1.2 output, 3,612,672 floats per image
-        (1076505104, 492939344),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (1076505056, 492939344),  // 29: features.1.2 drop-path keep, 1 floats per image
         (638088192, 278175744),  // 30: features.1.3.block.0 conv output, 3,612,672 floats per image
         (641700864, 0),  // 31: features.1.3.block.0 output, 3,612,672 floats per image
         (645313536, 3612672),  // 32: features.1.3.block.1 output, 3,612,672 floats per image
-        (1076504768, 492938976),  // 33: features.1.3.block.1 pooled, 32 floats per image
-        (1076505120, 492939360),  // 34: features.1.3.block.1 hidden, 8 floats per image
-        (1076504800, 492939008),  // 35: features.1.3.block.1 scale, 32 floats per image
+        (1076504720, 492938976),  // 33: features.1.3.block.1 pooled, 32 floats per image
+        (1076505072, 492939360),  // 34: features.1.3.block.1 hidden, 8 floats per image
+        (1076504752, 492939008),  // 35: features.1.3.block.1 scale, 32 floats per image
         (648926208, 281788416),  // 36: features.1.3.block.2 conv output, 3,612,672 floats per image
         (0, 0),  // 37: features.1.3.block.2 output, 3,612,672 floats per image
         (652538880, 285401088),  // 38: features.1.3 output, 3,612,672 floats per image
-        (1076505136, 492939376),  // 39: features.1.3 drop-path keep, 1 floats per image
+        (1076505088, 492939376),  // 39: features.1.3 drop-path keep, 1 floats per image
         (0, 0),  // 40: features.2.0.block.0 conv output, 21,676,032 floats per image
         (21676032, 21676032),  // 41: features.2.0.block.0 output, 21,676,032 floats per image
         (444358656, 199148544),  // 42: features.2.0.block.1 conv output, 5,419,008 floats per image
         (449777664, 21676032),  // 43: features.2.0.block.1 output, 5,419,008 floats per image
         (455196672, 27095040),  // 44: features.2.0.block.2 output, 5,419,008 floats per image
         (1076503536, 492937216),  // 45: features.2.0.block.2 pooled, 192 floats per image
-        (1076505152, 492939392),  // 46: features.2.0.block.2 hidden, 8 floats per image
+        (1076505104, 492939392),  // 46: features.2.0.block.2 hidden, 8 floats per image
         (1076503728, 492937408),  // 47: features.2.0.block.2 scale, 192 floats per image
         (928287360, 398664000),  // 48: features.2.0.block.3 conv output, 1,580,544 floats per image
         (929867904, 400244544),  // 49: features.2.0.block.3 output, 1,580,544 floats per image
@@ -20221,91 +19861,91 @@ public final class EfficientNetB8Training: TrainableModel {
         (71801856, 31159296),  // 53: features.2.1.block.1 output, 9,483,264 floats per image
         (81285120, 50125824),  // 54: features.2.1.block.2 output, 9,483,264 floats per image
         (1076498160, 492931840),  // 55: features.2.1.block.2 pooled, 336 floats per image
-        (1076505168, 492939408),  // 56: features.2.1.block.2 hidden, 14 floats per image
+        (1076505120, 492939408),  // 56: features.2.1.block.2 hidden, 14 floats per image
         (1076498496, 492932176),  // 57: features.2.1.block.2 scale, 336 floats per image
         (931448448, 401825088),  // 58: features.2.1.block.3 conv output, 1,580,544 floats per image
         (90768384, 31159296),  // 59: features.2.1.block.3 output, 1,580,544 floats per image
         (933028992, 403405632),  // 60: features.2.1 output, 1,580,544 floats per image
-        (1076505184, 492939424),  // 61: features.2.1 drop-path keep, 1 floats per image
+        (1076505136, 492939424),  // 61: features.2.1 drop-path keep, 1 floats per image
         (90768384, 31159296),  // 62: features.2.2.block.0 conv output, 9,483,264 floats per image
         (100251648, 50125824),  // 63: features.2.2.block.0 output, 9,483,264 floats per image
         (109734912, 59609088),  // 64: features.2.2.block.1 conv output, 9,483,264 floats per image
         (119218176, 50125824),  // 65: features.2.2.block.1 output, 9,483,264 floats per image
         (128701440, 69092352),  // 66: features.2.2.block.2 output, 9,483,264 floats per image
         (1076498832, 492932512),  // 67: features.2.2.block.2 pooled, 336 floats per image
-        (1076505200, 492939440),  // 68: features.2.2.block.2 hidden, 14 floats per image
+        (1076505152, 492939440),  // 68: features.2.2.block.2 hidden, 14 floats per image
         (1076499168, 492932848),  // 69: features.2.2.block.2 scale, 336 floats per image
         (934609536, 404986176),  // 70: features.2.2.block.3 conv output, 1,580,544 floats per image
         (138184704, 50125824),  // 71: features.2.2.block.3 output, 1,580,544 floats per image
         (936190080, 406566720),  // 72: features.2.2 output, 1,580,544 floats per image
-        (1076505216, 492939456),  // 73: features.2.2 drop-path keep, 1 floats per image
+        (1076505168, 492939456),  // 73: features.2.2 drop-path keep, 1 floats per image
         (138184704, 50125824),  // 74: features.2.3.block.0 conv output, 9,483,264 floats per image
         (147667968, 69092352),  // 75: features.2.3.block.0 output, 9,483,264 floats per image
         (157151232, 78575616),  // 76: features.2.3.block.1 conv output, 9,483,264 floats per image
         (166634496, 69092352),  // 77: features.2.3.block.1 output, 9,483,264 floats per image
         (176117760, 88058880),  // 78: features.2.3.block.2 output, 9,483,264 floats per image
         (1076499504, 492933184),  // 79: features.2.3.block.2 pooled, 336 floats per image
-        (1076505232, 492939472),  // 80: features.2.3.block.2 hidden, 14 floats per image
+        (1076505184, 492939472),  // 80: features.2.3.block.2 hidden, 14 floats per image
         (1076499840, 492933520),  // 81: features.2.3.block.2 scale, 336 floats per image
         (937770624, 408147264),  // 82: features.2.3.block.3 conv output, 1,580,544 floats per image
         (185601024, 69092352),  // 83: features.2.3.block.3 output, 1,580,544 floats per image
         (939351168, 409727808),  // 84: features.2.3 output, 1,580,544 floats per image
-        (1076505248, 492939488),  // 85: features.2.3 drop-path keep, 1 floats per image
+        (1076505200, 492939488),  // 85: features.2.3 drop-path keep, 1 floats per image
         (185601024, 69092352),  // 86: features.2.4.block.0 conv output, 9,483,264 floats per image
         (195084288, 88058880),  // 87: features.2.4.block.0 output, 9,483,264 floats per image
         (204567552, 97542144),  // 88: features.2.4.block.1 conv output, 9,483,264 floats per image
         (214050816, 88058880),  // 89: features.2.4.block.1 output, 9,483,264 floats per image
         (223534080, 107025408),  // 90: features.2.4.block.2 output, 9,483,264 floats per image
         (1076500176, 492933856),  // 91: features.2.4.block.2 pooled, 336 floats per image
-        (1076505264, 492939504),  // 92: features.2.4.block.2 hidden, 14 floats per image
+        (1076505216, 492939504),  // 92: features.2.4.block.2 hidden, 14 floats per image
         (1076500512, 492934192),  // 93: features.2.4.block.2 scale, 336 floats per image
         (940931712, 411308352),  // 94: features.2.4.block.3 conv output, 1,580,544 floats per image
         (233017344, 88058880),  // 95: features.2.4.block.3 output, 1,580,544 floats per image
         (942512256, 412888896),  // 96: features.2.4 output, 1,580,544 floats per image
-        (1076505280, 492939520),  // 97: features.2.4 drop-path keep, 1 floats per image
+        (1076505232, 492939520),  // 97: features.2.4 drop-path keep, 1 floats per image
         (233017344, 88058880),  // 98: features.2.5.block.0 conv output, 9,483,264 floats per image
         (242500608, 107025408),  // 99: features.2.5.block.0 output, 9,483,264 floats per image
         (251983872, 116508672),  // 100: features.2.5.block.1 conv output, 9,483,264 floats per image
         (261467136, 107025408),  // 101: features.2.5.block.1 output, 9,483,264 floats per image
         (270950400, 125991936),  // 102: features.2.5.block.2 output, 9,483,264 floats per image
         (1076500848, 492934528),  // 103: features.2.5.block.2 pooled, 336 floats per image
-        (1076505296, 492939536),  // 104: features.2.5.block.2 hidden, 14 floats per image
+        (1076505248, 492939536),  // 104: features.2.5.block.2 hidden, 14 floats per image
         (1076501184, 492934864),  // 105: features.2.5.block.2 scale, 336 floats per image
         (944092800, 414469440),  // 106: features.2.5.block.3 conv output, 1,580,544 floats per image
         (280433664, 107025408),  // 107: features.2.5.block.3 output, 1,580,544 floats per image
         (945673344, 416049984),  // 108: features.2.5 output, 1,580,544 floats per image
-        (1076505312, 492939552),  // 109: features.2.5 drop-path keep, 1 floats per image
+        (1076505264, 492939552),  // 109: features.2.5 drop-path keep, 1 floats per image
         (280433664, 107025408),  // 110: features.2.6.block.0 conv output, 9,483,264 floats per image
         (289916928, 125991936),  // 111: features.2.6.block.0 output, 9,483,264 floats per image
         (299400192, 135475200),  // 112: features.2.6.block.1 conv output, 9,483,264 floats per image
         (308883456, 125991936),  // 113: features.2.6.block.1 output, 9,483,264 floats per image
         (318366720, 144958464),  // 114: features.2.6.block.2 output, 9,483,264 floats per image
         (1076501520, 492935200),  // 115: features.2.6.block.2 pooled, 336 floats per image
-        (1076505328, 492939568),  // 116: features.2.6.block.2 hidden, 14 floats per image
+        (1076505280, 492939568),  // 116: features.2.6.block.2 hidden, 14 floats per image
         (1076501856, 492935536),  // 117: features.2.6.block.2 scale, 336 floats per image
         (947253888, 417630528),  // 118: features.2.6.block.3 conv output, 1,580,544 floats per image
         (327849984, 125991936),  // 119: features.2.6.block.3 output, 1,580,544 floats per image
         (948834432, 419211072),  // 120: features.2.6 output, 1,580,544 floats per image
-        (1076505344, 492939584),  // 121: features.2.6 drop-path keep, 1 floats per image
+        (1076505296, 492939584),  // 121: features.2.6 drop-path keep, 1 floats per image
         (327849984, 125991936),  // 122: features.2.7.block.0 conv output, 9,483,264 floats per image
         (337333248, 144958464),  // 123: features.2.7.block.0 output, 9,483,264 floats per image
         (346816512, 154441728),  // 124: features.2.7.block.1 conv output, 9,483,264 floats per image
         (356299776, 144958464),  // 125: features.2.7.block.1 output, 9,483,264 floats per image
         (365783040, 163924992),  // 126: features.2.7.block.2 output, 9,483,264 floats per image
         (1076502192, 492935872),  // 127: features.2.7.block.2 pooled, 336 floats per image
-        (1076505360, 492939600),  // 128: features.2.7.block.2 hidden, 14 floats per image
+        (1076505312, 492939600),  // 128: features.2.7.block.2 hidden, 14 floats per image
         (1076502528, 492936208),  // 129: features.2.7.block.2 scale, 336 floats per image
         (950414976, 420791616),  // 130: features.2.7.block.3 conv output, 1,580,544 floats per image
         (375266304, 144958464),  // 131: features.2.7.block.3 output, 1,580,544 floats per image
         (951995520, 422372160),  // 132: features.2.7 output, 1,580,544 floats per image
-        (1076505376, 492939616),  // 133: features.2.7 drop-path keep, 1 floats per image
+        (1076505328, 492939616),  // 133: features.2.7 drop-path keep, 1 floats per image
         (375266304, 144958464),  // 134: features.3.0.block.0 conv output, 9,483,264 floats per image
         (384749568, 163924992),  // 135: features.3.0.block.0 output, 9,483,264 floats per image
         (792642816, 344135232),  // 136: features.3.0.block.1 conv output, 2,370,816 floats per image
         (795013632, 163924992),  // 137: features.3.0.block.1 output, 2,370,816 floats per image
         (797384448, 166295808),  // 138: features.3.0.block.2 output, 2,370,816 floats per image
         (1076502864, 492936544),  // 139: features.3.0.block.2 pooled, 336 floats per image
-        (1076505392, 492939632),  // 140: features.3.0.block.2 hidden, 14 floats per image
+        (1076505344, 492939632),  // 140: features.3.0.block.2 hidden, 14 floats per image
         (1076503200, 492936880),  // 141: features.3.0.block.2 scale, 336 floats per image
         (1043067312, 459197424),  // 142: features.3.0.block.3 conv output, 620,928 floats per image
         (1043688240, 459818352),  // 143: features.3.0.block.3 output, 620,928 floats per image
@@ -20320,86 +19960,86 @@ public final class EfficientNetB8Training: TrainableModel {
         (1044309168, 460439280),  // 152: features.3.1.block.3 conv output, 620,928 floats per image
         (401683968, 167650560),  // 153: features.3.1.block.3 output, 620,928 floats per image
         (1044930096, 461060208),  // 154: features.3.1 output, 620,928 floats per image
-        (1076505408, 492939648),  // 155: features.3.1 drop-path keep, 1 floats per image
+        (1076505360, 492939648),  // 155: features.3.1 drop-path keep, 1 floats per image
         (471792384, 167650560),  // 156: features.3.2.block.0 conv output, 3,725,568 floats per image
         (475517952, 175101696),  // 157: features.3.2.block.0 output, 3,725,568 floats per image
         (479243520, 178827264),  // 158: features.3.2.block.1 conv output, 3,725,568 floats per image
         (482969088, 175101696),  // 159: features.3.2.block.1 output, 3,725,568 floats per image
         (486694656, 204567552),  // 160: features.3.2.block.2 output, 3,725,568 floats per image
         (403714896, 492924976),  // 161: features.3.2.block.2 pooled, 528 floats per image
-        (1076504832, 492939072),  // 162: features.3.2.block.2 hidden, 22 floats per image
+        (1076504784, 492939072),  // 162: features.3.2.block.2 hidden, 22 floats per image
         (403715424, 492925504),  // 163: features.3.2.block.2 scale, 528 floats per image
         (1045551024, 461681136),  // 164: features.3.2.block.3 conv output, 620,928 floats per image
         (401683968, 175101696),  // 165: features.3.2.block.3 output, 620,928 floats per image
         (1046171952, 462302064),  // 166: features.3.2 output, 620,928 floats per image
-        (1076505424, 492939664),  // 167: features.3.2 drop-path keep, 1 floats per image
+        (1076505376, 492939664),  // 167: features.3.2 drop-path keep, 1 floats per image
         (490420224, 175101696),  // 168: features.3.3.block.0 conv output, 3,725,568 floats per image
         (494145792, 204567552),  // 169: features.3.3.block.0 output, 3,725,568 floats per image
         (497871360, 208293120),  // 170: features.3.3.block.1 conv output, 3,725,568 floats per image
         (501596928, 204567552),  // 171: features.3.3.block.1 output, 3,725,568 floats per image
         (505322496, 212018688),  // 172: features.3.3.block.2 output, 3,725,568 floats per image
         (1076491824, 492926032),  // 173: features.3.3.block.2 pooled, 528 floats per image
-        (1076504864, 492939104),  // 174: features.3.3.block.2 hidden, 22 floats per image
+        (1076504816, 492939104),  // 174: features.3.3.block.2 hidden, 22 floats per image
         (1076492352, 492926560),  // 175: features.3.3.block.2 scale, 528 floats per image
         (1046792880, 462922992),  // 176: features.3.3.block.3 conv output, 620,928 floats per image
         (401683968, 204567552),  // 177: features.3.3.block.3 output, 620,928 floats per image
         (1047413808, 463543920),  // 178: features.3.3 output, 620,928 floats per image
-        (1076505440, 492939680),  // 179: features.3.3 drop-path keep, 1 floats per image
+        (1076505392, 492939680),  // 179: features.3.3 drop-path keep, 1 floats per image
         (509048064, 204567552),  // 180: features.3.4.block.0 conv output, 3,725,568 floats per image
         (512773632, 212018688),  // 181: features.3.4.block.0 output, 3,725,568 floats per image
         (516499200, 215744256),  // 182: features.3.4.block.1 conv output, 3,725,568 floats per image
         (520224768, 212018688),  // 183: features.3.4.block.1 output, 3,725,568 floats per image
         (523950336, 219469824),  // 184: features.3.4.block.2 output, 3,725,568 floats per image
         (1076492880, 492927088),  // 185: features.3.4.block.2 pooled, 528 floats per image
-        (1076504896, 492939136),  // 186: features.3.4.block.2 hidden, 22 floats per image
+        (1076504848, 492939136),  // 186: features.3.4.block.2 hidden, 22 floats per image
         (1076493408, 492927616),  // 187: features.3.4.block.2 scale, 528 floats per image
         (1048034736, 464164848),  // 188: features.3.4.block.3 conv output, 620,928 floats per image
         (401683968, 212018688),  // 189: features.3.4.block.3 output, 620,928 floats per image
         (1048655664, 464785776),  // 190: features.3.4 output, 620,928 floats per image
-        (1076505456, 492939696),  // 191: features.3.4 drop-path keep, 1 floats per image
+        (1076505408, 492939696),  // 191: features.3.4 drop-path keep, 1 floats per image
         (527675904, 212018688),  // 192: features.3.5.block.0 conv output, 3,725,568 floats per image
         (531401472, 219469824),  // 193: features.3.5.block.0 output, 3,725,568 floats per image
         (535127040, 223195392),  // 194: features.3.5.block.1 conv output, 3,725,568 floats per image
         (538852608, 219469824),  // 195: features.3.5.block.1 output, 3,725,568 floats per image
         (542578176, 226920960),  // 196: features.3.5.block.2 output, 3,725,568 floats per image
         (1076493936, 492928144),  // 197: features.3.5.block.2 pooled, 528 floats per image
-        (1076504928, 492939168),  // 198: features.3.5.block.2 hidden, 22 floats per image
+        (1076504880, 492939168),  // 198: features.3.5.block.2 hidden, 22 floats per image
         (1076494464, 492928672),  // 199: features.3.5.block.2 scale, 528 floats per image
         (1049276592, 465406704),  // 200: features.3.5.block.3 conv output, 620,928 floats per image
         (401683968, 219469824),  // 201: features.3.5.block.3 output, 620,928 floats per image
         (1049897520, 466027632),  // 202: features.3.5 output, 620,928 floats per image
-        (1076505472, 492939712),  // 203: features.3.5 drop-path keep, 1 floats per image
+        (1076505424, 492939712),  // 203: features.3.5 drop-path keep, 1 floats per image
         (546303744, 219469824),  // 204: features.3.6.block.0 conv output, 3,725,568 floats per image
         (550029312, 226920960),  // 205: features.3.6.block.0 output, 3,725,568 floats per image
         (553754880, 230646528),  // 206: features.3.6.block.1 conv output, 3,725,568 floats per image
         (557480448, 226920960),  // 207: features.3.6.block.1 output, 3,725,568 floats per image
         (561206016, 234372096),  // 208: features.3.6.block.2 output, 3,725,568 floats per image
         (1076494992, 492929200),  // 209: features.3.6.block.2 pooled, 528 floats per image
-        (1076504960, 492939200),  // 210: features.3.6.block.2 hidden, 22 floats per image
+        (1076504912, 492939200),  // 210: features.3.6.block.2 hidden, 22 floats per image
         (1076495520, 492929728),  // 211: features.3.6.block.2 scale, 528 floats per image
         (1050518448, 466648560),  // 212: features.3.6.block.3 conv output, 620,928 floats per image
         (401683968, 226920960),  // 213: features.3.6.block.3 output, 620,928 floats per image
         (1051139376, 467269488),  // 214: features.3.6 output, 620,928 floats per image
-        (1076505488, 492939728),  // 215: features.3.6 drop-path keep, 1 floats per image
+        (1076505440, 492939728),  // 215: features.3.6 drop-path keep, 1 floats per image
         (564931584, 226920960),  // 216: features.3.7.block.0 conv output, 3,725,568 floats per image
         (568657152, 234372096),  // 217: features.3.7.block.0 output, 3,725,568 floats per image
         (572382720, 238097664),  // 218: features.3.7.block.1 conv output, 3,725,568 floats per image
         (576108288, 234372096),  // 219: features.3.7.block.1 output, 3,725,568 floats per image
         (579833856, 241823232),  // 220: features.3.7.block.2 output, 3,725,568 floats per image
         (1076496048, 492930256),  // 221: features.3.7.block.2 pooled, 528 floats per image
-        (1076504992, 492939232),  // 222: features.3.7.block.2 hidden, 22 floats per image
+        (1076504944, 492939232),  // 222: features.3.7.block.2 hidden, 22 floats per image
         (1076496576, 492930784),  // 223: features.3.7.block.2 scale, 528 floats per image
         (1051760304, 467890416),  // 224: features.3.7.block.3 conv output, 620,928 floats per image
         (401683968, 234372096),  // 225: features.3.7.block.3 output, 620,928 floats per image
         (1052381232, 468511344),  // 226: features.3.7 output, 620,928 floats per image
-        (1076505504, 492939744),  // 227: features.3.7 drop-path keep, 1 floats per image
+        (1076505456, 492939744),  // 227: features.3.7 drop-path keep, 1 floats per image
         (583559424, 234372096),  // 228: features.4.0.block.0 conv output, 3,725,568 floats per image
         (587284992, 241823232),  // 229: features.4.0.block.0 output, 3,725,568 floats per image
         (1038960720, 457609824),  // 230: features.4.0.block.1 conv output, 931,392 floats per image
         (1039892112, 241823232),  // 231: features.4.0.block.1 output, 931,392 floats per image
         (1040823504, 242754624),  // 232: features.4.0.block.2 output, 931,392 floats per image
         (1076497104, 249273616),  // 233: features.4.0.block.2 pooled, 528 floats per image
-        (1076505024, 492939264),  // 234: features.4.0.block.2 hidden, 22 floats per image
+        (1076504976, 492939264),  // 234: features.4.0.block.2 hidden, 22 floats per image
         (1076497632, 492931312),  // 235: features.4.0.block.2 scale, 528 floats per image
         (1062189072, 182552832),  // 236: features.4.0.block.3 conv output, 310,464 floats per image
         (1062499536, 248935680),  // 237: features.4.0.block.3 output, 310,464 floats per image
@@ -20414,7 +20054,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1062810000, 478756656),  // 246: features.4.1.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 247: features.4.1.block.3 output, 310,464 floats per image
         (1063120464, 479067120),  // 248: features.4.1 output, 310,464 floats per image
-        (1076505520, 492939760),  // 249: features.4.1 drop-path keep, 1 floats per image
+        (1076505472, 492939760),  // 249: features.4.1 drop-path keep, 1 floats per image
         (807206400, 348368832),  // 250: features.4.2.block.0 conv output, 1,862,784 floats per image
         (809069184, 241823232),  // 251: features.4.2.block.0 output, 1,862,784 floats per image
         (810931968, 350231616),  // 252: features.4.2.block.1 conv output, 1,862,784 floats per image
@@ -20426,7 +20066,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1063430928, 479377584),  // 258: features.4.2.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 259: features.4.2.block.3 output, 310,464 floats per image
         (1063741392, 479688048),  // 260: features.4.2 output, 310,464 floats per image
-        (1076505536, 492939776),  // 261: features.4.2 drop-path keep, 1 floats per image
+        (1076505488, 492939776),  // 261: features.4.2 drop-path keep, 1 floats per image
         (816520320, 352094400),  // 262: features.4.3.block.0 conv output, 1,862,784 floats per image
         (818383104, 241823232),  // 263: features.4.3.block.0 output, 1,862,784 floats per image
         (820245888, 353957184),  // 264: features.4.3.block.1 conv output, 1,862,784 floats per image
@@ -20438,7 +20078,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1064051856, 479998512),  // 270: features.4.3.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 271: features.4.3.block.3 output, 310,464 floats per image
         (1064362320, 480308976),  // 272: features.4.3 output, 310,464 floats per image
-        (1076505552, 492939792),  // 273: features.4.3 drop-path keep, 1 floats per image
+        (1076505504, 492939792),  // 273: features.4.3 drop-path keep, 1 floats per image
         (825834240, 355819968),  // 274: features.4.4.block.0 conv output, 1,862,784 floats per image
         (827697024, 241823232),  // 275: features.4.4.block.0 output, 1,862,784 floats per image
         (829559808, 357682752),  // 276: features.4.4.block.1 conv output, 1,862,784 floats per image
@@ -20450,7 +20090,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1064672784, 480619440),  // 282: features.4.4.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 283: features.4.4.block.3 output, 310,464 floats per image
         (1064983248, 480929904),  // 284: features.4.4 output, 310,464 floats per image
-        (1076505568, 492939808),  // 285: features.4.4 drop-path keep, 1 floats per image
+        (1076505520, 492939808),  // 285: features.4.4 drop-path keep, 1 floats per image
         (835148160, 359545536),  // 286: features.4.5.block.0 conv output, 1,862,784 floats per image
         (837010944, 241823232),  // 287: features.4.5.block.0 output, 1,862,784 floats per image
         (838873728, 361408320),  // 288: features.4.5.block.1 conv output, 1,862,784 floats per image
@@ -20462,7 +20102,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1065293712, 481240368),  // 294: features.4.5.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 295: features.4.5.block.3 output, 310,464 floats per image
         (1065604176, 481550832),  // 296: features.4.5 output, 310,464 floats per image
-        (1076505584, 492939824),  // 297: features.4.5 drop-path keep, 1 floats per image
+        (1076505536, 492939824),  // 297: features.4.5 drop-path keep, 1 floats per image
         (844462080, 363271104),  // 298: features.4.6.block.0 conv output, 1,862,784 floats per image
         (846324864, 241823232),  // 299: features.4.6.block.0 output, 1,862,784 floats per image
         (848187648, 365133888),  // 300: features.4.6.block.1 conv output, 1,862,784 floats per image
@@ -20474,7 +20114,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1065914640, 481861296),  // 306: features.4.6.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 307: features.4.6.block.3 output, 310,464 floats per image
         (1066225104, 482171760),  // 308: features.4.6 output, 310,464 floats per image
-        (1076505600, 492939840),  // 309: features.4.6 drop-path keep, 1 floats per image
+        (1076505552, 492939840),  // 309: features.4.6 drop-path keep, 1 floats per image
         (853776000, 366996672),  // 310: features.4.7.block.0 conv output, 1,862,784 floats per image
         (855638784, 241823232),  // 311: features.4.7.block.0 output, 1,862,784 floats per image
         (857501568, 368859456),  // 312: features.4.7.block.1 conv output, 1,862,784 floats per image
@@ -20486,7 +20126,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1066535568, 482482224),  // 318: features.4.7.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 319: features.4.7.block.3 output, 310,464 floats per image
         (1066846032, 482792688),  // 320: features.4.7 output, 310,464 floats per image
-        (1076505616, 492939856),  // 321: features.4.7 drop-path keep, 1 floats per image
+        (1076505568, 492939856),  // 321: features.4.7 drop-path keep, 1 floats per image
         (863089920, 370722240),  // 322: features.4.8.block.0 conv output, 1,862,784 floats per image
         (864952704, 241823232),  // 323: features.4.8.block.0 output, 1,862,784 floats per image
         (866815488, 372585024),  // 324: features.4.8.block.1 conv output, 1,862,784 floats per image
@@ -20498,7 +20138,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1067156496, 483103152),  // 330: features.4.8.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 331: features.4.8.block.3 output, 310,464 floats per image
         (1067466960, 483413616),  // 332: features.4.8 output, 310,464 floats per image
-        (1076505632, 492939872),  // 333: features.4.8 drop-path keep, 1 floats per image
+        (1076505584, 492939872),  // 333: features.4.8 drop-path keep, 1 floats per image
         (872403840, 374447808),  // 334: features.4.9.block.0 conv output, 1,862,784 floats per image
         (874266624, 241823232),  // 335: features.4.9.block.0 output, 1,862,784 floats per image
         (876129408, 376310592),  // 336: features.4.9.block.1 conv output, 1,862,784 floats per image
@@ -20510,7 +20150,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1067777424, 483724080),  // 342: features.4.9.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 343: features.4.9.block.3 output, 310,464 floats per image
         (1068087888, 484034544),  // 344: features.4.9 output, 310,464 floats per image
-        (1076505648, 492939888),  // 345: features.4.9 drop-path keep, 1 floats per image
+        (1076505600, 492939888),  // 345: features.4.9 drop-path keep, 1 floats per image
         (881717760, 378173376),  // 346: features.4.10.block.0 conv output, 1,862,784 floats per image
         (883580544, 241823232),  // 347: features.4.10.block.0 output, 1,862,784 floats per image
         (885443328, 380036160),  // 348: features.4.10.block.1 conv output, 1,862,784 floats per image
@@ -20522,14 +20162,14 @@ public final class EfficientNetB8Training: TrainableModel {
         (1068398352, 484345008),  // 354: features.4.10.block.3 conv output, 310,464 floats per image
         (591010560, 241823232),  // 355: features.4.10.block.3 output, 310,464 floats per image
         (1068708816, 484655472),  // 356: features.4.10 output, 310,464 floats per image
-        (1076505664, 492939904),  // 357: features.4.10 drop-path keep, 1 floats per image
+        (1076505616, 492939904),  // 357: features.4.10 drop-path keep, 1 floats per image
         (891031680, 381898944),  // 358: features.5.0.block.0 conv output, 1,862,784 floats per image
         (892894464, 241823232),  // 359: features.5.0.block.0 output, 1,862,784 floats per image
         (894757248, 383761728),  // 360: features.5.0.block.1 conv output, 1,862,784 floats per image
         (896620032, 241823232),  // 361: features.5.0.block.1 output, 1,862,784 floats per image
         (898482816, 243686016),  // 362: features.5.0.block.2 output, 1,862,784 floats per image
         (403710720, 492921808),  // 363: features.5.0.block.2 pooled, 1,056 floats per image
-        (1076504560, 492938768),  // 364: features.5.0.block.2 hidden, 44 floats per image
+        (594731872, 492938768),  // 364: features.5.0.block.2 hidden, 44 floats per image
         (403711776, 492922864),  // 365: features.5.0.block.2 scale, 1,056 floats per image
         (594291600, 469132272),  // 366: features.5.0.block.3 conv output, 437,472 floats per image
         (1053002160, 469569744),  // 367: features.5.0.block.3 output, 437,472 floats per image
@@ -20544,7 +20184,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1053439632, 470007216),  // 376: features.5.1.block.3 conv output, 437,472 floats per image
         (593635392, 244448064),  // 377: features.5.1.block.3 output, 437,472 floats per image
         (1053877104, 470444688),  // 378: features.5.1 output, 437,472 floats per image
-        (594731872, 492939920),  // 379: features.5.1 drop-path keep, 1 floats per image
+        (594731920, 492939920),  // 379: features.5.1 drop-path keep, 1 floats per image
         (666650880, 244448064),  // 380: features.5.2.block.0 conv output, 2,624,832 floats per image
         (669275712, 291638592),  // 381: features.5.2.block.0 output, 2,624,832 floats per image
         (671900544, 294263424),  // 382: features.5.2.block.1 conv output, 2,624,832 floats per image
@@ -20556,7 +20196,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1054314576, 470882160),  // 388: features.5.2.block.3 conv output, 437,472 floats per image
         (593635392, 291638592),  // 389: features.5.2.block.3 output, 437,472 floats per image
         (1054752048, 471319632),  // 390: features.5.2 output, 437,472 floats per image
-        (594731888, 492939936),  // 391: features.5.2 drop-path keep, 1 floats per image
+        (594731936, 492939936),  // 391: features.5.2 drop-path keep, 1 floats per image
         (679775040, 291638592),  // 392: features.5.3.block.0 conv output, 2,624,832 floats per image
         (682399872, 296888256),  // 393: features.5.3.block.0 output, 2,624,832 floats per image
         (685024704, 299513088),  // 394: features.5.3.block.1 conv output, 2,624,832 floats per image
@@ -20568,7 +20208,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1055189520, 471757104),  // 400: features.5.3.block.3 conv output, 437,472 floats per image
         (593635392, 296888256),  // 401: features.5.3.block.3 output, 437,472 floats per image
         (1055626992, 472194576),  // 402: features.5.3 output, 437,472 floats per image
-        (594731904, 492939952),  // 403: features.5.3 drop-path keep, 1 floats per image
+        (594731952, 492939952),  // 403: features.5.3 drop-path keep, 1 floats per image
         (692899200, 296888256),  // 404: features.5.4.block.0 conv output, 2,624,832 floats per image
         (695524032, 302137920),  // 405: features.5.4.block.0 output, 2,624,832 floats per image
         (698148864, 304762752),  // 406: features.5.4.block.1 conv output, 2,624,832 floats per image
@@ -20580,7 +20220,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1056064464, 472632048),  // 412: features.5.4.block.3 conv output, 437,472 floats per image
         (593635392, 302137920),  // 413: features.5.4.block.3 output, 437,472 floats per image
         (1056501936, 473069520),  // 414: features.5.4 output, 437,472 floats per image
-        (594731920, 492939968),  // 415: features.5.4 drop-path keep, 1 floats per image
+        (594731968, 492939968),  // 415: features.5.4 drop-path keep, 1 floats per image
         (706023360, 302137920),  // 416: features.5.5.block.0 conv output, 2,624,832 floats per image
         (708648192, 307387584),  // 417: features.5.5.block.0 output, 2,624,832 floats per image
         (711273024, 310012416),  // 418: features.5.5.block.1 conv output, 2,624,832 floats per image
@@ -20592,7 +20232,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1056939408, 473506992),  // 424: features.5.5.block.3 conv output, 437,472 floats per image
         (593635392, 307387584),  // 425: features.5.5.block.3 output, 437,472 floats per image
         (1057376880, 473944464),  // 426: features.5.5 output, 437,472 floats per image
-        (594731936, 492939984),  // 427: features.5.5 drop-path keep, 1 floats per image
+        (594731984, 492939984),  // 427: features.5.5 drop-path keep, 1 floats per image
         (719147520, 307387584),  // 428: features.5.6.block.0 conv output, 2,624,832 floats per image
         (721772352, 312637248),  // 429: features.5.6.block.0 output, 2,624,832 floats per image
         (724397184, 315262080),  // 430: features.5.6.block.1 conv output, 2,624,832 floats per image
@@ -20604,7 +20244,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1057814352, 474381936),  // 436: features.5.6.block.3 conv output, 437,472 floats per image
         (593635392, 312637248),  // 437: features.5.6.block.3 output, 437,472 floats per image
         (1058251824, 474819408),  // 438: features.5.6 output, 437,472 floats per image
-        (594731952, 492940000),  // 439: features.5.6 drop-path keep, 1 floats per image
+        (594732000, 492940000),  // 439: features.5.6 drop-path keep, 1 floats per image
         (732271680, 312637248),  // 440: features.5.7.block.0 conv output, 2,624,832 floats per image
         (734896512, 317886912),  // 441: features.5.7.block.0 output, 2,624,832 floats per image
         (737521344, 320511744),  // 442: features.5.7.block.1 conv output, 2,624,832 floats per image
@@ -20616,7 +20256,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1058689296, 475256880),  // 448: features.5.7.block.3 conv output, 437,472 floats per image
         (593635392, 317886912),  // 449: features.5.7.block.3 output, 437,472 floats per image
         (1059126768, 475694352),  // 450: features.5.7 output, 437,472 floats per image
-        (594731968, 492940016),  // 451: features.5.7 drop-path keep, 1 floats per image
+        (594732016, 492940016),  // 451: features.5.7 drop-path keep, 1 floats per image
         (745395840, 317886912),  // 452: features.5.8.block.0 conv output, 2,624,832 floats per image
         (748020672, 323136576),  // 453: features.5.8.block.0 output, 2,624,832 floats per image
         (750645504, 325761408),  // 454: features.5.8.block.1 conv output, 2,624,832 floats per image
@@ -20628,7 +20268,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1059564240, 476131824),  // 460: features.5.8.block.3 conv output, 437,472 floats per image
         (593635392, 323136576),  // 461: features.5.8.block.3 output, 437,472 floats per image
         (1060001712, 476569296),  // 462: features.5.8 output, 437,472 floats per image
-        (594731984, 492940032),  // 463: features.5.8 drop-path keep, 1 floats per image
+        (594732032, 492940032),  // 463: features.5.8 drop-path keep, 1 floats per image
         (758520000, 323136576),  // 464: features.5.9.block.0 conv output, 2,624,832 floats per image
         (761144832, 328386240),  // 465: features.5.9.block.0 output, 2,624,832 floats per image
         (763769664, 331011072),  // 466: features.5.9.block.1 conv output, 2,624,832 floats per image
@@ -20640,7 +20280,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1060439184, 477006768),  // 472: features.5.9.block.3 conv output, 437,472 floats per image
         (593635392, 328386240),  // 473: features.5.9.block.3 output, 437,472 floats per image
         (1060876656, 477444240),  // 474: features.5.9 output, 437,472 floats per image
-        (594732000, 492940048),  // 475: features.5.9 drop-path keep, 1 floats per image
+        (594732048, 492940048),  // 475: features.5.9 drop-path keep, 1 floats per image
         (771644160, 328386240),  // 476: features.5.10.block.0 conv output, 2,624,832 floats per image
         (774268992, 333635904),  // 477: features.5.10.block.0 output, 2,624,832 floats per image
         (776893824, 336260736),  // 478: features.5.10.block.1 conv output, 2,624,832 floats per image
@@ -20652,7 +20292,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1061314128, 477881712),  // 484: features.5.10.block.3 conv output, 437,472 floats per image
         (593635392, 333635904),  // 485: features.5.10.block.3 output, 437,472 floats per image
         (1061751600, 478319184),  // 486: features.5.10 output, 437,472 floats per image
-        (594732016, 492940064),  // 487: features.5.10 drop-path keep, 1 floats per image
+        (594732064, 492940064),  // 487: features.5.10 drop-path keep, 1 floats per image
         (784768320, 333635904),  // 488: features.6.0.block.0 conv output, 2,624,832 floats per image
         (787393152, 338885568),  // 489: features.6.0.block.0 output, 2,624,832 floats per image
         (593635392, 458541216),  // 490: features.6.0.block.1 conv output, 656,208 floats per image
@@ -20674,7 +20314,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1071256048, 487636640),  // 506: features.6.1.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 507: features.6.1.block.3 output, 186,984 floats per image
         (1071443040, 487823632),  // 508: features.6.1 output, 186,984 floats per image
-        (594732032, 344102032),  // 509: features.6.1 drop-path keep, 1 floats per image
+        (594732080, 344102032),  // 509: features.6.1 drop-path keep, 1 floats per image
         (960427440, 426196512),  // 510: features.6.2.block.0 conv output, 1,121,904 floats per image
         (961549344, 338885568),  // 511: features.6.2.block.0 output, 1,121,904 floats per image
         (962671248, 427318416),  // 512: features.6.2.block.1 conv output, 1,121,904 floats per image
@@ -20686,7 +20326,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1071630032, 488010624),  // 518: features.6.2.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 519: features.6.2.block.3 output, 186,984 floats per image
         (1071817024, 488197616),  // 520: features.6.2 output, 186,984 floats per image
-        (594732048, 344102048),  // 521: features.6.2 drop-path keep, 1 floats per image
+        (594732096, 344102048),  // 521: features.6.2 drop-path keep, 1 floats per image
         (966036960, 428440320),  // 522: features.6.3.block.0 conv output, 1,121,904 floats per image
         (967158864, 338885568),  // 523: features.6.3.block.0 output, 1,121,904 floats per image
         (968280768, 429562224),  // 524: features.6.3.block.1 conv output, 1,121,904 floats per image
@@ -20698,7 +20338,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1072004016, 488384608),  // 530: features.6.3.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 531: features.6.3.block.3 output, 186,984 floats per image
         (1072191008, 488571600),  // 532: features.6.3 output, 186,984 floats per image
-        (594732064, 344102064),  // 533: features.6.3 drop-path keep, 1 floats per image
+        (594732112, 344102064),  // 533: features.6.3 drop-path keep, 1 floats per image
         (971646480, 430684128),  // 534: features.6.4.block.0 conv output, 1,121,904 floats per image
         (972768384, 338885568),  // 535: features.6.4.block.0 output, 1,121,904 floats per image
         (973890288, 431806032),  // 536: features.6.4.block.1 conv output, 1,121,904 floats per image
@@ -20710,7 +20350,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1072378000, 488758592),  // 542: features.6.4.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 543: features.6.4.block.3 output, 186,984 floats per image
         (1072564992, 488945584),  // 544: features.6.4 output, 186,984 floats per image
-        (594732080, 344102080),  // 545: features.6.4 drop-path keep, 1 floats per image
+        (594732128, 344102080),  // 545: features.6.4 drop-path keep, 1 floats per image
         (977256000, 432927936),  // 546: features.6.5.block.0 conv output, 1,121,904 floats per image
         (978377904, 338885568),  // 547: features.6.5.block.0 output, 1,121,904 floats per image
         (979499808, 434049840),  // 548: features.6.5.block.1 conv output, 1,121,904 floats per image
@@ -20722,7 +20362,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1072751984, 489132576),  // 554: features.6.5.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 555: features.6.5.block.3 output, 186,984 floats per image
         (1072938976, 489319568),  // 556: features.6.5 output, 186,984 floats per image
-        (594732096, 344102096),  // 557: features.6.5 drop-path keep, 1 floats per image
+        (594732144, 344102096),  // 557: features.6.5 drop-path keep, 1 floats per image
         (982865520, 435171744),  // 558: features.6.6.block.0 conv output, 1,121,904 floats per image
         (983987424, 338885568),  // 559: features.6.6.block.0 output, 1,121,904 floats per image
         (985109328, 436293648),  // 560: features.6.6.block.1 conv output, 1,121,904 floats per image
@@ -20734,7 +20374,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1073125968, 489506560),  // 566: features.6.6.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 567: features.6.6.block.3 output, 186,984 floats per image
         (1073312960, 489693552),  // 568: features.6.6 output, 186,984 floats per image
-        (594732112, 344102112),  // 569: features.6.6 drop-path keep, 1 floats per image
+        (594732160, 344102112),  // 569: features.6.6 drop-path keep, 1 floats per image
         (988475040, 437415552),  // 570: features.6.7.block.0 conv output, 1,121,904 floats per image
         (989596944, 338885568),  // 571: features.6.7.block.0 output, 1,121,904 floats per image
         (990718848, 438537456),  // 572: features.6.7.block.1 conv output, 1,121,904 floats per image
@@ -20746,7 +20386,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1073499952, 489880544),  // 578: features.6.7.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 579: features.6.7.block.3 output, 186,984 floats per image
         (1073686944, 490067536),  // 580: features.6.7 output, 186,984 floats per image
-        (594732128, 344102128),  // 581: features.6.7 drop-path keep, 1 floats per image
+        (594732176, 344102128),  // 581: features.6.7 drop-path keep, 1 floats per image
         (994084560, 439659360),  // 582: features.6.8.block.0 conv output, 1,121,904 floats per image
         (995206464, 338885568),  // 583: features.6.8.block.0 output, 1,121,904 floats per image
         (996328368, 440781264),  // 584: features.6.8.block.1 conv output, 1,121,904 floats per image
@@ -20758,7 +20398,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1073873936, 490254528),  // 590: features.6.8.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 591: features.6.8.block.3 output, 186,984 floats per image
         (1074060928, 490441520),  // 592: features.6.8 output, 186,984 floats per image
-        (594732144, 344102144),  // 593: features.6.8 drop-path keep, 1 floats per image
+        (594732192, 344102144),  // 593: features.6.8 drop-path keep, 1 floats per image
         (999694080, 441903168),  // 594: features.6.9.block.0 conv output, 1,121,904 floats per image
         (1000815984, 338885568),  // 595: features.6.9.block.0 output, 1,121,904 floats per image
         (1001937888, 443025072),  // 596: features.6.9.block.1 conv output, 1,121,904 floats per image
@@ -20770,7 +20410,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1074247920, 490628512),  // 602: features.6.9.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 603: features.6.9.block.3 output, 186,984 floats per image
         (1074434912, 490815504),  // 604: features.6.9 output, 186,984 floats per image
-        (594732160, 344102160),  // 605: features.6.9 drop-path keep, 1 floats per image
+        (594732208, 344102160),  // 605: features.6.9 drop-path keep, 1 floats per image
         (1005303600, 444146976),  // 606: features.6.10.block.0 conv output, 1,121,904 floats per image
         (1006425504, 338885568),  // 607: features.6.10.block.0 output, 1,121,904 floats per image
         (1007547408, 445268880),  // 608: features.6.10.block.1 conv output, 1,121,904 floats per image
@@ -20782,7 +20422,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1074621904, 491002496),  // 614: features.6.10.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 615: features.6.10.block.3 output, 186,984 floats per image
         (1074808896, 491189488),  // 616: features.6.10 output, 186,984 floats per image
-        (594732176, 344102176),  // 617: features.6.10 drop-path keep, 1 floats per image
+        (594732224, 344102176),  // 617: features.6.10 drop-path keep, 1 floats per image
         (1010913120, 446390784),  // 618: features.6.11.block.0 conv output, 1,121,904 floats per image
         (1012035024, 338885568),  // 619: features.6.11.block.0 output, 1,121,904 floats per image
         (1013156928, 447512688),  // 620: features.6.11.block.1 conv output, 1,121,904 floats per image
@@ -20794,7 +20434,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1074995888, 491376480),  // 626: features.6.11.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 627: features.6.11.block.3 output, 186,984 floats per image
         (1075182880, 491563472),  // 628: features.6.11 output, 186,984 floats per image
-        (594732192, 344102192),  // 629: features.6.11 drop-path keep, 1 floats per image
+        (594732240, 344102192),  // 629: features.6.11 drop-path keep, 1 floats per image
         (1016522640, 448634592),  // 630: features.6.12.block.0 conv output, 1,121,904 floats per image
         (1017644544, 338885568),  // 631: features.6.12.block.0 output, 1,121,904 floats per image
         (1018766448, 449756496),  // 632: features.6.12.block.1 conv output, 1,121,904 floats per image
@@ -20806,7 +20446,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1075369872, 491750464),  // 638: features.6.12.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 639: features.6.12.block.3 output, 186,984 floats per image
         (1075556864, 491937456),  // 640: features.6.12 output, 186,984 floats per image
-        (594732208, 344102208),  // 641: features.6.12 drop-path keep, 1 floats per image
+        (594732256, 344102208),  // 641: features.6.12 drop-path keep, 1 floats per image
         (1022132160, 450878400),  // 642: features.6.13.block.0 conv output, 1,121,904 floats per image
         (1023254064, 338885568),  // 643: features.6.13.block.0 output, 1,121,904 floats per image
         (1024375968, 452000304),  // 644: features.6.13.block.1 conv output, 1,121,904 floats per image
@@ -20818,7 +20458,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1075743856, 492124448),  // 650: features.6.13.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 651: features.6.13.block.3 output, 186,984 floats per image
         (1075930848, 492311440),  // 652: features.6.13 output, 186,984 floats per image
-        (594732224, 344102224),  // 653: features.6.13 drop-path keep, 1 floats per image
+        (594732272, 344102224),  // 653: features.6.13 drop-path keep, 1 floats per image
         (1027741680, 453122208),  // 654: features.6.14.block.0 conv output, 1,121,904 floats per image
         (1028863584, 338885568),  // 655: features.6.14.block.0 output, 1,121,904 floats per image
         (1029985488, 454244112),  // 656: features.6.14.block.1 conv output, 1,121,904 floats per image
@@ -20830,7 +20470,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1076117840, 492498432),  // 662: features.6.14.block.3 conv output, 186,984 floats per image
         (790017984, 338885568),  // 663: features.6.14.block.3 output, 186,984 floats per image
         (1076304832, 492685424),  // 664: features.6.14 output, 186,984 floats per image
-        (594732240, 344102240),  // 665: features.6.14 drop-path keep, 1 floats per image
+        (594732288, 344102240),  // 665: features.6.14 drop-path keep, 1 floats per image
         (1033351200, 455366016),  // 666: features.7.0.block.0 conv output, 1,121,904 floats per image
         (1034473104, 338885568),  // 667: features.7.0.block.0 output, 1,121,904 floats per image
         (1035595008, 456487920),  // 668: features.7.0.block.1 conv output, 1,121,904 floats per image
@@ -20852,7 +20492,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1069019280, 485586864),  // 684: features.7.1.block.3 conv output, 310,464 floats per image
         (907796736, 340748352),  // 685: features.7.1.block.3 output, 310,464 floats per image
         (1069329744, 485897328),  // 686: features.7.1 output, 310,464 floats per image
-        (594732256, 344102256),  // 687: features.7.1 drop-path keep, 1 floats per image
+        (594732304, 344102256),  // 687: features.7.1 drop-path keep, 1 floats per image
         (907796736, 340748352),  // 688: features.7.2.block.0 conv output, 1,862,784 floats per image
         (909659520, 387487296),  // 689: features.7.2.block.0 output, 1,862,784 floats per image
         (911522304, 389350080),  // 690: features.7.2.block.1 conv output, 1,862,784 floats per image
@@ -20864,7 +20504,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1069640208, 486207792),  // 696: features.7.2.block.3 conv output, 310,464 floats per image
         (917110656, 342611136),  // 697: features.7.2.block.3 output, 310,464 floats per image
         (1069950672, 486518256),  // 698: features.7.2 output, 310,464 floats per image
-        (594732272, 344102272),  // 699: features.7.2 drop-path keep, 1 floats per image
+        (594732320, 344102272),  // 699: features.7.2 drop-path keep, 1 floats per image
         (917110656, 387487296),  // 700: features.7.3.block.0 conv output, 1,862,784 floats per image
         (918973440, 391212864),  // 701: features.7.3.block.0 output, 1,862,784 floats per image
         (920836224, 393075648),  // 702: features.7.3.block.1 conv output, 1,862,784 floats per image
@@ -20876,7 +20516,7 @@ public final class EfficientNetB8Training: TrainableModel {
         (1070261136, 486828720),  // 708: features.7.3.block.3 conv output, 310,464 floats per image
         (926424576, 342611136),  // 709: features.7.3.block.3 output, 310,464 floats per image
         (927666432, 392454720),  // 710: features.7.3 output, 310,464 floats per image
-        (594732288, 344102288),  // 711: features.7.3 drop-path keep, 1 floats per image
+        (594732336, 344102288),  // 711: features.7.3 drop-path keep, 1 floats per image
         (926424576, 342611136),  // 712: features.8 conv output, 1,241,856 floats per image
         (953576064, 391212864),  // 713: features.8 output, 1,241,856 floats per image
         (403572096, 182888640),  // 714: avgpool output, 2,816 floats per image
@@ -20892,476 +20532,415 @@ public final class EfficientNetB8Training: TrainableModel {
         (926424576, 396801216),  // 724: gradient of features.7.3.block.3 input, 1,862,784 floats per image
         (924561792, 394938432),  // 725: features.7.3.block.2 output (recomputed), 1,862,784 floats per image
         (922699008, 391212864),  // 726: features.7.3.block.1 output (recomputed), 1,862,784 floats per image
-        (924561792, 394938432),  // 727: gradient of features.7.3.block.2 input, 1,862,784 floats per image
-        (920836224, 393075648),  // 728: gradient of features.7.3.block.1 input, 1,862,784 floats per image
-        (918973440, 391212864),  // 729: features.7.3.block.0 output (recomputed), 1,862,784 floats per image
-        (918973440, 342611136),  // 730: gradient of features.7.3.block.0 input, 310,464 floats per image
-        (919283904, 342921600),  // 731: gradient of features.7.2 branch, 310,464 floats per image
-        (917110656, 393075648),  // 732: gradient of features.7.2.block.3 input, 1,862,784 floats per image
-        (915247872, 391212864),  // 733: features.7.2.block.2 output (recomputed), 1,862,784 floats per image
-        (913385088, 387487296),  // 734: features.7.2.block.1 output (recomputed), 1,862,784 floats per image
-        (915247872, 391212864),  // 735: gradient of features.7.2.block.2 input, 1,862,784 floats per image
-        (911522304, 389350080),  // 736: gradient of features.7.2.block.1 input, 1,862,784 floats per image
-        (909659520, 387487296),  // 737: features.7.2.block.0 output (recomputed), 1,862,784 floats per image
-        (909659520, 342921600),  // 738: gradient of features.7.2.block.0 input, 310,464 floats per image
-        (909969984, 342611136),  // 739: gradient of features.7.1 branch, 310,464 floats per image
-        (907796736, 389350080),  // 740: gradient of features.7.1.block.3 input, 1,862,784 floats per image
-        (905933952, 387487296),  // 741: features.7.1.block.2 output (recomputed), 1,862,784 floats per image
-        (904071168, 340748352),  // 742: features.7.1.block.1 output (recomputed), 1,862,784 floats per image
-        (905933952, 387487296),  // 743: gradient of features.7.1.block.2 input, 1,862,784 floats per image
-        (902208384, 385624512),  // 744: gradient of features.7.1.block.1 input, 1,862,784 floats per image
-        (900345600, 340748352),  // 745: features.7.1.block.0 output (recomputed), 1,862,784 floats per image
-        (900345600, 342251280),  // 746: gradient of features.7.1.block.0 input, 310,464 floats per image
-        (790017984, 341129376),  // 747: gradient of features.7.0.block.3 input, 1,121,904 floats per image
-        (1037838816, 340007472),  // 748: features.7.0.block.2 output (recomputed), 1,121,904 floats per image
-        (1036716912, 338885568),  // 749: features.7.0.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 750: gradient of features.7.0.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 751: gradient of features.7.0.block.1 input, 1,121,904 floats per image
-        (1034473104, 338885568),  // 752: features.7.0.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 753: gradient of features.7.0.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 754: gradient of features.6.14 branch, 186,984 floats per image
-        (790017984, 341129376),  // 755: gradient of features.6.14.block.3 input, 1,121,904 floats per image
-        (1032229296, 340007472),  // 756: features.6.14.block.2 output (recomputed), 1,121,904 floats per image
-        (1031107392, 338885568),  // 757: features.6.14.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 758: gradient of features.6.14.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 759: gradient of features.6.14.block.1 input, 1,121,904 floats per image
-        (1028863584, 338885568),  // 760: features.6.14.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 761: gradient of features.6.14.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 762: gradient of features.6.13 branch, 186,984 floats per image
-        (790017984, 341129376),  // 763: gradient of features.6.13.block.3 input, 1,121,904 floats per image
-        (1026619776, 340007472),  // 764: features.6.13.block.2 output (recomputed), 1,121,904 floats per image
-        (1025497872, 338885568),  // 765: features.6.13.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 766: gradient of features.6.13.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 767: gradient of features.6.13.block.1 input, 1,121,904 floats per image
-        (1023254064, 338885568),  // 768: features.6.13.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 769: gradient of features.6.13.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 770: gradient of features.6.12 branch, 186,984 floats per image
-        (790017984, 341129376),  // 771: gradient of features.6.12.block.3 input, 1,121,904 floats per image
-        (1021010256, 340007472),  // 772: features.6.12.block.2 output (recomputed), 1,121,904 floats per image
-        (1019888352, 338885568),  // 773: features.6.12.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 774: gradient of features.6.12.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 775: gradient of features.6.12.block.1 input, 1,121,904 floats per image
-        (1017644544, 338885568),  // 776: features.6.12.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 777: gradient of features.6.12.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 778: gradient of features.6.11 branch, 186,984 floats per image
-        (790017984, 341129376),  // 779: gradient of features.6.11.block.3 input, 1,121,904 floats per image
-        (1015400736, 340007472),  // 780: features.6.11.block.2 output (recomputed), 1,121,904 floats per image
-        (1014278832, 338885568),  // 781: features.6.11.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 782: gradient of features.6.11.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 783: gradient of features.6.11.block.1 input, 1,121,904 floats per image
-        (1012035024, 338885568),  // 784: features.6.11.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 785: gradient of features.6.11.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 786: gradient of features.6.10 branch, 186,984 floats per image
-        (790017984, 341129376),  // 787: gradient of features.6.10.block.3 input, 1,121,904 floats per image
-        (1009791216, 340007472),  // 788: features.6.10.block.2 output (recomputed), 1,121,904 floats per image
-        (1008669312, 338885568),  // 789: features.6.10.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 790: gradient of features.6.10.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 791: gradient of features.6.10.block.1 input, 1,121,904 floats per image
-        (1006425504, 338885568),  // 792: features.6.10.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 793: gradient of features.6.10.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 794: gradient of features.6.9 branch, 186,984 floats per image
-        (790017984, 341129376),  // 795: gradient of features.6.9.block.3 input, 1,121,904 floats per image
-        (1004181696, 340007472),  // 796: features.6.9.block.2 output (recomputed), 1,121,904 floats per image
-        (1003059792, 338885568),  // 797: features.6.9.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 798: gradient of features.6.9.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 799: gradient of features.6.9.block.1 input, 1,121,904 floats per image
-        (1000815984, 338885568),  // 800: features.6.9.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 801: gradient of features.6.9.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 802: gradient of features.6.8 branch, 186,984 floats per image
-        (790017984, 341129376),  // 803: gradient of features.6.8.block.3 input, 1,121,904 floats per image
-        (998572176, 340007472),  // 804: features.6.8.block.2 output (recomputed), 1,121,904 floats per image
-        (997450272, 338885568),  // 805: features.6.8.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 806: gradient of features.6.8.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 807: gradient of features.6.8.block.1 input, 1,121,904 floats per image
-        (995206464, 338885568),  // 808: features.6.8.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 809: gradient of features.6.8.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 810: gradient of features.6.7 branch, 186,984 floats per image
-        (790017984, 341129376),  // 811: gradient of features.6.7.block.3 input, 1,121,904 floats per image
-        (992962656, 340007472),  // 812: features.6.7.block.2 output (recomputed), 1,121,904 floats per image
-        (991840752, 338885568),  // 813: features.6.7.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 814: gradient of features.6.7.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 815: gradient of features.6.7.block.1 input, 1,121,904 floats per image
-        (989596944, 338885568),  // 816: features.6.7.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 817: gradient of features.6.7.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 818: gradient of features.6.6 branch, 186,984 floats per image
-        (790017984, 341129376),  // 819: gradient of features.6.6.block.3 input, 1,121,904 floats per image
-        (987353136, 340007472),  // 820: features.6.6.block.2 output (recomputed), 1,121,904 floats per image
-        (986231232, 338885568),  // 821: features.6.6.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 822: gradient of features.6.6.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 823: gradient of features.6.6.block.1 input, 1,121,904 floats per image
-        (983987424, 338885568),  // 824: features.6.6.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 825: gradient of features.6.6.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 826: gradient of features.6.5 branch, 186,984 floats per image
-        (790017984, 341129376),  // 827: gradient of features.6.5.block.3 input, 1,121,904 floats per image
-        (981743616, 340007472),  // 828: features.6.5.block.2 output (recomputed), 1,121,904 floats per image
-        (980621712, 338885568),  // 829: features.6.5.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 830: gradient of features.6.5.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 831: gradient of features.6.5.block.1 input, 1,121,904 floats per image
-        (978377904, 338885568),  // 832: features.6.5.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 833: gradient of features.6.5.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 834: gradient of features.6.4 branch, 186,984 floats per image
-        (790017984, 341129376),  // 835: gradient of features.6.4.block.3 input, 1,121,904 floats per image
-        (976134096, 340007472),  // 836: features.6.4.block.2 output (recomputed), 1,121,904 floats per image
-        (975012192, 338885568),  // 837: features.6.4.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 838: gradient of features.6.4.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 839: gradient of features.6.4.block.1 input, 1,121,904 floats per image
-        (972768384, 338885568),  // 840: features.6.4.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 841: gradient of features.6.4.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 842: gradient of features.6.3 branch, 186,984 floats per image
-        (790017984, 341129376),  // 843: gradient of features.6.3.block.3 input, 1,121,904 floats per image
-        (970524576, 340007472),  // 844: features.6.3.block.2 output (recomputed), 1,121,904 floats per image
-        (969402672, 338885568),  // 845: features.6.3.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 846: gradient of features.6.3.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 847: gradient of features.6.3.block.1 input, 1,121,904 floats per image
-        (967158864, 338885568),  // 848: features.6.3.block.0 output (recomputed), 1,121,904 floats per image
-        (792261792, 342251280),  // 849: gradient of features.6.3.block.0 input, 186,984 floats per image
-        (791139888, 342438272),  // 850: gradient of features.6.2 branch, 186,984 floats per image
-        (790017984, 341129376),  // 851: gradient of features.6.2.block.3 input, 1,121,904 floats per image
-        (964915056, 340007472),  // 852: features.6.2.block.2 output (recomputed), 1,121,904 floats per image
-        (963793152, 338885568),  // 853: features.6.2.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 854: gradient of features.6.2.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 855: gradient of features.6.2.block.1 input, 1,121,904 floats per image
-        (961549344, 338885568),  // 856: features.6.2.block.0 output (recomputed), 1,121,904 floats per image
-        (792448784, 342438272),  // 857: gradient of features.6.2.block.0 input, 186,984 floats per image
-        (791139888, 342251280),  // 858: gradient of features.6.1 branch, 186,984 floats per image
-        (790017984, 341129376),  // 859: gradient of features.6.1.block.3 input, 1,121,904 floats per image
-        (959305536, 340007472),  // 860: features.6.1.block.2 output (recomputed), 1,121,904 floats per image
-        (958183632, 338885568),  // 861: features.6.1.block.1 output (recomputed), 1,121,904 floats per image
-        (791139888, 340007472),  // 862: gradient of features.6.1.block.2 input, 1,121,904 floats per image
-        (790017984, 341129376),  // 863: gradient of features.6.1.block.1 input, 1,121,904 floats per image
-        (955939824, 338885568),  // 864: features.6.1.block.0 output (recomputed), 1,121,904 floats per image
-        (791139888, 340854192),  // 865: gradient of features.6.1.block.0 input, 186,984 floats per image
-        (790017984, 340197984),  // 866: gradient of features.6.0.block.3 input, 656,208 floats per image
-        (1042411104, 339541776),  // 867: features.6.0.block.2 output (recomputed), 656,208 floats per image
-        (1041754896, 338885568),  // 868: features.6.0.block.1 output (recomputed), 656,208 floats per image
-        (900345600, 385624512),  // 869: gradient of features.6.0.block.2 input, 656,208 floats per image
-        (790017984, 341510400),  // 870: gradient of features.6.0.block.1 input, 2,624,832 floats per image
-        (787393152, 338885568),  // 871: features.6.0.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 385624512),  // 872: gradient of features.6.0.block.0 input, 437,472 floats per image
-        (787393152, 386061984),  // 873: gradient of features.5.10 branch, 437,472 floats per image
-        (784768320, 341510400),  // 874: gradient of features.5.10.block.3 input, 2,624,832 floats per image
-        (782143488, 338885568),  // 875: features.5.10.block.2 output (recomputed), 2,624,832 floats per image
-        (779518656, 333635904),  // 876: features.5.10.block.1 output (recomputed), 2,624,832 floats per image
-        (782143488, 338885568),  // 877: gradient of features.5.10.block.2 input, 2,624,832 floats per image
-        (776893824, 336260736),  // 878: gradient of features.5.10.block.1 input, 2,624,832 floats per image
-        (774268992, 333635904),  // 879: features.5.10.block.0 output (recomputed), 2,624,832 floats per image
-        (774268992, 338885568),  // 880: gradient of features.5.10.block.0 input, 437,472 floats per image
-        (593635392, 339323040),  // 881: gradient of features.5.9 branch, 437,472 floats per image
-        (771644160, 336260736),  // 882: gradient of features.5.9.block.3 input, 2,624,832 floats per image
-        (769019328, 333635904),  // 883: features.5.9.block.2 output (recomputed), 2,624,832 floats per image
-        (766394496, 328386240),  // 884: features.5.9.block.1 output (recomputed), 2,624,832 floats per image
-        (769019328, 333635904),  // 885: gradient of features.5.9.block.2 input, 2,624,832 floats per image
-        (763769664, 331011072),  // 886: gradient of features.5.9.block.1 input, 2,624,832 floats per image
-        (761144832, 328386240),  // 887: features.5.9.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 333635904),  // 888: gradient of features.5.9.block.0 input, 437,472 floats per image
-        (761144832, 334073376),  // 889: gradient of features.5.8 branch, 437,472 floats per image
-        (758520000, 331011072),  // 890: gradient of features.5.8.block.3 input, 2,624,832 floats per image
-        (755895168, 328386240),  // 891: features.5.8.block.2 output (recomputed), 2,624,832 floats per image
-        (753270336, 323136576),  // 892: features.5.8.block.1 output (recomputed), 2,624,832 floats per image
-        (755895168, 328386240),  // 893: gradient of features.5.8.block.2 input, 2,624,832 floats per image
-        (750645504, 325761408),  // 894: gradient of features.5.8.block.1 input, 2,624,832 floats per image
-        (748020672, 323136576),  // 895: features.5.8.block.0 output (recomputed), 2,624,832 floats per image
-        (748020672, 328386240),  // 896: gradient of features.5.8.block.0 input, 437,472 floats per image
-        (593635392, 328823712),  // 897: gradient of features.5.7 branch, 437,472 floats per image
-        (745395840, 325761408),  // 898: gradient of features.5.7.block.3 input, 2,624,832 floats per image
-        (742771008, 323136576),  // 899: features.5.7.block.2 output (recomputed), 2,624,832 floats per image
-        (740146176, 317886912),  // 900: features.5.7.block.1 output (recomputed), 2,624,832 floats per image
-        (742771008, 323136576),  // 901: gradient of features.5.7.block.2 input, 2,624,832 floats per image
-        (737521344, 320511744),  // 902: gradient of features.5.7.block.1 input, 2,624,832 floats per image
-        (734896512, 317886912),  // 903: features.5.7.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 323136576),  // 904: gradient of features.5.7.block.0 input, 437,472 floats per image
-        (734896512, 323574048),  // 905: gradient of features.5.6 branch, 437,472 floats per image
-        (732271680, 320511744),  // 906: gradient of features.5.6.block.3 input, 2,624,832 floats per image
-        (729646848, 317886912),  // 907: features.5.6.block.2 output (recomputed), 2,624,832 floats per image
-        (727022016, 312637248),  // 908: features.5.6.block.1 output (recomputed), 2,624,832 floats per image
-        (729646848, 317886912),  // 909: gradient of features.5.6.block.2 input, 2,624,832 floats per image
-        (724397184, 315262080),  // 910: gradient of features.5.6.block.1 input, 2,624,832 floats per image
-        (721772352, 312637248),  // 911: features.5.6.block.0 output (recomputed), 2,624,832 floats per image
-        (721772352, 317886912),  // 912: gradient of features.5.6.block.0 input, 437,472 floats per image
-        (593635392, 318324384),  // 913: gradient of features.5.5 branch, 437,472 floats per image
-        (719147520, 315262080),  // 914: gradient of features.5.5.block.3 input, 2,624,832 floats per image
-        (716522688, 312637248),  // 915: features.5.5.block.2 output (recomputed), 2,624,832 floats per image
-        (713897856, 307387584),  // 916: features.5.5.block.1 output (recomputed), 2,624,832 floats per image
-        (716522688, 312637248),  // 917: gradient of features.5.5.block.2 input, 2,624,832 floats per image
-        (711273024, 310012416),  // 918: gradient of features.5.5.block.1 input, 2,624,832 floats per image
-        (708648192, 307387584),  // 919: features.5.5.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 312637248),  // 920: gradient of features.5.5.block.0 input, 437,472 floats per image
-        (708648192, 313074720),  // 921: gradient of features.5.4 branch, 437,472 floats per image
-        (706023360, 310012416),  // 922: gradient of features.5.4.block.3 input, 2,624,832 floats per image
-        (703398528, 307387584),  // 923: features.5.4.block.2 output (recomputed), 2,624,832 floats per image
-        (700773696, 302137920),  // 924: features.5.4.block.1 output (recomputed), 2,624,832 floats per image
-        (703398528, 307387584),  // 925: gradient of features.5.4.block.2 input, 2,624,832 floats per image
-        (698148864, 304762752),  // 926: gradient of features.5.4.block.1 input, 2,624,832 floats per image
-        (695524032, 302137920),  // 927: features.5.4.block.0 output (recomputed), 2,624,832 floats per image
-        (695524032, 307387584),  // 928: gradient of features.5.4.block.0 input, 437,472 floats per image
-        (593635392, 307825056),  // 929: gradient of features.5.3 branch, 437,472 floats per image
-        (692899200, 304762752),  // 930: gradient of features.5.3.block.3 input, 2,624,832 floats per image
-        (690274368, 302137920),  // 931: features.5.3.block.2 output (recomputed), 2,624,832 floats per image
-        (687649536, 296888256),  // 932: features.5.3.block.1 output (recomputed), 2,624,832 floats per image
-        (690274368, 302137920),  // 933: gradient of features.5.3.block.2 input, 2,624,832 floats per image
-        (685024704, 299513088),  // 934: gradient of features.5.3.block.1 input, 2,624,832 floats per image
-        (682399872, 296888256),  // 935: features.5.3.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 302137920),  // 936: gradient of features.5.3.block.0 input, 437,472 floats per image
-        (682399872, 302575392),  // 937: gradient of features.5.2 branch, 437,472 floats per image
-        (679775040, 299513088),  // 938: gradient of features.5.2.block.3 input, 2,624,832 floats per image
-        (677150208, 296888256),  // 939: features.5.2.block.2 output (recomputed), 2,624,832 floats per image
-        (674525376, 291638592),  // 940: features.5.2.block.1 output (recomputed), 2,624,832 floats per image
-        (677150208, 296888256),  // 941: gradient of features.5.2.block.2 input, 2,624,832 floats per image
-        (671900544, 294263424),  // 942: gradient of features.5.2.block.1 input, 2,624,832 floats per image
-        (669275712, 291638592),  // 943: features.5.2.block.0 output (recomputed), 2,624,832 floats per image
-        (669275712, 296888256),  // 944: gradient of features.5.2.block.0 input, 437,472 floats per image
-        (593635392, 297325728),  // 945: gradient of features.5.1 branch, 437,472 floats per image
-        (666650880, 294263424),  // 946: gradient of features.5.1.block.3 input, 2,624,832 floats per image
-        (664026048, 291638592),  // 947: features.5.1.block.2 output (recomputed), 2,624,832 floats per image
-        (661401216, 244448064),  // 948: features.5.1.block.1 output (recomputed), 2,624,832 floats per image
-        (664026048, 291638592),  // 949: gradient of features.5.1.block.2 input, 2,624,832 floats per image
-        (658776384, 289013760),  // 950: gradient of features.5.1.block.1 input, 2,624,832 floats per image
-        (656151552, 244448064),  // 951: features.5.1.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 245548800),  // 952: gradient of features.5.1.block.0 input, 437,472 floats per image
-        (591010560, 289013760),  // 953: gradient of features.5.0.block.3 input, 1,862,784 floats per image
-        (898482816, 243686016),  // 954: features.5.0.block.2 output (recomputed), 1,862,784 floats per image
-        (896620032, 241823232),  // 955: features.5.0.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 956: gradient of features.5.0.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 957: gradient of features.5.0.block.1 input, 1,862,784 floats per image
-        (892894464, 241823232),  // 958: features.5.0.block.0 output (recomputed), 1,862,784 floats per image
-        (656151552, 245548800),  // 959: gradient of features.5.0.block.0 input, 310,464 floats per image
-        (592873344, 245859264),  // 960: gradient of features.4.10 branch, 310,464 floats per image
-        (591010560, 289013760),  // 961: gradient of features.4.10.block.3 input, 1,862,784 floats per image
-        (889168896, 243686016),  // 962: features.4.10.block.2 output (recomputed), 1,862,784 floats per image
-        (887306112, 241823232),  // 963: features.4.10.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 964: gradient of features.4.10.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 965: gradient of features.4.10.block.1 input, 1,862,784 floats per image
-        (883580544, 241823232),  // 966: features.4.10.block.0 output (recomputed), 1,862,784 floats per image
-        (656462016, 245859264),  // 967: gradient of features.4.10.block.0 input, 310,464 floats per image
-        (592873344, 245548800),  // 968: gradient of features.4.9 branch, 310,464 floats per image
-        (591010560, 289013760),  // 969: gradient of features.4.9.block.3 input, 1,862,784 floats per image
-        (879854976, 243686016),  // 970: features.4.9.block.2 output (recomputed), 1,862,784 floats per image
-        (877992192, 241823232),  // 971: features.4.9.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 972: gradient of features.4.9.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 973: gradient of features.4.9.block.1 input, 1,862,784 floats per image
-        (874266624, 241823232),  // 974: features.4.9.block.0 output (recomputed), 1,862,784 floats per image
-        (656151552, 245548800),  // 975: gradient of features.4.9.block.0 input, 310,464 floats per image
-        (592873344, 245859264),  // 976: gradient of features.4.8 branch, 310,464 floats per image
-        (591010560, 289013760),  // 977: gradient of features.4.8.block.3 input, 1,862,784 floats per image
-        (870541056, 243686016),  // 978: features.4.8.block.2 output (recomputed), 1,862,784 floats per image
-        (868678272, 241823232),  // 979: features.4.8.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 980: gradient of features.4.8.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 981: gradient of features.4.8.block.1 input, 1,862,784 floats per image
-        (864952704, 241823232),  // 982: features.4.8.block.0 output (recomputed), 1,862,784 floats per image
-        (656462016, 245859264),  // 983: gradient of features.4.8.block.0 input, 310,464 floats per image
-        (592873344, 245548800),  // 984: gradient of features.4.7 branch, 310,464 floats per image
-        (591010560, 289013760),  // 985: gradient of features.4.7.block.3 input, 1,862,784 floats per image
-        (861227136, 243686016),  // 986: features.4.7.block.2 output (recomputed), 1,862,784 floats per image
-        (859364352, 241823232),  // 987: features.4.7.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 988: gradient of features.4.7.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 989: gradient of features.4.7.block.1 input, 1,862,784 floats per image
-        (855638784, 241823232),  // 990: features.4.7.block.0 output (recomputed), 1,862,784 floats per image
-        (656151552, 245548800),  // 991: gradient of features.4.7.block.0 input, 310,464 floats per image
-        (592873344, 245859264),  // 992: gradient of features.4.6 branch, 310,464 floats per image
-        (591010560, 289013760),  // 993: gradient of features.4.6.block.3 input, 1,862,784 floats per image
-        (851913216, 243686016),  // 994: features.4.6.block.2 output (recomputed), 1,862,784 floats per image
-        (850050432, 241823232),  // 995: features.4.6.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 996: gradient of features.4.6.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 997: gradient of features.4.6.block.1 input, 1,862,784 floats per image
-        (846324864, 241823232),  // 998: features.4.6.block.0 output (recomputed), 1,862,784 floats per image
-        (656462016, 245859264),  // 999: gradient of features.4.6.block.0 input, 310,464 floats per image
-        (592873344, 245548800),  // 1000: gradient of features.4.5 branch, 310,464 floats per image
-        (591010560, 289013760),  // 1001: gradient of features.4.5.block.3 input, 1,862,784 floats per image
-        (842599296, 243686016),  // 1002: features.4.5.block.2 output (recomputed), 1,862,784 floats per image
-        (840736512, 241823232),  // 1003: features.4.5.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 1004: gradient of features.4.5.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 1005: gradient of features.4.5.block.1 input, 1,862,784 floats per image
-        (837010944, 241823232),  // 1006: features.4.5.block.0 output (recomputed), 1,862,784 floats per image
-        (656151552, 245548800),  // 1007: gradient of features.4.5.block.0 input, 310,464 floats per image
-        (592873344, 245859264),  // 1008: gradient of features.4.4 branch, 310,464 floats per image
-        (591010560, 289013760),  // 1009: gradient of features.4.4.block.3 input, 1,862,784 floats per image
-        (833285376, 243686016),  // 1010: features.4.4.block.2 output (recomputed), 1,862,784 floats per image
-        (831422592, 241823232),  // 1011: features.4.4.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 1012: gradient of features.4.4.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 1013: gradient of features.4.4.block.1 input, 1,862,784 floats per image
-        (827697024, 241823232),  // 1014: features.4.4.block.0 output (recomputed), 1,862,784 floats per image
-        (656462016, 245859264),  // 1015: gradient of features.4.4.block.0 input, 310,464 floats per image
-        (592873344, 245548800),  // 1016: gradient of features.4.3 branch, 310,464 floats per image
-        (591010560, 289013760),  // 1017: gradient of features.4.3.block.3 input, 1,862,784 floats per image
-        (823971456, 243686016),  // 1018: features.4.3.block.2 output (recomputed), 1,862,784 floats per image
-        (822108672, 241823232),  // 1019: features.4.3.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 1020: gradient of features.4.3.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 1021: gradient of features.4.3.block.1 input, 1,862,784 floats per image
-        (818383104, 241823232),  // 1022: features.4.3.block.0 output (recomputed), 1,862,784 floats per image
-        (656151552, 245548800),  // 1023: gradient of features.4.3.block.0 input, 310,464 floats per image
-        (592873344, 245859264),  // 1024: gradient of features.4.2 branch, 310,464 floats per image
-        (591010560, 289013760),  // 1025: gradient of features.4.2.block.3 input, 1,862,784 floats per image
-        (814657536, 243686016),  // 1026: features.4.2.block.2 output (recomputed), 1,862,784 floats per image
-        (812794752, 241823232),  // 1027: features.4.2.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 1028: gradient of features.4.2.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 1029: gradient of features.4.2.block.1 input, 1,862,784 floats per image
-        (809069184, 241823232),  // 1030: features.4.2.block.0 output (recomputed), 1,862,784 floats per image
-        (656462016, 245859264),  // 1031: gradient of features.4.2.block.0 input, 310,464 floats per image
-        (592873344, 245548800),  // 1032: gradient of features.4.1 branch, 310,464 floats per image
-        (591010560, 289013760),  // 1033: gradient of features.4.1.block.3 input, 1,862,784 floats per image
-        (805343616, 243686016),  // 1034: features.4.1.block.2 output (recomputed), 1,862,784 floats per image
-        (803480832, 241823232),  // 1035: features.4.1.block.1 output (recomputed), 1,862,784 floats per image
-        (592873344, 243686016),  // 1036: gradient of features.4.1.block.2 input, 1,862,784 floats per image
-        (591010560, 289013760),  // 1037: gradient of features.4.1.block.1 input, 1,862,784 floats per image
-        (799755264, 241823232),  // 1038: features.4.1.block.0 output (recomputed), 1,862,784 floats per image
-        (592873344, 244617408),  // 1039: gradient of features.4.1.block.0 input, 310,464 floats per image
-        (401683968, 243686016),  // 1040: gradient of features.4.0.block.3 input, 931,392 floats per image
-        (1040823504, 242754624),  // 1041: features.4.0.block.2 output (recomputed), 931,392 floats per image
-        (1039892112, 241823232),  // 1042: features.4.0.block.1 output (recomputed), 931,392 floats per image
-        (402615360, 289013760),  // 1043: gradient of features.4.0.block.2 input, 931,392 floats per image
-        (591010560, 245548800),  // 1044: gradient of features.4.0.block.1 input, 3,725,568 floats per image
-        (587284992, 241823232),  // 1045: features.4.0.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 289013760),  // 1046: gradient of features.4.0.block.0 input, 620,928 floats per image
-        (402304896, 289634688),  // 1047: gradient of features.3.7 branch, 620,928 floats per image
-        (583559424, 245548800),  // 1048: gradient of features.3.7.block.3 input, 3,725,568 floats per image
-        (579833856, 241823232),  // 1049: features.3.7.block.2 output (recomputed), 3,725,568 floats per image
-        (576108288, 234372096),  // 1050: features.3.7.block.1 output (recomputed), 3,725,568 floats per image
-        (579833856, 241823232),  // 1051: gradient of features.3.7.block.2 input, 3,725,568 floats per image
-        (572382720, 238097664),  // 1052: gradient of features.3.7.block.1 input, 3,725,568 floats per image
-        (568657152, 234372096),  // 1053: features.3.7.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 241823232),  // 1054: gradient of features.3.7.block.0 input, 620,928 floats per image
-        (401683968, 242444160),  // 1055: gradient of features.3.6 branch, 620,928 floats per image
-        (564931584, 238097664),  // 1056: gradient of features.3.6.block.3 input, 3,725,568 floats per image
-        (561206016, 234372096),  // 1057: features.3.6.block.2 output (recomputed), 3,725,568 floats per image
-        (557480448, 226920960),  // 1058: features.3.6.block.1 output (recomputed), 3,725,568 floats per image
-        (561206016, 234372096),  // 1059: gradient of features.3.6.block.2 input, 3,725,568 floats per image
-        (553754880, 230646528),  // 1060: gradient of features.3.6.block.1 input, 3,725,568 floats per image
-        (550029312, 226920960),  // 1061: features.3.6.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 234372096),  // 1062: gradient of features.3.6.block.0 input, 620,928 floats per image
-        (402304896, 234993024),  // 1063: gradient of features.3.5 branch, 620,928 floats per image
-        (546303744, 230646528),  // 1064: gradient of features.3.5.block.3 input, 3,725,568 floats per image
-        (542578176, 226920960),  // 1065: features.3.5.block.2 output (recomputed), 3,725,568 floats per image
-        (538852608, 219469824),  // 1066: features.3.5.block.1 output (recomputed), 3,725,568 floats per image
-        (542578176, 226920960),  // 1067: gradient of features.3.5.block.2 input, 3,725,568 floats per image
-        (535127040, 223195392),  // 1068: gradient of features.3.5.block.1 input, 3,725,568 floats per image
-        (531401472, 219469824),  // 1069: features.3.5.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 226920960),  // 1070: gradient of features.3.5.block.0 input, 620,928 floats per image
-        (401683968, 227541888),  // 1071: gradient of features.3.4 branch, 620,928 floats per image
-        (527675904, 223195392),  // 1072: gradient of features.3.4.block.3 input, 3,725,568 floats per image
-        (523950336, 219469824),  // 1073: features.3.4.block.2 output (recomputed), 3,725,568 floats per image
-        (520224768, 212018688),  // 1074: features.3.4.block.1 output (recomputed), 3,725,568 floats per image
-        (523950336, 219469824),  // 1075: gradient of features.3.4.block.2 input, 3,725,568 floats per image
-        (516499200, 215744256),  // 1076: gradient of features.3.4.block.1 input, 3,725,568 floats per image
-        (512773632, 212018688),  // 1077: features.3.4.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 219469824),  // 1078: gradient of features.3.4.block.0 input, 620,928 floats per image
-        (402304896, 220090752),  // 1079: gradient of features.3.3 branch, 620,928 floats per image
-        (509048064, 215744256),  // 1080: gradient of features.3.3.block.3 input, 3,725,568 floats per image
-        (505322496, 212018688),  // 1081: features.3.3.block.2 output (recomputed), 3,725,568 floats per image
-        (501596928, 204567552),  // 1082: features.3.3.block.1 output (recomputed), 3,725,568 floats per image
-        (505322496, 212018688),  // 1083: gradient of features.3.3.block.2 input, 3,725,568 floats per image
-        (497871360, 208293120),  // 1084: gradient of features.3.3.block.1 input, 3,725,568 floats per image
-        (494145792, 204567552),  // 1085: features.3.3.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 212018688),  // 1086: gradient of features.3.3.block.0 input, 620,928 floats per image
-        (401683968, 212639616),  // 1087: gradient of features.3.2 branch, 620,928 floats per image
-        (490420224, 208293120),  // 1088: gradient of features.3.2.block.3 input, 3,725,568 floats per image
-        (486694656, 204567552),  // 1089: features.3.2.block.2 output (recomputed), 3,725,568 floats per image
-        (482969088, 175101696),  // 1090: features.3.2.block.1 output (recomputed), 3,725,568 floats per image
-        (486694656, 204567552),  // 1091: gradient of features.3.2.block.2 input, 3,725,568 floats per image
-        (479243520, 178827264),  // 1092: gradient of features.3.2.block.1 input, 3,725,568 floats per image
-        (475517952, 175101696),  // 1093: features.3.2.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 204567552),  // 1094: gradient of features.3.2.block.0 input, 620,928 floats per image
-        (402304896, 205188480),  // 1095: gradient of features.3.1 branch, 620,928 floats per image
-        (471792384, 178827264),  // 1096: gradient of features.3.1.block.3 input, 3,725,568 floats per image
-        (468066816, 175101696),  // 1097: features.3.1.block.2 output (recomputed), 3,725,568 floats per image
-        (464341248, 167650560),  // 1098: features.3.1.block.1 output (recomputed), 3,725,568 floats per image
-        (468066816, 175101696),  // 1099: gradient of features.3.1.block.2 input, 3,725,568 floats per image
-        (460615680, 171376128),  // 1100: gradient of features.3.1.block.1 input, 3,725,568 floats per image
-        (397958400, 167650560),  // 1101: features.3.1.block.0 output (recomputed), 3,725,568 floats per image
-        (397958400, 175101696),  // 1102: gradient of features.3.1.block.0 input, 620,928 floats per image
-        (394232832, 168666624),  // 1103: gradient of features.3.0.block.3 input, 2,370,816 floats per image
-        (797384448, 166295808),  // 1104: features.3.0.block.2 output (recomputed), 2,370,816 floats per image
-        (795013632, 163924992),  // 1105: features.3.0.block.1 output (recomputed), 2,370,816 floats per image
-        (460615680, 204567552),  // 1106: gradient of features.3.0.block.2 input, 2,370,816 floats per image
-        (394232832, 173408256),  // 1107: gradient of features.3.0.block.1 input, 9,483,264 floats per image
-        (384749568, 163924992),  // 1108: features.3.0.block.0 output (recomputed), 9,483,264 floats per image
-        (384749568, 204567552),  // 1109: gradient of features.3.0.block.0 input, 1,580,544 floats per image
-        (386330112, 206148096),  // 1110: gradient of features.2.7 branch, 1,580,544 floats per image
-        (375266304, 173408256),  // 1111: gradient of features.2.7.block.3 input, 9,483,264 floats per image
-        (365783040, 163924992),  // 1112: features.2.7.block.2 output (recomputed), 9,483,264 floats per image
-        (356299776, 144958464),  // 1113: features.2.7.block.1 output (recomputed), 9,483,264 floats per image
-        (365783040, 163924992),  // 1114: gradient of features.2.7.block.2 input, 9,483,264 floats per image
-        (346816512, 154441728),  // 1115: gradient of features.2.7.block.1 input, 9,483,264 floats per image
-        (337333248, 144958464),  // 1116: features.2.7.block.0 output (recomputed), 9,483,264 floats per image
-        (337333248, 163924992),  // 1117: gradient of features.2.7.block.0 input, 1,580,544 floats per image
-        (338913792, 165505536),  // 1118: gradient of features.2.6 branch, 1,580,544 floats per image
-        (327849984, 154441728),  // 1119: gradient of features.2.6.block.3 input, 9,483,264 floats per image
-        (318366720, 144958464),  // 1120: features.2.6.block.2 output (recomputed), 9,483,264 floats per image
-        (308883456, 125991936),  // 1121: features.2.6.block.1 output (recomputed), 9,483,264 floats per image
-        (318366720, 144958464),  // 1122: gradient of features.2.6.block.2 input, 9,483,264 floats per image
-        (299400192, 135475200),  // 1123: gradient of features.2.6.block.1 input, 9,483,264 floats per image
-        (289916928, 125991936),  // 1124: features.2.6.block.0 output (recomputed), 9,483,264 floats per image
-        (289916928, 144958464),  // 1125: gradient of features.2.6.block.0 input, 1,580,544 floats per image
-        (291497472, 146539008),  // 1126: gradient of features.2.5 branch, 1,580,544 floats per image
-        (280433664, 135475200),  // 1127: gradient of features.2.5.block.3 input, 9,483,264 floats per image
-        (270950400, 125991936),  // 1128: features.2.5.block.2 output (recomputed), 9,483,264 floats per image
-        (261467136, 107025408),  // 1129: features.2.5.block.1 output (recomputed), 9,483,264 floats per image
-        (270950400, 125991936),  // 1130: gradient of features.2.5.block.2 input, 9,483,264 floats per image
-        (251983872, 116508672),  // 1131: gradient of features.2.5.block.1 input, 9,483,264 floats per image
-        (242500608, 107025408),  // 1132: features.2.5.block.0 output (recomputed), 9,483,264 floats per image
-        (242500608, 125991936),  // 1133: gradient of features.2.5.block.0 input, 1,580,544 floats per image
-        (244081152, 127572480),  // 1134: gradient of features.2.4 branch, 1,580,544 floats per image
-        (233017344, 116508672),  // 1135: gradient of features.2.4.block.3 input, 9,483,264 floats per image
-        (223534080, 107025408),  // 1136: features.2.4.block.2 output (recomputed), 9,483,264 floats per image
-        (214050816, 88058880),  // 1137: features.2.4.block.1 output (recomputed), 9,483,264 floats per image
-        (223534080, 107025408),  // 1138: gradient of features.2.4.block.2 input, 9,483,264 floats per image
-        (204567552, 97542144),  // 1139: gradient of features.2.4.block.1 input, 9,483,264 floats per image
-        (195084288, 88058880),  // 1140: features.2.4.block.0 output (recomputed), 9,483,264 floats per image
-        (195084288, 107025408),  // 1141: gradient of features.2.4.block.0 input, 1,580,544 floats per image
-        (196664832, 108605952),  // 1142: gradient of features.2.3 branch, 1,580,544 floats per image
-        (185601024, 97542144),  // 1143: gradient of features.2.3.block.3 input, 9,483,264 floats per image
-        (176117760, 88058880),  // 1144: features.2.3.block.2 output (recomputed), 9,483,264 floats per image
-        (166634496, 69092352),  // 1145: features.2.3.block.1 output (recomputed), 9,483,264 floats per image
-        (176117760, 88058880),  // 1146: gradient of features.2.3.block.2 input, 9,483,264 floats per image
-        (157151232, 78575616),  // 1147: gradient of features.2.3.block.1 input, 9,483,264 floats per image
-        (147667968, 69092352),  // 1148: features.2.3.block.0 output (recomputed), 9,483,264 floats per image
-        (147667968, 88058880),  // 1149: gradient of features.2.3.block.0 input, 1,580,544 floats per image
-        (149248512, 89639424),  // 1150: gradient of features.2.2 branch, 1,580,544 floats per image
-        (138184704, 78575616),  // 1151: gradient of features.2.2.block.3 input, 9,483,264 floats per image
-        (128701440, 69092352),  // 1152: features.2.2.block.2 output (recomputed), 9,483,264 floats per image
-        (119218176, 50125824),  // 1153: features.2.2.block.1 output (recomputed), 9,483,264 floats per image
-        (128701440, 69092352),  // 1154: gradient of features.2.2.block.2 input, 9,483,264 floats per image
-        (109734912, 59609088),  // 1155: gradient of features.2.2.block.1 input, 9,483,264 floats per image
-        (100251648, 50125824),  // 1156: features.2.2.block.0 output (recomputed), 9,483,264 floats per image
-        (100251648, 69092352),  // 1157: gradient of features.2.2.block.0 input, 1,580,544 floats per image
-        (101832192, 70672896),  // 1158: gradient of features.2.1 branch, 1,580,544 floats per image
-        (90768384, 59609088),  // 1159: gradient of features.2.1.block.3 input, 9,483,264 floats per image
-        (81285120, 50125824),  // 1160: features.2.1.block.2 output (recomputed), 9,483,264 floats per image
-        (71801856, 31159296),  // 1161: features.2.1.block.1 output (recomputed), 9,483,264 floats per image
-        (81285120, 50125824),  // 1162: gradient of features.2.1.block.2 input, 9,483,264 floats per image
-        (62318592, 40642560),  // 1163: gradient of features.2.1.block.1 input, 9,483,264 floats per image
-        (52835328, 31159296),  // 1164: features.2.1.block.0 output (recomputed), 9,483,264 floats per image
-        (52835328, 37933056),  // 1165: gradient of features.2.1.block.0 input, 1,580,544 floats per image
-        (43352064, 32514048),  // 1166: gradient of features.2.0.block.3 input, 5,419,008 floats per image
-        (455196672, 27095040),  // 1167: features.2.0.block.2 output (recomputed), 5,419,008 floats per image
-        (449777664, 21676032),  // 1168: features.2.0.block.1 output (recomputed), 5,419,008 floats per image
-        (65028096, 65028096),  // 1169: gradient of features.2.0.block.2 input, 5,419,008 floats per image
-        (43352064, 43352064),  // 1170: gradient of features.2.0.block.1 input, 21,676,032 floats per image
-        (21676032, 21676032),  // 1171: features.2.0.block.0 output (recomputed), 21,676,032 floats per image
-        (21676032, 21676032),  // 1172: gradient of features.2.0.block.0 input, 3,612,672 floats per image
-        (0, 0),  // 1173: gradient of features.1.3 branch, 3,612,672 floats per image
-        (3612672, 10838016),  // 1174: gradient of features.1.3.block.2 input, 3,612,672 floats per image
-        (645313536, 7225344),  // 1175: features.1.3.block.1 output (recomputed), 3,612,672 floats per image
-        (641700864, 3612672),  // 1176: features.1.3.block.0 output (recomputed), 3,612,672 floats per image
-        (0, 0),  // 1177: gradient of features.1.3.block.1 input, 3,612,672 floats per image
-        (3612672, 3612672),  // 1178: gradient of features.1.3.block.0 input, 3,612,672 floats per image
-        (0, 0),  // 1179: gradient of features.1.2 branch, 3,612,672 floats per image
-        (7225344, 14450688),  // 1180: gradient of features.1.2.block.2 input, 3,612,672 floats per image
-        (627250176, 10838016),  // 1181: features.1.2.block.1 output (recomputed), 3,612,672 floats per image
-        (623637504, 7225344),  // 1182: features.1.2.block.0 output (recomputed), 3,612,672 floats per image
-        (0, 0),  // 1183: gradient of features.1.2.block.1 input, 3,612,672 floats per image
-        (7225344, 7225344),  // 1184: gradient of features.1.2.block.0 input, 3,612,672 floats per image
-        (0, 0),  // 1185: gradient of features.1.1 branch, 3,612,672 floats per image
-        (3612672, 14450688),  // 1186: gradient of features.1.1.block.2 input, 3,612,672 floats per image
-        (609186816, 10838016),  // 1187: features.1.1.block.1 output (recomputed), 3,612,672 floats per image
-        (605574144, 3612672),  // 1188: features.1.1.block.0 output (recomputed), 3,612,672 floats per image
-        (0, 0),  // 1189: gradient of features.1.1.block.1 input, 3,612,672 floats per image
-        (10838016, 24385536),  // 1190: gradient of features.1.1.block.0 input, 3,612,672 floats per image
-        (0, 16257024),  // 1191: gradient of features.1.0.block.2 input, 8,128,512 floats per image
-        (436230144, 8128512),  // 1192: features.1.0.block.1 output (recomputed), 8,128,512 floats per image
-        (428101632, 0),  // 1193: features.1.0.block.0 output (recomputed), 8,128,512 floats per image
-        (8128512, 8128512),  // 1194: gradient of features.1.0.block.1 input, 8,128,512 floats per image
-        (0, 16257024),  // 1195: gradient of features.1.0.block.0 input, 8,128,512 floats per image
-        (411844608, 0),  // 1196: features.0 output (recomputed), 8,128,512 floats per image
+        (920836224, 393075648),  // 727: gradient of features.7.3.block.1 input, 1,862,784 floats per image
+        (918973440, 391212864),  // 728: features.7.3.block.0 output (recomputed), 1,862,784 floats per image
+        (918973440, 342611136),  // 729: gradient of features.7.3.block.0 input, 310,464 floats per image
+        (919283904, 342921600),  // 730: gradient of features.7.2 branch, 310,464 floats per image
+        (917110656, 393075648),  // 731: gradient of features.7.2.block.3 input, 1,862,784 floats per image
+        (915247872, 391212864),  // 732: features.7.2.block.2 output (recomputed), 1,862,784 floats per image
+        (913385088, 387487296),  // 733: features.7.2.block.1 output (recomputed), 1,862,784 floats per image
+        (911522304, 389350080),  // 734: gradient of features.7.2.block.1 input, 1,862,784 floats per image
+        (909659520, 387487296),  // 735: features.7.2.block.0 output (recomputed), 1,862,784 floats per image
+        (909659520, 342921600),  // 736: gradient of features.7.2.block.0 input, 310,464 floats per image
+        (909969984, 342611136),  // 737: gradient of features.7.1 branch, 310,464 floats per image
+        (907796736, 389350080),  // 738: gradient of features.7.1.block.3 input, 1,862,784 floats per image
+        (905933952, 387487296),  // 739: features.7.1.block.2 output (recomputed), 1,862,784 floats per image
+        (904071168, 340748352),  // 740: features.7.1.block.1 output (recomputed), 1,862,784 floats per image
+        (902208384, 385624512),  // 741: gradient of features.7.1.block.1 input, 1,862,784 floats per image
+        (900345600, 340748352),  // 742: features.7.1.block.0 output (recomputed), 1,862,784 floats per image
+        (900345600, 342251280),  // 743: gradient of features.7.1.block.0 input, 310,464 floats per image
+        (790017984, 341129376),  // 744: gradient of features.7.0.block.3 input, 1,121,904 floats per image
+        (1037838816, 340007472),  // 745: features.7.0.block.2 output (recomputed), 1,121,904 floats per image
+        (1036716912, 338885568),  // 746: features.7.0.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 747: gradient of features.7.0.block.1 input, 1,121,904 floats per image
+        (1034473104, 338885568),  // 748: features.7.0.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 749: gradient of features.7.0.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 750: gradient of features.6.14 branch, 186,984 floats per image
+        (790017984, 341129376),  // 751: gradient of features.6.14.block.3 input, 1,121,904 floats per image
+        (1032229296, 340007472),  // 752: features.6.14.block.2 output (recomputed), 1,121,904 floats per image
+        (1031107392, 338885568),  // 753: features.6.14.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 754: gradient of features.6.14.block.1 input, 1,121,904 floats per image
+        (1028863584, 338885568),  // 755: features.6.14.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 756: gradient of features.6.14.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 757: gradient of features.6.13 branch, 186,984 floats per image
+        (790017984, 341129376),  // 758: gradient of features.6.13.block.3 input, 1,121,904 floats per image
+        (1026619776, 340007472),  // 759: features.6.13.block.2 output (recomputed), 1,121,904 floats per image
+        (1025497872, 338885568),  // 760: features.6.13.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 761: gradient of features.6.13.block.1 input, 1,121,904 floats per image
+        (1023254064, 338885568),  // 762: features.6.13.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 763: gradient of features.6.13.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 764: gradient of features.6.12 branch, 186,984 floats per image
+        (790017984, 341129376),  // 765: gradient of features.6.12.block.3 input, 1,121,904 floats per image
+        (1021010256, 340007472),  // 766: features.6.12.block.2 output (recomputed), 1,121,904 floats per image
+        (1019888352, 338885568),  // 767: features.6.12.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 768: gradient of features.6.12.block.1 input, 1,121,904 floats per image
+        (1017644544, 338885568),  // 769: features.6.12.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 770: gradient of features.6.12.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 771: gradient of features.6.11 branch, 186,984 floats per image
+        (790017984, 341129376),  // 772: gradient of features.6.11.block.3 input, 1,121,904 floats per image
+        (1015400736, 340007472),  // 773: features.6.11.block.2 output (recomputed), 1,121,904 floats per image
+        (1014278832, 338885568),  // 774: features.6.11.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 775: gradient of features.6.11.block.1 input, 1,121,904 floats per image
+        (1012035024, 338885568),  // 776: features.6.11.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 777: gradient of features.6.11.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 778: gradient of features.6.10 branch, 186,984 floats per image
+        (790017984, 341129376),  // 779: gradient of features.6.10.block.3 input, 1,121,904 floats per image
+        (1009791216, 340007472),  // 780: features.6.10.block.2 output (recomputed), 1,121,904 floats per image
+        (1008669312, 338885568),  // 781: features.6.10.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 782: gradient of features.6.10.block.1 input, 1,121,904 floats per image
+        (1006425504, 338885568),  // 783: features.6.10.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 784: gradient of features.6.10.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 785: gradient of features.6.9 branch, 186,984 floats per image
+        (790017984, 341129376),  // 786: gradient of features.6.9.block.3 input, 1,121,904 floats per image
+        (1004181696, 340007472),  // 787: features.6.9.block.2 output (recomputed), 1,121,904 floats per image
+        (1003059792, 338885568),  // 788: features.6.9.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 789: gradient of features.6.9.block.1 input, 1,121,904 floats per image
+        (1000815984, 338885568),  // 790: features.6.9.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 791: gradient of features.6.9.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 792: gradient of features.6.8 branch, 186,984 floats per image
+        (790017984, 341129376),  // 793: gradient of features.6.8.block.3 input, 1,121,904 floats per image
+        (998572176, 340007472),  // 794: features.6.8.block.2 output (recomputed), 1,121,904 floats per image
+        (997450272, 338885568),  // 795: features.6.8.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 796: gradient of features.6.8.block.1 input, 1,121,904 floats per image
+        (995206464, 338885568),  // 797: features.6.8.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 798: gradient of features.6.8.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 799: gradient of features.6.7 branch, 186,984 floats per image
+        (790017984, 341129376),  // 800: gradient of features.6.7.block.3 input, 1,121,904 floats per image
+        (992962656, 340007472),  // 801: features.6.7.block.2 output (recomputed), 1,121,904 floats per image
+        (991840752, 338885568),  // 802: features.6.7.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 803: gradient of features.6.7.block.1 input, 1,121,904 floats per image
+        (989596944, 338885568),  // 804: features.6.7.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 805: gradient of features.6.7.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 806: gradient of features.6.6 branch, 186,984 floats per image
+        (790017984, 341129376),  // 807: gradient of features.6.6.block.3 input, 1,121,904 floats per image
+        (987353136, 340007472),  // 808: features.6.6.block.2 output (recomputed), 1,121,904 floats per image
+        (986231232, 338885568),  // 809: features.6.6.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 810: gradient of features.6.6.block.1 input, 1,121,904 floats per image
+        (983987424, 338885568),  // 811: features.6.6.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 812: gradient of features.6.6.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 813: gradient of features.6.5 branch, 186,984 floats per image
+        (790017984, 341129376),  // 814: gradient of features.6.5.block.3 input, 1,121,904 floats per image
+        (981743616, 340007472),  // 815: features.6.5.block.2 output (recomputed), 1,121,904 floats per image
+        (980621712, 338885568),  // 816: features.6.5.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 817: gradient of features.6.5.block.1 input, 1,121,904 floats per image
+        (978377904, 338885568),  // 818: features.6.5.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 819: gradient of features.6.5.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 820: gradient of features.6.4 branch, 186,984 floats per image
+        (790017984, 341129376),  // 821: gradient of features.6.4.block.3 input, 1,121,904 floats per image
+        (976134096, 340007472),  // 822: features.6.4.block.2 output (recomputed), 1,121,904 floats per image
+        (975012192, 338885568),  // 823: features.6.4.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 824: gradient of features.6.4.block.1 input, 1,121,904 floats per image
+        (972768384, 338885568),  // 825: features.6.4.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 826: gradient of features.6.4.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 827: gradient of features.6.3 branch, 186,984 floats per image
+        (790017984, 341129376),  // 828: gradient of features.6.3.block.3 input, 1,121,904 floats per image
+        (970524576, 340007472),  // 829: features.6.3.block.2 output (recomputed), 1,121,904 floats per image
+        (969402672, 338885568),  // 830: features.6.3.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 831: gradient of features.6.3.block.1 input, 1,121,904 floats per image
+        (967158864, 338885568),  // 832: features.6.3.block.0 output (recomputed), 1,121,904 floats per image
+        (792261792, 342251280),  // 833: gradient of features.6.3.block.0 input, 186,984 floats per image
+        (791139888, 342438272),  // 834: gradient of features.6.2 branch, 186,984 floats per image
+        (790017984, 341129376),  // 835: gradient of features.6.2.block.3 input, 1,121,904 floats per image
+        (964915056, 340007472),  // 836: features.6.2.block.2 output (recomputed), 1,121,904 floats per image
+        (963793152, 338885568),  // 837: features.6.2.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 838: gradient of features.6.2.block.1 input, 1,121,904 floats per image
+        (961549344, 338885568),  // 839: features.6.2.block.0 output (recomputed), 1,121,904 floats per image
+        (792448784, 342438272),  // 840: gradient of features.6.2.block.0 input, 186,984 floats per image
+        (791139888, 342251280),  // 841: gradient of features.6.1 branch, 186,984 floats per image
+        (790017984, 341129376),  // 842: gradient of features.6.1.block.3 input, 1,121,904 floats per image
+        (959305536, 340007472),  // 843: features.6.1.block.2 output (recomputed), 1,121,904 floats per image
+        (958183632, 338885568),  // 844: features.6.1.block.1 output (recomputed), 1,121,904 floats per image
+        (791139888, 340007472),  // 845: gradient of features.6.1.block.1 input, 1,121,904 floats per image
+        (955939824, 338885568),  // 846: features.6.1.block.0 output (recomputed), 1,121,904 floats per image
+        (790017984, 341129376),  // 847: gradient of features.6.1.block.0 input, 186,984 floats per image
+        (900345600, 385624512),  // 848: gradient of features.6.0.block.3 input, 656,208 floats per image
+        (1042411104, 339541776),  // 849: features.6.0.block.2 output (recomputed), 656,208 floats per image
+        (1041754896, 338885568),  // 850: features.6.0.block.1 output (recomputed), 656,208 floats per image
+        (790017984, 341510400),  // 851: gradient of features.6.0.block.1 input, 2,624,832 floats per image
+        (787393152, 338885568),  // 852: features.6.0.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 385624512),  // 853: gradient of features.6.0.block.0 input, 437,472 floats per image
+        (787393152, 386061984),  // 854: gradient of features.5.10 branch, 437,472 floats per image
+        (784768320, 341510400),  // 855: gradient of features.5.10.block.3 input, 2,624,832 floats per image
+        (782143488, 338885568),  // 856: features.5.10.block.2 output (recomputed), 2,624,832 floats per image
+        (779518656, 333635904),  // 857: features.5.10.block.1 output (recomputed), 2,624,832 floats per image
+        (776893824, 336260736),  // 858: gradient of features.5.10.block.1 input, 2,624,832 floats per image
+        (774268992, 333635904),  // 859: features.5.10.block.0 output (recomputed), 2,624,832 floats per image
+        (774268992, 338885568),  // 860: gradient of features.5.10.block.0 input, 437,472 floats per image
+        (593635392, 339323040),  // 861: gradient of features.5.9 branch, 437,472 floats per image
+        (771644160, 336260736),  // 862: gradient of features.5.9.block.3 input, 2,624,832 floats per image
+        (769019328, 333635904),  // 863: features.5.9.block.2 output (recomputed), 2,624,832 floats per image
+        (766394496, 328386240),  // 864: features.5.9.block.1 output (recomputed), 2,624,832 floats per image
+        (763769664, 331011072),  // 865: gradient of features.5.9.block.1 input, 2,624,832 floats per image
+        (761144832, 328386240),  // 866: features.5.9.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 333635904),  // 867: gradient of features.5.9.block.0 input, 437,472 floats per image
+        (761144832, 334073376),  // 868: gradient of features.5.8 branch, 437,472 floats per image
+        (758520000, 331011072),  // 869: gradient of features.5.8.block.3 input, 2,624,832 floats per image
+        (755895168, 328386240),  // 870: features.5.8.block.2 output (recomputed), 2,624,832 floats per image
+        (753270336, 323136576),  // 871: features.5.8.block.1 output (recomputed), 2,624,832 floats per image
+        (750645504, 325761408),  // 872: gradient of features.5.8.block.1 input, 2,624,832 floats per image
+        (748020672, 323136576),  // 873: features.5.8.block.0 output (recomputed), 2,624,832 floats per image
+        (748020672, 328386240),  // 874: gradient of features.5.8.block.0 input, 437,472 floats per image
+        (593635392, 328823712),  // 875: gradient of features.5.7 branch, 437,472 floats per image
+        (745395840, 325761408),  // 876: gradient of features.5.7.block.3 input, 2,624,832 floats per image
+        (742771008, 323136576),  // 877: features.5.7.block.2 output (recomputed), 2,624,832 floats per image
+        (740146176, 317886912),  // 878: features.5.7.block.1 output (recomputed), 2,624,832 floats per image
+        (737521344, 320511744),  // 879: gradient of features.5.7.block.1 input, 2,624,832 floats per image
+        (734896512, 317886912),  // 880: features.5.7.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 323136576),  // 881: gradient of features.5.7.block.0 input, 437,472 floats per image
+        (734896512, 323574048),  // 882: gradient of features.5.6 branch, 437,472 floats per image
+        (732271680, 320511744),  // 883: gradient of features.5.6.block.3 input, 2,624,832 floats per image
+        (729646848, 317886912),  // 884: features.5.6.block.2 output (recomputed), 2,624,832 floats per image
+        (727022016, 312637248),  // 885: features.5.6.block.1 output (recomputed), 2,624,832 floats per image
+        (724397184, 315262080),  // 886: gradient of features.5.6.block.1 input, 2,624,832 floats per image
+        (721772352, 312637248),  // 887: features.5.6.block.0 output (recomputed), 2,624,832 floats per image
+        (721772352, 317886912),  // 888: gradient of features.5.6.block.0 input, 437,472 floats per image
+        (593635392, 318324384),  // 889: gradient of features.5.5 branch, 437,472 floats per image
+        (719147520, 315262080),  // 890: gradient of features.5.5.block.3 input, 2,624,832 floats per image
+        (716522688, 312637248),  // 891: features.5.5.block.2 output (recomputed), 2,624,832 floats per image
+        (713897856, 307387584),  // 892: features.5.5.block.1 output (recomputed), 2,624,832 floats per image
+        (711273024, 310012416),  // 893: gradient of features.5.5.block.1 input, 2,624,832 floats per image
+        (708648192, 307387584),  // 894: features.5.5.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 312637248),  // 895: gradient of features.5.5.block.0 input, 437,472 floats per image
+        (708648192, 313074720),  // 896: gradient of features.5.4 branch, 437,472 floats per image
+        (706023360, 310012416),  // 897: gradient of features.5.4.block.3 input, 2,624,832 floats per image
+        (703398528, 307387584),  // 898: features.5.4.block.2 output (recomputed), 2,624,832 floats per image
+        (700773696, 302137920),  // 899: features.5.4.block.1 output (recomputed), 2,624,832 floats per image
+        (698148864, 304762752),  // 900: gradient of features.5.4.block.1 input, 2,624,832 floats per image
+        (695524032, 302137920),  // 901: features.5.4.block.0 output (recomputed), 2,624,832 floats per image
+        (695524032, 307387584),  // 902: gradient of features.5.4.block.0 input, 437,472 floats per image
+        (593635392, 307825056),  // 903: gradient of features.5.3 branch, 437,472 floats per image
+        (692899200, 304762752),  // 904: gradient of features.5.3.block.3 input, 2,624,832 floats per image
+        (690274368, 302137920),  // 905: features.5.3.block.2 output (recomputed), 2,624,832 floats per image
+        (687649536, 296888256),  // 906: features.5.3.block.1 output (recomputed), 2,624,832 floats per image
+        (685024704, 299513088),  // 907: gradient of features.5.3.block.1 input, 2,624,832 floats per image
+        (682399872, 296888256),  // 908: features.5.3.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 302137920),  // 909: gradient of features.5.3.block.0 input, 437,472 floats per image
+        (682399872, 302575392),  // 910: gradient of features.5.2 branch, 437,472 floats per image
+        (679775040, 299513088),  // 911: gradient of features.5.2.block.3 input, 2,624,832 floats per image
+        (677150208, 296888256),  // 912: features.5.2.block.2 output (recomputed), 2,624,832 floats per image
+        (674525376, 291638592),  // 913: features.5.2.block.1 output (recomputed), 2,624,832 floats per image
+        (671900544, 294263424),  // 914: gradient of features.5.2.block.1 input, 2,624,832 floats per image
+        (669275712, 291638592),  // 915: features.5.2.block.0 output (recomputed), 2,624,832 floats per image
+        (669275712, 296888256),  // 916: gradient of features.5.2.block.0 input, 437,472 floats per image
+        (593635392, 297325728),  // 917: gradient of features.5.1 branch, 437,472 floats per image
+        (666650880, 294263424),  // 918: gradient of features.5.1.block.3 input, 2,624,832 floats per image
+        (664026048, 291638592),  // 919: features.5.1.block.2 output (recomputed), 2,624,832 floats per image
+        (661401216, 244448064),  // 920: features.5.1.block.1 output (recomputed), 2,624,832 floats per image
+        (658776384, 289013760),  // 921: gradient of features.5.1.block.1 input, 2,624,832 floats per image
+        (656151552, 244448064),  // 922: features.5.1.block.0 output (recomputed), 2,624,832 floats per image
+        (593635392, 245548800),  // 923: gradient of features.5.1.block.0 input, 437,472 floats per image
+        (591010560, 289013760),  // 924: gradient of features.5.0.block.3 input, 1,862,784 floats per image
+        (898482816, 243686016),  // 925: features.5.0.block.2 output (recomputed), 1,862,784 floats per image
+        (896620032, 241823232),  // 926: features.5.0.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 927: gradient of features.5.0.block.1 input, 1,862,784 floats per image
+        (892894464, 241823232),  // 928: features.5.0.block.0 output (recomputed), 1,862,784 floats per image
+        (656151552, 245548800),  // 929: gradient of features.5.0.block.0 input, 310,464 floats per image
+        (592873344, 245859264),  // 930: gradient of features.4.10 branch, 310,464 floats per image
+        (591010560, 289013760),  // 931: gradient of features.4.10.block.3 input, 1,862,784 floats per image
+        (889168896, 243686016),  // 932: features.4.10.block.2 output (recomputed), 1,862,784 floats per image
+        (887306112, 241823232),  // 933: features.4.10.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 934: gradient of features.4.10.block.1 input, 1,862,784 floats per image
+        (883580544, 241823232),  // 935: features.4.10.block.0 output (recomputed), 1,862,784 floats per image
+        (656462016, 245859264),  // 936: gradient of features.4.10.block.0 input, 310,464 floats per image
+        (592873344, 245548800),  // 937: gradient of features.4.9 branch, 310,464 floats per image
+        (591010560, 289013760),  // 938: gradient of features.4.9.block.3 input, 1,862,784 floats per image
+        (879854976, 243686016),  // 939: features.4.9.block.2 output (recomputed), 1,862,784 floats per image
+        (877992192, 241823232),  // 940: features.4.9.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 941: gradient of features.4.9.block.1 input, 1,862,784 floats per image
+        (874266624, 241823232),  // 942: features.4.9.block.0 output (recomputed), 1,862,784 floats per image
+        (656151552, 245548800),  // 943: gradient of features.4.9.block.0 input, 310,464 floats per image
+        (592873344, 245859264),  // 944: gradient of features.4.8 branch, 310,464 floats per image
+        (591010560, 289013760),  // 945: gradient of features.4.8.block.3 input, 1,862,784 floats per image
+        (870541056, 243686016),  // 946: features.4.8.block.2 output (recomputed), 1,862,784 floats per image
+        (868678272, 241823232),  // 947: features.4.8.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 948: gradient of features.4.8.block.1 input, 1,862,784 floats per image
+        (864952704, 241823232),  // 949: features.4.8.block.0 output (recomputed), 1,862,784 floats per image
+        (656462016, 245859264),  // 950: gradient of features.4.8.block.0 input, 310,464 floats per image
+        (592873344, 245548800),  // 951: gradient of features.4.7 branch, 310,464 floats per image
+        (591010560, 289013760),  // 952: gradient of features.4.7.block.3 input, 1,862,784 floats per image
+        (861227136, 243686016),  // 953: features.4.7.block.2 output (recomputed), 1,862,784 floats per image
+        (859364352, 241823232),  // 954: features.4.7.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 955: gradient of features.4.7.block.1 input, 1,862,784 floats per image
+        (855638784, 241823232),  // 956: features.4.7.block.0 output (recomputed), 1,862,784 floats per image
+        (656151552, 245548800),  // 957: gradient of features.4.7.block.0 input, 310,464 floats per image
+        (592873344, 245859264),  // 958: gradient of features.4.6 branch, 310,464 floats per image
+        (591010560, 289013760),  // 959: gradient of features.4.6.block.3 input, 1,862,784 floats per image
+        (851913216, 243686016),  // 960: features.4.6.block.2 output (recomputed), 1,862,784 floats per image
+        (850050432, 241823232),  // 961: features.4.6.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 962: gradient of features.4.6.block.1 input, 1,862,784 floats per image
+        (846324864, 241823232),  // 963: features.4.6.block.0 output (recomputed), 1,862,784 floats per image
+        (656462016, 245859264),  // 964: gradient of features.4.6.block.0 input, 310,464 floats per image
+        (592873344, 245548800),  // 965: gradient of features.4.5 branch, 310,464 floats per image
+        (591010560, 289013760),  // 966: gradient of features.4.5.block.3 input, 1,862,784 floats per image
+        (842599296, 243686016),  // 967: features.4.5.block.2 output (recomputed), 1,862,784 floats per image
+        (840736512, 241823232),  // 968: features.4.5.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 969: gradient of features.4.5.block.1 input, 1,862,784 floats per image
+        (837010944, 241823232),  // 970: features.4.5.block.0 output (recomputed), 1,862,784 floats per image
+        (656151552, 245548800),  // 971: gradient of features.4.5.block.0 input, 310,464 floats per image
+        (592873344, 245859264),  // 972: gradient of features.4.4 branch, 310,464 floats per image
+        (591010560, 289013760),  // 973: gradient of features.4.4.block.3 input, 1,862,784 floats per image
+        (833285376, 243686016),  // 974: features.4.4.block.2 output (recomputed), 1,862,784 floats per image
+        (831422592, 241823232),  // 975: features.4.4.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 976: gradient of features.4.4.block.1 input, 1,862,784 floats per image
+        (827697024, 241823232),  // 977: features.4.4.block.0 output (recomputed), 1,862,784 floats per image
+        (656462016, 245859264),  // 978: gradient of features.4.4.block.0 input, 310,464 floats per image
+        (592873344, 245548800),  // 979: gradient of features.4.3 branch, 310,464 floats per image
+        (591010560, 289013760),  // 980: gradient of features.4.3.block.3 input, 1,862,784 floats per image
+        (823971456, 243686016),  // 981: features.4.3.block.2 output (recomputed), 1,862,784 floats per image
+        (822108672, 241823232),  // 982: features.4.3.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 983: gradient of features.4.3.block.1 input, 1,862,784 floats per image
+        (818383104, 241823232),  // 984: features.4.3.block.0 output (recomputed), 1,862,784 floats per image
+        (656151552, 245548800),  // 985: gradient of features.4.3.block.0 input, 310,464 floats per image
+        (592873344, 245859264),  // 986: gradient of features.4.2 branch, 310,464 floats per image
+        (591010560, 289013760),  // 987: gradient of features.4.2.block.3 input, 1,862,784 floats per image
+        (814657536, 243686016),  // 988: features.4.2.block.2 output (recomputed), 1,862,784 floats per image
+        (812794752, 241823232),  // 989: features.4.2.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 990: gradient of features.4.2.block.1 input, 1,862,784 floats per image
+        (809069184, 241823232),  // 991: features.4.2.block.0 output (recomputed), 1,862,784 floats per image
+        (656462016, 245859264),  // 992: gradient of features.4.2.block.0 input, 310,464 floats per image
+        (592873344, 245548800),  // 993: gradient of features.4.1 branch, 310,464 floats per image
+        (591010560, 289013760),  // 994: gradient of features.4.1.block.3 input, 1,862,784 floats per image
+        (805343616, 243686016),  // 995: features.4.1.block.2 output (recomputed), 1,862,784 floats per image
+        (803480832, 241823232),  // 996: features.4.1.block.1 output (recomputed), 1,862,784 floats per image
+        (592873344, 243686016),  // 997: gradient of features.4.1.block.1 input, 1,862,784 floats per image
+        (799755264, 241823232),  // 998: features.4.1.block.0 output (recomputed), 1,862,784 floats per image
+        (591010560, 245548800),  // 999: gradient of features.4.1.block.0 input, 310,464 floats per image
+        (401683968, 289013760),  // 1000: gradient of features.4.0.block.3 input, 931,392 floats per image
+        (1040823504, 242754624),  // 1001: features.4.0.block.2 output (recomputed), 931,392 floats per image
+        (1039892112, 241823232),  // 1002: features.4.0.block.1 output (recomputed), 931,392 floats per image
+        (591010560, 245548800),  // 1003: gradient of features.4.0.block.1 input, 3,725,568 floats per image
+        (587284992, 241823232),  // 1004: features.4.0.block.0 output (recomputed), 3,725,568 floats per image
+        (401683968, 289013760),  // 1005: gradient of features.4.0.block.0 input, 620,928 floats per image
+        (402304896, 289634688),  // 1006: gradient of features.3.7 branch, 620,928 floats per image
+        (583559424, 245548800),  // 1007: gradient of features.3.7.block.3 input, 3,725,568 floats per image
+        (579833856, 241823232),  // 1008: features.3.7.block.2 output (recomputed), 3,725,568 floats per image
+        (576108288, 234372096),  // 1009: features.3.7.block.1 output (recomputed), 3,725,568 floats per image
+        (572382720, 238097664),  // 1010: gradient of features.3.7.block.1 input, 3,725,568 floats per image
+        (568657152, 234372096),  // 1011: features.3.7.block.0 output (recomputed), 3,725,568 floats per image
+        (402304896, 241823232),  // 1012: gradient of features.3.7.block.0 input, 620,928 floats per image
+        (401683968, 242444160),  // 1013: gradient of features.3.6 branch, 620,928 floats per image
+        (564931584, 238097664),  // 1014: gradient of features.3.6.block.3 input, 3,725,568 floats per image
+        (561206016, 234372096),  // 1015: features.3.6.block.2 output (recomputed), 3,725,568 floats per image
+        (557480448, 226920960),  // 1016: features.3.6.block.1 output (recomputed), 3,725,568 floats per image
+        (553754880, 230646528),  // 1017: gradient of features.3.6.block.1 input, 3,725,568 floats per image
+        (550029312, 226920960),  // 1018: features.3.6.block.0 output (recomputed), 3,725,568 floats per image
+        (401683968, 234372096),  // 1019: gradient of features.3.6.block.0 input, 620,928 floats per image
+        (402304896, 234993024),  // 1020: gradient of features.3.5 branch, 620,928 floats per image
+        (546303744, 230646528),  // 1021: gradient of features.3.5.block.3 input, 3,725,568 floats per image
+        (542578176, 226920960),  // 1022: features.3.5.block.2 output (recomputed), 3,725,568 floats per image
+        (538852608, 219469824),  // 1023: features.3.5.block.1 output (recomputed), 3,725,568 floats per image
+        (535127040, 223195392),  // 1024: gradient of features.3.5.block.1 input, 3,725,568 floats per image
+        (531401472, 219469824),  // 1025: features.3.5.block.0 output (recomputed), 3,725,568 floats per image
+        (402304896, 226920960),  // 1026: gradient of features.3.5.block.0 input, 620,928 floats per image
+        (401683968, 227541888),  // 1027: gradient of features.3.4 branch, 620,928 floats per image
+        (527675904, 223195392),  // 1028: gradient of features.3.4.block.3 input, 3,725,568 floats per image
+        (523950336, 219469824),  // 1029: features.3.4.block.2 output (recomputed), 3,725,568 floats per image
+        (520224768, 212018688),  // 1030: features.3.4.block.1 output (recomputed), 3,725,568 floats per image
+        (516499200, 215744256),  // 1031: gradient of features.3.4.block.1 input, 3,725,568 floats per image
+        (512773632, 212018688),  // 1032: features.3.4.block.0 output (recomputed), 3,725,568 floats per image
+        (401683968, 219469824),  // 1033: gradient of features.3.4.block.0 input, 620,928 floats per image
+        (402304896, 220090752),  // 1034: gradient of features.3.3 branch, 620,928 floats per image
+        (509048064, 215744256),  // 1035: gradient of features.3.3.block.3 input, 3,725,568 floats per image
+        (505322496, 212018688),  // 1036: features.3.3.block.2 output (recomputed), 3,725,568 floats per image
+        (501596928, 204567552),  // 1037: features.3.3.block.1 output (recomputed), 3,725,568 floats per image
+        (497871360, 208293120),  // 1038: gradient of features.3.3.block.1 input, 3,725,568 floats per image
+        (494145792, 204567552),  // 1039: features.3.3.block.0 output (recomputed), 3,725,568 floats per image
+        (402304896, 212018688),  // 1040: gradient of features.3.3.block.0 input, 620,928 floats per image
+        (401683968, 212639616),  // 1041: gradient of features.3.2 branch, 620,928 floats per image
+        (490420224, 208293120),  // 1042: gradient of features.3.2.block.3 input, 3,725,568 floats per image
+        (486694656, 204567552),  // 1043: features.3.2.block.2 output (recomputed), 3,725,568 floats per image
+        (482969088, 175101696),  // 1044: features.3.2.block.1 output (recomputed), 3,725,568 floats per image
+        (479243520, 178827264),  // 1045: gradient of features.3.2.block.1 input, 3,725,568 floats per image
+        (475517952, 175101696),  // 1046: features.3.2.block.0 output (recomputed), 3,725,568 floats per image
+        (401683968, 204567552),  // 1047: gradient of features.3.2.block.0 input, 620,928 floats per image
+        (402304896, 205188480),  // 1048: gradient of features.3.1 branch, 620,928 floats per image
+        (471792384, 178827264),  // 1049: gradient of features.3.1.block.3 input, 3,725,568 floats per image
+        (468066816, 175101696),  // 1050: features.3.1.block.2 output (recomputed), 3,725,568 floats per image
+        (464341248, 167650560),  // 1051: features.3.1.block.1 output (recomputed), 3,725,568 floats per image
+        (460615680, 171376128),  // 1052: gradient of features.3.1.block.1 input, 3,725,568 floats per image
+        (397958400, 167650560),  // 1053: features.3.1.block.0 output (recomputed), 3,725,568 floats per image
+        (397958400, 168666624),  // 1054: gradient of features.3.1.block.0 input, 620,928 floats per image
+        (460615680, 204567552),  // 1055: gradient of features.3.0.block.3 input, 2,370,816 floats per image
+        (797384448, 166295808),  // 1056: features.3.0.block.2 output (recomputed), 2,370,816 floats per image
+        (795013632, 163924992),  // 1057: features.3.0.block.1 output (recomputed), 2,370,816 floats per image
+        (394232832, 173408256),  // 1058: gradient of features.3.0.block.1 input, 9,483,264 floats per image
+        (384749568, 163924992),  // 1059: features.3.0.block.0 output (recomputed), 9,483,264 floats per image
+        (384749568, 204567552),  // 1060: gradient of features.3.0.block.0 input, 1,580,544 floats per image
+        (386330112, 206148096),  // 1061: gradient of features.2.7 branch, 1,580,544 floats per image
+        (375266304, 173408256),  // 1062: gradient of features.2.7.block.3 input, 9,483,264 floats per image
+        (365783040, 163924992),  // 1063: features.2.7.block.2 output (recomputed), 9,483,264 floats per image
+        (356299776, 144958464),  // 1064: features.2.7.block.1 output (recomputed), 9,483,264 floats per image
+        (346816512, 154441728),  // 1065: gradient of features.2.7.block.1 input, 9,483,264 floats per image
+        (337333248, 144958464),  // 1066: features.2.7.block.0 output (recomputed), 9,483,264 floats per image
+        (337333248, 163924992),  // 1067: gradient of features.2.7.block.0 input, 1,580,544 floats per image
+        (338913792, 165505536),  // 1068: gradient of features.2.6 branch, 1,580,544 floats per image
+        (327849984, 154441728),  // 1069: gradient of features.2.6.block.3 input, 9,483,264 floats per image
+        (318366720, 144958464),  // 1070: features.2.6.block.2 output (recomputed), 9,483,264 floats per image
+        (308883456, 125991936),  // 1071: features.2.6.block.1 output (recomputed), 9,483,264 floats per image
+        (299400192, 135475200),  // 1072: gradient of features.2.6.block.1 input, 9,483,264 floats per image
+        (289916928, 125991936),  // 1073: features.2.6.block.0 output (recomputed), 9,483,264 floats per image
+        (289916928, 144958464),  // 1074: gradient of features.2.6.block.0 input, 1,580,544 floats per image
+        (291497472, 146539008),  // 1075: gradient of features.2.5 branch, 1,580,544 floats per image
+        (280433664, 135475200),  // 1076: gradient of features.2.5.block.3 input, 9,483,264 floats per image
+        (270950400, 125991936),  // 1077: features.2.5.block.2 output (recomputed), 9,483,264 floats per image
+        (261467136, 107025408),  // 1078: features.2.5.block.1 output (recomputed), 9,483,264 floats per image
+        (251983872, 116508672),  // 1079: gradient of features.2.5.block.1 input, 9,483,264 floats per image
+        (242500608, 107025408),  // 1080: features.2.5.block.0 output (recomputed), 9,483,264 floats per image
+        (242500608, 125991936),  // 1081: gradient of features.2.5.block.0 input, 1,580,544 floats per image
+        (244081152, 127572480),  // 1082: gradient of features.2.4 branch, 1,580,544 floats per image
+        (233017344, 116508672),  // 1083: gradient of features.2.4.block.3 input, 9,483,264 floats per image
+        (223534080, 107025408),  // 1084: features.2.4.block.2 output (recomputed), 9,483,264 floats per image
+        (214050816, 88058880),  // 1085: features.2.4.block.1 output (recomputed), 9,483,264 floats per image
+        (204567552, 97542144),  // 1086: gradient of features.2.4.block.1 input, 9,483,264 floats per image
+        (195084288, 88058880),  // 1087: features.2.4.block.0 output (recomputed), 9,483,264 floats per image
+        (195084288, 107025408),  // 1088: gradient of features.2.4.block.0 input, 1,580,544 floats per image
+        (196664832, 108605952),  // 1089: gradient of features.2.3 branch, 1,580,544 floats per image
+        (185601024, 97542144),  // 1090: gradient of features.2.3.block.3 input, 9,483,264 floats per image
+        (176117760, 88058880),  // 1091: features.2.3.block.2 output (recomputed), 9,483,264 floats per image
+        (166634496, 69092352),  // 1092: features.2.3.block.1 output (recomputed), 9,483,264 floats per image
+        (157151232, 78575616),  // 1093: gradient of features.2.3.block.1 input, 9,483,264 floats per image
+        (147667968, 69092352),  // 1094: features.2.3.block.0 output (recomputed), 9,483,264 floats per image
+        (147667968, 88058880),  // 1095: gradient of features.2.3.block.0 input, 1,580,544 floats per image
+        (149248512, 89639424),  // 1096: gradient of features.2.2 branch, 1,580,544 floats per image
+        (138184704, 78575616),  // 1097: gradient of features.2.2.block.3 input, 9,483,264 floats per image
+        (128701440, 69092352),  // 1098: features.2.2.block.2 output (recomputed), 9,483,264 floats per image
+        (119218176, 50125824),  // 1099: features.2.2.block.1 output (recomputed), 9,483,264 floats per image
+        (109734912, 59609088),  // 1100: gradient of features.2.2.block.1 input, 9,483,264 floats per image
+        (100251648, 50125824),  // 1101: features.2.2.block.0 output (recomputed), 9,483,264 floats per image
+        (100251648, 69092352),  // 1102: gradient of features.2.2.block.0 input, 1,580,544 floats per image
+        (101832192, 70672896),  // 1103: gradient of features.2.1 branch, 1,580,544 floats per image
+        (90768384, 59609088),  // 1104: gradient of features.2.1.block.3 input, 9,483,264 floats per image
+        (81285120, 50125824),  // 1105: features.2.1.block.2 output (recomputed), 9,483,264 floats per image
+        (71801856, 31159296),  // 1106: features.2.1.block.1 output (recomputed), 9,483,264 floats per image
+        (62318592, 40642560),  // 1107: gradient of features.2.1.block.1 input, 9,483,264 floats per image
+        (52835328, 31159296),  // 1108: features.2.1.block.0 output (recomputed), 9,483,264 floats per image
+        (52835328, 32514048),  // 1109: gradient of features.2.1.block.0 input, 1,580,544 floats per image
+        (65028096, 65028096),  // 1110: gradient of features.2.0.block.3 input, 5,419,008 floats per image
+        (455196672, 27095040),  // 1111: features.2.0.block.2 output (recomputed), 5,419,008 floats per image
+        (449777664, 21676032),  // 1112: features.2.0.block.1 output (recomputed), 5,419,008 floats per image
+        (43352064, 43352064),  // 1113: gradient of features.2.0.block.1 input, 21,676,032 floats per image
+        (21676032, 21676032),  // 1114: features.2.0.block.0 output (recomputed), 21,676,032 floats per image
+        (21676032, 21676032),  // 1115: gradient of features.2.0.block.0 input, 3,612,672 floats per image
+        (0, 0),  // 1116: gradient of features.1.3 branch, 3,612,672 floats per image
+        (3612672, 10838016),  // 1117: gradient of features.1.3.block.2 input, 3,612,672 floats per image
+        (645313536, 7225344),  // 1118: features.1.3.block.1 output (recomputed), 3,612,672 floats per image
+        (641700864, 3612672),  // 1119: features.1.3.block.0 output (recomputed), 3,612,672 floats per image
+        (0, 0),  // 1120: gradient of features.1.3.block.0 input, 3,612,672 floats per image
+        (3612672, 3612672),  // 1121: gradient of features.1.2 branch, 3,612,672 floats per image
+        (7225344, 14450688),  // 1122: gradient of features.1.2.block.2 input, 3,612,672 floats per image
+        (627250176, 10838016),  // 1123: features.1.2.block.1 output (recomputed), 3,612,672 floats per image
+        (623637504, 7225344),  // 1124: features.1.2.block.0 output (recomputed), 3,612,672 floats per image
+        (3612672, 3612672),  // 1125: gradient of features.1.2.block.0 input, 3,612,672 floats per image
+        (0, 0),  // 1126: gradient of features.1.1 branch, 3,612,672 floats per image
+        (7225344, 14450688),  // 1127: gradient of features.1.1.block.2 input, 3,612,672 floats per image
+        (609186816, 10838016),  // 1128: features.1.1.block.1 output (recomputed), 3,612,672 floats per image
+        (605574144, 7225344),  // 1129: features.1.1.block.0 output (recomputed), 3,612,672 floats per image
+        (10838016, 24385536),  // 1130: gradient of features.1.1.block.0 input, 3,612,672 floats per image
+        (0, 16257024),  // 1131: gradient of features.1.0.block.2 input, 8,128,512 floats per image
+        (436230144, 8128512),  // 1132: features.1.0.block.1 output (recomputed), 8,128,512 floats per image
+        (428101632, 0),  // 1133: features.1.0.block.0 output (recomputed), 8,128,512 floats per image
+        (8128512, 8128512),  // 1134: gradient of features.1.0.block.0 input, 8,128,512 floats per image
+        (411844608, 0),  // 1135: features.0 output (recomputed), 8,128,512 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -23423,10 +23002,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
-        .init("features.7.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]"),
-        .init("features.7.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]"),
+        .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23455,10 +23032,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
-        .init("features.7.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]"),
-        .init("features.7.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]"),
+        .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23487,10 +23062,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
-        .init("features.7.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward on [n, 21, 21, 4224]"),
-        .init("features.7.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 4224]"),
+        .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23517,10 +23090,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1579640832,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23547,10 +23118,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.14.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.14.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23579,10 +23148,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.13.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.13.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23611,10 +23178,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.12.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.12.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23643,10 +23208,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.11.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.11.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23675,10 +23238,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.10.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23707,10 +23268,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23739,10 +23298,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23771,10 +23328,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23803,10 +23358,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23835,10 +23388,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23867,10 +23418,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23899,10 +23448,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23931,10 +23478,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23963,10 +23508,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward on [n, 21, 21, 2544]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 2544]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -23993,10 +23536,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 556464384,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 21, 21, 1488]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 21, 21, 1488]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 1488]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24023,10 +23564,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.10.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24055,10 +23594,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24087,10 +23624,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24119,10 +23654,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24151,10 +23684,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24183,10 +23714,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24215,10 +23744,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24247,10 +23774,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24279,10 +23804,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24311,10 +23834,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward on [n, 42, 42, 1488]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1488]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24341,10 +23862,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 923940864,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24371,10 +23890,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.10.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.10.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24403,10 +23920,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.9.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.9.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24435,10 +23950,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.8.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.8.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24467,10 +23980,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24499,10 +24010,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24531,10 +24040,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24563,10 +24070,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24595,10 +24100,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24627,10 +24130,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24659,10 +24160,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward on [n, 42, 42, 1056]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 1056]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24689,10 +24188,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 327849984,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 42, 42, 528]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 42, 42, 528]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 528]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24719,10 +24216,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24751,10 +24246,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24783,10 +24276,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24815,10 +24306,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24847,10 +24336,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24879,10 +24366,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24911,10 +24396,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
-        .init("features.3.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward on [n, 84, 84, 528]"),
-        .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 528]"),
+        .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24941,10 +24424,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 417263616,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 84, 84, 336]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 84, 84, 336]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 336]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -24971,10 +24452,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.7.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25003,10 +24482,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.6.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25035,10 +24512,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.5.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25067,10 +24542,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.4.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25099,10 +24572,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.3.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25131,10 +24602,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.2.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25163,10 +24632,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
-        .init("features.2.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 168, 168, 336]"),
-        .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 336]"),
+        .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25193,10 +24660,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 606928896,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward on [n, 168, 168, 192]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 168, 168, 192]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -25223,10 +24688,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
-        .init("features.1.3.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]"),
-        .init("features.1.3.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 336, 336, 32]"),
+        .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: 65028096,
@@ -25247,10 +24710,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
-        .init("features.1.2.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]"),
-        .init("features.1.2.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 336, 336, 32]"),
+        .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 65028096,
@@ -25271,10 +24732,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
-        .init("features.1.1.block.1", kind: "squeeze-excitation backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward on [n, 336, 336, 32]"),
-        .init("features.1.1.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 336, 336, 32]"),
+        .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 65028096,
@@ -25293,10 +24752,8 @@ public final class EfficientNetB8Training: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 520224768,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward on [n, 336, 336, 72]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 336, 336, 72]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 72]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

@@ -2320,996 +2320,952 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(174)
-        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
+        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(117), input: s.tensor(119), batch: s.n, pixels: 9,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(117), seInput: s.tensor(119), batch: s.n,
+            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, seActivation: .silu,
             expandWeights: s.p + 458128, savedPooled: s.tensor(101), savedHidden: s.tensor(102),
-            savedScale: s.tensor(103), gradInput: s.tensor(120), gradReduceWeights: s.g + 444272,
-            gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
-            workspace: s.ws, pool: pool)
+            savedScale: s.tensor(103), gradReduceWeights: s.g + 444272, gradReduceBias: s.g + 458096,
+            gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952, preActivation: s.tensor(98),
+            gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
+            activation: .silu, gradGamma: s.g + 441968, gradBeta: s.g + 442544, workspace: s.ws, pool: pool)
         s.profiler?.stop(175)
-        // features.7.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(98), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
-            activation: .silu, gradInput: s.tensor(120), gradGamma: s.g + 441968, gradBeta: s.g + 442544, pool: pool)
-        s.profiler?.stop(176)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
                 beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu,
-                output: s.tensor(122), pool: pool)
-            s.profiler?.stop(177)
+                output: s.tensor(121), pool: pool)
+            s.profiler?.stop(176)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
-                eps: 1e-05, activation: .silu, output: s.tensor(122), scratch: s.f + 200576, pool: pool)
-            s.profiler?.stop(178)
+                eps: 1e-05, activation: .silu, output: s.tensor(121), scratch: s.f + 200576, pool: pool)
+            s.profiler?.stop(177)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 208064, count: 5184)
-        s.profiler?.stop(179)
+        s.profiler?.stop(178)
         // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(122), batch: s.n, height: 3,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(117), input: s.tensor(121), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 202880, gradInput: s.tensor(121), gradWeights: s.f + 208064, pool: pool)
-        s.profiler?.stop(180)
+            weights: s.f + 202880, gradInput: s.tensor(120), gradWeights: s.f + 208064, pool: pool)
+        s.profiler?.stop(179)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 208064, channels: 576, kernel: 3, into: s.g + 436784)
-        s.profiler?.stop(181)
+        s.profiler?.stop(180)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(121), input: s.tensor(96), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(120), input: s.tensor(96), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
             activation: .silu, gradGamma: s.g + 434480, gradBeta: s.g + 435056, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(181)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(121), preActivation: s.tensor(96),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(120), preActivation: s.tensor(96),
             gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(94), weights: s.p + 379184, pixels: 9 &* s.n,
-            inChannels: 96, outChannels: 576, gradInput: s.tensor(123), gradWeights: s.g + 379184, workspace: s.ws,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(122), gradWeights: s.g + 379184, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(183)
+        s.profiler?.stop(182)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(123),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(122),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
-            perImage: 864, gradBranch: s.tensor(124), pool: pool)
-        s.profiler?.stop(184)
+            perImage: 864, gradBranch: s.tensor(123), pool: pool)
+        s.profiler?.stop(183)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(124), input: s.tensor(92), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(123), input: s.tensor(92), pixels: 9 &* s.n,
             channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
             activation: .identity, gradGamma: s.g + 378800, gradBeta: s.g + 378896, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(184)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
                 beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
-                output: s.tensor(127), pool: pool)
-            s.profiler?.stop(186)
+                output: s.tensor(126), pool: pool)
+            s.profiler?.stop(185)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
-                eps: 1e-05, activation: .silu, output: s.tensor(127), scratch: s.f + 170432, pool: pool)
-            s.profiler?.stop(187)
+                eps: 1e-05, activation: .silu, output: s.tensor(126), scratch: s.f + 170432, pool: pool)
+            s.profiler?.stop(186)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(127), savedScale: s.tensor(91), batch: s.n, pixels: 9,
-                channels: 576, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(188)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(126), savedScale: s.tensor(91), batch: s.n, pixels: 9,
+                channels: 576, output: s.tensor(125), pool: pool)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(92),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(123), preActivation: s.tensor(92),
             gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(126), weights: s.p + 323504,
-            pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(125), gradWeights: s.g + 323504,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(125), weights: s.p + 323504,
+            pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(124), gradWeights: s.g + 323504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(189)
-        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]
+        s.profiler?.stop(188)
+        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(125), input: s.tensor(127), batch: s.n, pixels: 9,
-            channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(124), seInput: s.tensor(126), batch: s.n,
+            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, seActivation: .silu,
             expandWeights: s.p + 309104, savedPooled: s.tensor(89), savedHidden: s.tensor(90),
-            savedScale: s.tensor(91), gradInput: s.tensor(128), gradReduceWeights: s.g + 295248,
-            gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(190)
-        // features.6.1.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 576]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(128), input: s.tensor(86), pixels: 9 &* s.n,
-            channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
-            activation: .silu, gradInput: s.tensor(128), gradGamma: s.g + 292944, gradBeta: s.g + 293520, pool: pool)
-        s.profiler?.stop(191)
+            savedScale: s.tensor(91), gradReduceWeights: s.g + 295248, gradReduceBias: s.g + 309072,
+            gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928, preActivation: s.tensor(86),
+            gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
+            activation: .silu, gradGamma: s.g + 292944, gradBeta: s.g + 293520, workspace: s.ws, pool: pool)
+        s.profiler?.stop(189)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
                 beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu,
-                output: s.tensor(130), pool: pool)
-            s.profiler?.stop(192)
+                output: s.tensor(128), pool: pool)
+            s.profiler?.stop(190)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
-                eps: 1e-05, activation: .silu, output: s.tensor(130), scratch: s.f + 169280, pool: pool)
-            s.profiler?.stop(193)
+                eps: 1e-05, activation: .silu, output: s.tensor(128), scratch: s.f + 169280, pool: pool)
+            s.profiler?.stop(191)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 185984, count: 14400)
-        s.profiler?.stop(194)
+        s.profiler?.stop(192)
         // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(128), input: s.tensor(130), batch: s.n, height: 3,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(128), batch: s.n, height: 3,
             width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 171584, gradInput: s.tensor(129), gradWeights: s.f + 185984, pool: pool)
-        s.profiler?.stop(195)
+            weights: s.f + 171584, gradInput: s.tensor(127), gradWeights: s.f + 185984, pool: pool)
+        s.profiler?.stop(193)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 185984, channels: 576, kernel: 5, into: s.g + 278544)
-        s.profiler?.stop(196)
+        s.profiler?.stop(194)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(129), input: s.tensor(84), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(127), input: s.tensor(84), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
             activation: .silu, gradGamma: s.g + 276240, gradBeta: s.g + 276816, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(195)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(129), preActivation: s.tensor(84),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(127), preActivation: s.tensor(84),
             gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(83), weights: s.p + 220944, pixels: 9 &* s.n,
-            inChannels: 96, outChannels: 576, gradInput: s.tensor(131), gradWeights: s.g + 220944, workspace: s.ws,
+            inChannels: 96, outChannels: 576, gradInput: s.tensor(129), gradWeights: s.g + 220944, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(196)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(131), s.tensor(123), count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(199)
+        TrainingKernels.accumulate(s.tensor(129), s.tensor(122), count: 864 &* s.n, pool: pool)
+        s.profiler?.stop(197)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
     private func features_6_0_backward(_ s: TrainingStepContext) {
         // features.6.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(131), input: s.tensor(82), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(129), input: s.tensor(82), pixels: 9 &* s.n,
             channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
             activation: .identity, gradGamma: s.g + 220560, gradBeta: s.g + 220656, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(200)
+        s.profiler?.stop(198)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
                 beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
-                output: s.tensor(134), pool: pool)
-            s.profiler?.stop(201)
+                output: s.tensor(132), pool: pool)
+            s.profiler?.stop(199)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
-                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 151616, pool: pool)
-            s.profiler?.stop(202)
+                eps: 1e-05, activation: .silu, output: s.tensor(132), scratch: s.f + 151616, pool: pool)
+            s.profiler?.stop(200)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(134), savedScale: s.tensor(81), batch: s.n, pixels: 9,
-                channels: 336, output: s.tensor(133), pool: pool)
-            s.profiler?.stop(203)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(132), savedScale: s.tensor(81), batch: s.n, pixels: 9,
+                channels: 336, output: s.tensor(131), pool: pool)
+            s.profiler?.stop(201)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(131), preActivation: s.tensor(82),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(129), preActivation: s.tensor(82),
             gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(133), weights: s.p + 188304,
-            pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(132), gradWeights: s.g + 188304,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(131), weights: s.p + 188304,
+            pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(130), gradWeights: s.g + 188304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(204)
-        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]
+        s.profiler?.stop(202)
+        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(132), input: s.tensor(134), batch: s.n, pixels: 9,
-            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(130), seInput: s.tensor(132), batch: s.n,
+            pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, seActivation: .silu,
             expandWeights: s.p + 183264, savedPooled: s.tensor(79), savedHidden: s.tensor(80),
-            savedScale: s.tensor(81), gradInput: s.tensor(135), gradReduceWeights: s.g + 178544,
-            gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(205)
-        // features.6.0.block.1 backward through silu and BatchNorm (in place) on [n, 3, 3, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(135), input: s.tensor(76), pixels: 9 &* s.n,
-            channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
-            activation: .silu, gradInput: s.tensor(135), gradGamma: s.g + 177200, gradBeta: s.g + 177536, pool: pool)
-        s.profiler?.stop(206)
+            savedScale: s.tensor(81), gradReduceWeights: s.g + 178544, gradReduceBias: s.g + 183248,
+            gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968, preActivation: s.tensor(76),
+            gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
+            activation: .silu, gradGamma: s.g + 177200, gradBeta: s.g + 177536, workspace: s.ws, pool: pool)
+        s.profiler?.stop(203)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
                 beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu,
-                output: s.tensor(137), pool: pool)
-            s.profiler?.stop(207)
+                output: s.tensor(134), pool: pool)
+            s.profiler?.stop(204)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
-                eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 150944, pool: pool)
-            s.profiler?.stop(208)
+                eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 150944, pool: pool)
+            s.profiler?.stop(205)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 160688, count: 8400)
-        s.profiler?.stop(209)
+        s.profiler?.stop(206)
         // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(135), input: s.tensor(137), batch: s.n, height: 5,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(130), input: s.tensor(134), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 152288, gradInput: s.tensor(136), gradWeights: s.f + 160688, pool: pool)
-        s.profiler?.stop(210)
+            weights: s.f + 152288, gradInput: s.tensor(133), gradWeights: s.f + 160688, pool: pool)
+        s.profiler?.stop(207)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 160688, channels: 336, kernel: 5, into: s.g + 168800)
-        s.profiler?.stop(211)
+        s.profiler?.stop(208)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(74), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(133), input: s.tensor(74), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
             activation: .silu, gradGamma: s.g + 167456, gradBeta: s.g + 167792, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(209)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(136), preActivation: s.tensor(74),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(133), preActivation: s.tensor(74),
             gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(72), weights: s.p + 148640, pixels: 25 &* s.n,
-            inChannels: 56, outChannels: 336, gradInput: s.tensor(138), gradWeights: s.g + 148640, workspace: s.ws,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(135), gradWeights: s.g + 148640, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(210)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(138),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(135),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
-            perImage: 1400, gradBranch: s.tensor(139), pool: pool)
-        s.profiler?.stop(214)
+            perImage: 1400, gradBranch: s.tensor(136), pool: pool)
+        s.profiler?.stop(211)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(139), input: s.tensor(70), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(70), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
             activation: .identity, gradGamma: s.g + 148384, gradBeta: s.g + 148448, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(215)
+        s.profiler?.stop(212)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
                 beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
-                output: s.tensor(142), pool: pool)
-            s.profiler?.stop(216)
+                output: s.tensor(139), pool: pool)
+            s.profiler?.stop(213)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
-                eps: 1e-05, activation: .silu, output: s.tensor(142), scratch: s.f + 133360, pool: pool)
-            s.profiler?.stop(217)
+                eps: 1e-05, activation: .silu, output: s.tensor(139), scratch: s.f + 133360, pool: pool)
+            s.profiler?.stop(214)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(142), savedScale: s.tensor(69), batch: s.n, pixels: 25,
-                channels: 336, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(218)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(139), savedScale: s.tensor(69), batch: s.n, pixels: 25,
+                channels: 336, output: s.tensor(138), pool: pool)
+            s.profiler?.stop(215)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(139), preActivation: s.tensor(70),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(136), preActivation: s.tensor(70),
             gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(141), weights: s.p + 129568,
-            pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(140), gradWeights: s.g + 129568,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(138), weights: s.p + 129568,
+            pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(137), gradWeights: s.g + 129568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(219)
-        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]
+        s.profiler?.stop(216)
+        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(140), input: s.tensor(142), batch: s.n, pixels: 25,
-            channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(137), seInput: s.tensor(139), batch: s.n,
+            pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, seActivation: .silu,
             expandWeights: s.p + 124528, savedPooled: s.tensor(67), savedHidden: s.tensor(68),
-            savedScale: s.tensor(69), gradInput: s.tensor(143), gradReduceWeights: s.g + 119808,
-            gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
-            workspace: s.ws, pool: pool)
-        s.profiler?.stop(220)
-        // features.5.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 336]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(64), pixels: 25 &* s.n,
-            channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
-            activation: .silu, gradInput: s.tensor(143), gradGamma: s.g + 118464, gradBeta: s.g + 118800, pool: pool)
-        s.profiler?.stop(221)
+            savedScale: s.tensor(69), gradReduceWeights: s.g + 119808, gradReduceBias: s.g + 124512,
+            gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232, preActivation: s.tensor(64),
+            gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
+            activation: .silu, gradGamma: s.g + 118464, gradBeta: s.g + 118800, workspace: s.ws, pool: pool)
+        s.profiler?.stop(217)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
                 beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu,
-                output: s.tensor(145), pool: pool)
-            s.profiler?.stop(222)
+                output: s.tensor(141), pool: pool)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
-                eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 132688, pool: pool)
-            s.profiler?.stop(223)
+                eps: 1e-05, activation: .silu, output: s.tensor(141), scratch: s.f + 132688, pool: pool)
+            s.profiler?.stop(219)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 142432, count: 8400)
-        s.profiler?.stop(224)
+        s.profiler?.stop(220)
         // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(145), batch: s.n, height: 5,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(137), input: s.tensor(141), batch: s.n, height: 5,
             width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 134032, gradInput: s.tensor(144), gradWeights: s.f + 142432, pool: pool)
-        s.profiler?.stop(225)
+            weights: s.f + 134032, gradInput: s.tensor(140), gradWeights: s.f + 142432, pool: pool)
+        s.profiler?.stop(221)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 142432, channels: 336, kernel: 5, into: s.g + 110064)
-        s.profiler?.stop(226)
+        s.profiler?.stop(222)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(144), input: s.tensor(62), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(140), input: s.tensor(62), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
             activation: .silu, gradGamma: s.g + 108720, gradBeta: s.g + 109056, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(227)
+        s.profiler?.stop(223)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(144), preActivation: s.tensor(62),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(140), preActivation: s.tensor(62),
             gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(61), weights: s.p + 89904, pixels: 25 &* s.n,
-            inChannels: 56, outChannels: 336, gradInput: s.tensor(146), gradWeights: s.g + 89904, workspace: s.ws,
+            inChannels: 56, outChannels: 336, gradInput: s.tensor(142), gradWeights: s.g + 89904, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(224)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(146), s.tensor(138), count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(229)
+        TrainingKernels.accumulate(s.tensor(142), s.tensor(135), count: 1400 &* s.n, pool: pool)
+        s.profiler?.stop(225)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
     private func features_5_0_backward(_ s: TrainingStepContext) {
         // features.5.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(146), input: s.tensor(60), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(142), input: s.tensor(60), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
             activation: .identity, gradGamma: s.g + 89648, gradBeta: s.g + 89712, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(226)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
                 beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
-                output: s.tensor(149), pool: pool)
-            s.profiler?.stop(231)
+                output: s.tensor(145), pool: pool)
+            s.profiler?.stop(227)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
-                activation: .silu, output: s.tensor(149), scratch: s.f + 120096, pool: pool)
-            s.profiler?.stop(232)
+                activation: .silu, output: s.tensor(145), scratch: s.f + 120096, pool: pool)
+            s.profiler?.stop(228)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(149), savedScale: s.tensor(59), batch: s.n, pixels: 25,
-                channels: 240, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(233)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(145), savedScale: s.tensor(59), batch: s.n, pixels: 25,
+                channels: 240, output: s.tensor(144), pool: pool)
+            s.profiler?.stop(229)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(146), preActivation: s.tensor(60),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(142), preActivation: s.tensor(60),
             gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(148), weights: s.p + 76208,
-            pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(147), gradWeights: s.g + 76208,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(144), weights: s.p + 76208,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(143), gradWeights: s.g + 76208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(234)
-        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
+        s.profiler?.stop(230)
+        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(147), input: s.tensor(149), batch: s.n, pixels: 25,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(143), seInput: s.tensor(145), batch: s.n,
+            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, seActivation: .silu,
             expandWeights: s.p + 73568, savedPooled: s.tensor(57), savedHidden: s.tensor(58), savedScale: s.tensor(59),
-            gradInput: s.tensor(150), gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552,
-            gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(235)
-        // features.5.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(150), input: s.tensor(54), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336,
-            activation: .silu, gradInput: s.tensor(150), gradGamma: s.g + 70192, gradBeta: s.g + 70432, pool: pool)
-        s.profiler?.stop(236)
+            gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552, gradExpandWeights: s.g + 73568,
+            gradExpandBias: s.g + 75968, preActivation: s.tensor(54), gamma: s.p + 70192, beta: s.p + 70432,
+            savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu, gradGamma: s.g + 70192,
+            gradBeta: s.g + 70432, workspace: s.ws, pool: pool)
+        s.profiler?.stop(231)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
                 beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu,
-                output: s.tensor(152), pool: pool)
-            s.profiler?.stop(237)
+                output: s.tensor(147), pool: pool)
+            s.profiler?.stop(232)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
-                activation: .silu, output: s.tensor(152), scratch: s.f + 119616, pool: pool)
-            s.profiler?.stop(238)
+                activation: .silu, output: s.tensor(147), scratch: s.f + 119616, pool: pool)
+            s.profiler?.stop(233)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 126576, count: 6000)
-        s.profiler?.stop(239)
+        s.profiler?.stop(234)
         // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(152), batch: s.n, height: 5,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(147), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 120576, gradInput: s.tensor(151), gradWeights: s.f + 126576, pool: pool)
-        s.profiler?.stop(240)
+            weights: s.f + 120576, gradInput: s.tensor(146), gradWeights: s.f + 126576, pool: pool)
+        s.profiler?.stop(235)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 126576, channels: 240, kernel: 5, into: s.g + 64192)
-        s.profiler?.stop(241)
+        s.profiler?.stop(236)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(151), input: s.tensor(52), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(146), input: s.tensor(52), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
             activation: .silu, gradGamma: s.g + 63232, gradBeta: s.g + 63472, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(242)
+        s.profiler?.stop(237)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(151), preActivation: s.tensor(52),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(146), preActivation: s.tensor(52),
             gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(50), weights: s.p + 53632, pixels: 25 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(153), gradWeights: s.g + 53632, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(148), gradWeights: s.g + 53632, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(243)
+        s.profiler?.stop(238)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         s.profiler?.start()
-        TrainingKernels.residualAddBackward(gradOutput: s.tensor(153),
+        TrainingKernels.residualAddBackward(gradOutput: s.tensor(148),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
-            perImage: 1000, gradBranch: s.tensor(154), pool: pool)
-        s.profiler?.stop(244)
+            perImage: 1000, gradBranch: s.tensor(149), pool: pool)
+        s.profiler?.stop(239)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(154), input: s.tensor(48), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(149), input: s.tensor(48), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
             activation: .identity, gradGamma: s.g + 53440, gradBeta: s.g + 53488, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(240)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
                 beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
-                output: s.tensor(157), pool: pool)
-            s.profiler?.stop(246)
+                output: s.tensor(152), pool: pool)
+            s.profiler?.stop(241)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
-                activation: .silu, output: s.tensor(157), scratch: s.f + 114736, pool: pool)
-            s.profiler?.stop(247)
+                activation: .silu, output: s.tensor(152), scratch: s.f + 114736, pool: pool)
+            s.profiler?.stop(242)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(157), savedScale: s.tensor(47), batch: s.n, pixels: 25,
-                channels: 240, output: s.tensor(156), pool: pool)
-            s.profiler?.stop(248)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(152), savedScale: s.tensor(47), batch: s.n, pixels: 25,
+                channels: 240, output: s.tensor(151), pool: pool)
+            s.profiler?.stop(243)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(154), preActivation: s.tensor(48),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(149), preActivation: s.tensor(48),
             gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(156), weights: s.p + 43840,
-            pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(155), gradWeights: s.g + 43840,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(151), weights: s.p + 43840,
+            pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(150), gradWeights: s.g + 43840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(249)
-        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]
+        s.profiler?.stop(244)
+        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(155), input: s.tensor(157), batch: s.n, pixels: 25,
-            channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(150), seInput: s.tensor(152), batch: s.n,
+            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, seActivation: .silu,
             expandWeights: s.p + 41200, savedPooled: s.tensor(45), savedHidden: s.tensor(46), savedScale: s.tensor(47),
-            gradInput: s.tensor(158), gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184,
-            gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(250)
-        // features.4.1.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 240]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(158), input: s.tensor(42), pixels: 25 &* s.n,
-            channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976,
-            activation: .silu, gradInput: s.tensor(158), gradGamma: s.g + 37824, gradBeta: s.g + 38064, pool: pool)
-        s.profiler?.stop(251)
+            gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184, gradExpandWeights: s.g + 41200,
+            gradExpandBias: s.g + 43600, preActivation: s.tensor(42), gamma: s.p + 37824, beta: s.p + 38064,
+            savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu, gradGamma: s.g + 37824,
+            gradBeta: s.g + 38064, workspace: s.ws, pool: pool)
+        s.profiler?.stop(245)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
                 beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu,
-                output: s.tensor(160), pool: pool)
-            s.profiler?.stop(252)
+                output: s.tensor(154), pool: pool)
+            s.profiler?.stop(246)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
-                activation: .silu, output: s.tensor(160), scratch: s.f + 114256, pool: pool)
-            s.profiler?.stop(253)
+                activation: .silu, output: s.tensor(154), scratch: s.f + 114256, pool: pool)
+            s.profiler?.stop(247)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 117376, count: 2160)
-        s.profiler?.stop(254)
+        s.profiler?.stop(248)
         // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(158), input: s.tensor(160), batch: s.n, height: 5,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(154), batch: s.n, height: 5,
             width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 115216, gradInput: s.tensor(159), gradWeights: s.f + 117376, pool: pool)
-        s.profiler?.stop(255)
+            weights: s.f + 115216, gradInput: s.tensor(153), gradWeights: s.f + 117376, pool: pool)
+        s.profiler?.stop(249)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 117376, channels: 240, kernel: 3, into: s.g + 35664)
-        s.profiler?.stop(256)
+        s.profiler?.stop(250)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(40), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(153), input: s.tensor(40), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
             activation: .silu, gradGamma: s.g + 34704, gradBeta: s.g + 34944, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(257)
+        s.profiler?.stop(251)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(159), preActivation: s.tensor(40),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(153), preActivation: s.tensor(40),
             gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(39), weights: s.p + 25104, pixels: 25 &* s.n,
-            inChannels: 40, outChannels: 240, gradInput: s.tensor(161), gradWeights: s.g + 25104, workspace: s.ws,
+            inChannels: 40, outChannels: 240, gradInput: s.tensor(155), gradWeights: s.g + 25104, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(252)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
-        TrainingKernels.accumulate(s.tensor(161), s.tensor(153), count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(259)
+        TrainingKernels.accumulate(s.tensor(155), s.tensor(148), count: 1000 &* s.n, pool: pool)
+        s.profiler?.stop(253)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
     private func features_4_0_backward(_ s: TrainingStepContext) {
         // features.4.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(161), input: s.tensor(38), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(155), input: s.tensor(38), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
             activation: .identity, gradGamma: s.g + 24912, gradBeta: s.g + 24960, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(254)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
                 beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
-                output: s.tensor(164), pool: pool)
-            s.profiler?.stop(261)
+                output: s.tensor(158), pool: pool)
+            s.profiler?.stop(255)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
-                activation: .silu, output: s.tensor(164), scratch: s.f + 111296, pool: pool)
-            s.profiler?.stop(262)
+                activation: .silu, output: s.tensor(158), scratch: s.f + 111296, pool: pool)
+            s.profiler?.stop(256)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(37), batch: s.n, pixels: 25,
-                channels: 144, output: s.tensor(163), pool: pool)
-            s.profiler?.stop(263)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(158), savedScale: s.tensor(37), batch: s.n, pixels: 25,
+                channels: 144, output: s.tensor(157), pool: pool)
+            s.profiler?.stop(257)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(161), preActivation: s.tensor(38),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(155), preActivation: s.tensor(38),
             gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(163), weights: s.p + 19152,
-            pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(162), gradWeights: s.g + 19152,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(157), weights: s.p + 19152,
+            pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(156), gradWeights: s.g + 19152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(264)
-        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]
+        s.profiler?.stop(258)
+        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(162), input: s.tensor(164), batch: s.n, pixels: 25,
-            channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(156), seInput: s.tensor(158), batch: s.n,
+            pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, seActivation: .silu,
             expandWeights: s.p + 18144, savedPooled: s.tensor(35), savedHidden: s.tensor(36), savedScale: s.tensor(37),
-            gradInput: s.tensor(165), gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128,
-            gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(265)
-        // features.4.0.block.1 backward through silu and BatchNorm (in place) on [n, 5, 5, 144]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(32), pixels: 25 &* s.n,
-            channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440,
-            activation: .silu, gradInput: s.tensor(165), gradGamma: s.g + 16688, gradBeta: s.g + 16832, pool: pool)
-        s.profiler?.stop(266)
+            gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128, gradExpandWeights: s.g + 18144,
+            gradExpandBias: s.g + 19008, preActivation: s.tensor(32), gamma: s.p + 16688, beta: s.p + 16832,
+            savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu, gradGamma: s.g + 16688,
+            gradBeta: s.g + 16832, workspace: s.ws, pool: pool)
+        s.profiler?.stop(259)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
                 beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu,
-                output: s.tensor(167), pool: pool)
-            s.profiler?.stop(267)
+                output: s.tensor(160), pool: pool)
+            s.profiler?.stop(260)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
-                activation: .silu, output: s.tensor(167), scratch: s.f + 111008, pool: pool)
-            s.profiler?.stop(268)
+                activation: .silu, output: s.tensor(160), scratch: s.f + 111008, pool: pool)
+            s.profiler?.stop(261)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 112880, count: 1296)
-        s.profiler?.stop(269)
+        s.profiler?.stop(262)
         // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(167), batch: s.n, height: 9,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(156), input: s.tensor(160), batch: s.n, height: 9,
             width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 111584, gradInput: s.tensor(166), gradWeights: s.f + 112880, pool: pool)
-        s.profiler?.stop(270)
+            weights: s.f + 111584, gradInput: s.tensor(159), gradWeights: s.f + 112880, pool: pool)
+        s.profiler?.stop(263)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 112880, channels: 144, kernel: 3, into: s.g + 15392)
-        s.profiler?.stop(271)
+        s.profiler?.stop(264)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(166), input: s.tensor(30), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(30), pixels: 81 &* s.n,
             channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
             activation: .silu, gradGamma: s.g + 14816, gradBeta: s.g + 14960, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(265)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(166), preActivation: s.tensor(30),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(159), preActivation: s.tensor(30),
             gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
             activation: .silu, reductions: s.f + 103040, input: s.tensor(29), weights: s.p + 11360, pixels: 81 &* s.n,
-            inChannels: 24, outChannels: 144, gradInput: s.tensor(168), gradWeights: s.g + 11360, workspace: s.ws,
+            inChannels: 24, outChannels: 144, gradInput: s.tensor(161), gradWeights: s.g + 11360, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(266)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
     private func features_3_0_backward(_ s: TrainingStepContext) {
         // features.3.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(168), input: s.tensor(28), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(161), input: s.tensor(28), pixels: 81 &* s.n,
             channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
             activation: .identity, gradGamma: s.g + 11232, gradBeta: s.g + 11264, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(267)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
                 beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
-                output: s.tensor(171), pool: pool)
-            s.profiler?.stop(275)
+                output: s.tensor(164), pool: pool)
+            s.profiler?.stop(268)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
-                activation: .silu, output: s.tensor(171), scratch: s.f + 105968, pool: pool)
-            s.profiler?.stop(276)
+                activation: .silu, output: s.tensor(164), scratch: s.f + 105968, pool: pool)
+            s.profiler?.stop(269)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(171), savedScale: s.tensor(27), batch: s.n, pixels: 81,
-                channels: 96, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(277)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(27), batch: s.n, pixels: 81,
+                channels: 96, output: s.tensor(163), pool: pool)
+            s.profiler?.stop(270)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(168), preActivation: s.tensor(28),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(161), preActivation: s.tensor(28),
             gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(170), weights: s.p + 8928,
-            pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(169), gradWeights: s.g + 8928,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(163), weights: s.p + 8928,
+            pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(162), gradWeights: s.g + 8928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(278)
-        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]
+        s.profiler?.stop(271)
+        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(169), input: s.tensor(171), batch: s.n, pixels: 81,
-            channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, activation: .silu, expandWeights: s.p + 8448,
-            savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27), gradInput: s.tensor(172),
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(162), seInput: s.tensor(164), batch: s.n,
+            pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, seActivation: .silu,
+            expandWeights: s.p + 8448, savedPooled: s.tensor(25), savedHidden: s.tensor(26), savedScale: s.tensor(27),
             gradReduceWeights: s.g + 8048, gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448,
-            gradExpandBias: s.g + 8832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(279)
-        // features.3.0.block.1 backward through silu and BatchNorm (in place) on [n, 9, 9, 96]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(172), input: s.tensor(22), pixels: 81 &* s.n,
-            channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064,
-            activation: .silu, gradInput: s.tensor(172), gradGamma: s.g + 7664, gradBeta: s.g + 7760, pool: pool)
-        s.profiler?.stop(280)
+            gradExpandBias: s.g + 8832, preActivation: s.tensor(22), gamma: s.p + 7664, beta: s.p + 7760,
+            savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu, gradGamma: s.g + 7664,
+            gradBeta: s.g + 7760, workspace: s.ws, pool: pool)
+        s.profiler?.stop(272)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
                 beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
-                output: s.tensor(174), pool: pool)
-            s.profiler?.stop(281)
+                output: s.tensor(166), pool: pool)
+            s.profiler?.stop(273)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
-                activation: .silu, output: s.tensor(174), scratch: s.f + 105776, pool: pool)
-            s.profiler?.stop(282)
+                activation: .silu, output: s.tensor(166), scratch: s.f + 105776, pool: pool)
+            s.profiler?.stop(274)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 108560, count: 2400)
-        s.profiler?.stop(283)
+        s.profiler?.stop(275)
         // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(172), input: s.tensor(174), batch: s.n, height: 18,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(162), input: s.tensor(166), batch: s.n, height: 18,
             width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 106160, gradInput: s.tensor(173), gradWeights: s.f + 108560, pool: pool)
-        s.profiler?.stop(284)
+            weights: s.f + 106160, gradInput: s.tensor(165), gradWeights: s.f + 108560, pool: pool)
+        s.profiler?.stop(276)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108560, channels: 96, kernel: 5, into: s.g + 5264)
-        s.profiler?.stop(285)
+        s.profiler?.stop(277)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(20), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(20), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872,
             activation: .silu, gradGamma: s.g + 4880, gradBeta: s.g + 4976, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(278)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(20),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(20),
             gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
             reductions: s.f + 103040, input: s.tensor(19), weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16,
-            outChannels: 96, gradInput: s.tensor(175), gradWeights: s.g + 3344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(287)
+            outChannels: 96, gradInput: s.tensor(167), gradWeights: s.g + 3344, workspace: s.ws, pool: pool)
+        s.profiler?.stop(279)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
     private func features_2_0_backward(_ s: TrainingStepContext) {
         // features.2.0.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(175), input: s.tensor(18), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(18), pixels: 324 &* s.n,
             channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
             activation: .identity, gradGamma: s.g + 3280, gradBeta: s.g + 3296, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(288)
+        s.profiler?.stop(280)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
                 beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
-                output: s.tensor(178), pool: pool)
-            s.profiler?.stop(289)
+                output: s.tensor(170), pool: pool)
+            s.profiler?.stop(281)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
-                activation: .silu, output: s.tensor(178), scratch: s.f + 104784, pool: pool)
-            s.profiler?.stop(290)
+                activation: .silu, output: s.tensor(170), scratch: s.f + 104784, pool: pool)
+            s.profiler?.stop(282)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(178), savedScale: s.tensor(17), batch: s.n, pixels: 324,
-                channels: 48, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(291)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(170), savedScale: s.tensor(17), batch: s.n, pixels: 324,
+                channels: 48, output: s.tensor(169), pool: pool)
+            s.profiler?.stop(283)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(175), preActivation: s.tensor(18),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(18),
             gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(177), weights: s.p + 2512,
-            pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(176), gradWeights: s.g + 2512,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(169), weights: s.p + 2512,
+            pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(168), gradWeights: s.g + 2512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(292)
-        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]
+        s.profiler?.stop(284)
+        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(176), input: s.tensor(178), batch: s.n, pixels: 324,
-            channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, activation: .silu, expandWeights: s.p + 2368,
-            savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17), gradInput: s.tensor(179),
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(168), seInput: s.tensor(170), batch: s.n,
+            pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, seActivation: .silu,
+            expandWeights: s.p + 2368, savedPooled: s.tensor(15), savedHidden: s.tensor(16), savedScale: s.tensor(17),
             gradReduceWeights: s.g + 2256, gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368,
-            gradExpandBias: s.g + 2464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(293)
-        // features.2.0.block.1 backward through silu and BatchNorm (in place) on [n, 18, 18, 48]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(179), input: s.tensor(12), pixels: 324 &* s.n,
-            channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832,
-            activation: .silu, gradInput: s.tensor(179), gradGamma: s.g + 2064, gradBeta: s.g + 2112, pool: pool)
-        s.profiler?.stop(294)
+            gradExpandBias: s.g + 2464, preActivation: s.tensor(12), gamma: s.p + 2064, beta: s.p + 2112,
+            savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu, gradGamma: s.g + 2064,
+            gradBeta: s.g + 2112, workspace: s.ws, pool: pool)
+        s.profiler?.stop(285)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
                 beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
-                output: s.tensor(181), pool: pool)
-            s.profiler?.stop(295)
+                output: s.tensor(172), pool: pool)
+            s.profiler?.stop(286)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
-                activation: .silu, output: s.tensor(181), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(296)
+                activation: .silu, output: s.tensor(172), scratch: s.f + 104688, pool: pool)
+            s.profiler?.stop(287)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 105312, count: 432)
-        s.profiler?.stop(297)
+        s.profiler?.stop(288)
         // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(179), input: s.tensor(181), batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(172), batch: s.n, height: 36,
             width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 104880, gradInput: s.tensor(180), gradWeights: s.f + 105312, pool: pool)
-        s.profiler?.stop(298)
+            weights: s.f + 104880, gradInput: s.tensor(171), gradWeights: s.f + 105312, pool: pool)
+        s.profiler?.stop(289)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 105312, channels: 48, kernel: 3, into: s.g + 1632)
-        s.profiler?.stop(299)
+        s.profiler?.stop(290)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(180), input: s.tensor(10), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(10), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736,
             activation: .silu, gradGamma: s.g + 1440, gradBeta: s.g + 1488, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(291)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(180), preActivation: s.tensor(10),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(10),
             gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
             reductions: s.f + 103040, input: s.tensor(9), weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8,
-            outChannels: 48, gradInput: s.tensor(182), gradWeights: s.g + 1056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(301)
+            outChannels: 48, gradInput: s.tensor(173), gradWeights: s.g + 1056, workspace: s.ws, pool: pool)
+        s.profiler?.stop(292)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
     private func features_1_0_backward(_ s: TrainingStepContext) {
         // features.1.0.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(8), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(8), pixels: 1296 &* s.n,
             channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
             activation: .identity, gradGamma: s.g + 992, gradBeta: s.g + 1008, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(293)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
                 beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu,
-                output: s.tensor(185), pool: pool)
-            s.profiler?.stop(303)
+                output: s.tensor(176), pool: pool)
+            s.profiler?.stop(294)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
-                activation: .silu, output: s.tensor(185), scratch: s.f + 104352, pool: pool)
-            s.profiler?.stop(304)
+                activation: .silu, output: s.tensor(176), scratch: s.f + 104352, pool: pool)
+            s.profiler?.stop(295)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
-            TrainingKernels.squeezeExciteScale(input: s.tensor(185), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
-                channels: 16, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(305)
+            TrainingKernels.squeezeExciteScale(input: s.tensor(176), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
+                channels: 16, output: s.tensor(175), pool: pool)
+            s.profiler?.stop(296)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
-        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(8),
+        TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(8),
             gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
-            activation: .identity, reductions: s.f + 103040, input: s.tensor(184), weights: s.p + 864,
-            pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(183), gradWeights: s.g + 864,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(175), weights: s.p + 864,
+            pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(174), gradWeights: s.g + 864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(306)
-        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]
+        s.profiler?.stop(297)
+        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.squeezeExciteBackward(gradOutput: s.tensor(183), input: s.tensor(185), batch: s.n,
-            pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, activation: .silu,
+        TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(174), seInput: s.tensor(176), batch: s.n,
+            pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, seActivation: .silu,
             expandWeights: s.p + 784, savedPooled: s.tensor(5), savedHidden: s.tensor(6), savedScale: s.tensor(7),
-            gradInput: s.tensor(186), gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
-            gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(307)
-        // features.1.0.block.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
-        s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(186), input: s.tensor(2), pixels: 1296 &* s.n,
-            channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368,
-            activation: .silu, gradInput: s.tensor(186), gradGamma: s.g + 640, gradBeta: s.g + 656, pool: pool)
-        s.profiler?.stop(308)
+            gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768, gradExpandWeights: s.g + 784,
+            gradExpandBias: s.g + 848, preActivation: s.tensor(2), gamma: s.p + 640, beta: s.p + 656,
+            savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu, gradGamma: s.g + 640,
+            gradBeta: s.g + 656, workspace: s.ws, pool: pool)
+        s.profiler?.stop(298)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
                 beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336, activation: .silu,
-                output: s.tensor(188), pool: pool)
-            s.profiler?.stop(309)
+                output: s.tensor(178), pool: pool)
+            s.profiler?.stop(299)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
             s.profiler?.start()
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
-                activation: .silu, output: s.tensor(188), scratch: s.f + 104320, pool: pool)
-            s.profiler?.stop(310)
+                activation: .silu, output: s.tensor(178), scratch: s.f + 104320, pool: pool)
+            s.profiler?.stop(300)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104528, count: 144)
-        s.profiler?.stop(311)
+        s.profiler?.stop(301)
         // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(186), input: s.tensor(188), batch: s.n, height: 36,
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(174), input: s.tensor(178), batch: s.n, height: 36,
             width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 104384, gradInput: s.tensor(187), gradWeights: s.f + 104528, pool: pool)
-        s.profiler?.stop(312)
+            weights: s.f + 104384, gradInput: s.tensor(177), gradWeights: s.f + 104528, pool: pool)
+        s.profiler?.stop(302)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104528, channels: 16, kernel: 3, into: s.g + 496)
-        s.profiler?.stop(313)
+        s.profiler?.stop(303)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
     private func features_0_backward(_ s: TrainingStepContext) {
         // features.0 backward through silu and BatchNorm (in place) on [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(187), input: s.tensor(0), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(0), pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336,
-            activation: .silu, gradInput: s.tensor(187), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
-        s.profiler?.stop(314)
+            activation: .silu, gradInput: s.tensor(177), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
+        s.profiler?.stop(304)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
-        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(187), input: s.x, batch: s.n, inChannels: 3,
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(177), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             outChannels: 16, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(305)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -3436,75 +3392,65 @@ public final class EfficientNetTinyTraining: TrainableModel {
         (450864, 290304),  // 117: gradient of features.7.0.block.3 input, 5,184 floats per image
         (597600, 135360),  // 118: features.7.0.block.2 output (recomputed), 5,184 floats per image
         (592416, 130176),  // 119: features.7.0.block.1 output (recomputed), 5,184 floats per image
-        (534816, 135360),  // 120: gradient of features.7.0.block.2 input, 5,184 floats per image
-        (450864, 285120),  // 121: gradient of features.7.0.block.1 input, 5,184 floats per image
-        (582048, 130176),  // 122: features.7.0.block.0 output (recomputed), 5,184 floats per image
-        (456048, 140544),  // 123: gradient of features.7.0.block.0 input, 864 floats per image
-        (456912, 240096),  // 124: gradient of features.6.1 branch, 864 floats per image
-        (450864, 279936),  // 125: gradient of features.6.1.block.3 input, 5,184 floats per image
-        (571680, 135360),  // 126: features.6.1.block.2 output (recomputed), 5,184 floats per image
-        (566496, 130176),  // 127: features.6.1.block.1 output (recomputed), 5,184 floats per image
-        (534816, 135360),  // 128: gradient of features.6.1.block.2 input, 5,184 floats per image
-        (450864, 274752),  // 129: gradient of features.6.1.block.1 input, 5,184 floats per image
-        (556128, 130176),  // 130: features.6.1.block.0 output (recomputed), 5,184 floats per image
-        (456912, 139248),  // 131: gradient of features.6.1.block.0 input, 864 floats per image
-        (450864, 136224),  // 132: gradient of features.6.0.block.3 input, 3,024 floats per image
-        (616608, 133200),  // 133: features.6.0.block.2 output (recomputed), 3,024 floats per image
-        (613584, 130176),  // 134: features.6.0.block.1 output (recomputed), 3,024 floats per image
-        (534816, 240096),  // 135: gradient of features.6.0.block.2 input, 3,024 floats per image
-        (450864, 138576),  // 136: gradient of features.6.0.block.1 input, 8,400 floats per image
-        (442464, 130176),  // 137: features.6.0.block.0 output (recomputed), 8,400 floats per image
-        (376464, 183072),  // 138: gradient of features.6.0.block.0 input, 1,400 floats per image
-        (377872, 184480),  // 139: gradient of features.5.1 branch, 1,400 floats per image
-        (434064, 138576),  // 140: gradient of features.5.1.block.3 input, 8,400 floats per image
-        (425664, 130176),  // 141: features.5.1.block.2 output (recomputed), 8,400 floats per image
-        (417264, 113376),  // 142: features.5.1.block.1 output (recomputed), 8,400 floats per image
-        (425664, 130176),  // 143: gradient of features.5.1.block.2 input, 8,400 floats per image
-        (408864, 121776),  // 144: gradient of features.5.1.block.1 input, 8,400 floats per image
-        (400464, 113376),  // 145: features.5.1.block.0 output (recomputed), 8,400 floats per image
-        (377872, 130176),  // 146: gradient of features.5.1.block.0 input, 1,400 floats per image
-        (368064, 116976),  // 147: gradient of features.5.0.block.3 input, 6,000 floats per image
-        (528816, 110976),  // 148: features.5.0.block.2 output (recomputed), 6,000 floats per image
-        (522816, 104976),  // 149: features.5.0.block.1 output (recomputed), 6,000 floats per image
-        (400464, 110976),  // 150: gradient of features.5.0.block.2 input, 6,000 floats per image
-        (368064, 116976),  // 151: gradient of features.5.0.block.1 input, 6,000 floats per image
-        (510816, 104976),  // 152: features.5.0.block.0 output (recomputed), 6,000 floats per image
-        (374064, 122976),  // 153: gradient of features.5.0.block.0 input, 1,000 floats per image
-        (375072, 123984),  // 154: gradient of features.4.1 branch, 1,000 floats per image
-        (368064, 116976),  // 155: gradient of features.4.1.block.3 input, 6,000 floats per image
-        (498816, 110976),  // 156: features.4.1.block.2 output (recomputed), 6,000 floats per image
-        (492816, 104976),  // 157: features.4.1.block.1 output (recomputed), 6,000 floats per image
-        (400464, 110976),  // 158: gradient of features.4.1.block.2 input, 6,000 floats per image
-        (368064, 116976),  // 159: gradient of features.4.1.block.1 input, 6,000 floats per image
-        (480816, 104976),  // 160: features.4.1.block.0 output (recomputed), 6,000 floats per image
-        (375072, 115776),  // 161: gradient of features.4.1.block.0 input, 1,000 floats per image
-        (368064, 112176),  // 162: gradient of features.4.0.block.3 input, 3,600 floats per image
-        (609984, 108576),  // 163: features.4.0.block.2 output (recomputed), 3,600 floats per image
-        (606384, 104976),  // 164: features.4.0.block.1 output (recomputed), 3,600 floats per image
-        (400464, 128304),  // 165: gradient of features.4.0.block.2 input, 3,600 floats per image
-        (368064, 116640),  // 166: gradient of features.4.0.block.1 input, 11,664 floats per image
-        (198288, 104976),  // 167: features.4.0.block.0 output (recomputed), 11,664 floats per image
-        (198288, 128304),  // 168: gradient of features.4.0.block.0 input, 1,944 floats per image
-        (186624, 108864),  // 169: gradient of features.3.0.block.3 input, 7,776 floats per image
-        (467040, 101088),  // 170: features.3.0.block.2 output (recomputed), 7,776 floats per image
-        (459264, 93312),  // 171: features.3.0.block.1 output (recomputed), 7,776 floats per image
-        (368064, 171072),  // 172: gradient of features.3.0.block.2 input, 7,776 floats per image
-        (186624, 124416),  // 173: gradient of features.3.0.block.1 input, 31,104 floats per image
-        (155520, 93312),  // 174: features.3.0.block.0 output (recomputed), 31,104 floats per image
-        (155520, 108864),  // 175: gradient of features.3.0.block.0 input, 5,184 floats per image
-        (124416, 93312),  // 176: gradient of features.2.0.block.3 input, 15,552 floats per image
-        (352512, 77760),  // 177: features.2.0.block.2 output (recomputed), 15,552 floats per image
-        (336960, 62208),  // 178: features.2.0.block.1 output (recomputed), 15,552 floats per image
-        (186624, 228096),  // 179: gradient of features.2.0.block.2 input, 15,552 floats per image
-        (124416, 124416),  // 180: gradient of features.2.0.block.1 input, 62,208 floats per image
-        (62208, 62208),  // 181: features.2.0.block.0 output (recomputed), 62,208 floats per image
-        (62208, 62208),  // 182: gradient of features.2.0.block.0 input, 10,368 floats per image
-        (0, 41472),  // 183: gradient of features.1.0.block.2 input, 20,736 floats per image
-        (300672, 20736),  // 184: features.1.0.block.1 output (recomputed), 20,736 floats per image
-        (279936, 0),  // 185: features.1.0.block.0 output (recomputed), 20,736 floats per image
-        (20736, 20736),  // 186: gradient of features.1.0.block.1 input, 20,736 floats per image
-        (0, 41472),  // 187: gradient of features.1.0.block.0 input, 20,736 floats per image
-        (238464, 0),  // 188: features.0 output (recomputed), 20,736 floats per image
+        (534816, 135360),  // 120: gradient of features.7.0.block.1 input, 5,184 floats per image
+        (582048, 130176),  // 121: features.7.0.block.0 output (recomputed), 5,184 floats per image
+        (456048, 140544),  // 122: gradient of features.7.0.block.0 input, 864 floats per image
+        (456912, 240096),  // 123: gradient of features.6.1 branch, 864 floats per image
+        (450864, 279936),  // 124: gradient of features.6.1.block.3 input, 5,184 floats per image
+        (571680, 135360),  // 125: features.6.1.block.2 output (recomputed), 5,184 floats per image
+        (566496, 130176),  // 126: features.6.1.block.1 output (recomputed), 5,184 floats per image
+        (534816, 135360),  // 127: gradient of features.6.1.block.1 input, 5,184 floats per image
+        (556128, 130176),  // 128: features.6.1.block.0 output (recomputed), 5,184 floats per image
+        (450864, 274752),  // 129: gradient of features.6.1.block.0 input, 864 floats per image
+        (534816, 240096),  // 130: gradient of features.6.0.block.3 input, 3,024 floats per image
+        (616608, 133200),  // 131: features.6.0.block.2 output (recomputed), 3,024 floats per image
+        (613584, 130176),  // 132: features.6.0.block.1 output (recomputed), 3,024 floats per image
+        (450864, 138576),  // 133: gradient of features.6.0.block.1 input, 8,400 floats per image
+        (442464, 130176),  // 134: features.6.0.block.0 output (recomputed), 8,400 floats per image
+        (376464, 183072),  // 135: gradient of features.6.0.block.0 input, 1,400 floats per image
+        (377872, 184480),  // 136: gradient of features.5.1 branch, 1,400 floats per image
+        (434064, 138576),  // 137: gradient of features.5.1.block.3 input, 8,400 floats per image
+        (425664, 130176),  // 138: features.5.1.block.2 output (recomputed), 8,400 floats per image
+        (417264, 113376),  // 139: features.5.1.block.1 output (recomputed), 8,400 floats per image
+        (408864, 121776),  // 140: gradient of features.5.1.block.1 input, 8,400 floats per image
+        (400464, 113376),  // 141: features.5.1.block.0 output (recomputed), 8,400 floats per image
+        (377872, 130176),  // 142: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (368064, 116976),  // 143: gradient of features.5.0.block.3 input, 6,000 floats per image
+        (528816, 110976),  // 144: features.5.0.block.2 output (recomputed), 6,000 floats per image
+        (522816, 104976),  // 145: features.5.0.block.1 output (recomputed), 6,000 floats per image
+        (400464, 110976),  // 146: gradient of features.5.0.block.1 input, 6,000 floats per image
+        (510816, 104976),  // 147: features.5.0.block.0 output (recomputed), 6,000 floats per image
+        (374064, 122976),  // 148: gradient of features.5.0.block.0 input, 1,000 floats per image
+        (375072, 123984),  // 149: gradient of features.4.1 branch, 1,000 floats per image
+        (368064, 116976),  // 150: gradient of features.4.1.block.3 input, 6,000 floats per image
+        (498816, 110976),  // 151: features.4.1.block.2 output (recomputed), 6,000 floats per image
+        (492816, 104976),  // 152: features.4.1.block.1 output (recomputed), 6,000 floats per image
+        (400464, 110976),  // 153: gradient of features.4.1.block.1 input, 6,000 floats per image
+        (480816, 104976),  // 154: features.4.1.block.0 output (recomputed), 6,000 floats per image
+        (368064, 116976),  // 155: gradient of features.4.1.block.0 input, 1,000 floats per image
+        (400464, 128304),  // 156: gradient of features.4.0.block.3 input, 3,600 floats per image
+        (609984, 108576),  // 157: features.4.0.block.2 output (recomputed), 3,600 floats per image
+        (606384, 104976),  // 158: features.4.0.block.1 output (recomputed), 3,600 floats per image
+        (368064, 116640),  // 159: gradient of features.4.0.block.1 input, 11,664 floats per image
+        (198288, 104976),  // 160: features.4.0.block.0 output (recomputed), 11,664 floats per image
+        (198288, 108864),  // 161: gradient of features.4.0.block.0 input, 1,944 floats per image
+        (368064, 171072),  // 162: gradient of features.3.0.block.3 input, 7,776 floats per image
+        (467040, 101088),  // 163: features.3.0.block.2 output (recomputed), 7,776 floats per image
+        (459264, 93312),  // 164: features.3.0.block.1 output (recomputed), 7,776 floats per image
+        (186624, 124416),  // 165: gradient of features.3.0.block.1 input, 31,104 floats per image
+        (155520, 93312),  // 166: features.3.0.block.0 output (recomputed), 31,104 floats per image
+        (155520, 93312),  // 167: gradient of features.3.0.block.0 input, 5,184 floats per image
+        (186624, 228096),  // 168: gradient of features.2.0.block.3 input, 15,552 floats per image
+        (352512, 77760),  // 169: features.2.0.block.2 output (recomputed), 15,552 floats per image
+        (336960, 62208),  // 170: features.2.0.block.1 output (recomputed), 15,552 floats per image
+        (124416, 124416),  // 171: gradient of features.2.0.block.1 input, 62,208 floats per image
+        (62208, 62208),  // 172: features.2.0.block.0 output (recomputed), 62,208 floats per image
+        (62208, 62208),  // 173: gradient of features.2.0.block.0 input, 10,368 floats per image
+        (0, 41472),  // 174: gradient of features.1.0.block.2 input, 20,736 floats per image
+        (300672, 20736),  // 175: features.1.0.block.1 output (recomputed), 20,736 floats per image
+        (279936, 0),  // 176: features.1.0.block.0 output (recomputed), 20,736 floats per image
+        (20736, 20736),  // 177: gradient of features.1.0.block.0 input, 20,736 floats per image
+        (238464, 0),  // 178: features.0 output (recomputed), 20,736 floats per image
     ]
     static let standardOffsets = arenaOffsets.map(\.standard)
     static let recomputingOffsets = arenaOffsets.map(\.recomputing)
@@ -3860,10 +3806,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
-        .init("features.7.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
-        .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3890,10 +3834,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
-        .init("features.6.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward on [n, 3, 3, 576]"),
-        .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 576]"),
+        .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3920,10 +3862,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
-        .init("features.6.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 3, 3, 336]"),
-        .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 3, 3, 336]"),
+        .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 336]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3950,10 +3890,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
-        .init("features.5.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward on [n, 5, 5, 336]"),
-        .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 336]"),
+        .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -3980,10 +3918,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
-        .init("features.5.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
-        .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4010,10 +3946,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
-        .init("features.4.1.block.2", kind: "squeeze-excitation backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward on [n, 5, 5, 240]"),
-        .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 240]"),
+        .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4040,10 +3974,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
-        .init("features.4.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward on [n, 5, 5, 144]"),
-        .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 5, 5, 144]"),
+        .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 144]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4068,10 +4000,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
-        .init("features.3.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward on [n, 9, 9, 96]"),
-        .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 9, 9, 96]"),
+        .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 96]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4096,10 +4026,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
-        .init("features.2.0.block.2", kind: "squeeze-excitation backward", macsPerImage: 384,
-              "squeeze-excitation 48 -> 2 -> 48 backward on [n, 18, 18, 48]"),
-        .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 18, 18, 48]"),
+        .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 384,
+              "squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 48]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
@@ -4124,10 +4052,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
               "recompute the squeeze-excitation output from its input and saved scale"),
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 331776,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
-        .init("features.1.0.block.1", kind: "squeeze-excitation backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward on [n, 36, 36, 16]"),
-        .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through silu and BatchNorm (in place) on [n, 36, 36, 16]"),
+        .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 16]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,

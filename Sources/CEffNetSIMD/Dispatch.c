@@ -50,10 +50,11 @@ void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0
 
 void effnet_bn_backward_sums(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
                              ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
-                             const float *beta, const float *mean, const float *invStd, double *sums,
-                             double *projections, float *dYOut) {
+                             const float *beta, const float *mean, const float *invStd, const float *seScale,
+                             const float *seShift, ptrdiff_t imagePixels, double *sums, double *projections,
+                             float *dYOut) {
     EFFNET_FORWARD(effnet_bn_backward_sums, act, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
-                   sums, projections, dYOut);
+                   seScale, seShift, imagePixels, sums, projections, dYOut);
 }
 
 void effnet_bn_backward_input(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,

@@ -18,7 +18,8 @@
     void effnet_bn_backward_sums_##SUFFIX(int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0, \
                                           ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows,           \
                                           const float *gamma, const float *beta, const float *mean,              \
-                                          const float *invStd, double *sums, double *projections,               \
+                                          const float *invStd, const float *seScale, const float *seShift,     \
+                                          ptrdiff_t imagePixels, double *sums, double *projections,            \
                                           float *dYOut);                                                       \
     void effnet_bn_backward_input_##SUFFIX(int act, const float *dOut, const float *z, ptrdiff_t C,             \
                                            ptrdiff_t b0, ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1,              \

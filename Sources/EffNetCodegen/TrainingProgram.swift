@@ -116,6 +116,7 @@ extension TrainingProgram.Call {
         case "TrainingKernels.zero", "TrainingKernels.depthwiseConvBackward", "TrainingSupport.accumulateDepthwiseGradient":
             return "depthwise backward"
         case "TrainingKernels.squeezeExciteBackward": return "squeeze-excitation backward"
+        case "TrainingKernels.squeezeExciteBatchNormBackward": return "squeeze-excitation + BN+act backward"
         case "TrainingKernels.residualAddBackward", "TrainingKernels.accumulate": return "shortcut backward"
         case "TrainingKernels.linearBackward", "TrainingKernels.dropoutBackward", "TrainingKernels.globalAveragePoolBackward":
             return "pool+classifier backward"
@@ -566,6 +567,18 @@ struct TrainingProgramBuilder {
                 function: "TrainingKernels.batchNormBackwardSums",
                 arguments: [("gradOutput", .tensor(gradOut))] + map + batchNorm + gradients
                     + [("reductions", .fixed(batchNormReductions)), ("pool", .code("pool"))]))
+        } else if let se = pendingSqueezeExcite, se.producer == l.name {
+            let seLayer = se.layer, channels = seLayer.inputShape.channels
+            calls.append(.init(
+                module: seLayer.name,
+                comment: "\(seLayer.name) squeeze-excitation \(channels) -> \(seLayer.squeezeChannels ?? 1) -> \(channels) "
+                    + "backward and \(l.name)'s backward through \(activation) and BatchNorm, which takes the SE's input "
+                    + "gradient as it reads it (in place) on \(shape(l.outputShape))",
+                function: "TrainingKernels.squeezeExciteBatchNormBackward",
+                arguments: se.arguments + [("preActivation", .tensor(state.preActivation))] + batchNorm + gradients
+                    + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                macsPerImage: 2 * seLayer.macs))
+            pendingSqueezeExcite = nil
         } else {
             calls.append(.init(
                 module: l.name,
@@ -669,26 +682,40 @@ struct TrainingProgramBuilder {
         case .squeezeExcitation:
             let state = seStates[l.name]!
             let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
+            let gradOutput = gradientOf[l.output]!
+            let input = recomputed(state.input, into: &calls)
+            let squeezeExcite: [(label: String, value: TrainingProgram.Arg)] = [
+                ("batch", .code("s.n")), ("pixels", .code("\(l.inputShape.pixels)")),
+                ("channels", .code("\(c)")), ("squeezeChannels", .code("\(s)")),
+                ("reduceWeights", .parameter(l.parameters[0]))]
+            let saved: [(label: String, value: TrainingProgram.Arg)] = [
+                ("expandWeights", .parameter(l.parameters[2])),
+                ("savedPooled", .tensor(state.pooled)), ("savedHidden", .tensor(state.hidden)),
+                ("savedScale", .tensor(state.scale))]
+            let gradients: [(label: String, value: TrainingProgram.Arg)] = [
+                ("gradReduceWeights", .gradient(l.parameters[0])), ("gradReduceBias", .gradient(l.parameters[1])),
+                ("gradExpandWeights", .gradient(l.parameters[2])), ("gradExpandBias", .gradient(l.parameters[3]))]
+            if let producer = plan.layers.first(where: { $0.output == l.input }), convStates[producer.name] != nil,
+               producer.operation == .depthwiseConvolution {
+                // The producer's BatchNorm backward takes the SE's input gradient as it reads it
+                // (`squeezeExciteBatchNormBackward`, emitted with that layer), in place on this buffer.
+                pendingSqueezeExcite = (producer: producer.name, layer: l, arguments:
+                    [("gradOutput", .tensor(gradOutput)), ("seInput", .tensor(input))] + squeezeExcite
+                        + [("seActivation", .code(act(l.activation)))] + saved + gradients)
+                gradientOf[l.input] = gradOutput
+                break
+            }
             // SE reads and writes one plan tensor; in training its input and output are separate
             // buffers, so the gradient with respect to its input is a new buffer, and from here on
-            // (the depthwise layer before it) the plan tensor's gradient means that one.
-            let gradOutput = gradientOf[l.output]!
+            // (the layer before it) the plan tensor's gradient means that one.
             let gradInput = program.buffer("gradient of \(l.name) input", l.inputShape.elements)
-            let input = recomputed(state.input, into: &calls)
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) backward on \(shape(l.inputShape))",
                 function: "TrainingKernels.squeezeExciteBackward",
-                arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(input)),
-                            ("batch", .code("s.n")), ("pixels", .code("\(l.inputShape.pixels)")),
-                            ("channels", .code("\(c)")), ("squeezeChannels", .code("\(s)")),
-                            ("reduceWeights", .parameter(l.parameters[0])), ("activation", .code(act(l.activation))),
-                            ("expandWeights", .parameter(l.parameters[2])),
-                            ("savedPooled", .tensor(state.pooled)), ("savedHidden", .tensor(state.hidden)),
-                            ("savedScale", .tensor(state.scale)), ("gradInput", .tensor(gradInput)),
-                            ("gradReduceWeights", .gradient(l.parameters[0])), ("gradReduceBias", .gradient(l.parameters[1])),
-                            ("gradExpandWeights", .gradient(l.parameters[2])), ("gradExpandBias", .gradient(l.parameters[3])),
-                            ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(input))] + squeezeExcite
+                    + [("activation", .code(act(l.activation)))] + saved + [("gradInput", .tensor(gradInput))]
+                    + gradients + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: 2 * l.macs))
             gradientOf[l.input] = gradInput
         case .stemConvolution:
@@ -728,6 +755,11 @@ struct TrainingProgramBuilder {
     /// A block's output gradient, to be added to its input's gradient once the block's first
     /// layer has written it (the identity shortcut).
     var pendingShortcutGradient: (block: String, gradient: Int)?
+
+    /// A squeeze-excitation whose backward runs in one call with the BatchNorm backward of the depthwise
+    /// layer that produced its input (`producer`): its arguments, up to the BatchNorm's.
+    var pendingSqueezeExcite: (producer: String, layer: PlannedLayer,
+                               arguments: [(label: String, value: TrainingProgram.Arg)])?
 
     // MARK: recomputation
 

@@ -56,11 +56,14 @@ void effnet_bn_apply(int isa, int act, const float *z, ptrdiff_t C, ptrdiff_t p0
 /// Backward pass 1 of act(BN_train(z)) over rows p0..<p1, channels b0..<b1: with
 /// xhat = (z - mean)*invStd and dY = dOut*act'(xhat*gamma + beta), sums[c-b0] = sum(dY) and
 /// projections[c-b0] = sum(dY*xhat) (float per tile, flushed into the Double totals it overwrites).
-/// When dYOut is not NULL, dY is also stored there (may equal dOut).
+/// When dYOut is not NULL, dY is also stored there (may equal dOut). When seScale is not NULL (dYOut must
+/// then be set), the gradient at row p is dOut[p]*seScale[n] + seShift[n] instead of dOut[p], n = p /
+/// imagePixels ([C] rows per image): the squeeze-excitation's input gradient, taken as this pass reads it.
 void effnet_bn_backward_sums(int isa, int act, const float *dOut, const float *z, ptrdiff_t C, ptrdiff_t b0,
                              ptrdiff_t b1, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t tileRows, const float *gamma,
-                             const float *beta, const float *mean, const float *invStd, double *sums,
-                             double *projections, float *dYOut);
+                             const float *beta, const float *mean, const float *invStd, const float *seScale,
+                             const float *seShift, ptrdiff_t imagePixels, double *sums, double *projections,
+                             float *dYOut);
 
 /// Backward pass 2: gradInput = gamma*invStd*(dY - meanGrad[c-b0] - xhat*projGrad[c-b0]) over rows
 /// p0..<p1, channels b0..<b1 (gradInput may equal dOut).

@@ -133,14 +133,16 @@ struct CSIMDKernels {
         effnet_bn_apply(isa, activation.code, z, C, p0, p1, tileRows, gamma, beta, mean, invStd, output)
     }
 
-    /// ΣdY, ΣdY·xhat per channel, optionally storing dY (see `TrainingKernels.bnBackwardSumsPart`).
+    /// ΣdY, ΣdY·xhat per channel, optionally storing dY (see `TrainingKernels.bnBackwardSumsPart`); with `se`,
+    /// dOut is the squeeze-excitation's output gradient, taken through it as it is read (dYOut required).
     func bnBackwardSums(_ activation: Activation, _ dOut: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ C: Int,
                         _ b0: Int, _ b1: Int, _ p0: Int, _ p1: Int, tileRows: Int, _ gamma: UnsafePointer<Float>,
                         _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>, _ invStd: UnsafePointer<Float>,
                         _ sums: UnsafeMutablePointer<Double>, _ projections: UnsafeMutablePointer<Double>,
-                        _ dYOut: UnsafeMutablePointer<Float>?) {
+                        _ dYOut: UnsafeMutablePointer<Float>?, se: SqueezeExciteGradientSource? = nil) {
+        precondition(se == nil || dYOut != nil, "bnBackwardSums: the SE source needs dYOut")
         effnet_bn_backward_sums(isa, activation.code, dOut, z, C, b0, b1, p0, p1, tileRows, gamma, beta, mean, invStd,
-                                sums, projections, dYOut)
+                                se?.scale, se?.shift, se?.imagePixels ?? 1, sums, projections, dYOut)
     }
 
     /// gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M) (see `TrainingKernels.bnBackwardInputPart`).

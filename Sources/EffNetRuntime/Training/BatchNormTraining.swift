@@ -320,14 +320,17 @@ extension TrainingKernels {
         }
     }
 
-    /// `reductionsOnly`: stop after pass 1 (see `batchNormBackwardSums`).
+    /// `reductionsOnly`: stop after pass 1 (see `batchNormBackwardSums`). `se`: dOut is a squeeze-excitation's
+    /// output gradient, taken through the SE as pass 1 reads it; pass 1 then stores dY whatever the activation,
+    /// and pass 2 reads that (`squeezeExciteBatchNormBackward`).
     @inline(__always) static func bnBackward<A: ActivationGradientFunction>(
         _: A.Type, _ dOut: UnsafePointer<Float>, _ z: UnsafePointer<Float>, _ pixels: Int, _ C: Int,
         _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>, _ mean: UnsafePointer<Float>,
         _ invStd: UnsafePointer<Float>, _ gradInput: UnsafeMutablePointer<Float>,
         _ gradGamma: UnsafeMutablePointer<Float>, _ gradBeta: UnsafeMutablePointer<Float>, _ pool: WorkerPool,
-        reductionsOnly: UnsafeMutablePointer<Float>? = nil
+        reductionsOnly: UnsafeMutablePointer<Float>? = nil, se: SqueezeExciteGradientSource? = nil
     ) {
+        let storesDY = A.backwardIsExpensive || se != nil
         let parts = bnParts(pixels: pixels, channels: C, threads: pool.threadCount)
         let partRows = (pixels + parts - 1) / parts
         let block = bnChannelBlock
@@ -343,7 +346,7 @@ extension TrainingKernels {
                     let p1 = min(pixels, p0 &+ partRows)
                     bnBackwardSumsPart(A.self, dOut, z, C, b0, b1, p0, p1, gamma, beta, mean, invStd,
                                        slots + t &* 2 &* block, slots + (t &* 2 &+ 1) &* block,
-                                       A.backwardIsExpensive ? gradInput : nil)
+                                       storesDY ? gradInput : nil, se: se)
                 }
                 let m = Double(pixels)
                 for c in b0..<b1 {
@@ -367,7 +370,7 @@ extension TrainingKernels {
                 pool.parallelFor(parts) { t in
                     let p0 = min(pixels, t &* partRows)
                     let p1 = min(pixels, p0 &+ partRows)
-                    if A.backwardIsExpensive {
+                    if storesDY {
                         // dY was stored into gradInput by pass 1.
                         bnBackwardInputPart(IdentityFunction.self, UnsafePointer(gradInput), z, C, b0, b1, p0, p1,
                                             gamma, beta, mean, invStd, meanGrad, projGrad, gradInput)
@@ -386,13 +389,14 @@ extension TrainingKernels {
         _ p0: Int, _ p1: Int, _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,
         _ mean: UnsafePointer<Float>, _ invStd: UnsafePointer<Float>,
         _ sums: UnsafeMutablePointer<Double>, _ projections: UnsafeMutablePointer<Double>,
-        _ dYOut: UnsafeMutablePointer<Float>?
+        _ dYOut: UnsafeMutablePointer<Float>?, se: SqueezeExciteGradientSource? = nil
     ) {
         if let simd = CSIMDKernels.active {
             simd.bnBackwardSums(A.activation, dOut, z, C, b0, b1, p0, p1, tileRows: bnTileRows, gamma, beta, mean,
-                                invStd, sums, projections, dYOut)
+                                invStd, sums, projections, dYOut, se: se)
             return
         }
+        precondition(se == nil || dYOut != nil, "bnBackwardSumsPart: the SE source needs dYOut")
         let width = b1 &- b0
         sums.update(repeating: 0, count: width)
         projections.update(repeating: 0, count: width)
@@ -411,7 +415,8 @@ extension TrainingKernels {
                     for p in r0..<r1 {
                         let i = p &* C &+ c
                         let xhat = (channelLoad(z + i, w) - mu) * s
-                        let dy = A.backward(channelLoad(dOut + i, w), xhat * g + b)
+                        let d = se?.inputGradient(dOut, row: p, channels: C, at: c, width: w) ?? channelLoad(dOut + i, w)
+                        let dy = A.backward(d, xhat * g + b)
                         channelStore(dy, dYOut + i, w)
                         a0 = a0 + dy; q0 = q0 + dy * xhat
                     }

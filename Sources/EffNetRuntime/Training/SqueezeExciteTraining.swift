@@ -74,6 +74,12 @@ extension TrainingKernels {
         }
     }
 
+    /// Where `squeezeExciteBackward` leaves dL/dm / pixels ([batch][channels]) in its workspace.
+    @inline(__always) public static func squeezeExciteMeanGradient(workspace: UnsafeMutablePointer<Float>, batch: Int,
+                                                                   channels: Int) -> UnsafeMutablePointer<Float> {
+        workspace + batch &* channels
+    }
+
     /// Workspace for `squeezeExciteBackward`: 2·batch·(channels + squeezeChannels) floats.
     public static func squeezeExciteBackwardWorkspaceFloats(batch: Int, channels: Int, squeezeChannels: Int) -> Int {
         2 * batch * (channels + squeezeChannels)
@@ -81,11 +87,13 @@ extension TrainingKernels {
 
     /// Backward of `squeezeExciteForwardTraining`. pixels here = H*W per image.
     /// gradInput (overwrite; may alias gradOutput) = dOut*s + (dm broadcast)/pixels; all parameter grads (+=).
+    /// Without gradInput that last pass is left to the caller, which finds dm/pixels per image at
+    /// `squeezeExciteMeanGradient(workspace:batch:channels:)` (`squeezeExciteBatchNormBackward`).
     public static func squeezeExciteBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
         squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, activation: Activation,
         expandWeights: UnsafePointer<Float>, savedPooled: UnsafePointer<Float>, savedHidden: UnsafePointer<Float>,
-        savedScale: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
+        savedScale: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>?,
         gradReduceWeights: UnsafeMutablePointer<Float>, gradReduceBias: UnsafeMutablePointer<Float>,
         gradExpandWeights: UnsafeMutablePointer<Float>, gradExpandBias: UnsafeMutablePointer<Float>,
         workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
@@ -110,12 +118,12 @@ extension TrainingKernels {
         _: A.Type, _ dOut: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ batch: Int, _ pixels: Int, _ C: Int,
         _ S: Int, _ reduceWeights: UnsafePointer<Float>, _ expandWeights: UnsafePointer<Float>,
         _ pooled: UnsafePointer<Float>, _ hidden: UnsafePointer<Float>, _ scale: UnsafePointer<Float>,
-        _ gradInput: UnsafeMutablePointer<Float>, _ gradReduceWeights: UnsafeMutablePointer<Float>,
+        _ gradInput: UnsafeMutablePointer<Float>?, _ gradReduceWeights: UnsafeMutablePointer<Float>,
         _ gradReduceBias: UnsafeMutablePointer<Float>, _ gradExpandWeights: UnsafeMutablePointer<Float>,
         _ gradExpandBias: UnsafeMutablePointer<Float>, _ workspace: UnsafeMutablePointer<Float>, _ pool: WorkerPool
     ) {
         let dA = workspace                        // [batch][C]: dL/ds, then dL/d(expand pre-activation)
-        let dM = workspace + batch &* C           // [batch][C]: dL/dm / pixels
+        let dM = squeezeExciteMeanGradient(workspace: workspace, batch: batch, channels: C)  // [batch][C]: dL/dm / pixels
         let activated = dM + batch &* C           // [batch][S]: act(h)
         let dH = activated + batch &* S           // [batch][S]: dL/dh
         let (chunk, groups) = Kernels.channelSplit(batch: batch, channels: C, threads: pool.threadCount)
@@ -154,6 +162,7 @@ extension TrainingKernels {
         // 4. dM = dH·Wr / pixels; gradInput = dOut·s + dM.
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(C), Int32(S), 1 / Float(pixels),
                     dH, Int32(S), reduceWeights, Int32(C), 0, dM, Int32(C))
+        guard let gradInput else { return }
         pool.parallelFor(batch &* groups) { t in
             let n = t / groups
             let c0 = (t &- n &* groups) &* chunk
